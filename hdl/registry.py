@@ -1,0 +1,67 @@
+"""The module registry behind ``python -m hdl.generate`` and ``python -m hdl.synth``.
+
+A file in ``hdl/`` calls :func:`register` at import time with a name, the
+command-line options it takes and a function building the component from them.
+:func:`registry` imports every module of the package first, so a new module only
+adds its own file.
+"""
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+__all__ = ["Option", "Entry", "TN", "TM", "register", "registry", "build"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command-line option of a module: ``flag`` maps to constructor keyword ``dest``."""
+    flag: str
+    dest: str
+    default: int
+    help: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    help: str
+    factory: callable
+    options: tuple = field(default_factory=tuple)
+
+
+_REGISTRY = {}
+
+#: Options every module shares; a module lists which of them it uses.
+TN = Option("--tn", "tn", 16, "PEs (output neurons computed together), a power of two")
+TM = Option("--tm", "tm", 16, "multipliers per PE, a power of two")
+
+# Modules of the package that are tools, not components.
+_TOOLS = {"generate", "synth", "registry", "params"}
+
+
+def register(name, factory, *, help, options=()):
+    """Register ``factory(**options) -> Component`` under ``name``."""
+    if name in _REGISTRY or name == "all":
+        raise ValueError(f"module name {name!r} is already registered")
+    _REGISTRY[name] = Entry(name, help, factory, tuple(options))
+
+
+def registry():
+    """All registered modules, importing every module of the ``hdl`` package first."""
+    package = importlib.import_module("hdl")
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_") and info.name not in _TOOLS:
+            importlib.import_module(f"hdl.{info.name}")
+    return dict(sorted(_REGISTRY.items()))
+
+
+def build(name, **kwargs):
+    """Construct the registered component ``name`` from the keywords its options name.
+
+    Keywords the module does not take are ignored, so one set of options
+    (``tn=…, tm=…``) can build every module.
+    """
+    entry = registry()[name]
+    accepted = {o.dest for o in entry.options}
+    return entry.factory(**{k: v for k, v in kwargs.items() if k in accepted and v is not None})

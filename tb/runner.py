@@ -1,0 +1,186 @@
+"""Build and run a cocotb testbench on freshly generated Verilog.
+
+From Python (pytest)::
+
+    from tb.runner import run
+    run("pefu", {"tm": 4}, seed=1)          # raises CocotbFailure on any failure
+
+From the shell (the replay command every failure prints)::
+
+    python -m tb.runner pefu --tm 4 --seed 1 [--sim icarus] [--waves] [--knob outputs=200]
+    python -m tb.runner pefu --tm 4 --netlist ice40      # the synthesized gates instead
+
+Each run generates ``MODULE.v``/``MODULE.json`` with :mod:`hdl.generate` into its
+own directory ``build/sim/MODULE/<params>-s<seed>-<sim>/`` (so parallel runs never
+collide), builds it with cocotb's Python runner and runs ``tb.test_MODULE``.
+``--waves`` (or ``WAVES=1``) writes a waveform (``MODULE.fst`` with Icarus) there.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .config import ENV, TBConfig, replay_command
+
+__all__ = ["SIMULATORS", "CocotbFailure", "run", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SIMULATORS = ("icarus", "verilator")
+
+
+class CocotbFailure(AssertionError):
+    """A cocotb testbench failed; the message holds the failures and the replay command."""
+
+
+def build_root():
+    return Path(os.environ.get("SPARSEGEN_BUILD", ROOT / "build"))
+
+
+def _slug(params, seed, sim):
+    parts = [f"{k}{v}" for k, v in sorted(params.items())]
+    return "-".join(parts + [f"s{seed}", sim])
+
+
+def _failures(results_xml):
+    """(tests, failure messages) from a cocotb results file."""
+    try:
+        tree = ET.parse(results_xml)
+    except (OSError, ET.ParseError):
+        return 0, [f"no readable results file {results_xml}"]
+    tests, failures = 0, []
+    for case in tree.iter("testcase"):
+        tests += 1
+        for fail in list(case.iter("failure")) + list(case.iter("error")):
+            failures.append(f"{case.get('name')}: {fail.get('message') or fail.text or 'failed'}")
+    return tests, failures
+
+
+def run(module, params, *, seed, sim="icarus", waves=None, knobs=None, testcase=None,
+        netlist=None, quiet=True):
+    """Generate, build and run ``tb.test_<module>``; return the results file path.
+
+    ``params`` are the module's constructor parameters (``{"tm": 4}``), ``knobs``
+    the testbench's sizes and stall probabilities.  ``netlist="ice40"`` runs the
+    same testbench on the Yosys-synthesized gate-level netlist instead of the
+    generated RTL.  Raises :class:`CocotbFailure` (an ``AssertionError``) naming
+    the failures, the replay command and the log.
+    """
+    from cocotb_tools.runner import get_runner
+
+    from hdl.generate import generate
+
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    if waves is None:
+        waves = os.environ.get("WAVES", "0") not in ("", "0")
+    knobs = dict(knobs or {})
+    if netlist not in (None, "ice40"):
+        raise ValueError(f"netlist must be None or 'ice40', not {netlist!r}")
+    slug = _slug(params, seed, sim) + (f"-{netlist}" if netlist else "")
+    workdir = build_root() / "sim" / module / slug
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+
+    record = generate(module, workdir, **params)
+    cfg = TBConfig(module=module, params=dict(params), seed=int(seed),
+                   ports=record["ports"], knobs=knobs, sim=sim)
+    replay = replay_command(module, params, seed, sim, knobs)
+    log = workdir / "sim.log"
+
+    sources, build_args = [workdir / f"{module}.v"], []
+    if netlist:
+        from hdl.synth import cell_library, synthesize
+        replay += f" --netlist {netlist}"
+        synthesize(workdir / f"{module}.v", module, netlist, netlist=workdir / "netlist.v")
+        cells, build_args = cell_library(netlist)
+        sources = [workdir / "netlist.v", cells]
+    runner = get_runner(sim)
+    runner.build(sources=sources, hdl_toplevel=module, build_dir=workdir,
+                 timescale=("1ns", "1ps"), waves=waves, always=True, build_args=build_args,
+                 log_file=log if quiet else None)
+    results = workdir / "results.xml"
+    env = {ENV: cfg.to_env(), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    try:
+        runner.test(test_module=f"tb.test_{module}", hdl_toplevel=module, seed=seed,
+                    testcase=testcase, extra_env=env, waves=waves, build_dir=workdir,
+                    test_dir=workdir, results_xml=str(results),
+                    log_file=log if quiet else None)
+    except SystemExit:
+        pass  # under pytest the runner exits on failure; the results file says why
+    tests, failures = _failures(results)
+    if failures or tests == 0:
+        detail = "\n  ".join(failures or ["no test ran"])
+        raise CocotbFailure(
+            f"cocotb {module} {params} seed={seed} sim={sim} failed:\n  {detail}\n"
+            f"replay: {replay}\nlog: {log}")
+    return results
+
+
+def _parse_value(text):
+    try:
+        return int(text, 0)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m tb.runner",
+        description="Generate a module's Verilog and run its cocotb testbench against "
+                    "the golden model.  Module parameters are given as --name value "
+                    "(e.g. --tm 4, --max-fanin 4096).",
+        epilog="Example: python -m tb.runner pefu --tm 16 --seed 3 --waves")
+    parser.add_argument("module", help="registered module name (see python -m hdl.generate -h)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--sim", choices=SIMULATORS, default=os.environ.get("SIM", "icarus"),
+                        help="simulator (default $SIM or icarus)")
+    parser.add_argument("--waves", action="store_true", help="write a waveform")
+    parser.add_argument("--netlist", choices=["ice40"],
+                        help="simulate the Yosys gate-level netlist for this family instead of the RTL")
+    parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                        help="testbench knob, e.g. outputs=200, p_ready=0.3")
+    args, rest = parser.parse_known_args(argv)
+    params = {}
+    it = iter(rest)
+    for flag in it:
+        if not flag.startswith("--"):
+            parser.error(f"unexpected argument {flag!r}")
+        name, sep, value = flag[2:].partition("=")
+        if not sep:
+            value = next(it, None)
+            if value is None:
+                parser.error(f"{flag} needs a value")
+        params[name.replace("-", "_")] = _parse_value(value)
+    knobs = {}
+    for knob in args.knob:
+        name, sep, value = knob.partition("=")
+        if not sep:
+            parser.error(f"--knob wants NAME=VALUE, not {knob!r}")
+        knobs[name] = _parse_value(value)
+    from hdl.registry import build, registry
+    if args.module not in registry():
+        parser.error(f"unknown module {args.module!r}; known: {', '.join(registry())}")
+    try:
+        build(args.module, **params)._MustUse__silence = True
+    except (ValueError, TypeError) as e:
+        parser.error(str(e))
+    try:
+        results = run(args.module, params, seed=args.seed, sim=args.sim,
+                      waves=args.waves or None, knobs=knobs, netlist=args.netlist, quiet=False)
+    except CocotbFailure as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        return 1
+    print(f"PASS: {args.module} {params} seed={args.seed} sim={args.sim}  ({results.parent})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
