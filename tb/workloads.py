@@ -82,3 +82,201 @@ def pefu_expected(work):
     """What the golden PEFU emits for the workload (int16, one per output)."""
     return golden_pefu(work["neurons"], work["weights"], work["last"],
                        work["bias"], work["shift"], work["activation"])
+
+
+def random_bitmap(rng, n, density=None):
+    """A bool bitmap of ``n`` positions; ``density`` drawn at random when not given,
+    with all-zero and all-one bitmaps among the draws."""
+    if density is None:
+        density = rng.choice([0.0, 1.0, rng.random(), rng.random() * 0.2, 1 - rng.random() * 0.2])
+    return rng.random(n) < density
+
+
+def nsm_workload(rng, tm, window, n_tiles, max_windows=4):
+    """Tiles for the NSM: per tile a neuron bitmap, a synapse bitmap (whole windows)
+    and the compressed neuron values."""
+    tiles = []
+    for _ in range(n_tiles):
+        n = window * int(rng.integers(1, max_windows + 1))
+        nb, sb = random_bitmap(rng, n), random_bitmap(rng, n)
+        values = rng.integers(-32768, 32768, size=int(nb.sum()))
+        values[values == 0] = 1
+        tiles.append({"nb": nb, "sb": sb, "neurons": values})
+    return tiles
+
+
+def _bits_to_int(bits):
+    return sum(1 << i for i, b in enumerate(bits) if b)
+
+
+def nsm_inputs(tiles, window):
+    """The NSM's two input streams for ``tiles``: window payloads and neuron payloads."""
+    windows, neurons = [], []
+    for tile in tiles:
+        nb, sb, values = tile["nb"], tile["sb"], tile["neurons"]
+        n_windows = nb.size // window
+        base = 0
+        for w in range(n_windows):
+            sl = slice(w * window, (w + 1) * window)
+            windows.append({"neuron_bitmap": _bits_to_int(nb[sl]),
+                            "synapse_bitmap": _bits_to_int(sb[sl]),
+                            "last": int(w == n_windows - 1)})
+            count = int(nb[sl].sum())
+            vals = [int(v) for v in values[base:base + count]] + [0] * (window - count)
+            neurons.append({"value": vals})
+            base += count
+    return windows, neurons
+
+
+def nsm_expected(tiles, tm, window):
+    """The NSM's output beats per golden.nsm.beats, as dicts of the hardware fields."""
+    from golden.nsm import beats
+    out = []
+    for tile in tiles:
+        for pairs, last in beats(tile["nb"], tile["sb"], tm, window):
+            lanes = list(pairs) + [(None, None)] * (tm - len(pairs))
+            out.append({
+                "valid": sum(1 << k for k in range(len(pairs))),
+                "neuron": [int(tile["neurons"][n]) if n is not None else 0 for n, _ in lanes],
+                "neuron_index": [n or 0 for n, _ in lanes],
+                "synapse_index": [s or 0 for _, s in lanes],
+                "last": int(last),
+            })
+    return out
+
+
+def encoder_workload(rng, tn, window, n_vectors, max_windows=4):
+    """Output-neuron vectors for the Encoder: random lengths (not always whole
+    windows), densities from all-zero to all-nonzero."""
+    vectors = []
+    for _ in range(n_vectors):
+        n = int(rng.integers(1, window * max_windows + 1))
+        values = rng.integers(-32768, 32768, size=n)
+        values[values == 0] = 1
+        values[~random_bitmap(rng, n)] = 0
+        vectors.append(values)
+    return vectors
+
+
+def encoder_inputs(vectors, window):
+    out = []
+    for values in vectors:
+        n_windows = max(1, -(-len(values) // window))
+        for w in range(n_windows):
+            part = [int(v) for v in values[w * window:(w + 1) * window]]
+            out.append({"value": part + [0] * (window - len(part)),
+                        "last": int(w == n_windows - 1)})
+    return out
+
+
+def encoder_expected(vectors, tn, window):
+    from golden.encoder import beats
+    out = []
+    for values in vectors:
+        for nz, bm, first, last in beats(values, tn, window):
+            vals = [int(v) for v in nz]
+            out.append({"valid": (1 << len(vals)) - 1,
+                        "value": vals + [0] * (tn - len(vals)),
+                        "bitmap": _bits_to_int(bm), "first": int(first), "last": int(last)})
+    return out
+
+
+def wdm_workload(rng, tm, n_words, widths=(4, 8, 16)):
+    """A LUT (256 int16 entries) and SB words of random slot widths."""
+    from golden.packing import pack, slots_per_word
+    lut = rng.integers(-32768, 32768, size=256)
+    words = []
+    for _ in range(n_words):
+        slot = int(rng.choice(widths))
+        n = slots_per_word(slot, tm)
+        if slot == 16:
+            values = rng.integers(-32768, 32768, size=n)
+        else:
+            values = rng.integers(0, 1 << slot, size=n)
+        words.append((slot, pack(values, slot, tm)[0]))
+    return lut, words
+
+
+def wdm_expected(lut, words, tm):
+    """Per word the ``16 * tm`` output lanes: golden.wdm.decode, zero past the slots."""
+    from golden.wdm import decode
+    out = []
+    for slot, word in words:
+        weights = [int(w) for w in decode(word, lut, slot, tm)]
+        out.append(weights + [0] * (16 * tm - len(weights)))
+    return out
+
+
+def slice_workload(rng, tn, tm, window, n_tiles, sb_depth, widths=(4, 8, 16),
+                   max_windows=3):
+    """Sparse FC tiles for the composed slice: per PE a 256-entry LUT (entry 0 is
+    0, so an output can hold an explicit zero inside the shared bitmap), and per
+    tile a neuron vector, a shared synapse bitmap, per-PE weights, their packed
+    SB words at a fresh SB base, biases, shift and activation."""
+    from golden.packing import pack, slots_per_word
+    luts = rng.integers(-2000, 2000, size=(tn, 256))
+    luts[:, 0] = 0
+    tiles, sb_next = [], 0
+    for _ in range(n_tiles):
+        n_in = int(rng.integers(1, window * max_windows + 1))
+        n_pad = -(-n_in // window) * window
+        neurons = rng.integers(-2000, 2000, size=n_in)
+        neurons[~random_bitmap(rng, n_in)] = 0
+        sbm = random_bitmap(rng, n_in)
+        slot = int(rng.choice(widths))
+        n_syn = int(sbm.sum())
+        if slot == 16:
+            comp = rng.integers(-2000, 2000, size=(tn, n_syn))
+            comp[rng.random((tn, n_syn)) < 0.2] = 0
+            codes = comp
+        else:
+            codes = rng.integers(0, 1 << slot, size=(tn, n_syn))
+            codes[rng.random((tn, n_syn)) < 0.2] = 0
+            comp = np.take_along_axis(luts, codes, axis=1)
+        weights = np.zeros((tn, n_in), dtype=np.int64)
+        weights[:, sbm] = comp
+        n_words = max(1, -(-n_syn // slots_per_word(slot, tm)))
+        if sb_next + n_words > sb_depth:
+            raise ValueError("slice workload does not fit the SB; raise sb_depth")
+        words = [pack(codes[j], slot, tm) or [0] for j in range(tn)]
+        nb_pad = np.zeros(n_pad, dtype=bool)
+        nb_pad[:n_in] = neurons != 0
+        sb_pad = np.zeros(n_pad, dtype=bool)
+        sb_pad[:n_in] = sbm
+        tiles.append({
+            "neurons_dense": neurons, "weights": weights, "sbm": sbm, "slot": slot,
+            "sb_base": sb_next, "words": words,
+            "bias": rng.integers(-5000, 5000, size=tn),
+            "shift": int(rng.integers(0, 12)),
+            "activation": ("identity", "relu")[int(rng.integers(2))],
+            "nsm": {"nb": nb_pad, "sb": sb_pad, "neurons": neurons[neurons != 0]},
+        })
+        sb_next += n_words
+    return luts, tiles
+
+
+def slice_inputs(luts, tiles, window):
+    """Everything the slice's ports take: SB and LUT writes, NSM windows and
+    neurons, tile configs and biases."""
+    from golden.fixed import activation_code
+    from hdl.wdm import slot_code
+    sb_writes = [{"pe": j, "addr": t["sb_base"] + a, "data": w}
+                 for t in tiles for j in range(len(t["words"]))
+                 for a, w in enumerate(t["words"][j])]
+    lut_writes = [{"pe": j, "addr": a, "value": int(v)}
+                  for j in range(luts.shape[0]) for a, v in enumerate(luts[j])]
+    windows, neurons = nsm_inputs([t["nsm"] for t in tiles], window)
+    tile_cfg = [{"sb_base": t["sb_base"], "slot": slot_code(t["slot"])} for t in tiles]
+    biases = [{"bias": [int(b) for b in t["bias"]], "shift": t["shift"],
+               "activation": activation_code(t["activation"])} for t in tiles]
+    return {"sb_write": sb_writes, "lut": lut_writes, "i": windows, "neurons": neurons,
+            "tile": tile_cfg, "bias": biases}
+
+
+def slice_expected(tiles, tm, window):
+    """Per tile the ``tn`` outputs of golden.fc.sparse_fc_group."""
+    from golden.fc import sparse_fc_group
+    return [[int(v) for v in sparse_fc_group(t["neurons_dense"], t["weights"], t["bias"],
+                                             t["shift"], t["activation"], tm=tm,
+                                             synapse_bitmap=t["sbm"], window=window)]
+            for t in tiles]

@@ -37,6 +37,9 @@ def run_streams(dut, inputs, n_outputs, *, seed, p_valid=0.7, p_ready=0.7,
                 source=None, sink=None, max_cycles=None, vcd=None, setup=None):
     """Push ``inputs`` into ``source`` and pop ``n_outputs`` payloads from ``sink``.
 
+    ``inputs`` is a list of payloads for ``source``, or a list of
+    ``(stream, payloads)`` pairs to feed several input streams at once, each by
+    its own randomly stalling producer.
     ``source``/``sink`` default to ``dut.i``/``dut.o``.  With probability
     ``1 - p_valid`` the producer idles before each beat, with ``1 - p_ready``
     the consumer holds ``ready`` low in a cycle.  Returns ``(outputs, cycles)``:
@@ -46,16 +49,19 @@ def run_streams(dut, inputs, n_outputs, *, seed, p_valid=0.7, p_ready=0.7,
     """
     source = dut.i if source is None else source
     sink = dut.o if sink is None else sink
+    feeds = inputs if inputs and isinstance(inputs[0], tuple) else [(source, inputs)]
     if max_cycles is None:
-        max_cycles = 50 + 10 * (len(inputs) + n_outputs)
-    rng_in, rng_out = random.Random(seed * 2 + 1), random.Random(seed * 2 + 2)
+        max_cycles = 50 + 10 * (sum(len(f[1]) for f in feeds) + n_outputs)
+    rng_out = random.Random(seed * 2 + 2)
     outputs, state = [], {"cycles": 0, "extra": 0}
 
-    async def producer(ctx):
-        if setup is not None:
-            await setup(ctx)
-        for payload in inputs:
-            await stream_put(ctx, source, payload, rng_in, p_valid)
+    def producer(stream, payloads, rng, first):
+        async def run(ctx):
+            if first and setup is not None:
+                await setup(ctx)
+            for payload in payloads:
+                await stream_put(ctx, stream, payload, rng, p_valid)
+        return run
 
     async def consumer(ctx):
         cycle = 0
@@ -79,7 +85,9 @@ def run_streams(dut, inputs, n_outputs, *, seed, p_valid=0.7, p_ready=0.7,
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
-    sim.add_testbench(producer, background=True)
+    for n, (stream, payloads) in enumerate(feeds):
+        rng = random.Random(seed * 2 + 1 + 1000 * n)
+        sim.add_testbench(producer(stream, payloads, rng, n == 0), background=True)
     sim.add_testbench(consumer)
     if vcd:
         with sim.write_vcd(vcd):

@@ -1,0 +1,57 @@
+"""Golden sparse fully-connected computation, built from the per-module golden
+functions (Encoder → NSM → SSM → PEFU), for one group of ``tn`` outputs that
+share a synapse bitmap (DESIGN §2)."""
+
+import numpy as np
+
+from . import encoder, nsm, pefu, ssm
+from .bitmap import as_bitmap
+
+__all__ = ["shared_synapse_bitmap", "compress_group", "sparse_fc_group"]
+
+
+def shared_synapse_bitmap(weights):
+    """The union of the nonzero positions of a group of weight rows ``(tn, n_in)``."""
+    return (np.asarray(weights) != 0).any(axis=0)
+
+
+def compress_group(weights, synapse_bitmap=None):
+    """Per row, the weights at every set position of the shared bitmap (explicit
+    zeros where that row's own weight was pruned): ``(tn, popcount)`` int16."""
+    weights = np.asarray(weights)
+    sbm = shared_synapse_bitmap(weights) if synapse_bitmap is None else \
+        as_bitmap(synapse_bitmap, "synapse_bitmap")
+    if weights[:, ~sbm].any():
+        raise ValueError("a nonzero weight lies outside the shared synapse bitmap")
+    return weights[:, sbm].astype(np.int16), sbm
+
+
+def sparse_fc_group(neurons, weights, bias, shift, activation="identity", tm=16,
+                    synapse_bitmap=None, window=None):
+    """Outputs of ``tn`` PEs for one input vector, computed the way the hardware does.
+
+    ``neurons`` int16 ``(n_in,)``, ``weights`` int16 ``(tn, n_in)`` (zeros where
+    pruned), ``bias`` int ``(tn,)`` at ``f_in + f_w``, ``shift``/``activation`` per
+    layer.  Returns int16 ``(tn,)``.
+    """
+    neurons = np.asarray(neurons)
+    weights = np.asarray(weights)
+    comp_w, sbm = compress_group(weights, synapse_bitmap)
+    nz, nbm = encoder.encode(neurons)
+    tn = weights.shape[0]
+    nb, ws, last = [], [[] for _ in range(tn)], []
+    for pairs, is_last in nsm.beats(nbm, sbm, tm, window):
+        lane_n = np.zeros(tm, dtype=np.int64)
+        lane_w = np.zeros((tn, tm), dtype=np.int64)
+        if pairs:
+            n_idx, s_idx = zip(*pairs)
+            lane_n[:len(pairs)] = nz[list(n_idx)]
+            for j in range(tn):
+                lane_w[j, :len(pairs)] = ssm.select(comp_w[j], s_idx)
+        nb.append(lane_n)
+        for j in range(tn):
+            ws[j].append(lane_w[j])
+        last.append(is_last)
+    bias = np.broadcast_to(np.asarray(bias), (tn,))
+    return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
+                     for j in range(tn)], dtype=np.int16)
