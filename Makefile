@@ -32,15 +32,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m hdl.generate pefu --tm 2 -o $(VENV)/warmup >/dev/null
 	@touch $@
 
-simulator: ## install Icarus Verilog (the cocotb simulator) from Debian's packages if missing
-	@if command -v iverilog >/dev/null 2>&1; then \
-	  echo "Icarus Verilog: $$(iverilog -V 2>&1 | head -n 1)"; \
+simulator: ## install Icarus Verilog (cocotb's simulator) and jbigkit (JBIG for R(Irr)) from Debian
+	@missing=""; \
+	command -v iverilog >/dev/null 2>&1 || missing="$$missing iverilog"; \
+	command -v pbmtojbg >/dev/null 2>&1 || missing="$$missing jbigkit-bin"; \
+	if [ -z "$$missing" ]; then \
+	  echo "Icarus Verilog: $$(iverilog -V 2>&1 | head -n 1); JBIG: pbmtojbg"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing Icarus Verilog (apt-get install iverilog) ..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iverilog >/dev/null; \
+	  echo "Installing Debian packages:$$missing ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
-	  echo "Icarus Verilog (iverilog) is missing and this is not a root shell."; \
-	  echo "Run:  sudo apt-get install -y iverilog     then run make again."; \
+	  echo "Missing Debian packages:$$missing (and this is not a root shell)."; \
+	  echo "Run:  sudo apt-get install -y$$missing     then run make again."; \
 	  exit 1; \
 	fi
 

@@ -11,7 +11,7 @@ lockstep.
 
 import numpy as np
 
-__all__ = ["select", "windows", "cycles"]
+__all__ = ["select", "windows", "steps", "cycles"]
 
 
 def select(weights, synapse_indices):
@@ -30,6 +30,18 @@ def windows(synapse_indices, tm, window=None):
     if idx != sorted(idx):
         raise ValueError("synapse indices of a beat must be increasing")
     return sorted(set(idx))
+
+
+def steps(synapse_indices, tm, window=None):
+    """The SSM's steps for one beat: ``(window, lanes)`` per window touched, ``lanes``
+    the beat's lane numbers whose index lies in it; an empty beat is one step
+    ``(None, [])``."""
+    window = 4 * tm if window is None else window
+    wins = windows(synapse_indices, tm, window)
+    if not wins:
+        return [(None, [])]
+    return [(w, [k for k, s in enumerate(synapse_indices) if int(s) // window == w])
+            for w in wins]
 
 
 def cycles(synapse_indices, tm, window=None):

@@ -120,8 +120,10 @@ class Encoder(wiring.Component):
                          d_total.eq(inclusive[W - 1])]
             m.d.sync += [d_rank[p].eq(inclusive[p] - a_nz[p]) for p in range(W)]
 
-        lane_valid, (lane_value,) = route_by_rank(
-            d_nz, d_rank, beat, tn, [[d_value[p] for p in range(W)]])
+        lane_valid, lane_pos = route_by_rank(m, d_nz, d_rank, beat, tn)
+        flat = d_value.as_value()
+        lane_value = [Mux(lane_valid[k], flat.word_select(lane_pos[k], self._width).as_signed(), 0)
+                      for k in range(tn)]
         with m.If(emit):
             m.d.sync += [
                 self.o.valid.eq(1),

@@ -99,7 +99,7 @@ def _parser(entries):
             all_options[opt.flag] = opt
         p.add_argument("-o", "--output", metavar="DIR", required=True,
                        help="directory for MODULE.v and MODULE.json")
-    p = sub.add_parser("all", help="every module above, with the options they share",
+    p = sub.add_parser("all", help="every module above but composites (slice), with the options they share",
                        description="Generate every registered module.")
     for opt in all_options.values():
         p.add_argument(opt.flag, dest=opt.dest, type=int, default=opt.default,
@@ -113,7 +113,7 @@ def main(argv=None):
     entries = registry()
     args = _parser(entries).parse_args(argv)
     kwargs = {k: v for k, v in vars(args).items() if k not in ("module", "output")}
-    names = list(entries) if args.module == "all" else [args.module]
+    names = [n for n, e in entries.items() if e.in_all] if args.module == "all" else [args.module]
     # Construct everything first, so a bad parameter writes nothing.
     try:
         components = {name: build(name, **kwargs) for name in names}

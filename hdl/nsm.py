@@ -123,66 +123,60 @@ class NSM(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        W, tm, cw = self._window, self._tm, self._count_width
+        W, tm, cw, nw = self._window, self._tm, self._count_width, self._neuron_width
         lg_tm = clog2(tm)
 
         # --- stage p0: input register; then the prefix stages ---------------------
-        # Each stage carries the three bitmaps and three vectors of running counts.
-        def stage_signals(name):
-            return {
-                "valid": Signal(name=f"{name}_valid"),
-                "bits": [Signal(W, name=f"{name}_{b}", reset_less=True)
-                         for b in ("nb", "sb", "both")],
-                "count": [[Signal(cw, name=f"{name}_{b}{p}", reset_less=True)
-                           for p in range(W)] for b in ("nb", "sb", "both")],
-                "last": Signal(name=f"{name}_last", reset_less=True),
-            }
-
+        # p0 holds the three bitmaps; stage s >= 1 holds, per bitmap, the running
+        # counts after its share of the Sklansky levels (widths grow with the level).
         levels = sklansky_levels(W)
-        stages = [stage_signals(f"p{s}") for s in range(self._prefix_stages + 1)]
+        n_stages = self._prefix_stages + 1
+        valid = [Signal(name=f"p{s}_valid") for s in range(n_stages)]
+        last = [Signal(name=f"p{s}_last", reset_less=True) for s in range(n_stages)]
+        bits = [[Signal(W, name=f"p{s}_{b}", reset_less=True) for b in ("nb", "sb", "both")]
+                for s in range(n_stages)]
+        counts = [None]  # counts[s][b][p] for s >= 1
 
         # Advance logic, back to front: a stage loads when it is empty or its
         # content moves on.  The drain stage's `d_take` closes the chain.
         d_take = Signal()
-        loads = [Signal(name=f"p{s}_load") for s in range(len(stages))]
-        for s in reversed(range(len(stages))):
-            moves_on = d_take if s == len(stages) - 1 else loads[s + 1]
-            m.d.comb += loads[s].eq(~stages[s]["valid"] | moves_on)
+        loads = [Signal(name=f"p{s}_load") for s in range(n_stages)]
+        for s in reversed(range(n_stages)):
+            moves_on = d_take if s == n_stages - 1 else loads[s + 1]
+            m.d.comb += loads[s].eq(~valid[s] | moves_on)
 
-        # p0 takes the input window.
-        p0 = stages[0]
         m.d.comb += self.i.ready.eq(loads[0])
         with m.If(loads[0]):
-            m.d.sync += p0["valid"].eq(self.i.valid)
+            m.d.sync += valid[0].eq(self.i.valid)
         with m.If(loads[0] & self.i.valid):
             nb, sb = self.i.payload.neuron_bitmap, self.i.payload.synapse_bitmap
-            m.d.sync += [p0["bits"][0].eq(nb), p0["bits"][1].eq(sb), p0["bits"][2].eq(nb & sb),
-                         p0["last"].eq(self.i.payload.last)]
-            for b, vec in enumerate((nb, sb, nb & sb)):
-                for p in range(W):
-                    m.d.sync += p0["count"][b][p].eq(vec[p])
+            m.d.sync += [bits[0][0].eq(nb), bits[0][1].eq(sb), bits[0][2].eq(nb & sb),
+                         last[0].eq(self.i.payload.last)]
 
-        # Prefix stages: `levels_per_stage` Sklansky levels, combinational, then a register.
-        for s in range(1, len(stages)):
-            prev, cur = stages[s - 1], stages[s]
+        for s in range(1, n_stages):
             mine = levels[(s - 1) * self._levels_per_stage: s * self._levels_per_stage]
-            counts = [apply_levels(vec, mine, cw) for vec in prev["count"]]
+            if s == 1:
+                prev = [[bits[0][b][p] for p in range(W)] for b in range(3)]
+            else:
+                prev = counts[s - 1]
+            new = [apply_levels(prev[b], mine) for b in range(3)]
+            regs = [[Signal(len(new[b][p]), name=f"p{s}_c{b}_{p}", reset_less=True)
+                     for p in range(W)] for b in range(3)]
+            counts.append(regs)
             with m.If(loads[s]):
-                m.d.sync += cur["valid"].eq(prev["valid"])
-                m.d.sync += [cur["bits"][b].eq(prev["bits"][b]) for b in range(3)]
-                m.d.sync += cur["last"].eq(prev["last"])
+                m.d.sync += [valid[s].eq(valid[s - 1]), last[s].eq(last[s - 1])]
+                m.d.sync += [bits[s][b].eq(bits[s - 1][b]) for b in range(3)]
                 for b in range(3):
-                    for p in range(W):
-                        m.d.sync += cur["count"][b][p].eq(counts[b][p])
+                    m.d.sync += [regs[b][p].eq(new[b][p]) for p in range(W)]
 
         # --- the drain stage: one window, emitted tm pairs per cycle ---------------
-        last_stage = stages[-1]
+        inc, last_bits = counts[-1], bits[-1]
         d_valid = Signal()
         d_last = Signal(reset_less=True)
         d_both = Signal(W, reset_less=True)
-        # Exclusive ranks within the window, and the window totals.
-        d_nrank = [Signal(cw, name=f"d_nrank{p}", reset_less=True) for p in range(W)]
-        d_srank = [Signal(cw, name=f"d_srank{p}", reset_less=True) for p in range(W)]
+        # Exclusive ranks within the window (flat, cw bits per position), and the totals.
+        d_nrank = Signal(W * cw, reset_less=True)
+        d_srank = Signal(W * cw, reset_less=True)
         d_brank = [Signal(cw, name=f"d_brank{p}", reset_less=True) for p in range(W)]
         d_pop_n = Signal(cw, reset_less=True)
         d_pop_s = Signal(cw, reset_less=True)
@@ -192,18 +186,16 @@ class NSM(wiring.Component):
         base_s = Signal(self._index_width)            # compressed-weight index of the window
 
         with m.If(d_take):
-            m.d.sync += d_valid.eq(last_stage["valid"])
-        with m.If(d_take & last_stage["valid"]):
-            inc = last_stage["count"]
-            bits = last_stage["bits"]
-            m.d.sync += [d_last.eq(last_stage["last"]), d_both.eq(bits[2]),
+            m.d.sync += d_valid.eq(valid[-1])
+        with m.If(d_take & valid[-1]):
+            m.d.sync += [d_last.eq(last[-1]), d_both.eq(last_bits[2]),
                          d_pop_n.eq(inc[0][W - 1]), d_pop_s.eq(inc[1][W - 1]),
                          d_total.eq(inc[2][W - 1])]
             for p in range(W):
                 m.d.sync += [
-                    d_nrank[p].eq(inc[0][p] - bits[0][p]),
-                    d_srank[p].eq(inc[1][p] - bits[1][p]),
-                    d_brank[p].eq(inc[2][p] - bits[2][p]),
+                    d_nrank.word_select(p, cw).eq(inc[0][p] - last_bits[0][p]),
+                    d_srank.word_select(p, cw).eq(inc[1][p] - last_bits[1][p]),
+                    d_brank[p].eq(inc[2][p] - last_bits[2][p]),
                 ]
 
         # Beats this window needs: ceil(total / tm); one empty beat for an empty last window.
@@ -223,12 +215,14 @@ class NSM(wiring.Component):
 
         # Lane routing: position p goes to lane (brank % tm) in beat (brank // tm).
         lane_valid = [Signal(name=f"lane{k}_valid") for k in range(tm)]
+        lane_pos = [Signal(range(W), name=f"lane{k}_pos") for k in range(tm)]
         lane_nrank = [Signal(cw, name=f"lane{k}_nrank") for k in range(tm)]
         lane_srank = [Signal(cw, name=f"lane{k}_srank") for k in range(tm)]
-        valid, (nrank, srank) = route_by_rank(d_both, d_brank, beat, tm, [d_nrank, d_srank])
+        lvalid, lpos = route_by_rank(m, d_both, d_brank, beat, tm)
         for k in range(tm):
-            m.d.comb += [lane_valid[k].eq(valid[k]), lane_nrank[k].eq(nrank[k]),
-                         lane_srank[k].eq(srank[k])]
+            m.d.comb += [lane_valid[k].eq(lvalid[k]), lane_pos[k].eq(lpos[k]),
+                         lane_nrank[k].eq(d_nrank.word_select(lane_pos[k], cw)),
+                         lane_srank[k].eq(d_srank.word_select(lane_pos[k], cw))]
 
         with m.If(emit):
             m.d.sync += [self.o.valid.eq(1),
@@ -236,8 +230,9 @@ class NSM(wiring.Component):
             for k in range(tm):
                 m.d.sync += [
                     self.o.payload.valid[k].eq(lane_valid[k]),
-                    self.o.payload.neuron[k].eq(
-                        Mux(lane_valid[k], self.neurons.payload.value[lane_nrank[k]], 0)),
+                    self.o.payload.neuron[k].eq(Mux(lane_valid[k], self.neurons.payload.value
+                                                    .as_value().word_select(lane_nrank[k], nw)
+                                                    .as_signed(), 0)),
                     self.o.payload.neuron_index[k].eq(
                         Mux(lane_valid[k], base_n + lane_nrank[k], 0)),
                     self.o.payload.synapse_index[k].eq(

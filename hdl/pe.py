@@ -5,7 +5,7 @@ synapse buffer (SB, an Amaranth ``lib.memory`` with a synchronous read port),
 decodes it in its WDM, selects the beat's weights in its SSM, and feeds the
 PEFU; the PEFU's ``last`` beat takes the output's bias, shift and activation
 from the ``bias`` stream.  The SB and the LUT are written through their own
-always-ready ports (the controller's loads).
+ports (ready is always 1) (the controller's loads).
 """
 
 from amaranth.hdl import Module, Signal, signed, unsigned
@@ -63,11 +63,9 @@ class PE(wiring.Component):
         super().__init__({
             "step": In(stream.Signature(self.step_layout)),
             "sb_write": In(stream.Signature(sb_write_layout(tm=self._tm,
-                                                            addr_width=self._addr_width),
-                                            always_ready=True)),
+                                                            addr_width=self._addr_width))),
             "lut": In(stream.Signature(data.StructLayout({"addr": unsigned(8),
-                                                          "value": signed(16)}),
-                                       always_ready=True)),
+                                                          "value": signed(16)}))),
             "bias": In(stream.Signature(bias_layout())),
             "o": Out(stream.Signature(signed(16))),
         })
@@ -87,6 +85,7 @@ class PE(wiring.Component):
         m.submodules.pefu = pefu = PEFU(tm=tm, max_fanin=self._max_fanin)
 
         m.d.comb += [
+            self.sb_write.ready.eq(1),  # SB writes never wait
             wr.addr.eq(self.sb_write.payload.addr),
             wr.data.eq(self.sb_write.payload.data),
             wr.en.eq(self.sb_write.valid),

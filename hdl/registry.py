@@ -28,6 +28,7 @@ class Entry:
     help: str
     factory: callable
     options: tuple = field(default_factory=tuple)
+    in_all: bool = True   # part of `generate all` / `make verilog` / the area table
 
 
 _REGISTRY = {}
@@ -40,11 +41,15 @@ TM = Option("--tm", "tm", 16, "multipliers per PE, a power of two")
 _TOOLS = {"generate", "synth", "registry", "params"}
 
 
-def register(name, factory, *, help, options=()):
-    """Register ``factory(**options) -> Component`` under ``name``."""
+def register(name, factory, *, help, options=(), in_all=True):
+    """Register ``factory(**options) -> Component`` under ``name``.
+
+    ``in_all=False`` keeps a composite (a test assembly of other modules) out of
+    ``generate all`` and so out of the per-module area table.
+    """
     if name in _REGISTRY or name == "all":
         raise ValueError(f"module name {name!r} is already registered")
-    _REGISTRY[name] = Entry(name, help, factory, tuple(options))
+    _REGISTRY[name] = Entry(name, help, factory, tuple(options), in_all)
 
 
 def registry():

@@ -9,8 +9,8 @@ Ports (module ``slice`` from ``python -m hdl.generate slice --tn TN --tm TM``):
 
 ``i``, ``neurons`` (in)   the NSM's (:mod:`hdl.nsm`)
 ``tile`` (in)             ``sb_base``, ``slot`` per tile (:mod:`hdl.ssm`)
-``sb_write`` (in)         ``pe``, ``addr``, ``data``: one SB word write (always ready)
-``lut`` (in)              ``pe``, ``addr``, ``value``: one LUT write (always ready)
+``sb_write`` (in)         ``pe``, ``addr``, ``data``: one SB word write (ready = 1)
+``lut`` (in)              ``pe``, ``addr``, ``value``: one LUT write (ready = 1)
 ``bias`` (in)             ``bias[tn]``, ``shift``, ``activation`` per tile, taken at its end
 ``o`` (out)               ``tn`` int16 outputs per tile, all PEs together
 """
@@ -69,10 +69,9 @@ class SparseSlice(wiring.Component):
                 "sb_base": unsigned(self._addr_width), "slot": unsigned(2)}))),
             "sb_write": In(stream.Signature(data.StructLayout({
                 "pe": unsigned(pe_bits), "addr": unsigned(self._addr_width),
-                "data": unsigned(64 * self._tm)}), always_ready=True)),
+                "data": unsigned(64 * self._tm)}))),
             "lut": In(stream.Signature(data.StructLayout({
-                "pe": unsigned(pe_bits), "addr": unsigned(8), "value": signed(16)}),
-                always_ready=True)),
+                "pe": unsigned(pe_bits), "addr": unsigned(8), "value": signed(16)}))),
             "bias": In(stream.Signature(data.StructLayout({
                 "bias": data.ArrayLayout(signed(32), self._tn), "shift": unsigned(5),
                 "activation": unsigned(ACTIVATION_WIDTH)}))),
@@ -108,7 +107,8 @@ class SparseSlice(wiring.Component):
                                                  [pe.step.ready for pe in pes]))
         bias_wanted = tree_reduce(lambda a, b: a & b, [pe.bias.ready for pe in pes])
         out_valid = tree_reduce(lambda a, b: a & b, [pe.o.valid for pe in pes])
-        m.d.comb += [self.bias.ready.eq(bias_wanted), self.o.valid.eq(out_valid)]
+        m.d.comb += [self.bias.ready.eq(bias_wanted), self.o.valid.eq(out_valid),
+                     self.sb_write.ready.eq(1), self.lut.ready.eq(1)]
         for k, pe in enumerate(pes):
             m.d.comb += [
                 pe.step.valid.eq(htree.o.valid),
@@ -132,4 +132,4 @@ class SparseSlice(wiring.Component):
 
 register("slice", lambda *, tn, tm: SparseSlice(tn=tn, tm=tm),
          help="composed sparse slice: NSM, SSM sequencer, H-tree, Tn x (SB, WDM, SSM, PEFU)",
-         options=(TN, TM))
+         options=(TN, TM), in_all=False)

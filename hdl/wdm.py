@@ -9,22 +9,24 @@ twin is :func:`golden.wdm.decode`.
 
 Generated Verilog (``python -m hdl.generate wdm --tm TM``), module ``wdm``:
 
-``lut`` (in, always ready)  ``addr`` (8 bits), ``value`` (signed 16): one table write
+``lut`` (in, ready = 1)    ``addr`` (8 bits), ``value`` (signed 16): one table write
 ``i`` (in)                  ``word`` (``64 * tm`` bits), ``slot`` (0: 4-bit, 1: 8-bit,
                             2: 16-bit slots), ``side`` (passed through unchanged)
 ``o`` (out)                 ``weight[16 * tm]`` signed 16 (lanes past the word's slot
                             count are 0), ``side``
 
-A table write takes effect for words taken on ``i`` after it.
+A table write takes effect for words taken on ``i`` after it (a write at the
+edge that takes a word is not seen by that word).
 """
 
-from amaranth.hdl import Array, Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.packing import SLOT_WIDTHS
 
-from .params import check_int, check_pow2
+from .params import check_pow2, clog2
 from .registry import TM, register
 
 __all__ = ["WDM", "SLOT_CODES", "slot_code"]
@@ -50,8 +52,9 @@ class WDM(wiring.Component):
         Multipliers per PE (a power of two in 1..64); a word is ``64 * tm`` bits.
     widths : tuple of int
         Slot widths the decoder supports, a non-empty subset of (4, 8, 16).  The
-        LUT has 256 entries when 8-bit slots are supported, else 16; dropping
-        8-bit slots saves most of the area.
+        tables are memories with a read port per lane: 16 entries for the
+        ``16 * tm`` 4-bit lanes, 256 for the ``8 * tm`` 8-bit lanes (each port a
+        RAM copy after synthesis); dropping 8-bit slots saves most of the area.
     side : shape or None
         Shape of the ``side`` field carried from ``i`` to ``o`` unchanged.
 
@@ -79,7 +82,7 @@ class WDM(wiring.Component):
         self.output_layout = data.StructLayout(out_fields)
         self.lut_layout = data.StructLayout({"addr": unsigned(8), "value": signed(16)})
         super().__init__({
-            "lut": In(stream.Signature(self.lut_layout, always_ready=True)),
+            "lut": In(stream.Signature(self.lut_layout)),
             "i": In(stream.Signature(self.input_layout)),
             "o": Out(stream.Signature(self.output_layout)),
         })
@@ -96,41 +99,57 @@ class WDM(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         tm = self._tm
-        table = Array(Signal(signed(16), name=f"lut{k}", reset_less=True)
-                      for k in range(self._lut_size))
-        with m.If(self.lut.valid):
-            m.d.sync += table[self.lut.payload.addr[:self._lut_size.bit_length() - 1]].eq(
-                self.lut.payload.value)
+        m.d.comb += self.lut.ready.eq(1)  # a table write never waits
+        addr, value = self.lut.payload.addr, self.lut.payload.value
 
         word = self.i.payload.word
-        slot = self.i.payload.slot
         take = self.i.valid & self.i.ready
         m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        # The stage's registers: valid, slot code, the raw word (16-bit lanes), side band.
+        o_slot = Signal(2, reset_less=True)
+        o_word = Signal(64 * tm, reset_less=True)
         with m.If(take):
-            m.d.sync += self.o.valid.eq(1)
+            m.d.sync += [self.o.valid.eq(1), o_slot.eq(self.i.payload.slot)]
+            if 16 in self._widths:
+                m.d.sync += o_word.eq(word)
             if self._side is not None:
                 m.d.sync += self.o.payload.side.eq(self.i.payload.side)
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
 
-        small = Array(table[:16])  # 4-bit indices address the first 16 entries
+        # The tables are memories with one synchronous read port per lane: read
+        # with the word at the edge that takes it, held while the output stalls.
+        # Yosys maps them to block or distributed RAM (one copy per read port)
+        # instead of a multiplexer tree per lane.
+        def table(depth, lanes, slot):
+            # One single-read-port copy per lane, all written together (a memory
+            # with dozens of read ports crashes Yosys 0.70's memory_libmap for ECP5).
+            data_out = []
+            for k in range(lanes):
+                mem = Memory(shape=signed(16), depth=depth, init=[])
+                m.submodules[f"lut{slot}_{k}"] = mem
+                wr = mem.write_port()
+                rd = mem.read_port()
+                m.d.comb += [wr.addr.eq(addr[:clog2(depth)]), wr.data.eq(value),
+                             wr.en.eq(self.lut.valid & (addr < depth)),
+                             rd.addr.eq(word[slot * k: slot * k + slot]), rd.en.eq(take)]
+                data_out.append(rd.data)
+            return data_out
+
+        nib = table(16, 16 * tm, 4) if 4 in self._widths else None
+        byte = table(256, 8 * tm, 8) if 8 in self._widths else None
         for k in range(16 * tm):
             choices = {}
-            if 4 in self._widths:
-                choices[slot_code(4)] = small[word[4 * k: 4 * k + 4]]
-            if 8 in self._widths and k < 8 * tm:
-                choices[slot_code(8)] = table[word[8 * k: 8 * k + 8]]
+            if nib is not None:
+                choices[slot_code(4)] = nib[k]
+            if byte is not None and k < 8 * tm:
+                choices[slot_code(8)] = byte[k]
             if 16 in self._widths and k < 4 * tm:
-                choices[slot_code(16)] = word[16 * k: 16 * k + 16].as_signed()
-            lane = Signal(signed(16), name=f"lane{k}")
-            with m.Switch(slot):
-                for code, value in choices.items():
+                choices[slot_code(16)] = o_word[16 * k: 16 * k + 16].as_signed()
+            with m.Switch(o_slot):
+                for code, v in choices.items():
                     with m.Case(code):
-                        m.d.comb += lane.eq(value)
-                with m.Default():
-                    m.d.comb += lane.eq(0)
-            with m.If(take):
-                m.d.sync += self.o.payload.weight[k].eq(lane)
+                        m.d.comb += self.o.payload.weight[k].eq(v)
         return m
 
 

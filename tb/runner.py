@@ -39,11 +39,6 @@ def build_root():
     return Path(os.environ.get("SPARSEGEN_BUILD", ROOT / "build"))
 
 
-def _slug(params, seed, sim):
-    parts = [f"{k}{v}" for k, v in sorted(params.items())]
-    return "-".join(parts + [f"s{seed}", sim])
-
-
 def _failures(results_xml):
     """(tests, failure messages) from a cocotb results file."""
     try:
@@ -58,20 +53,25 @@ def _failures(results_xml):
     return tests, failures
 
 
-def run(module, params, *, seed, sim="icarus", waves=None, knobs=None, testcase=None,
-        netlist=None, quiet=True):
-    """Generate, build and run ``tb.test_<module>``; return the results file path.
+def run(module, params, *, seed=None, seeds=None, sim="icarus", waves=None, knobs=None,
+        testcase=None, netlist=None, quiet=True):
+    """Generate, build and run ``tb.test_<module>``; return the results file path(s).
 
     ``params`` are the module's constructor parameters (``{"tm": 4}``), ``knobs``
-    the testbench's sizes and stall probabilities.  ``netlist="ice40"`` runs the
+    the testbench's sizes and stall probabilities.  Give ``seed`` for one run, or
+    ``seeds`` to build once and run every seed (each in its own directory; all
+    seeds run, and every failing one is reported).  ``netlist="ice40"`` runs the
     same testbench on the Yosys-synthesized gate-level netlist instead of the
     generated RTL.  Raises :class:`CocotbFailure` (an ``AssertionError``) naming
-    the failures, the replay command and the log.
+    the failures, the replay command of each failing seed and its log.
     """
     from cocotb_tools.runner import get_runner
 
     from hdl.generate import generate
 
+    if (seed is None) == (seeds is None):
+        raise ValueError("give exactly one of seed and seeds")
+    seed_list = [seed] if seeds is None else list(seeds)
     if sim not in SIMULATORS:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
     if waves is None:
@@ -79,22 +79,22 @@ def run(module, params, *, seed, sim="icarus", waves=None, knobs=None, testcase=
     knobs = dict(knobs or {})
     if netlist not in (None, "ice40"):
         raise ValueError(f"netlist must be None or 'ice40', not {netlist!r}")
-    slug = _slug(params, seed, sim) + (f"-{netlist}" if netlist else "")
-    workdir = build_root() / "sim" / module / slug
+    tag = "-".join(f"{k}{v}" for k, v in sorted(params.items()))
+    tag += f"-{sim}" + (f"-{netlist}" if netlist else "")
+    if seeds is not None:
+        tag += "-s" + "_".join(map(str, seed_list))
+    else:
+        tag += f"-s{seed}"
+    workdir = build_root() / "sim" / module / tag
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
 
     record = generate(module, workdir, **params)
-    cfg = TBConfig(module=module, params=dict(params), seed=int(seed),
-                   ports=record["ports"], knobs=knobs, sim=sim)
-    replay = replay_command(module, params, seed, sim, knobs)
-    log = workdir / "sim.log"
-
+    log = workdir / "build.log"
     sources, build_args = [workdir / f"{module}.v"], []
     if netlist:
         from hdl.synth import cell_library, synthesize
-        replay += f" --netlist {netlist}"
         synthesize(workdir / f"{module}.v", module, netlist, netlist=workdir / "netlist.v")
         cells, build_args = cell_library(netlist)
         sources = [workdir / "netlist.v", cells]
@@ -102,23 +102,35 @@ def run(module, params, *, seed, sim="icarus", waves=None, knobs=None, testcase=
     runner.build(sources=sources, hdl_toplevel=module, build_dir=workdir,
                  timescale=("1ns", "1ps"), waves=waves, always=True, build_args=build_args,
                  log_file=log if quiet else None)
-    results = workdir / "results.xml"
-    env = {ENV: cfg.to_env(), "PYTHONPATH": os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
-    try:
-        runner.test(test_module=f"tb.test_{module}", hdl_toplevel=module, seed=seed,
-                    testcase=testcase, extra_env=env, waves=waves, build_dir=workdir,
-                    test_dir=workdir, results_xml=str(results),
-                    log_file=log if quiet else None)
-    except SystemExit:
-        pass  # under pytest the runner exits on failure; the results file says why
-    tests, failures = _failures(results)
-    if failures or tests == 0:
-        detail = "\n  ".join(failures or ["no test ran"])
-        raise CocotbFailure(
-            f"cocotb {module} {params} seed={seed} sim={sim} failed:\n  {detail}\n"
-            f"replay: {replay}\nlog: {log}")
-    return results
+
+    pythonpath = os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    results, problems = [], []
+    for s in seed_list:
+        cfg = TBConfig(module=module, params=dict(params), seed=int(s),
+                       ports=record["ports"], knobs=knobs, sim=sim)
+        replay = replay_command(module, params, s, sim, knobs)
+        if netlist:
+            replay += f" --netlist {netlist}"
+        test_dir = workdir if seeds is None else workdir / f"seed{s}"
+        test_dir.mkdir(exist_ok=True)
+        xml, slog = test_dir / "results.xml", test_dir / "sim.log"
+        try:
+            runner.test(test_module=f"tb.test_{module}", hdl_toplevel=module, seed=s,
+                        testcase=testcase, extra_env={ENV: cfg.to_env(), "PYTHONPATH": pythonpath},
+                        waves=waves, build_dir=workdir, test_dir=test_dir,
+                        results_xml=str(xml), log_file=slog if quiet else None)
+        except SystemExit:
+            pass  # under pytest the runner exits on failure; the results file says why
+        tests, failures = _failures(xml)
+        if failures or tests == 0:
+            detail = "\n  ".join(failures or ["no test ran"])
+            problems.append(f"cocotb {module} {params} seed={s} sim={sim} failed:\n  {detail}\n"
+                            f"replay: {replay}\nlog: {slog}")
+        results.append(xml)
+    if problems:
+        raise CocotbFailure("\n".join(problems))
+    return results[0] if seeds is None else results
 
 
 def _parse_value(text):

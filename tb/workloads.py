@@ -280,3 +280,58 @@ def slice_expected(tiles, tm, window):
                                              t["shift"], t["activation"], tm=tm,
                                              synapse_bitmap=t["sbm"], window=window)]
             for t in tiles]
+
+
+def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16)):
+    """For the per-PE SSM alone: a compressed weight vector, a slot width, and
+    beats of increasing synapse indices (with neurons) ending in ``last``."""
+    slot = int(rng.choice(widths))
+    n_syn = int(rng.integers(tm, 40 * tm))
+    weights = rng.integers(-32768, 32768, size=n_syn)
+    beats, start = [], 0
+    for b in range(n_beats):
+        n = int(rng.integers(0, tm + 1))
+        span = int(rng.integers(n, 12 * tm + 1))
+        pool = np.arange(start, min(n_syn, start + span + 1))
+        idx = sorted(rng.choice(pool, size=min(n, pool.size), replace=False).tolist())
+        start = idx[-1] + 1 if idx and idx[-1] + 1 < n_syn else 0 if not idx else start
+        beats.append({"index": idx, "neuron": rng.integers(-32768, 32768, size=tm).tolist(),
+                      "last": b == n_beats - 1})
+    return weights, slot, beats
+
+
+def ssm_inputs(weights, slot, beats, tm):
+    """The per-PE SSM's input: one payload per golden step, the decoded SB word of
+    the step's window (zero past the weights) and the step fields."""
+    from golden.ssm import steps
+    from hdl.wdm import slot_code
+    per_word = {4: 16, 8: 8, 16: 4}[slot] * tm
+    wpw = per_word // (4 * tm)
+    out = []
+    for beat in beats:
+        idx = beat["index"]
+        valid = (1 << len(idx)) - 1
+        beat_steps = steps(idx, tm)
+        for n, (win, lanes) in enumerate(beat_steps):
+            win = 0 if win is None else win
+            word = win // wpw
+            decoded = [int(v) for v in weights[word * per_word:(word + 1) * per_word]]
+            decoded += [0] * (16 * tm - len(decoded))
+            final = n == len(beat_steps) - 1
+            offsets = [int(s) % (4 * tm) for s in idx] + [0] * (tm - len(idx))
+            out.append({"weight": decoded, "side": {
+                "sb_addr": word, "slot": slot_code(slot), "window_in_word": win % wpw,
+                "valid": valid, "mask": sum(1 << k for k in lanes),
+                "offset": offsets, "neuron": beat["neuron"], "final": int(final),
+                "last": int(final and beat["last"])}})
+    return out
+
+
+def ssm_expected(weights, beats, tm):
+    from golden.ssm import select
+    out = []
+    for beat in beats:
+        w = [int(v) for v in select(weights, beat["index"])]
+        out.append({"neuron": beat["neuron"], "weight": w + [0] * (tm - len(w)),
+                    "last": int(beat["last"])})
+    return out

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hdl.encoder import Encoder
-from streams import Scenario, run_streams
+from tb.simstreams import Scenario, run_streams
 from tb.workloads import encoder_expected, encoder_inputs, encoder_workload
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from hdl.logic import sklansky_levels
 from hdl.nsm import NSM
-from streams import Scenario, run_streams
+from tb.simstreams import Scenario, run_streams
 from tb.workloads import nsm_expected, nsm_inputs, nsm_workload
 
 
@@ -67,24 +67,16 @@ def test_latency_is_as_documented():
     assert cycles == 1 + dut.latency + 3
 
 
-def test_sklansky_levels_compute_prefix_sums():
-    rng = np.random.default_rng(0)
-    for width in (1, 2, 8, 64, 256):
-        x = list(rng.integers(0, 2, size=width))
-        for level in sklansky_levels(width):
-            new = list(x)
-            for t, s in level:
-                new[t] = x[t] + x[s]
-            x = new
-        # depth log2(width), and the result is the inclusive prefix sum
-        assert len(sklansky_levels(width)) == (width - 1).bit_length()
-    x0 = list(rng.integers(0, 2, size=64))
+@pytest.mark.parametrize("width", [1, 2, 8, 64, 256])
+def test_sklansky_levels_compute_prefix_sums(width):
+    x0 = list(np.random.default_rng(width).integers(0, 2, size=width))
     x = list(x0)
-    for level in sklansky_levels(64):
+    for level in sklansky_levels(width):
         new = list(x)
         for t, s in level:
             new[t] = x[t] + x[s]
         x = new
+    assert len(sklansky_levels(width)) == (width - 1).bit_length()  # log2 depth
     assert x == list(np.cumsum(x0))
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from golden.pefu import pefu as golden_pefu
 from hdl.pefu import PEFU
-from streams import Scenario, run_streams
+from tb.simstreams import Scenario, run_streams
 from tb.workloads import pefu_beats as beats_of
 from tb.workloads import pefu_expected as expected_of
 from tb.workloads import pefu_workload

@@ -10,7 +10,7 @@ from hdl.htree import HTree
 from hdl.slice import SparseSlice
 from hdl.ssm import SSMSequencer, step_layout
 from hdl.wdm import slot_code
-from streams import Scenario, run_streams
+from tb.simstreams import Scenario, run_streams
 from tb.workloads import slice_expected, slice_inputs, slice_workload
 
 

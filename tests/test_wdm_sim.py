@@ -5,7 +5,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hdl.wdm import WDM, slot_code
-from streams import Scenario, run_streams, stream_put
+from tb.simstreams import Scenario, run_streams, stream_put
 from tb.workloads import wdm_expected, wdm_workload
 
 

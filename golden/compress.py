@@ -1,0 +1,453 @@
+"""The compression pipeline and its report: ``python -m golden.compress``.
+
+::
+
+    python -m golden.compress WEIGHTS.npz -o MODEL.npz --report DIR [options]
+
+``WEIGHTS.npz`` holds named float arrays, layers in file order: ``NAME.weight``
+(FC ``(N_out, N_in)`` or conv ``(N_fout, N_fin, K_y, K_x)``), optional
+``NAME.bias``, and for conv optional ``NAME.stride`` / ``NAME.padding`` scalars.
+Every layer goes through coarse-grained pruning (:mod:`golden.prune`), local
+quantization (:mod:`golden.quantize`) and Huffman coding (:mod:`golden.huffman`),
+and the same weights through the fine-grained Deep Compression baseline
+(magnitude pruning at the same sparsity, one global codebook, Huffman, and
+4-bit relative indices with filler zeros).  Writes the model file
+(:mod:`golden.model`), ``DIR/report.md`` and ``DIR/report.json``.
+
+Sizes, per layer (the thesis' tables 3.3–3.5; original = 32-bit floats):
+
+* ``W_p`` / ``I_p``: surviving weights as 32-bit floats / the index (coarse: one
+  bit per block; baseline: 4 bits per entry of the relative index);
+* ``W_q``: ``bits`` per stored weight plus the codebooks (int16 entries);
+* ``W_c`` / ``I_c``: Huffman-coded indices (table included) plus codebooks /
+  the Huffman-coded index, or the raw one where Huffman would not be smaller;
+* ``r_p``, ``r_q``, ``r_c``: original bytes over ``W + I`` after each step;
+  ``bits_per_weight``: ``8 (W_c + I_c)`` per surviving weight;
+  ``R_irr``: compressed fine-grained bitmap over compressed coarse bitmap
+  (:mod:`golden.irregularity`, the compressor is named in the report).
+"""
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import huffman
+from .fixed import ACTIVATIONS
+from .irregularity import r_irr
+from .model import Layer, Model, save
+from .packing import slot_bits
+from .prune import align_block, check_block, iterative_prune, prune, sparsity
+from .quantize import quantize, region_grid
+
+__all__ = ["CompressConfig", "read_weights", "compress_layer", "baseline_figures",
+           "prune_network", "compress_network", "write_report", "main"]
+
+
+@dataclass
+class CompressConfig:
+    """Options of the pipeline; per layer kind where the thesis differs (fc/conv)."""
+    block_fc: tuple = (16, 16)
+    block_conv: tuple = (16, 1, 1, 1)
+    sparsity_fc: float = 0.9
+    sparsity_conv: float = 0.6
+    score: str = "avg"
+    bits_fc: int = 4
+    bits_conv: int = 8
+    region_fc: tuple | None = None      # None: one region per layer (global)
+    region_conv: tuple | None = None
+    tn_align: int | None = None         # round the blocks' output extent to a multiple of Tn
+    steps: int = 3
+    f_in: int = 8                       # fractional bits of the first layer's input
+    f_act: int = 8                      # fractional bits of every layer's output
+    activation: str = "relu"            # hidden layers; the last layer is identity
+    seed: int = 0
+    skip: tuple = field(default_factory=tuple)   # layer names left dense (sparsity 0)
+
+    def validate(self):
+        if not 0 <= self.sparsity_fc < 1 or not 0 <= self.sparsity_conv < 1:
+            raise ValueError("sparsity must be in [0, 1)")
+        if self.score not in ("max", "avg"):
+            raise ValueError(f"score must be one of 'max', 'avg', not {self.score!r}")
+        for name in ("bits_fc", "bits_conv"):
+            v = getattr(self, name)
+            if not 1 <= v <= 16:
+                raise ValueError(f"{name.replace('_', '-')} must be in 1..16, not {v}")
+        if self.tn_align is not None and (self.tn_align < 1 or self.tn_align & (self.tn_align - 1)):
+            raise ValueError(f"tn-align must be a power of two, not {self.tn_align}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, "
+                             f"not {self.activation!r}")
+        for name in ("f_in", "f_act"):
+            if not 0 <= getattr(self, name) <= 15:
+                raise ValueError(f"{name.replace('_', '-')} must be in 0..15")
+        if self.steps < 1:
+            raise ValueError("steps must be >= 1")
+
+
+def read_weights(path):
+    """``[(name, weight, bias or None, extra)]`` in file order from a weights .npz."""
+    path = Path(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+    with npz:
+        files = list(npz.files)
+        arrays = {k: npz[k] for k in files}
+    layers, seen = [], set()
+    for key in files:
+        if "." not in key:
+            raise ValueError(f"{path}: array {key!r} is not named NAME.weight / NAME.bias")
+        name, kind = key.rsplit(".", 1)
+        if kind not in ("weight", "bias", "stride", "padding"):
+            raise ValueError(f"{path}: array {key!r}: the suffix must be weight, bias, "
+                             f"stride or padding")
+        if name in seen or kind != "weight":
+            continue
+        seen.add(name)
+        w = arrays[key]
+        if w.dtype.kind != "f":
+            raise ValueError(f"{path}: {key} must be a float array, not {w.dtype}")
+        if w.ndim not in (2, 4):
+            raise ValueError(f"{path}: {key} must be 2-D (fc) or 4-D (conv), not shape {w.shape}")
+        if not np.isfinite(w).all():
+            raise ValueError(f"{path}: {key} holds NaN or infinite values")
+        b = arrays.get(f"{name}.bias")
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"{path}: {name}.bias must have shape ({w.shape[0]},), not {b.shape}")
+        extra = {k: int(arrays[f"{name}.{k}"]) for k in ("stride", "padding")
+                 if f"{name}.{k}" in arrays}
+        layers.append((name, w.astype(np.float64), None if b is None else b.astype(np.float64),
+                       extra))
+    for key in files:
+        name = key.rsplit(".", 1)[0]
+        if name not in seen:
+            raise ValueError(f"{path}: {key} has no {name}.weight")
+    if not layers:
+        raise ValueError(f"{path}: no NAME.weight arrays")
+    return layers
+
+
+def _huffman_bytes(symbols, symbol_bits):
+    return math.ceil(huffman.coded_bits(symbols, symbol_bits) / 8) if len(symbols) else 0
+
+
+def relative_index(mask, gap_bits=4):
+    """Deep Compression's relative index over the row-major flattened mask: per
+    entry the gap since the previous entry (``gap_bits`` bits); a gap larger than
+    ``2**gap_bits - 1`` inserts filler entries (a zero weight).  Returns
+    ``(gaps, is_filler)``."""
+    positions = np.flatnonzero(np.asarray(mask).reshape(-1))
+    limit = (1 << gap_bits) - 1
+    gaps, filler = [], []
+    prev = -1
+    for p in positions:
+        gap = int(p - prev - 1)
+        while gap > limit:
+            gaps.append(limit)
+            filler.append(True)
+            gap -= limit + 1
+        gaps.append(gap)
+        filler.append(False)
+        prev = p
+    return np.array(gaps, dtype=np.int64), np.array(filler, dtype=bool)
+
+
+def _figures(original, w_p, i_p, w_q, i_q, w_c, i_c, n_weights, extra):
+    fig = {
+        "W_p": w_p, "I_p": i_p, "W_q": w_q, "I_q": i_q, "W_c": w_c, "I_c": i_c,
+        "r_p": original / (w_p + i_p), "r_q": original / (w_q + i_q),
+        "r_c": original / (w_c + i_c),
+        "bits_per_weight": 8 * (w_c + i_c) / max(1, n_weights),
+        "index_bytes": i_c,
+        "weights_kept": int(n_weights),
+    }
+    fig.update(extra)
+    return fig
+
+
+def baseline_figures(weights, target_sparsity, bits):
+    """The fine-grained Deep Compression baseline of one layer: figures and its mask."""
+    w = np.asarray(weights, dtype=np.float64)
+    mask, _ = prune(w, (1,) * w.ndim, target_sparsity, "max")
+    gaps, filler = relative_index(mask)
+    entries = gaps.size
+    original = 4 * w.size
+    w_p = 4 * entries
+    i_p = math.ceil(entries * 4 / 8)
+    if slot_bits(bits) == 16:
+        w_q = 2 * entries
+        codes = np.round(w[mask] * 256).astype(np.int64)
+        w_c = _huffman_bytes(codes - codes.min() if codes.size else codes, 16)
+        books = 0
+    else:
+        q = quantize(w, mask, bits, region=None, zero_code=True)
+        books = 2 * (1 << bits)
+        w_q = math.ceil(entries * bits / 8) + books
+        stored = np.zeros(entries, dtype=np.int64)  # fillers take code 0 (the zero)
+        stored[~filler] = q["codes"][mask.reshape(mask.shape[0], -1)]
+        w_c = _huffman_bytes(stored, bits) + books
+    i_c = min(i_p, _huffman_bytes(gaps, 4))
+    return _figures(original, w_p, i_p, w_q, i_p, w_c, i_c, int(mask.sum()),
+                    {"sparsity": sparsity(mask), "entries": entries,
+                     "fillers": int(filler.sum())}), mask
+
+
+def layer_block(name, shape, kind, cfg):
+    block = cfg.block_fc if kind == "fc" else cfg.block_conv
+    block = check_block(shape, block, f"block of layer {name!r}")
+    return align_block(block, cfg.tn_align) if cfg.tn_align else block
+
+
+def layer_target(name, kind, cfg):
+    return 0.0 if name in cfg.skip else (cfg.sparsity_fc if kind == "fc" else cfg.sparsity_conv)
+
+
+def compress_layer(name, weights, bias, kind, cfg, *, f_in, f_out, activation, extra=None,
+                   retrain=None, pruned=None):
+    """Coarse prune + local quantization + Huffman of one layer.
+
+    ``pruned=(weights, mask, block_mask)`` skips the pruning (a network-level
+    schedule did it).  Returns ``(Layer, figures)``; ``figures`` include the
+    baseline's under ``baseline``.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    block = layer_block(name, w.shape, kind, cfg)
+    target = layer_target(name, kind, cfg)
+    bits = cfg.bits_fc if kind == "fc" else cfg.bits_conv
+    region = cfg.region_fc if kind == "fc" else cfg.region_conv
+    if pruned is None:
+        w_pruned, mask, block_mask = iterative_prune(w, block, target, steps=cfg.steps,
+                                                     score=cfg.score, retrain=retrain)
+    else:
+        w_pruned, mask, block_mask = pruned
+    zero_code = not (cfg.tn_align and block[0] % cfg.tn_align == 0)
+    q = quantize(w_pruned, mask, bits, region=region, zero_code=zero_code and bits <= 8)
+    view_mask = mask.reshape(mask.shape[0], -1)
+    codes = q["codes"][view_mask]
+    f_w = q["f_w"]
+    if f_out > f_in + f_w:
+        f_out = f_in + f_w
+    scale = float(1 << (f_in + f_w))
+    b = np.zeros(w.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
+    b_int = np.clip(np.round(b * scale), -(1 << 31), (1 << 31) - 1).astype(np.int32)
+    layer = Layer(name=name, kind=kind, shape=tuple(w.shape), block=tuple(block), bits=bits,
+                  block_mask=block_mask, codes=codes, codebooks=q["codebooks"], bias=b_int,
+                  f_in=f_in, f_w=f_w, f_out=f_out, activation=activation, region=region,
+                  zero_code=bool(zero_code and bits <= 8),
+                  stride=(extra or {}).get("stride", 1), padding=(extra or {}).get("padding", 0))
+
+    # Coarse figures.
+    n_kept = int(mask.sum())
+    original = 4 * w.size
+    n_blocks = block_mask.size
+    i_p = math.ceil(n_blocks / 8)
+    if q["slot"] == 16:
+        books, w_q = 0, 2 * n_kept
+        w_c = _huffman_bytes(codes - codes.min() if codes.size else codes, 16)
+    else:
+        (g_out, g_in), _ = region_grid(w.shape, region)
+        books = 2 * g_out * g_in * (1 << bits)
+        w_q = math.ceil(n_kept * bits / 8) + books
+        w_c = _huffman_bytes(codes, bits) + books
+    i_c = min(i_p, math.ceil(huffman.coded_bits(np.packbits(block_mask.reshape(-1)), 8) / 8))
+    base, fine_mask = baseline_figures(w, sparsity(mask), bits)
+    ratio, fine_bytes, coarse_bytes, compressor = r_irr(fine_mask, mask)
+    fig = _figures(original, 4 * n_kept, i_p, w_q, i_p, w_c, i_c, n_kept, {
+        "name": name, "kind": kind, "shape": list(w.shape), "block": list(block),
+        "bits": bits, "regions": 1 if region is None else int(np.prod(region_grid(w.shape, region)[0])),
+        "sparsity": sparsity(mask), "target_sparsity": target,
+        "R_irr": ratio, "irr_fine_bytes": fine_bytes, "irr_coarse_bytes": coarse_bytes,
+        "irr_compressor": compressor, "f_w": f_w, "original_bytes": original,
+    })
+    base["R_irr"] = 1.0
+    fig["baseline"] = base
+    return layer, fig
+
+
+def prune_network(layers, cfg, retrain=None, progress=None):
+    """The network-level iterative schedule: prune every layer a step further, then
+    ``retrain(weights, masks)`` (a list each, returning new weights) the whole
+    network, ``cfg.steps`` times.  Returns ``[(weights, mask, block_mask)]``."""
+    ws = [np.asarray(w, dtype=np.float64).copy() for _, w, _, _ in layers]
+    keeps = [None] * len(layers)
+    masks = [None] * len(layers)
+    for step in range(1, cfg.steps + 1):
+        for i, (name, w, _, _) in enumerate(layers):
+            kind = "fc" if w.ndim == 2 else "conv"
+            block = layer_block(name, w.shape, kind, cfg)
+            target = layer_target(name, kind, cfg) * step / cfg.steps
+            masks[i], keeps[i] = prune(ws[i], block, target, cfg.score, keeps[i])
+            ws[i] = ws[i] * masks[i]
+        if retrain is not None:
+            ws = [np.asarray(w, dtype=np.float64) * m for w, m in zip(retrain(ws, masks), masks)]
+        if progress:
+            progress(step, [sparsity(m) for m in masks])
+    return list(zip(ws, masks, keeps))
+
+
+def compress_network(layers, cfg, progress=None, pruned=None):
+    """Compress ``[(name, weight, bias, extra)]``; return ``(Model, report)``.
+
+    Pruning runs per layer (:func:`golden.prune.iterative_prune`), or, when
+    ``pruned`` (from :func:`prune_network`) is given, is taken from there.
+    """
+    cfg.validate()
+    out_layers, rows = [], []
+    f_in = cfg.f_in
+    for i, (name, w, b, extra) in enumerate(layers):
+        kind = "fc" if w.ndim == 2 else "conv"
+        act = cfg.activation if i < len(layers) - 1 else "identity"
+        layer, fig = compress_layer(name, w, b, kind, cfg, f_in=f_in, f_out=cfg.f_act,
+                                    activation=act, extra=extra,
+                                    pruned=None if pruned is None else pruned[i])
+        out_layers.append(layer)
+        rows.append(fig)
+        f_in = layer.f_out
+        if progress:
+            progress(name, fig)
+    return Model(out_layers, {"config": _config_dict(cfg)}), _report(rows)
+
+
+def _config_dict(cfg):
+    d = asdict(cfg)
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def _total(rows, key):
+    keys = ("W_p", "I_p", "W_q", "I_q", "W_c", "I_c")
+    src = [r if key is None else r[key] for r in rows]
+    tot = {k: sum(s[k] for s in src) for k in keys}
+    original = sum(r["original_bytes"] for r in rows)
+    kept = sum(s["weights_kept"] for s in src)
+    return _figures(original, tot["W_p"], tot["I_p"], tot["W_q"], tot["I_q"], tot["W_c"],
+                    tot["I_c"], kept, {"sparsity": 1 - kept / max(1, original // 4)})
+
+
+def _report(rows):
+    total = _total(rows, None)
+    fine = sum(r["irr_fine_bytes"] for r in rows)
+    coarse = sum(r["irr_coarse_bytes"] for r in rows)
+    total["R_irr"] = fine / max(1, coarse)
+    total["baseline"] = _total(rows, "baseline")
+    total["baseline"]["R_irr"] = 1.0
+    return {"layers": rows, "total": total,
+            "irregularity_compressor": rows[0]["irr_compressor"] if rows else None}
+
+
+def _kb(n):
+    return f"{n / 1024:.2f} K" if n >= 1024 else f"{n} B"
+
+
+def write_report(report, outdir, title="Compression report", extra_md=""):
+    """Write ``report.json`` and ``report.md`` into ``outdir``."""
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    lines = [f"# {title}", "",
+             "Coarse-grained pruning + local quantization + Huffman (coarse) beside "
+             "fine-grained pruning + global quantization + Huffman + 4-bit relative "
+             "indices (Deep Compression baseline), at the same sparsity.  Original: "
+             "32-bit floats.  W: weights (+ codebooks), I: index.", "",
+             "| layer | method | sparsity | W_p | I_p | r_p | W_q | r_q | W_c | I_c | r_c "
+             "| bits/weight | R(Irr) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in report["layers"] + [dict(report["total"], name="**total**")]:
+        for method, r in (("coarse", row), ("baseline", row["baseline"])):
+            lines.append(
+                f"| {row['name'] if method == 'coarse' else ''} | {method} | "
+                f"{100 * r['sparsity']:.2f} % | {_kb(r['W_p'])} | {_kb(r['I_p'])} | "
+                f"{r['r_p']:.1f}x | {_kb(r['W_q'])} | {r['r_q']:.1f}x | {_kb(r['W_c'])} | "
+                f"{_kb(r['I_c'])} | {r['r_c']:.1f}x | {r['bits_per_weight']:.2f} | "
+                f"{r['R_irr']:.2f}x |")
+    lines += ["", f"R(Irr) compressor: {report.get('irregularity_compressor')}.", extra_md]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def _pair(text, n, name):
+    try:
+        parts = tuple(int(x) for x in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: expected {n} integers like "
+                                         f"{','.join(['16'] * n)}, not {text!r}") from None
+    if len(parts) != n or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"{name}: expected {n} positive integers, not {text!r}")
+    return parts
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="python -m golden.compress",
+        description="Compress a network's weights (coarse-grained pruning, local "
+                    "quantization, Huffman) and report it beside the fine-grained "
+                    "Deep Compression baseline.",
+        epilog="Input: an .npz of float arrays NAME.weight (fc: N_out x N_in, conv: "
+               "N_fout x N_fin x K_y x K_x) with optional NAME.bias, in layer order.")
+    p.add_argument("weights", help="input .npz of float weights")
+    p.add_argument("-o", "--output", required=True, help="the compressed model file (.npz)")
+    p.add_argument("--report", metavar="DIR", help="write DIR/report.md and DIR/report.json")
+    p.add_argument("--block-fc", type=lambda t: _pair(t, 2, "--block-fc"), default=(16, 16),
+                   help="FC pruning block B_out,B_in (default 16,16)")
+    p.add_argument("--block-conv", type=lambda t: _pair(t, 4, "--block-conv"),
+                   default=(16, 1, 1, 1), help="conv pruning block (default 16,1,1,1)")
+    p.add_argument("--sparsity", type=float, help="target sparsity for every layer")
+    p.add_argument("--sparsity-fc", type=float, default=0.9, help="FC target (default 0.9)")
+    p.add_argument("--sparsity-conv", type=float, default=0.6, help="conv target (default 0.6)")
+    p.add_argument("--score", choices=["max", "avg"], default="avg", help="block score")
+    p.add_argument("--bits-fc", type=int, default=4, help="FC index bits (default 4)")
+    p.add_argument("--bits-conv", type=int, default=8, help="conv index bits (default 8)")
+    p.add_argument("--region-fc", type=lambda t: _pair(t, 2, "--region-fc"),
+                   help="FC quantization region r_out,r_in (default: one per layer)")
+    p.add_argument("--region-conv", type=lambda t: _pair(t, 2, "--region-conv"),
+                   help="conv region over (N_fout, N_fin*K_y*K_x)")
+    p.add_argument("--tn-align", type=int, help="align output blocks to this Tn (exact unions)")
+    p.add_argument("--steps", type=int, default=3, help="pruning steps (default 3)")
+    p.add_argument("--f-in", type=int, default=8, help="fractional bits of the input (default 8)")
+    p.add_argument("--f-act", type=int, default=8,
+                   help="fractional bits of every layer's output (default 8)")
+    p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu",
+                   help="activation of hidden layers (the last is identity)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    prog = "python -m golden.compress"
+    cfg = CompressConfig(
+        block_fc=args.block_fc, block_conv=args.block_conv,
+        sparsity_fc=args.sparsity if args.sparsity is not None else args.sparsity_fc,
+        sparsity_conv=args.sparsity if args.sparsity is not None else args.sparsity_conv,
+        score=args.score, bits_fc=args.bits_fc, bits_conv=args.bits_conv,
+        region_fc=args.region_fc, region_conv=args.region_conv, tn_align=args.tn_align,
+        steps=args.steps, f_in=args.f_in, f_act=args.f_act, activation=args.activation,
+        seed=args.seed)
+    try:
+        cfg.validate()
+        layers = read_weights(args.weights)
+        model, report = compress_network(
+            layers, cfg, progress=lambda n, f: print(
+                f"  {n}: sparsity {100 * f['sparsity']:.1f} %, r_c {f['r_c']:.1f}x "
+                f"(baseline {f['baseline']['r_c']:.1f}x), R(Irr) {f['R_irr']:.1f}x", flush=True))
+    except ValueError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    save(model, args.output)
+    t = report["total"]
+    print(f"wrote {args.output}: {len(model.layers)} layers, r_c {t['r_c']:.1f}x "
+          f"(baseline {t['baseline']['r_c']:.1f}x), R(Irr) {t['R_irr']:.1f}x")
+    if args.report:
+        write_report(report, args.report)
+        print(f"wrote {args.report}/report.md and report.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
