@@ -375,10 +375,10 @@ def _pair(text, n, name):
     try:
         parts = tuple(int(x) for x in text.replace("x", ",").split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{name}: expected {n} integers like "
+        raise argparse.ArgumentTypeError(f"expected {n} integers like "
                                          f"{','.join(['16'] * n)}, not {text!r}") from None
     if len(parts) != n or min(parts) < 1:
-        raise argparse.ArgumentTypeError(f"{name}: expected {n} positive integers, not {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {n} positive integers, not {text!r}")
     return parts
 
 
