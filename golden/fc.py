@@ -7,7 +7,7 @@ import numpy as np
 from . import encoder, nsm, pefu, ssm
 from .bitmap import as_bitmap
 
-__all__ = ["shared_synapse_bitmap", "compress_group", "sparse_fc_group"]
+__all__ = ["shared_synapse_bitmap", "compress_group", "group_outputs", "sparse_fc_group"]
 
 
 def shared_synapse_bitmap(weights):
@@ -26,6 +26,43 @@ def compress_group(weights, synapse_bitmap=None):
     return weights[:, sbm].astype(np.int16), sbm
 
 
+def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, shift,
+                  activation="identity", tm=16, window=None, stats=None):
+    """The ``tn`` outputs of one group from its compressed operands, the hardware's way:
+    NSM beats over the bitmaps, per PE the SSM's picks out of its compressed
+    weights ``comp_weights[j]`` (one per set bit of the synapse bitmap), the PEFU.
+
+    ``stats`` (a dict), if given, accumulates ``ideal`` (NSM cycles,
+    ``sum ceil(pairs / tm)`` per window), ``beats`` and ``steps`` (SSM steps).
+    """
+    comp_weights = np.asarray(comp_weights)
+    nz = np.asarray(nonzeros)
+    tn = comp_weights.shape[0]
+    nb, ws, last = [], [[] for _ in range(tn)], []
+    beats = nsm.beats(neuron_bitmap, synapse_bitmap, tm, window)
+    for pairs, is_last in beats:
+        lane_n = np.zeros(tm, dtype=np.int64)
+        lane_w = np.zeros((tn, tm), dtype=np.int64)
+        if pairs:
+            n_idx, s_idx = zip(*pairs)
+            lane_n[:len(pairs)] = nz[list(n_idx)]
+            for j in range(tn):
+                lane_w[j, :len(pairs)] = ssm.select(comp_weights[j], s_idx)
+        nb.append(lane_n)
+        for j in range(tn):
+            ws[j].append(lane_w[j])
+        last.append(is_last)
+    if stats is not None:
+        stats["ideal"] = stats.get("ideal", 0) + len(nsm.select(neuron_bitmap, synapse_bitmap,
+                                                                tm, window))
+        stats["beats"] = stats.get("beats", 0) + len(beats)
+        stats["steps"] = stats.get("steps", 0) + sum(
+            ssm.cycles([s for _, s in pairs], tm) for pairs, _ in beats)
+    bias = np.broadcast_to(np.asarray(bias), (tn,))
+    return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
+                     for j in range(tn)], dtype=np.int16)
+
+
 def sparse_fc_group(neurons, weights, bias, shift, activation="identity", tm=16,
                     synapse_bitmap=None, window=None):
     """Outputs of ``tn`` PEs for one input vector, computed the way the hardware does.
@@ -34,24 +71,6 @@ def sparse_fc_group(neurons, weights, bias, shift, activation="identity", tm=16,
     pruned), ``bias`` int ``(tn,)`` at ``f_in + f_w``, ``shift``/``activation`` per
     layer.  Returns int16 ``(tn,)``.
     """
-    neurons = np.asarray(neurons)
-    weights = np.asarray(weights)
-    comp_w, sbm = compress_group(weights, synapse_bitmap)
-    nz, nbm = encoder.encode(neurons)
-    tn = weights.shape[0]
-    nb, ws, last = [], [[] for _ in range(tn)], []
-    for pairs, is_last in nsm.beats(nbm, sbm, tm, window):
-        lane_n = np.zeros(tm, dtype=np.int64)
-        lane_w = np.zeros((tn, tm), dtype=np.int64)
-        if pairs:
-            n_idx, s_idx = zip(*pairs)
-            lane_n[:len(pairs)] = nz[list(n_idx)]
-            for j in range(tn):
-                lane_w[j, :len(pairs)] = ssm.select(comp_w[j], s_idx)
-        nb.append(lane_n)
-        for j in range(tn):
-            ws[j].append(lane_w[j])
-        last.append(is_last)
-    bias = np.broadcast_to(np.asarray(bias), (tn,))
-    return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
-                     for j in range(tn)], dtype=np.int16)
+    comp_w, sbm = compress_group(np.asarray(weights), synapse_bitmap)
+    nz, nbm = encoder.encode(np.asarray(neurons))
+    return group_outputs(nz, nbm, sbm, comp_w, bias, shift, activation, tm, window)

@@ -57,6 +57,8 @@ class SparseSlice(wiring.Component):
         self._widths = tuple(widths)
         self._index_width = index_width
         self._max_fanin = max_fanin
+        #: high in a cycle in which an SSM step enters the PEs (a performance probe)
+        self.step_taken = Signal()
         probe = PE(tm=self._tm, sb_depth=self._sb_depth, widths=self._widths)
         probe._MustUse__silence = True
         self._addr_width = probe.addr_width
@@ -105,6 +107,7 @@ class SparseSlice(wiring.Component):
         # The H-tree's leaves go to the PEs in lockstep: one valid, all readies ANDed.
         m.d.comb += htree.o.ready.eq(tree_reduce(lambda a, b: a & b,
                                                  [pe.step.ready for pe in pes]))
+        m.d.comb += self.step_taken.eq(htree.o.valid & htree.o.ready)
         bias_wanted = tree_reduce(lambda a, b: a & b, [pe.bias.ready for pe in pes])
         out_valid = tree_reduce(lambda a, b: a & b, [pe.o.valid for pe in pes])
         m.d.comb += [self.bias.ready.eq(bias_wanted), self.o.valid.eq(out_valid),

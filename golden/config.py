@@ -1,0 +1,145 @@
+"""The accelerator configuration: one validated object shared by the hardware
+(:class:`hdl.top.Accelerator`), the compiler (:mod:`golden.compiler`) and the tests.
+
+Buffer sizes are in bytes, as in the thesis (NBin 8 KB, NBout 8 KB, NIBin 1 KB,
+SIB 1 KB, SB 32 KB per PE at Tn = Tm = 16); every buffer is split into two
+ping-pong halves.  Rows:
+
+* NBin: one NSM window per row, ``16 * tm`` int16 lanes (the window's nonzeros from lane 0);
+* NIBin, SIB: one window's bitmap per row (``16 * tm`` bits); NBin and NIBin are
+  used row for row, so both hold ``window_rows`` (the smaller of the two sizes);
+* SB (per PE): one ``64 * tm``-bit word per row;
+* bias: ``tn`` int32 per row (one output group);
+* NBout: ``tn`` int16 per row (one output group);
+* IB: one 128-bit instruction per row.
+
+The memory port moves ``mem_width``-bit words.
+"""
+
+from dataclasses import asdict, dataclass
+
+from .isa import WORD_BITS
+
+__all__ = ["AccelConfig", "THESIS", "SMALL"]
+
+
+def _pow2(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or value > hi \
+            or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two in {lo}..{hi}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    tn: int = 16
+    tm: int = 16
+    nbin_bytes: int = 8 * 1024
+    nbout_bytes: int = 8 * 1024
+    nibin_bytes: int = 1024
+    sib_bytes: int = 1024
+    sb_bytes: int = 32 * 1024
+    bias_bytes: int = 1024
+    ib_bytes: int = 32 * 1024
+    mem_width: int = 64
+    widths: tuple = (4, 8, 16)
+    max_fanin: int = 1 << 16
+
+    def __post_init__(self):
+        _pow2("tn", self.tn, 1, 64)
+        _pow2("tm", self.tm, 2, 64)
+        if self.tn > 16 * self.tm:
+            raise ValueError(f"tn must be at most 16 * tm = {16 * self.tm} (an Encoder window "
+                             f"of 16 * tm outputs holds whole groups), not {self.tn}")
+        _pow2("mem_width", self.mem_width, 32, 16 * self.tm)
+        if self.mem_width > 32 * self.tn:
+            raise ValueError(f"mem_width must be at most 32 * tn = {32 * self.tn} (a bias row), "
+                             f"not {self.mem_width}")
+        if not self.widths or not set(self.widths) <= {4, 8, 16}:
+            raise ValueError(f"widths must be a non-empty subset of (4, 8, 16), not {self.widths!r}")
+        for name, row in (("nbin_bytes", self.nbin_row_bytes), ("nbout_bytes", 2 * self.tn),
+                          ("nibin_bytes", self.bitmap_row_bytes),
+                          ("sib_bytes", self.bitmap_row_bytes), ("sb_bytes", 8 * self.tm),
+                          ("bias_bytes", 4 * self.tn), ("ib_bytes", WORD_BITS // 8)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2 * row \
+                    or value % (2 * row):
+                raise ValueError(f"{name} must be a positive multiple of two rows of {row} bytes "
+                                 f"(tn={self.tn}, tm={self.tm}), not {value!r}")
+        if self.max_fanin < self.tm:
+            raise ValueError(f"max_fanin must be at least tm = {self.tm}, not {self.max_fanin}")
+
+    # --- derived figures ---------------------------------------------------------
+    @property
+    def window(self):
+        """NSM window (positions per NBin/NIBin/SIB row)."""
+        return 16 * self.tm
+
+    @property
+    def nbin_row_bytes(self):
+        return 2 * self.window
+
+    @property
+    def bitmap_row_bytes(self):
+        return self.window // 8
+
+    @property
+    def nbin_rows(self):
+        return self.nbin_bytes // self.nbin_row_bytes
+
+    @property
+    def nibin_rows(self):
+        return self.nibin_bytes // self.bitmap_row_bytes
+
+    @property
+    def window_rows(self):
+        """Windows an NBin/NIBin pair holds (both halves): the smaller of the two."""
+        return min(self.nbin_rows, self.nibin_rows)
+
+    @property
+    def sib_rows(self):
+        return self.sib_bytes // self.bitmap_row_bytes
+
+    @property
+    def sb_words(self):
+        return self.sb_bytes // (8 * self.tm)
+
+    @property
+    def bias_rows(self):
+        return self.bias_bytes // (4 * self.tn)
+
+    @property
+    def nbout_rows(self):
+        return self.nbout_bytes // (2 * self.tn)
+
+    @property
+    def ib_depth(self):
+        return self.ib_bytes // (WORD_BITS // 8)
+
+    def half(self, rows):
+        return rows // 2
+
+    @property
+    def groups_per_window(self):
+        """NBout rows (groups of tn outputs) per output window of 16 * tm positions."""
+        return self.window // self.tn
+
+    @property
+    def words(self):
+        """Memory words per row of each buffer kind."""
+        w = self.mem_width
+        return {"bitmap": self.window // w, "nbin": 16 * self.window // w,
+                "sb": 64 * self.tm // w, "bias": 32 * self.tn // w,
+                "instruction": WORD_BITS // w, "values_per_word": w // 16}
+
+    def as_dict(self):
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+
+#: The thesis configuration.
+THESIS = AccelConfig()
+
+#: A small configuration for tests and small FPGAs (Tn = Tm = 4).
+SMALL = AccelConfig(tn=4, tm=4, nbin_bytes=2048, nbout_bytes=512, nibin_bytes=128,
+                    sib_bytes=512, sb_bytes=2048, bias_bytes=256, ib_bytes=4096, mem_width=64)

@@ -1,0 +1,154 @@
+"""The compute unit: runs ``COMPUTE`` tiles on the sparse datapath slice.
+
+For each output group of the tile and each of its NSM windows it reads the
+NIBin, SIB and NBin rows (one window per cycle; all-ones bitmaps in dense
+mode) and hands them to the slice (NSM → SSM sequencer → H-tree → PEs); at a
+group's first window it also hands over the group's tile configuration (its
+first SB word, which follows from the SIB popcount of the groups before it,
+and the slot width) and its biases, shift and activation.  Each group's ``tn``
+outputs are written to an NBout row as they come out.
+"""
+
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
+from amaranth.lib.fifo import SyncFIFOBuffered
+
+from .dma import popcount
+from .isa import WORD_BITS, view
+from .params import clog2
+
+__all__ = ["ComputeUnit"]
+
+
+class ComputeUnit(Elaboratable):
+    """``ports``: ``nib_r``, ``sib_r``, ``nbin_r``, ``bias_r`` (synchronous read ports)
+    and ``nbout_w``; ``slice`` the :class:`hdl.slice.SparseSlice` it drives."""
+
+    def __init__(self, cfg, ports, slice_):
+        self._cfg = cfg
+        self._p = ports
+        self._slice = slice_
+        self.start = Signal()
+        self.instr = Signal(WORD_BITS)
+        self.busy = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, p, sl = self._cfg, self._p, self._slice
+        W, tn, tm = cfg.window, cfg.tn, cfg.tm
+        ins = Signal(WORD_BITS)
+        cp = view("COMPUTE", ins)
+        with m.If(self.start):
+            m.d.sync += ins.eq(self.instr)
+
+        m.submodules.nfifo = nfifo = SyncFIFOBuffered(width=16 * W, depth=8)
+        m.submodules.tfifo = tfifo = SyncFIFOBuffered(width=len(sl.tile.payload.as_value()),
+                                                      depth=4)
+        m.submodules.bfifo = bfifo = SyncFIFOBuffered(width=len(sl.bias.payload.as_value()),
+                                                      depth=4)
+        m.d.comb += [
+            sl.neurons.valid.eq(nfifo.r_rdy), sl.neurons.payload.as_value().eq(nfifo.r_data),
+            nfifo.r_en.eq(sl.neurons.ready),
+            sl.tile.valid.eq(tfifo.r_rdy), sl.tile.payload.as_value().eq(tfifo.r_data),
+            tfifo.r_en.eq(sl.tile.ready),
+            sl.bias.valid.eq(bfifo.r_rdy), sl.bias.payload.as_value().eq(bfifo.r_data),
+            bfifo.r_en.eq(sl.bias.ready),
+        ]
+
+        # --- stage f0: addresses; stage f1: the rows read --------------------------------
+        g = Signal(16)
+        w = Signal(16)
+        feeding = Signal()
+        f1_valid = Signal()
+        f1_first = Signal()
+        f1_last = Signal()
+        f1_push = Signal()
+        f0_go = Signal()
+        m.d.comb += f0_go.eq(feeding & (~f1_valid | f1_push))
+        win_half = Mux(cp.nbin_half, cfg.half(cfg.window_rows), 0)
+        m.d.comb += [
+            p["nib_r"].addr.eq(win_half + w), p["nbin_r"].addr.eq(win_half + w),
+            p["sib_r"].addr.eq(Mux(cp.sib_half, cfg.half(cfg.sib_rows), 0) + cp.sib_row +
+                               g * cp.windows + w),
+            p["bias_r"].addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row + g),
+        ]
+        for name in ("nib_r", "nbin_r", "sib_r", "bias_r"):
+            m.d.comb += p[name].en.eq(f0_go)
+        with m.If(f0_go):
+            m.d.sync += [f1_valid.eq(1), f1_first.eq(w == 0), f1_last.eq(w == cp.windows - 1)]
+            with m.If(w == cp.windows - 1):
+                m.d.sync += [w.eq(0), g.eq(g + 1)]
+                with m.If(g + 1 == cp.groups):
+                    m.d.sync += feeding.eq(0)
+            with m.Else():
+                m.d.sync += w.eq(w + 1)
+        with m.Elif(f1_push):
+            m.d.sync += f1_valid.eq(0)
+
+        ones = Const((1 << W) - 1, W)
+        nb = Mux(cp.dense, ones, p["nib_r"].data)
+        sb = Mux(cp.dense, ones, p["sib_r"].data)
+        # The SB base of each group: the SIB popcount of the groups before it.
+        per_word = Signal(range(16 * tm + 1))
+        with m.Switch(cp.slot):
+            with m.Case(0):
+                m.d.comb += per_word.eq(16 * tm)
+            with m.Case(1):
+                m.d.comb += per_word.eq(8 * tm)
+            with m.Default():
+                m.d.comb += per_word.eq(4 * tm)
+        sb_base = Signal(16)
+        syn_count = Signal(32)
+        sb_pop = popcount(m, sb, "sib_pop")
+        group_syn = syn_count + sb_pop
+        lg = {0: clog2(16 * tm), 1: clog2(8 * tm), 2: clog2(4 * tm)}
+        group_words = Signal(32)
+        with m.Switch(cp.slot):
+            for code, shift in lg.items():
+                with m.Case(code):
+                    m.d.comb += group_words.eq((group_syn + (1 << shift) - 1) >> shift)
+
+        side_ok = ~f1_first | (tfifo.w_rdy & bfifo.w_rdy)
+        m.d.comb += f1_push.eq(f1_valid & sl.i.ready & nfifo.w_rdy & side_ok)
+        m.d.comb += [
+            sl.i.valid.eq(f1_valid & nfifo.w_rdy & side_ok),
+            sl.i.payload.neuron_bitmap.eq(nb),
+            sl.i.payload.synapse_bitmap.eq(sb),
+            sl.i.payload.last.eq(f1_last),
+            nfifo.w_en.eq(f1_push),
+            nfifo.w_data.eq(p["nbin_r"].data),
+        ]
+        tile = Signal(sl.tile.payload.shape())
+        bias = Signal(sl.bias.payload.shape())
+        m.d.comb += [
+            tile.sb_base.eq(Mux(cp.sb_half, cfg.half(cfg.sb_words), 0) + sb_base),
+            tile.slot.eq(cp.slot),
+            bias.bias.as_value().eq(p["bias_r"].data),
+            bias.shift.eq(cp.shift),
+            bias.activation.eq(cp.activation),
+            tfifo.w_en.eq(f1_push & f1_first), tfifo.w_data.eq(tile.as_value()),
+            bfifo.w_en.eq(f1_push & f1_first), bfifo.w_data.eq(bias.as_value()),
+        ]
+        with m.If(f1_push):
+            with m.If(f1_last):
+                m.d.sync += [syn_count.eq(0), sb_base.eq(sb_base + group_words)]
+            with m.Else():
+                m.d.sync += syn_count.eq(group_syn)
+
+        # --- outputs into NBout ------------------------------------------------------------
+        out_k = Signal(16)
+        m.d.comb += [
+            sl.o.ready.eq(1),
+            p["nbout_w"].addr.eq(Mux(cp.out_half, cfg.half(cfg.nbout_rows), 0) + cp.out_row + out_k),
+            p["nbout_w"].data.eq(sl.o.payload.as_value()),
+            p["nbout_w"].en.eq(sl.o.valid & self.busy),
+        ]
+        with m.If(sl.o.valid & self.busy):
+            m.d.sync += out_k.eq(out_k + 1)
+
+        with m.If(self.start):
+            cv = view("COMPUTE", self.instr)
+            m.d.sync += [self.busy.eq(1), g.eq(0), w.eq(0), feeding.eq(cv.groups != 0),
+                         f1_valid.eq(0), out_k.eq(0), sb_base.eq(cv.sb_base), syn_count.eq(0)]
+        with m.Elif(self.busy & ~feeding & ~f1_valid & (out_k == cp.groups)):
+            m.d.sync += self.busy.eq(0)
+        return m

@@ -1,0 +1,168 @@
+"""The accelerator (thesis §4.1–4.3, DESIGN §3): buffers, control processor,
+load/store units, compute unit and the sparse datapath, behind one memory port.
+
+``Accelerator(config)`` with ``config`` a :class:`golden.config.AccelConfig`.
+Generated Verilog (``python -m hdl.generate top --tn TN --tm TM``), module ``top``:
+
+================  =====  ===================================================================
+port              dir    meaning
+================  =====  ===================================================================
+``start``         in     a one-cycle pulse: fetch ``prog_len`` instructions from word
+                         ``prog_addr`` into the instruction buffer, then run them
+``prog_addr``     in     word address of the program (held while ``start``)
+``prog_len``      in     instructions in the program
+``done``          out    the program reached ``END`` (stays high until the next start)
+``busy``          out    fetching or running
+``mem_rreq``      out    stream: read request, payload ``addr`` (32-bit word address)
+``mem_rdata``     in     stream: read data, payload ``data`` (``mem_width`` bits), one per
+                         request, in request order
+``mem_wreq``      out    stream: write request, payload ``addr`` and ``data``
+``cycles``        out    cycles from start to done
+``compute_cycles`` out   cycles the compute unit was busy
+``stall_cycles``  out    compute-busy cycles in which no SSM step entered the PEs
+``steps``         out    SSM steps handed to the PEs
+``dual_issues``   out    cycles in which the controller issued two instructions
+``mem_reads``, ``mem_writes`` out  words moved by the load/fetch and the store unit
+================  =====  ===================================================================
+
+All three memory streams follow ``amaranth.lib.stream`` rules and tolerate any
+back-pressure; the memory may take any number of cycles per request.
+"""
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.config import AccelConfig
+
+from .compute import ComputeUnit
+from .control import Controller
+from .dma import LoadUnit, StoreUnit
+from .registry import TM, TN, register
+from .slice import SparseSlice
+
+__all__ = ["Accelerator"]
+
+COUNTERS = ("cycles", "compute_cycles", "stall_cycles", "steps", "dual_issues",
+            "mem_reads", "mem_writes")
+
+
+class Accelerator(wiring.Component):
+    """The whole accelerator for one :class:`golden.config.AccelConfig`."""
+
+    def __init__(self, config):
+        if not isinstance(config, AccelConfig):
+            raise TypeError(f"config must be a golden.config.AccelConfig, not {config!r}")
+        self.config = config
+        mw = config.mem_width
+        members = {
+            "start": In(1), "prog_addr": In(32), "prog_len": In(16),
+            "done": Out(1), "busy": Out(1),
+            "mem_rreq": Out(stream.Signature(data.StructLayout({"addr": unsigned(32)}))),
+            "mem_rdata": In(stream.Signature(data.StructLayout({"data": unsigned(mw)}))),
+            "mem_wreq": Out(stream.Signature(data.StructLayout({"addr": unsigned(32),
+                                                                "data": unsigned(mw)}))),
+        }
+        members.update({name: Out(32) for name in COUNTERS})
+        super().__init__(members)
+
+    @property
+    def parameters(self):
+        cfg = self.config
+        return {**cfg.as_dict(), "window": cfg.window, "window_rows": cfg.window_rows,
+                "sib_rows": cfg.sib_rows, "sb_words": cfg.sb_words, "bias_rows": cfg.bias_rows,
+                "nbout_rows": cfg.nbout_rows, "ib_depth": cfg.ib_depth}
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        W, tn, tm = cfg.window, cfg.tn, cfg.tm
+
+        nib = Memory(shape=unsigned(W), depth=cfg.window_rows, init=[])
+        sib = Memory(shape=unsigned(W), depth=cfg.sib_rows, init=[])
+        nbin = Memory(shape=unsigned(16 * W), depth=cfg.window_rows, init=[])
+        bias = Memory(shape=unsigned(32 * tn), depth=cfg.bias_rows, init=[])
+        nbout = Memory(shape=unsigned(16 * tn), depth=cfg.nbout_rows, init=[])
+        for name, mem in (("nibin", nib), ("sib", sib), ("nbin", nbin), ("bias", bias),
+                          ("nbout", nbout)):
+            m.submodules[name] = mem
+
+        m.submodules.datapath = sl = SparseSlice(tn=tn, tm=tm, sb_depth=cfg.sb_words,
+                                                 widths=cfg.widths, index_width=16,
+                                                 max_fanin=cfg.max_fanin)
+        m.submodules.cp = cp = Controller(cfg)
+        m.submodules.load = ld = LoadUnit(cfg, {
+            "nib_w": nib.write_port(), "nib_r": nib.read_port(domain="comb"),
+            "sib_w": sib.write_port(), "nbin_w": nbin.write_port(),
+            "bias_w": bias.write_port()})
+        m.submodules.compute = cu = ComputeUnit(cfg, {
+            "nib_r": nib.read_port(), "sib_r": sib.read_port(), "nbin_r": nbin.read_port(),
+            "bias_r": bias.read_port(), "nbout_w": nbout.write_port()}, sl)
+        m.submodules.store = su = StoreUnit(cfg, nbout.read_port())
+
+        # Control.
+        m.d.comb += [cp.start.eq(self.start), cp.prog_addr.eq(self.prog_addr),
+                     cp.prog_len.eq(self.prog_len), self.done.eq(cp.done),
+                     self.busy.eq(cp.fetching | cp.running)]
+        for name, unit in (("load", ld), ("store", su), ("compute", cu)):
+            m.d.comb += [unit.start.eq(getattr(cp, f"{name}_start")),
+                         unit.instr.eq(getattr(cp, f"{name}_instr")),
+                         getattr(cp, f"{name}_busy").eq(unit.busy)]
+
+        # The read channel: the controller while fetching, else the load unit.
+        with m.If(cp.fetching):
+            m.d.comb += [self.mem_rreq.valid.eq(cp.rreq_valid),
+                         self.mem_rreq.payload.addr.eq(cp.rreq_addr),
+                         cp.rreq_ready.eq(self.mem_rreq.ready),
+                         cp.rdata_valid.eq(self.mem_rdata.valid),
+                         cp.rdata.eq(self.mem_rdata.payload.data),
+                         self.mem_rdata.ready.eq(cp.rdata_ready)]
+        with m.Else():
+            m.d.comb += [self.mem_rreq.valid.eq(ld.rreq_valid),
+                         self.mem_rreq.payload.addr.eq(ld.rreq_addr),
+                         ld.rreq_ready.eq(self.mem_rreq.ready),
+                         ld.rdata_valid.eq(self.mem_rdata.valid),
+                         ld.rdata.eq(self.mem_rdata.payload.data),
+                         self.mem_rdata.ready.eq(ld.rdata_ready)]
+        m.d.comb += [self.mem_wreq.valid.eq(su.wreq_valid),
+                     self.mem_wreq.payload.addr.eq(su.wreq_addr),
+                     self.mem_wreq.payload.data.eq(su.wreq_data),
+                     su.wreq_ready.eq(self.mem_wreq.ready)]
+
+        # Weights and LUTs come from the load unit.
+        m.d.comb += [
+            sl.sb_write.valid.eq(ld.sb_valid), sl.sb_write.payload.pe.eq(ld.sb_pe),
+            sl.sb_write.payload.addr.eq(ld.sb_addr), sl.sb_write.payload.data.eq(ld.sb_data),
+            sl.lut.valid.eq(ld.lut_valid), sl.lut.payload.pe.eq(ld.lut_pe),
+            sl.lut.payload.addr.eq(ld.lut_addr), sl.lut.payload.value.eq(ld.lut_value),
+        ]
+
+        # Counters.
+        with m.If(self.start):
+            m.d.sync += [getattr(self, c).eq(0) for c in COUNTERS if c != "dual_issues"]
+        with m.Else():
+            with m.If(cp.running & ~cp.done):
+                m.d.sync += self.cycles.eq(self.cycles + 1)
+            with m.If(cu.busy):
+                m.d.sync += self.compute_cycles.eq(self.compute_cycles + 1)
+                with m.If(~sl.step_taken):
+                    m.d.sync += self.stall_cycles.eq(self.stall_cycles + 1)
+            with m.If(sl.step_taken):
+                m.d.sync += self.steps.eq(self.steps + 1)
+            with m.If(self.mem_rdata.valid & self.mem_rdata.ready):
+                m.d.sync += self.mem_reads.eq(self.mem_reads + 1)
+            with m.If(self.mem_wreq.valid & self.mem_wreq.ready):
+                m.d.sync += self.mem_writes.eq(self.mem_writes + 1)
+        m.d.comb += self.dual_issues.eq(cp.dual_issues)
+        return m
+
+
+def _build(*, tn, tm):
+    from golden.compiler import small_config
+    return Accelerator(small_config(tn, tm))
+
+
+register("top", _build, help="the accelerator: buffers, controller, load/store/compute units, "
+                             "datapath (small buffers; see golden.config)",
+         options=(TN, TM), in_all=False)
