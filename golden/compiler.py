@@ -256,10 +256,10 @@ def compile_model(model, cfg, inputs, dense=False):
         raise CompileError(f"inputs must be a 2-D int16 array (vectors, N_in), not "
                            f"{inputs.dtype} {inputs.shape}")
     decs = decompress(model)
-    if inputs.shape[1] != decs[0]["weight"].shape[1]:
-        raise CompileError(f"inputs have {inputs.shape[1]} values per vector; layer "
-                           f"{decs[0]['name']!r} takes {decs[0]['weight'].shape[1]}")
     plans = [_layer_plan(ml, d, cfg, dense) for ml, d in zip(model.layers, decs)]
+    if inputs.shape[1] != plans[0]["n_in"]:
+        raise CompileError(f"inputs have {inputs.shape[1]} values per vector; layer "
+                           f"{plans[0]['name']!r} takes {plans[0]['n_in']}")
     for a, b in zip(plans, plans[1:]):
         if a["n_out"] != b["n_in"]:
             raise CompileError(f"layer {b['name']!r}: takes {b['n_in']} inputs, layer "

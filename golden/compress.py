@@ -163,8 +163,8 @@ def relative_index(mask, gap_bits=4):
 def _figures(original, w_p, i_p, w_q, i_q, w_c, i_c, n_weights, extra):
     fig = {
         "W_p": w_p, "I_p": i_p, "W_q": w_q, "I_q": i_q, "W_c": w_c, "I_c": i_c,
-        "r_p": original / (w_p + i_p), "r_q": original / (w_q + i_q),
-        "r_c": original / (w_c + i_c),
+        "r_p": original / max(1, w_p + i_p), "r_q": original / max(1, w_q + i_q),
+        "r_c": original / max(1, w_c + i_c),
         "bits_per_weight": 8 * (w_c + i_c) / max(1, n_weights),
         "index_bytes": i_c,
         "weights_kept": int(n_weights),

@@ -94,7 +94,7 @@ def prune(weights, block, sparsity, score="avg", keep=None):
     ----------
     weights : float array, FC ``(N_out, N_in)`` or conv ``(N_fout, N_fin, K_y, K_x)``
     block : tuple, one extent per dimension
-    sparsity : float in [0, 1)
+    sparsity : float in [0, 1] (1 removes every block)
     score : "max" or "avg"
     keep : bool array of the block grid, optional
         Blocks that may still be kept; blocks outside it are removed first
@@ -106,8 +106,8 @@ def prune(weights, block, sparsity, score="avg", keep=None):
     """
     w = np.asarray(weights, dtype=np.float64)
     block = check_block(w.shape, block)
-    if not 0 <= sparsity < 1:
-        raise ValueError(f"sparsity must be in [0, 1), not {sparsity!r}")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"sparsity must be in [0, 1], not {sparsity!r}")
     scores = block_scores(w, block, score)
     sizes = _block_sizes(w.shape, block).reshape(-1)
     flat = scores.reshape(-1).copy()

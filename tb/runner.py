@@ -53,6 +53,36 @@ def _failures(results_xml):
     return tests, failures
 
 
+def simulate(toplevel, sources, workdir, test_module, env, *, seed, sim="icarus", waves=False,
+             quiet=True, build_args=(), runner=None):
+    """Build ``sources`` (unless a ``runner`` that already built them is given) and
+    run ``test_module`` on ``toplevel`` in ``workdir``; return ``(tests, failures,
+    log path, runner)``."""
+    from cocotb_tools.runner import get_runner
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    workdir = Path(workdir)
+    if runner is None:
+        runner = get_runner(sim)
+        runner.build(sources=list(sources), hdl_toplevel=toplevel, build_dir=workdir,
+                     timescale=("1ns", "1ps"), waves=waves, always=True,
+                     build_args=list(build_args),
+                     log_file=workdir / "build.log" if quiet else None)
+    pythonpath = os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    test_dir = workdir / f"seed{seed}"
+    test_dir.mkdir(exist_ok=True)
+    xml, log = test_dir / "results.xml", test_dir / "sim.log"
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, seed=seed,
+                    extra_env={**env, "PYTHONPATH": pythonpath}, waves=waves, build_dir=workdir,
+                    test_dir=test_dir, results_xml=str(xml), log_file=log if quiet else None)
+    except SystemExit:
+        pass  # under pytest the runner exits on failure; the results file says why
+    tests, failures = _failures(xml)
+    return tests, failures, log, runner
+
+
 def run(module, params, *, seed=None, seeds=None, sim="icarus", waves=None, knobs=None,
         testcase=None, netlist=None, quiet=True):
     """Generate, build and run ``tb.test_<module>``; return the results file path(s).
@@ -65,8 +95,6 @@ def run(module, params, *, seed=None, seeds=None, sim="icarus", waves=None, knob
     generated RTL.  Raises :class:`CocotbFailure` (an ``AssertionError``) naming
     the failures, the replay command of each failing seed and its log.
     """
-    from cocotb_tools.runner import get_runner
-
     from hdl.generate import generate
 
     if (seed is None) == (seeds is None):
@@ -91,43 +119,27 @@ def run(module, params, *, seed=None, seeds=None, sim="icarus", waves=None, knob
     workdir.mkdir(parents=True)
 
     record = generate(module, workdir, **params)
-    log = workdir / "build.log"
     sources, build_args = [workdir / f"{module}.v"], []
     if netlist:
         from hdl.synth import cell_library, synthesize
         synthesize(workdir / f"{module}.v", module, netlist, netlist=workdir / "netlist.v")
         cells, build_args = cell_library(netlist)
         sources = [workdir / "netlist.v", cells]
-    runner = get_runner(sim)
-    runner.build(sources=sources, hdl_toplevel=module, build_dir=workdir,
-                 timescale=("1ns", "1ps"), waves=waves, always=True, build_args=build_args,
-                 log_file=log if quiet else None)
-
-    pythonpath = os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    results, problems = [], []
+    results, problems, runner = [], [], None
     for s in seed_list:
         cfg = TBConfig(module=module, params=dict(params), seed=int(s),
                        ports=record["ports"], knobs=knobs, sim=sim)
         replay = replay_command(module, params, s, sim, knobs)
         if netlist:
             replay += f" --netlist {netlist}"
-        test_dir = workdir if seeds is None else workdir / f"seed{s}"
-        test_dir.mkdir(exist_ok=True)
-        xml, slog = test_dir / "results.xml", test_dir / "sim.log"
-        try:
-            runner.test(test_module=f"tb.test_{module}", hdl_toplevel=module, seed=s,
-                        testcase=testcase, extra_env={ENV: cfg.to_env(), "PYTHONPATH": pythonpath},
-                        waves=waves, build_dir=workdir, test_dir=test_dir,
-                        results_xml=str(xml), log_file=slog if quiet else None)
-        except SystemExit:
-            pass  # under pytest the runner exits on failure; the results file says why
-        tests, failures = _failures(xml)
+        tests, failures, slog, runner = simulate(
+            module, sources, workdir, f"tb.test_{module}", {ENV: cfg.to_env()}, seed=s,
+            sim=sim, waves=waves, quiet=quiet, build_args=build_args, runner=runner)
         if failures or tests == 0:
             detail = "\n  ".join(failures or ["no test ran"])
             problems.append(f"cocotb {module} {params} seed={s} sim={sim} failed:\n  {detail}\n"
                             f"replay: {replay}\nlog: {slog}")
-        results.append(xml)
+        results.append(workdir / f"seed{s}" / "results.xml")
     if problems:
         raise CocotbFailure("\n".join(problems))
     return results[0] if seeds is None else results

@@ -105,8 +105,8 @@ def test_prune_errors():
     w = np.zeros((4, 4))
     with pytest.raises(ValueError, match=r"^block must have 2 dimensions"):
         prune(w, (2, 2, 2), 0.5)
-    with pytest.raises(ValueError, match=r"^sparsity must be in \[0, 1\), not 1\.0$"):
-        prune(w, (2, 2), 1.0)
+    with pytest.raises(ValueError, match=r"^sparsity must be in \[0, 1\], not 1\.5$"):
+        prune(w, (2, 2), 1.5)
     with pytest.raises(ValueError, match="^score must be one of 'max', 'avg', not 'min'$"):
         prune(w, (2, 2), 0.5, "min")
 

@@ -17,7 +17,7 @@ def test_replay_command_runs(tmp_path):
         capture_output=True, text=True, env={**os.environ, **env})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "PASS: pefu {'tm': 2} seed=5 sim=icarus" in proc.stdout
-    assert (tmp_path / "sim" / "pefu" / "tm2-icarus-s5" / "results.xml").exists()
+    assert (tmp_path / "sim" / "pefu" / "tm2-icarus-s5" / "seed5" / "results.xml").exists()
 
 
 def test_bad_parameter_is_rejected_before_simulating():

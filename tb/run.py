@@ -1,0 +1,177 @@
+"""Run a compressed model on the generated Verilog, bit-exact against the golden model.
+
+::
+
+    python -m tb.run MODEL --input X.npy [--tn N --tm M] [--dense] [--output Y.npy]
+                     [--json R.json] [--waves] [--latency L --interval I --p-stall P]
+
+``X.npy``: int16, one row per input vector, at the first layer's ``f_in``.
+Compiles the model (:mod:`golden.compiler`), runs the program on the golden
+machine (:mod:`golden.machine`, itself checked against :func:`golden.infer.infer`),
+generates the accelerator's Verilog for the configuration, simulates it under
+cocotb (``tb/test_top.py``) with a memory model, and compares every layer's
+output vectors in memory with the golden machine's.  Writes the RTL's outputs
+(``--output``, int16, one row per input vector) and a JSON result (``--json``)
+with ``bit_exact``, ``cycles``, ``compute_cycles``, ``stall_cycles``,
+``ideal_cycles`` (sum of ceil(pairs/Tm) over the program), ``steps``,
+``dual_issues``, memory words moved and the simulation speed.  Exits 1 on any
+mismatch, naming the layer, the vector, the output index and both values.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tb.runner import build_root, simulate
+
+__all__ = ["run_model", "main"]
+
+
+def _generate(cfg, workdir):
+    from amaranth.back import verilog
+
+    from hdl.generate import port_table
+    from hdl.top import Accelerator
+    top = Accelerator(cfg)
+    (workdir / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
+    return port_table(top)
+
+
+def run_model(model, x, cfg, *, dense=False, sim="icarus", waves=False, memory=None,
+              workdir=None, seed=1, max_cycles=None, quiet=True):
+    """Compile, run on golden and RTL; return the result dict (see the module doc).
+    ``memory``: ``{"latency", "interval", "p_stall"}``."""
+    from golden.compiler import compile_model
+    from golden.infer import infer
+    from golden.layout import MemoryImage, decode_vector
+    from golden.machine import run_program
+
+    program = compile_model(model, cfg, x, dense=dense)
+    golden_out, machine = run_program(program)
+    reference = infer(model, x)
+    if not np.array_equal(golden_out, reference):
+        raise AssertionError("internal error: the golden machine differs from golden.infer")
+    mem = {"latency": 4, "interval": 1, "p_stall": 0.0, "seed": seed, **(memory or {})}
+    if workdir is None:
+        tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}"
+        workdir = build_root() / "run" / tag
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    ports = _generate(cfg, workdir)
+    gen_seconds = time.perf_counter() - t0
+    job = {
+        "image": {str(a): str(w) for a, w in program.image.items()},
+        "prog_addr": program.prog_addr, "prog_len": len(program.words), "ports": ports,
+        "memory": mem, "result": str(workdir / "result.json"),
+        "max_cycles": max_cycles or 200 * (machine.stats["steps"] + len(program.image)) + 10000,
+    }
+    (workdir / "job.json").write_text(json.dumps(job))
+    (workdir / "program.lst").write_text(program.listing() + "\n")
+    result_path = workdir / "result.json"
+    if result_path.exists():
+        result_path.unlink()
+    t0 = time.perf_counter()
+    tests, failures, log, _ = simulate("top", [workdir / "top.v"], workdir, "tb.test_top",
+                                       {"SPARSEGEN_TOP": str(workdir / "job.json")}, seed=seed,
+                                       sim=sim, waves=waves, quiet=quiet)
+    sim_seconds = time.perf_counter() - t0
+    if not result_path.exists():
+        raise RuntimeError(f"the simulation wrote no result ({'; '.join(failures)}); log: {log}")
+    res = json.loads(result_path.read_text())
+    if not res["done"]:
+        raise RuntimeError(f"the accelerator did not finish within {job['max_cycles']} cycles; "
+                           f"log: {log}")
+    rtl_mem = MemoryImage(cfg.mem_width)
+    rtl_mem.update(program.image)
+    rtl_mem.update({int(a): int(w) for a, w in res["written"].items()})
+    mismatch = None
+    names = [layer["name"] for layer in program.layers]
+    for v, row in enumerate(program.activations):
+        for li, lay in enumerate(row[1:]):
+            got = decode_vector(rtl_mem, lay, cfg)
+            want = decode_vector(machine.mem, lay, cfg)
+            bad = np.flatnonzero(got != want)
+            if bad.size and mismatch is None:
+                k = int(bad[0])
+                mismatch = (f"layer {names[li]!r}, vector {v}, output {k}: RTL {int(got[k])}, "
+                            f"golden {int(want[k])} ({bad.size} outputs differ)")
+    outputs = np.stack([decode_vector(rtl_mem, lay, cfg) for lay in program.outputs])
+    c = res["counters"]
+    return {
+        "bit_exact": mismatch is None, "mismatch": mismatch,
+        "cycles": c["cycles"], "compute_cycles": c["compute_cycles"],
+        "stall_cycles": c["stall_cycles"], "ideal_cycles": machine.stats["ideal"],
+        "steps": c["steps"], "golden_steps": machine.stats["steps"],
+        "dual_issues": c["dual_issues"], "mem_reads": c["mem_reads"],
+        "mem_writes": c["mem_writes"], "instructions": len(program.words),
+        "dense": dense, "config": cfg.as_dict(), "memory": mem, "sim": sim,
+        "sim_seconds": round(sim_seconds, 3), "generate_seconds": round(gen_seconds, 3),
+        "sim_cycles_per_second": round(res["tb_cycles"] / max(sim_seconds, 1e-9), 1),
+        "layers": program.layers, "workdir": str(workdir),
+        "outputs": outputs, "golden_outputs": golden_out,
+    }
+
+
+def main(argv=None):
+    from golden.compiler import add_config_arguments, small_config
+    from golden.model import load
+    p = argparse.ArgumentParser(prog="python -m tb.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="compressed model file")
+    p.add_argument("--input", required=True, help="int16 .npy, one row per input vector")
+    add_config_arguments(p)
+    p.add_argument("--dense", action="store_true", help="dense mode (the ACC-dense baseline)")
+    p.add_argument("--output", help="write the RTL's outputs here (.npy)")
+    p.add_argument("--json", help="write the result here")
+    p.add_argument("--waves", action="store_true", help="write a waveform (top.fst)")
+    p.add_argument("--sim", choices=["icarus", "verilator"], default="icarus")
+    p.add_argument("--latency", type=int, default=4, help="memory read latency (cycles)")
+    p.add_argument("--interval", type=int, default=1, help="cycles between memory requests")
+    p.add_argument("--p-stall", type=float, default=0.0, help="memory stall probability")
+    p.add_argument("--seed", type=int, default=1, help="seed of the memory model's stalls")
+    args = p.parse_args(argv)
+    prog = "python -m tb.run"
+    try:
+        if args.latency < 0 or args.interval < 1 or not 0 <= args.p_stall < 1:
+            raise ValueError("memory model: latency >= 0, interval >= 1, 0 <= p-stall < 1")
+        cfg = small_config(args.tn, args.tm, **{k: getattr(args, k) for k in (
+            "nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes", "bias_bytes",
+            "ib_bytes", "mem_width")})
+        model = load(args.model)
+        try:
+            x = np.load(args.input, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{args.input}: cannot read ({e})") from None
+        if x.dtype != np.int16 or x.ndim != 2:
+            raise ValueError(f"{args.input}: must be a 2-D int16 array (vectors, N_in), "
+                             f"not {x.dtype} {x.shape}")
+        res = run_model(model, x, cfg, dense=args.dense, sim=args.sim, waves=args.waves,
+                        memory={"latency": args.latency, "interval": args.interval,
+                                "p_stall": args.p_stall}, seed=args.seed)
+    except (ValueError, RuntimeError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    if args.output:
+        np.save(args.output, res["outputs"])
+    if args.json:
+        out = {k: v for k, v in res.items() if k not in ("outputs", "golden_outputs")}
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    mode = "dense" if args.dense else "sparse"
+    print(f"{mode}: {res['cycles']} cycles, compute {res['compute_cycles']}, ideal "
+          f"{res['ideal_cycles']}, stalls {res['stall_cycles']}; "
+          f"{res['sim_cycles_per_second']:.0f} simulated cycles/s")
+    if not res["bit_exact"]:
+        print(f"MISMATCH: {res['mismatch']}", file=sys.stderr)
+        return 1
+    print(f"bit-exact: {res['outputs'].shape[0]} vectors x {res['outputs'].shape[1]} outputs "
+          f"equal the golden model")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
