@@ -13,7 +13,7 @@ TM ?= 16
 JOBS ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help install simulator test verilog synth demo bench clean distclean
+.PHONY: help install simulator test test-slow verilog synth demo bench clean distclean
 
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS))"
@@ -49,6 +49,9 @@ simulator: ## install Icarus Verilog (cocotb's simulator) and jbigkit (JBIG for 
 
 test: install ## run the whole test suite (pytest, parallel)
 	$(PY) -m pytest -n $(JOBS) -m "not slow"
+
+test-slow: install ## run only the tests marked slow (Tn = Tm = 16 end to end)
+	$(PY) -m pytest -n $(JOBS) -m slow
 
 verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 	$(PY) -m hdl.generate all --tn $(TN) --tm $(TM) -o build/verilog
