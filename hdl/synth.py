@@ -182,13 +182,14 @@ def main(argv=None):
     modules = {name: {} for name in meta}
     for (name, fam), result in results:
         modules[name][fam] = result
-    # One configuration per directory: the parameters shared by every module.
-    shared = None
+    # One configuration per directory: the Tn/Tm the modules were generated for.
+    config = {}
     for rec in meta.values():
-        p = rec.get("parameters", {})
-        shared = dict(p) if shared is None else {k: v for k, v in shared.items() if p.get(k) == v}
+        for k in ("tn", "tm"):
+            if k in rec.get("parameters", {}):
+                config.setdefault(k, rec["parameters"][k])
     report = {
-        "parameters": {k: v for k, v in (shared or {}).items() if k in ("tn", "tm")},
+        "parameters": config,
         "families": families,
         "modules": modules,
         "module_parameters": {name: rec.get("parameters", {}) for name, rec in meta.items()},
