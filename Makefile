@@ -11,12 +11,17 @@ TN ?= 16
 TM ?= 16
 # Parallel pytest workers ("auto" = one per core).
 JOBS ?= auto
+# The demo's configuration and the test images it runs on the RTL.
+DEMO_TN ?= $(if $(filter command line,$(origin TN)),$(TN),4)
+DEMO_TM ?= $(if $(filter command line,$(origin TM)),$(TM),4)
+IMAGES ?= 20
 
 .DEFAULT_GOAL := help
 .PHONY: help install simulator test test-slow verilog synth demo bench clean distclean
 
 help: ## list the targets
-	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS))"
+	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
+	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES))"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -59,8 +64,8 @@ verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 synth: verilog ## Yosys area per module for ice40 and ecp5: build/area.json, build/area.md
 	$(PY) -m hdl.synth build/verilog -o build
 
-demo: ## the main job: train, compress, compile, run on the RTL (not yet available)
-	@echo "make demo: not yet available (issue 10: the demo lands after compression and the accelerator)"; exit 1
+demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20)
+	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES)
 
 bench: ## cycles, speed-ups and tool times into build/bench (not yet available)
 	@echo "make bench: not yet available (issue 8: the benchmarks land with the performance model)"; exit 1

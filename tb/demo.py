@@ -1,0 +1,223 @@
+"""``make demo``: the whole story on a network that really learned something.
+
+``python -m tb.demo [-o build/demo] [--tn 4 --tm 4] [--images 20]``
+
+1. trains an MLP (64-128-64-10) on scikit-learn's bundled digits (seeded);
+2. coarse-grained pruning with masked retraining, local quantization, Huffman:
+   the model file and the compression report beside the fine-grained Deep
+   Compression baseline (:mod:`golden.digits`, :mod:`golden.compress`);
+3. compiles it for a small accelerator configuration (:mod:`golden.compiler`);
+4. runs ``--images`` test images through the generated Verilog under cocotb, in
+   sparse and in dense mode (:mod:`tb.run`), every output compared bit for bit
+   with the golden model;
+5. generates the per-module Verilog and the area table for that configuration
+   (Yosys, iCE40 and ECP5);
+
+then prints float / fixed-point / RTL accuracy, compression beside the
+baseline, sparse and dense cycles and the speed-up, and writes
+``report.md``, ``report.json`` and plots (PNG) into the output directory.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["run_demo", "main"]
+
+
+def _plots(out, report, digits):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    comp = digits["mlp"]["compression"]
+    names = [r["name"] for r in comp["layers"]] + ["total"]
+    coarse = [r["r_c"] for r in comp["layers"]] + [comp["total"]["r_c"]]
+    base = [r["baseline"]["r_c"] for r in comp["layers"]] + [comp["total"]["baseline"]["r_c"]]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, coarse, 0.4, label="coarse-grained (this work)")
+    ax.bar(x + 0.2, base, 0.4, label="fine-grained (Deep Compression)")
+    ax.set_xticks(x, names)
+    ax.set_ylabel("compression ratio r_c (x)")
+    ax.set_title("Digits MLP: compression")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "compression.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    kinds = ["total cycles", "compute cycles", "ideal compute"]
+    sp = [report["cycles_sparse"], report["compute_cycles_sparse"], report["ideal_cycles_sparse"]]
+    de = [report["cycles_dense"], report["compute_cycles_dense"], report["ideal_cycles_dense"]]
+    x = np.arange(len(kinds))
+    ax.bar(x - 0.2, sp, 0.4, label="sparse")
+    ax.bar(x + 0.2, de, 0.4, label="dense (ACC-dense)")
+    ax.set_xticks(x, kinds)
+    ax.set_ylabel(f"cycles for {report['images']} images")
+    ax.set_title(f"RTL cycles, Tn={report['tn']} Tm={report['tm']}: "
+                 f"speed-up {report['speedup']:.2f}x")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "cycles.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels = ["float", "pruned+retrained", "quantized", "fixed-point", "RTL"]
+    m = digits["mlp"]
+    vals = [m["accuracy_float"], m["accuracy_pruned"], m["accuracy_quantized"],
+            m["accuracy_fixed"], report["accuracy_rtl"]]
+    ax.bar(labels, vals, color=["C0", "C1", "C2", "C3", "C4"])
+    ax.set_ylim(min(vals) - 0.05, 1.0)
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"Digits MLP accuracy (RTL on {report['images']} images)")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy.png", dpi=120)
+    plt.close(fig)
+
+
+def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=print):
+    """Run the demo; return the report dict (also written to ``out``)."""
+    from tqdm import tqdm
+
+    from golden.compiler import small_config
+    from golden.digits import load_data
+    from golden.digits import run as digits_run
+    from golden.infer import infer, quantize_input
+    from golden.model import load
+    from tb.run import run_model
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = ["train + compress (digits MLP)", "RTL, sparse", "RTL, dense"] + \
+        (["Verilog + area"] if area else [])
+    bar = tqdm(steps, desc="demo", unit="step", file=sys.stderr)
+    t_start = time.perf_counter()
+
+    bar.set_postfix_str(steps[0])
+    digits = digits_run(out / "digits", epochs=epochs, seed=seed, with_cnn=False,
+                        log=lambda s: bar.write(f"  {s}"))
+    bar.update()
+    model = load(out / "digits" / "mlp.npz")
+    _, xte, _, yte = load_data(seed)
+    x = quantize_input(xte[:images], 8)
+    labels = yte[:images]
+    cfg = small_config(tn, tm)
+    golden_sub = infer(model, x)
+
+    runs = {}
+    for dense in (False, True):
+        mode = "dense" if dense else "sparse"
+        bar.set_postfix_str(f"RTL {mode}: {images} images on the generated Verilog")
+        runs[mode] = run_model(model, x, cfg, dense=dense, workdir=out / f"rtl_{mode}")
+        r = runs[mode]
+        bar.write(f"  RTL {mode}: {'bit-exact' if r['bit_exact'] else 'MISMATCH ' + r['mismatch']}"
+                  f", {r['cycles']} cycles (compute {r['compute_cycles']}, ideal "
+                  f"{r['ideal_cycles']}), simulated in {r['sim_seconds']:.0f} s")
+        bar.update()
+
+    area_rows = None
+    if area:
+        from hdl.generate import main as generate_main
+        from hdl.synth import main as synth_main
+        bar.set_postfix_str("Verilog + area (Yosys)")
+        vdir = out / "verilog"
+        generate_main(["all", "--tn", str(tn), "--tm", str(tm), "-o", str(vdir)])
+        synth_main([str(vdir), "-o", str(out)])
+        area_rows = json.loads((out / "area.json").read_text())
+        bar.update()
+    bar.close()
+
+    sp, de = runs["sparse"], runs["dense"]
+    rtl_pred = sp["outputs"].argmax(axis=1)
+    comp = digits["mlp"]["compression"]["total"]
+    report = {
+        "tn": tn, "tm": tm, "images": int(images), "seed": seed,
+        "bit_exact": bool(sp["bit_exact"] and de["bit_exact"]
+                          and np.array_equal(sp["outputs"], golden_sub)
+                          and np.array_equal(de["outputs"], golden_sub)),
+        "accuracy_float": digits["mlp"]["accuracy_float"],
+        "accuracy_pruned": digits["mlp"]["accuracy_pruned"],
+        "accuracy_quantized": digits["mlp"]["accuracy_quantized"],
+        "accuracy_fixed": digits["mlp"]["accuracy_fixed"],
+        "accuracy_fixed_subset": float((golden_sub.argmax(axis=1) == labels).mean()),
+        "accuracy_rtl": float((rtl_pred == labels).mean()),
+        "compression_ratio": comp["r_c"],
+        "baseline_compression_ratio": comp["baseline"]["r_c"],
+        "sparsity": comp["sparsity"], "R_irr": comp["R_irr"],
+        "cycles_sparse": sp["cycles"], "cycles_dense": de["cycles"],
+        "compute_cycles_sparse": sp["compute_cycles"], "compute_cycles_dense": de["compute_cycles"],
+        "ideal_cycles_sparse": sp["ideal_cycles"], "ideal_cycles_dense": de["ideal_cycles"],
+        "speedup": de["cycles"] / max(1, sp["cycles"]),
+        "compute_speedup": de["compute_cycles"] / max(1, sp["compute_cycles"]),
+        "sim_cycles_per_second": sp["sim_cycles_per_second"],
+        "area": None if area_rows is None else {
+            m: {f: {k: r[k] for k in ("luts", "ffs", "dsp", "bram")} for f, r in fams.items()}
+            for m, fams in area_rows["modules"].items()},
+        "wall_seconds": round(time.perf_counter() - t_start, 1),
+        "config": cfg.as_dict(),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    _plots(out, report, digits)
+    md = [
+        "# sparsegen demo: digits MLP on the generated Verilog", "",
+        f"Configuration: Tn = {tn}, Tm = {tm} ({cfg.window}-position NSM windows), "
+        f"{images} test images, seed {seed}.", "",
+        "| | value |", "|---|---:|",
+        f"| bit-exact (RTL = golden, sparse and dense) | {'yes' if report['bit_exact'] else 'NO'} |",
+        f"| accuracy, float (360 test images) | {report['accuracy_float']:.4f} |",
+        f"| accuracy, pruned + retrained | {report['accuracy_pruned']:.4f} |",
+        f"| accuracy, quantized | {report['accuracy_quantized']:.4f} |",
+        f"| accuracy, fixed-point golden (360 images) | {report['accuracy_fixed']:.4f} |",
+        f"| accuracy, fixed-point golden ({images} images) | {report['accuracy_fixed_subset']:.4f} |",
+        f"| accuracy, RTL ({images} images) | {report['accuracy_rtl']:.4f} |",
+        f"| sparsity | {100 * report['sparsity']:.1f} % |",
+        f"| compression ratio r_c (coarse) | {report['compression_ratio']:.1f}x |",
+        f"| compression ratio r_c (Deep Compression baseline) | "
+        f"{report['baseline_compression_ratio']:.1f}x |",
+        f"| R(Irr) | {report['R_irr']:.1f}x |",
+        f"| cycles sparse / dense | {report['cycles_sparse']} / {report['cycles_dense']} |",
+        f"| speed-up (whole run) | {report['speedup']:.2f}x |",
+        f"| compute cycles sparse / dense (ideal) | {report['compute_cycles_sparse']} "
+        f"({report['ideal_cycles_sparse']}) / {report['compute_cycles_dense']} "
+        f"({report['ideal_cycles_dense']}) |",
+        f"| compute speed-up | {report['compute_speedup']:.2f}x |",
+        f"| wall time | {report['wall_seconds']:.0f} s |", "",
+        "Plots: compression.png, cycles.png, accuracy.png.  Per-layer compression: "
+        "digits/mlp_report/report.md.  Programs: rtl_sparse/program.lst, rtl_dense/program.lst."
+        + ("  Verilog: verilog/; area: area.md." if area else ""),
+    ]
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    return report
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tb.demo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--output", default="build/demo", help="output directory")
+    p.add_argument("--tn", type=int, default=4, help="PEs (default 4)")
+    p.add_argument("--tm", type=int, default=4, help="multipliers per PE (default 4)")
+    p.add_argument("--images", type=int, default=20, help="test images run on the RTL")
+    p.add_argument("--epochs", type=int, default=200, help="MLP training epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-area", action="store_true", help="skip the Yosys area table")
+    args = p.parse_args(argv)
+    if not 1 <= args.images <= 360:
+        p.error(f"--images must be in 1..360 (the test split), not {args.images}")
+    try:
+        from golden.compiler import small_config
+        small_config(args.tn, args.tm)
+    except ValueError as e:
+        p.error(str(e))
+    r = run_demo(args.output, tn=args.tn, tm=args.tm, images=args.images, epochs=args.epochs,
+                 seed=args.seed, area=not args.no_area)
+    print()
+    print(Path(args.output, "report.md").read_text())
+    return 0 if r["bit_exact"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

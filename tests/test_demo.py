@@ -1,0 +1,29 @@
+"""The demo pipeline at a reduced size: trains, compresses, runs the Verilog."""
+
+import json
+
+import pytest
+
+from tb.demo import run_demo
+
+pytestmark = pytest.mark.cocotb
+
+
+def test_demo_small(tmp_path):
+    report = run_demo(tmp_path, tn=4, tm=4, images=3, epochs=60, area=False,
+                      log=lambda *a: None)
+    saved = json.loads((tmp_path / "report.json").read_text())
+    for key in ("bit_exact", "accuracy_float", "accuracy_rtl", "compression_ratio",
+                "baseline_compression_ratio", "speedup"):
+        assert key in saved
+    assert saved["bit_exact"] is True
+    assert saved["compression_ratio"] > saved["baseline_compression_ratio"]
+    # The ratios are the cycle counts' ratios, recomputed.
+    assert saved["speedup"] == pytest.approx(saved["cycles_dense"] / saved["cycles_sparse"])
+    assert saved["speedup"] > 1  # sparse beats dense on the same RTL
+    # RTL accuracy on the subset equals the golden fixed-point accuracy on it.
+    assert saved["accuracy_rtl"] == saved["accuracy_fixed_subset"]
+    for png in ("compression.png", "cycles.png", "accuracy.png"):
+        assert (tmp_path / png).stat().st_size > 1000
+    assert "bit-exact (RTL = golden, sparse and dense) | yes" in (tmp_path / "report.md").read_text()
+    assert report == saved
