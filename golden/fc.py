@@ -57,7 +57,7 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
                                                                 tm, window))
         stats["beats"] = stats.get("beats", 0) + len(beats)
         stats["steps"] = stats.get("steps", 0) + sum(
-            ssm.cycles([s for _, s in pairs], tm) for pairs, _ in beats)
+            len(b) for b in ssm.tile_steps([[s for _, s in pairs] for pairs, _ in beats], tm))
     bias = np.broadcast_to(np.asarray(bias), (tn,))
     return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
                      for j in range(tn)], dtype=np.int16)

@@ -2,16 +2,24 @@
 
 Each PE's SSM picks, for every NSM beat, the weights named by the beat's
 synapse indices out of the PE's compressed weights (those at the set positions
-of the shared synapse bitmap).  It sees the decoded weights through a window of
-``window`` (default ``4 * tm``) consecutive compressed weights; a beat whose
-indices fall into ``k`` distinct windows takes ``k`` cycles (at least one).
-All PEs share the indices, so all SSMs step through the same windows in
-lockstep.
+of the shared synapse bitmap).  It sees the decoded weights through windows of
+``window`` (default ``4 * tm``) consecutive compressed weights, aligned to
+multiples of ``window``: each cycle (a *step*) it reads one window, and it keeps
+the window of the step before (the *held* window), so a step resolves the
+lanes whose index lies in the window read or in the held one.  All PEs share
+the indices, so all SSMs step through the same windows in lockstep.
+
+:func:`tile_steps` is the exact schedule of the hardware sequencer: per beat,
+while lanes are pending, read the window of the first pending lane — unless
+that window is the held one, then the window of the first pending lane outside
+it (or the held one again if none); a beat with no lane is one step.  The held
+window is forgotten at the start of every tile.  With this, a stream of beats
+whose indices move forward (weight sparsity) takes one step per beat.
 """
 
 import numpy as np
 
-__all__ = ["select", "windows", "steps", "cycles"]
+__all__ = ["select", "windows", "steps", "cycles", "tile_steps"]
 
 
 def select(weights, synapse_indices):
@@ -47,3 +55,35 @@ def steps(synapse_indices, tm, window=None):
 def cycles(synapse_indices, tm, window=None):
     """Cycles the SSM spends on one beat: the windows it visits, at least one."""
     return max(1, len(windows(synapse_indices, tm, window)))
+
+
+def tile_steps(beat_indices, tm, window=None):
+    """The steps of one tile's beats (lists of increasing synapse indices):
+    per beat a list of ``(window_read, lanes_from_read, lanes_from_held)``."""
+    window = 4 * tm if window is None else window
+    held = None
+    out = []
+    for idx in beat_indices:
+        wins = [int(s) // window for s in idx]
+        if wins != sorted(wins):
+            raise ValueError("synapse indices of a beat must be increasing")
+        pending = list(range(len(wins)))
+        beat = []
+        if not pending:
+            r = 0 if held is None else held
+            beat.append((r, [], []))
+            held = r
+        while pending:
+            first = wins[pending[0]]
+            if held is not None and first == held:
+                others = [k for k in pending if wins[k] != held]
+                r = wins[others[0]] if others else held
+            else:
+                r = first
+            from_read = [k for k in pending if wins[k] == r]
+            from_held = [k for k in pending if held is not None and wins[k] == held and r != held]
+            pending = [k for k in pending if k not in from_read and k not in from_held]
+            beat.append((r, from_read, from_held))
+            held = r
+        out.append(beat)
+    return out

@@ -47,7 +47,8 @@ def step_layout(*, tm, addr_width=16, neuron_width=16):
         "slot":           unsigned(2),
         "window_in_word": unsigned(2),
         "valid":          unsigned(tm),      # the beat's lanes
-        "mask":           unsigned(tm),      # the lanes resolved in this step
+        "mask":           unsigned(tm),      # the lanes resolved from the window read
+        "mask_held":      unsigned(tm),      # the lanes resolved from the held window
         "offset":         data.ArrayLayout(unsigned(clog2(4 * tm)), tm),
         "neuron":         data.ArrayLayout(signed(neuron_width), tm),
         "final":          1,                 # the beat's last step
@@ -113,16 +114,37 @@ class SSMSequencer(wiring.Component):
         b = Signal(self.i.payload.shape(), reset_less=True)
         pending = Signal(tm)
 
-        # The window of the first pending lane (indices rise with the lane number).
+        # The window each lane needs; the window of the first pending lane and of
+        # the first pending lane outside the held window (indices rise with the lane).
+        lane_win = [Signal(self._index_width, name=f"lane{k}_win") for k in range(tm)]
+        for k in range(tm):
+            m.d.comb += lane_win[k].eq(b.synapse_index[k] >> lg_win)
+        held_valid = Signal()
+        held_win = Signal(self._index_width)
+        in_held = Signal(tm)
+        for k in range(tm):
+            m.d.comb += in_held[k].eq(pending[k] & held_valid & (lane_win[k] == held_win))
+        others = pending & ~in_held
         first_win = Signal(self._index_width)
+        other_win = Signal(self._index_width)
+        m.d.comb += [first_win.eq(Mux(held_valid, held_win, 0)), other_win.eq(first_win)]
         for k in reversed(range(tm)):
             with m.If(pending[k]):
-                m.d.comb += first_win.eq(b.synapse_index[k] >> lg_win)
+                m.d.comb += first_win.eq(lane_win[k])
+        for k in reversed(range(tm)):
+            with m.If(others[k]):
+                m.d.comb += other_win.eq(lane_win[k])
+        # The window read: the first pending lane's, unless that is the held one.
+        read_win = Signal(self._index_width)
+        m.d.comb += read_win.eq(Mux(held_valid & (first_win == held_win), other_win, first_win))
         in_win = Signal(tm)
+        from_held = Signal(tm)
         for k in range(tm):
-            m.d.comb += in_win[k].eq(pending[k] & ((b.synapse_index[k] >> lg_win) == first_win))
-        rest = pending & ~in_win
+            m.d.comb += in_win[k].eq(pending[k] & (lane_win[k] == read_win))
+        m.d.comb += from_held.eq(in_held & ~in_win)
+        rest = pending & ~in_win & ~from_held
         final = rest == 0
+        first_win = read_win  # the word and window addressed below
 
         # Windows per SB word: 4, 2, 1 for 4-, 8-, 16-bit slots.
         slot = self.tile.payload.slot
@@ -149,6 +171,9 @@ class SSMSequencer(wiring.Component):
             m.d.sync += [b.eq(self.i.payload), pending.eq(self.i.payload.valid)]
         with m.Elif(emit):
             m.d.sync += pending.eq(rest)
+        # The PEs keep the window of every step; a new tile forgets it.
+        with m.If(emit):
+            m.d.sync += [held_valid.eq(~(final & b.last)), held_win.eq(read_win)]
 
         with m.If(emit):
             p = self.o.payload
@@ -159,6 +184,7 @@ class SSMSequencer(wiring.Component):
                 p.window_in_word.eq(win_in_word),
                 p.valid.eq(b.valid),
                 p.mask.eq(in_win),
+                p.mask_held.eq(from_held),
                 p.neuron.eq(b.neuron),
                 p.final.eq(final),
                 p.last.eq(final & b.last),
@@ -227,19 +253,23 @@ class SSM(wiring.Component):
                     with m.Case(q):
                         m.d.comb += window[j].eq(weights[q * W + j])
 
+        # The window of the previous step, kept for lanes that need it.
+        prev = [Signal(signed(16), name=f"prev{j}", reset_less=True) for j in range(W)]
         held = [Signal(signed(16), name=f"held{k}", reset_less=True) for k in range(tm)]
         picked = []
         for k in range(tm):
             sel = [step.offset[k] == j for j in range(W)]
+            source = [Mux(step.mask_held[k], prev[j], window[j]) for j in range(W)]
             pick = Signal(signed(16), name=f"pick{k}")
-            m.d.comb += pick.eq(tree_or(Mux(sel[j], window[j], 0) for j in range(W)))
+            m.d.comb += pick.eq(tree_or(Mux(sel[j], source[j], 0) for j in range(W)))
             picked.append(pick)
 
         take = self.i.valid & self.i.ready
         m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
         with m.If(take):
+            m.d.sync += [prev[j].eq(window[j]) for j in range(W)]
             for k in range(tm):
-                with m.If(step.mask[k]):
+                with m.If(step.mask[k] | step.mask_held[k]):
                     m.d.sync += held[k].eq(picked[k])
         with m.If(take & step.final):
             m.d.sync += [self.o.valid.eq(1),
@@ -247,7 +277,7 @@ class SSM(wiring.Component):
                          self.o.payload.last.eq(step.last)]
             for k in range(tm):
                 m.d.sync += self.o.payload.weight[k].eq(
-                    Mux(step.valid[k], Mux(step.mask[k], picked[k], held[k]), 0))
+                    Mux(step.valid[k], Mux(step.mask[k] | step.mask_held[k], picked[k], held[k]), 0))
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.nsm import select
-from golden.ssm import cycles as ssm_cycles
+from golden.ssm import tile_steps
 from tb.simstreams import run_streams
 
 DENSITIES = (0.05, 0.10, 0.25, 0.50, 1.00)
@@ -92,8 +92,8 @@ def bench_slice(tm, nb_d, sb_d, n_windows, tn=2, seed=0):
     feeds = [(dut.i, inputs["i"]), (dut.neurons, inputs["neurons"]),
              (dut.tile, inputs["tile"]), (dut.bias, inputs["bias"])]
     ideal = len(select(nb, sb, tm, window))
-    ssm_total = sum(ssm_cycles([s for _, s in pairs], tm)
-                    for pairs, _ in beats(nb, sb, tm, window))
+    ssm_total = sum(len(st) for st in tile_steps([[s for _, s in pairs]
+                                                  for pairs, _ in beats(nb, sb, tm, window)], tm))
     _, cycles = run_streams(dut, feeds, 1, seed=seed, p_valid=1.0, p_ready=1.0, setup=setup,
                             max_cycles=setup_cycles + 40 * n_windows * window)
     # The single output leaves after the last beat drains through H-tree, SB, WDM, SSM, PEFU.

@@ -10,7 +10,8 @@ Compiles the model (:mod:`golden.compiler`), runs the program on the golden
 machine (:mod:`golden.machine`, itself checked against :func:`golden.infer.infer`),
 generates the accelerator's Verilog for the configuration, simulates it under
 cocotb (``tb/test_top.py``) with a memory model, and compares every layer's
-output vectors in memory with the golden machine's.  Writes the RTL's outputs
+output vectors in memory with the golden machine's.  Input vectors whose
+program would not fit the instruction buffer run in batches on one build.  Writes the RTL's outputs
 (``--output``, int16, one row per input vector) and a JSON result (``--json``)
 with ``bit_exact``, ``cycles``, ``compute_cycles``, ``stall_cycles``,
 ``ideal_cycles`` (sum of ceil(pairs/Tm) over the program), ``steps``,
@@ -41,20 +42,40 @@ def _generate(cfg, workdir):
     return port_table(top)
 
 
+def batches(model, x, cfg, dense):
+    """Split the input vectors into batches whose programs fit the instruction
+    buffer; returns a list of row slices."""
+    from golden.compiler import CompileError, compile_model
+    n = x.shape[0]
+    try:
+        compile_model(model, cfg, x, dense=dense)
+        return [slice(0, n)]
+    except CompileError as e:
+        if "instruction buffer" not in str(e) or n == 1:
+            raise
+    one = len(compile_model(model, cfg, x[:1], dense=dense).words)
+    two = len(compile_model(model, cfg, x[:2], dense=dense).words)
+    per = max(1, two - one)
+    size = max(1, (cfg.ib_depth - (one - per)) // per)
+    if size < 1 or one > cfg.ib_depth:
+        raise CompileError(f"one input vector needs {one} instructions, the instruction buffer "
+                           f"holds {cfg.ib_depth} (parameter ib_bytes)")
+    return [slice(k, min(n, k + size)) for k in range(0, n, size)]
+
+
 def run_model(model, x, cfg, *, dense=False, sim="icarus", waves=False, memory=None,
               workdir=None, seed=1, max_cycles=None, quiet=True):
     """Compile, run on golden and RTL; return the result dict (see the module doc).
-    ``memory``: ``{"latency", "interval", "p_stall"}``."""
+    ``memory``: ``{"latency", "interval", "p_stall"}``.  Input vectors that do not
+    fit one program (the instruction buffer) run in several batches, one after
+    the other on the same build; the counters are summed."""
     from golden.compiler import compile_model
     from golden.infer import infer
     from golden.layout import MemoryImage, decode_vector
     from golden.machine import run_program
 
-    program = compile_model(model, cfg, x, dense=dense)
-    golden_out, machine = run_program(program)
+    x = np.asarray(x)
     reference = infer(model, x)
-    if not np.array_equal(golden_out, reference):
-        raise AssertionError("internal error: the golden machine differs from golden.infer")
     mem = {"latency": 4, "interval": 1, "p_stall": 0.0, "seed": seed, **(memory or {})}
     if workdir is None:
         tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}"
@@ -64,56 +85,76 @@ def run_model(model, x, cfg, *, dense=False, sim="icarus", waves=False, memory=N
     t0 = time.perf_counter()
     ports = _generate(cfg, workdir)
     gen_seconds = time.perf_counter() - t0
-    job = {
-        "image": {str(a): str(w) for a, w in program.image.items()},
-        "prog_addr": program.prog_addr, "prog_len": len(program.words), "ports": ports,
-        "memory": mem, "result": str(workdir / "result.json"),
-        "max_cycles": max_cycles or 200 * (machine.stats["steps"] + len(program.image)) + 10000,
-    }
-    (workdir / "job.json").write_text(json.dumps(job))
-    (workdir / "program.lst").write_text(program.listing() + "\n")
-    result_path = workdir / "result.json"
-    if result_path.exists():
-        result_path.unlink()
-    t0 = time.perf_counter()
-    tests, failures, log, _ = simulate("top", [workdir / "top.v"], workdir, "tb.test_top",
-                                       {"SPARSEGEN_TOP": str(workdir / "job.json")}, seed=seed,
-                                       sim=sim, waves=waves, quiet=quiet)
-    sim_seconds = time.perf_counter() - t0
-    if not result_path.exists():
-        raise RuntimeError(f"the simulation wrote no result ({'; '.join(failures)}); log: {log}")
-    res = json.loads(result_path.read_text())
-    if not res["done"]:
-        raise RuntimeError(f"the accelerator did not finish within {job['max_cycles']} cycles; "
-                           f"log: {log}")
-    rtl_mem = MemoryImage(cfg.mem_width)
-    rtl_mem.update(program.image)
-    rtl_mem.update({int(a): int(w) for a, w in res["written"].items()})
-    mismatch = None
-    names = [layer["name"] for layer in program.layers]
-    for v, row in enumerate(program.activations):
-        for li, lay in enumerate(row[1:]):
-            got = decode_vector(rtl_mem, lay, cfg)
-            want = decode_vector(machine.mem, lay, cfg)
-            bad = np.flatnonzero(got != want)
-            if bad.size and mismatch is None:
-                k = int(bad[0])
-                mismatch = (f"layer {names[li]!r}, vector {v}, output {k}: RTL {int(got[k])}, "
-                            f"golden {int(want[k])} ({bad.size} outputs differ)")
-    outputs = np.stack([decode_vector(rtl_mem, lay, cfg) for lay in program.outputs])
-    c = res["counters"]
+
+    totals = {k: 0 for k in ("cycles", "compute_cycles", "stall_cycles", "steps",
+                             "dual_issues", "mem_reads", "mem_writes")}
+    ideal = golden_steps = instructions = tb_cycles = 0
+    sim_seconds = 0.0
+    mismatch, outputs, golden_outs, runner, layers = None, [], [], None, None
+    parts = batches(model, x, cfg, dense)
+    for b, part in enumerate(parts):
+        xb = x[part]
+        program = compile_model(model, cfg, xb, dense=dense)
+        golden_out, machine = run_program(program)
+        if not np.array_equal(golden_out, reference[part]):
+            raise AssertionError("internal error: the golden machine differs from golden.infer")
+        job = {
+            "image": {str(a): str(w) for a, w in program.image.items()},
+            "prog_addr": program.prog_addr, "prog_len": len(program.words), "ports": ports,
+            "memory": mem, "result": str(workdir / "result.json"),
+            "max_cycles": max_cycles or 200 * (machine.stats["steps"] + len(program.image)) + 10000,
+        }
+        (workdir / "job.json").write_text(json.dumps(job))
+        (workdir / ("program.lst" if b == 0 else f"program{b}.lst")).write_text(
+            program.listing() + "\n")
+        result_path = workdir / "result.json"
+        if result_path.exists():
+            result_path.unlink()
+        t0 = time.perf_counter()
+        tests, failures, log, runner = simulate(
+            "top", [workdir / "top.v"], workdir, "tb.test_top",
+            {"SPARSEGEN_TOP": str(workdir / "job.json")}, seed=seed, sim=sim, waves=waves,
+            quiet=quiet, runner=runner)
+        sim_seconds += time.perf_counter() - t0
+        if not result_path.exists():
+            raise RuntimeError(f"the simulation wrote no result ({'; '.join(failures)}); "
+                               f"log: {log}")
+        res = json.loads(result_path.read_text())
+        if not res["done"]:
+            raise RuntimeError(f"the accelerator did not finish within {job['max_cycles']} "
+                               f"cycles; log: {log}")
+        rtl_mem = MemoryImage(cfg.mem_width)
+        rtl_mem.update(program.image)
+        rtl_mem.update({int(a): int(w) for a, w in res["written"].items()})
+        names = [layer["name"] for layer in program.layers]
+        for v, row in enumerate(program.activations):
+            for li, lay in enumerate(row[1:]):
+                got = decode_vector(rtl_mem, lay, cfg)
+                want = decode_vector(machine.mem, lay, cfg)
+                bad = np.flatnonzero(got != want)
+                if bad.size and mismatch is None:
+                    k = int(bad[0])
+                    mismatch = (f"layer {names[li]!r}, vector {part.start + v}, output {k}: "
+                                f"RTL {int(got[k])}, golden {int(want[k])} "
+                                f"({bad.size} outputs differ)")
+        outputs.append(np.stack([decode_vector(rtl_mem, lay, cfg) for lay in program.outputs]))
+        golden_outs.append(golden_out)
+        for k in totals:
+            totals[k] += res["counters"][k]
+        ideal += machine.stats["ideal"]
+        golden_steps += machine.stats["steps"]
+        instructions += len(program.words)
+        tb_cycles += res["tb_cycles"]
+        layers = program.layers
     return {
-        "bit_exact": mismatch is None, "mismatch": mismatch,
-        "cycles": c["cycles"], "compute_cycles": c["compute_cycles"],
-        "stall_cycles": c["stall_cycles"], "ideal_cycles": machine.stats["ideal"],
-        "steps": c["steps"], "golden_steps": machine.stats["steps"],
-        "dual_issues": c["dual_issues"], "mem_reads": c["mem_reads"],
-        "mem_writes": c["mem_writes"], "instructions": len(program.words),
-        "dense": dense, "config": cfg.as_dict(), "memory": mem, "sim": sim,
-        "sim_seconds": round(sim_seconds, 3), "generate_seconds": round(gen_seconds, 3),
-        "sim_cycles_per_second": round(res["tb_cycles"] / max(sim_seconds, 1e-9), 1),
-        "layers": program.layers, "workdir": str(workdir),
-        "outputs": outputs, "golden_outputs": golden_out,
+        "bit_exact": mismatch is None, "mismatch": mismatch, **totals,
+        "ideal_cycles": ideal, "golden_steps": golden_steps, "instructions": instructions,
+        "batches": len(parts), "dense": dense, "config": cfg.as_dict(), "memory": mem,
+        "sim": sim, "sim_seconds": round(sim_seconds, 3),
+        "generate_seconds": round(gen_seconds, 3),
+        "sim_cycles_per_second": round(tb_cycles / max(sim_seconds, 1e-9), 1),
+        "layers": layers, "workdir": str(workdir),
+        "outputs": np.concatenate(outputs), "golden_outputs": np.concatenate(golden_outs),
     }
 
 

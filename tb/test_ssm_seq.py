@@ -1,10 +1,11 @@
-"""cocotb testbench: the generated ``ssm_seq`` against golden.ssm.steps: one step
-per window a beat touches, lanes resolved once, SB addresses per slot width."""
+"""cocotb testbench: the generated ``ssm_seq`` against golden.ssm.tile_steps: the
+windows read, the lanes resolved from them and from the held window, SB
+addresses per slot width, the held window forgotten at every tile."""
 
 import cocotb
 import numpy as np
 
-from golden.ssm import steps
+from golden.ssm import tile_steps
 from hdl.wdm import slot_code
 from tb.config import TBConfig
 from tb.stream import run_stream_test
@@ -23,6 +24,7 @@ async def ssm_seq_matches_golden(dut):
         wpw = {4: 4, 8: 2, 16: 1}[slot]
         n_beats = int(rng.integers(1, 8))
         start = 0
+        tile_beats = []
         for b in range(n_beats):
             n = int(rng.integers(0, tm + 1))
             idx = sorted(rng.choice(np.arange(start, start + 20 * tm), size=n,
@@ -32,14 +34,16 @@ async def ssm_seq_matches_golden(dut):
             last = b == n_beats - 1
             beats.append({"valid": (1 << n) - 1, "neuron": neuron, "neuron_index": [0] * tm,
                           "synapse_index": idx + [0] * (tm - n), "last": int(last)})
-            beat_steps = steps(idx, tm)
-            for k, (win, lanes) in enumerate(beat_steps):
-                win = 0 if win is None else win
+            tile_beats.append((idx, neuron, last))
+        for (idx, neuron, last), beat_steps in zip(tile_beats,
+                                                   tile_steps([i for i, _, _ in tile_beats], tm)):
+            n = len(idx)
+            for k, (win, lanes, held) in enumerate(beat_steps):
                 final = k == len(beat_steps) - 1
                 expected.append({
                     "sb_addr": base + win // wpw, "slot": slot_code(slot),
                     "window_in_word": win % wpw, "valid": (1 << n) - 1,
-                    "mask": sum(1 << q for q in lanes),
+                    "mask": sum(1 << q for q in lanes), "mask_held": sum(1 << q for q in held),
                     "offset": [s % (4 * tm) for s in idx] + [0] * (tm - n),
                     "neuron": neuron, "final": int(final), "last": int(final and last)})
     await run_stream_test(dut, cfg, [("i", beats), ("tile", tiles)], "o", expected)

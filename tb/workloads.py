@@ -301,19 +301,18 @@ def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16)):
 
 
 def ssm_inputs(weights, slot, beats, tm):
-    """The per-PE SSM's input: one payload per golden step, the decoded SB word of
-    the step's window (zero past the weights) and the step fields."""
-    from golden.ssm import steps
+    """The per-PE SSM's input: one payload per golden step (golden.ssm.tile_steps;
+    the beats are one tile), the decoded SB word of the window read (zero past
+    the weights) and the step fields."""
+    from golden.ssm import tile_steps
     from hdl.wdm import slot_code
     per_word = {4: 16, 8: 8, 16: 4}[slot] * tm
     wpw = per_word // (4 * tm)
     out = []
-    for beat in beats:
+    for beat, beat_steps in zip(beats, tile_steps([b["index"] for b in beats], tm)):
         idx = beat["index"]
         valid = (1 << len(idx)) - 1
-        beat_steps = steps(idx, tm)
-        for n, (win, lanes) in enumerate(beat_steps):
-            win = 0 if win is None else win
+        for n, (win, lanes, held) in enumerate(beat_steps):
             word = win // wpw
             decoded = [int(v) for v in weights[word * per_word:(word + 1) * per_word]]
             decoded += [0] * (16 * tm - len(decoded))
@@ -322,6 +321,7 @@ def ssm_inputs(weights, slot, beats, tm):
             out.append({"weight": decoded, "side": {
                 "sb_addr": word, "slot": slot_code(slot), "window_in_word": win % wpw,
                 "valid": valid, "mask": sum(1 << k for k in lanes),
+                "mask_held": sum(1 << k for k in held),
                 "offset": offsets, "neuron": beat["neuron"], "final": int(final),
                 "last": int(final and beat["last"])}})
     return out

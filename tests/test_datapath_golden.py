@@ -96,6 +96,24 @@ def test_ssm_select_and_windows():
         ssm.select(w, [40])
 
 
+def test_ssm_tile_steps_hold_the_previous_window():
+    # tm = 2 -> windows of 8.  Beat [6, 9] with nothing held: read window 0 (lane 0),
+    # then window 1 (lane 1).  Beat [12, 15]: window 1 is held and holds both
+    # lanes: one step re-reading it.  Beat [15+1=16, 23]? -> [16, 17]: window 2 is
+    # read, nothing from the held one.  Beat [14, 24]: window 1 is not held any
+    # more (2 is): read 1 for lane 0, then 3 for lane 1 ... but 2 (held) is skipped.
+    steps = ssm.tile_steps([[6, 9], [12, 15], [16, 17], [20, 25]], tm=2)
+    assert steps[0] == [(0, [0], []), (1, [1], [])]
+    assert steps[1] == [(1, [0, 1], [])]
+    assert steps[2] == [(2, [0, 1], [])]
+    # [20, 25]: lane 0 in window 2 (held), lane 1 in window 3: one step reading 3.
+    assert steps[3] == [(3, [1], [0])]
+    # Streaming consecutive indices (weight sparsity): one step per beat.
+    beats = [[4 * b + k for k in range(4)] for b in range(20)]
+    assert [len(s) for s in ssm.tile_steps(beats, tm=4)] == [1] * 20
+    assert ssm.tile_steps([[]], tm=2) == [[(0, [], [])]]
+
+
 # --- packing and WDM ------------------------------------------------------------
 
 @pytest.mark.parametrize("bits, slot", [(1, 4), (3, 4), (4, 4), (5, 8), (8, 8), (9, 16), (16, 16)])

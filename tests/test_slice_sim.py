@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from golden.fixed import output_stage
-from golden.ssm import cycles as ssm_cycles
+from golden.ssm import tile_steps
 from hdl.htree import HTree
 from hdl.slice import SparseSlice
 from hdl.ssm import SSMSequencer, step_layout
@@ -51,19 +51,20 @@ def test_slice_matches_golden_and_dense(tn, tm, seed):
         assert g == e, f"[{Scenario(seed, {'tn': tn, 'tm': tm})}] tile {t} (slot {tile['slot']})"
 
 
-def test_step_count_follows_golden_ssm_cycles():
-    # The sequencer emits max(1, windows touched) steps per beat.
+def test_step_count_follows_golden_ssm_schedule():
+    # The sequencer emits golden.ssm.tile_steps' steps (one tile of 30 beats).
     tm = 4
     seq = SSMSequencer(tm=tm)
     rng = np.random.default_rng(3)
-    beats, expected_steps = [], 0
+    beats, indices = [], []
     for b in range(30):
         n = int(rng.integers(0, tm + 1))
         idx = sorted(rng.choice(200, size=n, replace=False).tolist())
         beats.append({"valid": (1 << n) - 1, "neuron": [0] * tm,
                       "neuron_index": [0] * tm,
                       "synapse_index": idx + [0] * (tm - n), "last": int(b == 29)})
-        expected_steps += ssm_cycles(idx, tm)
+        indices.append(idx)
+    expected_steps = sum(len(s) for s in tile_steps(indices, tm))
     tile = [{"sb_base": 0, "slot": slot_code(16)}]
     got, _ = run_streams(seq, [(seq.i, beats), (seq.tile, tile)], expected_steps, seed=3)
     assert sum(int(s.final) for s in got) == 30
@@ -75,8 +76,9 @@ def test_step_count_follows_golden_ssm_cycles():
         while True:
             s = got[k]
             k += 1
-            assert int(s.mask) & mask == 0
-            mask |= int(s.mask)
+            resolved = int(s.mask) | int(s.mask_held)
+            assert resolved & mask == 0 and int(s.mask) & int(s.mask_held) == 0
+            mask |= resolved
             if s.final:
                 break
         assert mask == beat["valid"]
