@@ -80,7 +80,7 @@ def run_model(model, x, cfg, *, dense=False, sim="icarus", waves=False, memory=N
     if workdir is None:
         tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}"
         workdir = build_root() / "run" / tag
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     ports = _generate(cfg, workdir)

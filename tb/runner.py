@@ -36,7 +36,7 @@ class CocotbFailure(AssertionError):
 
 
 def build_root():
-    return Path(os.environ.get("SPARSEGEN_BUILD", ROOT / "build"))
+    return Path(os.environ.get("SPARSEGEN_BUILD", ROOT / "build")).resolve()
 
 
 def _failures(results_xml):

@@ -252,12 +252,14 @@ def test_tb_run_reports_a_mismatch(tmp_path, monkeypatch):
     rng = np.random.default_rng(22)
     model = random_model(rng, [30, 6], 0.5, 4)
     x = random_inputs(rng, 30, vectors=1)
-    monkeypatch.setenv("SPARSEGEN_BUILD", str(tmp_path))
+    # A relative build directory (the simulator runs elsewhere: paths must resolve).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPARSEGEN_BUILD", "b")
     real = tbrun.simulate
 
     def doctored(*args, **kwargs):
         out = real(*args, **kwargs)
-        path = tmp_path / "run" / "4x4-sparse" / "result.json"
+        path = tmp_path / "b" / "run" / "4x4-sparse" / "result.json"
         res = json.loads(path.read_text())
         # flip one written word: some output changes
         addr = max(res["written"], key=int)
