@@ -29,7 +29,7 @@ import numpy as np
 
 from golden.nsm import select
 from golden.ssm import tile_steps
-from tb.simstreams import run_streams
+from tb.simstreams import run_streams, write_ports
 
 DENSITIES = (0.05, 0.10, 0.25, 0.50, 1.00)
 
@@ -80,14 +80,7 @@ def bench_slice(tm, nb_d, sb_d, n_windows, tn=2, seed=0):
     sb_depth = max(2, len(words[0]))
     dut = SparseSlice(tn=tn, tm=tm, sb_depth=1 << max(1, (sb_depth - 1).bit_length()))
 
-    async def setup(ctx):
-        for port, key in ((dut.sb_write, "sb_write"), (dut.lut, "lut")):
-            for payload in inputs[key]:
-                ctx.set(port.payload, payload)
-                ctx.set(port.valid, 1)
-                await ctx.tick()
-            ctx.set(port.valid, 0)
-
+    setup = write_ports([(dut.sb_write, inputs["sb_write"]), (dut.lut, inputs["lut"])])
     setup_cycles = len(inputs["sb_write"]) + len(inputs["lut"])
     feeds = [(dut.i, inputs["i"]), (dut.neurons, inputs["neurons"]),
              (dut.tile, inputs["tile"]), (dut.bias, inputs["bias"])]

@@ -33,6 +33,19 @@ async def stream_put(ctx, stream, payload, rng=None, p_valid=1.0):
     ctx.set(stream.valid, 0)
 
 
+def write_ports(writes):
+    """A setup coroutine that writes, one per cycle, through ports whose ready is
+    always 1: ``writes`` is a list of ``(stream, payloads)``."""
+    async def setup(ctx):
+        for port, payloads in writes:
+            for payload in payloads:
+                ctx.set(port.payload, payload)
+                ctx.set(port.valid, 1)
+                await ctx.tick()
+            ctx.set(port.valid, 0)
+    return setup
+
+
 def run_streams(dut, inputs, n_outputs, *, seed, p_valid=0.7, p_ready=0.7,
                 source=None, sink=None, max_cycles=None, vcd=None, setup=None):
     """Push ``inputs`` into ``source`` and pop ``n_outputs`` payloads from ``sink``.

@@ -10,20 +10,8 @@ from hdl.htree import HTree
 from hdl.slice import SparseSlice
 from hdl.ssm import SSMSequencer, step_layout
 from hdl.wdm import slot_code
-from tb.simstreams import Scenario, run_streams
+from tb.simstreams import Scenario, run_streams, write_ports
 from tb.workloads import slice_expected, slice_inputs, slice_workload
-
-
-def write_ports(dut, inputs):
-    """A setup coroutine writing the SBs and LUTs through their always-ready ports."""
-    async def setup(ctx):
-        for port, key in ((dut.sb_write, "sb_write"), (dut.lut, "lut")):
-            for payload in inputs[key]:
-                ctx.set(port.payload, payload)
-                ctx.set(port.valid, 1)
-                await ctx.tick()
-            ctx.set(port.valid, 0)
-    return setup
 
 
 def run_slice(tn, tm, seed, n_tiles=5, widths=(4, 8, 16), **kw):
@@ -34,7 +22,8 @@ def run_slice(tn, tm, seed, n_tiles=5, widths=(4, 8, 16), **kw):
     dut = SparseSlice(tn=tn, tm=tm, sb_depth=256, widths=widths)
     feeds = [(dut.i, inputs["i"]), (dut.neurons, inputs["neurons"]),
              (dut.tile, inputs["tile"]), (dut.bias, inputs["bias"])]
-    got, _ = run_streams(dut, feeds, len(tiles), seed=seed, setup=write_ports(dut, inputs),
+    got, _ = run_streams(dut, feeds, len(tiles), seed=seed, setup=write_ports([(dut.sb_write, inputs["sb_write"]),
+                                                  (dut.lut, inputs["lut"])]),
                          max_cycles=20000, **kw)
     return [[int(v) for v in g] for g in got], tiles
 
