@@ -20,6 +20,7 @@ on the other, and a store of one NBout half beside a compute into the other.
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib.memory import Memory
 
+from .dma import add_read_channel
 from .isa import OPS, TARGETS, WORD_BITS, view
 
 __all__ = ["Controller", "RESOURCES", "UNITS", "decode_resources"]
@@ -90,12 +91,7 @@ class Controller(Elaboratable):
         self.done = Signal()
         self.running = Signal()
         self.fetching = Signal()
-        self.rreq_valid = Signal()
-        self.rreq_ready = Signal()
-        self.rreq_addr = Signal(32)
-        self.rdata_valid = Signal()
-        self.rdata_ready = Signal()
-        self.rdata = Signal(mw)
+        add_read_channel(self, mw)
         for u in UNITS:
             setattr(self, f"{u}_start", Signal(name=f"{u}_start"))
             setattr(self, f"{u}_instr", Signal(WORD_BITS, name=f"{u}_instr"))

@@ -21,7 +21,18 @@ from .encoder import Encoder
 from .isa import TARGETS, WORD_BITS, view
 from .params import clog2
 
-__all__ = ["LoadUnit", "StoreUnit", "popcount"]
+__all__ = ["LoadUnit", "StoreUnit", "popcount", "add_read_channel", "READ_CHANNEL"]
+
+#: The memory read channel a master (the controller's fetch, the load unit) drives:
+#: signal name -> (width or "mem", direction seen from the master).
+READ_CHANNEL = {"rreq_valid": (1, "out"), "rreq_ready": (1, "in"), "rreq_addr": (32, "out"),
+                "rdata_valid": (1, "in"), "rdata_ready": (1, "out"), "rdata": ("mem", "in")}
+
+
+def add_read_channel(obj, mem_width):
+    """Give ``obj`` the plain signals of a memory read channel (:data:`READ_CHANNEL`)."""
+    for name, (width, _) in READ_CHANNEL.items():
+        setattr(obj, name, Signal(mem_width if width == "mem" else width, name=name))
 
 
 def popcount(m, value, name):
@@ -53,12 +64,7 @@ class LoadUnit(Elaboratable):
         self.start = Signal()
         self.instr = Signal(WORD_BITS)
         self.busy = Signal()
-        self.rreq_valid = Signal()
-        self.rreq_ready = Signal()
-        self.rreq_addr = Signal(32)
-        self.rdata_valid = Signal()
-        self.rdata_ready = Signal()
-        self.rdata = Signal(mw)
+        add_read_channel(self, mw)
         self.sb_valid = Signal()
         self.sb_pe = Signal(max(1, clog2(cfg.tn)))
         self.sb_addr = Signal(16)

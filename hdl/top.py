@@ -38,7 +38,7 @@ from golden.config import AccelConfig
 
 from .compute import ComputeUnit
 from .control import Controller
-from .dma import LoadUnit, StoreUnit
+from .dma import READ_CHANNEL, LoadUnit, StoreUnit
 from .registry import TM, TN, register
 from .slice import SparseSlice
 
@@ -111,20 +111,14 @@ class Accelerator(wiring.Component):
                          getattr(cp, f"{name}_busy").eq(unit.busy)]
 
         # The read channel: the controller while fetching, else the load unit.
-        with m.If(cp.fetching):
-            m.d.comb += [self.mem_rreq.valid.eq(cp.rreq_valid),
-                         self.mem_rreq.payload.addr.eq(cp.rreq_addr),
-                         cp.rreq_ready.eq(self.mem_rreq.ready),
-                         cp.rdata_valid.eq(self.mem_rdata.valid),
-                         cp.rdata.eq(self.mem_rdata.payload.data),
-                         self.mem_rdata.ready.eq(cp.rdata_ready)]
-        with m.Else():
-            m.d.comb += [self.mem_rreq.valid.eq(ld.rreq_valid),
-                         self.mem_rreq.payload.addr.eq(ld.rreq_addr),
-                         ld.rreq_ready.eq(self.mem_rreq.ready),
-                         ld.rdata_valid.eq(self.mem_rdata.valid),
-                         ld.rdata.eq(self.mem_rdata.payload.data),
-                         self.mem_rdata.ready.eq(ld.rdata_ready)]
+        port = {"rreq_valid": self.mem_rreq.valid, "rreq_ready": self.mem_rreq.ready,
+                "rreq_addr": self.mem_rreq.payload.addr, "rdata_valid": self.mem_rdata.valid,
+                "rdata_ready": self.mem_rdata.ready, "rdata": self.mem_rdata.payload.data}
+        for owner, master in ((cp.fetching, cp), (~cp.fetching, ld)):
+            with m.If(owner):
+                for name, (_, direction) in READ_CHANNEL.items():
+                    mine = getattr(master, name)
+                    m.d.comb += (port[name].eq(mine) if direction == "out" else mine.eq(port[name]))
         m.d.comb += [self.mem_wreq.valid.eq(su.wreq_valid),
                      self.mem_wreq.payload.addr.eq(su.wreq_addr),
                      self.mem_wreq.payload.data.eq(su.wreq_data),
