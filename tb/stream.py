@@ -155,16 +155,20 @@ async def write_all(clk, port, payloads):
     port.valid.value = 0
 
 
-async def run_stream_test(dut, cfg, feeds, out, expected, writes=(), label=""):
+async def run_stream_test(dut, cfg, feeds, out, expected, writes=(), label="", coverage=None):
     """The common cocotb testbench body: reset, write the always-ready ports
     (``writes``: ``(port name, payloads)``), drive every ``feeds`` stream
     (``(port name, payloads)``) with random idle cycles and take ``len(expected)``
     payloads from ``out`` under random back-pressure; compare with ``expected``.
 
     Stall probabilities come from the knobs ``p_valid`` and ``p_ready``
-    (default 0.7); every stream gets its own seeded generator.
+    (default 0.7); every stream gets its own seeded generator.  ``coverage``
+    (a dict of workload bins, see :mod:`tb.coverage`) is written with the
+    stalls observed on every port.
     """
     import cocotb
+
+    from tb.coverage import Coverage
     p_valid, p_ready = cfg.knob("p_valid", 0.7), cfg.knob("p_ready", 0.7)
     start_clock(dut)
     names = [name for name, _ in feeds] + [name for name, _ in writes]
@@ -174,14 +178,22 @@ async def run_stream_test(dut, cfg, feeds, out, expected, writes=(), label=""):
     await reset(dut)
     for name, payloads in writes:
         await write_all(dut.clk, StreamPort(dut, name, cfg.ports), payloads)
+    cov = Coverage(cfg.module)
+    cov.update(coverage or {})
+    ports = []
     for n, (name, payloads) in enumerate(feeds):
         port = StreamPort(dut, name, cfg.ports)
+        ports.append(port)
         cocotb.start_soon(drive(dut.clk, port, payloads,
                                 random.Random(cfg.seed * 2 + 1 + 1000 * n), p_valid))
     total = sum(len(p) for _, p in feeds)
-    got = await collect(dut.clk, StreamPort(dut, out, cfg.ports), len(expected),
+    out_port = StreamPort(dut, out, cfg.ports)
+    monitor = cocotb.start_soon(cov.monitor(dut.clk, ports + [out_port]))
+    got = await collect(dut.clk, out_port, len(expected),
                         random.Random(cfg.seed * 2 + 2), p_ready,
                         timeout=500 + 40 * (total + len(expected)))
+    monitor.cancel()
+    cov.write()
     for k, (g, e) in enumerate(zip(got, expected)):
         assert g == e, (f"{cfg.module} {cfg.params} seed={cfg.seed}: {label}{out} "
                         f"payload {k}: RTL {g} != golden {e}; replay: {cfg.replay_hint()}")

@@ -5,7 +5,7 @@ import numpy as np
 
 from tb.config import TBConfig
 from tb.stream import run_stream_test
-from tb.workloads import encoder_expected, encoder_inputs, encoder_workload
+from tb.workloads import encoder_coverage, encoder_expected, encoder_inputs, encoder_workload
 
 
 @cocotb.test()
@@ -16,4 +16,5 @@ async def encoder_matches_golden(dut):
     vectors = encoder_workload(np.random.default_rng(cfg.seed), tn, window,
                                cfg.knob("vectors", 8))
     await run_stream_test(dut, cfg, [("i", encoder_inputs(vectors, window))], "o",
-                          encoder_expected(vectors, tn, window))
+                          encoder_expected(vectors, tn, window),
+                          coverage=encoder_coverage(vectors, tn, window))

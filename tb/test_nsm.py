@@ -5,7 +5,7 @@ import numpy as np
 
 from tb.config import TBConfig
 from tb.stream import run_stream_test
-from tb.workloads import nsm_expected, nsm_inputs, nsm_workload
+from tb.workloads import nsm_coverage, nsm_expected, nsm_inputs, nsm_workload
 
 
 @cocotb.test()
@@ -15,5 +15,6 @@ async def nsm_matches_golden(dut):
     window = cfg.params.get("window", 16 * tm)
     tiles = nsm_workload(np.random.default_rng(cfg.seed), tm, window, cfg.knob("tiles", 6))
     windows, neurons = nsm_inputs(tiles, window)
-    await run_stream_test(dut, cfg, [("i", windows), ("neurons", neurons)], "o",
-                          nsm_expected(tiles, tm, window))
+    expected = nsm_expected(tiles, tm, window)
+    await run_stream_test(dut, cfg, [("i", windows), ("neurons", neurons)], "o", expected,
+                          coverage=nsm_coverage(tiles, tm, window, expected))

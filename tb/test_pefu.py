@@ -12,8 +12,9 @@ import numpy as np
 from cocotb.triggers import RisingEdge
 
 from tb.config import TBConfig
+from tb.coverage import Coverage
 from tb.stream import StreamPort, collect, drive, reset, start_clock
-from tb.workloads import pefu_beats, pefu_expected, pefu_workload
+from tb.workloads import pefu_beats, pefu_coverage, pefu_expected, pefu_workload
 
 
 @cocotb.test()
@@ -33,9 +34,14 @@ async def pefu_matches_golden(dut):
 
     port_i, port_o = StreamPort(dut, "i", cfg.ports), StreamPort(dut, "o", cfg.ports)
     rng_in, rng_out = random.Random(cfg.seed * 2 + 1), random.Random(cfg.seed * 2 + 2)
+    cov = Coverage("pefu")
+    cov.update(pefu_coverage(work, expected))
+    monitor = cocotb.start_soon(cov.monitor(dut.clk, [port_i, port_o]))
     cocotb.start_soon(drive(dut.clk, port_i, beats, rng_in, p_valid))
     got = await collect(dut.clk, port_o, len(expected), rng_out, p_ready,
                         timeout=200 + 20 * len(beats))
+    monitor.cancel()
+    cov.write()
     await RisingEdge(dut.clk)
 
     bad = [k for k in range(len(expected)) if got[k] != int(expected[k])]

@@ -6,7 +6,7 @@ import numpy as np
 
 from tb.config import TBConfig
 from tb.stream import run_stream_test
-from tb.workloads import slice_expected, slice_inputs, slice_workload
+from tb.workloads import slice_coverage, slice_expected, slice_inputs, slice_workload
 
 
 @cocotb.test()
@@ -20,4 +20,6 @@ async def slice_matches_golden(dut):
     inputs = slice_inputs(luts, tiles, window)
     feeds = [(k, inputs[k]) for k in ("i", "neurons", "tile", "bias")]
     writes = [(k, inputs[k]) for k in ("sb_write", "lut")]
-    await run_stream_test(dut, cfg, feeds, "o", slice_expected(tiles, tm, window), writes=writes)
+    expected = slice_expected(tiles, tm, window)
+    await run_stream_test(dut, cfg, feeds, "o", expected, writes=writes,
+                          coverage=slice_coverage(tiles, window, expected))

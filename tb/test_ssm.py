@@ -6,7 +6,7 @@ import numpy as np
 
 from tb.config import TBConfig
 from tb.stream import run_stream_test
-from tb.workloads import ssm_expected, ssm_inputs, ssm_workload
+from tb.workloads import ssm_coverage, ssm_expected, ssm_inputs, ssm_workload
 
 
 @cocotb.test()
@@ -16,4 +16,5 @@ async def ssm_matches_golden(dut):
     weights, slot, beats = ssm_workload(np.random.default_rng(cfg.seed), tm,
                                         cfg.knob("beats", 40))
     await run_stream_test(dut, cfg, [("i", ssm_inputs(weights, slot, beats, tm))], "o",
-                          ssm_expected(weights, beats, tm))
+                          ssm_expected(weights, beats, tm),
+                          coverage=ssm_coverage(slot, beats, tm))

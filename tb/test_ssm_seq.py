@@ -9,6 +9,7 @@ from golden.ssm import tile_steps
 from hdl.wdm import slot_code
 from tb.config import TBConfig
 from tb.stream import run_stream_test
+from tb.workloads import slot_coverage
 
 
 @cocotb.test()
@@ -16,9 +17,10 @@ async def ssm_seq_matches_golden(dut):
     cfg = TBConfig.from_env()
     tm = cfg.params["tm"]
     rng = np.random.default_rng(cfg.seed)
-    beats, tiles, expected = [], [], []
+    beats, tiles, expected, slots = [], [], [], []
     for t in range(cfg.knob("tiles", 5)):
         slot = int(rng.choice([4, 8, 16]))
+        slots.append(slot)
         base = int(rng.integers(0, 1000))
         tiles.append({"sb_base": base, "slot": slot_code(slot)})
         wpw = {4: 4, 8: 2, 16: 1}[slot]
@@ -46,4 +48,8 @@ async def ssm_seq_matches_golden(dut):
                     "mask": sum(1 << q for q in lanes), "mask_held": sum(1 << q for q in held),
                     "offset": [s % (4 * tm) for s in idx] + [0] * (tm - n),
                     "neuron": neuron, "final": int(final), "last": int(final and last)})
-    await run_stream_test(dut, cfg, [("i", beats), ("tile", tiles)], "o", expected)
+    coverage = slot_coverage(slots)
+    coverage["lanes from the held window"] = sum(e["mask_held"] != 0 for e in expected)
+    coverage["empty beat"] = sum(b["valid"] == 0 for b in beats)
+    await run_stream_test(dut, cfg, [("i", beats), ("tile", tiles)], "o", expected,
+                          coverage=coverage)

@@ -6,7 +6,7 @@ import numpy as np
 from hdl.wdm import slot_code
 from tb.config import TBConfig
 from tb.stream import run_stream_test
-from tb.workloads import wdm_expected, wdm_workload
+from tb.workloads import slot_coverage, wdm_expected, wdm_workload
 
 
 @cocotb.test()
@@ -17,4 +17,5 @@ async def wdm_matches_golden(dut):
     writes = [("lut", [{"addr": a, "value": int(v)} for a, v in enumerate(lut)])]
     feeds = [("i", [{"word": w, "slot": slot_code(s)} for s, w in words])]
     expected = [{"weight": e} for e in wdm_expected(lut, words, tm)]
-    await run_stream_test(dut, cfg, feeds, "o", expected, writes=writes)
+    await run_stream_test(dut, cfg, feeds, "o", expected, writes=writes,
+                          coverage=slot_coverage([s for s, _ in words]))

@@ -335,3 +335,71 @@ def ssm_expected(weights, beats, tm):
         out.append({"neuron": beat["neuron"], "weight": w + [0] * (tm - len(w)),
                     "last": int(beat["last"])})
     return out
+
+
+# --- functional coverage bins of the workloads (tb.coverage) ----------------------
+
+def _window_ands(tile, window):
+    both = tile["nb"] & tile["sb"]
+    return [int(both[w:w + window].sum()) for w in range(0, both.size, window)]
+
+
+def nsm_coverage(tiles, tm, window, expected):
+    bins = {"empty window": 0, "full window": 0, "tile ends in an empty window": 0,
+            "full beat": 0}
+    for tile in tiles:
+        counts = _window_ands(tile, window)
+        bins["empty window"] += sum(c == 0 for c in counts)
+        bins["full window"] += sum(c == window for c in counts)
+        bins["tile ends in an empty window"] += counts[-1] == 0
+    bins["full beat"] = sum(b["valid"] == (1 << tm) - 1 for b in expected)
+    return bins
+
+
+def encoder_coverage(vectors, tn, window):
+    bins = {"all-zero window": 0, "full window": 0, "multi-beat window": 0}
+    for values in vectors:
+        for w in range(0, max(1, len(values)), window):
+            nz = int(np.count_nonzero(values[w:w + window]))
+            bins["all-zero window"] += nz == 0
+            bins["full window"] += nz == window
+            bins["multi-beat window"] += nz > tn
+    return bins
+
+
+def slot_coverage(slots):
+    bins = {"slot 4": 0, "slot 8": 0, "slot 16": 0}
+    for s in slots:
+        bins[f"slot {s}"] += 1
+    return bins
+
+
+def saturation_coverage(values):
+    values = np.asarray(values).ravel()
+    return {"saturate +": int((values == 32767).sum()),
+            "saturate -": int((values == -32768).sum())}
+
+
+def pefu_coverage(work, expected):
+    expected = np.asarray(expected)
+    ends = np.flatnonzero(work["last"])
+    beats_per_output = np.diff(np.concatenate([[-1], ends]))
+    relu = np.array([a == "relu" for a in work["activation"]])
+    return {**saturation_coverage(expected),
+            "relu clamp": int(((expected == 0) & relu).sum()),
+            "multi-beat output": int((beats_per_output > 1).sum())}
+
+
+def ssm_coverage(slot, beats, tm):
+    bins = slot_coverage([slot] * len(beats))
+    bins["empty beat"] = sum(len(b["index"]) == 0 for b in beats)
+    bins["beat over several windows"] = sum(
+        len({i // (4 * tm) for i in b["index"]}) > 1 for b in beats)
+    return bins
+
+
+def slice_coverage(tiles, window, expected):
+    bins = slot_coverage([t["slot"] for t in tiles])
+    bins["empty window"] = sum(c == 0 for t in tiles for c in _window_ands(t["nsm"], window))
+    bins.update(saturation_coverage(expected))
+    return bins
