@@ -21,13 +21,14 @@ mismatch, naming the layer, the vector, the output index and both values.
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from tb.runner import build_root, simulate
+from tb.runner import build_root, default_sim, simulate
 
 __all__ = ["run_model", "main"]
 
@@ -63,7 +64,7 @@ def batches(model, x, cfg, dense):
     return [slice(k, min(n, k + size)) for k in range(0, n, size)]
 
 
-def run_model(model, x, cfg, *, dense=False, sim="icarus", waves=False, memory=None,
+def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
               workdir=None, seed=1, max_cycles=None, quiet=True):
     """Compile, run on golden and RTL; return the result dict (see the module doc).
     ``memory``: ``{"latency", "interval", "p_stall"}``.  Input vectors that do not
@@ -74,11 +75,12 @@ def run_model(model, x, cfg, *, dense=False, sim="icarus", waves=False, memory=N
     from golden.layout import MemoryImage, decode_vector
     from golden.machine import run_program
 
+    sim = sim or default_sim()
     x = np.asarray(x)
     reference = infer(model, x)
     mem = {"latency": 4, "interval": 1, "p_stall": 0.0, "seed": seed, **(memory or {})}
     if workdir is None:
-        tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}"
+        tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}-{sim}"
         workdir = build_root() / "run" / tag
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +172,8 @@ def main(argv=None):
     p.add_argument("--output", help="write the RTL's outputs here (.npy)")
     p.add_argument("--json", help="write the result here")
     p.add_argument("--waves", action="store_true", help="write a waveform (top.fst)")
-    p.add_argument("--sim", choices=["icarus", "verilator"], default="icarus")
+    p.add_argument("--sim", choices=["icarus", "verilator"], default=os.environ.get("SIM") or "icarus",
+                   help="simulator (default $SIM or icarus)")
     p.add_argument("--latency", type=int, default=4, help="memory read latency (cycles)")
     p.add_argument("--interval", type=int, default=1, help="cycles between memory requests")
     p.add_argument("--p-stall", type=float, default=0.0, help="memory stall probability")

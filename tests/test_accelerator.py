@@ -15,24 +15,8 @@ from golden.infer import infer
 from golden.isa import decode, encode, listing
 from golden.machine import run_program
 from golden.model import Layer, Model, save
+from golden.synthetic import random_inputs, random_model
 from tb.accel_sim import MemoryModel, run_accelerator
-
-
-def random_model(rng, sizes, sparsity, bits, block=(2, 4), region=None, tn_align=None,
-                 scale=0.3):
-    layers = [(f"fc{i + 1}", rng.normal(size=(n_out, n_in)) * scale,
-               rng.normal(size=n_out) * 0.1, {})
-              for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]))]
-    cfg = CompressConfig(block_fc=block, sparsity_fc=sparsity, bits_fc=bits, region_fc=region,
-                         tn_align=tn_align, steps=1)
-    model, _ = compress_network(layers, cfg)
-    return model
-
-
-def random_inputs(rng, n, vectors=2, density=0.6):
-    x = rng.integers(-400, 400, size=(vectors, n))
-    x[rng.random(x.shape) > density] = 0
-    return x.astype(np.int16)
 
 
 # --- ISA and configuration ---------------------------------------------------------
@@ -249,6 +233,7 @@ def test_tb_run_reports_a_mismatch(tmp_path, monkeypatch):
     # a program whose memory the testbench alters is overkill, so check the error
     # path on bad arguments and the mismatch path on a doctored result.
     from tb import run as tbrun
+    from tb.runner import default_sim
     rng = np.random.default_rng(22)
     model = random_model(rng, [30, 6], 0.5, 4)
     x = random_inputs(rng, 30, vectors=1)
@@ -259,7 +244,7 @@ def test_tb_run_reports_a_mismatch(tmp_path, monkeypatch):
 
     def doctored(*args, **kwargs):
         out = real(*args, **kwargs)
-        path = tmp_path / "b" / "run" / "4x4-sparse" / "result.json"
+        path = tmp_path / "b" / "run" / f"4x4-sparse-{default_sim()}" / "result.json"
         res = json.loads(path.read_text())
         # flip one written word: some output changes
         addr = max(res["written"], key=int)
