@@ -15,13 +15,20 @@ JOBS ?= auto
 DEMO_TN ?= $(if $(filter command line,$(origin TN)),$(TN),4)
 DEMO_TM ?= $(if $(filter command line,$(origin TM)),$(TM),4)
 IMAGES ?= 20
+# Simulator of the cocotb testbenches: icarus or verilator (make regress SIM=verilator).
+SIM ?= icarus
+# The regression's matrix (quick or full) and seeds per case (empty: the preset's).
+PRESET ?= full
+SEEDS ?=
+export SIM
 
 .DEFAULT_GOAL := help
-.PHONY: help install simulator test test-slow verilog synth demo bench clean distclean
+.PHONY: help install simulator test test-slow formal regress verilog synth demo bench clean distclean
 
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
-	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES))"
+	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES);"
+	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N)"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -37,9 +44,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m hdl.generate pefu --tm 2 -o $(VENV)/warmup >/dev/null
 	@touch $@
 
-simulator: ## install Icarus Verilog (cocotb's simulator) and jbigkit (JBIG for R(Irr)) from Debian
+simulator: ## install Icarus Verilog, g++ (Verilator builds C++) and jbigkit (JBIG for R(Irr)) from Debian
 	@missing=""; \
 	command -v iverilog >/dev/null 2>&1 || missing="$$missing iverilog"; \
+	command -v g++ >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v pbmtojbg >/dev/null 2>&1 || missing="$$missing jbigkit-bin"; \
 	if [ -z "$$missing" ]; then \
 	  echo "Icarus Verilog: $$(iverilog -V 2>&1 | head -n 1); JBIG: pbmtojbg"; \
@@ -57,6 +65,12 @@ test: install ## run the whole test suite (pytest, parallel)
 
 test-slow: install ## run only the tests marked slow (Tn = Tm = 16 end to end)
 	$(PY) -m pytest -n $(JOBS) -m slow
+
+formal: install ## bounded proofs (SymbiYosys + z3) of every stream interface, and their broken twins: build/formal/report.md
+	$(PY) -m hdl.formal -o build/formal
+
+regress: install ## the cocotb regression: modules x Tn/Tm/widths/buffers x seeds in parallel (SIM, PRESET, SEEDS): build/regress/summary.md, junit.xml
+	$(PY) -m tb.regress --preset $(PRESET) --sim $(SIM) --jobs $(JOBS) -o build/regress $(if $(SEEDS),--seeds $(SEEDS))
 
 verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 	$(PY) -m hdl.generate all --tn $(TN) --tm $(TM) -o build/verilog

@@ -30,6 +30,8 @@ REQUIRED = {
     "wdm": ["stall i", "stall o", "slot 4", "slot 8", "slot 16"],
     "encoder": ["stall i", "stall o", "all-zero window", "full window", "multi-beat window"],
     "htree": ["stall i", "stall o"],
+    # The accelerator (tb.regress counts these from each run's result).
+    "top": ["sparse", "dense", "dual issue", "memory stall", "slot 4", "slot 8", "slot 16"],
     "slice": ["stall i", "stall neurons", "stall tile", "stall bias", "stall o", "slot 4",
               "slot 8", "slot 16", "empty window", "saturate +", "saturate -"],
 }

@@ -14,7 +14,7 @@ async def ssm_matches_golden(dut):
     cfg = TBConfig.from_env()
     tm = cfg.params["tm"]
     weights, slot, beats = ssm_workload(np.random.default_rng(cfg.seed), tm,
-                                        cfg.knob("beats", 40))
+                                        cfg.knob("beats", 40), slot=cfg.knob("slot", None))
     await run_stream_test(dut, cfg, [("i", ssm_inputs(weights, slot, beats, tm))], "o",
                           ssm_expected(weights, beats, tm),
                           coverage=ssm_coverage(slot, beats, tm))

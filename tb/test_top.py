@@ -12,6 +12,7 @@ generator's port table), ``memory`` (``latency``, ``interval``, ``p_stall``,
 import json
 import os
 import random
+import time
 from collections import deque
 
 import cocotb
@@ -49,6 +50,7 @@ async def top_runs_program(dut):
     rdesc, wdesc = ports["mem_rreq__payload"], ports["mem_wreq__payload"]
     ddesc = ports["mem_rdata__payload"]
     done = False
+    t0 = time.perf_counter()
     while cycle < job["max_cycles"]:
         offer = bool(pending) and pending[0][0] <= cycle and rng.random() >= mem["p_stall"]
         dut.mem_rdata__valid.value = int(offer)
@@ -73,6 +75,8 @@ async def top_runs_program(dut):
             done = True
             break
     result = {"done": done, "tb_cycles": cycle,
+              # wall time of the clocked loop alone (no build, start-up or reset)
+              "loop_seconds": time.perf_counter() - t0,
               "written": {str(a): str(w) for a, w in written.items()},
               "counters": {c: int(getattr(dut, c).value) for c in COUNTERS}}
     with open(job["result"], "w") as f:

@@ -96,9 +96,11 @@ def nsm_workload(rng, tm, window, n_tiles, max_windows=4):
     """Tiles for the NSM: per tile a neuron bitmap, a synapse bitmap (whole windows)
     and the compressed neuron values."""
     tiles = []
-    for _ in range(n_tiles):
+    for t in range(n_tiles):
         n = window * int(rng.integers(1, max_windows + 1))
         nb, sb = random_bitmap(rng, n), random_bitmap(rng, n)
+        if t == 0:   # a directed corner: the first window is full (Tm-wide beats back to back)
+            nb[:window] = sb[:window] = True
         values = rng.integers(-32768, 32768, size=int(nb.sum()))
         values[values == 0] = 1
         tiles.append({"nb": nb, "sb": sb, "neurons": values})
@@ -282,10 +284,14 @@ def slice_expected(tiles, tm, window):
             for t in tiles]
 
 
-def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16)):
-    """For the per-PE SSM alone: a compressed weight vector, a slot width, and
-    beats of increasing synapse indices (with neurons) ending in ``last``."""
-    slot = int(rng.choice(widths))
+def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16), slot=None):
+    """For the per-PE SSM alone: a compressed weight vector, a slot width (drawn
+    from ``widths`` unless given), and beats of increasing synapse indices (with
+    neurons) ending in ``last``."""
+    if slot is None:
+        slot = int(rng.choice(widths))
+    elif slot not in widths:
+        raise ValueError(f"slot must be one of {', '.join(map(str, widths))}, not {slot!r}")
     n_syn = int(rng.integers(tm, 40 * tm))
     weights = rng.integers(-32768, 32768, size=n_syn)
     beats, start = [], 0

@@ -1,0 +1,85 @@
+"""Simulated cycles per second of the same testbenches on Icarus and on Verilator.
+
+::
+
+    python -m tb.simspeed [--sim icarus verilator] [-o build/bench]
+
+Runs the accelerator (``tb.run``, a fixed random model at Tn = Tm = 4, and at
+Tn = Tm = 16 unless ``--quick``) on each simulator and reports the build time,
+the simulation time and the simulated clock cycles per second (counted by the
+testbench's clock, over the simulation only).  Writes ``simspeed.json`` and
+``simspeed.md`` into the output directory.  A benchmark, not a test: nothing
+here passes or fails on time (a mismatch with the golden model still fails).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .runner import SIMULATORS
+
+__all__ = ["measure", "main"]
+
+CASES = {"4x4": (4, 4, (200, 40, 10)), "16x16": (16, 16, (400, 64, 10))}
+
+
+def measure(sim, case, outdir):
+    """Run ``case`` on ``sim``; return a dict of its times and speed."""
+    from golden.compiler import small_config
+    from golden.synthetic import random_inputs, random_model
+    from .run import run_model
+    tn, tm, sizes = CASES[case]
+    rng = np.random.default_rng(7)
+    model = random_model(rng, list(sizes), 0.8, 4, block=(tn, tm))
+    x = random_inputs(rng, sizes[0], vectors=8)
+    t0 = time.perf_counter()
+    res = run_model(model, x, small_config(tn, tm), sim=sim,
+                    workdir=Path(outdir) / "simspeed" / f"{case}-{sim}")
+    total = time.perf_counter() - t0
+    if not res["bit_exact"]:
+        raise AssertionError(f"{case} on {sim}: {res['mismatch']}")
+    return {"case": case, "sim": sim, "tn": tn, "tm": tm, "sizes": list(sizes),
+            "cycles": res["cycles"], "loop_seconds": res["loop_seconds"],
+            "total_seconds": round(total, 2),
+            "generate_build_startup_seconds": round(total - res["loop_seconds"], 2),
+            "sim_cycles_per_second": res["sim_cycles_per_second"]}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tb.simspeed", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sim", nargs="+", choices=SIMULATORS, default=list(SIMULATORS))
+    p.add_argument("--quick", action="store_true", help="only the Tn = Tm = 4 case")
+    p.add_argument("-o", "--output", default="build/bench", help="output directory")
+    args = p.parse_args(argv)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for case in (["4x4"] if args.quick else list(CASES)):
+        for sim in args.sim:
+            print(f"simspeed: {case} on {sim} ...", flush=True)
+            r = measure(sim, case, out)
+            print(f"  {r['cycles']} cycles in {r['loop_seconds']} s: "
+                  f"{r['sim_cycles_per_second']:.0f} cycles/s (generate, build, start-up "
+                  f"{r['generate_build_startup_seconds']} s)",
+                  flush=True)
+            rows.append(r)
+    (out / "simspeed.json").write_text(json.dumps(rows, indent=1) + "\n")
+    lines = ["# Simulated cycles per second (the accelerator under cocotb)", "",
+             "Cycles per second of the clocked loop alone; the last column is the rest "
+             "of the run (Verilog generation, the simulator's build, start-up, reset).", "",
+             "| case | simulator | cycles | loop s | cycles/s | generate + build + start-up s |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['case']} | {r['sim']} | {r['cycles']} | {r['loop_seconds']} | "
+              f"{r['sim_cycles_per_second']:.0f} | {r['generate_build_startup_seconds']} |" for r in rows]
+    (out / "simspeed.md").write_text("\n".join(lines) + "\n")
+    print(f"written: {out / 'simspeed.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
