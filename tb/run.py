@@ -65,11 +65,13 @@ def batches(model, x, cfg, dense):
 
 
 def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
-              workdir=None, seed=1, max_cycles=None, quiet=True):
+              workdir=None, seed=1, max_cycles=None, quiet=True, runner=None):
     """Compile, run on golden and RTL; return the result dict (see the module doc).
     ``memory``: ``{"latency", "interval", "p_stall"}``.  Input vectors that do not
     fit one program (the instruction buffer) run in several batches, one after
-    the other on the same build; the counters are summed."""
+    the other on the same build; the counters are summed.  ``runner``: the
+    ``result["runner"]`` of an earlier call with the same ``cfg``, ``sim`` and
+    ``workdir``, to run on its build instead of building again."""
     from golden.compiler import compile_model
     from golden.infer import infer
     from golden.layout import MemoryImage, decode_vector
@@ -92,7 +94,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
                              "dual_issues", "mem_reads", "mem_writes")}
     ideal = golden_steps = instructions = tb_cycles = 0
     sim_seconds = loop_seconds = 0.0
-    mismatch, outputs, golden_outs, runner, layers = None, [], [], None, None
+    mismatch, outputs, golden_outs, layers = None, [], [], None
     parts = batches(model, x, cfg, dense)
     for b, part in enumerate(parts):
         xb = x[part]
@@ -160,6 +162,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
         "loop_seconds": round(loop_seconds, 3),
         "layers": layers, "workdir": str(workdir),
         "outputs": np.concatenate(outputs), "golden_outputs": np.concatenate(golden_outs),
+        "runner": runner,
     }
 
 
@@ -206,7 +209,7 @@ def main(argv=None):
     if args.output:
         np.save(args.output, res["outputs"])
     if args.json:
-        out = {k: v for k, v in res.items() if k not in ("outputs", "golden_outputs")}
+        out = {k: v for k, v in res.items() if k not in ("outputs", "golden_outputs", "runner")}
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     mode = "dense" if args.dense else "sparse"
     print(f"{mode}: {res['cycles']} cycles, compute {res['compute_cycles']}, ideal "
