@@ -15,6 +15,8 @@ JOBS ?= auto
 DEMO_TN ?= $(if $(filter command line,$(origin TN)),$(TN),4)
 DEMO_TM ?= $(if $(filter command line,$(origin TM)),$(TM),4)
 IMAGES ?= 20
+# make bench QUICK=1: the reduced benchmark set.
+QUICK ?=
 # Simulator of the cocotb testbenches: icarus or verilator (make regress SIM=verilator).
 SIM ?= icarus
 # The regression's matrix (quick or full) and seeds per case (empty: the preset's).
@@ -81,8 +83,8 @@ synth: verilog ## Yosys area per module for ice40 and ecp5: build/area.json, bui
 demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20)
 	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES)
 
-bench: ## cycles, speed-ups and tool times into build/bench (not yet available)
-	@echo "make bench: not yet available (issue 8: the benchmarks land with the performance model)"; exit 1
+bench: install ## cycles vs ideal, sparse vs dense, model vs RTL, thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~1 min)
+	$(PY) -m tb.bench -o build/bench $(if $(filter-out 0,$(QUICK)),--quick)
 
 clean: ## remove build outputs and caches (keeps .venv)
 	rm -rf build .pytest_cache .hypothesis sim_build results.xml

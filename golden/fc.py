@@ -33,7 +33,9 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
     weights ``comp_weights[j]`` (one per set bit of the synapse bitmap), the PEFU.
 
     ``stats`` (a dict), if given, accumulates ``ideal`` (NSM cycles,
-    ``sum ceil(pairs / tm)`` per window), ``beats`` and ``steps`` (SSM steps).
+    ``sum ceil(pairs / tm)`` per window), ``beats``, ``steps`` (SSM steps) and
+    ``window_cycles`` (per window ``max(1, its beats' SSM steps)``: the datapath's
+    cycles, which :mod:`golden.perfmodel` uses).
     """
     comp_weights = np.asarray(comp_weights)
     nz = np.asarray(nonzeros)
@@ -56,8 +58,18 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
         stats["ideal"] = stats.get("ideal", 0) + len(nsm.select(neuron_bitmap, synapse_bitmap,
                                                                 tm, window))
         stats["beats"] = stats.get("beats", 0) + len(beats)
-        stats["steps"] = stats.get("steps", 0) + sum(
-            len(b) for b in ssm.tile_steps([[s for _, s in pairs] for pairs, _ in beats], tm))
+        steps = [len(b) for b in ssm.tile_steps([[s for _, s in pairs] for pairs, _ in beats], tm)]
+        stats["steps"] = stats.get("steps", 0) + sum(steps)
+        # The datapath's cycles: a window takes one cycle per SSM step of its
+        # beats, and one cycle when it has none (the NSM still reads it).
+        per_window = [-(-len(p) // tm) for p in nsm.window_pairs(neuron_bitmap, synapse_bitmap,
+                                                                  window or 16 * tm)]
+        owner = [w for w, n in enumerate(per_window) for _ in range(n)]
+        owner += [len(per_window) - 1] * (len(steps) - len(owner))   # the closing empty beat
+        cost = [0] * len(per_window)
+        for w, n in zip(owner, steps):
+            cost[w] += n
+        stats["window_cycles"] = stats.get("window_cycles", 0) + sum(max(1, c) for c in cost)
     bias = np.broadcast_to(np.asarray(bias), (tn,))
     return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
                      for j in range(tn)], dtype=np.int16)

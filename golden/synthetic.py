@@ -29,3 +29,26 @@ def random_inputs(rng, n, vectors=2, density=0.6):
     x = rng.integers(-400, 400, size=(vectors, n))
     x[rng.random(x.shape) > density] = 0
     return x.astype(np.int16)
+
+
+def random_sparse_fc(rng, n_in, n_out, weight_density, bits=4, block=(16, 16), name="fc",
+                     activation="identity", f_in=8, f_w=8, f_out=8):
+    """A compressed FC layer built directly (no training, no k-means: fast at the
+    sizes of AlexNet's and VGG16's FC layers): a random block mask keeping about
+    ``weight_density`` of the ``block``-shaped blocks, random codes into one random
+    codebook of ``2**bits`` int16 entries (raw int16 above 8 bits), zero bias."""
+    from .model import Layer, Model, expand
+    grid = (-(-n_out // block[0]), -(-n_in // block[1]))
+    block_mask = rng.random(grid) < weight_density
+    mask = expand(block_mask, (n_out, n_in), block)
+    n = int(mask.sum())
+    if bits > 8:
+        codes, books = rng.integers(-2000, 2000, size=n), None
+    else:
+        codes = rng.integers(0, 1 << bits, size=n)
+        books = np.sort(rng.integers(-2000, 2000, size=(1, 1 << bits))).astype(np.int16)
+    layer = Layer(name=name, kind="fc", shape=(n_out, n_in), block=tuple(block), bits=bits,
+                  block_mask=block_mask, codes=codes, codebooks=books,
+                  bias=np.zeros(n_out, dtype=np.int32), f_in=f_in, f_w=f_w, f_out=f_out,
+                  activation=activation)
+    return Model([layer])

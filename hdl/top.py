@@ -23,13 +23,15 @@ port              dir    meaning
 ``steps``         out    SSM steps handed to the PEs
 ``dual_issues``   out    cycles in which the controller issued two instructions
 ``mem_reads``, ``mem_writes`` out  words moved by the load/fetch and the store unit
+``unit_busy``     out    the load (bit 0), store (bit 1) and compute (bit 2) units are
+                         busy with an instruction (a trace for the performance model)
 ================  =====  ===================================================================
 
 All three memory streams follow ``amaranth.lib.stream`` rules and tolerate any
 back-pressure; the memory may take any number of cycles per request.
 """
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -58,7 +60,7 @@ class Accelerator(wiring.Component):
         mw = config.mem_width
         members = {
             "start": In(1), "prog_addr": In(32), "prog_len": In(16),
-            "done": Out(1), "busy": Out(1),
+            "done": Out(1), "busy": Out(1), "unit_busy": Out(3),
             "mem_rreq": Out(stream.Signature(data.StructLayout({"addr": unsigned(32)}))),
             "mem_rdata": In(stream.Signature(data.StructLayout({"data": unsigned(mw)}))),
             "mem_wreq": Out(stream.Signature(data.StructLayout({"addr": unsigned(32),
@@ -109,6 +111,7 @@ class Accelerator(wiring.Component):
             m.d.comb += [unit.start.eq(getattr(cp, f"{name}_start")),
                          unit.instr.eq(getattr(cp, f"{name}_instr")),
                          getattr(cp, f"{name}_busy").eq(unit.busy)]
+        m.d.comb += self.unit_busy.eq(Cat(ld.busy, su.busy, cu.busy))
 
         # The read channel: the controller while fetching, else the load unit.
         port = {"rreq_valid": self.mem_rreq.valid, "rreq_ready": self.mem_rreq.ready,

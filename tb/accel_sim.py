@@ -24,9 +24,12 @@ class MemoryModel:
     seed: int = 0
 
 
-def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None):
+def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None, trace=None):
     """Returns ``(outputs, counters, image)``: the int16 outputs per input vector
-    read back from memory, the accelerator's counters, and the final memory."""
+    read back from memory, the accelerator's counters, and the final memory.
+    ``trace``, a list, receives per unit (``load``, ``store``, ``compute``) the
+    ``(start, end)`` cycles of each instruction it ran, in order, counted like
+    the ``cycles`` counter (0 = the first cycle after the program fetch)."""
     import numpy as np
 
     from hdl.top import COUNTERS, Accelerator
@@ -47,6 +50,7 @@ def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None):
         pending = deque()  # (ready_cycle, data)
         cycle = 0
         next_accept = 0
+        busy_since = [None, None, None]
         while cycle < max_cycles:
             # Offer the oldest read response whose latency has passed.
             offer = bool(pending) and pending[0][0] <= cycle and rng.random() >= memory.p_stall
@@ -57,11 +61,20 @@ def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None):
             accept_w = rng.random() >= memory.p_stall
             ctx.set(dut.mem_rreq.ready, accept_r)
             ctx.set(dut.mem_wreq.ready, accept_w)
-            _, _, rq_v, rq_a, rd_r, wr_v, wr_a, wr_d, done = await ctx.tick().sample(
+            _, _, rq_v, rq_a, rd_r, wr_v, wr_a, wr_d, done, ub, run_cycles = await ctx.tick().sample(
                 dut.mem_rreq.valid, dut.mem_rreq.payload.addr, dut.mem_rdata.ready,
                 dut.mem_wreq.valid, dut.mem_wreq.payload.addr, dut.mem_wreq.payload.data,
-                dut.done)
+                dut.done, dut.unit_busy, dut.cycles)
             cycle += 1
+            if trace is not None:
+                for u in range(3):
+                    b = (int(ub) >> u) & 1
+                    if b and busy_since[u] is None:
+                        busy_since[u] = int(run_cycles)
+                    elif not b and busy_since[u] is not None:
+                        trace.append((("load", "store", "compute")[u], busy_since[u],
+                                      int(run_cycles)))
+                        busy_since[u] = None
             if offer and rd_r:
                 pending.popleft()
             if rq_v and accept_r:

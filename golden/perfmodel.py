@@ -1,0 +1,306 @@
+"""The event-driven performance model (thesis §5.1.2, DESIGN §6): predicts the
+cycles of a compiled program on the generated accelerator, and its timeline.
+
+Two halves:
+
+* :func:`work` runs the program on the golden machine and records, per
+  instruction, what it makes its unit do: memory words read (``LOAD``, by
+  target; an NBin row moves only its window's nonzeros), words written and
+  windows encoded (``STORE``), NSM windows and SSM steps per output group
+  (``COMPUTE``, from :func:`golden.ssm.tile_steps` through the machine).
+* :func:`predict` replays the instructions through a model of the control
+  processor: in-order dispatch from a two-entry queue, a second instruction in
+  the same cycle when the compiler marked it ``par``, the ping-pong
+  scoreboard (:func:`resources`, the rules of :mod:`hdl.control`), ``SYNC`` and
+  ``END`` waiting for every unit, ``fence`` LOADs waiting for the store unit;
+  each unit busy for the duration its :class:`Timing` gives the instruction's
+  work under the memory model (latency, interval between requests, stall
+  probability).  Events are instruction issues and completions; time jumps
+  from one to the next.
+
+The timing constants are the RTL's: how many cycles a unit spends around the
+work it does (a LOAD's request pipeline, the compute unit's fill and drain, the
+store unit's read-encode-write loop).  ``make bench`` measures the model's
+error against the RTL (Amaranth simulation of the generated design, unit by
+unit and in total).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .isa import TARGETS, decode
+from .machine import Machine
+
+__all__ = ["Timing", "TIMING", "work", "resources", "predict"]
+
+_TARGET = {v: k for k, v in TARGETS.items()}
+UNITS = ("load", "store", "compute")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The units' cycles around their work, read off the RTL (:mod:`hdl.dma`,
+    :mod:`hdl.compute`, :mod:`hdl.control`) and checked against it by the bench.
+
+    * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
+      idles when the last datum is written; LUT: one entry per cycle);
+    * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps,
+      at least one; the fill is the pipeline NSM → SSM → H-tree → PE → NBout);
+    * STORE, per window: ``2 G`` to read its ``G`` NBout rows, then sparse
+      ``nonzeros + words + 2 ceil(nonzeros / tn)`` (one value per cycle into the
+      packer, a cycle per word written, two per Encoder beat), dense ``words``
+      and a cycle between windows; plus ``store_fixed`` (sparse) or
+      ``store_fixed_dense``;
+    * the first instruction issues ``first_issue`` cycles after the fetch.
+    """
+    load_fixed: int = 2
+    store_fixed: int = 4
+    store_fixed_dense: int = 2
+    first_issue: int = 2
+    config_depth: int = 4      # hdl.compute: the tile/bias FIFOs' depth
+    config_slack: int = 11     # fill minus the cycles from a group's last window fed to its config's release
+
+    def fill(self, tn, tm):
+        """The compute unit's fill and drain: grows with the H-tree (log2 tn)
+        and the adder tree (log2 tm)."""
+        lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
+        return 21 + lt + lm + (lm >= 3)
+
+
+TIMING = Timing()
+
+
+@dataclass
+class Step:
+    """One instruction and the work it gives its unit."""
+    index: int
+    op: str
+    fields: dict
+    unit: str | None
+    reads: frozenset = frozenset()
+    writes: frozenset = frozenset()
+    words: int = 0          # memory words read (LOAD) or written (STORE)
+    values: int = 0         # STORE: values through the packer
+    windows: int = 0        # STORE: windows encoded; COMPUTE: NSM windows fed
+    groups: int = 0         # COMPUTE: output groups
+    steps: int = 0          # COMPUTE: SSM steps handed to the PEs
+    ideal: int = 0          # COMPUTE: sum ceil(pairs / Tm)
+    extra: dict = field(default_factory=dict)
+
+
+def resources(op, f):
+    """``(reads, writes)``: the buffer halves and memory an instruction touches
+    (the scoreboard's resources of :mod:`hdl.control`)."""
+    def half(base, h):
+        return f"{base}{int(h)}"
+    reads, writes = set(), set()
+    if op == "LOAD":
+        t = _TARGET[f["target"]]
+        if t in ("NIB", "NBIN"):
+            writes.add(half("NBIN", f["half"]))
+        elif t in ("SIB", "SB", "BIAS"):
+            writes.add(half(t, f["half"]))
+        elif t == "LUT":
+            writes.add("LUT")
+        if f["fence"]:
+            reads.add("MEM")
+    elif op == "STORE":
+        reads.add(half("NBOUT", f["half"]))
+        writes.add("MEM")
+    elif op == "COMPUTE":
+        reads |= {half("NBIN", f["nbin_half"]), half("SIB", f["sib_half"]),
+                  half("SB", f["sb_half"]), half("BIAS", f["bias_half"]), "LUT"}
+        writes.add(half("NBOUT", f["out_half"]))
+    return frozenset(reads), frozenset(writes)
+
+
+class _GroupLog(dict):
+    """The machine's stats dict, also logging each group's ``window_cycles``."""
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.groups = []
+
+    def __setitem__(self, key, value):
+        if key == "window_cycles":
+            self.groups.append(value - self.get(key, 0))
+        super().__setitem__(key, value)
+
+
+class _Tracer(Machine):
+    def __init__(self, cfg, image):
+        super().__init__(cfg, image)
+        self.stats = _GroupLog(self.stats)
+
+    def load(self, f):
+        cfg, w = self.cfg, self.cfg.words
+        t = _TARGET[f["target"]]
+        if t in ("NIB", "SIB"):
+            words = f["count"] * w["bitmap"]
+        elif t == "NBIN":
+            if f["dense"]:
+                words = f["count"] * w["nbin"]
+            else:
+                lanes = w["values_per_word"]
+                words = sum(-(-int(self.nib[self._row(cfg.window_rows, f["half"], f["row"] + i)]
+                                      .sum()) // lanes) for i in range(f["count"]))
+        elif t == "SB":
+            words = f["count"] * cfg.tn * w["sb"]
+        elif t == "BIAS":
+            words = f["count"] * w["bias"]
+        else:
+            words = -(-f["count"] // w["values_per_word"])
+            self._cur.extra["entries"] = f["count"]
+        self._cur.words = words
+        self._cur.extra["target"] = t
+        super().load(f)
+
+    def compute(self, f):
+        before = dict(self.stats)
+        self.stats.groups = []
+        super().compute(f)
+        self._cur.extra["group_cycles"] = list(self.stats.groups)
+        s = self._cur
+        s.groups, s.windows = f["groups"], f["groups"] * f["windows"]
+        s.steps = self.stats.get("steps", 0) - before.get("steps", 0)
+        s.extra["window_cycles"] = self.stats["window_cycles"] - before.get("window_cycles", 0)
+        s.ideal = self.stats.get("ideal", 0) - before.get("ideal", 0)
+
+    def store(self, f):
+        cfg, w = self.cfg, self.cfg.words
+        s = self._cur
+        G, lanes = cfg.groups_per_window, w["values_per_word"]
+        per_window = []
+        for win in range(f["windows"]):
+            rows = [self.nbout[self._row(cfg.nbout_rows, f["half"], win * G + k)]
+                    for k in range(G) if win * G + k < f["rows"]]
+            per_window.append(sum(int(np.count_nonzero(r)) for r in rows))
+        s.windows = f["windows"]
+        s.values = f["windows"] * cfg.window
+        s.extra.update(rows=f["rows"], nonzeros=per_window)
+        if f["dense"]:
+            s.words = f["windows"] * w["nbin"]
+        else:   # per window its bitmap and its packed nonzeros
+            s.words = sum(w["bitmap"] + -(-n // lanes) for n in per_window)
+        super().store(f)
+
+
+def work(program):
+    """Run ``program`` on the golden machine; return its :class:`Step` list."""
+    m = _Tracer(program.cfg, program.image)
+    out = []
+    for i, word in enumerate(program.words):
+        op, f = decode(word)
+        unit = {"LOAD": "load", "STORE": "store", "COMPUTE": "compute"}.get(op)
+        r, w = resources(op, f)
+        m._cur = Step(i, op, f, unit, r, w)
+        if op == "LOAD":
+            m.load(f)
+        elif op == "STORE":
+            m.store(f)
+        elif op == "COMPUTE":
+            m.compute(f)
+        out.append(m._cur)
+        if op == "END":
+            break
+    return out
+
+
+def duration(step, cfg, memory=None, timing=TIMING):
+    """Cycles ``step``'s unit is busy with it (expected cycles under memory stalls)."""
+    mem = {"latency": 4, "interval": 1, "p_stall": 0.0, **(memory or {})}
+    per_read = max(mem["interval"], 1) / (1.0 - mem["p_stall"])
+    per_write = 1.0 / (1.0 - mem["p_stall"])
+    if step.op == "LOAD":
+        words = step.words * per_read
+        if step.extra.get("target") == "LUT":   # each word's entries written before the next
+            words += step.extra["entries"]
+        return timing.load_fixed + mem["latency"] + words
+    if step.op == "COMPUTE":
+        # Each group's tile and bias configuration waits in a FIFO of
+        # ``config_depth`` until the PEs finish the group: short groups back
+        # up behind the pipeline's latency.
+        fill = timing.fill(cfg.tn, cfg.tm)
+        lat = fill - timing.config_slack
+        release = []      # when each group's configuration leaves the FIFOs
+        t = 0
+        for g, c in enumerate(step.extra["group_cycles"]):
+            if g >= timing.config_depth:
+                t = max(t, release[g - timing.config_depth])
+            release.append(t + c + lat)
+            t += c
+        return fill + t
+    if step.op == "STORE":
+        G, W = cfg.groups_per_window, cfg.window
+        lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]
+        if step.fields["dense"]:
+            # (a cycle between windows: the writer returns to idle before the next)
+            return timing.store_fixed_dense + step.windows * (2 * G + W / lanes * per_write) + \
+                step.windows - 1
+        total = timing.store_fixed
+        for n in step.extra["nonzeros"]:
+            words = bm + -(-n // lanes)
+            total += 2 * G + n + words * per_write + 2 * max(1, -(-n // cfg.tn))
+        return total
+    return 0
+
+
+def predict(program, memory=None, timing=TIMING, steps=None):
+    """Predicted ``cycles`` (as the RTL's counter counts them: from the end of the
+    program fetch to ``END``), ``compute_cycles`` and the ``timeline``: per
+    instruction its unit, issue and end cycle."""
+    cfg = program.cfg
+    steps = steps if steps is not None else work(program)
+    free_at = {u: 0 for u in UNITS}          # the cycle the unit is idle again
+    running = {u: None for u in UNITS}       # (end, reads, writes) of its last instruction
+    t = timing.first_issue
+    last_issue, issued_now = t - 1, 0
+    timeline, compute = [], 0
+    prev = None
+    for s in steps:
+        if s.op == "NOP":
+            continue
+        earliest = t
+        if s.op in ("SYNC", "END"):
+            earliest = max(earliest, *free_at.values())
+        else:
+            earliest = max(earliest, free_at[s.unit])
+            for u, cur in running.items():
+                if u == s.unit or cur is None:
+                    continue
+                end, r2, w2 = cur
+                if (s.writes & (r2 | w2)) or (s.reads & w2):
+                    earliest = max(earliest, end)
+            if s.op == "LOAD" and s.fields.get("fence"):
+                earliest = max(earliest, free_at["store"])
+        # Dual issue: in the same cycle as the previous one only if marked par,
+        # otherwise at least `issue_gap` cycles later.
+        same_cycle_ok = (prev is not None and s.fields.get("par") and issued_now == 1
+                         and prev.unit is not None and s.unit is not None and prev.unit != s.unit
+                         and not ((s.writes & (prev.reads | prev.writes)) or (s.reads & prev.writes)))
+        if same_cycle_ok and earliest <= last_issue:
+            issue = last_issue
+            issued_now = 2
+        else:
+            issue = max(earliest, last_issue + 1)
+            issued_now = 1
+        last_issue = issue
+        prev = s
+        if s.op == "END":
+            timeline.append({"index": s.index, "op": s.op, "unit": None, "issue": issue,
+                             "end": issue})
+            return {"cycles": int(round(issue)) + 1, "compute_cycles": int(round(compute)),
+                    "timeline": timeline}
+        if s.unit is None:
+            timeline.append({"index": s.index, "op": s.op, "unit": None, "issue": issue,
+                             "end": issue})
+            continue
+        d = duration(s, cfg, memory, timing)
+        end = issue + 1 + d
+        free_at[s.unit] = end
+        running[s.unit] = (end, s.reads, s.writes)
+        if s.unit == "compute":
+            compute += d
+        timeline.append({"index": s.index, "op": s.op, "unit": s.unit, "issue": issue,
+                         "end": end})
+    raise ValueError("the program has no END")

@@ -1,0 +1,316 @@
+"""``make bench``: cycles against the ideal, sparse against dense on the same RTL,
+the performance model against the RTL, the thesis' table 5.2 layers, tool figures.
+
+::
+
+    python -m tb.bench [-o build/bench] [--quick] [--sim verilator|icarus]
+
+Writes ``report.md`` (a person reads it), ``bench.json`` (a script reads it) and
+PNG plots into the output directory, and prints a summary.  A benchmark: it
+records the goals as met or not, it never fails on them (a mismatch between
+the RTL and the golden model still fails: exit status 1).
+
+**Benchmark layers.**  The FC layers of the thesis' comparison (AlexNet fc6,
+fc7, fc8; VGG16 fc6, fc7, fc8) at the thesis' weight densities (AlexNet: table
+3.5 — 8.9 %, 8.9 %, 25.2 %, blocks (32, 32), (32, 32), (16, 16); VGG16: EIE's
+table, which table 5.2 compares against — 4 %, 4 %, 23 %) and EIE's neuron
+(activation) densities (35.1, 35.3, 37.5; 18.3, 37.5, 41.1 %).  On the RTL
+they run scaled down (each dimension divided by ``scale``, blocks by
+``scale`` too, at least Tm) at Tn = Tm = 4, with weights streamed from memory
+as the compiler schedules them: the RTL's cycles in sparse and in dense mode,
+the ideal ``Σ ceil(pairs / Tm)``, the model's prediction and its error.
+
+**Table 5.2.**  The same six layers at full size, Tn = Tm = 16, with every
+weight on chip as the thesis assumes for this comparison (buffers sized to
+hold a layer): compute cycles from the performance model (the RTL would take
+hours of simulation at this size; the model is the one validated above),
+beside the thesis' µs and EIE's at 1 GHz (1 µs = 1000 cycles).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["LAYERS", "THESIS_TABLE_5_2", "run_bench", "main"]
+
+# name: (n_in, n_out, weight density, neuron density, block)
+LAYERS = {
+    "alexnet-fc6": (9216, 4096, 0.089, 0.351, (32, 32)),
+    "alexnet-fc7": (4096, 4096, 0.089, 0.353, (32, 32)),
+    "alexnet-fc8": (4096, 1000, 0.252, 0.375, (16, 16)),
+    "vgg16-fc6": (25088, 4096, 0.04, 0.183, (32, 32)),
+    "vgg16-fc7": (4096, 4096, 0.04, 0.375, (32, 32)),
+    "vgg16-fc8": (4096, 1000, 0.23, 0.411, (16, 16)),
+}
+# Thesis table 5.2 (µs at 1 GHz): ACC (the thesis' accelerator) and EIE.
+THESIS_TABLE_5_2 = {
+    "alexnet-fc6": (18.43, 30.30), "alexnet-fc7": (8.19, 12.20), "alexnet-fc8": (5.13, 9.90),
+    "vgg16-fc6": (25.23, 34.40), "vgg16-fc7": (4.12, 8.70), "vgg16-fc8": (5.09, 7.50),
+}
+SOURCE = ("thesis table 3.5 (AlexNet weight densities), EIE table via thesis table 5.2 "
+          "(VGG16 weight densities, neuron densities)")
+
+
+def _scaled(name, scale, tm):
+    n_in, n_out, wd, nd, block = LAYERS[name]
+    b = tuple(max(tm, k // scale) for k in block)
+    return max(n_in // scale, 4 * tm), max(n_out // scale, 4), wd, nd, b
+
+
+def _layer_row(name, scale, tn, tm, sim, runner, seed, workdir):
+    from golden import perfmodel
+    from golden.compiler import compile_model, small_config
+    from golden.synthetic import random_inputs, random_sparse_fc
+    from .run import batches, run_model
+    n_in, n_out, wd, nd, block = _scaled(name, scale, tn)
+    rng = np.random.default_rng(seed)
+    model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
+    x = random_inputs(rng, n_in, vectors=1, density=nd)
+    cfg = small_config(tn, tm)
+    res, model_cycles, ideal = {}, {}, {}
+    for dense in (False, True):
+        mode = "dense" if dense else "sparse"
+        r = run_model(model, x, cfg, dense=dense, sim=sim, workdir=workdir, runner=runner,
+                      memory={"latency": 4, "interval": 1, "p_stall": 0.0})
+        runner = r["runner"]
+        if not r["bit_exact"]:
+            raise AssertionError(f"{name} ({mode}): RTL differs from golden: {r['mismatch']}")
+        res[mode] = r
+        predicted = 0
+        for part in batches(model, x, cfg, dense):
+            predicted += perfmodel.predict(compile_model(model, cfg, x[part], dense=dense))["cycles"]
+        model_cycles[mode] = predicted
+        ideal[mode] = r["ideal_cycles"]
+    sp, de = res["sparse"], res["dense"]
+    row = {
+        "name": name, "shape": [n_out, n_in], "scale": scale, "block": list(block),
+        "weight_density": wd, "neuron_density": nd, "tn": tn, "tm": tm,
+        "rtl_cycles": sp["cycles"], "rtl_compute_cycles": sp["compute_cycles"],
+        "ideal_cycles": ideal["sparse"], "dense_cycles": de["cycles"],
+        "dense_compute_cycles": de["compute_cycles"], "dense_ideal_cycles": ideal["dense"],
+        "ideal_speedup": round(ideal["dense"] / max(ideal["sparse"], 1), 3),
+        "speedup": round(de["cycles"] / sp["cycles"], 3),
+        "compute_speedup": round(de["compute_cycles"] / sp["compute_cycles"], 3),
+        "model_cycles": model_cycles["sparse"], "model_dense_cycles": model_cycles["dense"],
+        "model_error": round((model_cycles["sparse"] - sp["cycles"]) / sp["cycles"], 5),
+        "model_dense_error": round((model_cycles["dense"] - de["cycles"]) / de["cycles"], 5),
+        "sim_cycles_per_second": sp["sim_cycles_per_second"],
+    }
+    return row, runner
+
+
+def _table_5_2_row(name, seed):
+    from golden import perfmodel
+    from golden.compiler import compile_model
+    from golden.config import AccelConfig
+    from golden.synthetic import random_inputs, random_sparse_fc
+    n_in, n_out, wd, nd, block = LAYERS[name]
+    rng = np.random.default_rng(seed)
+    model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
+    x = random_inputs(rng, n_in, vectors=1, density=nd)
+    # Every weight of the layer on chip (the thesis' assumption for table 5.2):
+    # buffers sized to the layer (rows of the configuration's shapes, two halves).
+    windows = -(-n_in // 256)                      # NSM windows of 16 * Tm inputs
+    groups = -(-(-(-n_out // 16)) // 16) * 16      # output groups, whole Encoder windows
+    sb_words = -(-int(model.layers[0].count) // (16 * 256)) + groups   # 4-bit weights per PE
+    cfg = AccelConfig(tn=16, tm=16, nbin_bytes=2 * 512 * windows, nibin_bytes=2 * 32 * windows,
+                      sib_bytes=2 * 32 * windows * groups, sb_bytes=2 * 128 * sb_words,
+                      bias_bytes=2 * 64 * groups, nbout_bytes=2 * 32 * groups,
+                      ib_bytes=64 * 1024)
+    program = compile_model(model, cfg, x)
+    steps = perfmodel.work(program)
+    p = perfmodel.predict(program, steps=steps)
+    computes = [s for s in steps if s.op == "COMPUTE"]
+    compute = sum(perfmodel.duration(s, cfg) for s in computes)
+    thesis_us, eie_us = THESIS_TABLE_5_2[name]
+    return {"layer": name, "cycles": int(round(compute)), "thesis_cycles": int(round(thesis_us * 1000)),
+            "eie_cycles": int(round(eie_us * 1000)), "ideal_cycles": sum(s.ideal for s in computes),
+            "total_cycles_with_loads": p["cycles"], "computes": len(computes),
+            "source": "model (compute unit, all weights on chip)",
+            "shape": [n_out, n_in], "weight_density": wd, "neuron_density": nd}
+
+
+def _generation_time():
+    from amaranth.back import verilog
+
+    from golden.config import THESIS
+    from hdl.top import Accelerator
+    t0 = time.perf_counter()
+    text = verilog.convert(Accelerator(THESIS), name="top")
+    return round(time.perf_counter() - t0, 1), len(text.splitlines())
+
+
+def _plots(report, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    files = []
+    rows = report["layers"]
+    if rows:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        x = np.arange(len(rows))
+        for k, (key, label) in enumerate((("ideal_cycles", "ideal Σceil(pairs/Tm)"),
+                                          ("rtl_compute_cycles", "RTL compute"),
+                                          ("rtl_cycles", "RTL total"),
+                                          ("model_cycles", "model total"),
+                                          ("dense_cycles", "RTL dense total"))):
+            ax.bar(x + (k - 2) * 0.16, [r[key] for r in rows], 0.16, label=label)
+        ax.set_xticks(x, [r["name"] for r in rows], rotation=20)
+        ax.set_yscale("log")
+        ax.set_ylabel("cycles")
+        ax.set_title(f"Benchmark layers (scaled, Tn = Tm = {rows[0]['tn']})")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "layers.png", dpi=120)
+        plt.close(fig)
+        files.append("layers.png")
+    t = report["thesis_table_5_2"]
+    if t:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        x = np.arange(len(t))
+        for k, (key, label) in enumerate((("cycles", "sparsegen (model)"),
+                                          ("thesis_cycles", "thesis ACC"),
+                                          ("eie_cycles", "EIE"))):
+            ax.bar(x + (k - 1) * 0.27, [r[key] for r in t], 0.27, label=label)
+        ax.set_xticks(x, [r["layer"] for r in t], rotation=20)
+        ax.set_ylabel("cycles at 1 GHz")
+        ax.set_title("Thesis table 5.2 layers, Tn = Tm = 16, weights on chip")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "table_5_2.png", dpi=120)
+        plt.close(fig)
+        files.append("table_5_2.png")
+    return files
+
+
+def _goals(report):
+    rows, t = report["layers"], report["thesis_table_5_2"]
+    goals = []
+    if rows:
+        worst = max(r["rtl_compute_cycles"] / max(r["ideal_cycles"], 1) for r in rows)
+        goals.append(("RTL compute cycles / ideal <= 1.03 on every layer", worst <= 1.03,
+                      f"worst {worst:.2f}"))
+        worst_total = max(r["rtl_cycles"] / max(r["ideal_cycles"], 1) for r in rows)
+        goals.append(("RTL total cycles / ideal <= 1.03 on every layer", worst_total <= 1.03,
+                      f"worst {worst_total:.2f} (weights streamed from memory)"))
+        ratio = min(r["speedup"] / r["ideal_speedup"] for r in rows)
+        goals.append(("achieved speed-up / ideal bound >= 0.98", ratio >= 0.98, f"worst {ratio:.2f}"))
+        err = max(max(abs(r["model_error"]), abs(r["model_dense_error"])) for r in rows)
+        goals.append(("performance model error <= 2 %", err <= 0.02, f"worst {100 * err:.2f} %"))
+    if t:
+        ok = all(r["cycles"] <= r["thesis_cycles"] for r in t)
+        goals.append(("table 5.2 cycles at or below the thesis'", ok,
+                      ", ".join(f"{r['layer']} {r['cycles'] / r['thesis_cycles']:.2f}x" for r in t)))
+    return [{"goal": g, "met": bool(m), "value": v} for g, m, v in goals]
+
+
+def _markdown(report):
+    L = ["# sparsegen benchmarks", "",
+         f"{'Quick set' if report['quick'] else 'Full set'}; simulator {report['sim']}; "
+         f"wall time {report['wall_seconds']} s.", "", "## Goals", "",
+         "| goal | met | value |", "|---|---|---|"]
+    L += [f"| {g['goal']} | {'yes' if g['met'] else '**no**'} | {g['value']} |"
+          for g in report["goals"]]
+    if report["layers"]:
+        L += ["", f"## Benchmark layers on the RTL (scaled down by {report['scale']}, "
+              f"Tn = Tm = {report['layers'][0]['tn']}, weights streamed from memory)", "",
+              "Densities: " + SOURCE + ".", "",
+              "| layer | shape | w / n density | ideal | RTL compute | RTL total | dense total | "
+              "ideal speed-up | speed-up (total) | speed-up (compute) | model | model error |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in report["layers"]:
+            L.append(f"| {r['name']} | {r['shape'][0]}x{r['shape'][1]} | "
+                     f"{r['weight_density']:.3f} / {r['neuron_density']:.3f} | {r['ideal_cycles']} | "
+                     f"{r['rtl_compute_cycles']} | {r['rtl_cycles']} | {r['dense_cycles']} | "
+                     f"{r['ideal_speedup']:.2f} | {r['speedup']:.2f} | {r['compute_speedup']:.2f} | "
+                     f"{r['model_cycles']} | {100 * r['model_error']:+.2f} % |")
+    if report["thesis_table_5_2"]:
+        L += ["", "## Thesis table 5.2 (Tn = Tm = 16, all weights on chip, 1 GHz)", "",
+              "Our cycles: the compute unit's, from the performance model (validated against "
+              "the RTL above); the ideal is Σ ceil(pairs / Tm).", "",
+              "| layer | ideal | sparsegen | thesis ACC | EIE | sparsegen / thesis |",
+              "|---|---:|---:|---:|---:|---:|"]
+        for r in report["thesis_table_5_2"]:
+            L.append(f"| {r['layer']} | {r['ideal_cycles']} | {r['cycles']} | {r['thesis_cycles']} | "
+                     f"{r['eie_cycles']} | {r['cycles'] / r['thesis_cycles']:.2f} |")
+    tools = report["tools"]
+    L += ["", "## Tools", "", "| figure | value |", "|---|---|"]
+    L += [f"| {k.replace('_', ' ')} | {v} |" for k, v in tools.items()]
+    L += ["", "Plots: " + ", ".join(report["plots"]) + ".", ""]
+    return "\n".join(L)
+
+
+def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=print):
+    """Run the benchmarks; write ``report.md``, ``bench.json`` and plots into
+    ``out``; return the report dict."""
+    from .runner import SIMULATORS
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sim = sim or ("icarus" if quick else "verilator")
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    t0 = time.perf_counter()
+    scale = 16
+    names = ["alexnet-fc8", "vgg16-fc8"] if quick else list(LAYERS)
+    tn = tm = 4
+    rows, runner = [], None
+    for i, name in enumerate(names):
+        progress(f"[bench] RTL {name} (1/{scale} scale) sparse and dense on {sim} "
+                 f"({i + 1}/{len(names)}) ...")
+        row, runner = _layer_row(name, scale, tn, tm, sim, runner, seed, out / "rtl")
+        progress(f"        {row['rtl_cycles']} cycles (ideal {row['ideal_cycles']}, dense "
+                 f"{row['dense_cycles']}), model {row['model_cycles']} "
+                 f"({100 * row['model_error']:+.2f} %)")
+        rows.append(row)
+    table = []
+    for name in (["alexnet-fc8", "vgg16-fc8"] if quick else list(LAYERS)):
+        progress(f"[bench] table 5.2 {name} at full size, Tn = Tm = 16 (model) ...")
+        table.append(_table_5_2_row(name, seed))
+        r = table[-1]
+        progress(f"        {r['cycles']} cycles; thesis {r['thesis_cycles']}, EIE {r['eie_cycles']}")
+    tools = {}
+    if not quick:
+        progress("[bench] Verilog generation at Tn = Tm = 16 ...")
+        seconds, lines = _generation_time()
+        tools["verilog_generation_seconds_tn16_tm16"] = seconds
+        tools["verilog_lines_tn16_tm16"] = lines
+    tools["sim_cycles_per_second_" + sim] = round(float(np.mean(
+        [r["sim_cycles_per_second"] for r in rows])), 1) if rows else None
+    report = {"quick": quick, "sim": sim, "scale": scale, "seed": seed, "layers": rows,
+              "thesis_table_5_2": table, "tools": tools}
+    report["goals"] = _goals(report)
+    report["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    report["plots"] = _plots(report, out)
+    (out / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "report.md").write_text(_markdown(report))
+    return report
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tb.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--output", default="build/bench", help="output directory")
+    p.add_argument("--quick", action="store_true",
+                   help="a reduced set (the two fc8 layers on Icarus, two table 5.2 rows)")
+    p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
+                   help="simulator (default: verilator, icarus with --quick)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random layers and inputs")
+    args = p.parse_args(argv)
+    try:
+        report = run_bench(args.output, quick=args.quick, sim=args.sim, seed=args.seed)
+    except AssertionError as e:
+        print(f"python -m tb.bench: {e}", file=sys.stderr)
+        return 1
+    print()
+    for g in report["goals"]:
+        print(f"  {'met    ' if g['met'] else 'NOT MET'}  {g['goal']}: {g['value']}")
+    print(f"report: {Path(args.output) / 'report.md'}  data: {Path(args.output) / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The performance model (golden.perfmodel) against the RTL, and the bench's
+report: structure and self-consistency (never its speed)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from golden import perfmodel
+from golden.compiler import compile_model, small_config
+from golden.synthetic import random_inputs, random_model, random_sparse_fc
+from tb.accel_sim import MemoryModel, run_accelerator
+
+
+@pytest.mark.parametrize("tn, tm, dense, sizes, latency", [
+    (4, 4, False, [100, 30, 6], 4),     # two layers, several tiles, store windows
+    (2, 4, False, [120, 40, 6], 6),     # short groups: the tile/bias FIFOs back up
+    (4, 2, True, [60, 70, 5], 3),       # dense mode, several Encoder windows per store
+])
+def test_model_predicts_the_rtl_cycle_for_cycle(tn, tm, dense, sizes, latency):
+    # Without memory stalls the machine is deterministic; the model must give
+    # its cycles, compute cycles and each instruction's interval exactly.
+    rng = np.random.default_rng(tn * 100 + tm + latency)
+    model = random_model(rng, sizes, 0.8, 4, block=(tn, tm))
+    x = random_inputs(rng, sizes[0], vectors=2, density=0.5)
+    program = compile_model(model, small_config(tn, tm), x, dense=dense)
+    trace = []
+    _, counters, _ = run_accelerator(program, MemoryModel(latency=latency), trace=trace)
+    p = perfmodel.predict(program, {"latency": latency})
+    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"])
+    rtl = {u: [(a, b) for v, a, b in trace if v == u] for u in perfmodel.UNITS}
+    for u in perfmodel.UNITS:
+        mine = [(int(e["issue"]) + 1, int(e["end"])) for e in p["timeline"] if e["unit"] == u]
+        assert mine == rtl[u], f"unit {u}: model {mine} RTL {rtl[u]}"
+
+
+def test_model_work_matches_the_golden_machine():
+    rng = np.random.default_rng(3)
+    model = random_model(rng, [80, 20], 0.6, 8, block=(4, 4))
+    x = random_inputs(rng, 80, vectors=1)
+    program = compile_model(model, small_config(4, 4), x)
+    steps = perfmodel.work(program)
+    from golden.machine import run_program
+    _, machine = run_program(program)
+    computes = [s for s in steps if s.op == "COMPUTE"]
+    assert sum(s.ideal for s in computes) == machine.stats["ideal"]
+    assert sum(s.steps for s in computes) == machine.stats["steps"]
+    # A window costs at least a cycle, and at least its SSM steps.
+    for s in computes:
+        assert s.extra["window_cycles"] >= max(s.windows, s.steps)
+        assert sum(s.extra["group_cycles"]) == s.extra["window_cycles"]
+
+
+def test_random_sparse_fc_keeps_the_density():
+    rng = np.random.default_rng(0)
+    layer = random_sparse_fc(rng, 4096, 1024, 0.25, 4, block=(16, 16)).layers[0]
+    kept = layer.block_mask.mean()
+    assert abs(kept - 0.25) < 0.03 and layer.count == int(layer.block_mask.sum()) * 256
+
+
+@pytest.mark.cocotb
+def test_bench_quick_report_is_consistent(tmp_path):
+    from tb.bench import LAYERS, THESIS_TABLE_5_2, run_bench
+    report = run_bench(tmp_path, quick=True, progress=lambda *_: None)
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data == json.loads(json.dumps(report))
+    assert (tmp_path / "report.md").read_text().startswith("# sparsegen benchmarks")
+    for png in data["plots"]:
+        assert (tmp_path / png).stat().st_size > 0
+    assert data["layers"]
+    for r in data["layers"]:
+        for key in ("name", "rtl_cycles", "ideal_cycles", "dense_cycles", "ideal_speedup",
+                    "model_cycles"):
+            assert key in r
+        # Ratios recomputed from the cycles.
+        assert r["speedup"] == round(r["dense_cycles"] / r["rtl_cycles"], 3)
+        assert r["ideal_speedup"] == round(r["dense_ideal_cycles"] / r["ideal_cycles"], 3)
+        assert r["model_error"] == round((r["model_cycles"] - r["rtl_cycles"]) / r["rtl_cycles"], 5)
+        # The RTL never beats the ideal, and sparse never needs more pairs than dense.
+        assert r["rtl_compute_cycles"] >= r["ideal_cycles"] <= r["dense_ideal_cycles"]
+    for r in data["thesis_table_5_2"]:
+        thesis_us, eie_us = THESIS_TABLE_5_2[r["layer"]]
+        assert (r["thesis_cycles"], r["eie_cycles"]) == (round(thesis_us * 1000),
+                                                         round(eie_us * 1000))
+        assert r["layer"] in LAYERS and r["cycles"] >= r["ideal_cycles"] and r["source"]
+    goals = {g["goal"]: g for g in data["goals"]}
+    err = max(max(abs(r["model_error"]), abs(r["model_dense_error"])) for r in data["layers"])
+    assert goals["performance model error <= 2 %"]["met"] == (err <= 0.02)
