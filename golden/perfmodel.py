@@ -49,9 +49,9 @@ class Timing:
       at least one; the fill is the pipeline NSM → SSM → H-tree → PE → NBout);
     * STORE, per window: ``2 G`` to read its ``G`` NBout rows, then sparse
       ``nonzeros + words + 2 ceil(nonzeros / tn)`` (one value per cycle into the
-      packer, a cycle per word written, two per Encoder beat), dense ``words``
-      and a cycle between windows; plus ``store_fixed`` (sparse) or
-      ``store_fixed_dense``;
+      packer, a cycle per word written, two per Encoder beat; the next
+      window's read overlaps it), dense ``words`` and a cycle between windows
+      (no overlap); plus ``store_fixed`` (sparse) or ``store_fixed_dense``;
     * the first instruction issues ``first_issue`` cycles after the fetch.
     """
     load_fixed: int = 2
@@ -237,10 +237,16 @@ def duration(step, cfg, memory=None, timing=TIMING):
             # (a cycle between windows: the writer returns to idle before the next)
             return timing.store_fixed_dense + step.windows * (2 * G + W / lanes * per_write) + \
                 step.windows - 1
-        total = timing.store_fixed
+        # The next window's rows are read while the Encoder and the writer work
+        # on the previous one: a window's read shows only where it is longer.
+        total = timing.store_fixed + 2 * G
+        prev = None
         for n in step.extra["nonzeros"]:
-            words = bm + -(-n // lanes)
-            total += 2 * G + n + words * per_write + 2 * max(1, -(-n // cfg.tn))
+            write = n + (bm + -(-n // lanes)) * per_write + 2 * max(1, -(-n // cfg.tn))
+            if prev is not None:
+                total += max(0, 2 * G - prev)
+            total += write
+            prev = write
         return total
     return 0
 

@@ -61,7 +61,9 @@ def _scaled(name, scale, tm):
     return max(n_in // scale, 4 * tm), max(n_out // scale, 4), wd, nd, b
 
 
-def _layer_row(name, scale, tn, tm, sim, runner, seed, workdir):
+def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
+    """One benchmark layer, sparse and dense on the RTL; ``runners`` maps a
+    configuration to its simulator build (reused: a build per configuration)."""
     from golden import perfmodel
     from golden.compiler import compile_model, small_config
     from golden.synthetic import random_inputs, random_sparse_fc
@@ -70,13 +72,24 @@ def _layer_row(name, scale, tn, tm, sim, runner, seed, workdir):
     rng = np.random.default_rng(seed)
     model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
     x = random_inputs(rng, n_in, vectors=1, density=nd)
-    cfg = small_config(tn, tm)
+    # The test configuration, grown where a layer needs it:
+    base = small_config(tn, tm)
+    windows = -(-n_in // base.window)
+    # NBin/NIBin hold the layer's input (the compiler does not tile inputs) and an
+    # SB half one group's raw 16-bit weights (dense mode).
+    dense_words = -(-n_in // (4 * tm))
+    cfg = small_config(tn, tm, nbin_bytes=max(base.nbin_bytes, 2 * windows * 2 * base.window),
+                       nibin_bytes=max(base.nibin_bytes, 2 * windows * base.window // 8),
+                       sb_bytes=max(base.sb_bytes, 2 * dense_words * 8 * tm))
     res, model_cycles, ideal = {}, {}, {}
+    key = (cfg, sim)
+    workdir = Path(workdir) / f"{tn}x{tm}-nbin{cfg.nbin_bytes}"
     for dense in (False, True):
         mode = "dense" if dense else "sparse"
-        r = run_model(model, x, cfg, dense=dense, sim=sim, workdir=workdir, runner=runner,
+        r = run_model(model, x, cfg, dense=dense, sim=sim, workdir=workdir,
+                      runner=runners.get(key),
                       memory={"latency": 4, "interval": 1, "p_stall": 0.0})
-        runner = r["runner"]
+        runners[key] = r["runner"]
         if not r["bit_exact"]:
             raise AssertionError(f"{name} ({mode}): RTL differs from golden: {r['mismatch']}")
         res[mode] = r
@@ -100,7 +113,7 @@ def _layer_row(name, scale, tn, tm, sim, runner, seed, workdir):
         "model_dense_error": round((model_cycles["dense"] - de["cycles"]) / de["cycles"], 5),
         "sim_cycles_per_second": sp["sim_cycles_per_second"],
     }
-    return row, runner
+    return row
 
 
 def _table_5_2_row(name, seed):
@@ -257,11 +270,11 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
     scale = 16
     names = ["alexnet-fc8", "vgg16-fc8"] if quick else list(LAYERS)
     tn = tm = 4
-    rows, runner = [], None
+    rows, runners = [], {}
     for i, name in enumerate(names):
         progress(f"[bench] RTL {name} (1/{scale} scale) sparse and dense on {sim} "
                  f"({i + 1}/{len(names)}) ...")
-        row, runner = _layer_row(name, scale, tn, tm, sim, runner, seed, out / "rtl")
+        row = _layer_row(name, scale, tn, tm, sim, runners, seed, out / "rtl")
         progress(f"        {row['rtl_cycles']} cycles (ideal {row['ideal_cycles']}, dense "
                  f"{row['dense_cycles']}), model {row['model_cycles']} "
                  f"({100 * row['model_error']:+.2f} %)")
@@ -305,6 +318,9 @@ def main(argv=None):
     except AssertionError as e:
         print(f"python -m tb.bench: {e}", file=sys.stderr)
         return 1
+    except (ValueError, RuntimeError) as e:
+        print(f"python -m tb.bench: error: {e}", file=sys.stderr)
+        return 2
     print()
     for g in report["goals"]:
         print(f"  {'met    ' if g['met'] else 'NOT MET'}  {g['goal']}: {g['value']}")

@@ -16,6 +16,7 @@ from tb.accel_sim import MemoryModel, run_accelerator
     (4, 4, False, [100, 30, 6], 4),     # two layers, several tiles, store windows
     (2, 4, False, [120, 40, 6], 6),     # short groups: the tile/bias FIFOs back up
     (4, 2, True, [60, 70, 5], 3),       # dense mode, several Encoder windows per store
+    (4, 2, False, [60, 100, 6], 4),     # sparse stores of several windows (reads overlap)
 ])
 def test_model_predicts_the_rtl_cycle_for_cycle(tn, tm, dense, sizes, latency):
     # Without memory stalls the machine is deterministic; the model must give
