@@ -59,7 +59,7 @@ class Timing:
     store_fixed_dense: int = 2
     first_issue: int = 2
     config_depth: int = 4      # hdl.compute: the tile/bias FIFOs' depth
-    config_slack: int = 11     # fill minus the cycles from a group's last window fed to its config's release
+    config_release: int = 12   # + log2(tn): from a group's last window fed to its config's release
 
     def fill(self, tn, tm):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn)
@@ -221,7 +221,7 @@ def duration(step, cfg, memory=None, timing=TIMING):
         # ``config_depth`` until the PEs finish the group: short groups back
         # up behind the pipeline's latency.
         fill = timing.fill(cfg.tn, cfg.tm)
-        lat = fill - timing.config_slack
+        lat = timing.config_release + cfg.tn.bit_length() - 1
         release = []      # when each group's configuration leaves the FIFOs
         t = 0
         for g, c in enumerate(step.extra["group_cycles"]):

@@ -87,3 +87,22 @@ def test_bench_quick_report_is_consistent(tmp_path):
     goals = {g["goal"]: g for g in data["goals"]}
     err = max(max(abs(r["model_error"]), abs(r["model_dense_error"])) for r in data["layers"])
     assert goals["performance model error <= 2 %"]["met"] == (err <= 0.02)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_model_equals_rtl_on_random_configurations(seed):
+    rng = np.random.default_rng(seed)
+    tn, tm = int(rng.choice([2, 4, 8])), int(rng.choice([2, 4]))
+    sizes = [int(rng.integers(20, 140)), int(rng.integers(4, 60)), int(rng.integers(2, 12))]
+    sparsity, density = float(rng.uniform(0.2, 0.9)), float(rng.uniform(0.1, 1.0))
+    dense, latency = bool(rng.random() < 0.3), int(rng.integers(1, 9))
+    config = dict(seed=seed, tn=tn, tm=tm, sizes=sizes, sparsity=round(sparsity, 3),
+                  density=round(density, 3), dense=dense, latency=latency)
+    model = random_model(rng, sizes, sparsity, int(rng.choice([4, 8])), block=(tn, tm))
+    x = random_inputs(rng, sizes[0], vectors=int(rng.integers(1, 3)), density=density)
+    program = compile_model(model, small_config(tn, tm), x, dense=dense)
+    _, counters, _ = run_accelerator(program, MemoryModel(latency=latency))
+    p = perfmodel.predict(program, {"latency": latency})
+    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"]), \
+        f"model {p['cycles']}/{p['compute_cycles']} RTL {counters['cycles']}/" \
+        f"{counters['compute_cycles']}; replay: {config}"
