@@ -77,7 +77,7 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
     windows = -(-n_in // base.window)
     # NBin/NIBin hold the layer's input (the compiler does not tile inputs) and an
     # SB half one group's raw 16-bit weights (dense mode).
-    dense_words = -(-n_in // (4 * tm))
+    dense_words = windows * base.window // (4 * tm)   # raw 16-bit slots, whole windows
     cfg = small_config(tn, tm, nbin_bytes=max(base.nbin_bytes, 2 * windows * 2 * base.window),
                        nibin_bytes=max(base.nibin_bytes, 2 * windows * base.window // 8),
                        sb_bytes=max(base.sb_bytes, 2 * dense_words * 8 * tm))
