@@ -81,7 +81,7 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
     cfg = small_config(tn, tm, nbin_bytes=max(base.nbin_bytes, 2 * windows * 2 * base.window),
                        nibin_bytes=max(base.nibin_bytes, 2 * windows * base.window // 8),
                        sb_bytes=max(base.sb_bytes, 2 * dense_words * 8 * tm))
-    res, model_cycles, ideal = {}, {}, {}
+    res, model_cycles, ideal, busy_share, timeline = {}, {}, {}, {}, []
     key = (cfg, sim)
     workdir = Path(workdir) / f"{tn}x{tm}-nbin{cfg.nbin_bytes}"
     for dense in (False, True):
@@ -93,10 +93,18 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
         if not r["bit_exact"]:
             raise AssertionError(f"{name} ({mode}): RTL differs from golden: {r['mismatch']}")
         res[mode] = r
-        predicted = 0
+        predicted, busy = 0, {u: 0 for u in perfmodel.UNITS}
         for part in batches(model, x, cfg, dense):
-            predicted += perfmodel.predict(compile_model(model, cfg, x[part], dense=dense))["cycles"]
+            p = perfmodel.predict(compile_model(model, cfg, x[part], dense=dense),
+                                  {"latency": 4})
+            predicted += p["cycles"]
+            for e in p["timeline"]:
+                if e["unit"]:
+                    busy[e["unit"]] += e["end"] - e["issue"] - 1
+            if not dense:
+                timeline = p["timeline"]
         model_cycles[mode] = predicted
+        busy_share[mode] = {u: round(b / max(predicted, 1), 3) for u, b in busy.items()}
         ideal[mode] = r["ideal_cycles"]
     sp, de = res["sparse"], res["dense"]
     row = {
@@ -112,6 +120,10 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
         "model_error": round((model_cycles["sparse"] - sp["cycles"]) / sp["cycles"], 5),
         "model_dense_error": round((model_cycles["dense"] - de["cycles"]) / de["cycles"], 5),
         "sim_cycles_per_second": sp["sim_cycles_per_second"],
+        # Where the cycles go (the model's timeline, which equals the RTL's):
+        # the share of the run each unit is busy, sparse and dense.
+        "busy": busy_share["sparse"], "dense_busy": busy_share["dense"],
+        "timeline": timeline,
     }
     return row
 
@@ -181,6 +193,21 @@ def _plots(report, out):
         fig.savefig(out / "layers.png", dpi=120)
         plt.close(fig)
         files.append("layers.png")
+    if rows and rows[0]["timeline"]:
+        r = rows[0]
+        fig, ax = plt.subplots(figsize=(9, 2.6))
+        colors = {"load": "tab:blue", "compute": "tab:orange", "store": "tab:green"}
+        for k, u in enumerate(("load", "compute", "store")):
+            spans = [(e["issue"] + 1, e["end"] - e["issue"] - 1) for e in r["timeline"]
+                     if e["unit"] == u]
+            ax.broken_barh(spans, (k - 0.4, 0.8), color=colors[u])
+        ax.set_yticks(range(3), ["load", "compute", "store"])
+        ax.set_xlabel("cycle")
+        ax.set_title(f"{r['name']} (sparse): unit timeline from the performance model")
+        fig.tight_layout()
+        fig.savefig(out / "timeline.png", dpi=120)
+        plt.close(fig)
+        files.append("timeline.png")
     t = report["thesis_table_5_2"]
     if t:
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -233,14 +260,17 @@ def _markdown(report):
               f"Tn = Tm = {report['layers'][0]['tn']}, weights streamed from memory)", "",
               "Densities: " + SOURCE + ".", "",
               "| layer | shape | w / n density | ideal | RTL compute | RTL total | dense total | "
-              "ideal speed-up | speed-up (total) | speed-up (compute) | model | model error |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "ideal speed-up | speed-up (total) | speed-up (compute) | model | model error | "
+              "busy load / compute / store |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in report["layers"]:
             L.append(f"| {r['name']} | {r['shape'][0]}x{r['shape'][1]} | "
                      f"{r['weight_density']:.3f} / {r['neuron_density']:.3f} | {r['ideal_cycles']} | "
                      f"{r['rtl_compute_cycles']} | {r['rtl_cycles']} | {r['dense_cycles']} | "
                      f"{r['ideal_speedup']:.2f} | {r['speedup']:.2f} | {r['compute_speedup']:.2f} | "
-                     f"{r['model_cycles']} | {100 * r['model_error']:+.2f} % |")
+                     f"{r['model_cycles']} | {100 * r['model_error']:+.2f} % | "
+                     + " / ".join(f"{100 * r['busy'][u]:.0f} %" for u in ("load", "compute", "store"))
+                     + " |")
     if report["thesis_table_5_2"]:
         L += ["", "## Thesis table 5.2 (Tn = Tm = 16, all weights on chip, 1 GHz)", "",
               "Our cycles: the compute unit's, from the performance model (validated against "
