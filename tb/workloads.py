@@ -28,12 +28,18 @@ def pefu_workload(rng, tm, n_outputs, max_beats=4, shift_width=5):
     bias, shift, activation = [], [], []
     max_shift = (1 << shift_width) - 1
     names = list(_CLASSES)
-    for _ in range(n_outputs):
+    for o in range(n_outputs):
         cls = names[rng.integers(len(names))]
         bound, (lo, hi) = _CLASSES[cls]
         n_beats = int(rng.integers(1, max_beats + 1))
+        directed = o < 2   # directed corners first: saturation to +max, then to -max
+        if directed:
+            n_beats = max_beats
         for b in range(n_beats):
-            if bound is None:
+            if directed:
+                n = np.full(tm, -32768)
+                w = np.full(tm, -32768 if o == 0 else 32767)
+            elif bound is None:
                 n = rng.choice([-32768, 32767], size=tm)
                 w = rng.choice([-32768, 32767], size=tm)
             elif bound == 0:
@@ -46,10 +52,14 @@ def pefu_workload(rng, tm, n_outputs, max_beats=4, shift_width=5):
             weights.append(w)
             last.append(b == n_beats - 1)
         s = int(rng.integers(min(lo, max_shift), min(hi, max_shift) + 1))
-        shift.append(s)
         b_bound = 1 << min(31, s + 8)
-        bias.append(int(rng.integers(-b_bound, b_bound)))
-        activation.append(ACTIVATIONS[rng.integers(len(ACTIVATIONS))])
+        b = int(rng.integers(-b_bound, b_bound))
+        act = ACTIVATIONS[rng.integers(len(ACTIVATIONS))]
+        if directed:   # products of about +-2**30 over 4 beats: past int16 at any shift <= 17
+            s, b, act = min(17, max_shift), 0, "identity"
+        shift.append(s)
+        bias.append(b)
+        activation.append(act)
     return {
         "neurons": np.array(neurons, dtype=np.int16).reshape(-1, tm),
         "weights": np.array(weights, dtype=np.int16).reshape(-1, tm),

@@ -103,3 +103,16 @@ def test_cli_errors():
         proc = subprocess.run([sys.executable, "-m", "tb.regress", *args],
                               capture_output=True, text=True)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+
+
+@pytest.mark.parametrize("tm", [2, 4, 16])
+def test_pefu_workload_reaches_both_saturations_every_seed(tm):
+    # The directed corners: whatever the seed, the regression's PEFU cases see
+    # results saturated to +max and to -max (required coverage bins).
+    import numpy as np
+
+    from tb.workloads import pefu_coverage, pefu_expected, pefu_workload
+    for seed in range(5):
+        work = pefu_workload(np.random.default_rng(seed), tm, 40)
+        bins = pefu_coverage(work, pefu_expected(work))
+        assert bins["saturate +"] >= 1 and bins["saturate -"] >= 1, (seed, tm, bins)
