@@ -128,17 +128,21 @@ class Machine:
             self.mem.write(f["bm_addr"] + w * cfg.words["bitmap"], split_words(row, W, mw))
             self.mem.write(base, pack_values(nz, mw))
 
+    def execute(self, op, f):
+        """Run one decoded instruction (NOP, SYNC and END change nothing)."""
+        if op == "LOAD":
+            self.load(f)
+        elif op == "STORE":
+            self.store(f)
+        elif op == "COMPUTE":
+            self.compute(f)
+
     def run(self, words):
         for word in words:
             op, f = decode(word)
             self.stats["instructions"] += 1
-            if op == "LOAD":
-                self.load(f)
-            elif op == "STORE":
-                self.store(f)
-            elif op == "COMPUTE":
-                self.compute(f)
-            elif op == "END":
+            self.execute(op, f)
+            if op == "END":
                 break
         return self.stats
 

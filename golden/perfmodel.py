@@ -194,12 +194,7 @@ def work(program):
         unit = {"LOAD": "load", "STORE": "store", "COMPUTE": "compute"}.get(op)
         r, w = resources(op, f)
         m._cur = Step(i, op, f, unit, r, w)
-        if op == "LOAD":
-            m.load(f)
-        elif op == "STORE":
-            m.store(f)
-        elif op == "COMPUTE":
-            m.compute(f)
+        m.execute(op, f)
         out.append(m._cur)
         if op == "END":
             break
@@ -251,6 +246,12 @@ def duration(step, cfg, memory=None, timing=TIMING):
     return 0
 
 
+def _conflict(a, b):
+    """Whether Step ``a`` and ``b`` touch a resource one of them writes (RAW, WAR,
+    WAW: the scoreboard rule of :mod:`hdl.control`)."""
+    return bool((a.writes & (b.reads | b.writes)) or (a.reads & b.writes))
+
+
 def predict(program, memory=None, timing=TIMING, steps=None):
     """Predicted ``cycles`` (as the RTL's counter counts them: from the end of the
     program fetch to ``END``), ``compute_cycles`` and the ``timeline``: per
@@ -258,32 +259,28 @@ def predict(program, memory=None, timing=TIMING, steps=None):
     cfg = program.cfg
     steps = steps if steps is not None else work(program)
     free_at = {u: 0 for u in UNITS}          # the cycle the unit is idle again
-    running = {u: None for u in UNITS}       # (end, reads, writes) of its last instruction
-    t = timing.first_issue
-    last_issue, issued_now = t - 1, 0
+    running = {u: None for u in UNITS}       # (end, step) of its last instruction
+    last_issue, issued_now = timing.first_issue - 1, 0
     timeline, compute = [], 0
     prev = None
     for s in steps:
         if s.op == "NOP":
             continue
-        earliest = t
+        earliest = 0
         if s.op in ("SYNC", "END"):
             earliest = max(earliest, *free_at.values())
         else:
             earliest = max(earliest, free_at[s.unit])
             for u, cur in running.items():
-                if u == s.unit or cur is None:
-                    continue
-                end, r2, w2 = cur
-                if (s.writes & (r2 | w2)) or (s.reads & w2):
-                    earliest = max(earliest, end)
+                if u != s.unit and cur is not None and _conflict(s, cur[1]):
+                    earliest = max(earliest, cur[0])
             if s.op == "LOAD" and s.fields.get("fence"):
                 earliest = max(earliest, free_at["store"])
         # Dual issue: in the same cycle as the previous one only if marked par,
-        # otherwise at least `issue_gap` cycles later.
+        # to another unit, without a conflict; otherwise at least a cycle later.
         same_cycle_ok = (prev is not None and s.fields.get("par") and issued_now == 1
-                         and prev.unit is not None and s.unit is not None and prev.unit != s.unit
-                         and not ((s.writes & (prev.reads | prev.writes)) or (s.reads & prev.writes)))
+                         and prev.unit is not None and s.unit is not None
+                         and prev.unit != s.unit and not _conflict(s, prev))
         if same_cycle_ok and earliest <= last_issue:
             issue = last_issue
             issued_now = 2
@@ -304,7 +301,7 @@ def predict(program, memory=None, timing=TIMING, steps=None):
         d = duration(s, cfg, memory, timing)
         end = issue + 1 + d
         free_at[s.unit] = end
-        running[s.unit] = (end, s.reads, s.writes)
+        running[s.unit] = (end, s)
         if s.unit == "compute":
             compute += d
         timeline.append({"index": s.index, "op": s.op, "unit": s.unit, "issue": issue,

@@ -50,7 +50,6 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.back import rtlil
 from amaranth.hdl import (Assert, Assume, ClockDomain, Const, Elaboratable, Module, ResetSignal, Signal,
                           unsigned)
-from amaranth.utils import ceil_log2
 
 __all__ = ["PROOFS", "FAULTS", "Proof", "harness", "run_proof", "run_all", "main"]
 
@@ -162,19 +161,25 @@ def _output(env, port, fault, corrupt):
 
 def _conservation(env, units_in, units_out, quiet_inputs, drain):
     """``no_create`` and ``no_loss`` on unit counters (registers since reset)."""
-    m = env.m
     r_in, n_in = env.counter("units_in", units_in)
     r_out, n_out = env.counter("units_out", units_out)
     env.check("no_create", n_out <= n_in)
-    quiet = Signal(range(drain + 2), name="quiet")
+    # `quiet` and the registered counts both describe the cycles before this one.
+    env.check("no_loss", _drained(env, quiet_inputs, drain, "quiet") | (r_in == r_out))
+    return n_in, n_out
+
+
+def _drained(env, quiet_inputs, drain, name):
+    """High while the inputs have been quiet for fewer than ``drain + 1`` cycles
+    (a saturating counter): a conservation check holds only once it is low."""
+    m = env.m
+    quiet = Signal(range(drain + 2), name=name)
     with m.If(quiet_inputs):
         with m.If(quiet <= drain):
             m.d.sync += quiet.eq(quiet + 1)
     with m.Else():
         m.d.sync += quiet.eq(0)
-    # `quiet` and the registered counts both describe the cycles before this one.
-    env.check("no_loss", (quiet <= drain) | (r_in == r_out))
-    return n_in, n_out
+    return quiet <= drain
 
 
 def _scoreboard(env, fire_in, value_in, fire_out, check):
@@ -267,13 +272,7 @@ def _nsm(env, fault):
     r_pairs_out, pairs_out = env.counter("pairs_out",
                                          Const(0, CW) + (o.fire * _popcount(beat.valid)))
     env.check("pairs", pairs_out <= pairs_in)
-    q = Signal(range(drain + 2), name="quiet_pairs")
-    with m.If(quiet):
-        with m.If(q <= drain):
-            m.d.sync += q.eq(q + 1)
-    with m.Else():
-        m.d.sync += q.eq(0)
-    env.check("pairs", (q <= drain) | (r_pairs_in == r_pairs_out))
+    env.check("pairs", _drained(env, quiet, drain, "quiet_pairs") | (r_pairs_in == r_pairs_out))
 
 
 def _encoder(env, fault):
@@ -435,7 +434,7 @@ def check_tools():
     """Raise RuntimeError naming what is missing for the formal flow."""
     missing = []
     try:
-        import z3  # noqa: F401
+        import z3  # noqa: F401  (only whether it imports)
     except ImportError:
         missing.append("the z3-solver Python package")
     if shutil.which("yowasp-sby") is None and not (Path(sys.executable).parent / "yowasp-sby").exists():
