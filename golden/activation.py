@@ -31,8 +31,11 @@ f     sigmoid   tanh      grid 2**-f
 (below f = 8 the output grid dominates, above it the 32 segments: the
 interpolation error ``max|f''| h**2 / 8``).
 
-Not yet wired into the PEFU (:data:`golden.fixed.ACTIVATIONS` holds identity and
-ReLU): the hardware stage and the compiler's ``sigmoid``/``tanh`` come next.
+In the accelerator (:data:`golden.fixed.ACTIVATIONS` codes 2 and 3, the PEFU's
+last pipeline stages ``hdl.activation.PWL``) the format is fixed at
+:data:`ACT_FRAC` = 8 fractional bits: a layer with a sigmoid or tanh has
+``f_out = 8`` (the model file's validation and the compressor enforce it), and
+its int16 output covers [-128, 128), well past both functions' flat tails.
 """
 
 import math
@@ -40,7 +43,7 @@ import math
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["FUNCTIONS", "RANGE", "SEGMENTS", "table", "pwl", "max_error"]
+__all__ = ["FUNCTIONS", "RANGE", "SEGMENTS", "ACT_FRAC", "table", "pwl", "max_error"]
 
 #: The float functions (NumPy ufuncs; SciPy's overflow-free logistic).
 FUNCTIONS = {"sigmoid": expit, "tanh": np.tanh}
@@ -48,6 +51,9 @@ FUNCTIONS = {"sigmoid": expit, "tanh": np.tanh}
 #: 2**-10 of +-1 beyond 4, the logistic within 2**-11 of 0/1 beyond 8).
 RANGE = {"sigmoid": 8, "tanh": 4}
 SEGMENTS = 32      # segments of 2 * RANGE / SEGMENTS: 0.5 (sigmoid), 0.25 (tanh)
+#: Fractional bits of a sigmoid/tanh layer's output (and the activation's input)
+#: in the accelerator.
+ACT_FRAC = 8
 
 
 def _check(name, f):

@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from . import huffman
-from .fixed import ACTIVATIONS
+from .activation import ACT_FRAC
+from .fixed import ACTIVATIONS, NONLINEAR
 from .irregularity import r_irr
 from .model import Layer, Model, save
 from .packing import slot_bits
@@ -85,6 +86,10 @@ class CompressConfig:
         for name in ("f_in", "f_act"):
             if not 0 <= getattr(self, name) <= 15:
                 raise ValueError(f"{name.replace('_', '-')} must be in 0..15")
+        if self.activation in NONLINEAR and self.f_act != ACT_FRAC:
+            raise ValueError(f"f-act must be {ACT_FRAC} with activation {self.activation!r} "
+                             f"(the PEFU's sigmoid/tanh work at {ACT_FRAC} fractional bits), "
+                             f"not {self.f_act}")
         if self.steps < 1:
             raise ValueError("steps must be >= 1")
 

@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = [
     "INT16_MIN", "INT16_MAX", "INT32_MIN", "INT32_MAX", "MAX_SHIFT",
-    "ACTIVATIONS", "activation_code", "output_shift", "saturate_int16",
+    "ACTIVATIONS", "NONLINEAR", "activation_code", "output_shift", "saturate_int16",
     "output_stage",
 ]
 
@@ -22,9 +22,13 @@ INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 MAX_SHIFT = 62
 
 #: Activation names in hardware-code order: the index is the code the PEFU's
-#: ``activation`` field carries.  Codes 2 and 3 are reserved for the
-#: piecewise-linear sigmoid and tanh.
-ACTIVATIONS = ("identity", "relu")
+#: ``activation`` field carries.  ``sigmoid`` and ``tanh`` are the piecewise-linear
+#: ones of :mod:`golden.activation`, on int16 values with
+#: :data:`golden.activation.ACT_FRAC` fractional bits (a layer using them has
+#: ``f_out = ACT_FRAC``).
+ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh")
+#: The activations that need the layer's output at ``ACT_FRAC`` fractional bits.
+NONLINEAR = ("sigmoid", "tanh")
 
 # |acc| below this bound keeps acc + bias + rounding inside int64.
 _ACC_LIMIT = 1 << 62
@@ -99,4 +103,7 @@ def output_stage(acc, bias, shift, activation="identity"):
     y = saturate_int16(total)
     if code == ACTIVATIONS.index("relu"):
         y = np.maximum(y, np.int16(0))
+    elif ACTIVATIONS[code] in NONLINEAR:
+        from .activation import ACT_FRAC, pwl
+        y = pwl(ACTIVATIONS[code], y, ACT_FRAC)
     return y

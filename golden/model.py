@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .fixed import ACTIVATIONS
+from .activation import ACT_FRAC
+from .fixed import ACTIVATIONS, NONLINEAR
 from .packing import bytes_to_words, pack, slot_bits, slots_per_word, unpack, words_to_bytes
 from .prune import block_grid, expand
 from .quantize import region_grid, region_index
@@ -227,6 +228,10 @@ def _validate_layer(where, layer, prev_out):
     if layer.activation not in ACTIVATIONS:
         _fail(where, f"field 'activation' must be one of {', '.join(ACTIVATIONS)}, "
                      f"not {layer.activation!r}")
+    if layer.activation in NONLINEAR and layer.f_out != ACT_FRAC:
+        _fail(where, f"field 'f_out' must be {ACT_FRAC} with activation {layer.activation!r} "
+                     f"(the PEFU's sigmoid/tanh tables work at {ACT_FRAC} fractional bits), "
+                     f"not {layer.f_out}")
     if layer.f_out > layer.f_in + layer.f_w:
         _fail(where, f"field 'f_out' ({layer.f_out}) exceeds f_in + f_w ({layer.f_in + layer.f_w})")
     if layer.region is not None and (len(layer.region) != 2 or min(layer.region) < 1):

@@ -11,15 +11,16 @@ __all__ = ["random_model", "random_inputs"]
 
 
 def random_model(rng, sizes, sparsity, bits, block=(2, 4), region=None, tn_align=None,
-                 scale=0.3):
+                 scale=0.3, activation="relu"):
     """A compressed MLP of layer widths ``sizes`` (``[n_in, hidden…, n_out]``) with
     Gaussian weights, ``sparsity`` of its ``block``-shaped weight blocks pruned and
-    the rest quantized to ``bits``-bit codebooks."""
+    the rest quantized to ``bits``-bit codebooks; ``activation`` on the hidden
+    layers (the last is identity)."""
     layers = [(f"fc{i + 1}", rng.normal(size=(n_out, n_in)) * scale,
                rng.normal(size=n_out) * 0.1, {})
               for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]))]
     cfg = CompressConfig(block_fc=block, sparsity_fc=sparsity, bits_fc=bits, region_fc=region,
-                         tn_align=tn_align, steps=1)
+                         tn_align=tn_align, steps=1, activation=activation)
     model, _ = compress_network(layers, cfg)
     return model
 

@@ -330,7 +330,7 @@ PROOFS = {
                  properties=("stable", "reset", "no_create", "no_loss", "pairs")),
     "encoder": Proof("encoder", _encoder, depth=12, params={"tn": ENC_TN, "window": ENC_WINDOW, "width": 2},
                      properties=("stable", "reset", "no_create", "no_loss", "bitmap")),
-    "pefu": Proof("pefu", _pefu, depth=16, params={"tm": 2, "neuron_width": 3,
+    "pefu": Proof("pefu", _pefu, depth=18, params={"tm": 2, "neuron_width": 3,
                                                    "weight_width": 3, "max_fanin": 8,
                                                    "shift_width": 2},
                   properties=("stable", "reset", "no_create", "no_loss", "relu")),

@@ -28,21 +28,18 @@ port               dir    meaning
 The exact field offsets are in the ``pefu.json`` written beside the Verilog.
 """
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.fixed import ACTIVATIONS, INT16_MAX, INT16_MIN
 
+from .activation import ACTIVATION_WIDTH, PWL
 from .params import check_int, check_pow2, clog2
 from .registry import TM, Option, register
 
 __all__ = ["PEFU", "ACTIVATION_WIDTH"]
-
-#: Width of the activation code field (room for identity, ReLU, sigmoid, tanh).
-ACTIVATION_WIDTH = 2
-assert len(ACTIVATIONS) <= 1 << ACTIVATION_WIDTH
 
 
 def pefu_input_layout(*, tm, neuron_width, weight_width, shift_width):
@@ -85,7 +82,7 @@ class PEFU(wiring.Component):
     ----------
     latency : int
         Clock edges from the edge that takes a ``last`` beat on ``i`` to the
-        edge that hands its result to a ready consumer on ``o`` (``log2(tm) + 7``).
+        edge that hands its result to a ready consumer on ``o`` (``log2(tm) + 9``).
     acc_width : int
         Accumulator width in bits.
 
@@ -134,9 +131,9 @@ class PEFU(wiring.Component):
     @property
     def latency(self):
         # input register, product register, one register per tree level,
-        # accumulator, bias + rounding, shift/saturate/activation, FIFO write,
-        # FIFO output register.
-        return 1 + 1 + self._levels + 1 + 1 + 1 + 1 + 1
+        # accumulator, bias + rounding, shift/saturate, the activation's two
+        # stages, FIFO write, FIFO output register.
+        return 1 + 1 + self._levels + 1 + 1 + 1 + PWL.latency + 1 + 1
 
     @property
     def parameters(self):
@@ -243,11 +240,15 @@ class PEFU(wiring.Component):
             m.d.comb += y.eq(INT16_MIN)
         with m.Else():
             m.d.comb += y.eq(shifted)
-        relu = ACTIVATIONS.index("relu")
-        m.d.sync += [
-            fifo.w_en.eq(r_valid),
-            fifo.w_data.eq(Mux((r_act == relu) & y[-1], 0, y)),
-        ]
+        y_valid = Signal()
+        y_reg = Signal(signed(16), reset_less=True)
+        y_act = Signal(ACTIVATION_WIDTH, reset_less=True)
+        m.d.sync += [y_valid.eq(r_valid), y_reg.eq(y), y_act.eq(r_act)]
+
+        # Stages p1, p2: the activation (identity, ReLU, piecewise-linear sigmoid/tanh).
+        m.submodules.act = act = PWL()
+        m.d.comb += [act.valid.eq(y_valid), act.x.eq(y_reg), act.code.eq(y_act),
+                     fifo.w_en.eq(act.o_valid), fifo.w_data.eq(act.y)]
 
         m.d.comb += [
             self.o.valid.eq(fifo.r_rdy),

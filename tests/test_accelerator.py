@@ -13,6 +13,7 @@ from golden.compiler import CompileError, compile_model, resources, small_config
 from golden.config import SMALL, THESIS, AccelConfig
 from golden.infer import infer
 from golden.isa import decode, encode, listing
+from golden.layout import decode_vector
 from golden.machine import run_program
 from golden.model import Layer, Model, save
 from golden.synthetic import random_inputs, random_model
@@ -172,21 +173,32 @@ RTL_CASES = [
     (6, 4, 2, [150, 37], 0.99, 4, False, MemoryModel(latency=2)),
     (7, 2, 4, [100, 70, 10], 0.8, 4, False, MemoryModel(latency=4, p_stall=0.1, seed=7)),
     (8, 4, 4, [20, 300, 4], 0.6, 4, False, MemoryModel(latency=2, seed=8)),
+    # The piecewise-linear activations in the PEFU's output stage.
+    (9, 4, 4, [60, 20, 7], 0.5, 4, False, MemoryModel(latency=3), "sigmoid"),
+    (10, 2, 4, [50, 30, 6], 0.3, 8, True, MemoryModel(latency=2), "tanh"),
 ]
 
 
 @pytest.mark.parametrize("case", RTL_CASES, ids=[f"seed{c[0]}" for c in RTL_CASES])
 def test_rtl_matches_golden_in_amaranth_simulation(case):
-    seed, tn, tm, sizes, sparsity, bits, dense, memory = case
+    seed, tn, tm, sizes, sparsity, bits, dense, memory, *act = case
+    activation = act[0] if act else "relu"
     rng = np.random.default_rng(seed)
-    model = random_model(rng, sizes, sparsity, bits, tn_align=tn if seed % 2 else None)
+    model = random_model(rng, sizes, sparsity, bits, tn_align=tn if seed % 2 else None,
+                         scale=1.0 if act else 0.3, activation=activation)
     x = random_inputs(rng, sizes[0], vectors=2, density=0.3 + 0.6 * rng.random())
     program = compile_model(model, small_config(tn, tm), x, dense=dense)
     expected, machine = run_program(program)
     got, counters, _ = run_accelerator(program, memory)
     np.testing.assert_array_equal(
         got, expected, err_msg=f"replay: seed={seed} tn={tn} tm={tm} sizes={sizes} "
-                               f"sparsity={sparsity} bits={bits} dense={dense} memory={memory}")
+                               f"sparsity={sparsity} bits={bits} dense={dense} memory={memory} "
+                               f"activation={activation}")
+    if act:     # the hidden layer's outputs really went through the table
+        hidden = program.activations[0][1]
+        h = decode_vector(machine.mem, hidden, program.cfg)
+        lo, hi = (0, 256) if activation == "sigmoid" else (-256, 256)
+        assert h.min() >= lo and h.max() <= hi and len(np.unique(h)) > 5
     # The PEs took exactly the SSM steps the golden model counts.
     assert counters["steps"] == machine.stats["steps"]
     assert counters["compute_cycles"] >= machine.stats["ideal"]

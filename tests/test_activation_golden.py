@@ -70,3 +70,23 @@ def test_bad_arguments():
         table("gelu", 8)
     with pytest.raises(ValueError, match="fractional bits f must be an integer in 2..11"):
         pwl("tanh", 0, 12)
+
+
+def test_nonlinear_layers_need_act_frac(tmp_path):
+    """A sigmoid/tanh layer is at ACT_FRAC fractional bits: the compressor and the
+    model file both refuse anything else, naming the field."""
+    import dataclasses
+
+    from golden.activation import ACT_FRAC
+    from golden.compress import CompressConfig
+    from golden.model import ModelFormatError, save
+    from golden.synthetic import random_model
+    with pytest.raises(ValueError, match=f"f-act must be {ACT_FRAC} with activation 'tanh'"):
+        CompressConfig(activation="tanh", f_act=6).validate()
+    CompressConfig(activation="sigmoid", f_act=ACT_FRAC).validate()
+    model = random_model(np.random.default_rng(0), [12, 6, 3], 0.5, 4, activation="sigmoid")
+    assert model.layers[0].activation == "sigmoid" and model.layers[0].f_out == ACT_FRAC
+    bad = dataclasses.replace(model.layers[0], f_out=ACT_FRAC - 1)
+    with pytest.raises(ModelFormatError, match=f"field 'f_out' must be {ACT_FRAC} with "
+                                               f"activation 'sigmoid'"):
+        save(dataclasses.replace(model, layers=[bad] + model.layers[1:]), tmp_path / "m.npz")
