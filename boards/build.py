@@ -36,7 +36,6 @@ class BoardSpec:
     leds: tuple              # (resource name, number) for status bits 0..3; None = unused
     capacity: dict = field(default_factory=dict)   # luts/bram/dsp of the device
     baud: int = 115200
-    synth_opts: str = ""
     note: str = ""
 
 
@@ -49,7 +48,7 @@ BOARDS = {
         platform="icebreaker:ICEBreakerPlatform", family="ice40",
         config=dict(tn=1, tm=2, ib_bytes=512, widths=(16,)), mem_words=1 << 10,
         leds=(None, None, ("led_r", 0), ("led_g", 0)),
-        capacity={"luts": 5280, "bram": 30, "dsp": 8}, synth_opts="-dsp",
+        capacity={"luts": 5280, "bram": 30, "dsp": 8},
         note="the smallest configuration is several times the UP5K (see the utilization); "
              "fitting it needs a narrower NSM window than DESIGN's 16 * Tm"),
     # LFE5U-85F: 83 640 LUT4, 208 DP16KD (18 kbit), 156 MULT18X18D.
@@ -102,6 +101,19 @@ class PlatformTop(Elaboratable):
                 m.submodules[f"led{bit}"] = buf
                 m.d.comb += buf.o.eq(soc.status[bit])
         return m
+
+
+def _synth_overrides(spec):
+    """The synthesis flow of ``hdl.synth.FAMILIES`` inside Amaranth's build script:
+    its first part after reading the design, its last ``synth_*`` step (from
+    ``map_cells``) as the options of the script's own ``synth_*`` call.  This keeps
+    the classic ``abc -lut 4`` in place of ``abc9``, which crashes in the
+    WebAssembly Yosys 0.70 on this design (an assertion in rtlil.cc)."""
+    from hdl.synth import FAMILIES
+    flow = FAMILIES[spec.family].format(top="sparsegen")
+    head, last = flow.rsplit("; synth_", 1)
+    opts = last.split(" ", 1)[1].replace("-top sparsegen", "").split()
+    return {"script_after_read": head.replace("; ", "\n"), "synth_opts": " ".join(opts)}
 
 
 def _platform(spec):
@@ -171,7 +183,7 @@ def build(board, out_dir=None, log=print):
     error = None
     try:
         platform.build(PlatformTop(spec), name="sparsegen", build_dir=str(gw), do_program=False,
-                       synth_opts=spec.synth_opts, nextpnr_opts="--report nextpnr_report.json")
+                       nextpnr_opts="--report nextpnr_report.json", **_synth_overrides(spec))
     except Exception as e:        # the tool's own output says why; the report records it
         error = f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - t0
