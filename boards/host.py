@@ -148,6 +148,8 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
     from golden.machine import run_program
     from tb.run import batches
 
+    from tqdm import tqdm
+    quiet = progress is None
     progress = progress or (lambda msg: None)
     cfg = board.cfg or board.ping()
     x = np.asarray(x)
@@ -162,10 +164,11 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
         want, _ = run_program(program)
         runs = _runs(program.image)
         total = sum(len(w) for _, w in runs)
-        for addr, words in runs:
-            board.write(addr, words)
-            written += len(words)
-            progress(f"wrote {written} words")
+        with tqdm(total=total, unit="word", desc="write", disable=quiet, leave=False) as bar:
+            for addr, words in runs:
+                board.write(addr, words)
+                written += len(words)
+                bar.update(len(words))
         progress(f"vectors {part.start}..{part.stop - 1}: {total} words written, running "
                  f"{len(program.words)} instructions")
         c = board.run(program.prog_addr, len(program.words), timeout=run_timeout)

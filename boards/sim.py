@@ -50,11 +50,11 @@ def serve(cfg, *, port, workdir, mem_words, divisor, timeout, connections=1, sim
     ``(failures, log, runner)``."""
     from tb.runner import simulate
     workdir = Path(workdir).resolve()
-    if runner is None:
-        generate(cfg, workdir, mem_words=mem_words, divisor=divisor, timeout=timeout)
     ready = Path(ready or workdir / "ready").resolve()
     if ready.exists():
         ready.unlink()
+    if runner is None:
+        generate(cfg, workdir, mem_words=mem_words, divisor=divisor, timeout=timeout)
     job = workdir / "board_job.json"
     job.write_text(json.dumps({"port": port, "divisor": divisor, "connections": connections,
                                "ready": str(ready)}))
@@ -104,22 +104,40 @@ def main(argv=None):
             raise ValueError(f"--connections must be at least 1, not {args.connections}")
         if not 0 < args.port < 65536:
             raise ValueError(f"--port must be in 1..65535, not {args.port}")
+        from boards.soc import BoardTop
+        BoardTop(cfg, args.mem_words, args.divisor, args.timeout)   # bad parameters fail here
         workdir = build_root() / "boards" / "sim"
         print(f"{prog}: generating and building the board top ({cfg.tn}x{cfg.tm}, "
               f"{args.mem_words} words of {cfg.mem_width} bits) in {workdir} ...", flush=True)
         import threading
         ready = workdir / "ready"
+        if ready.exists():
+            ready.unlink()
         out = {}
-        th = threading.Thread(target=lambda: out.update(zip(("failures", "log", "runner"), serve(
-            cfg, port=args.port, workdir=workdir, mem_words=args.mem_words,
-            divisor=args.divisor, timeout=args.timeout, connections=args.connections,
-            sim=args.sim, ready=ready))), daemon=True)
+
+        def run():
+            try:
+                out.update(zip(("failures", "log", "runner"), serve(
+                    cfg, port=args.port, workdir=workdir, mem_words=args.mem_words,
+                    divisor=args.divisor, timeout=args.timeout, connections=args.connections,
+                    sim=args.sim, ready=ready)))
+            except Exception as e:          # reported below, in the main thread
+                out["error"] = e
+
+        th = threading.Thread(target=run, daemon=True)
         th.start()
-        wait_ready(ready, proc=th)
+        try:
+            wait_ready(ready, proc=th)
+        except RuntimeError:
+            if "error" in out:
+                raise RuntimeError(f"the board simulation failed: {out['error']}") from None
+            raise
         print(f"{prog}: listening on socket://127.0.0.1:{args.port} "
               f"(python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:{args.port})",
               flush=True)
         th.join()
+        if "error" in out:
+            raise RuntimeError(f"the board simulation failed: {out['error']}")
     except (ValueError, RuntimeError, TimeoutError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2

@@ -227,3 +227,17 @@ def test_board_top_validates_parameters():
     with pytest.raises(TypeError, match="AccelConfig"):
         BoardTop({"tn": 2}, 256, DIV, TIMEOUT)
     assert len(COUNTERS) == 7
+
+
+# --- the command lines' errors ----------------------------------------------------------
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    from boards.host import main as host_main
+    from boards.sim import main as sim_main
+    assert sim_main(["--divisor", "2"]) == 2
+    assert "divisor must be an integer of at least 4" in capsys.readouterr().err
+    assert sim_main(["--mem-words", "1000"]) == 2
+    assert "mem_words must be a power of two" in capsys.readouterr().err
+    assert host_main([str(tmp_path / "none.npz"), "--input", str(tmp_path / "x.npy"),
+                      "--port", "socket://127.0.0.1:1"]) == 2
+    assert "error:" in capsys.readouterr().err

@@ -94,7 +94,7 @@ def test_rtl_step_bit_exact_on_verilog(tmp_path):
     from tb.run import run_model
     rng = np.random.default_rng(SEED + 1)
     cell = _cell(rng, inputs=10, hidden=4)
-    cfg = small_config(4, 4)
+    cfg = small_config(2, 2)
     state = {}
 
     def on_verilog(model, z):
