@@ -399,6 +399,11 @@ def test_digits_pipeline_small(tmp_path):
     assert (tmp_path / "mlp.npz").exists() and (tmp_path / "cnn.npz").exists()
     assert load(tmp_path / "cnn.npz").layers[0].kind == "conv"
     assert "| mlp |" in (tmp_path / "report.md").read_text()
+    # The CNN's fixed-point inference (golden/conv.py) tracks its quantized float
+    # model's decisions too.
+    cnn = summary["cnn"]
+    assert cnn["accuracy_quantized"] > 0.5
+    assert abs(cnn["accuracy_fixed"] - cnn["accuracy_quantized"]) < 0.03
 
 
 def test_cnn_gradients_match_finite_differences():
