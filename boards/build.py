@@ -173,7 +173,7 @@ def build(board, out_dir=None, log=print):
     for stale in ("report.json", "report.md"):
         if (out / stale).exists():
             (out / stale).unlink()
-    os.environ.update(_tool_env())
+    env = {**os.environ, **_tool_env()}      # for the build script only
     platform = _platform(spec)
     cfg = board_config(spec)
     target = platform.default_clk_frequency / 1e6
@@ -182,8 +182,10 @@ def build(board, out_dir=None, log=print):
     t0 = time.perf_counter()
     error = None
     try:
-        platform.build(PlatformTop(spec), name="sparsegen", build_dir=str(gw), do_program=False,
-                       nextpnr_opts="--report nextpnr_report.json", **_synth_overrides(spec))
+        plan = platform.build(PlatformTop(spec), name="sparsegen", do_build=False,
+                              nextpnr_opts="--report nextpnr_report.json",
+                              **_synth_overrides(spec))
+        plan.execute_local(str(gw), env=env)
     except Exception as e:        # the tool's own output says why; the report records it
         error = f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - t0
