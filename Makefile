@@ -67,7 +67,7 @@ simulator: ## install Icarus Verilog, g++ (Verilator builds C++) and jbigkit (JB
 	fi
 
 test: install ## run the whole test suite (pytest, parallel)
-	$(PY) -m pytest -n $(JOBS) -m "not slow"
+	$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=15
 
 test-slow: install ## run only the tests marked slow (Tn = Tm = 16 end to end)
 	$(PY) -m pytest -n $(JOBS) -m slow

@@ -139,7 +139,7 @@ def _digits(n):
     return quantize_input(load_digits().data[:n] / 16.0, 8)
 
 
-@pytest.mark.parametrize("dense", [False, True])
+@pytest.mark.parametrize("dense", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_lenet_cnn_end_to_end_on_rtl(dense):
     """One digit through the CNN on the accelerator (Amaranth simulation)."""
     rng = np.random.default_rng(17)
