@@ -4,6 +4,12 @@
 
     python -m tb.run MODEL --input X.npy [--tn N --tm M] [--dense] [--output Y.npy]
                      [--json R.json] [--waves] [--latency L --interval I --p-stall P]
+                     [--input-shape C,H,W [--pool max|avg] [--pool-size K]]
+
+A model with conv layers (LeNet-style: conv layers, each followed by pooling on
+the host, then FC layers) needs ``--input-shape``; each conv layer runs as FC
+programs over patches (:mod:`golden.conv`), all on one build, and the outputs
+are also checked against ``golden.conv.infer_cnn``.
 
 ``X.npy``: int16, one row per input vector, at the first layer's ``f_in``.
 Compiles the model (:mod:`golden.compiler`), runs the program on the golden
@@ -30,7 +36,7 @@ import numpy as np
 
 from tb.runner import build_root, default_sim, simulate
 
-__all__ = ["run_model", "main"]
+__all__ = ["run_model", "run_cnn", "main"]
 
 
 def _generate(cfg, workdir):
@@ -166,6 +172,46 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
     }
 
 
+def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=None,
+            workdir=None, **kwargs):
+    """A LeNet-style model with conv layers (``golden.conv.infer_cnn``): every conv
+    layer runs as FC programs over patches, every FC program on the same build.
+    Returns :func:`run_model`'s keys, counters summed over the programs, and
+    ``bit_exact`` also against the golden ``infer_cnn``."""
+    from golden.conv import infer_cnn
+    sim = sim or default_sim()
+    if workdir is None:
+        workdir = build_root() / "run" / f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}-{sim}"
+    sums = {k: 0 for k in ("cycles", "compute_cycles", "stall_cycles", "steps", "dual_issues",
+                           "mem_reads", "mem_writes", "ideal_cycles", "instructions", "batches")}
+    state = {"mismatch": None, "runner": None, "programs": 0}
+
+    def on_rtl(fc_model, vectors):
+        res = run_model(fc_model, vectors, cfg, dense=dense, sim=sim, workdir=workdir,
+                        runner=state["runner"], **kwargs)
+        state["runner"] = res["runner"]
+        state["programs"] += 1
+        if not res["bit_exact"] and state["mismatch"] is None:
+            state["mismatch"] = f"program {state['programs']}: {res['mismatch']}"
+        for k in sums:
+            sums[k] += res[k]
+        state["last"] = res
+        return res["outputs"]
+
+    got = infer_cnn(model, x, shape, run_fc=on_rtl, pool=pool, pool_size=pool_size)
+    want = infer_cnn(model, x, shape, pool=pool, pool_size=pool_size)
+    mismatch = state["mismatch"]
+    if mismatch is None and not np.array_equal(got, want):
+        v, k = (int(i) for i in np.argwhere(got != want)[0])
+        mismatch = f"vector {v}, output {k}: RTL {int(got[v, k])}, golden {int(want[v, k])}"
+    last = state["last"]
+    return {**sums, "bit_exact": mismatch is None, "mismatch": mismatch, "outputs": got,
+            "golden_outputs": want, "programs": state["programs"], "dense": dense,
+            "config": cfg.as_dict(), "sim": sim, "memory": last["memory"],
+            "sim_cycles_per_second": last["sim_cycles_per_second"], "workdir": str(workdir),
+            "runner": state["runner"]}
+
+
 def main(argv=None):
     from golden.compiler import add_config_arguments, small_config
     from golden.model import load
@@ -184,6 +230,11 @@ def main(argv=None):
     p.add_argument("--interval", type=int, default=1, help="cycles between memory requests")
     p.add_argument("--p-stall", type=float, default=0.0, help="memory stall probability")
     p.add_argument("--seed", type=int, default=1, help="seed of the memory model's stalls")
+    p.add_argument("--input-shape", metavar="C,H,W",
+                   help="for models with conv layers: each input row is a (C, H, W) image")
+    p.add_argument("--pool", choices=["max", "avg"], default="max",
+                   help="pooling after each conv layer, on the host (default max)")
+    p.add_argument("--pool-size", type=int, default=2, help="pooling window (default 2)")
     args = p.parse_args(argv)
     prog = "python -m tb.run"
     try:
@@ -200,9 +251,25 @@ def main(argv=None):
         if x.dtype != np.int16 or x.ndim != 2:
             raise ValueError(f"{args.input}: must be a 2-D int16 array (vectors, N_in), "
                              f"not {x.dtype} {x.shape}")
-        res = run_model(model, x, cfg, dense=args.dense, sim=args.sim, waves=args.waves,
-                        memory={"latency": args.latency, "interval": args.interval,
-                                "p_stall": args.p_stall}, seed=args.seed)
+        memory = {"latency": args.latency, "interval": args.interval, "p_stall": args.p_stall}
+        if any(layer.kind == "conv" for layer in model.layers):
+            if not args.input_shape:
+                raise ValueError("the model has conv layers: give --input-shape C,H,W")
+            try:
+                shape = tuple(int(v) for v in args.input_shape.split(","))
+            except ValueError:
+                shape = ()
+            if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != x.shape[1]:
+                raise ValueError(f"--input-shape must be C,H,W with C*H*W = {x.shape[1]} (the "
+                                 f"input's row length), not {args.input_shape!r}")
+            if args.pool_size < 1:
+                raise ValueError(f"--pool-size must be at least 1, not {args.pool_size}")
+            res = run_cnn(model, x, cfg, shape, pool=args.pool, pool_size=args.pool_size,
+                          dense=args.dense, sim=args.sim, waves=args.waves, memory=memory,
+                          seed=args.seed)
+        else:
+            res = run_model(model, x, cfg, dense=args.dense, sim=args.sim, waves=args.waves,
+                            memory=memory, seed=args.seed)
     except (ValueError, RuntimeError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2

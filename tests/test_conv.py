@@ -172,3 +172,37 @@ def test_lenet_cnn_end_to_end_on_verilog(tmp_path, dense):
     images = _digits(2)
     np.testing.assert_array_equal(infer_cnn(model, images, (1, 8, 8), run_fc=on_verilog),
                                   infer_cnn(model, images, (1, 8, 8)), err_msg="seed 18")
+
+
+@pytest.mark.cocotb
+def test_tb_run_cli_runs_a_cnn_on_verilog(tmp_path):
+    """`python -m tb.run` takes a model with conv layers given --input-shape."""
+    import json
+    import subprocess
+    import sys
+
+    from golden.model import save
+    rng = np.random.default_rng(23)
+    layers = [("conv1", rng.normal(size=(4, 1, 3, 3)) * 0.6, rng.normal(size=4) * 0.1,
+               {"stride": 1, "padding": 1}),
+              ("fc", rng.normal(size=(5, 36)) * 0.3, rng.normal(size=5) * 0.1, {})]
+    cfg = CompressConfig(block_fc=(2, 4), block_conv=(2, 1, 1, 1), sparsity_fc=0.5,
+                         sparsity_conv=0.5, bits_fc=4, bits_conv=4, steps=1)
+    model, _ = compress_network(layers, cfg)
+    save(model, tmp_path / "cnn.npz")
+    x = _image(rng, 1, 6, 6).reshape(1, 36)
+    np.save(tmp_path / "x.npy", x)
+    base = [sys.executable, "-m", "tb.run", str(tmp_path / "cnn.npz"), "--input",
+            str(tmp_path / "x.npy"), "--tn", "2", "--tm", "2", "--sim", "icarus"]
+    proc = subprocess.run(base, capture_output=True, text=True)
+    assert proc.returncode == 2 and "--input-shape C,H,W" in proc.stderr
+    proc = subprocess.run(base + ["--input-shape", "1,5,5"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "C*H*W = 36" in proc.stderr
+    env = {**__import__("os").environ, "SPARSEGEN_BUILD": str(tmp_path / "b")}
+    proc = subprocess.run(base + ["--input-shape", "1,6,6", "--json", str(tmp_path / "r.json"),
+                                  "--output", str(tmp_path / "y.npy")],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["bit_exact"] and report["programs"] == 2 and report["cycles"] > 0
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), infer_cnn(model, x, (1, 6, 6)))
