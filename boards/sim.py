@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from golden.compiler import add_config_arguments, small_config
+from golden.compiler import add_config_arguments, config_from_args
 
 __all__ = ["BOARD_SIM_DEFAULTS", "generate", "serve", "main"]
 
@@ -97,9 +97,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     prog = "python -m boards.sim"
     try:
-        cfg = small_config(args.tn, args.tm, **{k: getattr(args, k) for k in (
-            "nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes", "bias_bytes",
-            "ib_bytes", "mem_width")})
+        cfg = config_from_args(args)
         if not 1 <= args.connections:
             raise ValueError(f"--connections must be at least 1, not {args.connections}")
         if not 0 < args.port < 65536:

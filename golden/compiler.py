@@ -436,14 +436,14 @@ def compile_model(model, cfg, inputs, dense=False):
 
 # --- the command line ---------------------------------------------------------------------
 
+_CONFIG_OPTIONS = ("nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",
+                   "bias_bytes", "ib_bytes", "mem_width")
+
+
 def config_from_args(args):
-    fields = {"tn": args.tn, "tm": args.tm}
-    for name in ("nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",
-                 "bias_bytes", "ib_bytes", "mem_width"):
-        value = getattr(args, name, None)
-        if value is not None:
-            fields[name] = value
-    return AccelConfig(**fields)
+    """The configuration of :func:`add_config_arguments`' options: :func:`small_config`
+    at ``--tn``/``--tm`` with each buffer option given overriding it."""
+    return small_config(args.tn, args.tm, **{k: getattr(args, k, None) for k in _CONFIG_OPTIONS})
 
 
 def add_config_arguments(p):
@@ -481,9 +481,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     prog = "python -m golden.compile"
     try:
-        cfg = small_config(args.tn, args.tm, **{k: getattr(args, k) for k in (
-            "nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes", "bias_bytes",
-            "ib_bytes", "mem_width")})
+        cfg = config_from_args(args)
         model = load(args.model)
         n_in = decompress(model)[0]["weight"].shape[1]
         x = np.load(args.input, allow_pickle=False) if args.input else np.zeros((1, n_in), np.int16)

@@ -64,6 +64,24 @@ def yosys_command():
     return exe
 
 
+def _yosys(verilog, flow, family, extra="", keep=None):
+    """Run ``flow`` on a copy of ``verilog`` in a temporary directory (YoWASP tools see
+    only their working directory); return ``(stat -json, seconds)``.  ``keep`` maps
+    files written there to where they are copied."""
+    with tempfile.TemporaryDirectory(prefix=f"synth-{family}-") as tmp:
+        shutil.copy(verilog, Path(tmp) / "design.v")
+        script = f"read_verilog design.v; {flow}; tee -q -o stat.json stat -json{extra}"
+        start = time.perf_counter()
+        proc = subprocess.run([yosys_command(), "-q", "-p", script], cwd=tmp,
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"yosys {family} on {verilog} failed:\n{proc.stdout}{proc.stderr}")
+        for name, dest in (keep or {}).items():
+            shutil.copy(Path(tmp) / name, dest)
+        return json.loads((Path(tmp) / "stat.json").read_text()), seconds
+
+
 def summarize(family, cells):
     """Resource counts of a ``{cell type: count}`` dict."""
     out = {name: sum(n for c, n in cells.items() if test(c))
@@ -91,21 +109,9 @@ def synthesize(verilog, top, family, netlist=None):
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
-    with tempfile.TemporaryDirectory(prefix=f"synth-{top}-{family}-") as tmp:
-        shutil.copy(verilog, Path(tmp) / "design.v")
-        script = (f"read_verilog design.v; {FAMILIES[family].format(top=top)}; "
-                  f"tee -q -o stat.json stat -json")
-        if netlist is not None:
-            script += "; write_verilog -noattr netlist.v"
-        start = time.perf_counter()
-        proc = subprocess.run([yosys_command(), "-q", "-p", script], cwd=tmp,
-                              capture_output=True, text=True)
-        seconds = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise RuntimeError(f"yosys {family} on {verilog} failed:\n{proc.stdout}{proc.stderr}")
-        stat = json.loads((Path(tmp) / "stat.json").read_text())
-        if netlist is not None:
-            shutil.copy(Path(tmp) / "netlist.v", netlist)
+    extra = "; write_verilog -noattr netlist.v" if netlist is not None else ""
+    stat, seconds = _yosys(verilog, FAMILIES[family].format(top=top), family, extra,
+                           keep={"netlist.v": netlist} if netlist is not None else None)
     cells = stat["design"]["num_cells_by_type"]
     result = summarize(family, cells)
     result["seconds"] = round(seconds, 2)
@@ -141,17 +147,8 @@ def block_of(path):
 
 def synthesize_blocks(verilog, top, family):
     """Synthesize ``verilog`` keeping its hierarchy; resources per :data:`BLOCKS` block."""
-    with tempfile.TemporaryDirectory(prefix=f"blocks-{top}-{family}-") as tmp:
-        shutil.copy(verilog, Path(tmp) / "design.v")
-        flow = FAMILIES[family].format(top=top).replace(" -top ", " -noflatten -top ")
-        script = f"read_verilog design.v; {flow}; tee -q -o stat.json stat -json"
-        start = time.perf_counter()
-        proc = subprocess.run([yosys_command(), "-q", "-p", script], cwd=tmp,
-                              capture_output=True, text=True)
-        seconds = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise RuntimeError(f"yosys {family} on {verilog} failed:\n{proc.stdout}{proc.stderr}")
-        stat = json.loads((Path(tmp) / "stat.json").read_text())
+    flow = FAMILIES[family].format(top=top).replace(" -top ", " -noflatten -top ")
+    stat, seconds = _yosys(verilog, flow, family)
     blocks = {}
     for module, rec in stat["modules"].items():
         cells = blocks.setdefault(block_of(module), {})

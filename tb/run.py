@@ -213,7 +213,7 @@ def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=N
 
 
 def main(argv=None):
-    from golden.compiler import add_config_arguments, small_config
+    from golden.compiler import add_config_arguments, config_from_args
     from golden.model import load
     p = argparse.ArgumentParser(prog="python -m tb.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -240,9 +240,7 @@ def main(argv=None):
     try:
         if args.latency < 0 or args.interval < 1 or not 0 <= args.p_stall < 1:
             raise ValueError("memory model: latency >= 0, interval >= 1, 0 <= p-stall < 1")
-        cfg = small_config(args.tn, args.tm, **{k: getattr(args, k) for k in (
-            "nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes", "bias_bytes",
-            "ib_bytes", "mem_width")})
+        cfg = config_from_args(args)
         model = load(args.model)
         try:
             x = np.load(args.input, allow_pickle=False)
