@@ -35,6 +35,8 @@ import struct
 
 from amaranth.lib.crc import catalog
 
+from hdl.top import COUNTERS   # the counters a DONE frame carries, in this order
+
 __all__ = ["SYNC", "CRC", "MAX_PAYLOAD", "Type", "Error", "ProtocolError", "crc16", "frame",
            "FrameReader", "encode_info", "decode_info", "INFO_FIELDS", "COUNTERS"]
 
@@ -45,9 +47,6 @@ MAX_PAYLOAD = 512
 MAGIC = b"SG"
 VERSION = 1
 
-#: The counters a DONE frame carries, in order (``hdl.top.COUNTERS``).
-COUNTERS = ("cycles", "compute_cycles", "stall_cycles", "steps", "dual_issues",
-            "mem_reads", "mem_writes")
 
 #: INFO payload after MAGIC and VERSION: name, struct format.
 INFO_FIELDS = (("tn", "B"), ("tm", "B"), ("mem_width", "H"), ("widths", "B"),
