@@ -247,14 +247,26 @@ def _mark_par(words):
 
 # --- the compiler ----------------------------------------------------------------------
 
-def compile_model(model, cfg, inputs, dense=False):
-    """Compile ``model`` for ``cfg`` with int16 ``inputs`` ``(vectors, N_in)``."""
+def compile_model(model, cfg, inputs, dense=False, pool=1):
+    """Compile ``model`` for ``cfg`` with int16 ``inputs`` ``(vectors, N_in)``.
+
+    ``pool > 1``: max pooling on chip — the last layer's outputs of every run of
+    ``pool`` consecutive input vectors (the patches of one pool window) are
+    max-combined in NBout (``COMPUTE pool=1``) and stored once, so the program
+    has ``vectors / pool`` outputs."""
     if not isinstance(cfg, AccelConfig):
         raise TypeError("cfg must be an AccelConfig")
     inputs = np.asarray(inputs)
     if inputs.ndim != 2 or inputs.dtype != np.int16:
         raise CompileError(f"inputs must be a 2-D int16 array (vectors, N_in), not "
                            f"{inputs.dtype} {inputs.shape}")
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+        raise CompileError(f"pool must be an integer >= 1 (input vectors per pooled output), "
+                           f"not {pool!r}")
+    pool = int(pool)
+    if inputs.shape[0] % pool:
+        raise CompileError(f"pool = {pool}: the {inputs.shape[0]} input vectors are not a whole "
+                           f"number of pool windows")
     decs = decompress(model)
     plans = [_layer_plan(ml, d, cfg, dense) for ml, d in zip(model.layers, decs)]
     if inputs.shape[1] != plans[0]["n_in"]:
@@ -276,12 +288,16 @@ def compile_model(model, cfg, inputs, dense=False):
     # provisional region that is fixed up at the end.
     data = MemoryImage(cfg.mem_width)
 
-    # Activations: [vector][boundary] layouts; boundary 0 is the input.
+    # Activations: [vector][boundary] layouts; boundary 0 is the input.  With
+    # pooling, the vectors of one pool window share the last layer's output.
     acts = []
     for v in range(inputs.shape[0]):
         row = [VectorLayout.allocate(data, cfg, plans[0]["n_in"], dense)]
-        for p in plans:
-            row.append(VectorLayout.allocate(data, cfg, p["n_out"], dense))
+        for k, p in enumerate(plans):
+            if k == len(plans) - 1 and v % pool:
+                row.append(acts[v - v % pool][-1])
+            else:
+                row.append(VectorLayout.allocate(data, cfg, p["n_out"], dense))
         acts.append(row)
         encode_vector(data, row[0], cfg, inputs[v])
 
@@ -298,6 +314,11 @@ def compile_model(model, cfg, inputs, dense=False):
         blocks = [(b, min(b + block_groups, plan["groups"]))
                   for b in range(0, plan["groups"], block_groups)]
         chunks = {blk: _chunks(plan, cfg, *blk) for blk in blocks}
+        pooled = pool > 1 and li == len(plans) - 1
+        if pooled and len(blocks) > 1:
+            raise CompileError(f"layer {plan['name']!r}: pool = {pool} keeps a pool window's "
+                               f"outputs in one NBout half, but its {plan['n_out']} outputs need "
+                               f"{len(blocks)} (parameter nbout_bytes)")
         n_chunks = sum(len(c) for c in chunks.values())
         resident = n_chunks == 1
         # Place the weights once per chunk.
@@ -372,9 +393,12 @@ def compile_model(model, cfg, inputs, dense=False):
             emit("LOAD", f"{plan['name']}: input neurons, vector {v}", target="NBIN", half=hn,
                  dense=int(dense), mem_addr=src.val_addr, row=0, count=plan["windows"],
                  fence=fence)
+            first = not pooled or v % pool == 0      # a pool window's first tile writes
+            last = not pooled or v % pool == pool - 1   # its last one is stored
             for blk in blocks:
-                ho = halves["out"]
-                halves["out"] ^= 1
+                if first:
+                    ho = halves["out"]
+                    halves["out"] ^= 1
                 for (g0, g1) in chunks[blk]:
                     if resident:
                         hw = resident_half
@@ -387,7 +411,9 @@ def compile_model(model, cfg, inputs, dense=False):
                          dense=int(dense), slot=SLOT_CODE[plan["slot"]], shift=plan["shift"],
                          activation=activation_code(plan["activation"]),
                          windows=plan["windows"], groups=g1 - g0, sib_row=0, sb_base=0,
-                         bias_row=0, out_row=g0 - blk[0])
+                         bias_row=0, out_row=g0 - blk[0], pool=int(not first))
+                if not last:
+                    continue
                 w0 = blk[0] // G
                 w1 = -(-blk[1] // G)
                 rows = min(blk[1], -(-plan["n_out"] // cfg.tn)) - blk[0]
@@ -399,7 +425,8 @@ def compile_model(model, cfg, inputs, dense=False):
                            "windows": plan["windows"], "groups": plan["groups"],
                            "slot": plan["slot"], "raw_reason": plan["why_raw"],
                            "chunks": n_chunks, "weights_resident": resident,
-                           "shift": plan["shift"], "activation": plan["activation"]})
+                           "shift": plan["shift"], "activation": plan["activation"],
+                           "pool": pool if pooled else 1})
     emit("END", "done")
     words = _mark_par(words)
 
@@ -425,12 +452,12 @@ def compile_model(model, cfg, inputs, dense=False):
         image.write(k * n_instr_words, split_words(w, 128, cfg.mem_width))
     for addr, val in data.items():
         image[addr + offset] = val
-    for row in acts:
-        for lay in row:
-            lay.bm_addr += offset if not lay.dense else 0
-            lay.val_addr += offset
+    for lay in {id(lay): lay for row in acts for lay in row}.values():   # shared once
+        lay.bm_addr += offset if not lay.dense else 0
+        lay.val_addr += offset
     return Program(cfg=cfg, dense=dense, words=words, comments=comments, image=image,
-                   prog_addr=0, inputs=[r[0] for r in acts], outputs=[r[-1] for r in acts],
+                   prog_addr=0, inputs=[r[0] for r in acts],
+                   outputs=[r[-1] for r in acts[::pool]],
                    layers=layer_info, activations=acts)
 
 

@@ -19,12 +19,22 @@ work.  A block shape whose kernel extent is neither 1×1 nor the whole kernel
 would not stay contiguous in the patch order and is refused
 (:class:`golden.compiler.CompileError`, naming the layer and ``block``).
 
-**Pooling** (:func:`max_pool`, :func:`avg_pool`): golden twins, run by the
-host between layers.  The thesis pools in the PE functional unit; here the
-PEFU's output goes through the Encoder to memory per output pixel, and a pool
-window spans several pixels (several COMPUTE tiles), so pooling in the PEFU
-would need the tiles of one window to be accumulated together — not done yet.
-Average pooling rounds half up: ``floor(sum / n + 1/2)``.
+**Pooling** (:func:`max_pool`, :func:`avg_pool` are the golden layers; average
+pooling rounds half up, ``floor(sum / n + 1/2)``) runs on the accelerator:
+
+* *Max pooling in the PEFU's output stage*, as in the thesis.  A pool window
+  spans several output pixels, i.e. several COMPUTE tiles, so the patches go
+  in :func:`pool_order` (each window's pixels one after the other) and the
+  compiler (``compile_model(..., pool=k²)``) runs a window's first tile
+  writing its NBout row and the others with ``COMPUTE pool=1``, which keeps
+  the larger value per lane (:func:`golden.pefu.pool_max`, a read-modify-write
+  of the row, one cycle per tile); the Encoder stores one pooled pixel per
+  window.  Overlapping windows (stride < k) recompute the shared pixels.
+* *Average pooling as a conv layer*: :func:`avg_pool_layer` is weight 1 at
+  ``log2(k²)`` fractional bits on the channel diagonal, whose output stage is
+  the average rounded half up bit for bit — for power-of-two windows (2×2,
+  4×4); other sizes stay on the host.  (An in-PEFU sum would need NBout lanes
+  wider than int16.)
 """
 
 import dataclasses
@@ -33,8 +43,9 @@ import numpy as np
 
 from .fixed import output_shift, output_stage
 
-__all__ = ["im2col", "conv2d", "as_fc", "run_conv", "max_pool", "avg_pool", "out_size",
-           "infer_cnn", "POOLS"]
+__all__ = ["im2col", "conv2d", "as_fc", "run_conv", "pool_order", "max_pool", "avg_pool",
+           "avg_pool_layer",
+           "out_size", "infer_cnn", "POOLS"]
 
 
 def out_size(n, k, stride, padding):
@@ -108,11 +119,35 @@ def as_fc(layer):
                                block_mask=bm.reshape(bm.shape[0], -1), stride=1, padding=0)
 
 
-def run_conv(layer, x, run_fc):
+def pool_order(h, w, k, stride=None):
+    """The patch order of max pooling on chip: for every pooled pixel of a
+    ``k``×``k`` pool (``stride``, default ``k``) over an ``h``×``w`` map, in
+    row-major order, the row-major indices of its ``k²`` pixels.  Returns
+    ``(indices (H''·W''·k²,), (H'', W''))``; overlapping windows repeat pixels."""
+    stride = stride or k
+    ho, wo = out_size(h, k, stride, 0), out_size(w, k, stride, 0)
+    if ho < 1 or wo < 1:
+        raise ValueError(f"a {k}x{k} pool does not fit a {h}x{w} input")
+    py, px, dy, dx = np.meshgrid(np.arange(ho), np.arange(wo), np.arange(k), np.arange(k),
+                                 indexing="ij")
+    return ((py * stride + dy) * w + px * stride + dx).reshape(-1), (ho, wo)
+
+
+def run_conv(layer, x, run_fc, pool=None, pool_size=2, pool_stride=None):
     """Run compressed conv ``layer`` on int16 ``x`` ``(C, H, W)`` through
-    ``run_fc(model, vectors) -> int16 (vectors, O)`` (the accelerator, or
-    ``golden.infer.infer``): int16 ``(O, H', W')``."""
+    ``run_fc(model, vectors, pool=1) -> int16 (vectors / pool, O)`` (the
+    accelerator, or ``golden.infer.infer``): int16 ``(O, H', W')``.
+
+    ``pool="max"``: max pooling (``pool_size``, ``pool_stride``) on chip — the
+    patches go in :func:`pool_order` and ``run_fc`` max-combines every
+    ``pool_size²`` consecutive outputs (``compile_model(..., pool=)``); equals
+    ``max_pool(run_conv(layer, x, run_fc), pool_size, pool_stride)``.
+    ``pool="avg"``: the average pool as a second conv layer on the accelerator
+    (:func:`avg_pool_layer`) when ``pool_size²`` is a power of two, else on the
+    host (:func:`avg_pool`); the two agree bit for bit."""
     from .model import Model
+    if pool not in (None,) + tuple(POOLS):
+        raise ValueError(f"pool must be None or one of {', '.join(POOLS)}, not {pool!r}")
     o, c, kh, kw = layer.shape
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[0] != c:
@@ -120,8 +155,16 @@ def run_conv(layer, x, run_fc):
     patches = im2col(x, kh, kw, layer.stride, layer.padding).astype(np.int16)
     ho = out_size(x.shape[1], kh, layer.stride, layer.padding)
     wo = out_size(x.shape[2], kw, layer.stride, layer.padding)
-    y = np.asarray(run_fc(Model([as_fc(layer)]), patches))
-    return y.T.reshape(o, ho, wo).astype(np.int16)
+    fc = Model([as_fc(layer)])
+    if pool == "avg" and _avg_on_chip(pool_size):
+        y = run_conv(layer, x, run_fc)
+        return run_conv(avg_pool_layer(o, pool_size, layer.f_out, pool_stride), y, run_fc)
+    if pool == "max":
+        order, (pho, pwo) = pool_order(ho, wo, pool_size, pool_stride)
+        y = np.asarray(run_fc(fc, patches[order], pool=pool_size * pool_size))
+        return y.T.reshape(o, pho, pwo).astype(np.int16)
+    y = np.asarray(run_fc(fc, patches)).T.reshape(o, ho, wo).astype(np.int16)
+    return avg_pool(y, pool_size, pool_stride) if pool == "avg" else y
 
 
 def _windows(x, k, stride):
@@ -148,17 +191,43 @@ def avg_pool(x, k=2, stride=None):
     return ((2 * s + n) // (2 * n)).astype(np.int16)
 
 
+def _avg_on_chip(k):
+    return (k * k) & (k * k - 1) == 0
+
+
+def avg_pool_layer(channels, k, f, stride=None, name="avgpool"):
+    """Average pooling as a compressed conv layer the accelerator runs: weight 1
+    at ``f_w = log2(k²)`` fractional bits from each channel to itself (a
+    diagonal block mask of ``(1, 1, k, k)`` blocks: the NSM skips the other
+    channels), no bias, ``f_in = f_out = f``, stride ``stride`` (default ``k``).
+    Its output stage ``(s + k²/2) >> log2(k²)`` is :func:`avg_pool`'s
+    ``floor(s / k² + 1/2)`` exactly, so only power-of-two windows qualify."""
+    from .model import Layer
+    n = k * k
+    if k < 1 or not _avg_on_chip(k):
+        raise ValueError(f"pool_size {k}: average pooling runs on the accelerator only for "
+                         f"k*k a power of two (1, 2, 4, ...), not {n}")
+    book = np.zeros((1, 16), dtype=np.int16)
+    book[0, 1] = 1
+    return Layer(name=name, kind="conv", shape=(channels, channels, k, k), block=(1, 1, k, k),
+                 bits=4, block_mask=np.eye(channels, dtype=bool)[:, :, None, None],
+                 codes=np.ones(channels * n, dtype=np.int64), codebooks=book,
+                 bias=np.zeros(channels, dtype=np.int32), f_in=f, f_w=n.bit_length() - 1,
+                 f_out=f, zero_code=True, stride=stride or k, padding=0)
+
+
 #: Pooling by name, for :func:`infer_cnn`.
 POOLS = {"max": max_pool, "avg": avg_pool}
 
 
 def infer_cnn(model, images, shape, run_fc=None, pool="max", pool_size=2):
     """Fixed-point inference of a LeNet-style compressed model: its conv layers,
-    each followed by ``pool`` pooling (``pool_size``, on the host), then its FC
-    layers on the flattened ``(C, H, W)`` maps.  ``images`` int16 ``(N, C·H·W)``
-    or ``(N, C, H, W)`` with ``shape = (C, H, W)``; ``run_fc(model, vectors)``
-    runs one FC model (default: the golden :func:`golden.infer.infer`; pass the
-    accelerator's runner to run on the RTL).  Returns int16 ``(N, outputs)``."""
+    each followed by ``pool`` pooling (``pool_size``; :func:`run_conv`: on the
+    accelerator), then its FC layers on the flattened ``(C, H, W)`` maps.
+    ``images`` int16 ``(N, C·H·W)`` or ``(N, C, H, W)`` with ``shape = (C, H, W)``;
+    ``run_fc(model, vectors, pool=1)`` runs one FC model (default: the golden
+    :func:`golden.infer.infer`; pass the accelerator's runner to run on the RTL).
+    Returns int16 ``(N, outputs)``."""
     from .infer import infer
     from .model import Model
     if pool not in POOLS:
@@ -173,7 +242,7 @@ def infer_cnn(model, images, shape, run_fc=None, pool="max", pool_size=2):
     for img in images.reshape(len(images), *shape):
         h = img.astype(np.int16)
         for layer in convs:
-            h = POOLS[pool](run_conv(layer, h, run_fc), pool_size)
+            h = run_conv(layer, h, run_fc, pool=pool, pool_size=pool_size)
         flat = h.reshape(1, -1)
         outs.append(run_fc(Model(fcs), flat)[0] if fcs else flat[0])
     return np.stack(outs).astype(np.int16)

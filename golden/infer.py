@@ -13,6 +13,7 @@ import numpy as np
 from .fc import sparse_fc_group
 from .fixed import output_shift, output_stage
 from .model import decompress
+from .pefu import pool_max
 
 __all__ = ["quantize_input", "infer", "fc_layer"]
 
@@ -41,12 +42,19 @@ def fc_layer(layer, x, method="dense", tn=16, tm=16):
     return out
 
 
-def infer(model, x, method="dense", tn=16, tm=16, layers=None):
+def infer(model, x, method="dense", tn=16, tm=16, layers=None, pool=1):
     """Run int16 inputs ``x`` ``(batch, N_in)`` through the model's FC layers; returns
-    the final int16 outputs (or, with ``layers="all"``, every layer's)."""
+    the final int16 outputs (or, with ``layers="all"``, every layer's).  ``pool > 1``:
+    the last layer's outputs of every ``pool`` consecutive vectors are max-pooled
+    (:func:`golden.pefu.pool_max`), as ``compile_model(..., pool=)`` does on chip."""
     x = np.asarray(x)
     if x.dtype != np.int16:
         raise TypeError(f"inputs must be int16 at the first layer's f_in, not {x.dtype}")
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+        raise ValueError(f"pool must be an integer >= 1, not {pool!r}")
+    if x.shape[0] % pool:
+        raise ValueError(f"pool = {pool}: {x.shape[0]} vectors are not a whole number of "
+                         f"pool windows")
     outs = []
     for layer in decompress(model):
         if layer["kind"] != "fc":
@@ -57,4 +65,9 @@ def infer(model, x, method="dense", tn=16, tm=16, layers=None):
                              f"inputs, got {x.shape[1]}")
         x = fc_layer(layer, x, method, tn, tm)
         outs.append(x)
+    if pool > 1:
+        pooled = x[::pool].astype(np.int64)
+        for k in range(1, pool):
+            pooled = pool_max(pooled, x[k::pool])
+        x = outs[-1] = pooled.astype(np.int16)
     return outs if layers == "all" else x

@@ -30,7 +30,9 @@ SIB rows ``sib_row + g * windows ..`` of ``sib_half``; the group's weights start
 at SB word ``sb_base`` of ``sb_half`` (the next group's base follows from the SIB
 popcount); biases from row ``bias_row + g`` of ``bias_half``; outputs to NBout row
 ``out_row + g`` of ``out_half``; ``slot`` (0/1/2: 4/8/16-bit weights), ``shift``,
-``activation``; ``dense``: the bitmaps are taken as all ones.
+``activation``; ``dense``: the bitmaps are taken as all ones; ``pool``: each output
+is max-combined (:func:`golden.pefu.pool_max`) into what its NBout row holds instead
+of overwriting it — max pooling across consecutive tiles (patches of one pool window).
 
 ``SYNC`` waits until every unit is idle; ``END`` does the same, then stops.
 """
@@ -56,7 +58,7 @@ LAYOUTS = {
     "COMPUTE": _HEAD + [("nbin_half", 1), ("sib_half", 1), ("sb_half", 1), ("bias_half", 1),
                         ("out_half", 1), ("dense", 1), ("slot", 2), ("shift", 5),
                         ("activation", 2), ("windows", 16), ("groups", 16), ("sib_row", 16),
-                        ("sb_base", 16), ("bias_row", 16), ("out_row", 16)],
+                        ("sb_base", 16), ("bias_row", 16), ("out_row", 16), ("pool", 1)],
 }
 for _name, _fields in LAYOUTS.items():
     assert sum(w for _, w in _fields) <= WORD_BITS, _name

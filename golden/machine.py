@@ -8,6 +8,7 @@ the run.
 import numpy as np
 
 from . import encoder, wdm
+from .pefu import pool_max
 from .fc import group_outputs
 from .fixed import ACTIVATIONS
 from .isa import TARGETS, decode
@@ -107,7 +108,8 @@ class Machine:
             bias = self.bias[self._row(cfg.bias_rows, f["bias_half"], f["bias_row"] + g)]
             out = group_outputs(nz, nbm, sbm, comp, bias, f["shift"],
                                 ACTIVATIONS[f["activation"]], cfg.tm, W, stats=self.stats)
-            self.nbout[self._row(cfg.nbout_rows, f["out_half"], f["out_row"] + g)] = out
+            r = self._row(cfg.nbout_rows, f["out_half"], f["out_row"] + g)
+            self.nbout[r] = pool_max(self.nbout[r], out) if f["pool"] else out
 
     def store(self, f):
         cfg, W, mw = self.cfg, self.cfg.window, self.cfg.mem_width

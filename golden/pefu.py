@@ -12,7 +12,7 @@ import numpy as np
 
 from .fixed import output_stage
 
-__all__ = ["beat_sums", "accumulate", "pefu"]
+__all__ = ["beat_sums", "accumulate", "pefu", "pool_max"]
 
 
 def _int_matrix(name, x):
@@ -87,3 +87,11 @@ def pefu(neurons, weights, last, bias=0, shift=0, activation="identity"):
     for i in range(n):
         out[i] = output_stage(acc[i], int(biases[i]), int(shifts[i]), acts[i])
     return out
+
+
+def pool_max(held, out):
+    """Max pooling in the PEFU's output stage: the int16 ``out`` of a tile
+    combined with the int16 values ``held`` in its NBout row (signed, lane by
+    lane).  A pool window's first tile writes its outputs, every later one
+    keeps the larger; ``COMPUTE pool=1`` does this in hardware."""
+    return np.maximum(np.asarray(held, dtype=np.int64), np.asarray(out, dtype=np.int64))

@@ -46,7 +46,8 @@ class Timing:
     * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
       idles when the last datum is written; LUT: one entry per cycle);
     * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps,
-      at least one; the fill is the pipeline NSM → SSM → H-tree → PE → NBout);
+      at least one; the fill is the pipeline NSM → SSM → H-tree → PE → NBout),
+      one more with ``pool`` (the NBout row's read before its write);
     * STORE, per window: ``2 G`` to read its ``G`` NBout rows, then sparse
       ``nonzeros + words + 2 ceil(nonzeros / tn)`` (one value per cycle into the
       packer, a cycle per word written, two per Encoder beat; the next
@@ -224,7 +225,8 @@ def duration(step, cfg, memory=None, timing=TIMING):
                 t = max(t, release[g - timing.config_depth])
             release.append(t + c + lat)
             t += c
-        return fill + t
+        # pool: the last output's read-modify-write of its NBout row takes a cycle more
+        return fill + t + step.fields["pool"]
     if step.op == "STORE":
         G, W = cfg.groups_per_window, cfg.window
         lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]

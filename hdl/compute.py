@@ -6,7 +6,8 @@ mode) and hands them to the slice (NSM → SSM sequencer → H-tree → PEs); at
 group's first window it also hands over the group's tile configuration (its
 first SB word, which follows from the SIB popcount of the groups before it,
 and the slot width) and its biases, shift and activation.  Each group's ``tn``
-outputs are written to an NBout row as they come out.
+outputs are written to an NBout row as they come out (with ``pool``, max-combined
+with what the row holds, one cycle later).
 """
 
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
@@ -20,8 +21,8 @@ __all__ = ["ComputeUnit"]
 
 
 class ComputeUnit(Elaboratable):
-    """``ports``: ``nib_r``, ``sib_r``, ``nbin_r``, ``bias_r`` (synchronous read ports)
-    and ``nbout_w``; ``slice`` the :class:`hdl.slice.SparseSlice` it drives."""
+    """``ports``: ``nib_r``, ``sib_r``, ``nbin_r``, ``bias_r``, ``nbout_r`` (synchronous
+    read ports) and ``nbout_w``; ``slice`` the :class:`hdl.slice.SparseSlice` it drives."""
 
     def __init__(self, cfg, ports, slice_):
         self._cfg = cfg
@@ -135,20 +136,40 @@ class ComputeUnit(Elaboratable):
                 m.d.sync += syn_count.eq(group_syn)
 
         # --- outputs into NBout ------------------------------------------------------------
+        # Written as they come out; with ``pool`` the row is read first and the
+        # write, one cycle later, keeps the larger value of each lane
+        # (golden.pefu.pool_max).
         out_k = Signal(16)
+        out_addr = Signal.like(p["nbout_w"].addr)
         m.d.comb += [
             sl.o.ready.eq(1),
-            p["nbout_w"].addr.eq(Mux(cp.out_half, cfg.half(cfg.nbout_rows), 0) + cp.out_row + out_k),
-            p["nbout_w"].data.eq(sl.o.payload.as_value()),
-            p["nbout_w"].en.eq(sl.o.valid & self.busy),
+            out_addr.eq(Mux(cp.out_half, cfg.half(cfg.nbout_rows), 0) + cp.out_row + out_k),
+            p["nbout_r"].addr.eq(out_addr),
+            p["nbout_r"].en.eq(1),
         ]
+        pend = Signal()
+        pend_addr = Signal.like(out_addr)
+        pend_data = Signal(16 * tn)
+        m.d.sync += pend.eq(sl.o.valid & self.busy & cp.pool)
         with m.If(sl.o.valid & self.busy):
-            m.d.sync += out_k.eq(out_k + 1)
+            m.d.sync += [out_k.eq(out_k + 1), pend_addr.eq(out_addr),
+                         pend_data.eq(sl.o.payload.as_value())]
+        held = p["nbout_r"].data
+        pooled = Cat(Mux(held[16 * j:16 * (j + 1)].as_signed() > pend_data[16 * j:16 * (j + 1)]
+                         .as_signed(), held[16 * j:16 * (j + 1)], pend_data[16 * j:16 * (j + 1)])
+                     for j in range(tn))
+        with m.If(pend):
+            m.d.comb += [p["nbout_w"].addr.eq(pend_addr), p["nbout_w"].data.eq(pooled),
+                         p["nbout_w"].en.eq(1)]
+        with m.Else():
+            m.d.comb += [p["nbout_w"].addr.eq(out_addr),
+                         p["nbout_w"].data.eq(sl.o.payload.as_value()),
+                         p["nbout_w"].en.eq(sl.o.valid & self.busy & ~cp.pool)]
 
         with m.If(self.start):
             cv = view("COMPUTE", self.instr)
             m.d.sync += [self.busy.eq(1), g.eq(0), w.eq(0), feeding.eq(cv.groups != 0),
                          f1_valid.eq(0), out_k.eq(0), sb_base.eq(cv.sb_base), syn_count.eq(0)]
-        with m.Elif(self.busy & ~feeding & ~f1_valid & (out_k == cp.groups)):
+        with m.Elif(self.busy & ~feeding & ~f1_valid & (out_k == cp.groups) & ~pend):
             m.d.sync += self.busy.eq(0)
         return m

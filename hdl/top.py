@@ -100,7 +100,8 @@ class Accelerator(wiring.Component):
             "bias_w": bias.write_port()})
         m.submodules.compute = cu = ComputeUnit(cfg, {
             "nib_r": nib.read_port(), "sib_r": sib.read_port(), "nbin_r": nbin.read_port(),
-            "bias_r": bias.read_port(), "nbout_w": nbout.write_port()}, sl)
+            "bias_r": bias.read_port(), "nbout_w": nbout.write_port(),
+            "nbout_r": nbout.read_port()}, sl)
         m.submodules.store = su = StoreUnit(cfg, nbout.read_port())
 
         # Control.

@@ -6,9 +6,9 @@
                      [--json R.json] [--waves] [--latency L --interval I --p-stall P]
                      [--input-shape C,H,W [--pool max|avg] [--pool-size K]]
 
-A model with conv layers (LeNet-style: conv layers, each followed by pooling on
-the host, then FC layers) needs ``--input-shape``; each conv layer runs as FC
-programs over patches (:mod:`golden.conv`), all on one build, and the outputs
+A model with conv layers (LeNet-style: conv layers, each followed by pooling,
+then FC layers) needs ``--input-shape``; each conv layer runs as FC programs
+over patches with its pooling on chip (:mod:`golden.conv`), all on one build, and the outputs
 are also checked against ``golden.conv.infer_cnn``.
 
 ``X.npy``: int16, one row per input vector, at the first layer's ``f_in``.
@@ -49,35 +49,39 @@ def _generate(cfg, workdir):
     return port_table(top)
 
 
-def batches(model, x, cfg, dense):
+def batches(model, x, cfg, dense, pool=1):
     """Split the input vectors into batches whose programs fit the instruction
-    buffer; returns a list of row slices."""
+    buffer (whole pool windows of ``pool`` vectors each); returns a list of row
+    slices."""
     from golden.compiler import CompileError, compile_model
     n = x.shape[0]
     try:
-        compile_model(model, cfg, x, dense=dense)
+        compile_model(model, cfg, x, dense=dense, pool=pool)
         return [slice(0, n)]
     except CompileError as e:
-        if "instruction buffer" not in str(e) or n == 1:
+        if "instruction buffer" not in str(e) or n == pool:
             raise
-    one = len(compile_model(model, cfg, x[:1], dense=dense).words)
-    two = len(compile_model(model, cfg, x[:2], dense=dense).words)
+    one = len(compile_model(model, cfg, x[:pool], dense=dense, pool=pool).words)
+    two = len(compile_model(model, cfg, x[:2 * pool], dense=dense, pool=pool).words)
     per = max(1, two - one)
     size = max(1, (cfg.ib_depth - (one - per)) // per)
     if size < 1 or one > cfg.ib_depth:
         raise CompileError(f"one input vector needs {one} instructions, the instruction buffer "
                            f"holds {cfg.ib_depth} (parameter ib_bytes)")
+    size *= pool
     return [slice(k, min(n, k + size)) for k in range(0, n, size)]
 
 
 def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
-              workdir=None, seed=1, max_cycles=None, quiet=True, runner=None):
+              workdir=None, seed=1, max_cycles=None, quiet=True, runner=None, pool=1):
     """Compile, run on golden and RTL; return the result dict (see the module doc).
     ``memory``: ``{"latency", "interval", "p_stall"}``.  Input vectors that do not
     fit one program (the instruction buffer) run in several batches, one after
     the other on the same build; the counters are summed.  ``runner``: the
     ``result["runner"]`` of an earlier call with the same ``cfg``, ``sim`` and
-    ``workdir``, to run on its build instead of building again."""
+    ``workdir``, to run on its build instead of building again.  ``pool``: max
+    pooling on chip over every ``pool`` consecutive vectors' outputs
+    (``compile_model(..., pool=)``)."""
     from golden.compiler import compile_model
     from golden.infer import infer
     from golden.layout import MemoryImage, decode_vector
@@ -85,7 +89,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
 
     sim = sim or default_sim()
     x = np.asarray(x)
-    reference = infer(model, x)
+    reference = infer(model, x, pool=pool)
     mem = {"latency": 4, "interval": 1, "p_stall": 0.0, "seed": seed, **(memory or {})}
     if workdir is None:
         tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}-{sim}"
@@ -101,12 +105,12 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
     ideal = golden_steps = instructions = tb_cycles = 0
     sim_seconds = loop_seconds = 0.0
     mismatch, outputs, golden_outs, layers = None, [], [], None
-    parts = batches(model, x, cfg, dense)
+    parts = batches(model, x, cfg, dense, pool)
     for b, part in enumerate(parts):
         xb = x[part]
-        program = compile_model(model, cfg, xb, dense=dense)
+        program = compile_model(model, cfg, xb, dense=dense, pool=pool)
         golden_out, machine = run_program(program)
-        if not np.array_equal(golden_out, reference[part]):
+        if not np.array_equal(golden_out, reference[part.start // pool:part.stop // pool]):
             raise AssertionError("internal error: the golden machine differs from golden.infer")
         job = {
             "image": {str(a): str(w) for a, w in program.image.items()},
@@ -186,9 +190,9 @@ def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=N
                            "mem_reads", "mem_writes", "ideal_cycles", "instructions", "batches")}
     state = {"mismatch": None, "runner": None, "programs": 0}
 
-    def on_rtl(fc_model, vectors):
+    def on_rtl(fc_model, vectors, pool=1):
         res = run_model(fc_model, vectors, cfg, dense=dense, sim=sim, workdir=workdir,
-                        runner=state["runner"], **kwargs)
+                        runner=state["runner"], pool=pool, **kwargs)
         state["runner"] = res["runner"]
         state["programs"] += 1
         if not res["bit_exact"] and state["mismatch"] is None:
@@ -233,7 +237,8 @@ def main(argv=None):
     p.add_argument("--input-shape", metavar="C,H,W",
                    help="for models with conv layers: each input row is a (C, H, W) image")
     p.add_argument("--pool", choices=["max", "avg"], default="max",
-                   help="pooling after each conv layer, on the host (default max)")
+                   help="pooling after each conv layer, on the accelerator (max: in the "
+                        "PEFU; avg: as a conv layer for 2x2/4x4, else on the host; default max)")
     p.add_argument("--pool-size", type=int, default=2, help="pooling window (default 2)")
     args = p.parse_args(argv)
     prog = "python -m tb.run"

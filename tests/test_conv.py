@@ -7,7 +7,8 @@ import pytest
 
 from golden.compiler import CompileError, compile_model, small_config
 from golden.compress import CompressConfig, compress_layer, compress_network
-from golden.conv import as_fc, avg_pool, conv2d, im2col, infer_cnn, max_pool, run_conv
+from golden.conv import (as_fc, avg_pool, avg_pool_layer, conv2d, im2col, infer_cnn, max_pool,
+                         pool_order, run_conv)
 from golden.infer import infer
 from golden.model import Model, decompress
 from tb.accel_sim import MemoryModel, run_accelerator
@@ -73,6 +74,66 @@ def test_patch_route_equals_direct_convolution(seed):
                                   err_msg=f"seed {seed}: k={k} s={stride} p={padding} block={block}")
 
 
+def test_pool_order_lists_each_window():
+    # A 4x5 map, 2x2 pools of stride 2: two rows of two windows (the last column
+    # is left out, floor mode); each window its four pixels, row-major.
+    order, shape = pool_order(4, 5, 2)
+    assert shape == (2, 2)
+    assert order.reshape(4, 4).tolist() == [[0, 1, 5, 6], [2, 3, 7, 8],
+                                             [10, 11, 15, 16], [12, 13, 17, 18]]
+    order, shape = pool_order(3, 3, 2, 1)          # overlapping: pixels repeat
+    assert shape == (2, 2) and order[:8].tolist() == [0, 1, 3, 4, 1, 2, 4, 5]
+
+
+@pytest.mark.parametrize("k, stride", [(1, None), (2, None), (2, 1), (4, None), (4, 2)])
+def test_avg_pool_layer_is_avg_pool(k, stride):
+    """The accelerator's average pool (a diagonal conv layer) equals the golden
+    average pool over the whole int16 range, through the direct convolution."""
+    rng = np.random.default_rng(k * 10 + (stride or 0))
+    y = rng.integers(-32768, 32768, size=(5, 9, 8)).astype(np.int16)
+    y[0, :4, :4] = 32767                          # the saturation corner
+    layer = avg_pool_layer(5, k, 7, stride)
+    np.testing.assert_array_equal(conv2d(decompress(Model([layer]))[0], y),
+                                  avg_pool(y, k, stride))
+    with pytest.raises(ValueError, match="pool_size 3: .* power of two"):
+        avg_pool_layer(5, 3, 7)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pooled_conv_equals_pool_of_conv(seed):
+    """Pooling through the FC route (max: ``pool`` consecutive patches combined;
+    avg: the diagonal conv layer, or the host for non-power-of-two windows)
+    equals the golden pool of the direct convolution."""
+    rng = np.random.default_rng(100 + seed)
+    k, stride, padding = [1, 3, 5][seed % 3], 1 + seed % 2, seed % 2
+    pk, ps = [(2, None), (3, 1), (2, 1)][seed % 3]
+    layer = _conv_layer(rng, 3 + seed, 2, k, stride, padding, 0.5,
+                        activation=["identity", "relu"][seed % 2])
+    x = _image(rng, 2, 9, 10)
+    conv = conv2d(decompress(Model([layer]))[0], x)
+    for pool, golden_pool in (("max", max_pool), ("avg", avg_pool)):
+        np.testing.assert_array_equal(run_conv(layer, x, infer, pool, pk, ps),
+                                      golden_pool(conv, pk, ps), err_msg=f"seed {seed} {pool}")
+
+
+def test_pool_is_validated():
+    rng = np.random.default_rng(0)
+    model = Model([as_fc(_conv_layer(rng, 4, 2, 3, 1, 1, 0.5))])
+    x = np.zeros((6, 18), np.int16)
+    with pytest.raises(CompileError, match="pool = 4: the 6 input vectors"):
+        compile_model(model, small_config(2, 2), x, pool=4)
+    with pytest.raises(CompileError, match="pool must be an integer >= 1"):
+        compile_model(model, small_config(2, 2), x, pool=0)
+    with pytest.raises(ValueError, match="pool must be None or one of max, avg"):
+        run_conv(_conv_layer(rng, 4, 2, 3, 1, 1, 0.5), np.zeros((2, 5, 5), np.int16), infer,
+                 pool="min")
+    # A pooled layer must keep its outputs in one NBout half.
+    wide = Model([as_fc(_conv_layer(rng, 40, 2, 1, 1, 0, 0.5))])
+    with pytest.raises(CompileError, match="pool = 2 keeps .* nbout_bytes"):
+        compile_model(wide, small_config(2, 2, nbout_bytes=128), np.zeros((2, 2), np.int16),
+                      pool=2)
+
+
 def test_unsupported_conv_block_is_refused():
     rng = np.random.default_rng(0)
     layer = _conv_layer(rng, 4, 4, 3, 1, 1, 0.5, block=(2, 2, 1, 1))
@@ -87,10 +148,10 @@ def test_unsupported_conv_block_is_refused():
 
 
 def _on_rtl(cfg, dense, seed):
-    def run(model, vectors):
+    def run(model, vectors, pool=1):
         outs = []
-        for part in batches(model, vectors, cfg, dense):
-            program = compile_model(model, cfg, vectors[part], dense=dense)
+        for part in batches(model, vectors, cfg, dense, pool):
+            program = compile_model(model, cfg, vectors[part], dense=dense, pool=pool)
             got, _, _ = run_accelerator(program, MemoryModel(latency=2, p_stall=0.1, seed=seed))
             outs.append(got)
         return np.concatenate(outs)
@@ -115,6 +176,29 @@ def test_conv_on_rtl_bit_exact(case):
     want = conv2d(decompress(Model([layer]))[0], x)
     got = run_conv(layer, x, _on_rtl(small_config(tn, tm), dense, seed))
     np.testing.assert_array_equal(got, want, err_msg=f"replay: case {case}")
+
+
+# (seed, tn, tm, out channels, in channels, kernel, stride, padding, pool, size, stride,
+#  activation, dense)
+RTL_POOL = [
+    (5, 2, 2, 5, 3, 3, 1, 1, "max", 2, None, "identity", False),   # signed max
+    (6, 4, 2, 6, 2, 3, 1, 0, "max", 3, 1, "relu", False),          # overlapping windows
+    (7, 2, 4, 3, 2, 1, 1, 0, "max", 2, None, "identity", True),
+    (8, 4, 4, 7, 2, 3, 1, 1, "avg", 2, None, "identity", False),   # avg as a conv layer
+]
+
+
+@pytest.mark.parametrize("case", RTL_POOL, ids=[f"seed{c[0]}-{c[8]}" for c in RTL_POOL])
+def test_pooled_conv_on_rtl_bit_exact(case):
+    seed, tn, tm, o, c, k, stride, padding, pool, pk, ps, act, dense = case
+    rng = np.random.default_rng(seed)
+    layer = _conv_layer(rng, o, c, k, stride, padding, 0.5, activation=act)
+    x = _image(rng, c, 6, 7)
+    conv = conv2d(decompress(Model([layer]))[0], x)
+    want = {"max": max_pool, "avg": avg_pool}[pool](conv, pk, ps)
+    got = run_conv(layer, x, _on_rtl(small_config(tn, tm), dense, seed), pool, pk, ps)
+    np.testing.assert_array_equal(got, want, err_msg=f"replay: case {case}")
+    assert (want < 0).any() or act == "relu"
 
 
 def _lenet(rng, sparsity=0.5):
@@ -162,9 +246,9 @@ def test_lenet_cnn_end_to_end_on_verilog(tmp_path, dense):
     cfg = small_config(4, 4)
     state = {}
 
-    def on_verilog(fc_model, vectors):
+    def on_verilog(fc_model, vectors, pool=1):
         res = run_model(fc_model, vectors, cfg, dense=dense, sim="verilator",
-                        workdir=tmp_path / "run", runner=state.get("runner"))
+                        workdir=tmp_path / "run", runner=state.get("runner"), pool=pool)
         state["runner"] = res["runner"]
         assert res["bit_exact"], res["mismatch"]
         return res["outputs"]

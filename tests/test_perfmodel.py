@@ -12,19 +12,20 @@ from golden.synthetic import random_inputs, random_model, random_sparse_fc
 from tb.accel_sim import MemoryModel, run_accelerator
 
 
-@pytest.mark.parametrize("tn, tm, dense, sizes, latency", [
-    (4, 4, False, [100, 30, 6], 4),     # two layers, several tiles, store windows
-    (2, 4, False, [120, 40, 6], 6),     # short groups: the tile/bias FIFOs back up
-    (4, 2, True, [60, 70, 5], 3),       # dense mode, several Encoder windows per store
-    (4, 2, False, [60, 100, 6], 4),     # sparse stores of several windows (reads overlap)
+@pytest.mark.parametrize("tn, tm, dense, sizes, latency, pool", [
+    (4, 4, False, [100, 30, 6], 4, 1),     # two layers, several tiles, store windows
+    (2, 4, False, [120, 40, 6], 6, 1),     # short groups: the tile/bias FIFOs back up
+    (4, 2, True, [60, 70, 5], 3, 1),       # dense mode, several Encoder windows per store
+    (4, 2, False, [60, 100, 6], 4, 1),     # sparse stores of several windows (reads overlap)
+    (2, 2, False, [50, 9], 3, 2),          # max pooling on chip: read-modify-write of NBout
 ])
-def test_model_predicts_the_rtl_cycle_for_cycle(tn, tm, dense, sizes, latency):
+def test_model_predicts_the_rtl_cycle_for_cycle(tn, tm, dense, sizes, latency, pool):
     # Without memory stalls the machine is deterministic; the model must give
     # its cycles, compute cycles and each instruction's interval exactly.
     rng = np.random.default_rng(tn * 100 + tm + latency)
     model = random_model(rng, sizes, 0.8, 4, block=(tn, tm))
-    x = random_inputs(rng, sizes[0], vectors=2, density=0.5)
-    program = compile_model(model, small_config(tn, tm), x, dense=dense)
+    x = random_inputs(rng, sizes[0], vectors=2 * pool, density=0.5)
+    program = compile_model(model, small_config(tn, tm), x, dense=dense, pool=pool)
     trace = []
     _, counters, _ = run_accelerator(program, MemoryModel(latency=latency), trace=trace)
     p = perfmodel.predict(program, {"latency": latency})
