@@ -19,7 +19,9 @@ Per FC layer the compiler
   input does not fit is rejected with the buffer named), and reuses a layer's
   weights across input vectors when they fit one chunk (synapse reuse);
 * alternates ping-pong halves, so loads of the next chunk/vector overlap the
-  current compute and the store of the previous block, and marks every
+  current compute and the store of the previous block (each STORE is emitted
+  after the next COMPUTE, so in the in-order dispatch that COMPUTE starts while
+  the previous one drains and the store runs beside it), and marks every
   instruction that is independent of the one before it (``par``), which the
   controller may issue in the same cycle.
 
@@ -41,7 +43,7 @@ from .fixed import activation_code, output_shift
 from .isa import encode, listing, decode
 from .layout import MemoryImage, VectorLayout, encode_vector, pack_values, split_words
 from .model import decompress, load
-from .packing import pack, slots_per_word
+from .packing import pack
 from .quantize import region_grid
 
 __all__ = ["CompileError", "Program", "compile_model", "main"]
@@ -279,9 +281,22 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
     image = MemoryImage(cfg.mem_width)
     words, comments = [], []
 
-    def emit(op, comment="", **f):
+    def emit(op, comment="", then=None, **f):
         words.append(encode(op, **f))
         comments.append(comment)
+        if then is not None:
+            then()
+
+    # A STORE is emitted after the next COMPUTE (into the other NBout half), so
+    # that COMPUTE, and the loads before it, need not wait behind the store in
+    # the in-order dispatch: the compute unit takes it while the previous one
+    # drains (hdl.compute), and the store runs beside it.
+    deferred = []
+
+    def flush():
+        while deferred:
+            f = deferred.pop(0)
+            emit(f.pop("op"), f.pop("comment"), **f)
 
     n_instr_words = cfg.words["instruction"]
     # The program goes first; its size is not known yet, so data is placed after a
@@ -407,6 +422,7 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
                         halves["w"] ^= 1
                         load_weights(g0, g1, hw)
                     emit("COMPUTE", f"{plan['name']}: vector {v}, groups {g0}..{g1 - 1}",
+                         then=flush,
                          nbin_half=hn, sib_half=hw, sb_half=hw, bias_half=hw, out_half=ho,
                          dense=int(dense), slot=SLOT_CODE[plan["slot"]], shift=plan["shift"],
                          activation=activation_code(plan["activation"]),
@@ -417,10 +433,14 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
                 w0 = blk[0] // G
                 w1 = -(-blk[1] // G)
                 rows = min(blk[1], -(-plan["n_out"] // cfg.tn)) - blk[0]
-                emit("STORE", f"{plan['name']}: vector {v}, output windows {w0}..{w1 - 1}",
-                     half=ho, dense=int(dense), mem_addr=dst.val_addr + w0 * cfg.words["nbin"],
-                     bm_addr=0 if dense else dst.bm_addr + w0 * cfg.words["bitmap"],
-                     rows=rows, windows=w1 - w0)
+                flush()
+                deferred.append(dict(
+                    op="STORE", comment=f"{plan['name']}: vector {v}, output windows "
+                                        f"{w0}..{w1 - 1}",
+                    half=ho, dense=int(dense), mem_addr=dst.val_addr + w0 * cfg.words["nbin"],
+                    bm_addr=0 if dense else dst.bm_addr + w0 * cfg.words["bitmap"],
+                    rows=rows, windows=w1 - w0))
+        flush()      # the next layer's (fenced) loads read what these stores write
         layer_info.append({"name": plan["name"], "n_in": plan["n_in"], "n_out": plan["n_out"],
                            "windows": plan["windows"], "groups": plan["groups"],
                            "slot": plan["slot"], "raw_reason": plan["why_raw"],

@@ -46,27 +46,37 @@ class Timing:
     * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
       idles when the last datum is written; LUT: one entry per cycle);
     * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps,
-      at least one; the fill is the pipeline NSM → SSM → H-tree → PE → NBout),
-      one more with ``pool`` (the NBout row's read before its write);
+      at least one, and each group's wait for room in the config FIFOs); the
+      unit takes the next COMPUTE ``drain(tn, tm)`` cycles before the end (the
+      H-tree and PE pipeline), once the one before has ended (the fill is the
+      pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each
+      output's NBout row before writing it);
     * STORE, per window: ``2 G`` to read its ``G`` NBout rows, then sparse
       ``nonzeros + words + 2 ceil(nonzeros / tn)`` (one value per cycle into the
       packer, a cycle per word written, two per Encoder beat; the next
       window's read overlaps it), dense ``words`` and a cycle between windows
       (no overlap); plus ``store_fixed`` (sparse) or ``store_fixed_dense``;
-    * the first instruction issues ``first_issue`` cycles after the fetch.
+    * instructions issue from the controller's two-entry queue
+      (:class:`_IssueQueue`; the first two cycles after the fetch fill it).
     """
     load_fixed: int = 2
     store_fixed: int = 4
     store_fixed_dense: int = 2
-    first_issue: int = 2
     config_depth: int = 4      # hdl.compute: the tile/bias FIFOs' depth
-    config_release: int = 12   # + log2(tn): from a group's last window fed to its config's release
+    config_release: int = 12   # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
+
+    def drain(self, tn, tm):
+        """Cycles from the NSM and the sequencer running empty to the end of a
+        COMPUTE: the H-tree, the PEs and the NBout write; the next COMPUTE
+        starts while they drain."""
+        lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
+        return 15 + lt + lm
 
     def fill(self, tn, tm):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn)
         and the adder tree (log2 tm)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 23 + lt + lm + (lm >= 3)
+        return 24 + lt + lm + (lm >= 3)
 
 
 TIMING = Timing()
@@ -117,10 +127,12 @@ def resources(op, f):
 
 
 class _GroupLog(dict):
-    """The machine's stats dict, also logging each group's ``window_cycles``."""
+    """The machine's stats dict, also logging each group's ``window_cycles`` (and,
+    in ``window_costs``, each window's)."""
     def __init__(self, *a):
         super().__init__(*a)
         self.groups = []
+        self["window_costs"] = []
 
     def __setitem__(self, key, value):
         if key == "window_cycles":
@@ -159,8 +171,10 @@ class _Tracer(Machine):
     def compute(self, f):
         before = dict(self.stats)
         self.stats.groups = []
+        self.stats["window_costs"] = []
         super().compute(f)
         self._cur.extra["group_cycles"] = list(self.stats.groups)
+        self._cur.extra["window_costs"] = list(self.stats["window_costs"])
         s = self._cur
         s.groups, s.windows = f["groups"], f["groups"] * f["windows"]
         s.steps = self.stats.get("steps", 0) - before.get("steps", 0)
@@ -202,6 +216,26 @@ def work(program):
     return out
 
 
+def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
+    """``(busy cycles, releases)`` of a COMPUTE starting at ``start`` (its first
+    busy cycle) behind configurations ``pending`` still in the FIFOs (the cycles
+    they leave, of the COMPUTE draining before it).
+
+    Each group's tile and bias configuration waits in a FIFO of
+    ``config_depth`` until the PEs finish the group: short groups back up
+    behind the pipeline's latency."""
+    fill = timing.fill(cfg.tn, cfg.tm)
+    lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
+    release = [r - start for r in pending]     # when each configuration leaves
+    t = 0
+    for c in step.extra["group_cycles"]:
+        if len(release) >= timing.config_depth:
+            t = max(t, release[-timing.config_depth])
+        release.append(t + c + lat)
+        t += c
+    return fill + t, [start + r for r in release[len(pending):]]
+
+
 def duration(step, cfg, memory=None, timing=TIMING):
     """Cycles ``step``'s unit is busy with it (expected cycles under memory stalls)."""
     mem = {"latency": 4, "interval": 1, "p_stall": 0.0, **(memory or {})}
@@ -213,20 +247,7 @@ def duration(step, cfg, memory=None, timing=TIMING):
             words += step.extra["entries"]
         return timing.load_fixed + mem["latency"] + words
     if step.op == "COMPUTE":
-        # Each group's tile and bias configuration waits in a FIFO of
-        # ``config_depth`` until the PEs finish the group: short groups back
-        # up behind the pipeline's latency.
-        fill = timing.fill(cfg.tn, cfg.tm)
-        lat = timing.config_release + cfg.tn.bit_length() - 1
-        release = []      # when each group's configuration leaves the FIFOs
-        t = 0
-        for g, c in enumerate(step.extra["group_cycles"]):
-            if g >= timing.config_depth:
-                t = max(t, release[g - timing.config_depth])
-            release.append(t + c + lat)
-            t += c
-        # pool: the last output's read-modify-write of its NBout row takes a cycle more
-        return fill + t + step.fields["pool"]
+        return compute_time(step, cfg, timing)[0]
     if step.op == "STORE":
         G, W = cfg.groups_per_window, cfg.window
         lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]
@@ -254,15 +275,51 @@ def _conflict(a, b):
     return bool((a.writes & (b.reads | b.writes)) or (a.reads & b.writes))
 
 
+class _IssueQueue:
+    """The controller's two-entry instruction queue (:mod:`hdl.control`), cycle by
+    cycle: an IB read in flight lands in the queue a cycle later, a read is
+    started while fewer than two are held or coming; the head issues when the
+    queue holds it, a second one only when it holds two.  (Cycle 0 is the first
+    cycle after the program fetch; the first instruction can issue at cycle 2.)"""
+
+    def __init__(self, total):
+        self.t, self.count, self.inflight, self.fetched, self.total = 0, 0, 0, 0, total
+        self.pops = 0
+
+    def _step(self):
+        read = self.count + self.inflight - self.pops < 2 and self.fetched < self.total
+        self.count += self.inflight - self.pops
+        self.inflight, self.fetched = int(read), self.fetched + int(read)
+        self.pops, self.t = 0, self.t + 1
+
+    def head_ready(self, t):
+        """The first cycle from ``t`` at which the queue holds the next instruction."""
+        while self.t + 1 <= t:
+            self._step()
+        while self.count - self.pops < 1:
+            self._step()
+        return max(t, self.t)
+
+    def second_ready(self):
+        return self.count == 2 and self.pops == 1
+
+    def pop(self):
+        self.pops += 1
+
+
 def predict(program, memory=None, timing=TIMING, steps=None):
     """Predicted ``cycles`` (as the RTL's counter counts them: from the end of the
     program fetch to ``END``), ``compute_cycles`` and the ``timeline``: per
     instruction its unit, issue and end cycle."""
     cfg = program.cfg
     steps = steps if steps is not None else work(program)
-    free_at = {u: 0 for u in UNITS}          # the cycle the unit is idle again
+    free_at = {u: 0 for u in UNITS}          # the cycle the unit takes its next one
+    done_at = {u: 0 for u in UNITS}          # the cycle the unit is idle again
     running = {u: None for u in UNITS}       # (end, step) of its last instruction
-    last_issue, issued_now = timing.first_issue - 1, 0
+    older = None                             # (end, step) of the COMPUTE draining behind it
+    releases = []                            # its configurations' release cycles
+    last_issue, issued_now = -1, 0
+    queue = _IssueQueue(len(program.words))
     timeline, compute = [], 0
     prev = None
     for s in steps:
@@ -270,10 +327,10 @@ def predict(program, memory=None, timing=TIMING, steps=None):
             continue
         earliest = 0
         if s.op in ("SYNC", "END"):
-            earliest = max(earliest, *free_at.values())
+            earliest = max(earliest, *done_at.values())
         else:
             earliest = max(earliest, free_at[s.unit])
-            for u, cur in running.items():
+            for u, cur in list(running.items()) + [("compute", older)]:
                 if u != s.unit and cur is not None and _conflict(s, cur[1]):
                     earliest = max(earliest, cur[0])
             if s.op == "LOAD" and s.fields.get("fence"):
@@ -283,12 +340,13 @@ def predict(program, memory=None, timing=TIMING, steps=None):
         same_cycle_ok = (prev is not None and s.fields.get("par") and issued_now == 1
                          and prev.unit is not None and s.unit is not None
                          and prev.unit != s.unit and not _conflict(s, prev))
-        if same_cycle_ok and earliest <= last_issue:
+        if same_cycle_ok and earliest <= last_issue and queue.second_ready():
             issue = last_issue
             issued_now = 2
         else:
-            issue = max(earliest, last_issue + 1)
+            issue = queue.head_ready(max(earliest, last_issue + 1))
             issued_now = 1
+        queue.pop()
         last_issue = issue
         prev = s
         if s.op == "END":
@@ -300,12 +358,24 @@ def predict(program, memory=None, timing=TIMING, steps=None):
             timeline.append({"index": s.index, "op": s.op, "unit": None, "issue": issue,
                              "end": issue})
             continue
-        d = duration(s, cfg, memory, timing)
-        end = issue + 1 + d
-        free_at[s.unit] = end
-        running[s.unit] = (end, s)
         if s.unit == "compute":
-            compute += d
+            # The unit takes the next COMPUTE while this one's last steps are in
+            # the H-tree and PE pipeline (``drain`` cycles before its end), once
+            # the one before it has ended.
+            prev_end = done_at["compute"]
+            d, rel = compute_time(s, cfg, timing, issue + 1,
+                                  [r for r in releases if r > issue + 1])
+            end = issue + 1 + d
+            older = running["compute"] if prev_end > issue else None
+            free_at["compute"] = max(end - timing.drain(cfg.tn, cfg.tm), prev_end)
+            releases = rel
+            compute += end - max(issue + 1, prev_end)
+        else:
+            d = duration(s, cfg, memory, timing)
+            end = issue + 1 + d
+            free_at[s.unit] = end
+        done_at[s.unit] = end
+        running[s.unit] = (end, s)
         timeline.append({"index": s.index, "op": s.op, "unit": s.unit, "issue": issue,
                          "end": end})
     raise ValueError("the program has no END")

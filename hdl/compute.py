@@ -6,8 +6,16 @@ mode) and hands them to the slice (NSM → SSM sequencer → H-tree → PEs); at
 group's first window it also hands over the group's tile configuration (its
 first SB word, which follows from the SIB popcount of the groups before it,
 and the slot width) and its biases, shift and activation.  Each group's ``tn``
-outputs are written to an NBout row as they come out (with ``pool``, max-combined
-with what the row holds, one cycle later).
+outputs are written to an NBout row the cycle after they come out (meanwhile
+the row is read: with ``pool`` the write keeps the larger value of each lane).
+
+Overlap.  The unit takes its next instruction (``ready``) once the current one
+has fed its last window and the NSM and the SSM sequencer have run empty: what
+is left of it is the H-tree and PE pipeline, a fixed latency.  The previous
+instruction then drains as the *older* one (its output row, count and ``pool``
+kept apart; ``older_busy`` until the cycle it would have ended alone), and the
+controller keeps its buffer halves reserved until then.  One older instruction
+at a time.
 """
 
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
@@ -30,7 +38,9 @@ class ComputeUnit(Elaboratable):
         self._slice = slice_
         self.start = Signal()
         self.instr = Signal(WORD_BITS)
-        self.busy = Signal()
+        self.busy = Signal()          # an instruction in the unit (feeding or draining)
+        self.ready = Signal()         # a new instruction may start
+        self.older_busy = Signal()    # an older instruction still draining
 
     def elaborate(self, platform):
         m = Module()
@@ -136,40 +146,70 @@ class ComputeUnit(Elaboratable):
                 m.d.sync += syn_count.eq(group_syn)
 
         # --- outputs into NBout ------------------------------------------------------------
-        # Written as they come out; with ``pool`` the row is read first and the
-        # write, one cycle later, keeps the larger value of each lane
-        # (golden.pefu.pool_max).
+        # Each output is written the cycle after it comes out: its row is read
+        # meanwhile, and with ``pool`` the write keeps the larger value of each
+        # lane (golden.pefu.pool_max).  The outputs belong to the older
+        # instruction while one is draining, else to the newest.
+        old = Signal(WORD_BITS)
+        old_pending = Signal()
+        tail = Signal(2)                  # the older one's last write, then its release
         out_k = Signal(16)
+        desc = Signal(WORD_BITS)
+        m.d.comb += desc.eq(Mux(old_pending, old, ins))
+        dv = view("COMPUTE", desc)
+        fire = Signal()
         out_addr = Signal.like(p["nbout_w"].addr)
         m.d.comb += [
             sl.o.ready.eq(1),
-            out_addr.eq(Mux(cp.out_half, cfg.half(cfg.nbout_rows), 0) + cp.out_row + out_k),
+            fire.eq(sl.o.valid & self.busy),
+            out_addr.eq(Mux(dv.out_half, cfg.half(cfg.nbout_rows), 0) + dv.out_row + out_k),
             p["nbout_r"].addr.eq(out_addr),
             p["nbout_r"].en.eq(1),
         ]
         pend = Signal()
+        pend_pool = Signal()
         pend_addr = Signal.like(out_addr)
         pend_data = Signal(16 * tn)
-        m.d.sync += pend.eq(sl.o.valid & self.busy & cp.pool)
-        with m.If(sl.o.valid & self.busy):
-            m.d.sync += [out_k.eq(out_k + 1), pend_addr.eq(out_addr),
-                         pend_data.eq(sl.o.payload.as_value())]
+        m.d.sync += pend.eq(fire)
+        with m.If(fire):
+            m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(sl.o.payload.as_value()),
+                         pend_pool.eq(dv.pool)]
         held = p["nbout_r"].data
-        pooled = Cat(Mux(held[16 * j:16 * (j + 1)].as_signed() > pend_data[16 * j:16 * (j + 1)]
-                         .as_signed(), held[16 * j:16 * (j + 1)], pend_data[16 * j:16 * (j + 1)])
-                     for j in range(tn))
-        with m.If(pend):
-            m.d.comb += [p["nbout_w"].addr.eq(pend_addr), p["nbout_w"].data.eq(pooled),
-                         p["nbout_w"].en.eq(1)]
-        with m.Else():
-            m.d.comb += [p["nbout_w"].addr.eq(out_addr),
-                         p["nbout_w"].data.eq(sl.o.payload.as_value()),
-                         p["nbout_w"].en.eq(sl.o.valid & self.busy & ~cp.pool)]
+        lanes = [(held[16 * j:16 * (j + 1)], pend_data[16 * j:16 * (j + 1)]) for j in range(tn)]
+        pooled = Cat(Mux(h.as_signed() > o.as_signed(), h, o) for h, o in lanes)
+        m.d.comb += [p["nbout_w"].addr.eq(pend_addr),
+                     p["nbout_w"].data.eq(Mux(pend_pool, pooled, pend_data)),
+                     p["nbout_w"].en.eq(pend)]
 
+        finishing_old = Signal()
+        m.d.comb += finishing_old.eq(old_pending & fire & (out_k + 1 == dv.groups))
+        m.d.comb += [
+            self.older_busy.eq(old_pending | tail.any()),
+            self.ready.eq(~feeding & ~f1_valid & sl.front_idle & ~self.older_busy),
+        ]
+
+        # An instruction's unit is busy until the third cycle after its last
+        # output (the write, then the release); an older one's ``tail`` counts
+        # those cycles, so it is released exactly when it would be alone.
         with m.If(self.start):
             cv = view("COMPUTE", self.instr)
+            # The newest instruction becomes the older one while its outputs
+            # come (``ready`` holds only when no older one is left).
+            keep = Signal()
+            m.d.comb += keep.eq(self.busy & (out_k + fire != cp.groups))
             m.d.sync += [self.busy.eq(1), g.eq(0), w.eq(0), feeding.eq(cv.groups != 0),
-                         f1_valid.eq(0), out_k.eq(0), sb_base.eq(cv.sb_base), syn_count.eq(0)]
-        with m.Elif(self.busy & ~feeding & ~f1_valid & (out_k == cp.groups) & ~pend):
-            m.d.sync += self.busy.eq(0)
+                         f1_valid.eq(0), sb_base.eq(cv.sb_base), syn_count.eq(0),
+                         old.eq(ins), old_pending.eq(keep),
+                         out_k.eq(Mux(keep, out_k + fire, 0)),
+                         tail.eq(Cat(self.busy & fire & (out_k + 1 == cp.groups),
+                                     self.busy & pend & ~fire & (out_k == cp.groups)))]
+        with m.Else():
+            m.d.sync += tail.eq(Cat(finishing_old, tail[0]))
+            with m.If(finishing_old):
+                m.d.sync += [old_pending.eq(0), out_k.eq(0)]
+            with m.Elif(fire):
+                m.d.sync += out_k.eq(out_k + 1)
+            with m.If(self.busy & ~feeding & ~f1_valid & ~old_pending & (out_k == cp.groups)
+                      & ~pend & ~tail.any()):
+                m.d.sync += self.busy.eq(0)
         return m

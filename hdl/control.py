@@ -15,6 +15,10 @@ STOREs write and fenced LOADs read).  An instruction conflicts with a busy
 unit's instruction when it writes what that one reads or writes, or reads what
 that one writes (RAW, WAR, WAW), so a load into one half runs beside a compute
 on the other, and a store of one NBout half beside a compute into the other.
+The compute unit takes its next COMPUTE as soon as the previous one has fed
+its last window (``compute_ready``): the previous one's outputs still drain
+through the pipeline, and its resources stay reserved (a second scoreboard
+entry) until ``compute_older_busy`` falls.
 """
 
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
@@ -96,6 +100,11 @@ class Controller(Elaboratable):
             setattr(self, f"{u}_start", Signal(name=f"{u}_start"))
             setattr(self, f"{u}_instr", Signal(WORD_BITS, name=f"{u}_instr"))
             setattr(self, f"{u}_busy", Signal(name=f"{u}_busy"))
+        # The compute unit takes its next instruction while the previous one
+        # drains (``compute_ready``); the draining one's resources stay reserved
+        # while ``compute_older_busy``.
+        self.compute_ready = Signal()
+        self.compute_older_busy = Signal()
         self.issued = Signal(2)        # instructions issued this cycle (0..2)
         self.dual_issues = Signal(32)  # cycles that issued two
 
@@ -185,8 +194,13 @@ class Controller(Elaboratable):
 
         # --- dispatch ----------------------------------------------------------------------
         busy = [getattr(self, f"{u}_busy") for u in UNITS]
+        ci = UNITS.index("compute")
+        free = [~b for b in busy]
+        free[ci] = self.compute_ready
         cur = [Signal(WORD_BITS, name=f"{u}_cur") for u in UNITS]  # each unit's instruction
         cur_res = [decode_resources(m, cur[i], f"cur_{u}") for i, u in enumerate(UNITS)]
+        drain = Signal(WORD_BITS)      # the compute instruction before cur[compute]
+        drain_res = decode_resources(m, drain, "drain")
         h_unit, h_reads, h_writes = decode_resources(m, q[0], "head")
         s_unit, s_reads, s_writes = decode_resources(m, q[1], "second")
 
@@ -198,18 +212,20 @@ class Controller(Elaboratable):
             for i in range(3):
                 _, r2, w2 = cur_res[i]
                 terms.append(busy[i] & ~unit[i] & conflict(reads, writes, r2, w2))
+            _, r2, w2 = drain_res
+            terms.append(self.compute_older_busy & ~unit[ci] & conflict(reads, writes, r2, w2))
             return Cat(*terms).any()
 
         all_idle = ~Cat(*busy).any()
         h_op = q[0][:4]
         is_io = Cat(*h_unit).any()
-        h_free = Cat(*[h_unit[i] & ~busy[i] for i in range(3)]).any()
+        h_free = Cat(*[h_unit[i] & free[i] for i in range(3)]).any()
         issue0 = Signal()
         issue1 = Signal()
         m.d.comb += issue0.eq(self.running & (count >= 1) & Mux(
             is_io, h_free & ~hazard(h_unit, h_reads, h_writes),
             Mux(h_op == OPS["NOP"], 1, all_idle)))
-        s_free = Cat(*[s_unit[i] & ~busy[i] & ~h_unit[i] for i in range(3)]).any()
+        s_free = Cat(*[s_unit[i] & free[i] & ~h_unit[i] for i in range(3)]).any()
         m.d.comb += issue1.eq(issue0 & is_io & (count == 2) & q[1][4] & s_free &
                               ~hazard(s_unit, s_reads, s_writes) &
                               ~conflict(s_reads, s_writes, h_reads, h_writes))
@@ -227,4 +243,6 @@ class Controller(Elaboratable):
                          getattr(self, f"{u}_instr").eq(Mux(go_h, q[0], q[1]))]
             with m.If(go_h | go_s):
                 m.d.sync += cur[i].eq(Mux(go_h, q[0], q[1]))
+                if u == "compute":
+                    m.d.sync += drain.eq(cur[i])
         return m

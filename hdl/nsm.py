@@ -27,7 +27,7 @@ Generated Verilog (``python -m hdl.generate nsm --tm TM``), module ``nsm``:
                   ``last``
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -99,6 +99,9 @@ class NSM(wiring.Component):
             "neurons": In(stream.Signature(self.neurons_layout)),
             "o": Out(stream.Signature(self.beat_layout)),
         })
+        #: no window in the NSM and no beat waiting at its output (a probe for the
+        #: compute unit, which overlaps the next tile with this one's tail)
+        self.idle = Signal()
 
     @property
     def tm(self):
@@ -240,6 +243,8 @@ class NSM(wiring.Component):
                 ]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
+
+        m.d.comb += self.idle.eq(~Cat(*valid).any() & ~d_valid & ~self.o.valid)
 
         with m.If(emit):
             m.d.sync += beat.eq(beat + 1)

@@ -59,6 +59,9 @@ class SparseSlice(wiring.Component):
         self._max_fanin = max_fanin
         #: high in a cycle in which an SSM step enters the PEs (a performance probe)
         self.step_taken = Signal()
+        #: the NSM and the sequencer are empty: what is left of a tile is the
+        #: H-tree and PE pipeline, a fixed latency
+        self.front_idle = Signal()
         probe = PE(tm=self._tm, sb_depth=self._sb_depth, widths=self._widths)
         probe._MustUse__silence = True
         self._addr_width = probe.addr_width
@@ -108,6 +111,7 @@ class SparseSlice(wiring.Component):
         m.d.comb += htree.o.ready.eq(tree_reduce(lambda a, b: a & b,
                                                  [pe.step.ready for pe in pes]))
         m.d.comb += self.step_taken.eq(htree.o.valid & htree.o.ready)
+        m.d.comb += self.front_idle.eq(nsm.idle & seq.idle)
         bias_wanted = tree_reduce(lambda a, b: a & b, [pe.bias.ready for pe in pes])
         out_valid = tree_reduce(lambda a, b: a & b, [pe.o.valid for pe in pes])
         m.d.comb += [self.bias.ready.eq(bias_wanted), self.o.valid.eq(out_valid),

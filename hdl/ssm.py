@@ -95,6 +95,8 @@ class SSMSequencer(wiring.Component):
             "tile": In(stream.Signature(tile_layout(addr_width=self._addr_width))),
             "o": Out(stream.Signature(self.step_layout)),
         })
+        #: no beat held and no step waiting at the output (a probe, see hdl.nsm)
+        self.idle = Signal()
 
     @property
     def latency(self):
@@ -161,6 +163,7 @@ class SSMSequencer(wiring.Component):
         o_free = ~self.o.valid | self.o.ready
         emit = b_valid & self.tile.valid & o_free
         done = emit & final
+        m.d.comb += self.idle.eq(~b_valid & ~self.o.valid)
         m.d.comb += [
             self.i.ready.eq(~b_valid | done),
             self.tile.ready.eq(done & b.last),

@@ -25,6 +25,8 @@ port              dir    meaning
 ``mem_reads``, ``mem_writes`` out  words moved by the load/fetch and the store unit
 ``unit_busy``     out    the load (bit 0), store (bit 1) and compute (bit 2) units are
                          busy with an instruction (a trace for the performance model)
+``unit_start``    out    the same bits: the unit takes an instruction this cycle
+``compute_older`` out    an earlier COMPUTE still drains behind the current one
 ================  =====  ===================================================================
 
 All three memory streams follow ``amaranth.lib.stream`` rules and tolerate any
@@ -60,7 +62,8 @@ class Accelerator(wiring.Component):
         mw = config.mem_width
         members = {
             "start": In(1), "prog_addr": In(32), "prog_len": In(16),
-            "done": Out(1), "busy": Out(1), "unit_busy": Out(3),
+            "done": Out(1), "busy": Out(1), "unit_busy": Out(3), "unit_start": Out(3),
+            "compute_older": Out(1),
             "mem_rreq": Out(stream.Signature(data.StructLayout({"addr": unsigned(32)}))),
             "mem_rdata": In(stream.Signature(data.StructLayout({"data": unsigned(mw)}))),
             "mem_wreq": Out(stream.Signature(data.StructLayout({"addr": unsigned(32),
@@ -112,7 +115,10 @@ class Accelerator(wiring.Component):
             m.d.comb += [unit.start.eq(getattr(cp, f"{name}_start")),
                          unit.instr.eq(getattr(cp, f"{name}_instr")),
                          getattr(cp, f"{name}_busy").eq(unit.busy)]
-        m.d.comb += self.unit_busy.eq(Cat(ld.busy, su.busy, cu.busy))
+        m.d.comb += [cp.compute_ready.eq(cu.ready), cp.compute_older_busy.eq(cu.older_busy),
+                     self.unit_busy.eq(Cat(ld.busy, su.busy, cu.busy)),
+                     self.unit_start.eq(Cat(ld.start, su.start, cu.start)),
+                     self.compute_older.eq(cu.older_busy)]
 
         # The read channel: the controller while fetching, else the load unit.
         port = {"rreq_valid": self.mem_rreq.valid, "rreq_ready": self.mem_rreq.ready,

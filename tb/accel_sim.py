@@ -29,7 +29,8 @@ def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None, 
     read back from memory, the accelerator's counters, and the final memory.
     ``trace``, a list, receives per unit (``load``, ``store``, ``compute``) the
     ``(start, end)`` cycles of each instruction it ran, in order, counted like
-    the ``cycles`` counter (0 = the first cycle after the program fetch)."""
+    the ``cycles`` counter (0 = the first cycle after the program fetch); a
+    COMPUTE that drains behind the next one ends when ``compute_older`` falls."""
     import numpy as np
 
     from hdl.top import COUNTERS, Accelerator
@@ -50,7 +51,7 @@ def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None, 
         pending = deque()  # (ready_cycle, data)
         cycle = 0
         next_accept = 0
-        busy_since = [None, None, None]
+        open_ = [[], [], []]          # per unit: the start cycles of its open instructions
         while cycle < max_cycles:
             # Offer the oldest read response whose latency has passed.
             offer = bool(pending) and pending[0][0] <= cycle and rng.random() >= memory.p_stall
@@ -61,20 +62,24 @@ def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None, 
             accept_w = rng.random() >= memory.p_stall
             ctx.set(dut.mem_rreq.ready, accept_r)
             ctx.set(dut.mem_wreq.ready, accept_w)
-            _, _, rq_v, rq_a, rd_r, wr_v, wr_a, wr_d, done, ub, run_cycles = await ctx.tick().sample(
+            (_, _, rq_v, rq_a, rd_r, wr_v, wr_a, wr_d, done, ub, us, older,
+             run_cycles) = await ctx.tick().sample(
                 dut.mem_rreq.valid, dut.mem_rreq.payload.addr, dut.mem_rdata.ready,
                 dut.mem_wreq.valid, dut.mem_wreq.payload.addr, dut.mem_wreq.payload.data,
-                dut.done, dut.unit_busy, dut.cycles)
+                dut.done, dut.unit_busy, dut.unit_start, dut.compute_older, dut.cycles)
             cycle += 1
             if trace is not None:
+                # Per instruction: from the cycle after its start to the cycle its
+                # unit is idle again — for an overlapped COMPUTE, the cycle
+                # compute_older falls behind the next one.
+                r = int(run_cycles)
                 for u in range(3):
-                    b = (int(ub) >> u) & 1
-                    if b and busy_since[u] is None:
-                        busy_since[u] = int(run_cycles)
-                    elif not b and busy_since[u] is not None:
-                        trace.append((("load", "store", "compute")[u], busy_since[u],
-                                      int(run_cycles)))
-                        busy_since[u] = None
+                    # instructions in flight this cycle (not counting one starting now)
+                    flying = ((int(ub) >> u) & 1) + (int(older) if u == 2 else 0)
+                    while len(open_[u]) > flying:
+                        trace.append((("load", "store", "compute")[u], open_[u].pop(0), r))
+                    if (int(us) >> u) & 1:
+                        open_[u].append(r + 1)
             if offer and rd_r:
                 pending.popleft()
             if rq_v and accept_r:

@@ -20,6 +20,11 @@ they run scaled down (each dimension divided by ``scale``, blocks by
 as the compiler schedules them: the RTL's cycles in sparse and in dense mode,
 the ideal ``Σ ceil(pairs / Tm)``, the model's prediction and its error.
 
+**Conv layers.**  AlexNet's 3x3 conv layers (conv3–conv5) at table 3.5's weight
+densities, channels scaled like the FC layers, on a small input map, run as the
+FC datapath over their patches (:mod:`golden.conv`): the same columns, and the
+RTL's convolution checked against ``golden.conv.conv2d``.
+
 **Table 5.2.**  The same six layers at full size, Tn = Tm = 16, with every
 weight on chip as the thesis assumes for this comparison (buffers sized to
 hold a layer): compute cycles from the performance model (the RTL would take
@@ -35,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LAYERS", "THESIS_TABLE_5_2", "run_bench", "main"]
+__all__ = ["LAYERS", "CONV_LAYERS", "THESIS_TABLE_5_2", "run_bench", "main"]
 
 # name: (n_in, n_out, weight density, neuron density, block)
 LAYERS = {
@@ -45,6 +50,16 @@ LAYERS = {
     "vgg16-fc6": (25088, 4096, 0.04, 0.183, (32, 32)),
     "vgg16-fc7": (4096, 4096, 0.04, 0.375, (32, 32)),
     "vgg16-fc8": (4096, 1000, 0.23, 0.411, (16, 16)),
+}
+# name: (out channels, in channels, kernel, weight density, neuron density).  AlexNet's
+# 3x3 conv layers with table 3.5's sparsities (64.1, 66.6, 65.9 %); conv4 and conv5
+# take the 192 input channels of one of AlexNet's two groups.  The thesis' tables give
+# no neuron densities for conv layers: 0.5 is assumed (ReLU outputs), and the
+# measured density of the patches (padding zeros included) is reported.
+CONV_LAYERS = {
+    "alexnet-conv3": (384, 256, 3, 0.359, 0.5),
+    "alexnet-conv4": (384, 192, 3, 0.334, 0.5),
+    "alexnet-conv5": (256, 192, 3, 0.341, 0.5),
 }
 # Thesis table 5.2 (µs at 1 GHz): ACC (the thesis' accelerator) and EIE.
 THESIS_TABLE_5_2 = {
@@ -62,16 +77,57 @@ def _scaled(name, scale, tm):
 
 
 def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
-    """One benchmark layer, sparse and dense on the RTL; ``runners`` maps a
+    """One benchmark FC layer, sparse and dense on the RTL; ``runners`` maps a
     configuration to its simulator build (reused: a build per configuration)."""
-    from golden import perfmodel
-    from golden.compiler import compile_model, small_config
     from golden.synthetic import random_inputs, random_sparse_fc
-    from .run import batches, run_model
     n_in, n_out, wd, nd, block = _scaled(name, scale, tn)
     rng = np.random.default_rng(seed)
     model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
     x = random_inputs(rng, n_in, vectors=1, density=nd)
+    row = _measure(model, x, tn, tm, sim, runners, workdir, f"{name} ({n_out}x{n_in})")
+    row.pop("outputs")
+    return {"name": name, "kind": "fc", "shape": [n_out, n_in], "scale": scale,
+            "block": list(block), "weight_density": wd, "neuron_density": nd, **row}
+
+
+def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
+    """One benchmark conv layer (``size``×``size`` input, padding keeps it), run
+    as the FC datapath over its patches (``golden.conv``), sparse and dense."""
+    from golden.compress import CompressConfig, compress_layer
+    from golden.conv import as_fc, conv2d, im2col, out_size
+    from golden.model import Model, decompress
+    o, c, k, wd, nd = CONV_LAYERS[name]
+    o, c = max(o // scale, tn), max(c // scale, 1)
+    block = (max(16 // scale, tn), 1, 1, 1)
+    rng = np.random.default_rng(seed)
+    cc = CompressConfig(block_conv=block, sparsity_conv=1 - wd, bits_conv=8, steps=1)
+    layer, _ = compress_layer(name, rng.normal(size=(o, c, k, k)) * 0.3,
+                              rng.normal(size=o) * 0.1, "conv", cc, f_in=8, f_out=8,
+                              activation="relu", extra={"stride": 1, "padding": k // 2})
+    img = rng.integers(1, 256, size=(c, size, size))
+    img[rng.random(img.shape) >= nd] = 0
+    patches = im2col(img, k, k, 1, k // 2).astype(np.int16)
+    row = _measure(Model([as_fc(layer)]), patches, tn, tm, sim, runners, workdir,
+                   f"{name} ({o}x{c}x{k}x{k} on {size}x{size})")
+    # The patch route against the direct convolution (first principles).
+    hw = out_size(size, k, 1, k // 2)
+    got = row.pop("outputs").T.reshape(o, hw, hw)
+    want = conv2d(decompress(Model([layer]))[0], img)
+    if not np.array_equal(got, want):
+        raise AssertionError(f"{name}: the RTL's convolution differs from golden.conv.conv2d")
+    return {"name": name, "kind": "conv", "shape": [o, c * k * k], "scale": scale,
+            "conv": {"out_channels": o, "in_channels": c, "kernel": k, "input": size,
+                     "patches": int(patches.shape[0])},
+            "block": list(block), "weight_density": wd,
+            "neuron_density": round(float((patches != 0).mean()), 3), **row}
+
+
+def _measure(model, x, tn, tm, sim, runners, workdir, what):
+    """RTL (sparse and dense), ideal and model cycles of ``model`` on vectors ``x``."""
+    from golden import perfmodel
+    from golden.compiler import compile_model, small_config
+    from .run import batches, run_model
+    n_in = x.shape[1]
     # The test configuration, grown where a layer needs it:
     base = small_config(tn, tm)
     windows = -(-n_in // base.window)
@@ -91,7 +147,7 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
                       memory={"latency": 4, "interval": 1, "p_stall": 0.0})
         runners[key] = r["runner"]
         if not r["bit_exact"]:
-            raise AssertionError(f"{name} ({mode}): RTL differs from golden: {r['mismatch']}")
+            raise AssertionError(f"{what} ({mode}): RTL differs from golden: {r['mismatch']}")
         res[mode] = r
         predicted, busy = 0, {u: 0 for u in perfmodel.UNITS}
         for part in batches(model, x, cfg, dense):
@@ -108,8 +164,7 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
         ideal[mode] = r["ideal_cycles"]
     sp, de = res["sparse"], res["dense"]
     row = {
-        "name": name, "shape": [n_out, n_in], "scale": scale, "block": list(block),
-        "weight_density": wd, "neuron_density": nd, "tn": tn, "tm": tm,
+        "tn": tn, "tm": tm, "vectors": int(x.shape[0]), "outputs": sp["outputs"],
         "rtl_cycles": sp["cycles"], "rtl_compute_cycles": sp["compute_cycles"],
         "ideal_cycles": ideal["sparse"], "dense_cycles": de["cycles"],
         "dense_compute_cycles": de["compute_cycles"], "dense_ideal_cycles": ideal["dense"],
@@ -258,13 +313,21 @@ def _markdown(report):
     if report["layers"]:
         L += ["", f"## Benchmark layers on the RTL (scaled down by {report['scale']}, "
               f"Tn = Tm = {report['layers'][0]['tn']}, weights streamed from memory)", "",
-              "Densities: " + SOURCE + ".", "",
+              "Densities: " + SOURCE + ". Conv layers: AlexNet's 3x3 layers, channels "
+              "divided by the scale, table 3.5's weight densities, blocks (16, 1, 1, 1) "
+              "scaled, inputs at an assumed 0.5 density (the column gives the patches' "
+              "measured density); each runs as the FC datapath over its patches, one "
+              "input vector per output pixel, weights resident.", "",
               "| layer | shape | w / n density | ideal | RTL compute | RTL total | dense total | "
               "ideal speed-up | speed-up (total) | speed-up (compute) | model | model error | "
               "busy load / compute / store |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in report["layers"]:
-            L.append(f"| {r['name']} | {r['shape'][0]}x{r['shape'][1]} | "
+            cv = r.get("conv")
+            shape = (f"{cv['out_channels']}x{cv['in_channels']}x{cv['kernel']}x{cv['kernel']} "
+                     f"on {cv['input']}x{cv['input']} ({cv['patches']} patches)" if cv
+                     else f"{r['shape'][0]}x{r['shape'][1]}")
+            L.append(f"| {r['name']} | {shape} | "
                      f"{r['weight_density']:.3f} / {r['neuron_density']:.3f} | {r['ideal_cycles']} | "
                      f"{r['rtl_compute_cycles']} | {r['rtl_cycles']} | {r['dense_cycles']} | "
                      f"{r['ideal_speedup']:.2f} | {r['speedup']:.2f} | {r['compute_speedup']:.2f} | "
@@ -309,6 +372,16 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
                  f"{row['dense_cycles']}), model {row['model_cycles']} "
                  f"({100 * row['model_error']:+.2f} %)")
         rows.append(row)
+    convs = ["alexnet-conv3"] if quick else list(CONV_LAYERS)
+    size = 2 if quick else 6
+    for i, name in enumerate(convs):
+        progress(f"[bench] RTL {name} (1/{scale} channels, {size}x{size} input) sparse and "
+                 f"dense on {sim} ({i + 1}/{len(convs)}) ...")
+        row = _conv_row(name, scale, size, tn, tm, sim, runners, seed, out / "rtl")
+        progress(f"        {row['rtl_cycles']} cycles (ideal {row['ideal_cycles']}, dense "
+                 f"{row['dense_cycles']}), model {row['model_cycles']} "
+                 f"({100 * row['model_error']:+.2f} %)")
+        rows.append(row)
     table = []
     for name in (["alexnet-fc8", "vgg16-fc8"] if quick else list(LAYERS)):
         progress(f"[bench] table 5.2 {name} at full size, Tn = Tm = 16 (model) ...")
@@ -338,7 +411,8 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", default="build/bench", help="output directory")
     p.add_argument("--quick", action="store_true",
-                   help="a reduced set (the two fc8 layers on Icarus, two table 5.2 rows)")
+                   help="a reduced set (the two fc8 layers and conv3 on a 2x2 map on Icarus, "
+                        "two table 5.2 rows)")
     p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
                    help="simulator (default: verilator, icarus with --quick)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random layers and inputs")
