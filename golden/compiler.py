@@ -44,6 +44,7 @@ from .isa import encode, listing, decode
 from .layout import MemoryImage, VectorLayout, encode_vector, pack_values, split_words
 from .model import decompress, load
 from .packing import pack
+from .pefu import check_pool
 from .quantize import region_grid
 
 __all__ = ["CompileError", "Program", "compile_model", "main"]
@@ -262,13 +263,10 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
     if inputs.ndim != 2 or inputs.dtype != np.int16:
         raise CompileError(f"inputs must be a 2-D int16 array (vectors, N_in), not "
                            f"{inputs.dtype} {inputs.shape}")
-    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
-        raise CompileError(f"pool must be an integer >= 1 (input vectors per pooled output), "
-                           f"not {pool!r}")
-    pool = int(pool)
-    if inputs.shape[0] % pool:
-        raise CompileError(f"pool = {pool}: the {inputs.shape[0]} input vectors are not a whole "
-                           f"number of pool windows")
+    try:
+        pool = check_pool(pool, inputs.shape[0])
+    except ValueError as e:
+        raise CompileError(str(e)) from None
     decs = decompress(model)
     plans = [_layer_plan(ml, d, cfg, dense) for ml, d in zip(model.layers, decs)]
     if inputs.shape[1] != plans[0]["n_in"]:
@@ -433,7 +431,6 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
                 w0 = blk[0] // G
                 w1 = -(-blk[1] // G)
                 rows = min(blk[1], -(-plan["n_out"] // cfg.tn)) - blk[0]
-                flush()
                 deferred.append(dict(
                     op="STORE", comment=f"{plan['name']}: vector {v}, output windows "
                                         f"{w0}..{w1 - 1}",

@@ -155,10 +155,10 @@ def run_conv(layer, x, run_fc, pool=None, pool_size=2, pool_stride=None):
     patches = im2col(x, kh, kw, layer.stride, layer.padding).astype(np.int16)
     ho = out_size(x.shape[1], kh, layer.stride, layer.padding)
     wo = out_size(x.shape[2], kw, layer.stride, layer.padding)
-    fc = Model([as_fc(layer)])
     if pool == "avg" and _avg_on_chip(pool_size):
         y = run_conv(layer, x, run_fc)
         return run_conv(avg_pool_layer(o, pool_size, layer.f_out, pool_stride), y, run_fc)
+    fc = Model([as_fc(layer)])
     if pool == "max":
         order, (pho, pwo) = pool_order(ho, wo, pool_size, pool_stride)
         y = np.asarray(run_fc(fc, patches[order], pool=pool_size * pool_size))

@@ -70,8 +70,6 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
         for w, n in zip(owner, steps):
             cost[w] += n
         stats["window_cycles"] = stats.get("window_cycles", 0) + sum(max(1, c) for c in cost)
-        if "window_costs" in stats:      # per window (golden.perfmodel keeps them)
-            stats["window_costs"].extend(max(1, c) for c in cost)
     bias = np.broadcast_to(np.asarray(bias), (tn,))
     return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
                      for j in range(tn)], dtype=np.int16)

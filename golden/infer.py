@@ -13,7 +13,7 @@ import numpy as np
 from .fc import sparse_fc_group
 from .fixed import output_shift, output_stage
 from .model import decompress
-from .pefu import pool_max
+from .pefu import check_pool, pool_max
 
 __all__ = ["quantize_input", "infer", "fc_layer"]
 
@@ -50,11 +50,7 @@ def infer(model, x, method="dense", tn=16, tm=16, layers=None, pool=1):
     x = np.asarray(x)
     if x.dtype != np.int16:
         raise TypeError(f"inputs must be int16 at the first layer's f_in, not {x.dtype}")
-    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
-        raise ValueError(f"pool must be an integer >= 1, not {pool!r}")
-    if x.shape[0] % pool:
-        raise ValueError(f"pool = {pool}: {x.shape[0]} vectors are not a whole number of "
-                         f"pool windows")
+    pool = check_pool(pool, x.shape[0])
     outs = []
     for layer in decompress(model):
         if layer["kind"] != "fc":

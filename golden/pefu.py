@@ -12,7 +12,7 @@ import numpy as np
 
 from .fixed import output_stage
 
-__all__ = ["beat_sums", "accumulate", "pefu", "pool_max"]
+__all__ = ["beat_sums", "accumulate", "pefu", "check_pool", "pool_max"]
 
 
 def _int_matrix(name, x):
@@ -87,6 +87,18 @@ def pefu(neurons, weights, last, bias=0, shift=0, activation="identity"):
     for i in range(n):
         out[i] = output_stage(acc[i], int(biases[i]), int(shifts[i]), acts[i])
     return out
+
+
+def check_pool(pool, vectors):
+    """``pool`` (input vectors per pooled output) as an int; ``ValueError`` unless
+    it is an integer >= 1 that divides ``vectors``."""
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+        raise ValueError(f"pool must be an integer >= 1 (input vectors per pooled output), "
+                         f"not {pool!r}")
+    if vectors % pool:
+        raise ValueError(f"pool = {pool}: the {vectors} input vectors are not a whole number "
+                         f"of pool windows")
+    return int(pool)
 
 
 def pool_max(held, out):

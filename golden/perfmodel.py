@@ -127,12 +127,10 @@ def resources(op, f):
 
 
 class _GroupLog(dict):
-    """The machine's stats dict, also logging each group's ``window_cycles`` (and,
-    in ``window_costs``, each window's)."""
+    """The machine's stats dict, also logging each group's ``window_cycles``."""
     def __init__(self, *a):
         super().__init__(*a)
         self.groups = []
-        self["window_costs"] = []
 
     def __setitem__(self, key, value):
         if key == "window_cycles":
@@ -171,10 +169,8 @@ class _Tracer(Machine):
     def compute(self, f):
         before = dict(self.stats)
         self.stats.groups = []
-        self.stats["window_costs"] = []
         super().compute(f)
         self._cur.extra["group_cycles"] = list(self.stats.groups)
-        self._cur.extra["window_costs"] = list(self.stats["window_costs"])
         s = self._cur
         s.groups, s.windows = f["groups"], f["groups"] * f["windows"]
         s.steps = self.stats.get("steps", 0) - before.get("steps", 0)

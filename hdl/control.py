@@ -16,9 +16,10 @@ unit's instruction when it writes what that one reads or writes, or reads what
 that one writes (RAW, WAR, WAW), so a load into one half runs beside a compute
 on the other, and a store of one NBout half beside a compute into the other.
 The compute unit takes its next COMPUTE as soon as the previous one has fed
-its last window (``compute_ready``): the previous one's outputs still drain
-through the pipeline, and its resources stay reserved (a second scoreboard
-entry) until ``compute_older_busy`` falls.
+its last window and its NSM and sequencer have run empty (``compute_ready``):
+the previous one's last steps still drain through the H-tree and the PEs, and
+its resources stay reserved (a second scoreboard entry) until
+``compute_older_busy`` falls.
 """
 
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal

@@ -8,8 +8,8 @@
 
 A model with conv layers (LeNet-style: conv layers, each followed by pooling,
 then FC layers) needs ``--input-shape``; each conv layer runs as FC programs
-over patches with its pooling on chip (:mod:`golden.conv`), all on one build, and the outputs
-are also checked against ``golden.conv.infer_cnn``.
+over patches with its pooling on chip (:mod:`golden.conv`), all on one build,
+and the outputs are also checked against ``golden.conv.infer_cnn``.
 
 ``X.npy``: int16, one row per input vector, at the first layer's ``f_in``.
 Compiles the model (:mod:`golden.compiler`), runs the program on the golden
