@@ -11,7 +11,8 @@ Per FC layer the compiler
   and biases fit a buffer half and whose PEs keep one quantization region each
   (one LUT load per PE per region change);
 * stores each group's shared synapse bitmap (the union of its rows' nonzero
-  positions) and, per PE, the weights at every set position of it, as codebook
+  positions) in the SIB layout of :mod:`golden.sib` (window masks, then only
+  the windows holding a synapse: the others are skipped) and, per PE, the weights at every set position of it, as codebook
   indices packed at the layer's slot width (4/8 bits; explicit zeros use a
   codebook entry 0) or raw int16 (above 8 bits, when a region splits rows, when a
   region has no zero entry for an explicit zero, and in dense mode);
@@ -38,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import sib as golden_sib
 from .config import AccelConfig
 from .fixed import activation_code, output_shift
 from .isa import encode, listing, decode
@@ -100,9 +102,6 @@ def _layer_plan(model_layer, dec, cfg, dense):
         raise CompileError(
             f"layer {name!r}: {n_in} inputs need {windows} NSM windows of {W}, but an NBin "
             f"half holds {cfg.half(cfg.window_rows)} (parameter nbin_bytes/nibin_bytes)")
-    if windows > cfg.half(cfg.sib_rows):
-        raise CompileError(f"layer {name!r}: one group's synapse bitmap needs {windows} SIB "
-                           f"rows, a SIB half holds {cfg.half(cfg.sib_rows)} (parameter sib_bytes)")
     groups = -(-n_out // tn)
     padded = np.zeros((groups * tn, windows * W), dtype=np.int64)
     padded[:n_out, :n_in] = w
@@ -153,16 +152,22 @@ def _layer_plan(model_layer, dec, cfg, dense):
         else:
             comp_store = comp
         words = [pack(comp_store[j], slot, tm) for j in range(tn)]
-        sib.append(sbm.reshape(windows, W))
+        # (mask rows, fed windows' rows); dense mode reads no SIB
+        sib.append(([], []) if dense else golden_sib.pack(sbm.reshape(windows, W)))
         sb.append(words)
         sb_words.append(len(words[0]))
+    sib_rows = [len(m) + len(r) for m, r in sib]
+    if max(sib_rows, default=0) > cfg.half(cfg.sib_rows):
+        raise CompileError(f"layer {name!r}: one group's synapse bitmap needs {max(sib_rows)} "
+                           f"SIB rows, a SIB half holds {cfg.half(cfg.sib_rows)} "
+                           f"(parameter sib_bytes)")
     if max(sb_words, default=0) > cfg.half(cfg.sb_words):
         raise CompileError(f"layer {name!r}: one group needs {max(sb_words)} SB words, an SB "
                            f"half holds {cfg.half(cfg.sb_words)} (parameter sb_bytes)")
     return {
         "name": name, "n_in": n_in, "n_out": n_out, "windows": windows, "groups": groups,
         "slot": slot, "why_raw": why_raw, "books": books, "region_of_row": region_of_row,
-        "sib": sib, "sb": sb, "sb_words": sb_words, "bias": bias.reshape(groups, tn),
+        "sib": sib, "sib_rows": sib_rows, "sb": sb, "sb_words": sb_words, "bias": bias.reshape(groups, tn),
         "shift": output_shift(dec["f_in"], dec["f_w"], dec["f_out"]),
         "activation": dec["activation"], "weight": w, "f_in": dec["f_in"], "f_out": dec["f_out"],
     }
@@ -194,7 +199,7 @@ def _chunks(plan, cfg, g_lo, g_hi):
         while end < g_hi:
             w = plan["sb_words"][end]
             if (words + w > cfg.half(cfg.sb_words)
-                    or rows + plan["windows"] > cfg.half(cfg.sib_rows)
+                    or rows + plan["sib_rows"][end] > cfg.half(cfg.sib_rows)
                     or end - start + 1 > cfg.half(cfg.bias_rows)):
                 break
             if plan["slot"] != 16 and end > start:
@@ -204,7 +209,7 @@ def _chunks(plan, cfg, g_lo, g_hi):
                 if not same:
                     break
             words += w
-            rows += plan["windows"]
+            rows += plan["sib_rows"][end]
             end += 1
         if end == start:
             raise CompileError(f"layer {plan['name']!r}: group {start} does not fit the buffers")
@@ -338,7 +343,9 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
         placed = {}
         for blk in blocks:
             for (g0, g1) in chunks[blk]:
-                sib_rows = [row for g in range(g0, g1) for row in plan["sib"][g]]
+                # golden.sib: the chunk's mask rows, then its fed windows' rows
+                sib_rows = ([row for g in range(g0, g1) for row in plan["sib"][g][0]] +
+                            [row for g in range(g0, g1) for row in plan["sib"][g][1]])
                 sib_addr = data.alloc(len(sib_rows) * cfg.words["bitmap"])
                 for r, row in enumerate(sib_rows):
                     data.write(sib_addr + r * cfg.words["bitmap"],
@@ -369,7 +376,7 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
                         addr_l = data.alloc(-(-book.size // cfg.words["values_per_word"]))
                         data.write(addr_l, pack_values(book, cfg.mem_width))
                         luts.append((region, addr_l, book.size))
-                placed[(g0, g1)] = {"sib": sib_addr, "sb": sb_addr, "bias": bias_addr,
+                placed[(g0, g1)] = {"sib": sib_addr, "sib_rows": len(sib_rows), "sb": sb_addr, "bias": bias_addr,
                                     "luts": luts, "words": n_words}
 
         def load_weights(g0, g1, half):
@@ -383,7 +390,7 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
                         lut_state[j] = key
             if not dense:
                 emit("LOAD", f"{plan['name']}: SIB groups {g0}..{g1 - 1}", target="SIB",
-                     half=half, mem_addr=pl["sib"], row=0, count=(g1 - g0) * plan["windows"])
+                     half=half, mem_addr=pl["sib"], row=0, count=pl["sib_rows"])
             emit("LOAD", f"{plan['name']}: SB groups {g0}..{g1 - 1} ({pl['words']} words)",
                  target="SB", half=half, mem_addr=pl["sb"], row=0, count=pl["words"])
             emit("LOAD", f"{plan['name']}: bias groups {g0}..{g1 - 1}", target="BIAS",

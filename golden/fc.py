@@ -27,7 +27,7 @@ def compress_group(weights, synapse_bitmap=None):
 
 
 def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, shift,
-                  activation="identity", tm=16, window=None, stats=None):
+                  activation="identity", tm=16, window=None, stats=None, fed=None):
     """The ``tn`` outputs of one group from its compressed operands, the hardware's way:
     NSM beats over the bitmaps, per PE the SSM's picks out of its compressed
     weights ``comp_weights[j]`` (one per set bit of the synapse bitmap), the PEFU.
@@ -36,9 +36,22 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
     ``sum ceil(pairs / tm)`` per window), ``beats``, ``steps`` (SSM steps) and
     ``window_cycles`` (per window ``max(1, its beats' SSM steps)``: the datapath's
     cycles, which :mod:`golden.perfmodel` uses).
+
+    ``fed``: the windows the compute unit feeds to the NSM
+    (:func:`golden.sib.fed_windows`; default all of them).  The NSM sees only
+    those, as one tile; the others must hold no synapse.
     """
     comp_weights = np.asarray(comp_weights)
     nz = np.asarray(nonzeros)
+    if fed is not None:
+        W = window or 16 * tm
+        nbw = as_bitmap(neuron_bitmap, "neuron_bitmap").reshape(-1, W)
+        sbw = as_bitmap(synapse_bitmap, "synapse_bitmap").reshape(-1, W)
+        if np.delete(sbw, fed, axis=0).any():
+            raise ValueError("a window holding synapses is not fed to the NSM")
+        starts = np.concatenate([[0], np.cumsum(nbw.sum(axis=1))])
+        nz = np.concatenate([nz[starts[w]:starts[w + 1]] for w in fed])
+        neuron_bitmap, synapse_bitmap = nbw[fed].reshape(-1), sbw[fed].reshape(-1)
     tn = comp_weights.shape[0]
     nb, ws, last = [], [[] for _ in range(tn)], []
     beats = nsm.beats(neuron_bitmap, synapse_bitmap, tm, window)

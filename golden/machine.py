@@ -7,7 +7,7 @@ the run.
 
 import numpy as np
 
-from . import encoder, wdm
+from . import encoder, sib, wdm
 from .pefu import pool_max
 from .fc import group_outputs
 from .fixed import ACTIVATIONS
@@ -90,13 +90,19 @@ class Machine:
         nz = np.concatenate([self.nbin[r, :(W if f["dense"] else int(self.nib[r].sum()))]
                              for r in rows_n])
         base = f["sb_base"]
+        # The SIB layout (golden.sib): the groups' mask rows, then the fed windows' rows.
+        segs = sib.segments(n_win, W)
+        row = f["sib_row"] + f["groups"] * segs
         for g in range(f["groups"]):
             if f["dense"]:
-                sbm = np.ones(n_win * W, dtype=bool)
+                sbm, fed = np.ones(n_win * W, dtype=bool), None
             else:
-                sbm = np.concatenate([self.sib[self._row(cfg.sib_rows, f["sib_half"],
-                                                         f["sib_row"] + g * n_win + w)]
-                                      for w in range(n_win)])
+                def read(r):
+                    return self.sib[self._row(cfg.sib_rows, f["sib_half"], r)]
+                masks = [read(f["sib_row"] + g * segs + s) for s in range(segs)]
+                n_fed = len(sib.fed_windows(masks, n_win))
+                sbm, fed = sib.unpack(masks, [read(row + k) for k in range(n_fed)], n_win)
+                row += n_fed
             count = int(sbm.sum())
             n_words = -(-count // per_word)
             comp = np.zeros((cfg.tn, count), dtype=np.int64)
@@ -107,7 +113,8 @@ class Machine:
             base += n_words
             bias = self.bias[self._row(cfg.bias_rows, f["bias_half"], f["bias_row"] + g)]
             out = group_outputs(nz, nbm, sbm, comp, bias, f["shift"],
-                                ACTIVATIONS[f["activation"]], cfg.tm, W, stats=self.stats)
+                                ACTIVATIONS[f["activation"]], cfg.tm, W, stats=self.stats,
+                                fed=fed)
             r = self._row(cfg.nbout_rows, f["out_half"], f["out_row"] + g)
             self.nbout[r] = pool_max(self.nbout[r], out) if f["pool"] else out
 

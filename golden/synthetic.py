@@ -33,14 +33,19 @@ def random_inputs(rng, n, vectors=2, density=0.6):
 
 
 def random_sparse_fc(rng, n_in, n_out, weight_density, bits=4, block=(16, 16), name="fc",
-                     activation="identity", f_in=8, f_w=8, f_out=8):
+                     activation="identity", f_in=8, f_w=8, f_out=8, block_mask=None):
     """A compressed FC layer built directly (no training, no k-means: fast at the
     sizes of AlexNet's and VGG16's FC layers): a random block mask keeping about
-    ``weight_density`` of the ``block``-shaped blocks, random codes into one random
-    codebook of ``2**bits`` int16 entries (raw int16 above 8 bits), zero bias."""
+    ``weight_density`` of the ``block``-shaped blocks (or the given ``block_mask``,
+    ``(ceil(n_out / block[0]), ceil(n_in / block[1]))`` bool), random codes into
+    one random codebook of ``2**bits`` int16 entries (raw int16 above 8 bits),
+    zero bias."""
     from .model import Layer, Model, expand
     grid = (-(-n_out // block[0]), -(-n_in // block[1]))
-    block_mask = rng.random(grid) < weight_density
+    if block_mask is None:
+        block_mask = rng.random(grid) < weight_density
+    elif np.shape(block_mask) != grid:
+        raise ValueError(f"block_mask must have shape {grid}, not {np.shape(block_mask)}")
     mask = expand(block_mask, (n_out, n_in), block)
     n = int(mask.sum())
     if bits > 8:

@@ -1,8 +1,10 @@
 """The compute unit: runs ``COMPUTE`` tiles on the sparse datapath slice.
 
-For each output group of the tile and each of its NSM windows it reads the
-NIBin, SIB and NBin rows (one window per cycle; all-ones bitmaps in dense
-mode) and hands them to the slice (NSM → SSM sequencer → H-tree → PEs); at a
+For each output group of the tile and each of its NSM windows that holds a
+synapse (the group's SIB mask rows name them, :mod:`golden.sib`; they are read
+through a second SIB port ahead of the window rows, so a skipped window costs
+no cycle) it reads the NIBin, SIB and NBin rows (one window per cycle; every
+window and all-ones bitmaps in dense mode) and hands them to the slice (NSM → SSM sequencer → H-tree → PEs); at a
 group's first window it also hands over the group's tile configuration (its
 first SB word, which follows from the SIB popcount of the groups before it,
 and the slot width) and its biases, shift and activation.  Each group's ``tn``
@@ -29,8 +31,8 @@ __all__ = ["ComputeUnit"]
 
 
 class ComputeUnit(Elaboratable):
-    """``ports``: ``nib_r``, ``sib_r``, ``nbin_r``, ``bias_r``, ``nbout_r`` (synchronous
-    read ports) and ``nbout_w``; ``slice`` the :class:`hdl.slice.SparseSlice` it drives."""
+    """``ports``: ``nib_r``, ``sib_r``, ``sibm_r`` (the SIB's mask rows), ``nbin_r``,
+    ``bias_r``, ``nbout_r`` (synchronous read ports) and ``nbout_w``; ``slice`` the :class:`hdl.slice.SparseSlice` it drives."""
 
     def __init__(self, cfg, ports, slice_):
         self._cfg = cfg
@@ -66,36 +68,79 @@ class ComputeUnit(Elaboratable):
         ]
 
         # --- stage f0: addresses; stage f1: the rows read --------------------------------
+        # f0 feeds the windows a mask names (golden.sib): per segment of W windows
+        # of a group one mask row, read through its own SIB port ahead of the
+        # window rows (``mq``: the port's data is the next mask, not yet taken);
+        # ``cur`` the rest of the segment's mask.  Each fed window is its mask's
+        # lowest set bit.  Dense mode feeds every window (the masks are all ones).
+        ones = Const((1 << W) - 1, W)
+        lg_w = clog2(W)
         g = Signal(16)
-        w = Signal(16)
+        seg = Signal(16)                  # segment of the group
+        segs = Signal(16)                 # segments per group: ceil(windows / W)
+        last_mask = Signal(W)             # dense: the windows of the last segment
+        rows_base = Signal(16)            # the first window row: after the mask rows
+        cur = Signal(W)
+        cur_valid = Signal()
+        mq_valid = Signal()
+        masks_left = Signal(32)
+        mask_ptr = Signal(16)
+        row_ptr = Signal(16)
+        first = Signal()                  # the next window fed opens its group
         feeding = Signal()
         f1_valid = Signal()
         f1_first = Signal()
         f1_last = Signal()
         f1_push = Signal()
         f0_go = Signal()
-        m.d.comb += f0_go.eq(feeding & (~f1_valid | f1_push))
-        win_half = Mux(cp.nbin_half, cfg.half(cfg.window_rows), 0)
+
+        fetched = p["sibm_r"].data
+        cm = Signal(W)                    # the mask the next window comes from
+        m.d.comb += cm.eq(Mux(cur_valid, cur,
+                              Mux(cp.dense, Mux(seg == segs - 1, last_mask, ones),
+                                  Mux(fetched.any(), fetched, 1))))
+        low = Signal(W)                   # its lowest set bit, one-hot
+        rest = Signal(W)
+        widx = Signal(lg_w)
+        m.d.comb += [low.eq((cm & (~cm + 1))[:W]), rest.eq(cm ^ low)]
+        for b in range(lg_w):
+            m.d.comb += widx[b].eq(Cat(low[i] for i in range(W) if i >> b & 1).any())
+        take = Signal()                   # the fetched mask is taken this cycle
+        fetch = Signal()
         m.d.comb += [
-            p["nib_r"].addr.eq(win_half + w), p["nbin_r"].addr.eq(win_half + w),
-            p["sib_r"].addr.eq(Mux(cp.sib_half, cfg.half(cfg.sib_rows), 0) + cp.sib_row +
-                               g * cp.windows + w),
+            f0_go.eq(feeding & (~f1_valid | f1_push) & (cur_valid | cp.dense | mq_valid)),
+            take.eq(f0_go & ~cur_valid & ~cp.dense),
+            fetch.eq((masks_left != 0) & (~mq_valid | take)),
+        ]
+        sib_base = Mux(cp.sib_half, cfg.half(cfg.sib_rows), 0) + cp.sib_row
+        win_half = Mux(cp.nbin_half, cfg.half(cfg.window_rows), 0)
+        window = (seg << lg_w) + widx
+        m.d.comb += [
+            p["nib_r"].addr.eq(win_half + window), p["nbin_r"].addr.eq(win_half + window),
+            p["sib_r"].addr.eq(sib_base + rows_base + row_ptr),
+            p["sibm_r"].addr.eq(sib_base + mask_ptr), p["sibm_r"].en.eq(fetch),
             p["bias_r"].addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row + g),
         ]
         for name in ("nib_r", "nbin_r", "sib_r", "bias_r"):
             m.d.comb += p[name].en.eq(f0_go)
+        m.d.sync += mq_valid.eq(fetch | (mq_valid & ~take))
+        with m.If(fetch):
+            m.d.sync += [mask_ptr.eq(mask_ptr + 1), masks_left.eq(masks_left - 1)]
+        seg_done = rest == 0
+        group_done = seg_done & (seg == segs - 1)
         with m.If(f0_go):
-            m.d.sync += [f1_valid.eq(1), f1_first.eq(w == 0), f1_last.eq(w == cp.windows - 1)]
-            with m.If(w == cp.windows - 1):
-                m.d.sync += [w.eq(0), g.eq(g + 1)]
+            m.d.sync += [f1_valid.eq(1), f1_first.eq(first), f1_last.eq(group_done),
+                         cur.eq(rest), cur_valid.eq(~seg_done), row_ptr.eq(row_ptr + 1),
+                         first.eq(group_done)]
+            with m.If(group_done):
+                m.d.sync += [seg.eq(0), g.eq(g + 1)]
                 with m.If(g + 1 == cp.groups):
                     m.d.sync += feeding.eq(0)
-            with m.Else():
-                m.d.sync += w.eq(w + 1)
+            with m.Elif(seg_done):
+                m.d.sync += seg.eq(seg + 1)
         with m.Elif(f1_push):
             m.d.sync += f1_valid.eq(0)
 
-        ones = Const((1 << W) - 1, W)
         nb = Mux(cp.dense, ones, p["nib_r"].data)
         sb = Mux(cp.dense, ones, p["sib_r"].data)
         # The SB base of each group: the SIB popcount of the groups before it.
@@ -197,7 +242,13 @@ class ComputeUnit(Elaboratable):
             # come (``ready`` holds only when no older one is left).
             keep = Signal()
             m.d.comb += keep.eq(self.busy & (out_k + fire != cp.groups))
-            m.d.sync += [self.busy.eq(1), g.eq(0), w.eq(0), feeding.eq(cv.groups != 0),
+            n_segs = (cv.windows + W - 1) >> lg_w
+            m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
+                         mq_valid.eq(0), mask_ptr.eq(0), row_ptr.eq(0),
+                         masks_left.eq(Mux(cv.dense, 0, cv.groups * n_segs)),
+                         rows_base.eq(cv.groups * n_segs),
+                         last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w])]
+            m.d.sync += [self.busy.eq(1), g.eq(0), feeding.eq(cv.groups != 0),
                          f1_valid.eq(0), sb_base.eq(cv.sb_base), syn_count.eq(0),
                          old.eq(ins), old_pending.eq(keep),
                          out_k.eq(Mux(keep, out_k + fire, 0)),

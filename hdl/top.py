@@ -102,7 +102,8 @@ class Accelerator(wiring.Component):
             "sib_w": sib.write_port(), "nbin_w": nbin.write_port(),
             "bias_w": bias.write_port()})
         m.submodules.compute = cu = ComputeUnit(cfg, {
-            "nib_r": nib.read_port(), "sib_r": sib.read_port(), "nbin_r": nbin.read_port(),
+            "nib_r": nib.read_port(), "sib_r": sib.read_port(), "sibm_r": sib.read_port(),
+            "nbin_r": nbin.read_port(),
             "bias_r": bias.read_port(), "nbout_w": nbout.write_port(),
             "nbout_r": nbout.read_port()}, sl)
         m.submodules.store = su = StoreUnit(cfg, nbout.read_port())

@@ -198,7 +198,7 @@ def _table_5_2_row(name, seed):
     groups = -(-(-(-n_out // 16)) // 16) * 16      # output groups, whole Encoder windows
     sb_words = -(-int(model.layers[0].count) // (16 * 256)) + groups   # 4-bit weights per PE
     cfg = AccelConfig(tn=16, tm=16, nbin_bytes=2 * 512 * windows, nibin_bytes=2 * 32 * windows,
-                      sib_bytes=2 * 32 * windows * groups, sb_bytes=2 * 128 * sb_words,
+                      sib_bytes=2 * 32 * (windows + -(-windows // 256)) * groups, sb_bytes=2 * 128 * sb_words,
                       bias_bytes=2 * 64 * groups, nbout_bytes=2 * 32 * groups,
                       ib_bytes=64 * 1024)
     program = compile_model(model, cfg, x)

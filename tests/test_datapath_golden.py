@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from golden import encoder, nsm, packing, ssm, wdm
-from golden.fc import compress_group, shared_synapse_bitmap, sparse_fc_group
+from golden import encoder, nsm, packing, sib, ssm, wdm
+from golden.fc import compress_group, group_outputs, shared_synapse_bitmap, sparse_fc_group
 from golden.fixed import output_stage
 
 
@@ -80,6 +80,67 @@ def test_nsm_errors():
         nsm.select("1", "1", 0)
     with pytest.raises(ValueError, match="may hold only '0' and '1'"):
         nsm.select("12", "11", 2)
+
+
+# --- SIB layout (window masks) ---------------------------------------------------
+
+def test_sib_masks_name_the_windows_with_synapses():
+    W = 8
+    rows = np.zeros((11, W), dtype=bool)        # two segments: 8 + 3 windows
+    rows[1, 3] = rows[6, 0] = rows[6, 7] = True
+    masks, fed_rows = sib.pack(rows)
+    assert masks.shape == (2, W) and sib.segments(11, W) == 2
+    assert list(np.flatnonzero(masks[0])) == [1, 6]
+    assert list(np.flatnonzero(masks[1])) == [0]          # empty segment: its first window
+    assert sib.fed_windows(masks, 11) == [1, 6, 8]
+    assert not fed_rows[2].any()
+    bitmap, fed = sib.unpack(masks, fed_rows, 11)
+    np.testing.assert_array_equal(bitmap, rows.reshape(-1))
+    assert fed == [1, 6, 8]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_sib_round_trip(data):
+    W = data.draw(st.sampled_from([4, 8, 16]))
+    n_win = data.draw(st.integers(1, 40))
+    p = data.draw(st.floats(0, 1))
+    rows = np.random.default_rng(data.draw(st.integers(0, 999))).random((n_win, W)) < p * p
+    masks, fed_rows = sib.pack(rows)
+    bitmap, fed = sib.unpack(masks, fed_rows, n_win)
+    np.testing.assert_array_equal(bitmap, rows.reshape(-1))
+    # every window with a synapse is fed, and a segment feeds at least one
+    assert set(np.flatnonzero(rows.any(axis=1))) <= set(fed)
+    assert {w // W for w in fed} == set(range(-(-n_win // W)))
+
+
+def test_sib_errors():
+    masks = np.zeros((1, 8), dtype=bool)
+    masks[0, 6] = True
+    with pytest.raises(ValueError, match="sets window 6, but the group has 5 windows"):
+        sib.fed_windows(masks, 5)
+    with pytest.raises(ValueError, match="1 fed windows need 1 SIB rows, got 2"):
+        sib.unpack(masks, np.zeros((2, 8), dtype=bool), 7)
+
+
+def test_fc_group_over_fed_windows_equals_all_windows():
+    # Feeding only the windows with synapses changes the cycles, not the outputs.
+    rng = np.random.default_rng(2)
+    tm, W = 2, 32
+    weights = rng.integers(-50, 50, size=(2, 5 * W))
+    weights[:, :2 * W] = 0
+    weights[:, 3 * W:4 * W] = 0
+    neurons = rng.integers(-50, 50, size=5 * W) * (rng.random(5 * W) < 0.5)
+    comp, sbm = compress_group(weights)
+    nz, nbm = encoder.encode(neurons)
+    all_stats, fed_stats = {}, {}
+    want = group_outputs(nz, nbm, sbm, comp, [3, -3], 4, tm=tm, stats=all_stats)
+    got = group_outputs(nz, nbm, sbm, comp, [3, -3], 4, tm=tm, stats=fed_stats, fed=[2, 4])
+    np.testing.assert_array_equal(got, want)
+    assert fed_stats["ideal"] == all_stats["ideal"]
+    assert fed_stats["window_cycles"] == all_stats["window_cycles"] - 3   # three skipped
+    with pytest.raises(ValueError, match="not fed"):
+        group_outputs(nz, nbm, sbm, comp, [3, -3], 4, tm=tm, fed=[2])
 
 
 # --- SSM -----------------------------------------------------------------------
