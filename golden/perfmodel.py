@@ -62,7 +62,7 @@ class Timing:
     load_fixed: int = 2
     store_fixed: int = 4
     store_fixed_dense: int = 2
-    config_depth: int = 4      # hdl.compute: the tile/bias FIFOs' depth
+    config_depth: int = 16     # hdl.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
     config_release: int = 12   # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
 
     def drain(self, tn, tm):
@@ -239,6 +239,8 @@ def duration(step, cfg, memory=None, timing=TIMING):
     per_read = max(mem["interval"], 1) / (1.0 - mem["p_stall"])
     per_write = 1.0 / (1.0 - mem["p_stall"])
     if step.op == "LOAD":
+        if step.fields["count"] == 0:     # nothing to request: idle the next cycle
+            return 1
         words = step.words * per_read
         if step.extra.get("target") == "LUT":   # each word's entries written before the next
             words += step.extra["entries"]

@@ -27,7 +27,12 @@ from .dma import popcount
 from .isa import WORD_BITS, view
 from .params import clog2
 
-__all__ = ["ComputeUnit"]
+__all__ = ["ComputeUnit", "CONFIG_DEPTH"]
+
+#: Depth of the tile and bias configuration FIFOs: a group's configuration stays
+#: until the PEs finish the group, so short groups need this many in flight
+#: (golden.perfmodel.Timing.config_depth).
+CONFIG_DEPTH = 16
 
 
 class ComputeUnit(Elaboratable):
@@ -55,9 +60,9 @@ class ComputeUnit(Elaboratable):
 
         m.submodules.nfifo = nfifo = SyncFIFOBuffered(width=16 * W, depth=8)
         m.submodules.tfifo = tfifo = SyncFIFOBuffered(width=len(sl.tile.payload.as_value()),
-                                                      depth=4)
+                                                      depth=CONFIG_DEPTH)
         m.submodules.bfifo = bfifo = SyncFIFOBuffered(width=len(sl.bias.payload.as_value()),
-                                                      depth=4)
+                                                      depth=CONFIG_DEPTH)
         m.d.comb += [
             sl.neurons.valid.eq(nfifo.r_rdy), sl.neurons.payload.as_value().eq(nfifo.r_data),
             nfifo.r_en.eq(sl.neurons.ready),
