@@ -67,10 +67,10 @@ simulator: ## install Icarus Verilog, g++ (Verilator builds C++) and jbigkit (JB
 	fi
 
 test: install ## run the whole test suite (pytest, parallel)
-	$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=15
+	$(PY) -m pytest -n $(JOBS) --maxschedchunk 1 -m "not slow" --durations=15
 
 test-slow: install ## run only the tests marked slow (Tn = Tm = 16 end to end)
-	$(PY) -m pytest -n $(JOBS) -m slow
+	$(PY) -m pytest -n $(JOBS) --maxschedchunk 1 -m slow
 
 formal: install ## bounded proofs (SymbiYosys + z3) of every stream interface, and their broken twins: build/formal/report.md
 	$(PY) -m hdl.formal -o build/formal
@@ -93,7 +93,7 @@ board-sim: install ## the board top in simulation behind TCP PORT (5555): then p
 demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20)
 	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES)
 
-bench: install ## cycles vs ideal, sparse vs dense, model vs RTL (FC and conv layers), thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~2 min)
+bench: install ## cycles vs ideal, sparse vs dense, model vs RTL (FC and conv layers), thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~1.5 min)
 	$(PY) -m tb.bench -o build/bench $(if $(filter-out 0,$(QUICK)),--quick)
 
 clean: ## remove build outputs and caches (keeps .venv)

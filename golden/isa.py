@@ -25,8 +25,10 @@ at ``mem_addr + w * window_words``), ``bm_addr`` (bitmaps: one row per window),
 ``rows`` (NBout rows holding outputs; the rest read as 0), ``windows``.
 
 ``COMPUTE`` (a tile), the compute unit: for each of ``groups`` output groups of
-Tn outputs, the ``windows`` NSM windows of NBin/NIBin half ``nbin_half`` against
-SIB rows ``sib_row + g * windows ..`` of ``sib_half``; the group's weights start
+Tn outputs, those of the ``windows`` NSM windows of NBin/NIBin half ``nbin_half``
+that its SIB mask rows name, against their SIB rows (from row ``sib_row`` of
+``sib_half``: first the groups' mask rows, then the named windows' rows; the
+layout of :mod:`golden.sib`; dense mode: every window); the group's weights start
 at SB word ``sb_base`` of ``sb_half`` (the next group's base follows from the SIB
 popcount); biases from row ``bias_row + g`` of ``bias_half``; outputs to NBout row
 ``out_row + g`` of ``out_half``; ``slot`` (0/1/2: 4/8/16-bit weights), ``shift``,

@@ -287,8 +287,11 @@ def _goals(report):
     goals = []
     if rows:
         worst = max(r["rtl_compute_cycles"] / max(r["ideal_cycles"], 1) for r in rows)
-        goals.append(("RTL compute cycles / ideal <= 1.03 on every layer", worst <= 1.03,
-                      f"worst {worst:.2f}"))
+        value = f"worst {worst:.2f}"
+        if t:   # the same ratio at the thesis' size (the model, all weights on chip)
+            value += (f"; at full size, Tn = Tm = 16 (model): worst "
+                      f"{max(r['cycles'] / max(r['ideal_cycles'], 1) for r in t):.2f}")
+        goals.append(("RTL compute cycles / ideal <= 1.03 on every layer", worst <= 1.03, value))
         worst_total = max(r["rtl_cycles"] / max(r["ideal_cycles"], 1) for r in rows)
         goals.append(("RTL total cycles / ideal <= 1.03 on every layer", worst_total <= 1.03,
                       f"worst {worst_total:.2f} (weights streamed from memory)"))
@@ -338,10 +341,12 @@ def _markdown(report):
         L += ["", "## Thesis table 5.2 (Tn = Tm = 16, all weights on chip, 1 GHz)", "",
               "Our cycles: the compute unit's, from the performance model (validated against "
               "the RTL above); the ideal is Σ ceil(pairs / Tm).", "",
-              "| layer | ideal | sparsegen | thesis ACC | EIE | sparsegen / thesis |",
-              "|---|---:|---:|---:|---:|---:|"]
+              "| layer | ideal | sparsegen | sparsegen / ideal | thesis ACC | EIE | "
+              "sparsegen / thesis |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
         for r in report["thesis_table_5_2"]:
-            L.append(f"| {r['layer']} | {r['ideal_cycles']} | {r['cycles']} | {r['thesis_cycles']} | "
+            L.append(f"| {r['layer']} | {r['ideal_cycles']} | {r['cycles']} | "
+                     f"{r['cycles'] / max(r['ideal_cycles'], 1):.2f} | {r['thesis_cycles']} | "
                      f"{r['eie_cycles']} | {r['cycles'] / r['thesis_cycles']:.2f} |")
     tools = report["tools"]
     L += ["", "## Tools", "", "| figure | value |", "|---|---|"]
@@ -361,7 +366,7 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
     t0 = time.perf_counter()
     scale = 16
-    names = ["alexnet-fc8", "vgg16-fc8"] if quick else list(LAYERS)
+    names = ["alexnet-fc8"] if quick else list(LAYERS)
     tn = tm = 4
     rows, runners = [], {}
     for i, name in enumerate(names):
@@ -411,8 +416,8 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", default="build/bench", help="output directory")
     p.add_argument("--quick", action="store_true",
-                   help="a reduced set (the two fc8 layers and conv3 on a 2x2 map on Icarus, "
-                        "two table 5.2 rows)")
+                   help="a reduced set (AlexNet fc8 and conv3 on a 2x2 map on Icarus, the "
+                        "two fc8 rows of table 5.2)")
     p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
                    help="simulator (default: verilator, icarus with --quick)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random layers and inputs")

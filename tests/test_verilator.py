@@ -35,7 +35,7 @@ def test_accelerator_on_verilator_equals_icarus(tmp_path):
     rng = np.random.default_rng(5)
     model = random_model(rng, [40, 9, 4], 0.6, 4)
     x = random_inputs(rng, 40, vectors=1)
-    res = {sim: run_model(model, x, small_config(4, 4), sim=sim, workdir=tmp_path / sim,
+    res = {sim: run_model(model, x, small_config(2, 2), sim=sim, workdir=tmp_path / sim,
                           memory={"latency": 3, "p_stall": 0.25})
            for sim in ("icarus", "verilator")}
     for sim, r in res.items():
