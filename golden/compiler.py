@@ -152,11 +152,18 @@ def _layer_plan(model_layer, dec, cfg, dense):
         else:
             comp_store = comp
         words = [pack(comp_store[j], slot, tm) for j in range(tn)]
-        # (mask rows, fed windows' rows); dense mode reads no SIB
-        sib.append(([], []) if dense else golden_sib.pack(sbm.reshape(windows, W)))
+        sib.append(sbm.reshape(windows, W))
         sb.append(words)
         sb_words.append(len(words[0]))
-    sib_rows = [len(m) + len(r) for m, r in sib]
+    # The SIB layout (golden.sib): with window masks (``skip``) when that feeds
+    # fewer windows than there are, else every window's row; dense mode reads none.
+    packed = [golden_sib.pack(rows) for rows in sib] if not dense else []
+    skip = bool(packed) and sum(len(m) + len(r) for m, r in packed) < groups * windows
+    if skip:
+        sib = [np.concatenate([m, r]) for m, r in packed]
+    elif dense:
+        sib = [np.zeros((0, W), dtype=bool)] * groups
+    sib_rows = [len(rows) for rows in sib]
     if max(sib_rows, default=0) > cfg.half(cfg.sib_rows):
         raise CompileError(f"layer {name!r}: one group's synapse bitmap needs {max(sib_rows)} "
                            f"SIB rows, a SIB half holds {cfg.half(cfg.sib_rows)} "
@@ -167,7 +174,7 @@ def _layer_plan(model_layer, dec, cfg, dense):
     return {
         "name": name, "n_in": n_in, "n_out": n_out, "windows": windows, "groups": groups,
         "slot": slot, "why_raw": why_raw, "books": books, "region_of_row": region_of_row,
-        "sib": sib, "sib_rows": sib_rows, "sb": sb, "sb_words": sb_words, "bias": bias.reshape(groups, tn),
+        "sib": sib, "sib_rows": sib_rows, "skip": skip, "sb": sb, "sb_words": sb_words, "bias": bias.reshape(groups, tn),
         "shift": output_shift(dec["f_in"], dec["f_w"], dec["f_out"]),
         "activation": dec["activation"], "weight": w, "f_in": dec["f_in"], "f_out": dec["f_out"],
     }
@@ -344,8 +351,9 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
         for blk in blocks:
             for (g0, g1) in chunks[blk]:
                 # golden.sib: the chunk's mask rows, then its fed windows' rows
-                sib_rows = ([row for g in range(g0, g1) for row in plan["sib"][g][0]] +
-                            [row for g in range(g0, g1) for row in plan["sib"][g][1]])
+                segs = golden_sib.segments(plan["windows"], W) if plan["skip"] else 0
+                sib_rows = ([row for g in range(g0, g1) for row in plan["sib"][g][:segs]] +
+                            [row for g in range(g0, g1) for row in plan["sib"][g][segs:]])
                 sib_addr = data.alloc(len(sib_rows) * cfg.words["bitmap"])
                 for r, row in enumerate(sib_rows):
                     data.write(sib_addr + r * cfg.words["bitmap"],
@@ -432,7 +440,8 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
                          dense=int(dense), slot=SLOT_CODE[plan["slot"]], shift=plan["shift"],
                          activation=activation_code(plan["activation"]),
                          windows=plan["windows"], groups=g1 - g0, sib_row=0, sb_base=0,
-                         bias_row=0, out_row=g0 - blk[0], pool=int(not first))
+                         bias_row=0, out_row=g0 - blk[0], pool=int(not first),
+                         skip=int(plan["skip"]))
                 if not last:
                     continue
                 w0 = blk[0] // G

@@ -28,7 +28,9 @@ at ``mem_addr + w * window_words``), ``bm_addr`` (bitmaps: one row per window),
 Tn outputs, those of the ``windows`` NSM windows of NBin/NIBin half ``nbin_half``
 that its SIB mask rows name, against their SIB rows (from row ``sib_row`` of
 ``sib_half``: first the groups' mask rows, then the named windows' rows; the
-layout of :mod:`golden.sib`; dense mode: every window); the group's weights start
+layout of :mod:`golden.sib`) when ``skip`` is set, else every window against SIB
+rows ``sib_row + g * windows + w`` (dense mode: every window, no SIB); the group's
+weights start
 at SB word ``sb_base`` of ``sb_half`` (the next group's base follows from the SIB
 popcount); biases from row ``bias_row + g`` of ``bias_half``; outputs to NBout row
 ``out_row + g`` of ``out_half``; ``slot`` (0/1/2: 4/8/16-bit weights), ``shift``,
@@ -60,7 +62,8 @@ LAYOUTS = {
     "COMPUTE": _HEAD + [("nbin_half", 1), ("sib_half", 1), ("sb_half", 1), ("bias_half", 1),
                         ("out_half", 1), ("dense", 1), ("slot", 2), ("shift", 5),
                         ("activation", 2), ("windows", 16), ("groups", 16), ("sib_row", 16),
-                        ("sb_base", 16), ("bias_row", 16), ("out_row", 16), ("pool", 1)],
+                        ("sb_base", 16), ("bias_row", 16), ("out_row", 16), ("pool", 1),
+                        ("skip", 1)],
 }
 for _name, _fields in LAYOUTS.items():
     assert sum(w for _, w in _fields) <= WORD_BITS, _name

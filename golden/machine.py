@@ -91,14 +91,19 @@ class Machine:
                              for r in rows_n])
         base = f["sb_base"]
         # The SIB layout (golden.sib): the groups' mask rows, then the fed windows' rows.
-        segs = sib.segments(n_win, W)
+        # (without ``skip``: every window's row, no masks)
+        segs = sib.segments(n_win, W) if f["skip"] else 0
         row = f["sib_row"] + f["groups"] * segs
+
+        def read(r):
+            return self.sib[self._row(cfg.sib_rows, f["sib_half"], r)]
         for g in range(f["groups"]):
             if f["dense"]:
                 sbm, fed = np.ones(n_win * W, dtype=bool), None
+            elif not f["skip"]:
+                sbm, fed = np.concatenate([read(row + w) for w in range(n_win)]), None
+                row += n_win
             else:
-                def read(r):
-                    return self.sib[self._row(cfg.sib_rows, f["sib_half"], r)]
                 masks = [read(f["sib_row"] + g * segs + s) for s in range(segs)]
                 n_fed = len(sib.fed_windows(masks, n_win))
                 sbm, fed = sib.unpack(masks, [read(row + k) for k in range(n_fed)], n_win)

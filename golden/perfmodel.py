@@ -220,8 +220,8 @@ def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
     Each group's tile and bias configuration waits in a FIFO of
     ``config_depth`` until the PEs finish the group: short groups back up
     behind the pipeline's latency."""
-    # (sparse: one more cycle, to read the first SIB mask row)
-    fill = timing.fill(cfg.tn, cfg.tm) + (not step.fields["dense"])
+    # (skipping windows: one more cycle, to read the first SIB mask row)
+    fill = timing.fill(cfg.tn, cfg.tm) + (step.fields["skip"] and not step.fields["dense"])
     lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
     release = [r - start for r in pending]     # when each configuration leaves
     t = 0

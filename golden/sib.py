@@ -16,7 +16,10 @@ segment feeds at least one window and every group's tile is closed by a
 
 In a ``COMPUTE`` of ``groups`` groups starting at SIB row ``sib_row``, the mask
 rows come first (group by group, segment by segment: ``groups · segments``
-rows), then the bitmap rows of every group in the same order.  The compute
+rows), then the bitmap rows of every group in the same order; that is a
+``COMPUTE`` with ``skip`` set.  Without it the SIB holds every window's row
+(``windows`` rows per group, no masks): the compiler chooses that when no
+window would be skipped, where mask rows would only take SIB room.  The compute
 unit reads the masks through a second read port ahead of the rows, so a
 skipped window costs no cycle.  Golden twin of :mod:`hdl.compute`'s feed;
 :mod:`golden.compiler` writes this layout and :mod:`golden.machine` reads it.

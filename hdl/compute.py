@@ -1,10 +1,11 @@
 """The compute unit: runs ``COMPUTE`` tiles on the sparse datapath slice.
 
 For each output group of the tile and each of its NSM windows that holds a
-synapse (the group's SIB mask rows name them, :mod:`golden.sib`; they are read
-through a second SIB port ahead of the window rows, so a skipped window costs
-no cycle) it reads the NIBin, SIB and NBin rows (one window per cycle; every
-window and all-ones bitmaps in dense mode) and hands them to the slice (NSM → SSM sequencer → H-tree → PEs); at a
+synapse (with ``skip`` the group's SIB mask rows name them, :mod:`golden.sib`;
+they are read through a second SIB port ahead of the window rows, so a skipped
+window costs no cycle; without it every window) it reads the NIBin, SIB and
+NBin rows (one window per cycle; every window and all-ones bitmaps in dense
+mode) and hands them to the slice (NSM → SSM sequencer → H-tree → PEs); at a
 group's first window it also hands over the group's tile configuration (its
 first SB word, which follows from the SIB popcount of the groups before it,
 and the slot width) and its biases, shift and activation.  Each group's ``tn``
@@ -101,8 +102,9 @@ class ComputeUnit(Elaboratable):
 
         fetched = p["sibm_r"].data
         cm = Signal(W)                    # the mask the next window comes from
+        every = cp.dense | ~cp.skip       # every window: no mask rows
         m.d.comb += cm.eq(Mux(cur_valid, cur,
-                              Mux(cp.dense, Mux(seg == segs - 1, last_mask, ones),
+                              Mux(every, Mux(seg == segs - 1, last_mask, ones),
                                   Mux(fetched.any(), fetched, 1))))
         low = Signal(W)                   # its lowest set bit, one-hot
         rest = Signal(W)
@@ -113,8 +115,8 @@ class ComputeUnit(Elaboratable):
         take = Signal()                   # the fetched mask is taken this cycle
         fetch = Signal()
         m.d.comb += [
-            f0_go.eq(feeding & (~f1_valid | f1_push) & (cur_valid | cp.dense | mq_valid)),
-            take.eq(f0_go & ~cur_valid & ~cp.dense),
+            f0_go.eq(feeding & (~f1_valid | f1_push) & (cur_valid | every | mq_valid)),
+            take.eq(f0_go & ~cur_valid & ~every),
             fetch.eq((masks_left != 0) & (~mq_valid | take)),
         ]
         sib_base = Mux(cp.sib_half, cfg.half(cfg.sib_rows), 0) + cp.sib_row
@@ -250,8 +252,8 @@ class ComputeUnit(Elaboratable):
             n_segs = (cv.windows + W - 1) >> lg_w
             m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
                          mq_valid.eq(0), mask_ptr.eq(0), row_ptr.eq(0),
-                         masks_left.eq(Mux(cv.dense, 0, cv.groups * n_segs)),
-                         rows_base.eq(cv.groups * n_segs),
+                         masks_left.eq(Mux(cv.dense | ~cv.skip, 0, cv.groups * n_segs)),
+                         rows_base.eq(Mux(cv.skip, cv.groups * n_segs, 0)),
                          last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w])]
             m.d.sync += [self.busy.eq(1), g.eq(0), feeding.eq(cv.groups != 0),
                          f1_valid.eq(0), sb_base.eq(cv.sb_base), syn_count.eq(0),

@@ -236,6 +236,7 @@ def test_rtl_skips_windows_without_synapses():
     loads = [f for op, f in map(decode, program.words)
              if op == "LOAD" and f["target"] == 1]            # SIB
     assert sum(f["count"] for f in loads) == 4 * 2 + fed      # mask rows + fed rows
+    assert all(f["skip"] for op, f in map(decode, program.words) if op == "COMPUTE")
     got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
     np.testing.assert_array_equal(got, infer(model, x))
     _, machine = run_program(program)
@@ -245,6 +246,20 @@ def test_rtl_skips_windows_without_synapses():
     assert counters["compute_cycles"] < machine.stats["window_cycles"] + skipped
     p = perfmodel.predict(program, {"latency": 3})
     assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"])
+
+
+def test_no_window_masks_where_no_window_is_empty():
+    # Dense weights: every window holds a synapse, so mask rows would only take
+    # SIB room; the compiler stores every window's row and clears ``skip``.
+    rng = np.random.default_rng(4)
+    model = random_model(rng, [100, 12], 0.0, 4, block=(4, 4))
+    x = random_inputs(rng, 100, vectors=1)
+    program = compile_model(model, small_config(4, 4), x)
+    words = [decode(w) for w in program.words]
+    assert not any(f["skip"] for op, f in words if op == "COMPUTE")
+    sib = sum(f["count"] for op, f in words if op == "LOAD" and f["target"] == 1)
+    assert sib == 3 * 2      # 12 outputs = 3 groups, 100 inputs = 2 windows of 64
+    np.testing.assert_array_equal(run_program(program)[0], infer(model, x))
 
 
 # --- the generated Verilog under cocotb, through tb.run --------------------------------
