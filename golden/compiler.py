@@ -12,7 +12,8 @@ Per FC layer the compiler
   (one LUT load per PE per region change);
 * stores each group's shared synapse bitmap (the union of its rows' nonzero
   positions) in the SIB layout of :mod:`golden.sib` (window masks, then only
-  the windows holding a synapse: the others are skipped) and, per PE, the weights at every set position of it, as codebook
+  the windows holding a synapse, where that skips any: COMPUTE ``skip``) and,
+  per PE, the weights at every set position of it, as codebook
   indices packed at the layer's slot width (4/8 bits; explicit zeros use a
   codebook entry 0) or raw int16 (above 8 bits, when a region splits rows, when a
   region has no zero entry for an explicit zero, and in dense mode);
@@ -174,7 +175,8 @@ def _layer_plan(model_layer, dec, cfg, dense):
     return {
         "name": name, "n_in": n_in, "n_out": n_out, "windows": windows, "groups": groups,
         "slot": slot, "why_raw": why_raw, "books": books, "region_of_row": region_of_row,
-        "sib": sib, "sib_rows": sib_rows, "skip": skip, "sb": sb, "sb_words": sb_words, "bias": bias.reshape(groups, tn),
+        "sib": sib, "sib_rows": sib_rows, "skip": skip, "sb": sb, "sb_words": sb_words,
+        "bias": bias.reshape(groups, tn),
         "shift": output_shift(dec["f_in"], dec["f_w"], dec["f_out"]),
         "activation": dec["activation"], "weight": w, "f_in": dec["f_in"], "f_out": dec["f_out"],
     }
@@ -384,8 +386,8 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
                         addr_l = data.alloc(-(-book.size // cfg.words["values_per_word"]))
                         data.write(addr_l, pack_values(book, cfg.mem_width))
                         luts.append((region, addr_l, book.size))
-                placed[(g0, g1)] = {"sib": sib_addr, "sib_rows": len(sib_rows), "sb": sb_addr, "bias": bias_addr,
-                                    "luts": luts, "words": n_words}
+                placed[(g0, g1)] = {"sib": sib_addr, "sib_rows": len(sib_rows), "sb": sb_addr,
+                                    "bias": bias_addr, "luts": luts, "words": n_words}
 
         def load_weights(g0, g1, half):
             pl = placed[(g0, g1)]

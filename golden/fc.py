@@ -71,6 +71,7 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
         stats["ideal"] = stats.get("ideal", 0) + len(nsm.select(neuron_bitmap, synapse_bitmap,
                                                                 tm, window))
         stats["beats"] = stats.get("beats", 0) + len(beats)
+        stats["windows"] = stats.get("windows", 0) + len(neuron_bitmap) // (window or 16 * tm)
         steps = [len(b) for b in ssm.tile_steps([[s for _, s in pairs] for pairs, _ in beats], tm)]
         stats["steps"] = stats.get("steps", 0) + sum(steps)
         # The datapath's cycles: a window takes one cycle per SSM step of its

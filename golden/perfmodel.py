@@ -172,7 +172,8 @@ class _Tracer(Machine):
         super().compute(f)
         self._cur.extra["group_cycles"] = list(self.stats.groups)
         s = self._cur
-        s.groups, s.windows = f["groups"], f["groups"] * f["windows"]
+        s.groups = f["groups"]
+        s.windows = self.stats["windows"] - before.get("windows", 0)   # the windows fed
         s.steps = self.stats.get("steps", 0) - before.get("steps", 0)
         s.extra["window_cycles"] = self.stats["window_cycles"] - before.get("window_cycles", 0)
         s.ideal = self.stats.get("ideal", 0) - before.get("ideal", 0)

@@ -40,14 +40,11 @@ def pack(bitmap_rows):
     ``masks`` ``(segments, W)`` bool, ``rows`` ``(fed, W)`` bool (the fed windows')."""
     rows = np.asarray(bitmap_rows, dtype=bool)
     n_win, W = rows.shape
-    masks = np.zeros((segments(n_win, W), W), dtype=bool)
-    fed = []
-    for s in range(masks.shape[0]):
-        hit = [w for w in range(s * W, min(n_win, (s + 1) * W)) if rows[w].any()]
-        hit = hit or [s * W]
-        masks[s, [w - s * W for w in hit]] = True
-        fed += hit
-    return masks, rows[fed]
+    padded = np.zeros((segments(n_win, W) * W, W), dtype=bool)
+    padded[:n_win] = rows
+    masks = padded.any(axis=1).reshape(-1, W)     # bit k of row s: window s·W + k
+    masks[~masks.any(axis=1), 0] = True       # an empty segment: its first window
+    return masks, rows[fed_windows(masks, n_win)]
 
 
 def fed_windows(masks, windows):

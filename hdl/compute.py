@@ -38,7 +38,8 @@ CONFIG_DEPTH = 16
 
 class ComputeUnit(Elaboratable):
     """``ports``: ``nib_r``, ``sib_r``, ``sibm_r`` (the SIB's mask rows), ``nbin_r``,
-    ``bias_r``, ``nbout_r`` (synchronous read ports) and ``nbout_w``; ``slice`` the :class:`hdl.slice.SparseSlice` it drives."""
+    ``bias_r``, ``nbout_r`` (synchronous read ports) and ``nbout_w``; ``slice`` the
+    :class:`hdl.slice.SparseSlice` it drives."""
 
     def __init__(self, cfg, ports, slice_):
         self._cfg = cfg
@@ -78,7 +79,8 @@ class ComputeUnit(Elaboratable):
         # of a group one mask row, read through its own SIB port ahead of the
         # window rows (``mq``: the port's data is the next mask, not yet taken);
         # ``cur`` the rest of the segment's mask.  Each fed window is its mask's
-        # lowest set bit.  Dense mode feeds every window (the masks are all ones).
+        # lowest set bit.  Without ``skip`` (and in dense mode) every window is
+        # fed: the masks are all ones, no mask row is read.
         ones = Const((1 << W) - 1, W)
         lg_w = clog2(W)
         g = Signal(16)

@@ -244,7 +244,9 @@ def test_rtl_skips_windows_without_synapses():
     # would be a lower bound if the skipped windows cost a cycle: they do not.
     skipped = x.shape[0] * (4 * 35 - fed)
     assert counters["compute_cycles"] < machine.stats["window_cycles"] + skipped
-    p = perfmodel.predict(program, {"latency": 3})
+    steps = perfmodel.work(program)
+    assert sum(s.windows for s in steps if s.op == "COMPUTE") == x.shape[0] * fed
+    p = perfmodel.predict(program, {"latency": 3}, steps=steps)
     assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"])
 
 
