@@ -10,7 +10,6 @@ writes into ``build/boards/BOARD/``: the bitstream, the tools' logs, and
 not met (the report says which), 2 on bad arguments.
 """
 
-import argparse
 import json
 import os
 import re
@@ -22,6 +21,8 @@ from pathlib import Path
 
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
+
+from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main
 
 __all__ = ["BOARDS", "BoardSpec", "PlatformTop", "build", "main"]
 
@@ -50,7 +51,7 @@ BOARDS = {
         leds=(None, None, ("led_r", 0), ("led_g", 0)),
         capacity={"luts": 5280, "bram": 30, "dsp": 8},
         note="the smallest configuration is several times the UP5K (see the utilization); "
-             "fitting it needs a narrower NSM window than DESIGN's 16 * Tm"),
+             "fitting it needs a narrower NSM window than the thesis' 16 * Tm"),
     # LFE5U-85F: 83 640 LUT4, 208 DP16KD (18 kbit), 156 MULT18X18D.
     "ulx3s": BoardSpec(
         platform="ulx3s:ULX3S_85F_Platform", family="ecp5",
@@ -72,7 +73,7 @@ FRAME_TIMEOUT_S = 0.05
 
 
 def board_config(spec):
-    from golden.compiler import small_config
+    from golden.config import small_config
     return small_config(**spec.config)
 
 
@@ -218,8 +219,8 @@ def build(board, out_dir=None, log=print):
     else:
         report["failure"] = None
     report["error"] = error
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(_markdown(report))
+    atomic_json(out / "report.json", report)
+    atomic_write(out / "report.md", _markdown(report))
     return report
 
 
@@ -251,16 +252,17 @@ def _markdown(r):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m boards.build", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m boards.build", description=__doc__.split("\n\n")[0])
     p.add_argument("board", choices=sorted(BOARDS), help="the board to build for")
     p.add_argument("-o", "--output", metavar="DIR", help="default build/boards/BOARD")
     args = p.parse_args(argv)
     prog = "python -m boards.build"
-    try:
-        r = build(args.board, args.output, log=lambda m: print(f"{prog}: {m}", flush=True))
-    except (ValueError, RuntimeError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
+    return run_main(prog, lambda: _run(prog, args), errors=(RuntimeError,))
+
+
+def _run(prog, args):
+    output_dir(args.output or Path("build") / "boards" / args.board, "-o/--output")
+    r = build(args.board, args.output, log=lambda m: print(f"{prog}: {m}", flush=True))
     print(_markdown(r))
     if not r["ok"]:
         print(f"{prog}: FAILED: {r['failure']}", file=sys.stderr)

@@ -16,7 +16,6 @@ the simulated board of ``python -m boards.sim``.  A frame the board rejects
 """
 
 import argparse
-import json
 import struct
 import sys
 import time
@@ -47,12 +46,15 @@ class Board:
 
     def _reply(self, timeout):
         deadline = time.monotonic() + timeout
+        seen = len(self.reader.rejected)
         while time.monotonic() < deadline:
             data = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 1))
             if data:
                 frames = self.reader.feed(data)
                 if frames:
                     return frames[0]
+                if len(self.reader.rejected) > seen:
+                    raise ProtocolError(f"reply discarded: {self.reader.rejected[-1]}")
         raise TimeoutError
 
     def request(self, ftype, payload=b"", expect=None, timeout=None):
@@ -61,7 +63,7 @@ class Board:
         for attempt in range(self.retries + 1):
             self.port.write(raw)
             try:
-                rtype, body = self._reply(timeout or self.reply_timeout)
+                rtype, body = self._reply(self.reply_timeout if timeout is None else timeout)
             except TimeoutError:
                 self.errors.append("no reply")
                 self.log(f"no reply to {Type(ftype).name} (attempt {attempt + 1})")
@@ -93,8 +95,17 @@ class Board:
 
     # --- commands ---------------------------------------------------------------------
     def ping(self):
-        self.cfg, self.mem_words, self.max_payload = decode_info(
-            self.request(Type.PING, expect=Type.INFO))
+        try:
+            cfg, mem_words, max_payload = decode_info(self.request(Type.PING, expect=Type.INFO))
+        except ValueError as e:      # a configuration golden.config rejects
+            raise ProtocolError(f"the board's INFO holds an invalid configuration: {e}") from None
+        least = 4 + cfg.mem_width // 8     # a WRITE: the address and one word
+        if max_payload < least:
+            raise ProtocolError(f"the board reports max_payload {max_payload} bytes, less than "
+                                f"a WRITE of one {cfg.mem_width}-bit word needs ({least})")
+        if mem_words < 1:
+            raise ProtocolError(f"the board reports {mem_words} memory words")
+        self.cfg, self.mem_words, self.max_payload = cfg, mem_words, max_payload
         return self.cfg
 
     @property
@@ -125,6 +136,9 @@ class Board:
     def run(self, prog_addr, prog_len, timeout=None):
         body = self.request(Type.RUN, struct.pack("<IH", prog_addr, prog_len), expect=Type.DONE,
                             timeout=timeout)
+        if len(body) != 4 * len(COUNTERS):
+            raise ProtocolError(f"DONE of {len(body)} bytes, expected {4 * len(COUNTERS)} "
+                                f"({len(COUNTERS)} counters)")
         return dict(zip(COUNTERS, struct.unpack(f"<{len(COUNTERS)}I", body)))
 
 
@@ -196,12 +210,15 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m boards.host", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from golden.cli import (ArgumentParser, UsageError, atomic_json, atomic_npy, output_file,
+                            run_main)
+    p = ArgumentParser(prog="python -m boards.host", description=__doc__.split("\n\n")[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="compressed model file (python -m golden.compress)")
     p.add_argument("--input", required=True, help="int16 .npy, one row per input vector")
     p.add_argument("--port", required=True,
-                   help="serial device (/dev/ttyUSB1) or socket://HOST:PORT (python -m boards.sim)")
+                   help="serial device (/dev/ttyUSB1), socket://HOST:PORT, or a TCP port number "
+                        "on 127.0.0.1 (the --port of python -m boards.sim)")
     p.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
     p.add_argument("--dense", action="store_true", help="run in dense mode (ACC-dense)")
     p.add_argument("--retries", type=int, default=3, help="resends of a rejected frame (default 3)")
@@ -215,49 +232,53 @@ def main(argv=None):
     args = p.parse_args(argv)
     prog = "python -m boards.host"
     say = (lambda msg: None) if args.quiet else (lambda msg: print(f"{prog}: {msg}", flush=True))
-    try:
+
+    def body():
         import serial
 
+        from golden.compiler import read_inputs
         from golden.model import load
         if args.retries < 0:
-            raise ValueError(f"--retries must be at least 0, not {args.retries}")
+            raise UsageError(f"--retries must be at least 0, not {args.retries}")
+        for name, value in (("--reply-timeout", args.reply_timeout),
+                            ("--run-timeout", args.run_timeout)):
+            if not value > 0:
+                raise UsageError(f"{name} must be a positive number of seconds, not {value}")
+        if args.baud < 1:
+            raise UsageError(f"--baud must be positive, not {args.baud}")
+        output_file(args.output, "-o/--output")
+        output_file(args.json, "--json")
         model = load(args.model)
-        x = np.load(args.input, allow_pickle=False)
-        if x.ndim == 1:
-            x = x[None, :]
-        if x.dtype != np.int16 or x.ndim != 2:
-            raise ValueError(f"--input must hold int16 vectors (rows), not {x.dtype} {x.shape}")
-        port = serial.serial_for_url(args.port, baudrate=args.baud, timeout=0.05)
-    except (OSError, ValueError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    board = Board(port, retries=args.retries, reply_timeout=args.reply_timeout, log=say)
-    try:
-        cfg = board.ping()
-        say(f"board: Tn={cfg.tn} Tm={cfg.tm}, {board.mem_words} words of {cfg.mem_width} bits")
-        res = run_on_board(board, model, x, dense=args.dense, progress=say,
-                           run_timeout=args.run_timeout)
-    except (LinkError, ProtocolError, OSError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:   # the compiler's CompileError is a ValueError
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        port.close()
-    c = res["counters"]
-    print(f"{prog}: {len(x)} vector(s), {res['words_written']} words written, "
-          f"{c['cycles']} accelerator cycles ({c['compute_cycles']} computing), "
-          f"{res['seconds']:.1f} s on the link; link errors retried: {len(res['link_errors'])}")
-    print(f"{prog}: {'bit-exact with the golden model' if res['bit_exact'] else 'MISMATCH: ' + res['mismatch']}")
-    if args.output:
-        np.save(args.output, res["outputs"])
-    if args.json:
-        report = {k: v for k, v in res.items() if k not in ("outputs", "golden_outputs")}
-        report["outputs"] = res["outputs"].tolist()
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-    return 0 if res["bit_exact"] else 1
+        x = read_inputs(args.input)
+        url = f"socket://127.0.0.1:{args.port}" if args.port.isdigit() else args.port
+        try:
+            port = serial.serial_for_url(url, baudrate=args.baud, timeout=0.05)
+        except (serial.SerialException, ValueError) as e:
+            raise UsageError(f"--port {args.port}: {e}") from None
+        board = Board(port, retries=args.retries, reply_timeout=args.reply_timeout, log=say)
+        try:
+            cfg = board.ping()
+            say(f"board: Tn={cfg.tn} Tm={cfg.tm}, {board.mem_words} words of "
+                f"{cfg.mem_width} bits")
+            res = run_on_board(board, model, x, dense=args.dense, progress=say,
+                               run_timeout=args.run_timeout)
+        finally:
+            port.close()
+        c = res["counters"]
+        print(f"{prog}: {len(x)} vector(s), {res['words_written']} words written, "
+              f"{c['cycles']} accelerator cycles ({c['compute_cycles']} computing), "
+              f"{res['seconds']:.1f} s on the link; link errors retried: "
+              f"{len(res['link_errors'])}")
+        print(f"{prog}: " + ("bit-exact with the golden model" if res["bit_exact"]
+                             else "MISMATCH: " + res["mismatch"]))
+        if args.output:
+            atomic_npy(args.output, res["outputs"])
+        if args.json:
+            report = {k: v for k, v in res.items() if k not in ("outputs", "golden_outputs")}
+            report["outputs"] = res["outputs"].tolist()
+            atomic_json(args.json, report)
+        return 0 if res["bit_exact"] else 1
+    return run_main(prog, body, errors=(LinkError, ProtocolError))
 
 
 if __name__ == "__main__":

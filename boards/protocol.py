@@ -102,12 +102,47 @@ def frame(ftype, payload=b""):
 class FrameReader:
     """Splits a byte stream into ``(type, payload)`` frames (the host side's parser).
 
-    ``feed(data)`` returns the frames completed by ``data``; bytes before a SYNC are
-    skipped; a frame with a bad CRC raises :class:`ProtocolError`."""
+    ``feed(data)`` returns the frames that ``data`` completes, in order.  Bytes
+    before a SYNC are skipped.  A frame that cannot be right is discarded and
+    described in :attr:`rejected` (its reason), and the reader resynchronizes on
+    the next SYNC byte after the bad frame's own: a bad CRC, or a LEN above
+    ``max_payload``, costs only that frame, and a LEN corrupted upwards does not
+    swallow the good frames behind it (once one of them is complete, the
+    unfinished frame before it is taken as corrupt).  A good frame is never
+    dropped because a bad one follows it in the same read."""
 
     def __init__(self, max_payload=1 << 16):
         self.max_payload = max_payload
+        self.rejected = []
         self._buf = bytearray()
+
+    def _parse(self, at):
+        """The frame at ``at`` (a SYNC): ``("ok", end, frame)``, ``("bad", reason)``
+        or ``("short",)`` (not all of it is here yet)."""
+        buf = self._buf
+        if len(buf) - at < 4:
+            return ("short",)
+        length, ftype = struct.unpack_from("<HB", buf, at + 1)
+        if length > self.max_payload:
+            return ("bad", f"a frame announcing {length} payload bytes "
+                           f"(at most {self.max_payload})")
+        end = at + 6 + length
+        if len(buf) < end:
+            return ("short",)
+        body = bytes(buf[at + 1:at + 4 + length])
+        (crc,) = struct.unpack_from("<H", buf, at + 4 + length)
+        if crc != crc16(body):
+            return ("bad", f"a frame with a bad CRC (type 0x{ftype:02x}, {length} bytes)")
+        return ("ok", end, (ftype, body[3:]))
+
+    def _later_frame(self, at):
+        """The start of the first complete, intact frame after ``at``, or None."""
+        k = self._buf.find(SYNC, at + 1)
+        while k >= 0:
+            if self._parse(k)[0] == "ok":
+                return k
+            k = self._buf.find(SYNC, k + 1)
+        return None
 
     def feed(self, data):
         self._buf += data
@@ -118,21 +153,21 @@ class FrameReader:
                 self._buf.clear()
                 return out
             del self._buf[:start]
-            if len(self._buf) < 4:
-                return out
-            length, ftype = struct.unpack_from("<HB", self._buf, 1)
-            if length > self.max_payload:
-                del self._buf[:1]
-                raise ProtocolError(f"reply announces {length} payload bytes "
-                                    f"(at most {self.max_payload})")
-            if len(self._buf) < 6 + length:
-                return out
-            body = bytes(self._buf[1:4 + length])
-            (crc,) = struct.unpack_from("<H", self._buf, 4 + length)
-            del self._buf[:6 + length]
-            if crc != crc16(body):
-                raise ProtocolError(f"reply with a bad CRC (type 0x{ftype:02x}, {length} bytes)")
-            out.append((ftype, body[3:]))
+            result = self._parse(0)
+            if result[0] == "ok":
+                _, end, item = result
+                del self._buf[:end]
+                out.append(item)
+            elif result[0] == "bad":
+                self.rejected.append(result[1])
+                del self._buf[:1]            # resynchronize on the next SYNC
+            else:
+                later = self._later_frame(0)
+                if later is None:
+                    return out
+                self.rejected.append("an unfinished frame (its LEN corrupt?) before an "
+                                     "intact one")
+                del self._buf[:later]
 
 
 def encode_info(cfg, mem_words, max_payload=MAX_PAYLOAD):

@@ -15,10 +15,12 @@ at 115200 baud.  The simulation ends after ``--connections`` host sessions.
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
-from golden.compiler import add_config_arguments, config_from_args
+from golden.cli import ArgumentParser, add_sim, positive_int, run_main
+from golden.config import add_config_arguments, config_from_args
 
 __all__ = ["BOARD_SIM_DEFAULTS", "generate", "serve", "main"]
 
@@ -77,10 +79,10 @@ def wait_ready(path, timeout=600, proc=None):
 
 
 def main(argv=None):
-    from tb.runner import SIMULATORS, build_root, default_sim
+    from tb.runner import build_root
     d = BOARD_SIM_DEFAULTS
-    p = argparse.ArgumentParser(prog="python -m boards.sim", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m boards.sim", description=__doc__.split("\n\n")[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(p)
     p.set_defaults(tn=d["tn"], tm=d["tm"], ib_bytes=d["ib_bytes"])
     p.add_argument("--mem-words", type=int, default=d["mem_words"],
@@ -89,56 +91,55 @@ def main(argv=None):
                    help=f"clock cycles per UART bit (at least 4; default {d['divisor']})")
     p.add_argument("--timeout", type=int, default=d["timeout"],
                    help=f"cycles without a byte that break off a frame (default {d['timeout']})")
-    p.add_argument("--port", type=int, default=5555, help="TCP port on 127.0.0.1 (default 5555)")
-    p.add_argument("--connections", type=int, default=1,
+    p.add_argument("--port", type=int, default=5555,
+                   help="TCP port on 127.0.0.1 (default 5555; the host tool takes the same "
+                        "number, or socket://127.0.0.1:PORT)")
+    p.add_argument("--connections", type=positive_int, default=1,
                    help="host sessions to serve before the simulation ends (default 1)")
-    p.add_argument("--sim", choices=SIMULATORS, default=None,
-                   help=f"simulator (default $SIM or {default_sim()})")
+    add_sim(p)
     args = p.parse_args(argv)
     prog = "python -m boards.sim"
-    try:
-        cfg = config_from_args(args)
-        if not 1 <= args.connections:
-            raise ValueError(f"--connections must be at least 1, not {args.connections}")
-        if not 0 < args.port < 65536:
-            raise ValueError(f"--port must be in 1..65535, not {args.port}")
-        from boards.soc import BoardTop
-        BoardTop(cfg, args.mem_words, args.divisor, args.timeout)   # bad parameters fail here
-        workdir = build_root() / "boards" / "sim"
-        print(f"{prog}: generating and building the board top ({cfg.tn}x{cfg.tm}, "
-              f"{args.mem_words} words of {cfg.mem_width} bits) in {workdir} ...", flush=True)
-        import threading
-        ready = workdir / "ready"
-        if ready.exists():
-            ready.unlink()
-        out = {}
+    return run_main(prog, lambda: _run(prog, args, build_root),
+                    errors=(RuntimeError, TimeoutError))
 
-        def run():
-            try:
-                out.update(zip(("failures", "log", "runner"), serve(
-                    cfg, port=args.port, workdir=workdir, mem_words=args.mem_words,
-                    divisor=args.divisor, timeout=args.timeout, connections=args.connections,
-                    sim=args.sim, ready=ready)))
-            except Exception as e:          # reported below, in the main thread
-                out["error"] = e
 
-        th = threading.Thread(target=run, daemon=True)
-        th.start()
+def _run(prog, args, build_root):
+    cfg = config_from_args(args)
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be in 1..65535, not {args.port}")
+    from boards.soc import BoardTop
+    BoardTop(cfg, args.mem_words, args.divisor, args.timeout)   # bad parameters fail here
+    workdir = build_root() / "boards" / "sim"
+    print(f"{prog}: generating and building the board top ({cfg.tn}x{cfg.tm}, "
+          f"{args.mem_words} words of {cfg.mem_width} bits) in {workdir} ...", flush=True)
+    ready = workdir / "ready"
+    if ready.exists():
+        ready.unlink()
+    out = {}
+
+    def run():
         try:
-            wait_ready(ready, proc=th)
-        except RuntimeError:
-            if "error" in out:
-                raise RuntimeError(f"the board simulation failed: {out['error']}") from None
-            raise
-        print(f"{prog}: listening on socket://127.0.0.1:{args.port} "
-              f"(python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:{args.port})",
-              flush=True)
-        th.join()
+            out.update(zip(("failures", "log", "runner"), serve(
+                cfg, port=args.port, workdir=workdir, mem_words=args.mem_words,
+                divisor=args.divisor, timeout=args.timeout, connections=args.connections,
+                sim=args.sim, ready=ready)))
+        except Exception as e:          # reported below, in the main thread
+            out["error"] = e
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    try:
+        wait_ready(ready, proc=th)
+    except RuntimeError:
         if "error" in out:
-            raise RuntimeError(f"the board simulation failed: {out['error']}")
-    except (ValueError, RuntimeError, TimeoutError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
+            raise RuntimeError(f"the board simulation failed: {out['error']}") from None
+        raise
+    print(f"{prog}: listening on socket://127.0.0.1:{args.port} "
+          f"(python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:{args.port})",
+          flush=True)
+    th.join()
+    if "error" in out:
+        raise RuntimeError(f"the board simulation failed: {out['error']}")
     if out.get("failures"):
         print(f"{prog}: the simulation failed: {'; '.join(out['failures'])} (log {out['log']})",
               file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Direct indexing (DESIGN §2): a sparse vector is its nonzero values in order
+"""Direct indexing (docs/architecture.md §2): a sparse vector is its nonzero values in order
 plus a bitmap with 1 where the value is nonzero."""
 
 import numpy as np

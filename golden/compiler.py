@@ -32,16 +32,13 @@ weights raw int16 at every position, bitmaps taken as all ones, neurons stored
 dense (no Encoder).
 """
 
-import argparse
-import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from . import sib as golden_sib
-from .config import AccelConfig
+from .config import AccelConfig, add_config_arguments, config_from_args, small_config  # noqa: F401
 from .fixed import activation_code, output_shift
 from .isa import encode, listing, decode
 from .layout import MemoryImage, VectorLayout, encode_vector, pack_values, split_words
@@ -50,7 +47,7 @@ from .packing import pack
 from .pefu import check_pool
 from .quantize import region_grid
 
-__all__ = ["CompileError", "Program", "compile_model", "main"]
+__all__ = ["CompileError", "Program", "compile_model", "read_inputs", "main"]
 
 SLOT_CODE = {4: 0, 8: 1, 16: 2}
 
@@ -277,6 +274,8 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
     if inputs.ndim != 2 or inputs.dtype != np.int16:
         raise CompileError(f"inputs must be a 2-D int16 array (vectors, N_in), not "
                            f"{inputs.dtype} {inputs.shape}")
+    if inputs.shape[0] == 0:
+        raise CompileError(f"inputs hold no vector (shape {inputs.shape}): give at least one row")
     try:
         pool = check_pool(pool, inputs.shape[0])
     except ValueError as e:
@@ -498,41 +497,34 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
 
 # --- the command line ---------------------------------------------------------------------
 
-_CONFIG_OPTIONS = ("nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",
-                   "bias_bytes", "ib_bytes", "mem_width")
-
-
-def config_from_args(args):
-    """The configuration of :func:`add_config_arguments`' options: :func:`small_config`
-    at ``--tn``/``--tm`` with each buffer option given overriding it."""
-    return small_config(args.tn, args.tm, **{k: getattr(args, k, None) for k in _CONFIG_OPTIONS})
-
-
-def add_config_arguments(p):
-    p.add_argument("--tn", type=int, default=4, help="PEs (default 4)")
-    p.add_argument("--tm", type=int, default=4, help="multipliers per PE (default 4)")
-    for name, help_ in (("nbin-bytes", "NBin size"), ("nbout-bytes", "NBout size"),
-                        ("nibin-bytes", "NIBin size"), ("sib-bytes", "SIB size"),
-                        ("sb-bytes", "SB size per PE"), ("bias-bytes", "bias buffer size"),
-                        ("ib-bytes", "instruction buffer size"), ("mem-width", "memory word bits")):
-        p.add_argument(f"--{name}", type=int, help=f"{help_} (default: the small test config "
-                                                   f"scaled to Tn/Tm)")
-
-
-def small_config(tn=4, tm=4, **overrides):
-    """A configuration with buffers sized for tests and small FPGAs at any Tn/Tm."""
-    window_bytes = 32 * tm
-    base = dict(tn=tn, tm=tm, nbin_bytes=16 * window_bytes, nibin_bytes=16 * 2 * tm,
-                sib_bytes=64 * 2 * tm, sb_bytes=64 * 8 * tm, bias_bytes=16 * 4 * tn,
-                nbout_bytes=max(64 * 2 * tn, 4 * 16 * tm * 2), ib_bytes=16 * 1024,
-                mem_width=min(64, 16 * tm, 32 * tn))
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    return AccelConfig(**base)
+def read_inputs(path, option="--input"):
+    """The int16 input vectors of an ``.npy`` file, one per row (a 1-D array is one
+    vector), checked: ``UsageError`` naming ``option`` and the file otherwise."""
+    from .cli import UsageError
+    try:
+        x = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UsageError(f"{option} {path}: no such file") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise UsageError(f"{option} {path}: not a readable .npy file ({e})") from None
+    if not isinstance(x, np.ndarray):
+        x.close()
+        raise UsageError(f"{option} {path}: an .npz archive; give one int16 array as .npy "
+                         f"(numpy.save), one row per input vector")
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.dtype != np.int16 or x.ndim != 2:
+        raise UsageError(f"{option} {path}: must be a 2-D int16 array (vectors, N_in), not "
+                         f"{x.dtype} {x.shape}")
+    if x.shape[0] == 0:
+        raise UsageError(f"{option} {path}: holds no vector (shape {x.shape})")
+    return x
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m golden.compile",
-                                description="Compile a compressed model for the accelerator.")
+    from .cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main
+    p = ArgumentParser(prog="python -m golden.compile",
+                       description="Compile a compressed model for the accelerator.")
     p.add_argument("model", help="compressed model file (python -m golden.compress)")
     add_config_arguments(p)
     p.add_argument("--input", help="int16 .npy, one row per input vector (default: one "
@@ -541,28 +533,28 @@ def main(argv=None):
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="writes program.lst, program.json, image.npz")
     args = p.parse_args(argv)
-    prog = "python -m golden.compile"
-    try:
+
+    def body():
         cfg = config_from_args(args)
+        out = output_dir(args.output, "-o/--output")
         model = load(args.model)
         n_in = decompress(model)[0]["weight"].shape[1]
-        x = np.load(args.input, allow_pickle=False) if args.input else np.zeros((1, n_in), np.int16)
+        x = read_inputs(args.input) if args.input else np.zeros((1, n_in), np.int16)
         program = compile_model(model, cfg, x, dense=args.dense)
-    except (ValueError, OSError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "program.lst").write_text(program.listing() + "\n")
-    (out / "program.json").write_text(json.dumps({"config": cfg.as_dict(), "dense": args.dense,
-                                                  **program.summary()}, indent=2) + "\n")
-    addrs = np.array(sorted(program.image), dtype=np.int64)
-    np.savez(out / "image.npz", addr=addrs,
-             words=np.array([str(program.image[a]) for a in addrs]))
-    s = program.summary()
-    print(f"{len(program.words)} instructions ({s['par']} marked parallel), "
-          f"{s['memory_words']} memory words; wrote {out}/program.lst")
-    return 0
+        addrs = np.array(sorted(program.image), dtype=np.int64)
+        import io
+        buf = io.BytesIO()
+        np.savez(buf, addr=addrs, words=np.array([str(program.image[a]) for a in addrs]))
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out / "program.lst", program.listing() + "\n")
+        atomic_json(out / "program.json", {"config": cfg.as_dict(), "dense": args.dense,
+                                           **program.summary()})
+        atomic_write(out / "image.npz", buf.getvalue())
+        s = program.summary()
+        print(f"{len(program.words)} instructions ({s['par']} marked parallel), "
+              f"{s['memory_words']} memory words; wrote {out}/program.lst")
+        return 0
+    return run_main("python -m golden.compile", body)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ Sizes, per layer (the thesis' tables 3.3–3.5; original = 32-bit floats):
 """
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,8 @@ import numpy as np
 
 from . import huffman
 from .activation import ACT_FRAC
+from .cli import (ArgumentParser, UsageError, atomic_json, atomic_write, output_dir, output_file,
+                  run_main, warn)
 from .fixed import ACTIVATIONS, NONLINEAR
 from .irregularity import r_irr
 from .model import Layer, Model, save
@@ -45,7 +46,8 @@ from .packing import slot_bits
 from .prune import align_block, check_block, iterative_prune, prune, sparsity
 from .quantize import quantize, region_grid
 
-__all__ = ["CompressConfig", "read_weights", "compress_layer", "baseline_figures",
+__all__ = ["CompressConfig", "MAX_WEIGHT", "read_weights", "check_network", "compress_layer",
+           "baseline_figures",
            "prune_network", "compress_network", "write_report", "main"]
 
 
@@ -70,14 +72,18 @@ class CompressConfig:
     skip: tuple = field(default_factory=tuple)   # layer names left dense (sparsity 0)
 
     def validate(self):
-        if not 0 <= self.sparsity_fc < 1 or not 0 <= self.sparsity_conv < 1:
-            raise ValueError("sparsity must be in [0, 1)")
+        for name in ("sparsity_fc", "sparsity_conv"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be in [0, 1) (a layer keeps at "
+                                 f"least one block), not {v!r}")
         if self.score not in ("max", "avg"):
             raise ValueError(f"score must be one of 'max', 'avg', not {self.score!r}")
         for name in ("bits_fc", "bits_conv"):
             v = getattr(self, name)
-            if not 1 <= v <= 16:
-                raise ValueError(f"{name.replace('_', '-')} must be in 1..16, not {v}")
+            if isinstance(v, bool) or not isinstance(v, int) or not (1 <= v <= 8 or v == 16):
+                raise ValueError(f"{name.replace('_', '-')} must be 1..8 (codebook indices) or 16 "
+                                 f"(raw int16 weights), not {v!r}")
         if self.tn_align is not None and (self.tn_align < 1 or self.tn_align & (self.tn_align - 1)):
             raise ValueError(f"tn-align must be a power of two, not {self.tn_align}")
         if self.activation not in ACTIVATIONS:
@@ -85,27 +91,57 @@ class CompressConfig:
                              f"not {self.activation!r}")
         for name in ("f_in", "f_act"):
             if not 0 <= getattr(self, name) <= 15:
-                raise ValueError(f"{name.replace('_', '-')} must be in 0..15")
+                raise ValueError(f"{name.replace('_', '-')} must be in 0..15, "
+                                 f"not {getattr(self, name)!r}")
         if self.activation in NONLINEAR and self.f_act != ACT_FRAC:
             raise ValueError(f"f-act must be {ACT_FRAC} with activation {self.activation!r} "
                              f"(the PEFU's sigmoid/tanh work at {ACT_FRAC} fractional bits), "
                              f"not {self.f_act}")
         if self.steps < 1:
-            raise ValueError("steps must be >= 1")
+            raise ValueError(f"steps must be >= 1, not {self.steps!r}")
+
+
+#: The largest weight magnitude int16 fixed point holds (f_w = 0).
+MAX_WEIGHT = 32767.0
+
+
+def _scalar_int(path, key, value, lo, hi):
+    """A conv ``stride``/``padding`` entry: one integer in ``lo..hi``."""
+    a = np.asarray(value)
+    if a.size != 1 or a.ndim > 1:
+        raise ValueError(f"{path}: {key} must be one integer, not an array of shape {a.shape}")
+    v = a.reshape(()).item()
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+        raise ValueError(f"{path}: {key} must be an integer, not {v!r}")
+    if not lo <= int(v) <= hi:
+        raise ValueError(f"{path}: {key} must be in {lo}..{hi}, not {int(v)}")
+    return int(v)
 
 
 def read_weights(path):
-    """``[(name, weight, bias or None, extra)]`` in file order from a weights .npz."""
+    """``[(name, weight, bias or None, extra)]`` in file order from a weights .npz,
+    checked (:func:`check_network`) before any work."""
+    import zipfile
     path = Path(path)
     try:
         npz = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, expected an .npz file") from None
     except Exception as e:
         raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: not an .npz archive (a .npy file holds one array; save the "
+                         f"layers with numpy.savez as NAME.weight, NAME.bias)")
+    arrays = {}
     with npz:
         files = list(npz.files)
-        arrays = {k: npz[k] for k in files}
+        for k in files:
+            try:
+                arrays[k] = npz[k]
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+                raise ValueError(f"{path}: array {k!r} cannot be read ({e})") from None
     layers, seen = [], set()
     for key in files:
         if "." not in key:
@@ -122,13 +158,31 @@ def read_weights(path):
             raise ValueError(f"{path}: {key} must be a float array, not {w.dtype}")
         if w.ndim not in (2, 4):
             raise ValueError(f"{path}: {key} must be 2-D (fc) or 4-D (conv), not shape {w.shape}")
+        if min(w.shape) < 1:
+            raise ValueError(f"{path}: {key} has a zero-size dimension (shape {w.shape})")
         if not np.isfinite(w).all():
             raise ValueError(f"{path}: {key} holds NaN or infinite values")
+        big = np.abs(w) >= MAX_WEIGHT + 0.5
+        if big.any():
+            at = tuple(int(i) for i in np.argwhere(big)[0])
+            raise ValueError(f"{path}: {key} holds {float(w[at]):g} at {list(at)}: weights must "
+                             f"fit int16 fixed point (|w| < {MAX_WEIGHT + 0.5:g})")
         b = arrays.get(f"{name}.bias")
-        if b is not None and b.shape != (w.shape[0],):
-            raise ValueError(f"{path}: {name}.bias must have shape ({w.shape[0]},), not {b.shape}")
-        extra = {k: int(arrays[f"{name}.{k}"]) for k in ("stride", "padding")
-                 if f"{name}.{k}" in arrays}
+        if b is not None:
+            if b.dtype.kind not in "fiu":
+                raise ValueError(f"{path}: {name}.bias must be a numeric array, not {b.dtype}")
+            if b.shape != (w.shape[0],):
+                raise ValueError(f"{path}: {name}.bias must have shape ({w.shape[0]},), "
+                                 f"not {b.shape}")
+            if not np.isfinite(b).all():
+                raise ValueError(f"{path}: {name}.bias holds NaN or infinite values")
+        extra = {}
+        for k, lo in (("stride", 1), ("padding", 0)):
+            if f"{name}.{k}" in arrays:
+                if w.ndim != 4:
+                    raise ValueError(f"{path}: {name}.{k}: only conv layers (4-D weights) "
+                                     f"have a {k}")
+                extra[k] = _scalar_int(path, f"{name}.{k}", arrays[f"{name}.{k}"], lo, 16)
         layers.append((name, w.astype(np.float64), None if b is None else b.astype(np.float64),
                        extra))
     for key in files:
@@ -137,7 +191,38 @@ def read_weights(path):
             raise ValueError(f"{path}: {key} has no {name}.weight")
     if not layers:
         raise ValueError(f"{path}: no NAME.weight arrays")
+    check_network(layers, where=f"{path}: ")
     return layers
+
+
+def check_network(layers, where=""):
+    """Check a ``[(name, weight, bias, extra)]`` network before any work: LeNet
+    order (conv layers, then FC layers), each layer's inputs match the previous
+    layer's outputs, conv stride >= 1 and padding smaller than the kernel."""
+    prev = None
+    for name, w, _, extra in layers:
+        kind = "fc" if w.ndim == 2 else "conv"
+        if kind == "conv":
+            stride, padding = extra.get("stride", 1), extra.get("padding", 0)
+            if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+                raise ValueError(f"{where}layer {name!r}: stride must be an integer >= 1, "
+                                 f"not {stride!r}")
+            k = min(w.shape[2:])
+            if isinstance(padding, bool) or not isinstance(padding, int) \
+                    or not 0 <= padding < k:
+                raise ValueError(f"{where}layer {name!r}: padding must be an integer in "
+                                 f"0..{k - 1} (smaller than the {w.shape[2]}x{w.shape[3]} "
+                                 f"kernel), not {padding!r}")
+        if prev is not None:
+            p_name, p_kind, p_out = prev
+            if kind == "conv" and p_kind == "fc":
+                raise ValueError(f"{where}layer {name!r}: a conv layer after the FC layer "
+                                 f"{p_name!r}; conv layers must come first")
+            if kind == p_kind and w.shape[1] != p_out:
+                raise ValueError(f"{where}layer {name!r}: takes {w.shape[1]} "
+                                 f"{'inputs' if kind == 'fc' else 'input channels'} but "
+                                 f"layer {p_name!r} gives {p_out}")
+        prev = (name, kind, w.shape[0])
 
 
 def _huffman_bytes(symbols, symbol_bits):
@@ -208,7 +293,12 @@ def baseline_figures(weights, target_sparsity, bits):
 def layer_block(name, shape, kind, cfg):
     block = cfg.block_fc if kind == "fc" else cfg.block_conv
     block = check_block(shape, block, f"block of layer {name!r}")
-    return align_block(block, cfg.tn_align) if cfg.tn_align else block
+    block = align_block(block, cfg.tn_align) if cfg.tn_align else block
+    if layer_target(name, kind, cfg) > 0 and all(b >= n for b, n in zip(block, shape)):
+        raise ValueError(f"layer {name!r}: block {tuple(block)} covers the whole layer "
+                         f"{tuple(shape)}, so pruning could only keep it all or remove it all; "
+                         f"give --block-{kind} with extents smaller than the layer's")
+    return block
 
 
 def layer_target(name, kind, cfg):
@@ -233,8 +323,23 @@ def compress_layer(name, weights, bias, kind, cfg, *, f_in, f_out, activation, e
                                                      score=cfg.score, retrain=retrain)
     else:
         w_pruned, mask, block_mask = pruned
+    if not mask.any():
+        raise ValueError(f"layer {name!r}: every weight was pruned (target sparsity "
+                         f"{target:g}, block {tuple(block)}); lower the sparsity or the block")
+    warnings = []
+    if target > 0 and abs(sparsity(mask) - target) > 0.05:
+        warnings.append(f"layer {name!r}: sparsity {100 * sparsity(mask):.1f} % instead of the "
+                        f"target {100 * target:.1f} %: its {block_mask.size} blocks of "
+                        f"{tuple(block)} are too coarse for it")
     zero_code = not (cfg.tn_align and block[0] % cfg.tn_align == 0)
     q = quantize(w_pruned, mask, bits, region=region, zero_code=zero_code and bits <= 8)
+    nonzero = mask & (w_pruned != 0)
+    lost = nonzero & (q["weight"] == 0)
+    if nonzero.any() and lost.sum() > nonzero.sum() / 2:
+        warnings.append(f"layer {name!r}: {100 * lost.sum() / nonzero.sum():.0f} % of its kept "
+                        f"weights quantize to 0: the largest |w|, "
+                        f"{float(np.abs(w_pruned[mask]).max()):g}, leaves f_w = {q['f_w']} "
+                        f"fractional bits (an outlier? clip it, or use --region-{kind})")
     view_mask = mask.reshape(mask.shape[0], -1)
     codes = q["codes"][view_mask]
     f_w = q["f_w"]
@@ -242,10 +347,20 @@ def compress_layer(name, weights, bias, kind, cfg, *, f_in, f_out, activation, e
         f_out = f_in + f_w
     scale = float(1 << (f_in + f_w))
     b = np.zeros(w.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
-    b_int = np.clip(np.round(b * scale), -(1 << 31), (1 << 31) - 1).astype(np.int32)
+    if not np.isfinite(b).all():
+        raise ValueError(f"layer {name!r}: the bias holds NaN or infinite values")
+    b_scaled = np.round(b * scale)
+    over = np.abs(b_scaled) > (1 << 31) - 1
+    if over.any():
+        k = int(np.flatnonzero(over)[0])
+        raise ValueError(f"layer {name!r}: bias {b[k]:g} of output {k} does not fit int32 at "
+                         f"f_in + f_w = {f_in + f_w} fractional bits "
+                         f"(|bias| < {((1 << 31) - 1) / scale:g})")
+    b_int = b_scaled.astype(np.int32)
     layer = Layer(name=name, kind=kind, shape=tuple(w.shape), block=tuple(block), bits=bits,
                   block_mask=block_mask, codes=codes, codebooks=q["codebooks"], bias=b_int,
-                  f_in=f_in, f_w=f_w, f_out=f_out, activation=activation, region=region,
+                  f_in=f_in, f_w=f_w, f_out=f_out, activation=activation,
+                  region=region if q["slot"] != 16 else None,    # raw weights: no codebook
                   zero_code=bool(zero_code and bits <= 8),
                   stride=(extra or {}).get("stride", 1), padding=(extra or {}).get("padding", 0))
 
@@ -271,6 +386,7 @@ def compress_layer(name, weights, bias, kind, cfg, *, f_in, f_out, activation, e
         "sparsity": sparsity(mask), "target_sparsity": target,
         "R_irr": ratio, "irr_fine_bytes": fine_bytes, "irr_coarse_bytes": coarse_bytes,
         "irr_compressor": compressor, "f_w": f_w, "original_bytes": original,
+        "warnings": warnings,
     })
     base["R_irr"] = 1.0
     fig["baseline"] = base
@@ -305,6 +421,7 @@ def compress_network(layers, cfg, progress=None, pruned=None):
     ``pruned`` (from :func:`prune_network`) is given, is taken from there.
     """
     cfg.validate()
+    check_network(layers)
     out_layers, rows = [], []
     f_in = cfg.f_in
     for i, (name, w, b, extra) in enumerate(layers):
@@ -355,7 +472,7 @@ def write_report(report, outdir, title="Compression report", extra_md=""):
     """Write ``report.json`` and ``report.md`` into ``outdir``."""
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    atomic_json(out / "report.json", report, default=float)
     lines = [f"# {title}", "",
              "Coarse-grained pruning + local quantization + Huffman (coarse) beside "
              "fine-grained pruning + global quantization + Huffman + 4-bit relative "
@@ -373,7 +490,7 @@ def write_report(report, outdir, title="Compression report", extra_md=""):
                 f"{_kb(r['I_c'])} | {r['r_c']:.1f}x | {r['bits_per_weight']:.2f} | "
                 f"{r['R_irr']:.2f}x |")
     lines += ["", f"R(Irr) compressor: {report.get('irregularity_compressor')}.", extra_md]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    atomic_write(out / "report.md", "\n".join(lines) + "\n")
 
 
 def _pair(text, n, name):
@@ -388,7 +505,7 @@ def _pair(text, n, name):
 
 
 def _parser():
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m golden.compress",
         description="Compress a network's weights (coarse-grained pruning, local "
                     "quantization, Huffman) and report it beside the fine-grained "
@@ -426,32 +543,42 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     prog = "python -m golden.compress"
-    cfg = CompressConfig(
-        block_fc=args.block_fc, block_conv=args.block_conv,
-        sparsity_fc=args.sparsity if args.sparsity is not None else args.sparsity_fc,
-        sparsity_conv=args.sparsity if args.sparsity is not None else args.sparsity_conv,
-        score=args.score, bits_fc=args.bits_fc, bits_conv=args.bits_conv,
-        region_fc=args.region_fc, region_conv=args.region_conv, tn_align=args.tn_align,
-        steps=args.steps, f_in=args.f_in, f_act=args.f_act, activation=args.activation,
-        seed=args.seed)
-    try:
+
+    def body():
+        if args.sparsity is not None and not 0 <= args.sparsity < 1:
+            raise UsageError(f"--sparsity must be in [0, 1) (a layer keeps at least one "
+                             f"block), not {args.sparsity}")
+        cfg = CompressConfig(
+            block_fc=args.block_fc, block_conv=args.block_conv,
+            sparsity_fc=args.sparsity if args.sparsity is not None else args.sparsity_fc,
+            sparsity_conv=args.sparsity if args.sparsity is not None else args.sparsity_conv,
+            score=args.score, bits_fc=args.bits_fc, bits_conv=args.bits_conv,
+            region_fc=args.region_fc, region_conv=args.region_conv, tn_align=args.tn_align,
+            steps=args.steps, f_in=args.f_in, f_act=args.f_act, activation=args.activation,
+            seed=args.seed)
         cfg.validate()
+        output_file(args.output, "-o/--output")
+        output_dir(args.report, "--report")
         layers = read_weights(args.weights)
-        model, report = compress_network(
-            layers, cfg, progress=lambda n, f: print(
-                f"  {n}: sparsity {100 * f['sparsity']:.1f} %, r_c {f['r_c']:.1f}x "
-                f"(baseline {f['baseline']['r_c']:.1f}x), R(Irr) {f['R_irr']:.1f}x", flush=True))
-    except ValueError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    save(model, args.output)
-    t = report["total"]
-    print(f"wrote {args.output}: {len(model.layers)} layers, r_c {t['r_c']:.1f}x "
-          f"(baseline {t['baseline']['r_c']:.1f}x), R(Irr) {t['R_irr']:.1f}x")
-    if args.report:
-        write_report(report, args.report)
-        print(f"wrote {args.report}/report.md and report.json")
-    return 0
+        for name, w, _, _ in layers:       # every layer's block, before any work
+            layer_block(name, w.shape, "fc" if w.ndim == 2 else "conv", cfg)
+
+        def progress(name, fig):
+            print(f"  {name}: sparsity {100 * fig['sparsity']:.1f} %, r_c {fig['r_c']:.1f}x "
+                  f"(baseline {fig['baseline']['r_c']:.1f}x), R(Irr) {fig['R_irr']:.1f}x",
+                  flush=True)
+            for text in fig["warnings"]:
+                warn(prog, text)
+        model, report = compress_network(layers, cfg, progress=progress)
+        save(model, args.output)
+        t = report["total"]
+        print(f"wrote {args.output}: {len(model.layers)} layers, r_c {t['r_c']:.1f}x "
+              f"(baseline {t['baseline']['r_c']:.1f}x), R(Irr) {t['R_irr']:.1f}x")
+        if args.report:
+            write_report(report, args.report)
+            print(f"wrote {args.report}/report.md and report.json")
+        return 0
+    return run_main(prog, body)
 
 
 if __name__ == "__main__":

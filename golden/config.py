@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass
 
 from .isa import WORD_BITS
 
-__all__ = ["AccelConfig", "THESIS", "SMALL"]
+__all__ = ["AccelConfig", "THESIS", "SMALL", "small_config", "add_config_arguments",
+           "config_from_args"]
 
 
 def _pow2(name, value, lo, hi):
@@ -143,3 +144,41 @@ THESIS = AccelConfig()
 #: A small configuration for tests and small FPGAs (Tn = Tm = 4).
 SMALL = AccelConfig(tn=4, tm=4, nbin_bytes=2048, nbout_bytes=512, nibin_bytes=128,
                     sib_bytes=512, sb_bytes=2048, bias_bytes=256, ib_bytes=4096, mem_width=64)
+
+
+def small_config(tn=4, tm=4, **overrides):
+    """A configuration with buffers sized for tests and small FPGAs at any Tn/Tm
+    (each keyword given and not None overrides its field)."""
+    window_bytes = 32 * tm
+    base = dict(tn=tn, tm=tm, nbin_bytes=16 * window_bytes, nibin_bytes=16 * 2 * tm,
+                sib_bytes=64 * 2 * tm, sb_bytes=64 * 8 * tm, bias_bytes=16 * 4 * tn,
+                nbout_bytes=max(64 * 2 * tn, 4 * 16 * tm * 2), ib_bytes=16 * 1024,
+                mem_width=min(64, 16 * tm, 32 * tn))
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return AccelConfig(**base)
+
+
+_CONFIG_OPTIONS = ("nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",
+                   "bias_bytes", "ib_bytes", "mem_width")
+
+#: Tn and Tm of every command that takes them, unless the user gives others.
+DEFAULT_TN = DEFAULT_TM = 4
+
+
+def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM):
+    """The options of a configuration: ``--tn``, ``--tm`` and each buffer size."""
+    p.add_argument("--tn", type=int, default=tn, help=f"PEs, a power of two (default {tn})")
+    p.add_argument("--tm", type=int, default=tm,
+                   help=f"multipliers per PE, a power of two (default {tm})")
+    for name, help_ in (("nbin-bytes", "NBin size"), ("nbout-bytes", "NBout size"),
+                        ("nibin-bytes", "NIBin size"), ("sib-bytes", "SIB size"),
+                        ("sb-bytes", "SB size per PE"), ("bias-bytes", "bias buffer size"),
+                        ("ib-bytes", "instruction buffer size"), ("mem-width", "memory word bits")):
+        p.add_argument(f"--{name}", type=int, help=f"{help_} (default: the small test config "
+                                                   f"scaled to Tn/Tm)")
+
+
+def config_from_args(args):
+    """The configuration of :func:`add_config_arguments`' options: :func:`small_config`
+    at ``--tn``/``--tm`` with each buffer option given overriding it."""
+    return small_config(args.tn, args.tm, **{k: getattr(args, k, None) for k in _CONFIG_OPTIONS})

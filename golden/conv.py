@@ -1,5 +1,5 @@
 """Convolution and pooling: the golden layers, and how a convolution runs on the
-accelerator (DESIGN §1's coarse-grained conv blocks, thesis default (16,1,1,1)).
+accelerator (docs/architecture.md §1's coarse-grained conv blocks, thesis default (16,1,1,1)).
 
 **Golden convolution** (:func:`conv2d`): a direct sliding window over the
 zero-padded input, exact int64 sums, then :func:`golden.fixed.output_stage` —

@@ -16,7 +16,6 @@ backward pass is checked against finite differences in the tests.
 """
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli import (ArgumentParser, UsageError, add_seed, atomic_json, atomic_write, output_dir,
+                  positive_int, run_main)
 from .compress import CompressConfig, compress_network, prune_network, write_report
 from .infer import infer, quantize_input
 from .model import decompress, save
@@ -300,8 +301,8 @@ def run(outdir, *, epochs=200, retrain_epochs=40, cnn_epochs=30, sparsity=0.8, s
     if "cnn" in summary:
         write_report(summary["cnn"]["compression"], out / "cnn_report", title="Digits CNN",
                      extra_md="\n".join(md))
-    (out / "report.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    (out / "report.md").write_text(
+    atomic_json(out / "report.json", summary, default=float)
+    atomic_write(out / "report.md", 
         "# Digits: accuracy and compression\n" + "\n".join(md) + "\n\n" +
         "".join(f"- {n}: r_c {s['compression']['total']['r_c']:.1f}x (baseline "
                 f"{s['compression']['total']['baseline']['r_c']:.1f}x), R(Irr) "
@@ -311,21 +312,25 @@ def run(outdir, *, epochs=200, retrain_epochs=40, cnn_epochs=30, sparsity=0.8, s
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m golden.digits", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m golden.digits", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", default="build/digits", help="output directory")
-    p.add_argument("--epochs", type=int, default=200, help="MLP training epochs")
-    p.add_argument("--cnn-epochs", type=int, default=30, help="CNN training epochs")
+    p.add_argument("--epochs", type=positive_int, default=200, help="MLP training epochs")
+    p.add_argument("--cnn-epochs", type=positive_int, default=30, help="CNN training epochs")
     p.add_argument("--sparsity", type=float, default=0.8, help="FC target sparsity")
     p.add_argument("--no-cnn", action="store_true", help="the MLP only")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, "seed of the data split and the training")
     args = p.parse_args(argv)
-    if not 0 <= args.sparsity < 1:
-        p.error(f"--sparsity must be in [0, 1), not {args.sparsity}")
-    run(args.output, epochs=args.epochs, cnn_epochs=args.cnn_epochs, sparsity=args.sparsity,
-        seed=args.seed, with_cnn=not args.no_cnn)
-    print(f"wrote {args.output}/report.md")
-    return 0
+
+    def body():
+        if not 0 <= args.sparsity < 1:
+            raise UsageError(f"--sparsity must be in [0, 1), not {args.sparsity}")
+        output_dir(args.output, "-o/--output")
+        run(args.output, epochs=args.epochs, cnn_epochs=args.cnn_epochs,
+            sparsity=args.sparsity, seed=args.seed, with_cnn=not args.no_cnn)
+        print(f"wrote {args.output}/report.md")
+        return 0
+    return run_main("python -m golden.digits", body)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Golden model of the Encoder (thesis §4.2.1, DESIGN §3).
+"""Golden model of the Encoder (thesis §4.2.1, docs/architecture.md §3).
 
 The Encoder compresses output neurons on the fly into direct indexing: the
 nonzero values in order and a bitmap with 1 where the value is nonzero.  The

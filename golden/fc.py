@@ -1,6 +1,6 @@
 """Golden sparse fully-connected computation, built from the per-module golden
 functions (Encoder → NSM → SSM → PEFU), for one group of ``tn`` outputs that
-share a synapse bitmap (DESIGN §2)."""
+share a synapse bitmap (docs/architecture.md §2)."""
 
 import numpy as np
 

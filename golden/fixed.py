@@ -1,4 +1,4 @@
-"""Fixed-point rules shared by the golden model and the hardware (DESIGN §2).
+"""Fixed-point rules shared by the golden model and the hardware (docs/architecture.md §4).
 
 Neurons are int16 with ``f_in``/``f_out`` fractional bits, decoded weights are
 int16 with ``f_w`` fractional bits, products and their sums are exact, and the
@@ -57,7 +57,7 @@ def saturate_int16(x):
 
 
 def output_stage(acc, bias, shift, activation="identity"):
-    """The output stage of DESIGN §2, vectorized.
+    """The output stage of docs/architecture.md §4, vectorized.
 
     ``y = sat_int16((acc + bias + (1 << (shift - 1))) >> shift)`` for ``shift > 0``
     (arithmetic shift: round half up, i.e. towards +inf on an exact half),

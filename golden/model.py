@@ -1,4 +1,4 @@
-"""The compressed model file (DESIGN §2): one versioned ``.npz``, no pickle.
+"""The compressed model file (docs/architecture.md §2): one versioned ``.npz``, no pickle.
 
 Layout (format ``sparsegen-model``, version 1).  The archive holds:
 
@@ -31,8 +31,6 @@ raises another exception type for a bad file.
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from .activation import ACT_FRAC
+from .cli import atomic_write
 from .fixed import ACTIVATIONS, NONLINEAR
 from .packing import bytes_to_words, pack, slot_bits, slots_per_word, unpack, words_to_bytes
-from .prune import block_grid, expand
+from .prune import block_grid, block_sizes, expand
 from .quantize import region_grid, region_index
 
 __all__ = ["FORMAT", "VERSION", "KINDS", "ModelFormatError", "Layer", "Model", "save", "load",
@@ -179,16 +178,7 @@ def _unsealed(data):
 def _write(path, arrays):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = _sealed(arrays)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, _sealed(arrays))
 
 
 # --- reading and checking ----------------------------------------------------------
@@ -223,6 +213,9 @@ def _validate_layer(where, layer, prev_out):
     if len(layer.block) != want_dims or any(int(x) < 1 for x in layer.block):
         _fail(where, f"field 'block' must be {want_dims} positive extents, not {list(layer.block)}")
     _int(where, "bits", layer.bits, 1, 16)
+    if 8 < layer.bits < 16:
+        _fail(where, f"field 'bits' must be 1..8 (codebook indices) or 16 (raw int16 weights), "
+                     f"not {layer.bits}")
     for name in ("f_in", "f_w", "f_out"):
         _int(where, name, getattr(layer, name), 0, 15)
     if layer.activation not in ACTIVATIONS:
@@ -234,16 +227,25 @@ def _validate_layer(where, layer, prev_out):
                      f"not {layer.f_out}")
     if layer.f_out > layer.f_in + layer.f_w:
         _fail(where, f"field 'f_out' ({layer.f_out}) exceeds f_in + f_w ({layer.f_in + layer.f_w})")
-    if layer.region is not None and (len(layer.region) != 2 or min(layer.region) < 1):
-        _fail(where, f"field 'region' must be null or two positive extents, not {layer.region!r}")
+    if layer.region is not None:
+        r = layer.region
+        if not isinstance(r, (tuple, list)) or len(r) != 2 or any(
+                isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1 for x in r):
+            _fail(where, f"field 'region' must be null or two positive integers, not {r!r}")
+        if layer.slot == 16:
+            _fail(where, f"field 'region' must be null for raw {layer.bits}-bit weights (no "
+                         f"codebook), not {list(r)}")
     if layer.kind == "conv":
         _int(where, "stride", layer.stride, 1, 16)
-        _int(where, "padding", layer.padding, 0, 16)
+        k = min(int(x) for x in layer.shape[2:])
+        _int(where, "padding", layer.padding, 0, k - 1)
     grid = block_grid(layer.shape, layer.block)
     bm = np.asarray(layer.block_mask)
     if bm.shape != grid:
         _fail(where, f"block mask has shape {bm.shape}, the block grid is {grid}")
-    count = int(expand(bm, layer.shape, layer.block).sum())
+    count = kept_weights(bm, layer.shape, layer.block)
+    if count == 0:
+        _fail(where, "field 'block_mask' keeps no weight (every block pruned)")
     codes = np.asarray(layer.codes)
     if codes.ndim != 1 or codes.size != count:
         _fail(where, f"field 'count' ({codes.size}) differs from the popcount of the "
@@ -265,15 +267,31 @@ def _validate_layer(where, layer, prev_out):
     bias = np.asarray(layer.bias)
     if bias.shape != (int(layer.shape[0]),):
         _fail(where, f"bias has shape {bias.shape}, expected ({layer.shape[0]},)")
-    if prev_out is not None and layer.kind == "fc" and prev_out[0] == "fc" \
-            and int(layer.shape[1]) != prev_out[1]:
-        _fail(where, f"takes {layer.shape[1]} inputs but the previous layer has "
-                     f"{prev_out[1]} outputs")
+    if prev_out is not None:
+        p_kind, p_out, p_f_out = prev_out
+        if layer.kind == "conv" and p_kind == "fc":
+            _fail(where, "field 'kind': a conv layer after an FC layer (conv layers come first)")
+        if layer.kind == p_kind and int(layer.shape[1]) != p_out:
+            _fail(where, f"field 'shape': takes {layer.shape[1]} "
+                         f"{'inputs' if layer.kind == 'fc' else 'input channels'} but the "
+                         f"previous layer has {p_out} outputs")
+        if layer.f_in != p_f_out:
+            _fail(where, f"field 'f_in' ({layer.f_in}) differs from the previous layer's "
+                         f"f_out ({p_f_out})")
+
+
+def kept_weights(block_mask, shape, block):
+    """The weights a block mask keeps, from the block sizes: no element mask is
+    built, so a file's declared shape never decides an allocation (the block grid
+    is bounded by the file's own block-mask bytes)."""
+    return int(block_sizes(shape, block)[np.asarray(block_mask, dtype=bool)].sum())
 
 
 def _validate_model(model):
     if not model.layers:
         raise ModelFormatError("model: no layers")
+    if not isinstance(model.meta, dict):
+        raise ModelFormatError(f"model: field 'meta' must be a dict, not {model.meta!r}")
     names = set()
     prev = None
     for i, layer in enumerate(model.layers):
@@ -284,7 +302,7 @@ def _validate_model(model):
             _fail(where, "field 'name' repeats an earlier layer's")
         names.add(layer.name)
         _validate_layer(where, layer, prev)
-        prev = (layer.kind, int(layer.shape[0]))
+        prev = (layer.kind, int(layer.shape[0]), layer.f_out)
 
 
 _HEADER_FIELDS = {"name": str, "kind": str, "shape": list, "block": list, "bits": int,
@@ -311,15 +329,28 @@ def _read(path):
 
 def load(path):
     """Read and check a model file; return a :class:`Model` or raise ModelFormatError."""
+    where = {"at": f"{path}"}       # what is being read, for the catch-all below
     try:
-        return _load(path)
+        return _load(path, where)
     except ModelFormatError:
         raise
     except Exception as e:  # any other failure on a bad file is still a format error
-        raise ModelFormatError(f"{path}: malformed model ({type(e).__name__}: {e})") from None
+        raise ModelFormatError(f"{where['at']}: malformed ({type(e).__name__}: {e})") from None
 
 
-def _load(path):
+def _no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise ModelFormatError(f"header: key {k!r} appears {keys.count(k)} times in one object")
+    return dict(pairs)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _load(path, ctx):
     files = _read(path)
     if "header" not in files:
         raise ModelFormatError(f"{path}: no 'header' entry: not a sparsegen model")
@@ -327,20 +358,30 @@ def _load(path):
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ModelFormatError(f"{path}: 'header' must be a 1-D uint8 array")
     try:
-        header = json.loads(raw.tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        header = json.loads(raw.tobytes().decode(), object_pairs_hook=_no_duplicates)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{path}: {e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ModelFormatError(f"{path}: header is not valid JSON ({e})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: header field 'format' must be {FORMAT!r}")
-    if header.get("version") != VERSION:
-        raise ModelFormatError(f"{path}: header field 'version' is {header.get('version')!r}; "
-                               f"this sparsegen reads version {VERSION}")
+    version = header.get("version")
+    if not _is_int(version) or version != VERSION:
+        raise ModelFormatError(f"{path}: header field 'version' is {version!r}; "
+                               f"this sparsegen reads version {VERSION} (an integer)")
+    meta = header.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ModelFormatError(f"{path}: header field 'meta' must be an object, not {meta!r}")
+    unknown = sorted(set(header) - {"format", "version", "layers", "meta"})
+    if unknown:
+        raise ModelFormatError(f"{path}: header has unknown fields {unknown}")
     entries = header.get("layers")
     if not isinstance(entries, list) or not entries:
         raise ModelFormatError(f"{path}: header field 'layers' must be a non-empty list")
     layers = []
     for i, e in enumerate(entries):
         where = f"{path}: layer {i}" + (f" ({e.get('name')!r})" if isinstance(e, dict) else "")
+        ctx["at"] = where
         if not isinstance(e, dict):
             _fail(where, "header entry is not an object")
         for name, typ in _HEADER_FIELDS.items():
@@ -348,12 +389,30 @@ def _load(path):
                 _fail(where, f"field '{name}' is missing")
             if not isinstance(e[name], typ) or (typ is int and isinstance(e[name], bool)):
                 _fail(where, f"field '{name}' must be {typ.__name__}, not {e[name]!r}")
+        allowed = set(_HEADER_FIELDS) | {"region"} | (
+            {"stride", "padding"} if e["kind"] == "conv" else set())
+        unknown = sorted(set(e) - allowed)
+        if unknown:
+            _fail(where, f"field {unknown[0]!r} is not a field of a {e['kind']!r} layer")
+        if e["kind"] == "conv":
+            for name in ("stride", "padding"):
+                if name not in e:
+                    _fail(where, f"field '{name}' is missing (a conv layer has one)")
+                if not _is_int(e[name]):
+                    _fail(where, f"field '{name}' must be int, not {e[name]!r}")
         bits = _int(where, "bits", e["bits"], 1, 16)
+        if 8 < bits < 16:
+            _fail(where, f"field 'bits' must be 1..8 (codebook indices) or 16 (raw int16 "
+                         f"weights), not {bits}")
         if e["slot"] != slot_bits(bits):
             _fail(where, f"field 'slot' is {e['slot']} but {bits}-bit weights use "
                          f"{slot_bits(bits)}-bit slots")
+        region = e.get("region")
+        if region is not None and not (isinstance(region, list) and len(region) == 2
+                                       and all(_is_int(x) and x >= 1 for x in region)):
+            _fail(where, f"field 'region' must be null or two positive integers, not {region!r}")
         for name in ("shape", "block"):
-            if not all(isinstance(x, int) and not isinstance(x, bool) for x in e[name]):
+            if not all(_is_int(x) for x in e[name]):
                 _fail(where, f"field '{name}' must hold integers, not {e[name]!r}")
         shape, block = tuple(e["shape"]), tuple(e["block"])
         if e["kind"] in KINDS and (len(shape) != (2 if e["kind"] == "fc" else 4)
@@ -362,21 +421,27 @@ def _load(path):
                          f"extents for kind {e['kind']!r}, not {list(shape)}")
         if len(block) != len(shape) or min(block) < 1:
             _fail(where, f"field 'block' must be {len(shape)} positive extents, not {list(block)}")
+        # Sizes are checked against the file's arrays before anything is allocated
+        # from the declared shape: the block mask's bytes bound the block grid, the
+        # indices' bytes the kept weights, the bias' length the outputs.
         grid = block_grid(shape, block)
-        n_blocks = int(np.prod(grid))
+        n_blocks = int(np.prod(grid, dtype=object))
+        ctx["at"] = f"{where}, array 'L{i}.block_mask'"
         packed = _array(where, files, f"L{i}.block_mask", np.uint8)
         if packed.shape != (-(-n_blocks // 8),):
             _fail(where, f"array 'L{i}.block_mask' has {packed.size} bytes, "
-                         f"expected {-(-n_blocks // 8)} for {n_blocks} blocks")
+                         f"expected {-(-n_blocks // 8)} for {n_blocks} blocks of field 'shape' "
+                         f"{list(shape)}, field 'block' {list(block)}")
         bits_flat = np.unpackbits(packed)
         if bits_flat[n_blocks:].any():
             _fail(where, f"array 'L{i}.block_mask' has bits set past the {n_blocks} blocks")
         block_mask = bits_flat[:n_blocks].astype(bool).reshape(grid)
-        count = int(expand(block_mask, shape, block).sum())
+        count = kept_weights(block_mask, shape, block)
         if e["count"] != count:
             _fail(where, f"field 'count' ({e['count']}) differs from the popcount of the "
                          f"bitmap ({count})")
         slot = slot_bits(bits)
+        ctx["at"] = f"{where}, array 'L{i}.indices'"
         idx = _array(where, files, f"L{i}.indices", np.uint8)
         n_words = -(-count // slots_per_word(slot, 1))
         if idx.shape != (8 * n_words,):
@@ -388,17 +453,26 @@ def _load(path):
             _fail(where, f"array 'L{i}.indices' has nonzero padding past {count} slots")
         codes = all_slots[:count]
         codebooks = None
+        ctx["at"] = f"{where}, array 'L{i}.codebooks'"
         if slot != 16:
             codebooks = _array(where, files, f"L{i}.codebooks", np.int16)
+        elif f"L{i}.codebooks" in files:
+            _fail(where, f"array 'L{i}.codebooks' is present but {bits}-bit weights are raw")
+        ctx["at"] = f"{where}, array 'L{i}.bias'"
         bias = _array(where, files, f"L{i}.bias", np.int32)
+        if bias.shape != (shape[0],):
+            _fail(where, f"array 'L{i}.bias' has shape {bias.shape}, expected ({shape[0]},) "
+                         f"for field 'shape' {list(shape)}")
+        ctx["at"] = where
         layer = Layer(
             name=e["name"], kind=e["kind"], shape=shape, block=block, bits=bits,
             block_mask=block_mask, codes=codes, codebooks=codebooks, bias=bias,
             f_in=e["f_in"], f_w=e["f_w"], f_out=e["f_out"], activation=e["activation"],
-            region=None if e.get("region") is None else tuple(e["region"]),
+            region=None if region is None else tuple(region),
             zero_code=e["zero_code"], stride=e.get("stride", 1), padding=e.get("padding", 0))
         layers.append(layer)
-    model = Model(layers, header.get("meta", {}))
+    ctx["at"] = f"{path}"
+    model = Model(layers, meta)
     try:
         _validate_model(model)
     except ModelFormatError as err:

@@ -1,4 +1,4 @@
-"""Golden model of the neuron selector module (NSM, thesis §4.2.1, DESIGN §3).
+"""Golden model of the neuron selector module (NSM, thesis §4.2.1, docs/architecture.md §3).
 
 The NSM ANDs the neuron bitmap (NIBin) with the shared synapse bitmap (SIB),
 and for every position where both are set emits a pair (neuron index, synapse

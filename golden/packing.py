@@ -1,4 +1,4 @@
-"""The 4-bit-aligned weight packing of DESIGN §2 (the SB word layout).
+"""The 4-bit-aligned weight packing of docs/architecture.md §2 (the SB word layout).
 
 Quantized weight indices of ``bits`` bits are stored in slots of 4 bits
 (bits ≤ 4), 8 bits (bits ≤ 8) or, above 8 bits, as raw int16 weights with no

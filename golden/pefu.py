@@ -1,4 +1,4 @@
-"""Golden model of the PE functional unit (PEFU, thesis §4.2.4, DESIGN §3).
+"""Golden model of the PE functional unit (PEFU, thesis §4.2.4, docs/architecture.md §3).
 
 Per beat the PEFU multiplies ``Tm`` (neuron, weight) pairs, sums the products
 in its adder tree, and adds the sum to its accumulator; the beat flagged

@@ -1,4 +1,4 @@
-"""The event-driven performance model (thesis §5.1.2, DESIGN §6): predicts the
+"""The event-driven performance model (thesis §5.1.2, docs/architecture.md §6): predicts the
 cycles of a compiled program on the generated accelerator, and its timeline.
 
 Two halves:

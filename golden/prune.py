@@ -1,4 +1,4 @@
-"""Coarse-grained pruning (thesis §3.2, DESIGN §1).
+"""Coarse-grained pruning (thesis §3.2, docs/architecture.md §1).
 
 A weight array is tiled by blocks — FC ``(N_out, N_in)`` by ``(B_out, B_in)``,
 conv ``(N_fout, N_fin, K_y, K_x)`` by ``(B_fout, B_fin, B_y, B_x)`` — and a
@@ -20,7 +20,8 @@ by position, so the result is deterministic).
 
 import numpy as np
 
-__all__ = ["SCORES", "check_block", "block_grid", "block_scores", "expand", "prune",
+__all__ = ["SCORES", "check_block", "block_grid", "effective_block", "block_sizes",
+           "block_scores", "expand", "prune",
            "iterative_prune", "align_block", "group_union", "sparsity"]
 
 SCORES = ("max", "avg")
@@ -28,7 +29,10 @@ SCORES = ("max", "avg")
 
 def check_block(shape, block, name="block"):
     """Validate a block shape against a weight shape; return it as a tuple of ints."""
-    block = tuple(int(b) for b in np.atleast_1d(block))
+    raw = np.atleast_1d(np.asarray(block))
+    if raw.ndim != 1 or raw.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be a tuple of integers, not {block!r}")
+    block = tuple(int(b) for b in raw)
     if len(block) != len(shape):
         raise ValueError(f"{name} must have {len(shape)} dimensions for weights of shape "
                          f"{tuple(shape)}, not {block}")
@@ -42,7 +46,15 @@ def block_grid(shape, block):
     return tuple(-(-n // b) for n, b in zip(shape, block))
 
 
+def effective_block(shape, block):
+    """The block cut to the weights' extents: a block longer than a dimension is
+    one partial block along it, the same as a block of the dimension's length
+    (and no array is ever allocated at the size of a block that overhangs)."""
+    return tuple(min(int(b), int(n)) for n, b in zip(shape, block))
+
+
 def _pad(w, block):
+    block = effective_block(w.shape, block)
     grid = block_grid(w.shape, block)
     padded = np.zeros([g * b for g, b in zip(grid, block)], dtype=np.float64)
     present = np.zeros(padded.shape, dtype=bool)
@@ -67,7 +79,9 @@ def block_scores(weights, block, score="avg"):
     return padded.sum(axis=inner) / present.sum(axis=inner)
 
 
-def _block_sizes(shape, block):
+def block_sizes(shape, block):
+    """Per block (the block grid's shape) the number of weights it holds."""
+    block = effective_block(shape, block)
     sizes = np.ones(block_grid(shape, block), dtype=np.int64)
     for axis, (n, b) in enumerate(zip(shape, block)):
         along = np.full(-(-n // b), b, dtype=np.int64)
@@ -82,7 +96,7 @@ def expand(block_mask, shape, block):
     """The element mask of a block mask (partial blocks cut at the edges)."""
     block_mask = np.asarray(block_mask, dtype=bool)
     out = block_mask
-    for axis, b in enumerate(block):
+    for axis, b in enumerate(effective_block(shape, block)):
         out = np.repeat(out, b, axis=axis)
     return out[tuple(slice(0, n) for n in shape)]
 
@@ -94,7 +108,9 @@ def prune(weights, block, sparsity, score="avg", keep=None):
     ----------
     weights : float array, FC ``(N_out, N_in)`` or conv ``(N_fout, N_fin, K_y, K_x)``
     block : tuple, one extent per dimension
-    sparsity : float in [0, 1] (1 removes every block)
+    sparsity : float in [0, 1]; below 1 the highest-scoring block is always kept,
+        however far that leaves the result from the target (a small layer of few
+        blocks); only 1 removes every block
     score : "max" or "avg"
     keep : bool array of the block grid, optional
         Blocks that may still be kept; blocks outside it are removed first
@@ -109,7 +125,7 @@ def prune(weights, block, sparsity, score="avg", keep=None):
     if not 0 <= sparsity <= 1:
         raise ValueError(f"sparsity must be in [0, 1], not {sparsity!r}")
     scores = block_scores(w, block, score)
-    sizes = _block_sizes(w.shape, block).reshape(-1)
+    sizes = block_sizes(w.shape, block).reshape(-1)
     flat = scores.reshape(-1).copy()
     if keep is not None:
         keep = np.asarray(keep, dtype=bool)
@@ -121,6 +137,8 @@ def prune(weights, block, sparsity, score="avg", keep=None):
     target = sparsity * w.size
     removed = np.concatenate([[0], np.cumsum(sizes[order])])
     n_remove = int(np.argmin(np.abs(removed - target)))
+    if sparsity < 1:
+        n_remove = min(n_remove, flat.size - 1)   # never the whole layer unless asked
     if keep is not None:
         n_remove = max(n_remove, int((~keep).sum()))
     block_mask = np.ones(flat.size, dtype=bool)

@@ -1,4 +1,4 @@
-"""Local quantization (thesis §3.3, DESIGN §1).
+"""Local quantization (thesis §3.3, docs/architecture.md §1).
 
 A layer's 2-D view ``(N_out, rest)`` (conv weights flattened per output map) is
 tiled into regions of ``region = (r_out, r_in)`` weights (partial regions at
@@ -8,7 +8,7 @@ exact and deterministic) over the region's surviving weights, and every
 surviving weight becomes the index of its nearest centroid.  Codebooks are
 int16 with ``f_w`` fractional bits.  Global quantization is one region
 (``region=None``).  Above 8 bits there is no codebook: weights are stored as
-raw int16 (DESIGN §2 packing, :mod:`golden.packing`).
+raw int16 (docs/architecture.md §2 packing, :mod:`golden.packing`).
 
 With ``zero_code=True`` code 0 of every codebook is the value 0, so that a
 weight position kept by a shared synapse bitmap but pruned for this output

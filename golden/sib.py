@@ -1,5 +1,5 @@
 """The SIB's layout: window masks, so that the compute unit feeds the NSM only
-the windows that hold a synapse (DESIGN §3, NSM: "skipping windows with none").
+the windows that hold a synapse (docs/architecture.md §3, NSM: "skipping windows with none").
 
 A group's shared synapse bitmap spans ``windows`` NSM windows of ``W`` positions
 (``W = 16·Tm``, one SIB row).  The windows are taken in *segments* of ``W``

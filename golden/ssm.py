@@ -1,4 +1,4 @@
-"""Golden model of the synapse selector module (SSM, thesis §4.2.1, DESIGN §3).
+"""Golden model of the synapse selector module (SSM, thesis §4.2.1, docs/architecture.md §3).
 
 Each PE's SSM picks, for every NSM beat, the weights named by the beat's
 synapse indices out of the PE's compressed weights (those at the set positions

@@ -1,4 +1,4 @@
-"""Golden model of the weight decoding module (WDM, thesis §4.2.2, DESIGN §3).
+"""Golden model of the weight decoding module (WDM, thesis §4.2.2, docs/architecture.md §3).
 
 Each PE's WDM holds a lookup table (the codebook of the quantization region its
 weights come from) and turns one SB word of ``64 * tm`` bits into weights: the

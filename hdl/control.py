@@ -1,4 +1,4 @@
-"""The control processor (CP, thesis §4.2.3, DESIGN §3): program fetch into the
+"""The control processor (CP, thesis §4.2.3, docs/architecture.md §3): program fetch into the
 instruction buffer (IB), in-order dispatch to three units (load, store,
 compute), multi-issue, and a scoreboard on the buffers' ping-pong halves.
 

@@ -14,7 +14,7 @@ requests (a word address each), read data (in request order), write requests
   whole) and writes the window's bitmap and its packed nonzeros.
 """
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib.fifo import SyncFIFOBuffered
 
 from .encoder import Encoder
@@ -96,7 +96,6 @@ class LoadUnit(Elaboratable):
         m.submodules.desc = desc = SyncFIFOBuffered(width=16 + 16 + max(1, clog2(cfg.tn)) + 1,
                                                     depth=self.DEPTH)
         target = ld.target
-        is_nbin = target == TARGETS["NBIN"]
         is_sb = target == TARGETS["SB"]
         is_lut = target == TARGETS["LUT"]
 
@@ -292,7 +291,6 @@ class StoreUnit(Elaboratable):
         emitted = Signal(16)       # nonzeros of this window written into words
         pop = Signal(16)
         beat_bm = Signal(W)
-        flush = Signal()
         beat = enc.o.payload
         n_valid = popcount(m, beat.valid, "beat_count")
         win_pop = popcount(m, beat.bitmap, "win_pop")

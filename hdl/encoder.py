@@ -1,4 +1,4 @@
-"""The Encoder (thesis §4.2.1, DESIGN §3): output neurons to direct indexing.
+"""The Encoder (thesis §4.2.1, docs/architecture.md §3): output neurons to direct indexing.
 
 Takes ``window`` (default ``4 * tn``) output neurons at a time, and emits their
 nonzeros, up to ``tn`` per cycle, with the window's bitmap (1 where nonzero).

@@ -35,8 +35,6 @@ solver log and, on a failure, a VCD counterexample) and ``build/formal/report.md
 / ``report.json``; exit status 1 if a proof fails or a broken twin passes.
 """
 
-import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -45,6 +43,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from golden.cli import ArgumentParser, add_jobs, atomic_json, atomic_write, output_dir, run_main
 
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.back import rtlil
@@ -526,8 +526,8 @@ def run_all(names=None, *, outdir="build/formal", twins=True, workers=None, prog
               "results": results}
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out / "report.md").write_text(_markdown(report))
+    atomic_json(out / "report.json", report, indent=1)
+    atomic_write(out / "report.md", _markdown(report))
     return report
 
 
@@ -553,7 +553,7 @@ def _markdown(report):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m hdl.formal",
         description="Bounded proofs of the datapath's stream contracts with SymbiYosys "
                     "(z3); every proof also runs its broken twins, which must fail.")
@@ -561,7 +561,7 @@ def main(argv=None):
                         help=f"proofs to run (default all: {', '.join(PROOFS)})")
     parser.add_argument("-o", "--output", default="build/formal", help="output directory")
     parser.add_argument("--no-twins", action="store_true", help="skip the broken twins")
-    parser.add_argument("--jobs", type=int, default=None, help="parallel solver runs")
+    add_jobs(parser, "parallel solver runs")
     parser.add_argument("--list", action="store_true", help="list the proofs and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -571,12 +571,13 @@ def main(argv=None):
     unknown = [n for n in args.proofs if n not in PROOFS]
     if unknown:
         parser.error(f"unknown proof(s) {', '.join(unknown)}; known: {', '.join(PROOFS)}")
-    try:
-        report = run_all(args.proofs or None, outdir=args.output, twins=not args.no_twins,
-                         workers=args.jobs)
-    except RuntimeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_main("python -m hdl.formal", lambda: _run(args), errors=(RuntimeError,))
+
+
+def _run(args):
+    output_dir(args.output, "-o/--output")
+    report = run_all(args.proofs or None, outdir=args.output, twins=not args.no_twins,
+                     workers=args.jobs)
     print(f"report: {Path(args.output) / 'report.md'}")
     if not report["ok"]:
         for r in report["results"]:

@@ -9,17 +9,15 @@ Modules register themselves in :mod:`hdl.registry`; a new module only adds its
 own file.
 """
 
-import argparse
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main
+
 from .registry import TM, TN, build, registry
 
-__all__ = ["port_table", "generate", "main"]
+__all__ = ["port_table", "convert", "write", "generate", "main"]
 
 
 def _describe_shape(shape):
@@ -48,26 +46,9 @@ def port_table(component):
     return ports
 
 
-def _atomic_write(path, text):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def generate(name, outdir, *, component=None, **kwargs):
-    """Write ``outdir/name.v`` and ``outdir/name.json``; return the JSON record.
-
-    ``component`` is the already constructed module, else it is built from ``kwargs``.
-    """
+def convert(name, component):
+    """``(Verilog text, JSON record)`` of a constructed component, nothing written."""
     from amaranth.back import verilog
-    if component is None:
-        component = build(name, **kwargs)
     start = time.perf_counter()
     text = verilog.convert(component, name=name, emit_src=False)
     seconds = time.perf_counter() - start
@@ -77,15 +58,31 @@ def generate(name, outdir, *, component=None, **kwargs):
         "ports": port_table(component),
         "generation_seconds": round(seconds, 3),
     }
+    return text, record
+
+
+def write(name, outdir, text, record):
+    """Write ``outdir/name.v`` and ``outdir/name.json``, each whole or not at all."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(outdir / f"{name}.v", text)
-    _atomic_write(outdir / f"{name}.json", json.dumps(record, indent=2) + "\n")
+    atomic_write(outdir / f"{name}.v", text)
+    atomic_json(outdir / f"{name}.json", record)
+
+
+def generate(name, outdir, *, component=None, **kwargs):
+    """Write ``outdir/name.v`` and ``outdir/name.json``; return the JSON record.
+
+    ``component`` is the already constructed module, else it is built from ``kwargs``.
+    """
+    if component is None:
+        component = build(name, **kwargs)
+    text, record = convert(name, component)
+    write(name, outdir, text, record)
     return record
 
 
 def _parser(entries):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m hdl.generate",
         description="Generate Verilog for a sparsegen module.")
     sub = parser.add_subparsers(dest="module", required=True, metavar="MODULE")
@@ -114,16 +111,18 @@ def main(argv=None):
     args = _parser(entries).parse_args(argv)
     kwargs = {k: v for k, v in vars(args).items() if k not in ("module", "output")}
     names = [n for n, e in entries.items() if e.in_all] if args.module == "all" else [args.module]
-    # Construct everything first, so a bad parameter writes nothing.
-    try:
+
+    def body():
+        out = output_dir(args.output, "-o/--output")
+        # Construct and convert everything first, so that a bad parameter or a
+        # failed conversion writes nothing.
         components = {name: build(name, **kwargs) for name in names}
-    except ValueError as e:
-        print(f"python -m hdl.generate {args.module}: error: {e}", file=sys.stderr)
-        return 2
-    for name, component in components.items():
-        record = generate(name, args.output, component=component)
-        print(f"{args.output}/{name}.v  ({record['generation_seconds']:.2f} s)")
-    return 0
+        done = {name: convert(name, c) for name, c in components.items()}
+        for name, (text, record) in done.items():
+            write(name, out, text, record)
+            print(f"{out}/{name}.v  ({record['generation_seconds']:.2f} s)")
+        return 0
+    return run_main(f"python -m hdl.generate {args.module}", body)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The H-tree (thesis §4.2.4, DESIGN §3): pipelined binary broadcast to Tn PEs.
+"""The H-tree (thesis §4.2.4, docs/architecture.md §3): pipelined binary broadcast to Tn PEs.
 
 A binary tree of register copies: level ``l`` holds ``2**l`` copies of the beat
 and each copy feeds two children, so no wire drives more than two loads and the

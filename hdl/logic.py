@@ -1,7 +1,6 @@
 """Small combinational helpers shared by the components."""
 
 import operator
-from functools import reduce
 
 __all__ = ["tree_reduce", "tree_or"]
 

@@ -1,4 +1,4 @@
-"""The neuron selector module (NSM, thesis §4.2.1, DESIGN §3).
+"""The neuron selector module (NSM, thesis §4.2.1, docs/architecture.md §3).
 
 One NSM, shared by all PEs, takes a window of ``window`` (default ``16 * tm``)
 positions of the neuron bitmap (NIBin) and the shared synapse bitmap (SIB),
@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from .logic import apply_levels, route_by_rank, sklansky_levels
 from .params import check_int, check_pow2, clog2
-from .registry import TM, Option, register
+from .registry import TM, register
 
 __all__ = ["NSM", "nsm_beat_layout"]
 

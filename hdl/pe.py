@@ -1,4 +1,4 @@
-"""A processing element (thesis §4.2.1 "NFU", DESIGN §3): SB → WDM → SSM → PEFU.
+"""A processing element (thesis §4.2.1 "NFU", docs/architecture.md §3): SB → WDM → SSM → PEFU.
 
 The PE takes SSM steps (from the H-tree), reads the step's word from its
 synapse buffer (SB, an Amaranth ``lib.memory`` with a synchronous read port),

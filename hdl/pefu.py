@@ -1,4 +1,4 @@
-"""The PE functional unit (PEFU, thesis §4.2.4, DESIGN §3).
+"""The PE functional unit (PEFU, thesis §4.2.4, docs/architecture.md §3).
 
 ``Tm`` multipliers, a pipelined ``Tm``-input adder tree, an exact accumulator
 and the output stage (bias, round-half-up shift, int16 saturation, activation)

@@ -1,4 +1,4 @@
-"""The synapse selector (SSM, thesis §4.2.1, DESIGN §3): per PE, the weights
+"""The synapse selector (SSM, thesis §4.2.1, docs/architecture.md §3): per PE, the weights
 named by the synapse indices, picked out of a window of ``4 * tm`` decoded weights.
 
 Two parts, because all PEs share the synapse indices and move in lockstep:

@@ -7,7 +7,6 @@ FFs, carry cells, DSP/multiplier blocks, BRAM, and every cell type) and
 ``OUT/area.md`` (the same as tables, with each module's share of the LUTs).
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -17,6 +16,9 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from golden.cli import (ArgumentParser, add_jobs, atomic_json, atomic_savefig, atomic_write,
+                        output_dir, run_main)
 
 __all__ = ["FAMILIES", "CATEGORIES", "BLOCKS", "cell_library", "synthesize", "summarize",
            "block_of", "synthesize_blocks", "main"]
@@ -197,7 +199,7 @@ def _blocks_plot(blocks, path):
     cfg = blocks["config"]
     fig.suptitle(f"Area per block, Tn = {cfg['tn']}, Tm = {cfg['tm']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -227,14 +229,8 @@ def _markdown(report):
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m hdl.synth",
         description="Synthesize the generated modules with Yosys and write area.json/area.md.")
     parser.add_argument("verilog_dir", nargs="?", default="build/verilog",
@@ -243,8 +239,7 @@ def main(argv=None):
                         help="where area.json and area.md go (default build)")
     parser.add_argument("--family", action="append", choices=list(FAMILIES),
                         help="FPGA family (repeatable; default: all)")
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
-                        help="parallel Yosys runs (default: CPU count)")
+    add_jobs(parser, "parallel Yosys runs")
     parser.add_argument("--blocks-tn", type=int, default=2, metavar="TN",
                         help="Tn of the whole accelerator synthesized for the per-block table "
                              "(default 2)")
@@ -253,7 +248,10 @@ def main(argv=None):
     parser.add_argument("--no-blocks", action="store_true",
                         help="skip the per-block table of the whole accelerator")
     args = parser.parse_args(argv)
+    return run_main("python -m hdl.synth", lambda: _main(parser, args), errors=(RuntimeError,))
 
+
+def _main(parser, args):
     vdir = Path(args.verilog_dir)
     records = sorted(vdir.glob("*.json"))
     records = [r for r in records if (vdir / f"{r.stem}.v").exists()]
@@ -263,13 +261,12 @@ def main(argv=None):
     families = args.family or list(FAMILIES)
     meta = {r.stem: json.loads(r.read_text()) for r in records}
     jobs = [(name, fam) for name in meta for fam in families]
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args.output, "-o/--output", create=True)
     blocks = None
     if not args.no_blocks:
         from amaranth.back import verilog as amaranth_verilog
 
-        from golden.compiler import small_config
+        from golden.config import small_config
         from hdl.top import Accelerator
         try:
             cfg = small_config(args.blocks_tn, args.blocks_tm)
@@ -298,12 +295,8 @@ def main(argv=None):
 
     what = f"{len(meta)} modules" + (" and the whole accelerator" if blocks else "")
     print(f"synthesizing {what} for {', '.join(families)} ...", flush=True)
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            results = list(pool.map(work, jobs))
-    except RuntimeError as e:
-        print(f"python -m hdl.synth: error: {e}", file=sys.stderr)
-        return 1
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(work, jobs))
     modules = {name: {} for name in meta}
     for (name, fam), result in results:
         if name == "*blocks":
@@ -323,8 +316,8 @@ def main(argv=None):
         "module_parameters": {name: rec.get("parameters", {}) for name, rec in meta.items()},
         "blocks": blocks,
     }
-    _write_atomic(out / "area.json", json.dumps(report, indent=2) + "\n")
-    _write_atomic(out / "area.md", _markdown(report))
+    atomic_json(out / "area.json", report)
+    atomic_write(out / "area.md", _markdown(report))
     written = [out / "area.json", out / "area.md"]
     if blocks:
         _blocks_plot(blocks, out / "area.png")

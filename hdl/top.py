@@ -1,4 +1,4 @@
-"""The accelerator (thesis §4.1–4.3, DESIGN §3): buffers, control processor,
+"""The accelerator (thesis §4.1–4.3, docs/architecture.md §3): buffers, control processor,
 load/store units, compute unit and the sparse datapath, behind one memory port.
 
 ``Accelerator(config)`` with ``config`` a :class:`golden.config.AccelConfig`.
@@ -33,7 +33,7 @@ All three memory streams follow ``amaranth.lib.stream`` rules and tolerate any
 back-pressure; the memory may take any number of cycles per request.
 """
 
-from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.hdl import Cat, Module, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -164,7 +164,7 @@ class Accelerator(wiring.Component):
 
 
 def _build(*, tn, tm):
-    from golden.compiler import small_config
+    from golden.config import small_config
     return Accelerator(small_config(tn, tm))
 
 

@@ -1,4 +1,4 @@
-"""The weight decoding module (WDM, thesis §4.2.2, DESIGN §3).
+"""The weight decoding module (WDM, thesis §4.2.2, docs/architecture.md §3).
 
 Per PE: a lookup table (the codebook of the quantization region the PE's
 weights come from), loaded through its own port, and a decoder that turns one

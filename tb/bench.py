@@ -33,12 +33,14 @@ beside the thesis' µs and EIE's at 1 GHz (1 µs = 1000 cycles).
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from golden.cli import (ArgumentParser, add_seed, atomic_json, atomic_savefig, atomic_write,
+                        output_dir, run_main, simulator)
 
 __all__ = ["LAYERS", "CONV_LAYERS", "THESIS_TABLE_5_2", "run_bench", "main"]
 
@@ -125,7 +127,8 @@ def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
 def _measure(model, x, tn, tm, sim, runners, workdir, what):
     """RTL (sparse and dense), ideal and model cycles of ``model`` on vectors ``x``."""
     from golden import perfmodel
-    from golden.compiler import compile_model, small_config
+    from golden.compiler import compile_model
+    from golden.config import small_config
     from .run import batches, run_model
     n_in = x.shape[1]
     # The test configuration, grown where a layer needs it:
@@ -245,7 +248,7 @@ def _plots(report, out):
         ax.set_title(f"Benchmark layers (scaled, Tn = Tm = {rows[0]['tn']})")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out / "layers.png", dpi=120)
+        atomic_savefig(fig, out / "layers.png", dpi=120)
         plt.close(fig)
         files.append("layers.png")
     if rows and rows[0]["timeline"]:
@@ -260,7 +263,7 @@ def _plots(report, out):
         ax.set_xlabel("cycle")
         ax.set_title(f"{r['name']} (sparse): unit timeline from the performance model")
         fig.tight_layout()
-        fig.savefig(out / "timeline.png", dpi=120)
+        atomic_savefig(fig, out / "timeline.png", dpi=120)
         plt.close(fig)
         files.append("timeline.png")
     t = report["thesis_table_5_2"]
@@ -276,7 +279,7 @@ def _plots(report, out):
         ax.set_title("Thesis table 5.2 layers, Tn = Tm = 16, weights on chip")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(out / "table_5_2.png", dpi=120)
+        atomic_savefig(fig, out / "table_5_2.png", dpi=120)
         plt.close(fig)
         files.append("table_5_2.png")
     return files
@@ -406,30 +409,32 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
     report["goals"] = _goals(report)
     report["wall_seconds"] = round(time.perf_counter() - t0, 1)
     report["plots"] = _plots(report, out)
-    (out / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out / "report.md").write_text(_markdown(report))
+    atomic_json(out / "bench.json", report, indent=1)
+    atomic_write(out / "report.md", _markdown(report))
     return report
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tb.bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m tb.bench", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", default="build/bench", help="output directory")
     p.add_argument("--quick", action="store_true",
                    help="a reduced set (AlexNet fc8 and conv3 on a 2x2 map on Icarus, the "
                         "two fc8 rows of table 5.2)")
-    p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
+    p.add_argument("--sim", type=simulator, default=None, metavar="{icarus,verilator}",
                    help="simulator (default: verilator, icarus with --quick)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the random layers and inputs")
+    add_seed(p, "seed of the random layers and inputs")
     args = p.parse_args(argv)
+    return run_main("python -m tb.bench", lambda: _run(args), errors=(RuntimeError,))
+
+
+def _run(args):
+    output_dir(args.output, "-o/--output")
     try:
         report = run_bench(args.output, quick=args.quick, sim=args.sim, seed=args.seed)
     except AssertionError as e:
         print(f"python -m tb.bench: {e}", file=sys.stderr)
         return 1
-    except (ValueError, RuntimeError) as e:
-        print(f"python -m tb.bench: error: {e}", file=sys.stderr)
-        return 2
     print()
     for g in report["goals"]:
         print(f"  {'met    ' if g['met'] else 'NOT MET'}  {g['goal']}: {g['value']}")

@@ -20,13 +20,12 @@ what neuron sparsity costs (the thesis' 4x bound from the SSM).
 """
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, positive_int, run_main
 from golden.nsm import select
 from golden.ssm import tile_steps
 from tb.simstreams import run_streams, write_ports
@@ -95,13 +94,19 @@ def bench_slice(tm, nb_d, sb_d, n_windows, tn=2, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tb.bench_datapath", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m tb.bench_datapath", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-o", "--output", default="build/bench", help="output directory")
-    parser.add_argument("--windows", type=int, default=48, help="NSM windows per run")
+    parser.add_argument("--windows", type=positive_int, default=48, help="NSM windows per run")
     parser.add_argument("--tm", type=int, action="append", help="Tm values (default 4, 16)")
     args = parser.parse_args(argv)
-    tms = args.tm or [4, 16]
+    return run_main("python -m tb.bench_datapath", lambda: _run(args))
+
+
+def _run(args):
+    from hdl.params import check_pow2
+    tms = [check_pow2("--tm", tm, 1, 64) for tm in args.tm or [4, 16]]
+    out = output_dir(args.output, "-o/--output")
     rows = []
     start = time.perf_counter()
     for tm in tms:
@@ -122,9 +127,8 @@ def main(argv=None):
                 print(f"tm={tm:2d} {sweep:15s} d={d:4.0%}  NSM {nsm['cycles']:5d} cycles "
                       f"(ideal {nsm['ideal']:5d})  slice {sl['cycles']:5d} "
                       f"(ideal {sl['ideal']:5d}, SSM steps {sl['ssm_steps']:5d})", flush=True)
-    out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "datapath.json").write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+    atomic_json(out / "datapath.json", {"rows": rows})
     lines = ["# Datapath cycles against the ideal ceil(pairs/Tm)", "",
              "No stalls; fill/drain latency subtracted.  NSM: cycles per window and ratio to "
              "the ideal.  Slice (NSM, SSM sequencer, H-tree, PEs): total cycles of one tile, "
@@ -140,7 +144,7 @@ def main(argv=None):
                      f"{r['nsm_ideal'] / r['nsm_windows']:.2f} | {ratio:.2f} | "
                      f"{r['slice_cycles']} | {r['slice_ssm_steps']} | {r['slice_ideal']} | "
                      f"{sratio:.2f} |")
-    (out / "datapath.md").write_text("\n".join(lines) + "\n")
+    atomic_write(out / "datapath.md", "\n".join(lines) + "\n")
     print(f"wrote {out / 'datapath.md'} ({time.perf_counter() - start:.0f} s)")
     return 0
 

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.cli import (ArgumentParser, UsageError, add_seed, atomic_json, atomic_savefig,
+                        atomic_write, output_dir, positive_int, run_main)
+
 __all__ = ["run_demo", "main"]
 
 
@@ -46,7 +49,7 @@ def _plots(out, report, digits):
     ax.set_title("Digits MLP: compression")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "compression.png", dpi=120)
+    atomic_savefig(fig, out / "compression.png", dpi=120)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -62,7 +65,7 @@ def _plots(out, report, digits):
                  f"speed-up {report['speedup']:.2f}x")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "cycles.png", dpi=120)
+    atomic_savefig(fig, out / "cycles.png", dpi=120)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -75,7 +78,7 @@ def _plots(out, report, digits):
     ax.set_ylabel("accuracy")
     ax.set_title(f"Digits MLP accuracy (RTL on {report['images']} images)")
     fig.tight_layout()
-    fig.savefig(out / "accuracy.png", dpi=120)
+    atomic_savefig(fig, out / "accuracy.png", dpi=120)
     plt.close(fig)
 
 
@@ -83,7 +86,7 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
     """Run the demo; return the report dict (also written to ``out``)."""
     from tqdm import tqdm
 
-    from golden.compiler import small_config
+    from golden.config import small_config
     from golden.digits import load_data
     from golden.digits import run as digits_run
     from golden.infer import infer, quantize_input
@@ -160,7 +163,7 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "config": cfg.as_dict(),
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    atomic_json(out / "report.json", report)
     _plots(out, report, digits)
     md = [
         "# sparsegen demo: digits MLP on the generated Verilog", "",
@@ -190,33 +193,35 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         "digits/mlp_report/report.md.  Programs: rtl_sparse/program.lst, rtl_dense/program.lst."
         + ("  Verilog: verilog/; area: area.md." if area else ""),
     ]
-    (out / "report.md").write_text("\n".join(md) + "\n")
+    atomic_write(out / "report.md", "\n".join(md) + "\n")
     return report
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tb.demo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from golden.config import DEFAULT_TM, DEFAULT_TN, small_config
+    p = ArgumentParser(prog="python -m tb.demo", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", default="build/demo", help="output directory")
-    p.add_argument("--tn", type=int, default=4, help="PEs (default 4)")
-    p.add_argument("--tm", type=int, default=4, help="multipliers per PE (default 4)")
+    p.add_argument("--tn", type=int, default=DEFAULT_TN, help=f"PEs (default {DEFAULT_TN})")
+    p.add_argument("--tm", type=int, default=DEFAULT_TM,
+                   help=f"multipliers per PE (default {DEFAULT_TM})")
     p.add_argument("--images", type=int, default=20, help="test images run on the RTL")
-    p.add_argument("--epochs", type=int, default=200, help="MLP training epochs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=positive_int, default=200, help="MLP training epochs")
+    add_seed(p, "seed of the data split, training and compression")
     p.add_argument("--no-area", action="store_true", help="skip the Yosys area table")
     args = p.parse_args(argv)
-    if not 1 <= args.images <= 360:
-        p.error(f"--images must be in 1..360 (the test split), not {args.images}")
-    try:
-        from golden.compiler import small_config
+
+    def body():
+        if not 1 <= args.images <= 360:
+            raise UsageError(f"--images must be in 1..360 (the test split), not {args.images}")
         small_config(args.tn, args.tm)
-    except ValueError as e:
-        p.error(str(e))
-    r = run_demo(args.output, tn=args.tn, tm=args.tm, images=args.images, epochs=args.epochs,
-                 seed=args.seed, area=not args.no_area)
-    print()
-    print(Path(args.output, "report.md").read_text())
-    return 0 if r["bit_exact"] else 1
+        output_dir(args.output, "-o/--output")
+        r = run_demo(args.output, tn=args.tn, tm=args.tm, images=args.images,
+                     epochs=args.epochs, seed=args.seed, area=not args.no_area)
+        print()
+        print(Path(args.output, "report.md").read_text())
+        return 0 if r["bit_exact"] else 1
+    return run_main("python -m tb.demo", body, errors=(RuntimeError,))
 
 
 if __name__ == "__main__":

@@ -33,8 +33,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from golden.cli import (ArgumentParser, add_jobs, add_sim, atomic_json, atomic_write,
+                        nonnegative_int, output_dir, positive_int, run_main)
+
 from .coverage import REQUIRED
-from .runner import ROOT, SIMULATORS, CocotbFailure, default_sim
+from .runner import ROOT, CocotbFailure, default_sim
 
 __all__ = ["Case", "PRESETS", "matrix", "run_case", "summarize", "main"]
 
@@ -82,7 +85,7 @@ def _top(tn, tm, bits, dense=False, sizes=(70, 13, 5), sparsity=0.7, memory=None
 
 
 def _top_cases(full):
-    cases = [_top(4, 4, 4), _top(4, 4, 8, dense=True), _top(2, 4, 12),
+    cases = [_top(4, 4, 4), _top(4, 4, 8, dense=True), _top(2, 4, 16),
              # Small buffers: the weights and neurons of a layer in several chunks.
              _top(4, 4, 4, sizes=(150, 40, 6), buffers={"sb_bytes": 256, "sib_bytes": 64},
                   tag="-smallbuf"),
@@ -132,7 +135,7 @@ def _top_bins(case, res):
 def _run_top(case, seed, sim, waves, workdir, runner=None):
     import numpy as np
 
-    from golden.compiler import small_config
+    from golden.config import small_config
     from golden.synthetic import random_inputs, random_model
     from .run import run_model
     p = case.params
@@ -196,7 +199,7 @@ def run_case(case, seeds, sim=None, *, waves=False, outdir="build/regress"):
               "seeds": list(seeds), "sim": sim, "status": "failed" if failures else "passed",
               "seconds": round(time.perf_counter() - t0, 1), "failures": failures,
               "bins": dict(sorted(bins.items()))}
-    (casedir / "record.json").write_text(json.dumps(record, indent=1) + "\n")
+    atomic_json(casedir / "record.json", record, indent=1)
     return record
 
 
@@ -229,8 +232,8 @@ def summarize(records, outdir, *, wall=None, preset=None):
                "coverage_missed": {m: c["missed"] for m, c in cov_out.items() if c["missed"]}}
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out / "summary.md").write_text(_markdown(summary))
+    atomic_json(out / "summary.json", summary, indent=1)
+    atomic_write(out / "summary.md", _markdown(summary))
     return summary
 
 
@@ -278,32 +281,31 @@ def _pytest(plan_path, outdir, jobs):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tb.regress", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m tb.regress", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="full", choices=list(PRESETS),
                    help="; ".join(f"{k}: {v['help']}" for k, v in PRESETS.items()))
-    p.add_argument("--sim", choices=SIMULATORS, default=None, help="simulator (default $SIM or icarus)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per case (default: the preset's)")
-    p.add_argument("--seed-base", type=int, default=1, help="first seed (default 1)")
-    p.add_argument("--jobs", default="auto", help="parallel workers (pytest-xdist -n; default auto)")
+    add_sim(p)
+    p.add_argument("--seeds", type=positive_int, default=None,
+                   help="seeds per case (default: the preset's)")
+    p.add_argument("--seed-base", type=nonnegative_int, default=1, help="first seed (default 1)")
+    add_jobs(p, "parallel workers (pytest-xdist -n)")
     p.add_argument("--only", nargs="+", metavar="MODULE", help="only these modules' cases")
     p.add_argument("-o", "--output", default="build/regress", help="output directory")
     p.add_argument("--list", action="store_true", help="print the matrix and exit")
     p.add_argument("--case", action="append", metavar="ID",
                    help="run only this case in this process (replay); repeatable")
-    p.add_argument("--seed", type=int, action="append", help="with --case: the seed(s) to run")
+    p.add_argument("--seed", type=nonnegative_int, action="append",
+                   help="with --case: the seed(s) to run")
     p.add_argument("--waves", action="store_true", help="write waveforms (with --case)")
     args = p.parse_args(argv)
-    try:
-        sim = args.sim or default_sim()
-        cases = matrix(args.preset, args.only)
-    except ValueError as e:
-        p.error(str(e))
+    return run_main("python -m tb.regress", lambda: _run(p, args))
+
+
+def _run(p, args):
+    sim = args.sim
+    cases = matrix(args.preset, args.only)
     n_seeds = args.seeds if args.seeds is not None else PRESETS[args.preset]["seeds"]
-    if n_seeds < 1:
-        p.error("--seeds must be at least 1")
-    if args.jobs != "auto" and not (args.jobs.isdigit() and int(args.jobs) >= 1):
-        p.error(f"--jobs must be a positive integer or 'auto', not {args.jobs!r}")
     seeds = list(range(args.seed_base, args.seed_base + n_seeds))
     if args.list:
         for c in cases:
@@ -315,6 +317,7 @@ def main(argv=None):
         bad = [c for c in args.case if c not in by_id]
         if bad:
             p.error(f"unknown case(s) {', '.join(bad)}; see python -m tb.regress --list")
+        output_dir(args.output, "-o/--output")
         status = 0
         for cid in args.case:
             r = run_case(by_id[cid], args.seed or seeds, sim, waves=args.waves, outdir=args.output)
@@ -325,13 +328,12 @@ def main(argv=None):
             status |= r["status"] != "passed"
         return int(status)
 
-    out = Path(args.output).resolve()
+    out = output_dir(args.output, "-o/--output", create=True).resolve()
     if (out / "cases").exists():
         shutil.rmtree(out / "cases")
-    out.mkdir(parents=True, exist_ok=True)
     plan = {"sim": sim, "seeds": seeds, "outdir": str(out), "cases": [asdict(c) for c in cases]}
     plan_path = out / "plan.json"
-    plan_path.write_text(json.dumps(plan, indent=1) + "\n")
+    atomic_json(plan_path, plan, indent=1)
     print(f"regression: {len(cases)} cases x {len(seeds)} seeds on {sim}, "
           f"{args.jobs} workers -> {out}", flush=True)
     t0 = time.perf_counter()

@@ -95,6 +95,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
         tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}-{sim}"
         workdir = build_root() / "run" / tag
     workdir = Path(workdir).resolve()
+    parts = batches(model, x, cfg, dense, pool)      # a model that cannot compile fails here
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     ports = _generate(cfg, workdir)
@@ -105,7 +106,6 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
     ideal = golden_steps = instructions = tb_cycles = 0
     sim_seconds = loop_seconds = 0.0
     mismatch, outputs, golden_outs, layers = None, [], [], None
-    parts = batches(model, x, cfg, dense, pool)
     for b, part in enumerate(parts):
         xb = x[part]
         program = compile_model(model, cfg, xb, dense=dense, pool=pool)
@@ -217,10 +217,13 @@ def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=N
 
 
 def main(argv=None):
-    from golden.compiler import add_config_arguments, config_from_args
+    from golden.cli import (ArgumentParser, UsageError, atomic_json, atomic_npy, output_file,
+                            run_main)
+    from golden.compiler import read_inputs
+    from golden.config import add_config_arguments, config_from_args
     from golden.model import load
-    p = argparse.ArgumentParser(prog="python -m tb.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m tb.run", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="compressed model file")
     p.add_argument("--input", required=True, help="int16 .npy, one row per input vector")
     add_config_arguments(p)
@@ -242,55 +245,54 @@ def main(argv=None):
     p.add_argument("--pool-size", type=int, default=2, help="pooling window (default 2)")
     args = p.parse_args(argv)
     prog = "python -m tb.run"
-    try:
-        if args.latency < 0 or args.interval < 1 or not 0 <= args.p_stall < 1:
-            raise ValueError("memory model: latency >= 0, interval >= 1, 0 <= p-stall < 1")
+
+    def body():
+        for name, value, ok, want in (("--latency", args.latency, args.latency >= 0, ">= 0"),
+                                      ("--interval", args.interval, args.interval >= 1, ">= 1"),
+                                      ("--p-stall", args.p_stall, 0 <= args.p_stall < 1,
+                                       "in [0, 1)")):
+            if not ok:
+                raise UsageError(f"{name} must be {want}, not {value}")
         cfg = config_from_args(args)
+        output_file(args.output, "--output")
+        output_file(args.json, "--json")
         model = load(args.model)
-        try:
-            x = np.load(args.input, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{args.input}: cannot read ({e})") from None
-        if x.dtype != np.int16 or x.ndim != 2:
-            raise ValueError(f"{args.input}: must be a 2-D int16 array (vectors, N_in), "
-                             f"not {x.dtype} {x.shape}")
+        x = read_inputs(args.input)
         memory = {"latency": args.latency, "interval": args.interval, "p_stall": args.p_stall}
         if any(layer.kind == "conv" for layer in model.layers):
             if not args.input_shape:
-                raise ValueError("the model has conv layers: give --input-shape C,H,W")
+                raise UsageError("the model has conv layers: give --input-shape C,H,W")
             try:
                 shape = tuple(int(v) for v in args.input_shape.split(","))
             except ValueError:
                 shape = ()
             if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != x.shape[1]:
-                raise ValueError(f"--input-shape must be C,H,W with C*H*W = {x.shape[1]} (the "
+                raise UsageError(f"--input-shape must be C,H,W with C*H*W = {x.shape[1]} (the "
                                  f"input's row length), not {args.input_shape!r}")
             if args.pool_size < 1:
-                raise ValueError(f"--pool-size must be at least 1, not {args.pool_size}")
+                raise UsageError(f"--pool-size must be at least 1, not {args.pool_size}")
             res = run_cnn(model, x, cfg, shape, pool=args.pool, pool_size=args.pool_size,
                           dense=args.dense, sim=args.sim, waves=args.waves, memory=memory,
                           seed=args.seed)
         else:
             res = run_model(model, x, cfg, dense=args.dense, sim=args.sim, waves=args.waves,
                             memory=memory, seed=args.seed)
-    except (ValueError, RuntimeError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    if args.output:
-        np.save(args.output, res["outputs"])
-    if args.json:
-        out = {k: v for k, v in res.items() if k not in ("outputs", "golden_outputs", "runner")}
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
-    mode = "dense" if args.dense else "sparse"
-    print(f"{mode}: {res['cycles']} cycles, compute {res['compute_cycles']}, ideal "
-          f"{res['ideal_cycles']}, stalls {res['stall_cycles']}; "
-          f"{res['sim_cycles_per_second']:.0f} simulated cycles/s")
-    if not res["bit_exact"]:
-        print(f"MISMATCH: {res['mismatch']}", file=sys.stderr)
-        return 1
-    print(f"bit-exact: {res['outputs'].shape[0]} vectors x {res['outputs'].shape[1]} outputs "
-          f"equal the golden model")
-    return 0
+        if args.output:
+            atomic_npy(args.output, res["outputs"])
+        if args.json:
+            atomic_json(args.json, {k: v for k, v in res.items()
+                                    if k not in ("outputs", "golden_outputs", "runner")})
+        mode = "dense" if args.dense else "sparse"
+        print(f"{mode}: {res['cycles']} cycles, compute {res['compute_cycles']}, ideal "
+              f"{res['ideal_cycles']}, stalls {res['stall_cycles']}; "
+              f"{res['sim_cycles_per_second']:.0f} simulated cycles/s")
+        if not res["bit_exact"]:
+            print(f"MISMATCH: {res['mismatch']}", file=sys.stderr)
+            return 1
+        print(f"bit-exact: {res['outputs'].shape[0]} vectors x {res['outputs'].shape[1]} "
+              f"outputs equal the golden model")
+        return 0
+    return run_main(prog, body, errors=(RuntimeError,))
 
 
 if __name__ == "__main__":

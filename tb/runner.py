@@ -16,7 +16,6 @@ collide), builds it with cocotb's Python runner and runs ``tb.test_MODULE``.
 ``--waves`` (or ``WAVES=1``) writes a waveform (``MODULE.fst`` with Icarus) there.
 """
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -24,20 +23,13 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from golden.cli import SIMULATORS, ArgumentParser, add_seed, add_sim, default_sim
+
 from .config import ENV, TBConfig, replay_command
 
 __all__ = ["SIMULATORS", "CocotbFailure", "default_sim", "verilator_path", "waveform", "run", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SIMULATORS = ("icarus", "verilator")
-
-
-def default_sim():
-    """The simulator named by ``$SIM`` (``icarus`` when unset), validated."""
-    sim = os.environ.get("SIM", "") or "icarus"
-    if sim not in SIMULATORS:
-        raise ValueError(f"SIM must be one of {', '.join(SIMULATORS)}, not {sim!r}")
-    return sim
 
 
 class CocotbFailure(AssertionError):
@@ -221,16 +213,15 @@ def _parse_value(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m tb.runner",
         description="Generate a module's Verilog and run its cocotb testbench against "
                     "the golden model.  Module parameters are given as --name value "
                     "(e.g. --tm 4, --max-fanin 4096).",
         epilog="Example: python -m tb.runner pefu --tm 16 --seed 3 --waves")
     parser.add_argument("module", help="registered module name (see python -m hdl.generate -h)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--sim", choices=SIMULATORS, default=os.environ.get("SIM", "icarus"),
-                        help="simulator (default $SIM or icarus)")
+    add_seed(parser)
+    add_sim(parser)
     parser.add_argument("--waves", action="store_true", help="write a waveform")
     parser.add_argument("--netlist", choices=["ice40"],
                         help="simulate the Yosys gate-level netlist for this family instead of the RTL")

@@ -13,12 +13,13 @@ here passes or fails on time (a mismatch with the golden model still fails).
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main, simulator
 
 from .runner import SIMULATORS
 
@@ -29,7 +30,7 @@ CASES = {"4x4": (4, 4, (200, 40, 10)), "16x16": (16, 16, (400, 64, 10))}
 
 def measure(sim, case, outdir):
     """Run ``case`` on ``sim``; return a dict of its times and speed."""
-    from golden.compiler import small_config
+    from golden.config import small_config
     from golden.synthetic import random_inputs, random_model
     from .run import run_model
     tn, tm, sizes = CASES[case]
@@ -50,14 +51,18 @@ def measure(sim, case, outdir):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tb.simspeed", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sim", nargs="+", choices=SIMULATORS, default=list(SIMULATORS))
+    p = ArgumentParser(prog="python -m tb.simspeed", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sim", nargs="+", type=simulator, default=list(SIMULATORS),
+                   metavar="{icarus,verilator}", help="simulators to measure (default both)")
     p.add_argument("--large", action="store_true", help="also the Tn = Tm = 16 case (slow on Icarus)")
     p.add_argument("-o", "--output", default="build/bench", help="output directory")
     args = p.parse_args(argv)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    return run_main("python -m tb.simspeed", lambda: _run(args), errors=(RuntimeError,))
+
+
+def _run(args):
+    out = output_dir(args.output, "-o/--output", create=True)
     rows = []
     for case in (list(CASES) if args.large else ["4x4"]):
         for sim in args.sim:
@@ -68,7 +73,7 @@ def main(argv=None):
                   f"{r['generate_build_startup_seconds']} s)",
                   flush=True)
             rows.append(r)
-    (out / "simspeed.json").write_text(json.dumps(rows, indent=1) + "\n")
+    atomic_json(out / "simspeed.json", rows, indent=1)
     lines = ["# Simulated cycles per second (the accelerator under cocotb)", "",
              "Cycles per second of the clocked loop alone; the last column is the rest "
              "of the run (Verilog generation, the simulator's build, start-up, reset).", "",
@@ -76,7 +81,7 @@ def main(argv=None):
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['case']} | {r['sim']} | {r['cycles']} | {r['loop_seconds']} | "
               f"{r['sim_cycles_per_second']:.0f} | {r['generate_build_startup_seconds']} |" for r in rows]
-    (out / "simspeed.md").write_text("\n".join(lines) + "\n")
+    atomic_write(out / "simspeed.md", "\n".join(lines) + "\n")
     print(f"written: {out / 'simspeed.md'}")
     return 0
 

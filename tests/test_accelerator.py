@@ -16,7 +16,7 @@ from golden.infer import infer
 from golden.isa import decode, encode, listing
 from golden.layout import decode_vector
 from golden.machine import run_program
-from golden.model import Layer, Model, save
+from golden.model import save
 from golden.synthetic import random_inputs, random_model, random_sparse_fc
 from tb.accel_sim import MemoryModel, run_accelerator
 
@@ -66,7 +66,7 @@ def test_golden_machine_equals_golden_inference(seed):
     rng = np.random.default_rng(seed)
     tn, tm = [(4, 4), (2, 2), (4, 2), (2, 4), (8, 4), (1, 2)][seed % 6]
     sizes = [int(rng.integers(1, 90)) for _ in range(int(rng.integers(2, 4)))]
-    bits = [4, 8, 12, 2][seed % 4]
+    bits = [4, 8, 16, 2][seed % 4]
     sparsity = [0.0, 0.5, 0.9, 0.99][seed % 4]
     region = None if seed % 3 else (8, 200)
     model = random_model(rng, sizes, sparsity, bits, region=region,
@@ -169,7 +169,7 @@ RTL_CASES = [
     (1, 4, 4, [70, 12, 6], 0.5, 4, False, MemoryModel(latency=3)),
     (2, 4, 4, [70, 12, 6], 0.5, 4, True, MemoryModel(latency=3)),
     (3, 4, 4, [45, 23], 0.9, 8, False, MemoryModel(latency=9, p_stall=0.3, seed=3)),
-    (4, 4, 4, [33, 17, 5], 0.0, 12, False, MemoryModel(latency=1, interval=2, seed=4)),
+    (4, 4, 4, [33, 17, 5], 0.0, 16, False, MemoryModel(latency=1, interval=2, seed=4)),
     (5, 2, 2, [40, 9, 3], 0.7, 2, False, MemoryModel(latency=5, p_stall=0.2, seed=5)),
     (6, 4, 2, [150, 37], 0.99, 4, False, MemoryModel(latency=2)),
     (7, 2, 4, [100, 70, 10], 0.8, 4, False, MemoryModel(latency=4, p_stall=0.1, seed=7)),

@@ -237,7 +237,7 @@ def test_save_load_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # the temporary file was renamed away
 
 
-@pytest.mark.parametrize("bits", [2, 8, 12])
+@pytest.mark.parametrize("bits", [2, 8, 16])
 def test_round_trip_every_slot_width(tmp_path, bits):
     model, _ = small_model(1, bits)
     save(model, tmp_path / "m.npz")
@@ -266,8 +266,8 @@ def test_random_byte_flips_and_truncation_raise_model_format_error(tmp_path):
         load(tmp_path / "missing.npz")
 
 
-def _rewrite(tmp_path, model, edit_header=None, edit_arrays=None):
-    """Write a model with a tampered header/arrays but a valid checksum."""
+def _rewrite(tmp_path, model, edit_header=None, edit_arrays=None, edit_text=None):
+    """Write a model with a tampered header/arrays (or header text) but a valid checksum."""
     from golden.model import _arrays, _header_entry, _write
     header = {"format": "sparsegen-model", "version": 1,
               "layers": [_header_entry(layer) for layer in model.layers], "meta": {}}
@@ -278,7 +278,10 @@ def _rewrite(tmp_path, model, edit_header=None, edit_arrays=None):
         edit_header(header)
     if edit_arrays:
         edit_arrays(arrays)
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    text = json.dumps(header)
+    if edit_text:
+        text = edit_text(text)
+    arrays["header"] = np.frombuffer(text.encode(), dtype=np.uint8)
     path = tmp_path / "t.npz"
     _write(path, arrays)
     return path
@@ -295,7 +298,7 @@ def _rewrite(tmp_path, model, edit_header=None, edit_arrays=None):
     (lambda h: h["layers"][0].pop("activation"), None,
      r"layer 0 \('fc1'\): field 'activation' is missing"),
     (None, lambda a: a.update({"L1.bias": a["L1.bias"][:3]}),
-     r"layer 1 \('fc2'\): bias has shape \(3,\)"),
+     r"layer 1 \('fc2'\): array 'L1.bias' has shape \(3,\), expected \(10,\)"),
     (None, lambda a: a.update({"L0.bias": a["L0.bias"].astype(np.int64)}),
      r"layer 0 \('fc1'\): array 'L0.bias' must be int32"),
     (None, lambda a: a.pop("L0.codebooks"), r"layer 0 \('fc1'\): array 'L0.codebooks' is missing"),
@@ -308,6 +311,104 @@ def test_inconsistent_files_name_layer_and_field(tmp_path, edit_header, edit_arr
     path = _rewrite(tmp_path, model, edit_header, edit_arrays)
     with pytest.raises(ModelFormatError, match=message):
         load(path)
+
+
+def _set(layer, **fields):
+    return lambda h: h["layers"][layer].update(fields)
+
+
+@pytest.mark.parametrize("edit_header, edit_text, message", [
+    # Checksum-valid files whose content is not: each names the layer and field.
+    (None, lambda t: t.replace('"version": 1', '"version": 1, "version": 1'),
+     r"header: key 'version' appears 2 times"),
+    (None, lambda t: t.replace('"bits": 4', '"bits": 4, "bits": 8', 1),
+     r"header: key 'bits' appears 2 times"),
+    (lambda h: h.update(version=True), None, r"header field 'version' is True"),
+    (lambda h: h.update(version=1.0), None, r"header field 'version' is 1.0"),
+    (lambda h: h.update(meta=[1, 2]), None, r"header field 'meta' must be an object"),
+    (lambda h: h.update(extra=1), None, r"header has unknown fields \['extra'\]"),
+    (_set(0, bits=12, slot=16), None, r"layer 0 \('fc1'\): field 'bits' must be 1..8 "
+                                      r"\(codebook indices\) or 16"),
+    (_set(1, f_in=7), None, r"layer 1 \('fc2'\): field 'f_in' \(7\) differs from the "
+                            r"previous layer's f_out \(8\)"),
+    (_set(0, region=[8, True]), None, r"layer 0 \('fc1'\): field 'region' must be null or two "
+                                      r"positive integers"),
+    (_set(0, region=[8.0, 40]), None, r"layer 0 \('fc1'\): field 'region'"),
+    (_set(0, region=[8]), None, r"layer 0 \('fc1'\): field 'region'"),
+    (_set(1, stride=2), None, r"layer 1 \('fc2'\): field 'stride' is not a field of a 'fc'"),
+])
+def test_checksum_valid_but_wrong_files_name_layer_and_field(tmp_path, edit_header, edit_text,
+                                                             message):
+    model, _ = small_model()
+    path = _rewrite(tmp_path, model, edit_header, edit_text=edit_text)
+    with pytest.raises(ModelFormatError, match=message):
+        load(path)
+
+
+def test_region_on_a_raw_layer_is_refused(tmp_path):
+    model, _ = small_model(bits=16)
+    path = _rewrite(tmp_path, model, _set(0, region=[8, 40]))
+    with pytest.raises(ModelFormatError, match=r"layer 0 \('fc1'\): field 'region' must be null "
+                                               r"for raw 16-bit weights"):
+        load(path)
+
+
+def small_cnn(seed=0):
+    rng = np.random.default_rng(seed)
+    layers = [("conv1", rng.normal(size=(8, 1, 3, 3)), None, {"stride": 1, "padding": 1}),
+              ("conv2", rng.normal(size=(8, 8, 3, 3)), None, {"stride": 2, "padding": 1}),
+              ("fc", rng.normal(size=(10, 32)), None, {})]
+    cfg = CompressConfig(block_fc=(2, 4), block_conv=(4, 1, 1, 1), sparsity_conv=0.5,
+                         sparsity_fc=0.5, bits_conv=4, steps=1)
+    return compress_network(layers, cfg)[0]
+
+
+@pytest.mark.parametrize("edit_header, message", [
+    (lambda h: h["layers"][1].pop("padding"),
+     r"layer 1 \('conv2'\): field 'padding' is missing \(a conv layer has one\)"),
+    (lambda h: h["layers"][0].pop("stride"), r"layer 0 \('conv1'\): field 'stride' is missing"),
+    (_set(1, stride=1.5), r"layer 1 \('conv2'\): field 'stride' must be int"),
+    (_set(1, padding=3), r"layer 1 \('conv2'\): field 'padding' must be an integer in 0..2"),
+    (lambda h: h.update(layers=[h["layers"][2]] + h["layers"][:2]),
+     r"field 'kind': a conv layer after an FC layer|array 'L0"),
+])
+def test_conv_layers_need_their_fields_and_order(tmp_path, edit_header, message):
+    path = _rewrite(tmp_path, small_cnn(), edit_header)
+    with pytest.raises(ModelFormatError, match=message):
+        load(path)
+
+
+def test_fc_then_conv_order_is_refused(tmp_path):
+    model = small_cnn()
+    model.layers = [model.layers[2], model.layers[0]]
+    with pytest.raises(ModelFormatError, match=r"layer 1 \('conv1'\): field 'kind': a conv "
+                                               r"layer after an FC layer"):
+        save(model, tmp_path / "x.npz")
+
+
+def test_a_small_file_declaring_a_huge_layer_allocates_nothing_big(tmp_path):
+    import tracemalloc
+    model, _ = small_model()
+    # 8192 x 8192 = 67 M weights in one block, pruned: the file is a few hundred bytes.
+    path = _rewrite(tmp_path, model, _set(0, shape=[24, 8192 * 8192 // 24 + 7],
+                                          block=[24, 8192 * 8192]))
+    tracemalloc.start()
+    with pytest.raises(ModelFormatError, match=r"layer 0 \('fc1'\): array 'L0.block_mask' has"):
+        load(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8 << 20, peak
+    one_block = np.packbits([False])
+    path = _rewrite(tmp_path, model, _set(0, shape=[24, 8192 * 8192 // 24], block=[24, 1 << 30],
+                                          count=0),
+                    lambda a: a.update({"L0.block_mask": one_block,
+                                        "L0.indices": np.zeros(0, np.uint8)}))
+    tracemalloc.start()
+    with pytest.raises(ModelFormatError, match="keeps no weight|takes"):
+        load(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8 << 20, peak
 
 
 def test_save_refuses_an_invalid_model(tmp_path):
@@ -340,18 +441,20 @@ def run_cli(*args):
 
 def test_cli_end_to_end(tmp_path):
     rng = np.random.default_rng(7)
-    np.savez(tmp_path / "w.npz", **{"a.weight": rng.normal(size=(32, 48)),
-                                    "a.bias": rng.normal(size=32),
-                                    "b.weight": rng.normal(size=(10, 32)),
-                                    "c.weight": rng.normal(size=(8, 10, 3, 3))})
+    np.savez(tmp_path / "w.npz", **{"a.weight": rng.normal(size=(16, 4, 3, 3)),
+                                    "a.padding": np.array(1),
+                                    "b.weight": rng.normal(size=(32, 48)),
+                                    "b.bias": rng.normal(size=32),
+                                    "c.weight": rng.normal(size=(10, 32))})
     proc = run_cli(tmp_path / "w.npz", "-o", tmp_path / "m.npz", "--report", tmp_path / "rep",
                    "--block-fc", "4,4", "--sparsity-fc", "0.7", "--bits-fc", "5",
                    "--region-fc", "16,48", "--tn-align", "4", "--score", "max")
     assert proc.returncode == 0, proc.stderr
     model = load(tmp_path / "m.npz")
     assert [l.name for l in model.layers] == ["a", "b", "c"]
-    assert model.layers[0].bits == 5 and model.layers[0].slot == 8
-    assert model.layers[2].kind == "conv" and model.layers[2].block == (16, 1, 1, 1)
+    assert model.layers[1].bits == 5 and model.layers[1].slot == 8
+    assert model.layers[0].kind == "conv" and model.layers[0].block == (16, 1, 1, 1)
+    assert model.layers[0].padding == 1 and model.layers[0].stride == 1
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert [r["name"] for r in report["layers"]] == ["a", "b", "c"]
     assert "| a | coarse |" in (tmp_path / "rep" / "report.md").read_text()
@@ -362,7 +465,8 @@ def test_cli_end_to_end(tmp_path):
     ({"x.weight": np.zeros((2, 3, 4))}, [], r"x.weight must be 2-D \(fc\) or 4-D \(conv\)"),
     ({"x.weight": np.zeros((2, 3)), "x.bias": np.zeros(3)}, [], r"x.bias must have shape \(2,\)"),
     ({"x.weight": np.zeros((2, 3))}, ["--sparsity", "1.5"], r"sparsity must be in \[0, 1\)"),
-    ({"x.weight": np.zeros((2, 3))}, ["--bits-fc", "0"], r"bits-fc must be in 1\.\.16"),
+    ({"x.weight": np.zeros((2, 3))}, ["--bits-fc", "0"],
+     r"bits-fc must be 1\.\.8 \(codebook indices\) or 16 \(raw int16 weights\), not 0"),
     ({"x.weight": np.zeros((2, 3))}, ["--block-fc", "4"], r"argument --block-fc: expected 2"),
     ({"x": np.zeros(3)}, [], r"array 'x' is not named NAME.weight"),
 ])
