@@ -18,6 +18,8 @@ from amaranth.lib import crc, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.params import check_int, check_pow2
+
 from .protocol import CRC, MAX_PAYLOAD, SYNC, COUNTERS, Error, Type, encode_info
 
 __all__ = ["HostLink"]
@@ -25,13 +27,9 @@ __all__ = ["HostLink"]
 
 class HostLink(wiring.Component):
     def __init__(self, config, mem_words, timeout, max_payload=MAX_PAYLOAD):
-        if mem_words < 2 or mem_words & (mem_words - 1):
-            raise ValueError(f"mem_words must be a power of two of at least 2, not {mem_words!r}")
-        if not isinstance(timeout, int) or timeout < 16:
-            raise ValueError(f"timeout must be at least 16 cycles, not {timeout!r}")
-        if max_payload < 16 or max_payload & (max_payload - 1):
-            raise ValueError(f"max_payload must be a power of two of at least 16, "
-                             f"not {max_payload!r}")
+        check_pow2("mem_words", mem_words, 2)
+        check_int("timeout", timeout, 16)
+        check_pow2("max_payload", max_payload, 16)
         self.config, self.mem_words, self.timeout = config, mem_words, timeout
         self.max_payload = max_payload
         abits = (mem_words - 1).bit_length()

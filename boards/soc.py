@@ -16,6 +16,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.config import AccelConfig
+from golden.params import check_int
 from hdl.top import COUNTERS, Accelerator
 
 from .link import HostLink
@@ -30,8 +31,7 @@ class BoardTop(wiring.Component):
                  hold_cycles=1):
         if not isinstance(config, AccelConfig):
             raise TypeError(f"config must be a golden.config.AccelConfig, not {config!r}")
-        if hold_cycles < 1:
-            raise ValueError(f"hold_cycles must be at least 1, not {hold_cycles!r}")
+        check_int("hold_cycles", hold_cycles, 1)
         self.config, self.mem_words = config, mem_words
         self.divisor, self.timeout, self.max_payload = divisor, timeout, max_payload
         self.hold_cycles = hold_cycles

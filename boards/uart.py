@@ -11,6 +11,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from golden.params import check_int
+
 __all__ = ["UARTRx", "UARTTx", "divisor_for"]
 
 
@@ -27,9 +29,7 @@ def divisor_for(clk_hz, baud):
 
 
 def _check(divisor):
-    if not isinstance(divisor, int) or divisor < 4:
-        raise ValueError(f"divisor must be an integer of at least 4 cycles per bit, "
-                         f"not {divisor!r}")
+    check_int("divisor", divisor, 4)     # cycles per bit
 
 
 class UARTRx(wiring.Component):

@@ -40,7 +40,7 @@ import numpy as np
 from . import sib as golden_sib
 from .config import AccelConfig, add_config_arguments, config_from_args, small_config  # noqa: F401
 from .fixed import activation_code, output_shift
-from .isa import encode, listing, decode
+from .isa import PAR_BIT, UNIT, WORD_BITS, Op, Slot, accesses, conflict, decode, encode, listing
 from .layout import MemoryImage, VectorLayout, encode_vector, pack_values, split_words
 from .model import decompress, load
 from .packing import pack
@@ -48,8 +48,6 @@ from .pefu import check_pool
 from .quantize import region_grid
 
 __all__ = ["CompileError", "Program", "compile_model", "read_inputs", "main"]
-
-SLOT_CODE = {4: 0, 8: 1, 16: 2}
 
 
 class CompileError(ValueError):
@@ -77,7 +75,7 @@ class Program:
         ops = {}
         for w in self.words:
             op, _ = decode(w)
-            ops[op] = ops.get(op, 0) + 1
+            ops[op.name] = ops.get(op.name, 0) + 1
         return {"instructions": len(self.words), "ops": ops, "memory_words": len(self.image),
                 "par": sum(decode(w)[1].get("par", 0) for w in self.words),
                 "layers": self.layers}
@@ -224,38 +222,18 @@ def _chunks(plan, cfg, g_lo, g_hi):
     return out
 
 
-# --- the resources of an instruction (for the par marks; the hardware scoreboard
-# checks the same rules) ---------------------------------------------------------------
-
-def resources(op, f):
-    """``(unit, reads, writes)``: the unit and the buffer halves an instruction uses."""
-    if op == "LOAD":
-        names = {0: "NBIN", 1: "SIB", 2: "NBIN", 3: "SB", 4: "BIAS", 5: "LUT"}
-        target = names[f["target"]] + ("" if f["target"] == 5 else str(f["half"]))
-        reads = {f"NBIN{f['half']}"} if f["target"] == 2 else set()
-        return "load", reads | ({"MEM"} if f["fence"] else set()), {target}
-    if op == "STORE":
-        return "store", {f"NBOUT{f['half']}"}, {"MEM"}
-    if op == "COMPUTE":
-        return "compute", {f"NBIN{f['nbin_half']}", f"SIB{f['sib_half']}", f"SB{f['sb_half']}",
-                           f"BIAS{f['bias_half']}", "LUT"}, {f"NBOUT{f['out_half']}"}
-    return "control", set(), set()
-
-
 def _mark_par(words):
-    """Set ``par`` on every instruction independent of the previous one (different
-    units, no buffer half shared with a write)."""
+    """Set ``par`` on every instruction independent of the previous one: another
+    unit, and no conflict by the scoreboard's rule (:func:`golden.isa.accesses`)."""
     out = list(words)
     for k in range(1, len(out)):
         op_a, fa = decode(out[k - 1])
         op_b, fb = decode(out[k])
-        ua, ra, wa = resources(op_a, fa)
-        ub, rb, wb = resources(op_b, fb)
-        if "control" in (ua, ub) or ua == ub:
+        if op_a not in UNIT or op_b not in UNIT or UNIT[op_a] == UNIT[op_b]:
             continue
-        if (wa & (rb | wb)) or (wb & ra):
+        if conflict(*accesses(op_a, fa), *accesses(op_b, fb)):
             continue
-        out[k] |= 1 << 4
+        out[k] |= PAR_BIT
     return out
 
 
@@ -438,7 +416,7 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
                     emit("COMPUTE", f"{plan['name']}: vector {v}, groups {g0}..{g1 - 1}",
                          then=flush,
                          nbin_half=hn, sib_half=hw, sb_half=hw, bias_half=hw, out_half=ho,
-                         dense=int(dense), slot=SLOT_CODE[plan["slot"]], shift=plan["shift"],
+                         dense=int(dense), slot=Slot.of(plan["slot"]), shift=plan["shift"],
                          activation=activation_code(plan["activation"]),
                          windows=plan["windows"], groups=g1 - g0, sib_row=0, sb_base=0,
                          bias_row=0, out_row=g0 - blk[0], pool=int(not first),
@@ -472,18 +450,18 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
     offset = prog_words
     image.next_free = offset + data.next_free
     for k, w in enumerate(words):
-        image.write(k * n_instr_words, split_words(w, 128, cfg.mem_width))
+        image.write(k * n_instr_words, split_words(w, WORD_BITS, cfg.mem_width))
     relocated = []
     for k, w in enumerate(words):
         op, f = decode(w)
-        if "mem_addr" in f and op in ("LOAD", "STORE"):
+        if op in (Op.LOAD, Op.STORE):
             f["mem_addr"] += offset
-        if op == "STORE" and not f["dense"]:
+        if op == Op.STORE and not f["dense"]:
             f["bm_addr"] += offset
         relocated.append(encode(op, **f))
     words = relocated
     for k, w in enumerate(words):
-        image.write(k * n_instr_words, split_words(w, 128, cfg.mem_width))
+        image.write(k * n_instr_words, split_words(w, WORD_BITS, cfg.mem_width))
     for addr, val in data.items():
         image[addr + offset] = val
     for lay in {id(lay): lay for row in acts for lay in row}.values():   # shared once

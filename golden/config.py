@@ -19,15 +19,10 @@ The memory port moves ``mem_width``-bit words.
 from dataclasses import asdict, dataclass
 
 from .isa import WORD_BITS
+from .params import check_pow2
 
 __all__ = ["AccelConfig", "THESIS", "SMALL", "small_config", "add_config_arguments",
            "config_from_args"]
-
-
-def _pow2(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo or value > hi \
-            or value & (value - 1):
-        raise ValueError(f"{name} must be a power of two in {lo}..{hi}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -46,12 +41,12 @@ class AccelConfig:
     max_fanin: int = 1 << 16
 
     def __post_init__(self):
-        _pow2("tn", self.tn, 1, 64)
-        _pow2("tm", self.tm, 2, 64)
+        check_pow2("tn", self.tn, 1, 64)
+        check_pow2("tm", self.tm, 2, 64)
         if self.tn > 16 * self.tm:
             raise ValueError(f"tn must be at most 16 * tm = {16 * self.tm} (an Encoder window "
                              f"of 16 * tm outputs holds whole groups), not {self.tn}")
-        _pow2("mem_width", self.mem_width, 32, 16 * self.tm)
+        check_pow2("mem_width", self.mem_width, 32, 16 * self.tm)
         if self.mem_width > 32 * self.tn:
             raise ValueError(f"mem_width must be at most 32 * tn = {32 * self.tn} (a bias row), "
                              f"not {self.mem_width}")

@@ -11,13 +11,11 @@ from . import encoder, sib, wdm
 from .pefu import pool_max
 from .fc import group_outputs
 from .fixed import ACTIVATIONS
-from .isa import TARGETS, decode
+from .isa import Op, Target, decode
 from .layout import MemoryImage, join_words, pack_values, split_words, unpack_values
 
 __all__ = ["Machine", "run_program"]
 
-_SLOTS = {0: 4, 1: 8, 2: 16}
-_TARGET = {v: k for k, v in TARGETS.items()}
 
 
 class Machine:
@@ -32,7 +30,7 @@ class Machine:
         self.sb = [[0] * cfg.sb_words for _ in range(cfg.tn)]
         self.bias = np.zeros((cfg.bias_rows, cfg.tn), dtype=np.int64)
         self.nbout = np.zeros((cfg.nbout_rows, cfg.tn), dtype=np.int64)
-        self.lut = np.zeros((cfg.tn, 256), dtype=np.int64)
+        self.lut = np.zeros((cfg.tn, wdm.LUT_SIZE), dtype=np.int64)
         self.stats = {"ideal": 0, "beats": 0, "steps": 0, "instructions": 0}
 
     def _row(self, rows, half, r):
@@ -45,14 +43,15 @@ class Machine:
 
     def load(self, f):
         cfg, W, mw = self.cfg, self.cfg.window, self.cfg.mem_width
-        target = _TARGET[f["target"]]
+        target = f["target"]
         addr = f["mem_addr"]
-        if target in ("NIB", "SIB"):
-            buf, rows = (self.nib, cfg.window_rows) if target == "NIB" else (self.sib, cfg.sib_rows)
+        if target in (Target.NIB, Target.SIB):
+            buf, rows = (self.nib, cfg.window_rows) if target == Target.NIB else \
+                (self.sib, cfg.sib_rows)
             for i in range(f["count"]):
                 buf[self._row(rows, f["half"], f["row"] + i)] = self._bitmap(
                     addr + i * cfg.words["bitmap"])
-        elif target == "NBIN":
+        elif target == Target.NBIN:
             lanes = cfg.words["values_per_word"]
             for i in range(f["count"]):
                 r = self._row(cfg.window_rows, f["half"], f["row"] + i)
@@ -61,27 +60,27 @@ class Machine:
                 vals = unpack_values(words, mw, len(words) * lanes)
                 self.nbin[r] = 0
                 self.nbin[r, :vals.size] = vals
-        elif target == "SB":
+        elif target == Target.SB:
             a = addr
             for i in range(f["count"]):
                 for j in range(cfg.tn):
                     self.sb[j][self._row(cfg.sb_words, f["half"], f["row"] + i)] = join_words(
                         self.mem.read(a, cfg.words["sb"]), mw)
                     a += cfg.words["sb"]
-        elif target == "BIAS":
+        elif target == Target.BIAS:
             for i in range(f["count"]):
                 v = join_words(self.mem.read(addr + i * cfg.words["bias"], cfg.words["bias"]), mw)
                 vals = [(v >> (32 * j)) & 0xFFFFFFFF for j in range(cfg.tn)]
                 self.bias[self._row(cfg.bias_rows, f["half"], f["row"] + i)] = [
                     x - (1 << 32) if x >> 31 else x for x in vals]
-        elif target == "LUT":
+        elif target == Target.LUT:
             lanes = cfg.words["values_per_word"]
             words = self.mem.read(addr, -(-f["count"] // lanes))
             self.lut[f["pe"], :f["count"]] = unpack_values(words, mw, f["count"])
 
     def compute(self, f):
         cfg, W = self.cfg, self.cfg.window
-        slot = _SLOTS[f["slot"]]
+        slot = f["slot"].bits
         per_word = 64 * cfg.tm // slot
         n_win = f["windows"]
         rows_n = [self._row(cfg.window_rows, f["nbin_half"], w) for w in range(n_win)]
@@ -144,11 +143,11 @@ class Machine:
 
     def execute(self, op, f):
         """Run one decoded instruction (NOP, SYNC and END change nothing)."""
-        if op == "LOAD":
+        if op == Op.LOAD:
             self.load(f)
-        elif op == "STORE":
+        elif op == Op.STORE:
             self.store(f)
-        elif op == "COMPUTE":
+        elif op == Op.COMPUTE:
             self.compute(f)
 
     def run(self, words):
@@ -156,7 +155,7 @@ class Machine:
             op, f = decode(word)
             self.stats["instructions"] += 1
             self.execute(op, f)
-            if op == "END":
+            if op == Op.END:
                 break
         return self.stats
 

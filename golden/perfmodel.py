@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .isa import TARGETS, decode
+from .isa import UNIT, Op, Target, accesses, conflict, decode
 from .machine import Machine
 
-__all__ = ["Timing", "TIMING", "work", "resources", "predict"]
+__all__ = ["Timing", "TIMING", "work", "predict"]
 
-_TARGET = {v: k for k, v in TARGETS.items()}
 UNITS = ("load", "store", "compute")
 
 
@@ -89,8 +88,8 @@ class Step:
     op: str
     fields: dict
     unit: str | None
-    reads: frozenset = frozenset()
-    writes: frozenset = frozenset()
+    reads: int = 0          # golden.isa.accesses: bit masks over golden.isa.Resource
+    writes: int = 0
     words: int = 0          # memory words read (LOAD) or written (STORE)
     values: int = 0         # STORE: values through the packer
     windows: int = 0        # STORE: windows encoded; COMPUTE: NSM windows fed
@@ -98,32 +97,6 @@ class Step:
     steps: int = 0          # COMPUTE: SSM steps handed to the PEs
     ideal: int = 0          # COMPUTE: sum ceil(pairs / Tm)
     extra: dict = field(default_factory=dict)
-
-
-def resources(op, f):
-    """``(reads, writes)``: the buffer halves and memory an instruction touches
-    (the scoreboard's resources of :mod:`hdl.control`)."""
-    def half(base, h):
-        return f"{base}{int(h)}"
-    reads, writes = set(), set()
-    if op == "LOAD":
-        t = _TARGET[f["target"]]
-        if t in ("NIB", "NBIN"):
-            writes.add(half("NBIN", f["half"]))
-        elif t in ("SIB", "SB", "BIAS"):
-            writes.add(half(t, f["half"]))
-        elif t == "LUT":
-            writes.add("LUT")
-        if f["fence"]:
-            reads.add("MEM")
-    elif op == "STORE":
-        reads.add(half("NBOUT", f["half"]))
-        writes.add("MEM")
-    elif op == "COMPUTE":
-        reads |= {half("NBIN", f["nbin_half"]), half("SIB", f["sib_half"]),
-                  half("SB", f["sb_half"]), half("BIAS", f["bias_half"]), "LUT"}
-        writes.add(half("NBOUT", f["out_half"]))
-    return frozenset(reads), frozenset(writes)
 
 
 class _GroupLog(dict):
@@ -145,19 +118,19 @@ class _Tracer(Machine):
 
     def load(self, f):
         cfg, w = self.cfg, self.cfg.words
-        t = _TARGET[f["target"]]
-        if t in ("NIB", "SIB"):
+        t = f["target"]
+        if t in (Target.NIB, Target.SIB):
             words = f["count"] * w["bitmap"]
-        elif t == "NBIN":
+        elif t == Target.NBIN:
             if f["dense"]:
                 words = f["count"] * w["nbin"]
             else:
                 lanes = w["values_per_word"]
                 words = sum(-(-int(self.nib[self._row(cfg.window_rows, f["half"], f["row"] + i)]
                                       .sum()) // lanes) for i in range(f["count"]))
-        elif t == "SB":
+        elif t == Target.SB:
             words = f["count"] * cfg.tn * w["sb"]
-        elif t == "BIAS":
+        elif t == Target.BIAS:
             words = f["count"] * w["bias"]
         else:
             words = -(-f["count"] // w["values_per_word"])
@@ -203,12 +176,11 @@ def work(program):
     out = []
     for i, word in enumerate(program.words):
         op, f = decode(word)
-        unit = {"LOAD": "load", "STORE": "store", "COMPUTE": "compute"}.get(op)
-        r, w = resources(op, f)
-        m._cur = Step(i, op, f, unit, r, w)
+        r, w = accesses(op, f)
+        m._cur = Step(i, op, f, UNIT.get(op), r, w)
         m.execute(op, f)
         out.append(m._cur)
-        if op == "END":
+        if op == Op.END:
             break
     return out
 
@@ -239,16 +211,16 @@ def duration(step, cfg, memory=None, timing=TIMING):
     mem = {"latency": 4, "interval": 1, "p_stall": 0.0, **(memory or {})}
     per_read = max(mem["interval"], 1) / (1.0 - mem["p_stall"])
     per_write = 1.0 / (1.0 - mem["p_stall"])
-    if step.op == "LOAD":
+    if step.op == Op.LOAD:
         if step.fields["count"] == 0:     # nothing to request: idle the next cycle
             return 1
         words = step.words * per_read
-        if step.extra.get("target") == "LUT":   # each word's entries written before the next
+        if step.extra.get("target") == Target.LUT:   # each word's entries written before the next
             words += step.extra["entries"]
         return timing.load_fixed + mem["latency"] + words
-    if step.op == "COMPUTE":
+    if step.op == Op.COMPUTE:
         return compute_time(step, cfg, timing)[0]
-    if step.op == "STORE":
+    if step.op == Op.STORE:
         G, W = cfg.groups_per_window, cfg.window
         lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]
         if step.fields["dense"]:
@@ -270,9 +242,9 @@ def duration(step, cfg, memory=None, timing=TIMING):
 
 
 def _conflict(a, b):
-    """Whether Step ``a`` and ``b`` touch a resource one of them writes (RAW, WAR,
-    WAW: the scoreboard rule of :mod:`hdl.control`)."""
-    return bool((a.writes & (b.reads | b.writes)) or (a.reads & b.writes))
+    """Whether Steps ``a`` and ``b`` conflict (:func:`golden.isa.conflict`, the
+    scoreboard's rule)."""
+    return conflict(a.reads, a.writes, b.reads, b.writes)
 
 
 class _IssueQueue:
@@ -323,17 +295,17 @@ def predict(program, memory=None, timing=TIMING, steps=None):
     timeline, compute = [], 0
     prev = None
     for s in steps:
-        if s.op == "NOP":
+        if s.op == Op.NOP:
             continue
         earliest = 0
-        if s.op in ("SYNC", "END"):
+        if s.op in (Op.SYNC, Op.END):
             earliest = max(earliest, *done_at.values())
         else:
             earliest = max(earliest, free_at[s.unit])
             for u, cur in list(running.items()) + [("compute", older)]:
                 if u != s.unit and cur is not None and _conflict(s, cur[1]):
                     earliest = max(earliest, cur[0])
-            if s.op == "LOAD" and s.fields.get("fence"):
+            if s.op == Op.LOAD and s.fields.get("fence"):
                 earliest = max(earliest, free_at["store"])
         # Dual issue: in the same cycle as the previous one only if marked par,
         # to another unit, without a conflict; otherwise at least a cycle later.
@@ -349,13 +321,13 @@ def predict(program, memory=None, timing=TIMING, steps=None):
         queue.pop()
         last_issue = issue
         prev = s
-        if s.op == "END":
-            timeline.append({"index": s.index, "op": s.op, "unit": None, "issue": issue,
+        if s.op == Op.END:
+            timeline.append({"index": s.index, "op": s.op.name, "unit": None, "issue": issue,
                              "end": issue})
             return {"cycles": int(round(issue)) + 1, "compute_cycles": int(round(compute)),
                     "timeline": timeline}
         if s.unit is None:
-            timeline.append({"index": s.index, "op": s.op, "unit": None, "issue": issue,
+            timeline.append({"index": s.index, "op": s.op.name, "unit": None, "issue": issue,
                              "end": issue})
             continue
         if s.unit == "compute":
@@ -376,6 +348,6 @@ def predict(program, memory=None, timing=TIMING, steps=None):
             free_at[s.unit] = end
         done_at[s.unit] = end
         running[s.unit] = (end, s)
-        timeline.append({"index": s.index, "op": s.op, "unit": s.unit, "issue": issue,
+        timeline.append({"index": s.index, "op": s.op.name, "unit": s.unit, "issue": issue,
                          "end": end})
     raise ValueError("the program has no END")

@@ -25,8 +25,8 @@ from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib.fifo import SyncFIFOBuffered
 
 from .dma import popcount
-from .isa import WORD_BITS, view
-from .params import clog2
+from .isa import WORD_BITS, Op, Slot, view
+from golden.params import clog2
 
 __all__ = ["ComputeUnit", "CONFIG_DEPTH"]
 
@@ -56,7 +56,7 @@ class ComputeUnit(Elaboratable):
         cfg, p, sl = self._cfg, self._p, self._slice
         W, tn, tm = cfg.window, cfg.tn, cfg.tm
         ins = Signal(WORD_BITS)
-        cp = view("COMPUTE", ins)
+        cp = view(Op.COMPUTE, ins)
         with m.If(self.start):
             m.d.sync += ins.eq(self.instr)
 
@@ -152,24 +152,17 @@ class ComputeUnit(Elaboratable):
 
         nb = Mux(cp.dense, ones, p["nib_r"].data)
         sb = Mux(cp.dense, ones, p["sib_r"].data)
-        # The SB base of each group: the SIB popcount of the groups before it.
-        per_word = Signal(range(16 * tm + 1))
-        with m.Switch(cp.slot):
-            with m.Case(0):
-                m.d.comb += per_word.eq(16 * tm)
-            with m.Case(1):
-                m.d.comb += per_word.eq(8 * tm)
-            with m.Default():
-                m.d.comb += per_word.eq(4 * tm)
+        # The SB base of each group: the SIB popcount of the groups before it, in
+        # SB words of 64 * tm bits (16, 8 or 4 weights per tm by the slot width).
         sb_base = Signal(16)
         syn_count = Signal(32)
         sb_pop = popcount(m, sb, "sib_pop")
         group_syn = syn_count + sb_pop
-        lg = {0: clog2(16 * tm), 1: clog2(8 * tm), 2: clog2(4 * tm)}
         group_words = Signal(32)
         with m.Switch(cp.slot):
-            for code, shift in lg.items():
-                with m.Case(code):
+            for slot in Slot:
+                shift = clog2(64 * tm // slot.bits)
+                with m.Case(slot):
                     m.d.comb += group_words.eq((group_syn + (1 << shift) - 1) >> shift)
 
         side_ok = ~f1_first | (tfifo.w_rdy & bfifo.w_rdy)
@@ -210,7 +203,7 @@ class ComputeUnit(Elaboratable):
         out_k = Signal(16)
         desc = Signal(WORD_BITS)
         m.d.comb += desc.eq(Mux(old_pending, old, ins))
-        dv = view("COMPUTE", desc)
+        dv = view(Op.COMPUTE, desc)
         fire = Signal()
         out_addr = Signal.like(p["nbout_w"].addr)
         m.d.comb += [
@@ -246,7 +239,7 @@ class ComputeUnit(Elaboratable):
         # output (the write, then the release); an older one's ``tail`` counts
         # those cycles, so it is released exactly when it would be alone.
         with m.If(self.start):
-            cv = view("COMPUTE", self.instr)
+            cv = view(Op.COMPUTE, self.instr)
             # The newest instruction becomes the older one while its outputs
             # come (``ready`` holds only when no older one is left).
             keep = Signal()

@@ -25,55 +25,31 @@ its resources stay reserved (a second scoreboard entry) until
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib.memory import Memory
 
+from golden.isa import UNIT, Resource, accesses, conflict
+
 from .dma import add_read_channel
-from .isa import OPS, TARGETS, WORD_BITS, view
+from .isa import WORD_BITS, Op, view
 
-__all__ = ["Controller", "RESOURCES", "UNITS", "decode_resources"]
+__all__ = ["Controller", "UNITS", "decode_resources"]
 
-RESOURCES = ["NBIN0", "NBIN1", "SIB0", "SIB1", "SB0", "SB1", "BIAS0", "BIAS1",
-             "NBOUT0", "NBOUT1", "LUT", "MEM"]
 UNITS = ("load", "store", "compute")
-
-
-def _bit(name):
-    return 1 << RESOURCES.index(name)
+_UNIT_OPS = [op for unit in UNITS for op, u in UNIT.items() if u == unit]
 
 
 def decode_resources(m, word, name):
-    """Signals ``(is_unit[3], reads, writes)`` of an instruction word."""
-    op = word[:4]
+    """Signals ``(is_unit[3], reads, writes)`` of an instruction word, by the rule of
+    :func:`golden.isa.accesses` (one definition for the compiler, the performance
+    model and this scoreboard)."""
+    head = view(Op.NOP, word)
     is_unit = [Signal(name=f"{name}_is_{u}") for u in UNITS]
-    reads = Signal(len(RESOURCES), name=f"{name}_reads")
-    writes = Signal(len(RESOURCES), name=f"{name}_writes")
-    ld, st, cp = view("LOAD", word), view("STORE", word), view("COMPUTE", word)
-    m.d.comb += [is_unit[0].eq(op == OPS["LOAD"]), is_unit[1].eq(op == OPS["STORE"]),
-                 is_unit[2].eq(op == OPS["COMPUTE"])]
-
-    def half(base, h):
-        return Mux(h, _bit(base + "1"), _bit(base + "0"))
-
-    with m.Switch(op):
-        with m.Case(OPS["LOAD"]):
-            with m.Switch(ld.target):
-                with m.Case(TARGETS["NIB"], TARGETS["NBIN"]):
-                    m.d.comb += writes.eq(half("NBIN", ld.half))
-                with m.Case(TARGETS["SIB"]):
-                    m.d.comb += writes.eq(half("SIB", ld.half))
-                with m.Case(TARGETS["SB"]):
-                    m.d.comb += writes.eq(half("SB", ld.half))
-                with m.Case(TARGETS["BIAS"]):
-                    m.d.comb += writes.eq(half("BIAS", ld.half))
-                with m.Case(TARGETS["LUT"]):
-                    m.d.comb += writes.eq(_bit("LUT"))
-            m.d.comb += reads.eq(Mux(ld.fence, _bit("MEM"), 0))
-        with m.Case(OPS["STORE"]):
-            m.d.comb += [reads.eq(half("NBOUT", st.half)), writes.eq(_bit("MEM"))]
-        with m.Case(OPS["COMPUTE"]):
-            m.d.comb += [
-                reads.eq(half("NBIN", cp.nbin_half) | half("SIB", cp.sib_half) |
-                         half("SB", cp.sb_half) | half("BIAS", cp.bias_half) | _bit("LUT")),
-                writes.eq(half("NBOUT", cp.out_half)),
-            ]
+    reads = Signal(len(Resource), name=f"{name}_reads")
+    writes = Signal(len(Resource), name=f"{name}_writes")
+    m.d.comb += [flag.eq(head.op == op) for flag, op in zip(is_unit, _UNIT_OPS)]
+    with m.Switch(head.op):
+        for op in _UNIT_OPS:
+            with m.Case(op):
+                r, w = accesses(op, view(op, word), Mux)
+                m.d.comb += [reads.eq(r), writes.eq(w)]
     return is_unit, reads, writes
 
 
@@ -205,9 +181,6 @@ class Controller(Elaboratable):
         h_unit, h_reads, h_writes = decode_resources(m, q[0], "head")
         s_unit, s_reads, s_writes = decode_resources(m, q[1], "second")
 
-        def conflict(reads, writes, other_reads, other_writes):
-            return ((writes & (other_reads | other_writes)) | (reads & other_writes)).any()
-
         def hazard(unit, reads, writes):
             terms = []
             for i in range(3):
@@ -218,16 +191,16 @@ class Controller(Elaboratable):
             return Cat(*terms).any()
 
         all_idle = ~Cat(*busy).any()
-        h_op = q[0][:4]
+        h_op = view(Op.NOP, q[0]).op
         is_io = Cat(*h_unit).any()
         h_free = Cat(*[h_unit[i] & free[i] for i in range(3)]).any()
         issue0 = Signal()
         issue1 = Signal()
         m.d.comb += issue0.eq(self.running & (count >= 1) & Mux(
             is_io, h_free & ~hazard(h_unit, h_reads, h_writes),
-            Mux(h_op == OPS["NOP"], 1, all_idle)))
+            Mux(h_op == Op.NOP, 1, all_idle)))
         s_free = Cat(*[s_unit[i] & free[i] & ~h_unit[i] for i in range(3)]).any()
-        m.d.comb += issue1.eq(issue0 & is_io & (count == 2) & q[1][4] & s_free &
+        m.d.comb += issue1.eq(issue0 & is_io & (count == 2) & view(Op.NOP, q[1]).par & s_free &
                               ~hazard(s_unit, s_reads, s_writes) &
                               ~conflict(s_reads, s_writes, h_reads, h_writes))
         m.d.comb += [pops.eq(issue0 + issue1), self.issued.eq(issue0 + issue1)]
@@ -235,7 +208,7 @@ class Controller(Elaboratable):
             m.d.sync += self.dual_issues.eq(self.dual_issues + 1)
         with m.If(self.start):
             m.d.sync += self.dual_issues.eq(0)
-        with m.If(issue0 & (h_op == OPS["END"])):
+        with m.If(issue0 & (h_op == Op.END)):
             m.d.sync += self.done.eq(1)
         for i, u in enumerate(UNITS):
             go_h = issue0 & h_unit[i]

@@ -17,9 +17,11 @@ requests (a word address each), read data (in request order), write requests
 from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib.fifo import SyncFIFOBuffered
 
+from golden.wdm import LUT_SIZE
+
 from .encoder import Encoder
-from .isa import TARGETS, WORD_BITS, view
-from .params import clog2
+from .isa import WORD_BITS, Op, Target, view
+from golden.params import clog2
 
 __all__ = ["LoadUnit", "StoreUnit", "popcount", "add_read_channel", "READ_CHANNEL"]
 
@@ -71,7 +73,7 @@ class LoadUnit(Elaboratable):
         self.sb_data = Signal(64 * cfg.tm)
         self.lut_valid = Signal()
         self.lut_pe = Signal(max(1, clog2(cfg.tn)))
-        self.lut_addr = Signal(8)
+        self.lut_addr = Signal(clog2(LUT_SIZE))
         self.lut_value = Signal(16)
         self.words_read = Signal(32)
 
@@ -82,7 +84,7 @@ class LoadUnit(Elaboratable):
         words = cfg.words
         lanes = words["values_per_word"]
         ins = Signal(WORD_BITS)
-        ld = view("LOAD", ins)
+        ld = view(Op.LOAD, ins)
         with m.If(self.start):
             m.d.sync += ins.eq(self.instr)
 
@@ -96,8 +98,8 @@ class LoadUnit(Elaboratable):
         m.submodules.desc = desc = SyncFIFOBuffered(width=16 + 16 + max(1, clog2(cfg.tn)) + 1,
                                                     depth=self.DEPTH)
         target = ld.target
-        is_sb = target == TARGETS["SB"]
-        is_lut = target == TARGETS["LUT"]
+        is_sb = target == Target.SB
+        is_lut = target == Target.LUT
 
         # An NBin row's length is the popcount of the NIBin row of the same half and
         # index (an asynchronous read port).
@@ -106,22 +108,22 @@ class LoadUnit(Elaboratable):
 
         chunk = Signal(16)
         with m.Switch(target):
-            with m.Case(TARGETS["NIB"], TARGETS["SIB"]):
+            with m.Case(Target.NIB, Target.SIB):
                 m.d.comb += chunk.eq(words["bitmap"])
-            with m.Case(TARGETS["SB"]):
+            with m.Case(Target.SB):
                 m.d.comb += chunk.eq(words["sb"])
-            with m.Case(TARGETS["BIAS"]):
+            with m.Case(Target.BIAS):
                 m.d.comb += chunk.eq(words["bias"])
-            with m.Case(TARGETS["LUT"]):
+            with m.Case(Target.LUT):
                 m.d.comb += chunk.eq(1)
-            with m.Case(TARGETS["NBIN"]):
+            with m.Case(Target.NBIN):
                 m.d.comb += chunk.eq(Mux(ld.dense, words["nbin"],
                                          (nib_pop + lanes - 1) >> clog2(lanes)))
         addr = Signal(32)
         with m.Switch(target):
-            with m.Case(TARGETS["NBIN"]):
+            with m.Case(Target.NBIN):
                 m.d.comb += addr.eq(ld.mem_addr + row * words["nbin"] + word)
-            with m.Case(TARGETS["SB"]):
+            with m.Case(Target.SB):
                 m.d.comb += addr.eq(ld.mem_addr + (row * cfg.tn + pe) * words["sb"] + word)
             with m.Default():
                 m.d.comb += addr.eq(ld.mem_addr + row * chunk + word)
@@ -177,13 +179,14 @@ class LoadUnit(Elaboratable):
 
         row_data = with_word
         write_row = take & rsp_last & ~is_lut
-        for name, tgt, rows in (("nib_w", "NIB", cfg.window_rows), ("sib_w", "SIB", cfg.sib_rows),
-                                ("nbin_w", "NBIN", cfg.window_rows),
-                                ("bias_w", "BIAS", cfg.bias_rows)):
+        for name, tgt, rows in (("nib_w", Target.NIB, cfg.window_rows),
+                                ("sib_w", Target.SIB, cfg.sib_rows),
+                                ("nbin_w", Target.NBIN, cfg.window_rows),
+                                ("bias_w", Target.BIAS, cfg.bias_rows)):
             port = p[name]
             m.d.comb += [port.addr.eq(buf_row(rows, rsp_row)),
                          port.data.eq(row_data[:len(port.data)]),
-                         port.en.eq(write_row & (target == TARGETS[tgt]))]
+                         port.en.eq(write_row & (target == tgt))]
         m.d.comb += [
             self.sb_valid.eq(write_row & is_sb),
             self.sb_pe.eq(rsp_pe),
@@ -208,7 +211,7 @@ class LoadUnit(Elaboratable):
 
         # --- start and finish ------------------------------------------------------------
         with m.If(self.start):
-            iv = view("LOAD", self.instr)
+            iv = view(Op.LOAD, self.instr)
             m.d.sync += [self.busy.eq(1), row.eq(0), word.eq(0), pe.eq(0),
                          gen_done.eq(iv.count == 0)]
         with m.Elif(self.busy & gen_done & (desc.level == 0) & ~lut_busy):
@@ -239,7 +242,7 @@ class StoreUnit(Elaboratable):
         G = cfg.groups_per_window
         lanes = cfg.words["values_per_word"]
         ins = Signal(WORD_BITS)
-        st = view("STORE", ins)
+        st = view(Op.STORE, ins)
         with m.If(self.start):
             m.d.sync += ins.eq(self.instr)
 
@@ -362,7 +365,7 @@ class StoreUnit(Elaboratable):
                 m.d.sync += reading.eq(0)
 
         with m.If(self.start):
-            sv = view("STORE", self.instr)
+            sv = view(Op.STORE, self.instr)
             m.d.sync += [self.busy.eq(1), win_rd.eq(0), grp.eq(0), win_full.eq(0),
                          reading.eq(sv.windows != 0), w_win.eq(0), rd_pending.eq(0)]
         with m.Elif(self.busy & (w_win == st.windows) & ~reading):

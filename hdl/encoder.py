@@ -19,7 +19,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .logic import apply_levels, route_by_rank, sklansky_levels
-from .params import check_int, check_pow2, clog2
+from golden.params import check_int, check_pow2, clog2
 from .registry import TN, register
 
 __all__ = ["Encoder"]

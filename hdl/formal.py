@@ -221,7 +221,9 @@ def _htree(env, fault):
 
 
 def _wdm(env, fault):
-    from .wdm import WDM, slot_code
+    from golden.isa import Slot
+
+    from .wdm import WDM
     m, tm = env.m, 1
     dut = m.submodules.dut = WDM(tm=tm, widths=(16,))
     env.free_input(dut.lut, "lut")
@@ -233,7 +235,7 @@ def _wdm(env, fault):
     raw = Const(1)
     for j in range(4 * tm):
         raw = raw & (o.flat[16 * j:16 * j + 16] == word[16 * j:16 * j + 16])
-    env.check("raw16", ~hit | (slot != slot_code(16)) | raw)
+    env.check("raw16", ~hit | (slot != Slot.W16) | raw)
 
 
 def _ssm(env, fault):

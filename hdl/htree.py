@@ -18,7 +18,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_int, check_pow2, clog2
+from golden.params import check_int, check_pow2, clog2
 from .registry import TM, TN, register
 
 __all__ = ["HTree"]

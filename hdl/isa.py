@@ -1,15 +1,17 @@
-"""Instruction decoding for the hardware, built from :mod:`golden.isa` (one source)."""
+"""Instruction decoding for the hardware, built from :mod:`golden.isa` (one source):
+the fields of each opcode as a ``lib.data`` view, ``op``, ``target`` and ``slot``
+as ``lib.enum`` views that compare by member."""
 
 from amaranth.lib import data
 
-from golden.isa import LAYOUTS, OPS, TARGETS, WORD_BITS
+from golden.isa import LAYOUTS, WORD_BITS, Op, Slot, Target
 
-__all__ = ["WORD_BITS", "OPS", "TARGETS", "layout", "view"]
+__all__ = ["WORD_BITS", "Op", "Target", "Slot", "layout", "view"]
 
 
 def layout(op):
     """The ``data.StructLayout`` of an opcode's fields (op, par, ...)."""
-    return data.StructLayout({name: width for name, width in LAYOUTS[op]})
+    return data.StructLayout({name: shape for name, shape in LAYOUTS[op]})
 
 
 def view(op, word):

@@ -14,8 +14,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.packing import SLOT_WIDTHS
+from golden.wdm import LUT_SIZE
 
-from .params import check_int, check_pow2, clog2
+from golden.params import check_int, check_pow2, clog2
 from .pefu import ACTIVATION_WIDTH, PEFU
 from .ssm import SSM, step_layout
 from .wdm import WDM
@@ -64,7 +65,7 @@ class PE(wiring.Component):
             "step": In(stream.Signature(self.step_layout)),
             "sb_write": In(stream.Signature(sb_write_layout(tm=self._tm,
                                                             addr_width=self._addr_width))),
-            "lut": In(stream.Signature(data.StructLayout({"addr": unsigned(8),
+            "lut": In(stream.Signature(data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)),
                                                           "value": signed(16)}))),
             "bias": In(stream.Signature(bias_layout())),
             "o": Out(stream.Signature(signed(16))),

@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 from golden.fixed import ACTIVATIONS, INT16_MAX, INT16_MIN
 
 from .activation import ACTIVATION_WIDTH, PWL
-from .params import check_int, check_pow2, clog2
+from golden.params import check_int, check_pow2, clog2
 from .registry import TM, Option, register
 
 __all__ = ["PEFU", "ACTIVATION_WIDTH"]

@@ -38,7 +38,7 @@ TN = Option("--tn", "tn", 16, "PEs (output neurons computed together), a power o
 TM = Option("--tm", "tm", 16, "multipliers per PE, a power of two")
 
 # Modules of the package that are tools, not components.
-_TOOLS = {"generate", "synth", "registry", "params"}
+_TOOLS = {"generate", "synth", "registry", "formal", "isa"}
 
 
 def register(name, factory, *, help, options=(), in_all=True):

@@ -19,14 +19,16 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.isa import Slot
 from golden.packing import SLOT_WIDTHS
+from golden.wdm import LUT_SIZE
 
 from .htree import HTree
 from .logic import tree_reduce
 from .nsm import NSM
 from .pe import PE
 from .pefu import ACTIVATION_WIDTH
-from .params import check_int, check_pow2, clog2
+from golden.params import check_int, check_pow2, clog2
 from .registry import TM, TN, register
 from .ssm import SSMSequencer
 
@@ -71,12 +73,13 @@ class SparseSlice(wiring.Component):
             "i": In(stream.Signature(self._nsm.window_layout)),
             "neurons": In(stream.Signature(self._nsm.neurons_layout)),
             "tile": In(stream.Signature(data.StructLayout({
-                "sb_base": unsigned(self._addr_width), "slot": unsigned(2)}))),
+                "sb_base": unsigned(self._addr_width), "slot": Slot}))),
             "sb_write": In(stream.Signature(data.StructLayout({
                 "pe": unsigned(pe_bits), "addr": unsigned(self._addr_width),
                 "data": unsigned(64 * self._tm)}))),
             "lut": In(stream.Signature(data.StructLayout({
-                "pe": unsigned(pe_bits), "addr": unsigned(8), "value": signed(16)}))),
+                "pe": unsigned(pe_bits), "addr": unsigned(clog2(LUT_SIZE)),
+                "value": signed(16)}))),
             "bias": In(stream.Signature(data.StructLayout({
                 "bias": data.ArrayLayout(signed(32), self._tn), "shift": unsigned(5),
                 "activation": unsigned(ACTIVATION_WIDTH)}))),

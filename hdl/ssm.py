@@ -33,9 +33,9 @@ from amaranth.lib.wiring import In, Out
 
 from .logic import tree_or
 from .nsm import nsm_beat_layout
-from .params import check_int, check_pow2, clog2
+from golden.params import check_int, check_pow2, clog2
 from .registry import TM, register
-from .wdm import SLOT_CODES, slot_code
+from golden.isa import Slot
 
 __all__ = ["step_layout", "tile_layout", "SSMSequencer", "SSM", "pe_beat_layout"]
 
@@ -44,7 +44,7 @@ def step_layout(*, tm, addr_width=16, neuron_width=16):
     """One SSM step: which SB word and window, which lanes, and the beat's data."""
     return data.StructLayout({
         "sb_addr":        unsigned(addr_width),
-        "slot":           unsigned(2),
+        "slot":           Slot,
         "window_in_word": unsigned(2),
         "valid":          unsigned(tm),      # the beat's lanes
         "mask":           unsigned(tm),      # the lanes resolved from the window read
@@ -57,7 +57,7 @@ def step_layout(*, tm, addr_width=16, neuron_width=16):
 
 
 def tile_layout(*, addr_width=16):
-    return data.StructLayout({"sb_base": unsigned(addr_width), "slot": unsigned(2)})
+    return data.StructLayout({"sb_base": unsigned(addr_width), "slot": Slot})
 
 
 def pe_beat_layout(*, tm, neuron_width=16):
@@ -153,9 +153,9 @@ class SSMSequencer(wiring.Component):
         word = Signal(self._index_width)
         win_in_word = Signal(2)
         with m.Switch(slot):
-            with m.Case(slot_code(4)):
+            with m.Case(Slot.W4):
                 m.d.comb += [word.eq(first_win >> 2), win_in_word.eq(first_win[:2])]
-            with m.Case(slot_code(8)):
+            with m.Case(Slot.W8):
                 m.d.comb += [word.eq(first_win >> 1), win_in_word.eq(first_win[:1])]
             with m.Default():
                 m.d.comb += [word.eq(first_win), win_in_word.eq(0)]
@@ -292,5 +292,3 @@ register("ssm", lambda *, tm: SSM(tm=tm),
 register("ssm_seq", lambda *, tm: SSMSequencer(tm=tm),
          help="SSM sequencer (shared): split NSM beats into per-window steps, address the SBs",
          options=(TM,))
-
-assert set(SLOT_CODES.values()) == {4, 8, 16}

@@ -9,7 +9,7 @@ twin is :func:`golden.wdm.decode`.
 
 Generated Verilog (``python -m hdl.generate wdm --tm TM``), module ``wdm``:
 
-``lut`` (in, ready = 1)    ``addr`` (8 bits), ``value`` (signed 16): one table write
+``lut`` (in, ready = 1)    ``addr`` (``log2 LUT_SIZE`` bits), ``value`` (signed 16): one table write
 ``i`` (in)                  ``word`` (``64 * tm`` bits), ``slot`` (0: 4-bit, 1: 8-bit,
                             2: 16-bit slots), ``side`` (passed through unchanged)
 ``o`` (out)                 ``weight[16 * tm]`` signed 16 (lanes past the word's slot
@@ -24,23 +24,14 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.isa import Slot
 from golden.packing import SLOT_WIDTHS
+from golden.wdm import LUT_SIZE
 
-from .params import check_pow2, clog2
+from golden.params import check_pow2, clog2
 from .registry import TM, register
 
-__all__ = ["WDM", "SLOT_CODES", "slot_code"]
-
-#: The ``slot`` field's encoding: code -> slot width in bits.
-SLOT_CODES = {0: 4, 1: 8, 2: 16}
-
-
-def slot_code(slot):
-    """The hardware code of a slot width (4, 8 or 16)."""
-    for code, width in SLOT_CODES.items():
-        if width == slot:
-            return code
-    raise ValueError(f"slot must be one of 4, 8, 16, not {slot!r}")
+__all__ = ["WDM"]
 
 
 class WDM(wiring.Component):
@@ -70,17 +61,18 @@ class WDM(wiring.Component):
         if not widths or not set(widths) <= set(SLOT_WIDTHS):
             raise ValueError(f"widths must be a non-empty subset of (4, 8, 16), not {widths!r}")
         self._widths = widths
-        self._lut_size = 256 if 8 in widths else 16
+        self._lut_size = LUT_SIZE if 8 in widths else 16
         self._side = side
         tm = self._tm
-        fields = {"word": unsigned(64 * tm), "slot": unsigned(2)}
+        fields = {"word": unsigned(64 * tm), "slot": Slot}
         out_fields = {"weight": data.ArrayLayout(signed(16), 16 * tm)}
         if side is not None:
             fields["side"] = side
             out_fields["side"] = side
         self.input_layout = data.StructLayout(fields)
         self.output_layout = data.StructLayout(out_fields)
-        self.lut_layout = data.StructLayout({"addr": unsigned(8), "value": signed(16)})
+        self.lut_layout = data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)),
+                                             "value": signed(16)})
         super().__init__({
             "lut": In(stream.Signature(self.lut_layout)),
             "i": In(stream.Signature(self.input_layout)),
@@ -94,7 +86,8 @@ class WDM(wiring.Component):
     @property
     def parameters(self):
         return {"tm": self._tm, "widths": list(self._widths), "lut_size": self._lut_size,
-                "latency": self.latency, "slot_codes": {str(k): v for k, v in SLOT_CODES.items()}}
+                "latency": self.latency,
+                "slot_codes": {str(s.value): s.bits for s in Slot}}
 
     def elaborate(self, platform):
         m = Module()
@@ -106,7 +99,7 @@ class WDM(wiring.Component):
         take = self.i.valid & self.i.ready
         m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
         # The stage's registers: valid, slot code, the raw word (16-bit lanes), side band.
-        o_slot = Signal(2, reset_less=True)
+        o_slot = Signal(Slot, reset_less=True)
         o_word = Signal(64 * tm, reset_less=True)
         with m.If(take):
             m.d.sync += [self.o.valid.eq(1), o_slot.eq(self.i.payload.slot)]
@@ -141,11 +134,11 @@ class WDM(wiring.Component):
         for k in range(16 * tm):
             choices = {}
             if nib is not None:
-                choices[slot_code(4)] = nib[k]
+                choices[Slot.W4] = nib[k]
             if byte is not None and k < 8 * tm:
-                choices[slot_code(8)] = byte[k]
+                choices[Slot.W8] = byte[k]
             if 16 in self._widths and k < 4 * tm:
-                choices[slot_code(16)] = o_word[16 * k: 16 * k + 16].as_signed()
+                choices[Slot.W16] = o_word[16 * k: 16 * k + 16].as_signed()
             with m.Switch(o_slot):
                 for code, v in choices.items():
                     with m.Case(code):

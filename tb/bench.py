@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.isa import Op
 from golden.cli import (ArgumentParser, add_seed, atomic_json, atomic_savefig, atomic_write,
                         output_dir, run_main, simulator)
 
@@ -207,7 +208,7 @@ def _table_5_2_row(name, seed):
     program = compile_model(model, cfg, x)
     steps = perfmodel.work(program)
     p = perfmodel.predict(program, steps=steps)
-    computes = [s for s in steps if s.op == "COMPUTE"]
+    computes = [s for s in steps if s.op == Op.COMPUTE]
     compute = sum(perfmodel.duration(s, cfg) for s in computes)
     thesis_us, eie_us = THESIS_TABLE_5_2[name]
     return {"layer": name, "cycles": int(round(compute)), "thesis_cycles": int(round(thesis_us * 1000)),

@@ -104,7 +104,7 @@ def main(argv=None):
 
 
 def _run(args):
-    from hdl.params import check_pow2
+    from golden.params import check_pow2
     tms = [check_pow2("--tm", tm, 1, 64) for tm in args.tm or [4, 16]]
     out = output_dir(args.output, "-o/--output")
     rows = []

@@ -6,7 +6,7 @@ import cocotb
 import numpy as np
 
 from golden.ssm import tile_steps
-from hdl.wdm import slot_code
+from golden.isa import Slot
 from tb.config import TBConfig
 from tb.stream import run_stream_test
 from tb.workloads import slot_coverage
@@ -22,7 +22,7 @@ async def ssm_seq_matches_golden(dut):
         slot = int(rng.choice([4, 8, 16]))
         slots.append(slot)
         base = int(rng.integers(0, 1000))
-        tiles.append({"sb_base": base, "slot": slot_code(slot)})
+        tiles.append({"sb_base": base, "slot": Slot.of(slot).value})
         wpw = {4: 4, 8: 2, 16: 1}[slot]
         n_beats = int(rng.integers(1, 8))
         start = 0
@@ -43,7 +43,7 @@ async def ssm_seq_matches_golden(dut):
             for k, (win, lanes, held) in enumerate(beat_steps):
                 final = k == len(beat_steps) - 1
                 expected.append({
-                    "sb_addr": base + win // wpw, "slot": slot_code(slot),
+                    "sb_addr": base + win // wpw, "slot": Slot.of(slot).value,
                     "window_in_word": win % wpw, "valid": (1 << n) - 1,
                     "mask": sum(1 << q for q in lanes), "mask_held": sum(1 << q for q in held),
                     "offset": [s % (4 * tm) for s in idx] + [0] * (tm - n),

@@ -3,7 +3,7 @@
 import cocotb
 import numpy as np
 
-from hdl.wdm import slot_code
+from golden.isa import Slot
 from tb.config import TBConfig
 from tb.stream import run_stream_test
 from tb.workloads import slot_coverage, wdm_expected, wdm_workload
@@ -15,7 +15,7 @@ async def wdm_matches_golden(dut):
     tm = cfg.params["tm"]
     lut, words = wdm_workload(np.random.default_rng(cfg.seed), tm, cfg.knob("words", 40))
     writes = [("lut", [{"addr": a, "value": int(v)} for a, v in enumerate(lut)])]
-    feeds = [("i", [{"word": w, "slot": slot_code(s)} for s, w in words])]
+    feeds = [("i", [{"word": w, "slot": Slot.of(s).value} for s, w in words])]
     expected = [{"weight": e} for e in wdm_expected(lut, words, tm)]
     await run_stream_test(dut, cfg, feeds, "o", expected, writes=writes,
                           coverage=slot_coverage([s for s, _ in words]))

@@ -271,14 +271,14 @@ def slice_inputs(luts, tiles, window):
     """Everything the slice's ports take: SB and LUT writes, NSM windows and
     neurons, tile configs and biases."""
     from golden.fixed import activation_code
-    from hdl.wdm import slot_code
+    from golden.isa import Slot
     sb_writes = [{"pe": j, "addr": t["sb_base"] + a, "data": w}
                  for t in tiles for j in range(len(t["words"]))
                  for a, w in enumerate(t["words"][j])]
     lut_writes = [{"pe": j, "addr": a, "value": int(v)}
                   for j in range(luts.shape[0]) for a, v in enumerate(luts[j])]
     windows, neurons = nsm_inputs([t["nsm"] for t in tiles], window)
-    tile_cfg = [{"sb_base": t["sb_base"], "slot": slot_code(t["slot"])} for t in tiles]
+    tile_cfg = [{"sb_base": t["sb_base"], "slot": Slot.of(t["slot"]).value} for t in tiles]
     biases = [{"bias": [int(b) for b in t["bias"]], "shift": t["shift"],
                "activation": activation_code(t["activation"])} for t in tiles]
     return {"sb_write": sb_writes, "lut": lut_writes, "i": windows, "neurons": neurons,
@@ -321,7 +321,7 @@ def ssm_inputs(weights, slot, beats, tm):
     the beats are one tile), the decoded SB word of the window read (zero past
     the weights) and the step fields."""
     from golden.ssm import tile_steps
-    from hdl.wdm import slot_code
+    from golden.isa import Slot
     per_word = {4: 16, 8: 8, 16: 4}[slot] * tm
     wpw = per_word // (4 * tm)
     out = []
@@ -335,7 +335,7 @@ def ssm_inputs(weights, slot, beats, tm):
             final = n == len(beat_steps) - 1
             offsets = [int(s) % (4 * tm) for s in idx] + [0] * (tm - len(idx))
             out.append({"weight": decoded, "side": {
-                "sb_addr": word, "slot": slot_code(slot), "window_in_word": win % wpw,
+                "sb_addr": word, "slot": Slot.of(slot).value, "window_in_word": win % wpw,
                 "valid": valid, "mask": sum(1 << k for k in lanes),
                 "mask_held": sum(1 << k for k in held),
                 "offset": offsets, "neuron": beat["neuron"], "final": int(final),

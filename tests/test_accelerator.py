@@ -10,10 +10,10 @@ import pytest
 
 from golden.compress import CompressConfig, compress_network
 from golden import perfmodel
-from golden.compiler import CompileError, compile_model, resources, small_config
+from golden.compiler import CompileError, compile_model, small_config
 from golden.config import SMALL, THESIS, AccelConfig
 from golden.infer import infer
-from golden.isa import decode, encode, listing
+from golden.isa import UNIT, Op, Slot, Target, accesses, conflict, decode, encode, listing
 from golden.layout import decode_vector
 from golden.machine import run_program
 from golden.model import save
@@ -26,9 +26,12 @@ from tb.accel_sim import MemoryModel, run_accelerator
 def test_isa_round_trip_and_errors():
     w = encode("COMPUTE", par=1, nbin_half=1, windows=3, groups=7, shift=12, activation=1)
     op, f = decode(w)
-    assert op == "COMPUTE" and f["par"] == 1 and f["windows"] == 3 and f["groups"] == 7
-    assert f["shift"] == 12 and f["sib_half"] == 0
-    assert decode(encode("LOAD", target="SB", count=5))[1]["target"] == 3
+    assert op == Op.COMPUTE and f["par"] == 1 and f["windows"] == 3 and f["groups"] == 7
+    assert f["shift"] == 12 and f["sib_half"] == 0 and f["slot"] == Slot.W4
+    assert decode(encode("LOAD", target="SB", count=5))[1]["target"] == Target.SB
+    assert (encode(Op.LOAD, target=Target.SB, count=5) >> 5) & 7 == 3    # bits 5..7
+    with pytest.raises(ValueError, match="^LOAD field 'target' = 7 is not a Target"):
+        decode(Op.LOAD.value | 7 << 5)
     with pytest.raises(ValueError, match="^COMPUTE field 'shift' = 40 does not fit 5 bits$"):
         encode("COMPUTE", shift=40)
     with pytest.raises(ValueError, match="^LOAD has no field 'groups'"):
@@ -38,6 +41,26 @@ def test_isa_round_trip_and_errors():
     with pytest.raises(ValueError, match="^unknown opcode 9"):
         decode(9)
     assert "COMPUTE" in listing([w], ["a comment"]) and "a comment" in listing([w], ["a comment"])
+
+
+@pytest.mark.parametrize("a, b, clash", [
+    # Worked by hand from the buffer halves each instruction reads and writes.
+    (("LOAD", dict(target="SB", half=0)), ("COMPUTE", dict(sb_half=0)), True),    # RAW
+    (("LOAD", dict(target="SB", half=1)), ("COMPUTE", dict(sb_half=0)), False),
+    (("LOAD", dict(target="NIB", half=1)), ("COMPUTE", dict(nbin_half=1)), True),  # NIBin is NBin's
+    (("LOAD", dict(target="NBIN", half=0)), ("COMPUTE", dict(nbin_half=1)), False),
+    (("LOAD", dict(target="LUT")), ("COMPUTE", dict()), True),                     # every COMPUTE reads the LUTs
+    (("LOAD", dict(target="BIAS", half=1)), ("LOAD", dict(target="BIAS", half=1)), True),  # WAW
+    (("STORE", dict(half=0)), ("COMPUTE", dict(out_half=0)), True),                # WAR
+    (("STORE", dict(half=0)), ("COMPUTE", dict(out_half=1)), False),
+    (("STORE", dict(half=1)), ("LOAD", dict(target="SIB", fence=1)), True),        # memory
+    (("STORE", dict(half=1)), ("LOAD", dict(target="SIB", fence=0)), False),
+    (("SYNC", dict()), ("COMPUTE", dict()), False),
+])
+def test_scoreboard_rule_hand_worked(a, b, clash):
+    fa, fb = decode(encode(a[0], **a[1]))[1], decode(encode(b[0], **b[1]))[1]
+    assert conflict(*accesses(Op[a[0]], fa), *accesses(Op[b[0]], fb)) == clash
+    assert conflict(*accesses(Op[b[0]], fb), *accesses(Op[a[0]], fa)) == clash
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -101,10 +124,11 @@ def test_par_marks_follow_the_resource_rules():
     assert sum(f.get("par", 0) for _, f in ops) > 0
     for (opa, fa), (opb, fb) in zip(ops, ops[1:]):
         if fb.get("par"):
-            ua, ra, wa = resources(opa, fa)
-            ub, rb, wb = resources(opb, fb)
-            assert ua != ub and not (wa & (rb | wb)) and not (wb & ra)
-    assert ops[-1][0] == "END"
+            assert UNIT[opa] != UNIT[opb]
+            assert not conflict(*accesses(opa, fa), *accesses(opb, fb))
+        elif opa in UNIT and opb in UNIT and UNIT[opa] != UNIT[opb]:
+            assert conflict(*accesses(opa, fa), *accesses(opb, fb))   # par where allowed
+    assert ops[-1][0] == Op.END
     text = program.listing()
     assert "||" in text and "fc1: SB groups" in text
 
@@ -113,8 +137,8 @@ def test_weights_resident_across_vectors_when_they_fit():
     rng = np.random.default_rng(5)
     model = random_model(rng, [40, 12], 0.5, 4)
     program = compile_model(model, small_config(4, 4), random_inputs(rng, 40, vectors=4))
-    loads = [decode(w)[1] for w in program.words if decode(w)[0] == "LOAD"]
-    assert sum(1 for f in loads if f["target"] == 3) == 1  # one SB load for 4 vectors
+    loads = [decode(w)[1] for w in program.words if decode(w)[0] == Op.LOAD]
+    assert sum(1 for f in loads if f["target"] == Target.SB) == 1  # one SB load, 4 vectors
     assert program.layers[0]["weights_resident"]
 
 
@@ -234,9 +258,9 @@ def test_rtl_skips_windows_without_synapses():
     # First principles: per segment the windows holding a synapse, at least one.
     fed = sum(max(1, int(row[s:s + W].sum())) for row in mask for s in (0, W))
     loads = [f for op, f in map(decode, program.words)
-             if op == "LOAD" and f["target"] == 1]            # SIB
+             if op == Op.LOAD and f["target"] == Target.SIB]
     assert sum(f["count"] for f in loads) == 4 * 2 + fed      # mask rows + fed rows
-    assert all(f["skip"] for op, f in map(decode, program.words) if op == "COMPUTE")
+    assert all(f["skip"] for op, f in map(decode, program.words) if op == Op.COMPUTE)
     got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
     np.testing.assert_array_equal(got, infer(model, x))
     _, machine = run_program(program)
@@ -245,7 +269,7 @@ def test_rtl_skips_windows_without_synapses():
     skipped = x.shape[0] * (4 * 35 - fed)
     assert counters["compute_cycles"] < machine.stats["window_cycles"] + skipped
     steps = perfmodel.work(program)
-    assert sum(s.windows for s in steps if s.op == "COMPUTE") == x.shape[0] * fed
+    assert sum(s.windows for s in steps if s.op == Op.COMPUTE) == x.shape[0] * fed
     p = perfmodel.predict(program, {"latency": 3}, steps=steps)
     assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"])
 
@@ -258,8 +282,8 @@ def test_no_window_masks_where_no_window_is_empty():
     x = random_inputs(rng, 100, vectors=1)
     program = compile_model(model, small_config(4, 4), x)
     words = [decode(w) for w in program.words]
-    assert not any(f["skip"] for op, f in words if op == "COMPUTE")
-    sib = sum(f["count"] for op, f in words if op == "LOAD" and f["target"] == 1)
+    assert not any(f["skip"] for op, f in words if op == Op.COMPUTE)
+    sib = sum(f["count"] for op, f in words if op == Op.LOAD and f["target"] == Target.SIB)
     assert sib == 3 * 2      # 12 outputs = 3 groups, 100 inputs = 2 windows of 64
     np.testing.assert_array_equal(run_program(program)[0], infer(model, x))
 

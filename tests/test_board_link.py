@@ -275,7 +275,7 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     from boards.host import main as host_main
     from boards.sim import main as sim_main
     assert sim_main(["--divisor", "2"]) == 2
-    assert "divisor must be an integer of at least 4" in capsys.readouterr().err
+    assert "divisor must be an integer >= 4, not 2" in capsys.readouterr().err
     assert sim_main(["--mem-words", "1000"]) == 2
     assert "mem_words must be a power of two" in capsys.readouterr().err
     assert host_main([str(tmp_path / "none.npz"), "--input", str(tmp_path / "x.npy"),

@@ -8,7 +8,7 @@ import pytest
 
 from golden import perfmodel
 from golden.compiler import CompileError, compile_model, small_config
-from golden.isa import decode
+from golden.isa import Op, decode
 from golden.synthetic import random_inputs, random_model, random_sparse_fc
 from tb.accel_sim import MemoryModel, run_accelerator
 
@@ -29,7 +29,7 @@ def test_model_predicts_the_rtl_cycle_for_cycle(tn, tm, dense, sizes, latency, p
     x = random_inputs(rng, sizes[0], vectors=(1 if tn == 16 else 2) * pool, density=0.5)
     program = compile_model(model, small_config(tn, tm), x, dense=dense, pool=pool)
     if tn == 16:    # the case is there for a LOAD with nothing to load
-        assert any(f["count"] == 0 for op, f in map(decode, program.words) if op == "LOAD")
+        assert any(f["count"] == 0 for op, f in map(decode, program.words) if op == Op.LOAD)
     trace = []
     _, counters, _ = run_accelerator(program, MemoryModel(latency=latency), trace=trace)
     p = perfmodel.predict(program, {"latency": latency})
@@ -48,7 +48,7 @@ def test_model_work_matches_the_golden_machine():
     steps = perfmodel.work(program)
     from golden.machine import run_program
     _, machine = run_program(program)
-    computes = [s for s in steps if s.op == "COMPUTE"]
+    computes = [s for s in steps if s.op == Op.COMPUTE]
     assert sum(s.ideal for s in computes) == machine.stats["ideal"]
     assert sum(s.steps for s in computes) == machine.stats["steps"]
     # A window costs at least a cycle, and at least its SSM steps.

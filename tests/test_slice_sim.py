@@ -9,7 +9,7 @@ from golden.ssm import tile_steps
 from hdl.htree import HTree
 from hdl.slice import SparseSlice
 from hdl.ssm import SSMSequencer, step_layout
-from hdl.wdm import slot_code
+from golden.isa import Slot
 from tb.simstreams import Scenario, run_streams, write_ports
 from tb.workloads import slice_expected, slice_inputs, slice_workload
 
@@ -54,7 +54,7 @@ def test_step_count_follows_golden_ssm_schedule():
                       "synapse_index": idx + [0] * (tm - n), "last": int(b == 29)})
         indices.append(idx)
     expected_steps = sum(len(s) for s in tile_steps(indices, tm))
-    tile = [{"sb_base": 0, "slot": slot_code(16)}]
+    tile = [{"sb_base": 0, "slot": Slot.of(16).value}]
     got, _ = run_streams(seq, [(seq.i, beats), (seq.tile, tile)], expected_steps, seed=3)
     assert sum(int(s.final) for s in got) == 30
     assert int(got[-1].last) == 1 and sum(int(s.last) for s in got) == 1

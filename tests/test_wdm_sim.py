@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hdl.wdm import WDM, slot_code
+from golden.isa import Slot
+from hdl.wdm import WDM
 from tb.simstreams import Scenario, run_streams, stream_put
 from tb.workloads import wdm_expected, wdm_workload
 
@@ -24,7 +25,7 @@ def load_lut(dut, lut):
 def test_random_words_random_stalls(tm, seed):
     lut, words = wdm_workload(np.random.default_rng(seed), tm, 40)
     dut = WDM(tm=tm)
-    inputs = [{"word": w, "slot": slot_code(s)} for s, w in words]
+    inputs = [{"word": w, "slot": Slot.of(s).value} for s, w in words]
     got, _ = run_streams(dut, inputs, len(words), seed=seed, setup=load_lut(dut, lut))
     expected = wdm_expected(lut, words, tm)
     for k, (g, e) in enumerate(zip(got, expected)):
@@ -34,7 +35,7 @@ def test_random_words_random_stalls(tm, seed):
 def test_side_band_passes_through_and_16_only_config():
     lut, words = wdm_workload(np.random.default_rng(4), 2, 20, widths=(16,))
     dut = WDM(tm=2, widths=(16,), side=8)
-    inputs = [{"word": w, "slot": slot_code(s), "side": k} for k, (s, w) in enumerate(words)]
+    inputs = [{"word": w, "slot": Slot.of(s).value, "side": k} for k, (s, w) in enumerate(words)]
     got, _ = run_streams(dut, inputs, len(words), seed=4)
     assert [int(g.side) for g in got] == list(range(len(words)))
     assert [[int(x) for x in g.weight] for g in got] == wdm_expected(lut, words, 2)
@@ -53,7 +54,7 @@ def test_region_reload_between_words():
         for lut in (lut_a, lut_b):
             await load_lut(dut, lut)(ctx)
             for slot, word in words:
-                await stream_put(ctx, dut.i, {"word": word, "slot": slot_code(slot)})
+                await stream_put(ctx, dut.i, {"word": word, "slot": Slot.of(slot).value})
                 ctx.set(dut.o.ready, 1)
                 _, _, payload = await ctx.tick().sample(dut.o.payload)
                 got.append([int(x) for x in payload.weight])

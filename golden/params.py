@@ -1,4 +1,5 @@
-"""Parameter validation shared by every component constructor.
+"""Parameter validation, one style for every constructor and configuration
+(:mod:`golden.config`, the components in :mod:`hdl`, the board top).
 
 Each check raises :class:`ValueError` naming the parameter, the allowed values
 and the value it got, e.g. ``tm must be a power of two >= 2, not 3``.
