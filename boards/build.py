@@ -73,7 +73,7 @@ FRAME_TIMEOUT_S = 0.05
 
 
 def board_config(spec):
-    from golden.config import small_config
+    from golden.contract.config import small_config
     return small_config(**spec.config)
 
 
@@ -84,8 +84,8 @@ class PlatformTop(Elaboratable):
         self.spec = spec
 
     def elaborate(self, platform):
-        from .soc import BoardTop
-        from .uart import divisor_for
+        from boards.soc import BoardTop
+        from boards.uart import divisor_for
         m = Module()
         clk_hz = int(platform.default_clk_frequency)
         soc = BoardTop(board_config(self.spec), self.spec.mem_words,

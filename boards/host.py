@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from .protocol import (COUNTERS, Error, FrameReader, ProtocolError, Type, decode_info, frame)
+from boards.protocol import (COUNTERS, Error, FrameReader, ProtocolError, Type, decode_info, frame)
 
 __all__ = ["Board", "LinkError", "run_on_board", "main"]
 
@@ -97,7 +97,7 @@ class Board:
     def ping(self):
         try:
             cfg, mem_words, max_payload = decode_info(self.request(Type.PING, expect=Type.INFO))
-        except ValueError as e:      # a configuration golden.config rejects
+        except ValueError as e:      # a configuration golden.contract.config rejects
             raise ProtocolError(f"the board's INFO holds an invalid configuration: {e}") from None
         least = 4 + cfg.mem_width // 8     # a WRITE: the address and one word
         if max_payload < least:
@@ -158,8 +158,8 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
     (``outputs``, ``golden_outputs``, ``bit_exact``, ``mismatch``, ``counters``,
     ``words_written``, ``seconds``)."""
     from golden.compiler import compile_model
-    from golden.layout import MemoryImage, decode_vector
-    from golden.machine import run_program
+    from golden.contract.layout import MemoryImage, decode_vector
+    from golden.twins.machine import run_program
     from tb.run import batches
 
     from tqdm import tqdm
@@ -237,7 +237,7 @@ def main(argv=None):
         import serial
 
         from golden.compiler import read_inputs
-        from golden.model import load
+        from golden.contract.model import load
         if args.retries < 0:
             raise UsageError(f"--retries must be at least 0, not {args.retries}")
         for name, value in (("--reply-timeout", args.reply_timeout),

@@ -18,9 +18,9 @@ from amaranth.lib import crc, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.params import check_int, check_pow2
+from golden.contract.params import check_int, check_pow2
 
-from .protocol import CRC, MAX_PAYLOAD, SYNC, COUNTERS, Error, Type, encode_info
+from boards.protocol import CRC, MAX_PAYLOAD, SYNC, COUNTERS, Error, Type, encode_info
 
 __all__ = ["HostLink"]
 

@@ -171,7 +171,7 @@ class FrameReader:
 
 
 def encode_info(cfg, mem_words, max_payload=MAX_PAYLOAD):
-    """The INFO payload for an :class:`golden.config.AccelConfig`."""
+    """The INFO payload for an :class:`golden.contract.config.AccelConfig`."""
     widths = sum(bit for bit, w in _WIDTH_BITS if w in cfg.widths)
     values = {**cfg.as_dict(), "widths": widths, "mem_words": mem_words,
               "max_payload": max_payload}
@@ -180,7 +180,7 @@ def encode_info(cfg, mem_words, max_payload=MAX_PAYLOAD):
 
 def decode_info(payload):
     """``(AccelConfig, mem_words, max_payload)`` from an INFO payload."""
-    from golden.config import AccelConfig
+    from golden.contract.config import AccelConfig
     if len(payload) != struct.calcsize(_INFO):
         raise ProtocolError(f"INFO of {len(payload)} bytes, expected {struct.calcsize(_INFO)}")
     magic, version, *values = struct.unpack(_INFO, payload)

@@ -2,7 +2,7 @@
 ``python -m boards.sim [--tn 2 --tm 2 …] [--port 5555] [--sim icarus|verilator]``.
 
 Generates ``boards.soc.BoardTop`` for the configuration, builds it with cocotb's
-runner, and runs ``tb.test_board``: a bit-level UART model between the board's
+runner, and runs ``tb.benches.test_board``: a bit-level UART model between the board's
 pins and a TCP socket on 127.0.0.1.  Then, from another shell::
 
     python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:5555
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from golden.cli import ArgumentParser, add_sim, positive_int, run_main
-from golden.config import add_config_arguments, config_from_args
+from golden.contract.config import add_config_arguments, config_from_args
 
 __all__ = ["BOARD_SIM_DEFAULTS", "generate", "serve", "main"]
 
@@ -61,7 +61,7 @@ def serve(cfg, *, port, workdir, mem_words, divisor, timeout, connections=1, sim
     job.write_text(json.dumps({"port": port, "divisor": divisor, "connections": connections,
                                "ready": str(ready)}))
     _, failures, log, runner = simulate(
-        "board", [workdir / "board.v"], workdir, "tb.test_board",
+        "board", [workdir / "board.v"], workdir, "tb.benches.test_board",
         {"SPARSEGEN_BOARD": str(job)}, seed=seed, sim=sim, quiet=quiet, runner=runner)
     return failures, log, runner
 

@@ -15,13 +15,13 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.config import AccelConfig
-from golden.params import check_int
+from golden.contract.config import AccelConfig
+from golden.contract.params import check_int
 from hdl.top import COUNTERS, Accelerator
 
-from .link import HostLink
-from .protocol import MAX_PAYLOAD
-from .uart import UARTRx, UARTTx
+from boards.link import HostLink
+from boards.protocol import MAX_PAYLOAD
+from boards.uart import UARTRx, UARTTx
 
 __all__ = ["BoardTop"]
 
@@ -30,7 +30,7 @@ class BoardTop(wiring.Component):
     def __init__(self, config, mem_words, divisor, timeout, max_payload=MAX_PAYLOAD,
                  hold_cycles=1):
         if not isinstance(config, AccelConfig):
-            raise TypeError(f"config must be a golden.config.AccelConfig, not {config!r}")
+            raise TypeError(f"config must be a golden.contract.config.AccelConfig, not {config!r}")
         check_int("hold_cycles", hold_cycles, 1)
         self.config, self.mem_words = config, mem_words
         self.divisor, self.timeout, self.max_payload = divisor, timeout, max_payload

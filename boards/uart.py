@@ -11,7 +11,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from golden.params import check_int
+from golden.contract.params import check_int
 
 __all__ = ["UARTRx", "UARTTx", "divisor_for"]
 

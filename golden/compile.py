@@ -2,7 +2,7 @@
 
 import sys
 
-from .compiler import main
+from golden.compiler import main
 
 if __name__ == "__main__":
     sys.exit(main())

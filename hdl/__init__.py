@@ -1,6 +1,12 @@
 """sparsegen hardware: Amaranth components of the sparse accelerator.
 
-One file per module family (``pefu``, later ``nsm``, ``ssm``, ``wdm``,
-``encoder``, ``htree``, ``top``), each registered with :mod:`hdl.registry`
-so that ``python -m hdl.generate`` and ``python -m hdl.synth`` find it.
+* :mod:`hdl.datapath` — the sparse datapath, one file per module family (NSM,
+  SSM, WDM, Encoder, H-tree, PEFU, PE, the slice);
+* :mod:`hdl.control` — the control plane (control processor, load/store and
+  compute units, instruction views);
+* :mod:`hdl.top` — the whole accelerator: buffers, control and datapath behind
+  one memory port;
+* tools: :mod:`hdl.generate` (Verilog), :mod:`hdl.synth` (Yosys area),
+  :mod:`hdl.formal` (bounded proofs), :mod:`hdl.registry` (where each module
+  registers itself, so the tools find it).
 """

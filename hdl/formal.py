@@ -209,7 +209,7 @@ class Proof:
 
 
 def _htree(env, fault):
-    from .htree import HTree
+    from hdl.datapath.htree import HTree
     m, tn = env.m, 2
     dut = m.submodules.dut = HTree(unsigned(4), tn=tn)
     fire_in = env.free_input(dut.i, "i")
@@ -221,9 +221,9 @@ def _htree(env, fault):
 
 
 def _wdm(env, fault):
-    from golden.isa import Slot
+    from golden.contract.isa import Slot
 
-    from .wdm import WDM
+    from hdl.datapath.wdm import WDM
     m, tm = env.m, 1
     dut = m.submodules.dut = WDM(tm=tm, widths=(16,))
     env.free_input(dut.lut, "lut")
@@ -239,7 +239,7 @@ def _wdm(env, fault):
 
 
 def _ssm(env, fault):
-    from .ssm import SSM
+    from hdl.datapath.ssm import SSM
     m, tm = env.m, 1
     dut = m.submodules.dut = SSM(tm=tm, addr_width=4, neuron_width=4)
     fire_in = env.free_input(dut.i, "i")
@@ -256,7 +256,7 @@ def _ssm(env, fault):
 
 
 def _nsm(env, fault):
-    from .nsm import NSM
+    from hdl.datapath.nsm import NSM
     m, tm, window = env.m, NSM_TM, NSM_WINDOW
     dut = m.submodules.dut = NSM(tm=tm, window=window, index_width=8, neuron_width=2)
     fire_w = env.free_input(dut.i, "i")
@@ -278,7 +278,7 @@ def _nsm(env, fault):
 
 
 def _encoder(env, fault):
-    from .encoder import Encoder
+    from hdl.datapath.encoder import Encoder
     m, tn, window = env.m, ENC_TN, ENC_WINDOW
     dut = m.submodules.dut = Encoder(tn=tn, window=window, width=2)
     fire_in = env.free_input(dut.i, "i")
@@ -306,8 +306,8 @@ def _encoder(env, fault):
 
 
 def _pefu(env, fault):
-    from golden.fixed import activation_code
-    from .pefu import PEFU
+    from golden.contract.fixed import activation_code
+    from hdl.datapath.pefu import PEFU
     m, tm = env.m, 2
     dut = m.submodules.dut = PEFU(tm=tm, neuron_width=3, weight_width=3, max_fanin=8,
                                   shift_width=2)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main
 
-from .registry import TM, TN, build, registry
+from hdl.registry import TM, TN, build, registry
 
 __all__ = ["port_table", "convert", "write", "generate", "main"]
 

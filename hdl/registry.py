@@ -10,6 +10,8 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 
+from golden.contract.config import DEFAULT_TM, DEFAULT_TN
+
 __all__ = ["Option", "Entry", "TN", "TM", "register", "registry", "build"]
 
 
@@ -33,12 +35,13 @@ class Entry:
 
 _REGISTRY = {}
 
-#: Options every module shares; a module lists which of them it uses.
-TN = Option("--tn", "tn", 16, "PEs (output neurons computed together), a power of two")
-TM = Option("--tm", "tm", 16, "multipliers per PE, a power of two")
+#: Options every module shares; a module lists which of them it uses (the same
+#: defaults as every other command: golden.config.DEFAULT_TN / DEFAULT_TM).
+TN = Option("--tn", "tn", DEFAULT_TN, "PEs (output neurons computed together), a power of two")
+TM = Option("--tm", "tm", DEFAULT_TM, "multipliers per PE, a power of two")
 
 # Modules of the package that are tools, not components.
-_TOOLS = {"generate", "synth", "registry", "formal", "isa"}
+_TOOLS = {"hdl.generate", "hdl.synth", "hdl.registry", "hdl.formal"}
 
 
 def register(name, factory, *, help, options=(), in_all=True):
@@ -53,11 +56,13 @@ def register(name, factory, *, help, options=(), in_all=True):
 
 
 def registry():
-    """All registered modules, importing every module of the ``hdl`` package first."""
+    """All registered modules, importing every module of the ``hdl`` package (and its
+    sub-packages) first."""
     package = importlib.import_module("hdl")
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_") and info.name not in _TOOLS:
-            importlib.import_module(f"hdl.{info.name}")
+    for info in pkgutil.walk_packages(package.__path__, "hdl."):
+        leaf = info.name.rsplit(".", 1)[1]
+        if not leaf.startswith("_") and info.name not in _TOOLS:
+            importlib.import_module(info.name)
     return dict(sorted(_REGISTRY.items()))
 
 

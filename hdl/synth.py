@@ -266,7 +266,7 @@ def _main(parser, args):
     if not args.no_blocks:
         from amaranth.back import verilog as amaranth_verilog
 
-        from golden.config import small_config
+        from golden.contract.config import small_config
         from hdl.top import Accelerator
         try:
             cfg = small_config(args.blocks_tn, args.blocks_tm)

@@ -1,7 +1,7 @@
 """The accelerator (thesis §4.1–4.3, docs/architecture.md §3): buffers, control processor,
 load/store units, compute unit and the sparse datapath, behind one memory port.
 
-``Accelerator(config)`` with ``config`` a :class:`golden.config.AccelConfig`.
+``Accelerator(config)`` with ``config`` a :class:`golden.contract.config.AccelConfig`.
 Generated Verilog (``python -m hdl.generate top --tn TN --tm TM``), module ``top``:
 
 ================  =====  ===================================================================
@@ -38,13 +38,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.config import AccelConfig
+from golden.contract.config import AccelConfig
 
-from .compute import ComputeUnit
-from .control import Controller
-from .dma import READ_CHANNEL, LoadUnit, StoreUnit
-from .registry import TM, TN, register
-from .slice import SparseSlice
+from hdl.control.compute import ComputeUnit
+from hdl.control.controller import Controller
+from hdl.control.dma import READ_CHANNEL, LoadUnit, StoreUnit
+from hdl.registry import TM, TN, register
+from hdl.datapath.slice import SparseSlice
 
 __all__ = ["Accelerator"]
 
@@ -53,11 +53,11 @@ COUNTERS = ("cycles", "compute_cycles", "stall_cycles", "steps", "dual_issues",
 
 
 class Accelerator(wiring.Component):
-    """The whole accelerator for one :class:`golden.config.AccelConfig`."""
+    """The whole accelerator for one :class:`golden.contract.config.AccelConfig`."""
 
     def __init__(self, config):
         if not isinstance(config, AccelConfig):
-            raise TypeError(f"config must be a golden.config.AccelConfig, not {config!r}")
+            raise TypeError(f"config must be a golden.contract.config.AccelConfig, not {config!r}")
         self.config = config
         mw = config.mem_width
         members = {
@@ -164,10 +164,10 @@ class Accelerator(wiring.Component):
 
 
 def _build(*, tn, tm):
-    from golden.config import small_config
+    from golden.contract.config import small_config
     return Accelerator(small_config(tn, tm))
 
 
 register("top", _build, help="the accelerator: buffers, controller, load/store/compute units, "
-                             "datapath (small buffers; see golden.config)",
+                             "datapath (small buffers; see golden.contract.config)",
          options=(TN, TM), in_all=False)

@@ -22,8 +22,8 @@ the ideal ``Σ ceil(pairs / Tm)``, the model's prediction and its error.
 
 **Conv layers.**  AlexNet's 3x3 conv layers (conv3–conv5) at table 3.5's weight
 densities, channels scaled like the FC layers, on a small input map, run as the
-FC datapath over their patches (:mod:`golden.conv`): the same columns, and the
-RTL's convolution checked against ``golden.conv.conv2d``.
+FC datapath over their patches (:mod:`golden.twins.conv`): the same columns, and the
+RTL's convolution checked against ``golden.twins.conv.conv2d``.
 
 **Table 5.2.**  The same six layers at full size, Tn = Tm = 16, with every
 weight on chip as the thesis assumes for this comparison (buffers sized to
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.isa import Op
+from golden.contract.isa import Op
 from golden.cli import (ArgumentParser, add_seed, atomic_json, atomic_savefig, atomic_write,
                         output_dir, run_main, simulator)
 
@@ -82,7 +82,7 @@ def _scaled(name, scale, tm):
 def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
     """One benchmark FC layer, sparse and dense on the RTL; ``runners`` maps a
     configuration to its simulator build (reused: a build per configuration)."""
-    from golden.synthetic import random_inputs, random_sparse_fc
+    from golden.data.synthetic import random_inputs, random_sparse_fc
     n_in, n_out, wd, nd, block = _scaled(name, scale, tn)
     rng = np.random.default_rng(seed)
     model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
@@ -95,10 +95,10 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
 
 def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
     """One benchmark conv layer (``size``×``size`` input, padding keeps it), run
-    as the FC datapath over its patches (``golden.conv``), sparse and dense."""
-    from golden.compress import CompressConfig, compress_layer
-    from golden.conv import as_fc, conv2d, im2col, out_size
-    from golden.model import Model, decompress
+    as the FC datapath over its patches (``golden.twins.conv``), sparse and dense."""
+    from golden.compression.pipeline import CompressConfig, compress_layer
+    from golden.twins.conv import as_fc, conv2d, im2col, out_size
+    from golden.contract.model import Model, decompress
     o, c, k, wd, nd = CONV_LAYERS[name]
     o, c = max(o // scale, tn), max(c // scale, 1)
     block = (max(16 // scale, tn), 1, 1, 1)
@@ -117,7 +117,7 @@ def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
     got = row.pop("outputs").T.reshape(o, hw, hw)
     want = conv2d(decompress(Model([layer]))[0], img)
     if not np.array_equal(got, want):
-        raise AssertionError(f"{name}: the RTL's convolution differs from golden.conv.conv2d")
+        raise AssertionError(f"{name}: the RTL's convolution differs from golden.twins.conv.conv2d")
     return {"name": name, "kind": "conv", "shape": [o, c * k * k], "scale": scale,
             "conv": {"out_channels": o, "in_channels": c, "kernel": k, "input": size,
                      "patches": int(patches.shape[0])},
@@ -127,10 +127,10 @@ def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
 
 def _measure(model, x, tn, tm, sim, runners, workdir, what):
     """RTL (sparse and dense), ideal and model cycles of ``model`` on vectors ``x``."""
-    from golden import perfmodel
+    from golden.perf import perfmodel
     from golden.compiler import compile_model
-    from golden.config import small_config
-    from .run import batches, run_model
+    from golden.contract.config import small_config
+    from tb.run import batches, run_model
     n_in = x.shape[1]
     # The test configuration, grown where a layer needs it:
     base = small_config(tn, tm)
@@ -188,10 +188,10 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what):
 
 
 def _table_5_2_row(name, seed):
-    from golden import perfmodel
+    from golden.perf import perfmodel
     from golden.compiler import compile_model
-    from golden.config import AccelConfig
-    from golden.synthetic import random_inputs, random_sparse_fc
+    from golden.contract.config import AccelConfig
+    from golden.data.synthetic import random_inputs, random_sparse_fc
     n_in, n_out, wd, nd, block = LAYERS[name]
     rng = np.random.default_rng(seed)
     model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
@@ -221,7 +221,7 @@ def _table_5_2_row(name, seed):
 def _generation_time():
     from amaranth.back import verilog
 
-    from golden.config import THESIS
+    from golden.contract.config import THESIS
     from hdl.top import Accelerator
     t0 = time.perf_counter()
     text = verilog.convert(Accelerator(THESIS), name="top")
@@ -362,7 +362,7 @@ def _markdown(report):
 def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=print):
     """Run the benchmarks; write ``report.md``, ``bench.json`` and plots into
     ``out``; return the report dict."""
-    from .runner import SIMULATORS
+    from tb.runner import SIMULATORS
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sim = sim or ("icarus" if quick else "verilator")

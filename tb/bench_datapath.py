@@ -26,9 +26,9 @@ import time
 import numpy as np
 
 from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, positive_int, run_main
-from golden.nsm import select
-from golden.ssm import tile_steps
-from tb.simstreams import run_streams, write_ports
+from golden.twins.nsm import select
+from golden.twins.ssm import tile_steps
+from tb.sim.simstreams import run_streams, write_ports
 
 DENSITIES = (0.05, 0.10, 0.25, 0.50, 1.00)
 
@@ -41,8 +41,8 @@ def _tile(rng, window, n_windows, nb_density, sb_density):
 
 
 def bench_nsm(tm, nb_d, sb_d, n_windows, seed=0):
-    from hdl.nsm import NSM
-    from tb.workloads import nsm_inputs
+    from hdl.datapath.nsm import NSM
+    from tb.sim.workloads import nsm_inputs
     window = 16 * tm
     rng = np.random.default_rng(seed)
     nb, sb = _tile(rng, window, n_windows, nb_d, sb_d)
@@ -57,9 +57,9 @@ def bench_nsm(tm, nb_d, sb_d, n_windows, seed=0):
 
 
 def bench_slice(tm, nb_d, sb_d, n_windows, tn=2, seed=0):
-    from golden.nsm import beats
-    from hdl.slice import SparseSlice
-    from tb.workloads import slice_inputs
+    from golden.twins.nsm import beats
+    from hdl.datapath.slice import SparseSlice
+    from tb.sim.workloads import slice_inputs
     window = 16 * tm
     rng = np.random.default_rng(seed)
     nb, sb = _tile(rng, window, n_windows, nb_d, sb_d)
@@ -68,7 +68,7 @@ def bench_slice(tm, nb_d, sb_d, n_windows, tn=2, seed=0):
     weights = np.zeros((tn, nb.size), dtype=np.int64)
     codes = rng.integers(0, 16, size=(tn, n_syn))
     weights[:, sb] = np.take_along_axis(luts, codes, axis=1)
-    from golden.packing import pack
+    from golden.contract.packing import pack
     words = [pack(codes[j], 4, tm) or [0] for j in range(tn)]
     neurons = np.where(nb, rng.integers(1, 100, size=nb.size), 0)
     tile = {"neurons_dense": neurons, "weights": weights, "sbm": sb, "slot": 4, "sb_base": 0,
@@ -104,7 +104,7 @@ def main(argv=None):
 
 
 def _run(args):
-    from golden.params import check_pow2
+    from golden.contract.params import check_pow2
     tms = [check_pow2("--tm", tm, 1, 64) for tm in args.tm or [4, 16]]
     out = output_dir(args.output, "-o/--output")
     rows = []

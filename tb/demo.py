@@ -86,11 +86,11 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
     """Run the demo; return the report dict (also written to ``out``)."""
     from tqdm import tqdm
 
-    from golden.config import small_config
-    from golden.digits import load_data
-    from golden.digits import run as digits_run
-    from golden.infer import infer, quantize_input
-    from golden.model import load
+    from golden.contract.config import small_config
+    from golden.data.digits import load_data
+    from golden.data.digits import run as digits_run
+    from golden.twins.infer import infer, quantize_input
+    from golden.contract.model import load
     from tb.run import run_model
 
     out = Path(out)
@@ -198,7 +198,7 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
 
 
 def main(argv=None):
-    from golden.config import DEFAULT_TM, DEFAULT_TN, small_config
+    from golden.contract.config import DEFAULT_TM, DEFAULT_TN, small_config
     p = ArgumentParser(prog="python -m tb.demo", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", default="build/demo", help="output directory")

@@ -36,8 +36,8 @@ from pathlib import Path
 from golden.cli import (ArgumentParser, add_jobs, add_sim, atomic_json, atomic_write,
                         nonnegative_int, output_dir, positive_int, run_main)
 
-from .coverage import REQUIRED
-from .runner import ROOT, CocotbFailure, default_sim
+from tb.sim.coverage import REQUIRED
+from tb.runner import ROOT, CocotbFailure, default_sim
 
 __all__ = ["Case", "PRESETS", "matrix", "run_case", "summarize", "main"]
 
@@ -125,7 +125,7 @@ def replay_command(case, seed, sim):
 
 
 def _top_bins(case, res):
-    from golden.packing import slot_bits
+    from golden.contract.packing import slot_bits
     p = case.params
     return {f"slot {slot_bits(p['bits'])}": 1, "dense" if p["dense"] else "sparse": 1,
             "dual issue": int(res["dual_issues"] > 0), "memory stall": int(res["stall_cycles"] > 0),
@@ -135,9 +135,9 @@ def _top_bins(case, res):
 def _run_top(case, seed, sim, waves, workdir, runner=None):
     import numpy as np
 
-    from golden.config import small_config
-    from golden.synthetic import random_inputs, random_model
-    from .run import run_model
+    from golden.contract.config import small_config
+    from golden.data.synthetic import random_inputs, random_model
+    from tb.run import run_model
     p = case.params
     rng = np.random.default_rng(seed)
     tn, tm = p["tn"], p["tm"]
@@ -161,7 +161,7 @@ def run_case(case, seeds, sim=None, *, waves=False, outdir="build/regress"):
     failures, bins = [], Counter()
     t0 = time.perf_counter()
     if case.kind == "module":
-        from .runner import run
+        from tb.runner import run
         old = os.environ.get("SPARSEGEN_BUILD")
         os.environ["SPARSEGEN_BUILD"] = str(casedir)
         try:

@@ -8,14 +8,14 @@
 
 A model with conv layers (LeNet-style: conv layers, each followed by pooling,
 then FC layers) needs ``--input-shape``; each conv layer runs as FC programs
-over patches with its pooling on chip (:mod:`golden.conv`), all on one build,
-and the outputs are also checked against ``golden.conv.infer_cnn``.
+over patches with its pooling on chip (:mod:`golden.twins.conv`), all on one build,
+and the outputs are also checked against ``golden.twins.conv.infer_cnn``.
 
 ``X.npy``: int16, one row per input vector, at the first layer's ``f_in``.
 Compiles the model (:mod:`golden.compiler`), runs the program on the golden
-machine (:mod:`golden.machine`, itself checked against :func:`golden.infer.infer`),
+machine (:mod:`golden.twins.machine`, itself checked against :func:`golden.twins.infer.infer`),
 generates the accelerator's Verilog for the configuration, simulates it under
-cocotb (``tb/test_top.py``) with a memory model, and compares every layer's
+cocotb (``tb/benches/test_top.py``) with a memory model, and compares every layer's
 output vectors in memory with the golden machine's.  Input vectors whose
 program would not fit the instruction buffer run in batches on one build.  Writes the RTL's outputs
 (``--output``, int16, one row per input vector) and a JSON result (``--json``)
@@ -83,9 +83,9 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
     pooling on chip over every ``pool`` consecutive vectors' outputs
     (``compile_model(..., pool=)``)."""
     from golden.compiler import compile_model
-    from golden.infer import infer
-    from golden.layout import MemoryImage, decode_vector
-    from golden.machine import run_program
+    from golden.twins.infer import infer
+    from golden.contract.layout import MemoryImage, decode_vector
+    from golden.twins.machine import run_program
 
     sim = sim or default_sim()
     x = np.asarray(x)
@@ -111,7 +111,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
         program = compile_model(model, cfg, xb, dense=dense, pool=pool)
         golden_out, machine = run_program(program)
         if not np.array_equal(golden_out, reference[part.start // pool:part.stop // pool]):
-            raise AssertionError("internal error: the golden machine differs from golden.infer")
+            raise AssertionError("internal error: the golden machine differs from golden.twins.infer")
         job = {
             "image": {str(a): str(w) for a, w in program.image.items()},
             "prog_addr": program.prog_addr, "prog_len": len(program.words), "ports": ports,
@@ -126,7 +126,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
             result_path.unlink()
         t0 = time.perf_counter()
         tests, failures, log, runner = simulate(
-            "top", [workdir / "top.v"], workdir, "tb.test_top",
+            "top", [workdir / "top.v"], workdir, "tb.benches.test_top",
             {"SPARSEGEN_TOP": str(workdir / "job.json")}, seed=seed, sim=sim, waves=waves,
             quiet=quiet, runner=runner)
         sim_seconds += time.perf_counter() - t0
@@ -178,11 +178,11 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
 
 def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=None,
             workdir=None, **kwargs):
-    """A LeNet-style model with conv layers (``golden.conv.infer_cnn``): every conv
+    """A LeNet-style model with conv layers (``golden.twins.conv.infer_cnn``): every conv
     layer runs as FC programs over patches, every FC program on the same build.
     Returns :func:`run_model`'s keys, counters summed over the programs, and
     ``bit_exact`` also against the golden ``infer_cnn``."""
-    from golden.conv import infer_cnn
+    from golden.twins.conv import infer_cnn
     sim = sim or default_sim()
     if workdir is None:
         workdir = build_root() / "run" / f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}-{sim}"
@@ -220,8 +220,8 @@ def main(argv=None):
     from golden.cli import (ArgumentParser, UsageError, atomic_json, atomic_npy, output_file,
                             run_main)
     from golden.compiler import read_inputs
-    from golden.config import add_config_arguments, config_from_args
-    from golden.model import load
+    from golden.contract.config import add_config_arguments, config_from_args
+    from golden.contract.model import load
     p = ArgumentParser(prog="python -m tb.run", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="compressed model file")

@@ -12,7 +12,7 @@ From the shell (the replay command every failure prints)::
 
 Each run generates ``MODULE.v``/``MODULE.json`` with :mod:`hdl.generate` into its
 own directory ``build/sim/MODULE/<params>-s<seed>-<sim>/`` (so parallel runs never
-collide), builds it with cocotb's Python runner and runs ``tb.test_MODULE``.
+collide), builds it with cocotb's Python runner and runs ``tb.benches.test_MODULE``.
 ``--waves`` (or ``WAVES=1``) writes a waveform (``MODULE.fst`` with Icarus) there.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from golden.cli import SIMULATORS, ArgumentParser, add_seed, add_sim, default_sim
 
-from .config import ENV, TBConfig, replay_command
+from tb.sim.config import ENV, TBConfig, replay_command
 
 __all__ = ["SIMULATORS", "CocotbFailure", "default_sim", "verilator_path", "waveform", "run", "main"]
 
@@ -140,7 +140,7 @@ def simulate(toplevel, sources, workdir, test_module, env, *, seed, sim=None, wa
 
 def run(module, params, *, seed=None, seeds=None, sim=None, waves=None, knobs=None,
         testcase=None, netlist=None, quiet=True):
-    """Generate, build and run ``tb.test_<module>``; return the results file path(s).
+    """Generate, build and run ``tb.benches.test_<module>``; return the results file path(s).
 
     ``params`` are the module's constructor parameters (``{"tm": 4}``), ``knobs``
     the testbench's sizes and stall probabilities.  Give ``seed`` for one run, or
@@ -190,7 +190,7 @@ def run(module, params, *, seed=None, seeds=None, sim=None, waves=None, knobs=No
         if netlist:
             replay += f" --netlist {netlist}"
         tests, failures, slog, runner = simulate(
-            module, sources, workdir, f"tb.test_{module}", {ENV: cfg.to_env()}, seed=s,
+            module, sources, workdir, f"tb.benches.test_{module}", {ENV: cfg.to_env()}, seed=s,
             sim=sim, waves=waves, quiet=quiet, build_args=build_args, runner=runner)
         if failures or tests == 0:
             detail = "\n  ".join(failures or ["no test ran"])

@@ -21,7 +21,7 @@ import numpy as np
 
 from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main, simulator
 
-from .runner import SIMULATORS
+from tb.runner import SIMULATORS
 
 __all__ = ["measure", "main"]
 
@@ -30,9 +30,9 @@ CASES = {"4x4": (4, 4, (200, 40, 10)), "16x16": (16, 16, (400, 64, 10))}
 
 def measure(sim, case, outdir):
     """Run ``case`` on ``sim``; return a dict of its times and speed."""
-    from golden.config import small_config
-    from golden.synthetic import random_inputs, random_model
-    from .run import run_model
+    from golden.contract.config import small_config
+    from golden.data.synthetic import random_inputs, random_model
+    from tb.run import run_model
     tn, tm, sizes = CASES[case]
     rng = np.random.default_rng(7)
     model = random_model(rng, list(sizes), 0.8, 4, block=(tn, tm))

@@ -1,0 +1,179 @@
+"""The accelerator configuration: one validated object shared by the hardware
+(:class:`hdl.top.Accelerator`), the compiler (:mod:`golden.compiler`) and the tests.
+
+Buffer sizes are in bytes, as in the thesis (NBin 8 KB, NBout 8 KB, NIBin 1 KB,
+SIB 1 KB, SB 32 KB per PE at Tn = Tm = 16); every buffer is split into two
+ping-pong halves.  Rows:
+
+* NBin: one NSM window per row, ``16 * tm`` int16 lanes (the window's nonzeros from lane 0);
+* NIBin, SIB: one window's bitmap per row (``16 * tm`` bits); NBin and NIBin are
+  used row for row, so both hold ``window_rows`` (the smaller of the two sizes);
+* SB (per PE): one ``64 * tm``-bit word per row;
+* bias: ``tn`` int32 per row (one output group);
+* NBout: ``tn`` int16 per row (one output group);
+* IB: one 128-bit instruction per row.
+
+The memory port moves ``mem_width``-bit words.
+"""
+
+from dataclasses import asdict, dataclass
+
+from golden.contract.isa import WORD_BITS
+from golden.contract.params import check_pow2
+
+__all__ = ["AccelConfig", "THESIS", "SMALL", "DEFAULT_TN", "DEFAULT_TM", "small_config",
+           "add_config_arguments", "config_from_args"]
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    tn: int = 16
+    tm: int = 16
+    nbin_bytes: int = 8 * 1024
+    nbout_bytes: int = 8 * 1024
+    nibin_bytes: int = 1024
+    sib_bytes: int = 1024
+    sb_bytes: int = 32 * 1024
+    bias_bytes: int = 1024
+    ib_bytes: int = 32 * 1024
+    mem_width: int = 64
+    widths: tuple = (4, 8, 16)
+    max_fanin: int = 1 << 16
+
+    def __post_init__(self):
+        check_pow2("tn", self.tn, 1, 64)
+        check_pow2("tm", self.tm, 2, 64)
+        if self.tn > 16 * self.tm:
+            raise ValueError(f"tn must be at most 16 * tm = {16 * self.tm} (an Encoder window "
+                             f"of 16 * tm outputs holds whole groups), not {self.tn}")
+        check_pow2("mem_width", self.mem_width, 32, 16 * self.tm)
+        if self.mem_width > 32 * self.tn:
+            raise ValueError(f"mem_width must be at most 32 * tn = {32 * self.tn} (a bias row), "
+                             f"not {self.mem_width}")
+        if not self.widths or not set(self.widths) <= {4, 8, 16}:
+            raise ValueError(f"widths must be a non-empty subset of (4, 8, 16), not {self.widths!r}")
+        for name, row in (("nbin_bytes", self.nbin_row_bytes), ("nbout_bytes", 2 * self.tn),
+                          ("nibin_bytes", self.bitmap_row_bytes),
+                          ("sib_bytes", self.bitmap_row_bytes), ("sb_bytes", 8 * self.tm),
+                          ("bias_bytes", 4 * self.tn), ("ib_bytes", WORD_BITS // 8)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2 * row \
+                    or value % (2 * row):
+                raise ValueError(f"{name} must be a positive multiple of two rows of {row} bytes "
+                                 f"(tn={self.tn}, tm={self.tm}), not {value!r}")
+        if self.max_fanin < self.tm:
+            raise ValueError(f"max_fanin must be at least tm = {self.tm}, not {self.max_fanin}")
+
+    # --- derived figures ---------------------------------------------------------
+    @property
+    def window(self):
+        """NSM window (positions per NBin/NIBin/SIB row)."""
+        return 16 * self.tm
+
+    @property
+    def nbin_row_bytes(self):
+        return 2 * self.window
+
+    @property
+    def bitmap_row_bytes(self):
+        return self.window // 8
+
+    @property
+    def nbin_rows(self):
+        return self.nbin_bytes // self.nbin_row_bytes
+
+    @property
+    def nibin_rows(self):
+        return self.nibin_bytes // self.bitmap_row_bytes
+
+    @property
+    def window_rows(self):
+        """Windows an NBin/NIBin pair holds (both halves): the smaller of the two."""
+        return min(self.nbin_rows, self.nibin_rows)
+
+    @property
+    def sib_rows(self):
+        return self.sib_bytes // self.bitmap_row_bytes
+
+    @property
+    def sb_words(self):
+        return self.sb_bytes // (8 * self.tm)
+
+    @property
+    def bias_rows(self):
+        return self.bias_bytes // (4 * self.tn)
+
+    @property
+    def nbout_rows(self):
+        return self.nbout_bytes // (2 * self.tn)
+
+    @property
+    def ib_depth(self):
+        return self.ib_bytes // (WORD_BITS // 8)
+
+    def half(self, rows):
+        return rows // 2
+
+    @property
+    def groups_per_window(self):
+        """NBout rows (groups of tn outputs) per output window of 16 * tm positions."""
+        return self.window // self.tn
+
+    @property
+    def words(self):
+        """Memory words per row of each buffer kind."""
+        w = self.mem_width
+        return {"bitmap": self.window // w, "nbin": 16 * self.window // w,
+                "sb": 64 * self.tm // w, "bias": 32 * self.tn // w,
+                "instruction": WORD_BITS // w, "values_per_word": w // 16}
+
+    def as_dict(self):
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+
+#: The thesis configuration.
+THESIS = AccelConfig()
+
+#: A small configuration for tests and small FPGAs (Tn = Tm = 4).
+SMALL = AccelConfig(tn=4, tm=4, nbin_bytes=2048, nbout_bytes=512, nibin_bytes=128,
+                    sib_bytes=512, sb_bytes=2048, bias_bytes=256, ib_bytes=4096, mem_width=64)
+
+
+def small_config(tn=4, tm=4, **overrides):
+    """A configuration with buffers sized for tests and small FPGAs at any Tn/Tm
+    (each keyword given and not None overrides its field)."""
+    window_bytes = 32 * tm
+    base = dict(tn=tn, tm=tm, nbin_bytes=16 * window_bytes, nibin_bytes=16 * 2 * tm,
+                sib_bytes=64 * 2 * tm, sb_bytes=64 * 8 * tm, bias_bytes=16 * 4 * tn,
+                nbout_bytes=max(64 * 2 * tn, 4 * 16 * tm * 2), ib_bytes=16 * 1024,
+                mem_width=min(64, 16 * tm, 32 * tn))
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return AccelConfig(**base)
+
+
+_CONFIG_OPTIONS = ("nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",
+                   "bias_bytes", "ib_bytes", "mem_width")
+
+#: Tn and Tm of every command that takes them, unless the user gives others.
+DEFAULT_TN = DEFAULT_TM = 4
+
+
+def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM):
+    """The options of a configuration: ``--tn``, ``--tm`` and each buffer size."""
+    p.add_argument("--tn", type=int, default=tn, help=f"PEs, a power of two (default {tn})")
+    p.add_argument("--tm", type=int, default=tm,
+                   help=f"multipliers per PE, a power of two (default {tm})")
+    for name, help_ in (("nbin-bytes", "NBin size"), ("nbout-bytes", "NBout size"),
+                        ("nibin-bytes", "NIBin size"), ("sib-bytes", "SIB size"),
+                        ("sb-bytes", "SB size per PE"), ("bias-bytes", "bias buffer size"),
+                        ("ib-bytes", "instruction buffer size"), ("mem-width", "memory word bits")):
+        p.add_argument(f"--{name}", type=int, help=f"{help_} (default: the small test config "
+                                                   f"scaled to Tn/Tm)")
+
+
+def config_from_args(args):
+    """The configuration of :func:`add_config_arguments`' options: :func:`small_config`
+    at ``--tn``/``--tm`` with each buffer option given overriding it."""
+    return small_config(args.tn, args.tm, **{k: getattr(args, k, None) for k in _CONFIG_OPTIONS})

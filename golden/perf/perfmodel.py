@@ -1,0 +1,353 @@
+"""The event-driven performance model (thesis §5.1.2, docs/architecture.md §6): predicts the
+cycles of a compiled program on the generated accelerator, and its timeline.
+
+Two halves:
+
+* :func:`work` runs the program on the golden machine and records, per
+  instruction, what it makes its unit do: memory words read (``LOAD``, by
+  target; an NBin row moves only its window's nonzeros), words written and
+  windows encoded (``STORE``), NSM windows and SSM steps per output group
+  (``COMPUTE``, from :func:`golden.twins.ssm.tile_steps` through the machine).
+* :func:`predict` replays the instructions through a model of the control
+  processor: in-order dispatch from a two-entry queue, a second instruction in
+  the same cycle when the compiler marked it ``par``, the ping-pong
+  scoreboard (:func:`golden.contract.isa.accesses`, the rule of :mod:`hdl.control.controller`), ``SYNC`` and
+  ``END`` waiting for every unit, ``fence`` LOADs waiting for the store unit;
+  each unit busy for the duration its :class:`Timing` gives the instruction's
+  work under the memory model (latency, interval between requests, stall
+  probability).  Events are instruction issues and completions; time jumps
+  from one to the next.
+
+The timing constants are the RTL's: how many cycles a unit spends around the
+work it does (a LOAD's request pipeline, the compute unit's fill and drain, the
+store unit's read-encode-write loop).  ``make bench`` measures the model's
+error against the RTL (Amaranth simulation of the generated design, unit by
+unit and in total).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from golden.contract.isa import UNIT, Op, Target, accesses, conflict, decode
+from golden.twins.machine import Machine
+
+__all__ = ["Timing", "TIMING", "work", "predict"]
+
+UNITS = ("load", "store", "compute")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The units' cycles around their work, read off the RTL (:mod:`hdl.control.dma`,
+    :mod:`hdl.control.compute`, :mod:`hdl.control.controller`) and checked against it by the bench.
+
+    * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
+      idles when the last datum is written; LUT: one entry per cycle);
+    * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps,
+      at least one, and each group's wait for room in the config FIFOs); the
+      unit takes the next COMPUTE ``drain(tn, tm)`` cycles before the end (the
+      H-tree and PE pipeline), once the one before has ended (the fill is the
+      pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each
+      output's NBout row before writing it);
+    * STORE, per window: ``2 G`` to read its ``G`` NBout rows, then sparse
+      ``nonzeros + words + 2 ceil(nonzeros / tn)`` (one value per cycle into the
+      packer, a cycle per word written, two per Encoder beat; the next
+      window's read overlaps it), dense ``words`` and a cycle between windows
+      (no overlap); plus ``store_fixed`` (sparse) or ``store_fixed_dense``;
+    * instructions issue from the controller's two-entry queue
+      (:class:`_IssueQueue`; the first two cycles after the fetch fill it).
+    """
+    load_fixed: int = 2
+    store_fixed: int = 4
+    store_fixed_dense: int = 2
+    config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
+    config_release: int = 12   # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
+
+    def drain(self, tn, tm):
+        """Cycles from the NSM and the sequencer running empty to the end of a
+        COMPUTE: the H-tree, the PEs and the NBout write; the next COMPUTE
+        starts while they drain."""
+        lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
+        return 15 + lt + lm
+
+    def fill(self, tn, tm):
+        """The compute unit's fill and drain: grows with the H-tree (log2 tn)
+        and the adder tree (log2 tm)."""
+        lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
+        return 24 + lt + lm + (lm >= 3)
+
+
+TIMING = Timing()
+
+
+@dataclass
+class Step:
+    """One instruction and the work it gives its unit."""
+    index: int
+    op: str
+    fields: dict
+    unit: str | None
+    reads: int = 0          # golden.contract.isa.accesses: bit masks over golden.contract.isa.Resource
+    writes: int = 0
+    words: int = 0          # memory words read (LOAD) or written (STORE)
+    values: int = 0         # STORE: values through the packer
+    windows: int = 0        # STORE: windows encoded; COMPUTE: NSM windows fed
+    groups: int = 0         # COMPUTE: output groups
+    steps: int = 0          # COMPUTE: SSM steps handed to the PEs
+    ideal: int = 0          # COMPUTE: sum ceil(pairs / Tm)
+    extra: dict = field(default_factory=dict)
+
+
+class _GroupLog(dict):
+    """The machine's stats dict, also logging each group's ``window_cycles``."""
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.groups = []
+
+    def __setitem__(self, key, value):
+        if key == "window_cycles":
+            self.groups.append(value - self.get(key, 0))
+        super().__setitem__(key, value)
+
+
+class _Tracer(Machine):
+    def __init__(self, cfg, image):
+        super().__init__(cfg, image)
+        self.stats = _GroupLog(self.stats)
+
+    def load(self, f):
+        cfg, w = self.cfg, self.cfg.words
+        t = f["target"]
+        if t in (Target.NIB, Target.SIB):
+            words = f["count"] * w["bitmap"]
+        elif t == Target.NBIN:
+            if f["dense"]:
+                words = f["count"] * w["nbin"]
+            else:
+                lanes = w["values_per_word"]
+                words = sum(-(-int(self.nib[self._row(cfg.window_rows, f["half"], f["row"] + i)]
+                                      .sum()) // lanes) for i in range(f["count"]))
+        elif t == Target.SB:
+            words = f["count"] * cfg.tn * w["sb"]
+        elif t == Target.BIAS:
+            words = f["count"] * w["bias"]
+        else:
+            words = -(-f["count"] // w["values_per_word"])
+            self._cur.extra["entries"] = f["count"]
+        self._cur.words = words
+        self._cur.extra["target"] = t
+        super().load(f)
+
+    def compute(self, f):
+        before = dict(self.stats)
+        self.stats.groups = []
+        super().compute(f)
+        self._cur.extra["group_cycles"] = list(self.stats.groups)
+        s = self._cur
+        s.groups = f["groups"]
+        s.windows = self.stats["windows"] - before.get("windows", 0)   # the windows fed
+        s.steps = self.stats.get("steps", 0) - before.get("steps", 0)
+        s.extra["window_cycles"] = self.stats["window_cycles"] - before.get("window_cycles", 0)
+        s.ideal = self.stats.get("ideal", 0) - before.get("ideal", 0)
+
+    def store(self, f):
+        cfg, w = self.cfg, self.cfg.words
+        s = self._cur
+        G, lanes = cfg.groups_per_window, w["values_per_word"]
+        per_window = []
+        for win in range(f["windows"]):
+            rows = [self.nbout[self._row(cfg.nbout_rows, f["half"], win * G + k)]
+                    for k in range(G) if win * G + k < f["rows"]]
+            per_window.append(sum(int(np.count_nonzero(r)) for r in rows))
+        s.windows = f["windows"]
+        s.values = f["windows"] * cfg.window
+        s.extra.update(rows=f["rows"], nonzeros=per_window)
+        if f["dense"]:
+            s.words = f["windows"] * w["nbin"]
+        else:   # per window its bitmap and its packed nonzeros
+            s.words = sum(w["bitmap"] + -(-n // lanes) for n in per_window)
+        super().store(f)
+
+
+def work(program):
+    """Run ``program`` on the golden machine; return its :class:`Step` list."""
+    m = _Tracer(program.cfg, program.image)
+    out = []
+    for i, word in enumerate(program.words):
+        op, f = decode(word)
+        r, w = accesses(op, f)
+        m._cur = Step(i, op, f, UNIT.get(op), r, w)
+        m.execute(op, f)
+        out.append(m._cur)
+        if op == Op.END:
+            break
+    return out
+
+
+def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
+    """``(busy cycles, releases)`` of a COMPUTE starting at ``start`` (its first
+    busy cycle) behind configurations ``pending`` still in the FIFOs (the cycles
+    they leave, of the COMPUTE draining before it).
+
+    Each group's tile and bias configuration waits in a FIFO of
+    ``config_depth`` until the PEs finish the group: short groups back up
+    behind the pipeline's latency."""
+    # (skipping windows: one more cycle, to read the first SIB mask row)
+    fill = timing.fill(cfg.tn, cfg.tm) + (step.fields["skip"] and not step.fields["dense"])
+    lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
+    release = [r - start for r in pending]     # when each configuration leaves
+    t = 0
+    for c in step.extra["group_cycles"]:
+        if len(release) >= timing.config_depth:
+            t = max(t, release[-timing.config_depth])
+        release.append(t + c + lat)
+        t += c
+    return fill + t, [start + r for r in release[len(pending):]]
+
+
+def duration(step, cfg, memory=None, timing=TIMING):
+    """Cycles ``step``'s unit is busy with it (expected cycles under memory stalls)."""
+    mem = {"latency": 4, "interval": 1, "p_stall": 0.0, **(memory or {})}
+    per_read = max(mem["interval"], 1) / (1.0 - mem["p_stall"])
+    per_write = 1.0 / (1.0 - mem["p_stall"])
+    if step.op == Op.LOAD:
+        if step.fields["count"] == 0:     # nothing to request: idle the next cycle
+            return 1
+        words = step.words * per_read
+        if step.extra.get("target") == Target.LUT:   # each word's entries written before the next
+            words += step.extra["entries"]
+        return timing.load_fixed + mem["latency"] + words
+    if step.op == Op.COMPUTE:
+        return compute_time(step, cfg, timing)[0]
+    if step.op == Op.STORE:
+        G, W = cfg.groups_per_window, cfg.window
+        lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]
+        if step.fields["dense"]:
+            # (a cycle between windows: the writer returns to idle before the next)
+            return timing.store_fixed_dense + step.windows * (2 * G + W / lanes * per_write) + \
+                step.windows - 1
+        # The next window's rows are read while the Encoder and the writer work
+        # on the previous one: a window's read shows only where it is longer.
+        total = timing.store_fixed + 2 * G
+        prev = None
+        for n in step.extra["nonzeros"]:
+            write = n + (bm + -(-n // lanes)) * per_write + 2 * max(1, -(-n // cfg.tn))
+            if prev is not None:
+                total += max(0, 2 * G - prev)
+            total += write
+            prev = write
+        return total
+    return 0
+
+
+def _conflict(a, b):
+    """Whether Steps ``a`` and ``b`` conflict (:func:`golden.contract.isa.conflict`, the
+    scoreboard's rule)."""
+    return conflict(a.reads, a.writes, b.reads, b.writes)
+
+
+class _IssueQueue:
+    """The controller's two-entry instruction queue (:mod:`hdl.control.controller`), cycle by
+    cycle: an IB read in flight lands in the queue a cycle later, a read is
+    started while fewer than two are held or coming; the head issues when the
+    queue holds it, a second one only when it holds two.  (Cycle 0 is the first
+    cycle after the program fetch; the first instruction can issue at cycle 2.)"""
+
+    def __init__(self, total):
+        self.t, self.count, self.inflight, self.fetched, self.total = 0, 0, 0, 0, total
+        self.pops = 0
+
+    def _step(self):
+        read = self.count + self.inflight - self.pops < 2 and self.fetched < self.total
+        self.count += self.inflight - self.pops
+        self.inflight, self.fetched = int(read), self.fetched + int(read)
+        self.pops, self.t = 0, self.t + 1
+
+    def head_ready(self, t):
+        """The first cycle from ``t`` at which the queue holds the next instruction."""
+        while self.t + 1 <= t:
+            self._step()
+        while self.count - self.pops < 1:
+            self._step()
+        return max(t, self.t)
+
+    def second_ready(self):
+        return self.count == 2 and self.pops == 1
+
+    def pop(self):
+        self.pops += 1
+
+
+def predict(program, memory=None, timing=TIMING, steps=None):
+    """Predicted ``cycles`` (as the RTL's counter counts them: from the end of the
+    program fetch to ``END``), ``compute_cycles`` and the ``timeline``: per
+    instruction its unit, issue and end cycle."""
+    cfg = program.cfg
+    steps = steps if steps is not None else work(program)
+    free_at = {u: 0 for u in UNITS}          # the cycle the unit takes its next one
+    done_at = {u: 0 for u in UNITS}          # the cycle the unit is idle again
+    running = {u: None for u in UNITS}       # (end, step) of its last instruction
+    older = None                             # (end, step) of the COMPUTE draining behind it
+    releases = []                            # its configurations' release cycles
+    last_issue, issued_now = -1, 0
+    queue = _IssueQueue(len(program.words))
+    timeline, compute = [], 0
+    prev = None
+    for s in steps:
+        if s.op == Op.NOP:
+            continue
+        earliest = 0
+        if s.op in (Op.SYNC, Op.END):
+            earliest = max(earliest, *done_at.values())
+        else:
+            earliest = max(earliest, free_at[s.unit])
+            for u, cur in list(running.items()) + [("compute", older)]:
+                if u != s.unit and cur is not None and _conflict(s, cur[1]):
+                    earliest = max(earliest, cur[0])
+            if s.op == Op.LOAD and s.fields.get("fence"):
+                earliest = max(earliest, free_at["store"])
+        # Dual issue: in the same cycle as the previous one only if marked par,
+        # to another unit, without a conflict; otherwise at least a cycle later.
+        same_cycle_ok = (prev is not None and s.fields.get("par") and issued_now == 1
+                         and prev.unit is not None and s.unit is not None
+                         and prev.unit != s.unit and not _conflict(s, prev))
+        if same_cycle_ok and earliest <= last_issue and queue.second_ready():
+            issue = last_issue
+            issued_now = 2
+        else:
+            issue = queue.head_ready(max(earliest, last_issue + 1))
+            issued_now = 1
+        queue.pop()
+        last_issue = issue
+        prev = s
+        if s.op == Op.END:
+            timeline.append({"index": s.index, "op": s.op.name, "unit": None, "issue": issue,
+                             "end": issue})
+            return {"cycles": int(round(issue)) + 1, "compute_cycles": int(round(compute)),
+                    "timeline": timeline}
+        if s.unit is None:
+            timeline.append({"index": s.index, "op": s.op.name, "unit": None, "issue": issue,
+                             "end": issue})
+            continue
+        if s.unit == "compute":
+            # The unit takes the next COMPUTE while this one's last steps are in
+            # the H-tree and PE pipeline (``drain`` cycles before its end), once
+            # the one before it has ended.
+            prev_end = done_at["compute"]
+            d, rel = compute_time(s, cfg, timing, issue + 1,
+                                  [r for r in releases if r > issue + 1])
+            end = issue + 1 + d
+            older = running["compute"] if prev_end > issue else None
+            free_at["compute"] = max(end - timing.drain(cfg.tn, cfg.tm), prev_end)
+            releases = rel
+            compute += end - max(issue + 1, prev_end)
+        else:
+            d = duration(s, cfg, memory, timing)
+            end = issue + 1 + d
+            free_at[s.unit] = end
+        done_at[s.unit] = end
+        running[s.unit] = (end, s)
+        timeline.append({"index": s.index, "op": s.op.name, "unit": s.unit, "issue": issue,
+                         "end": end})
+    raise ValueError("the program has no END")

@@ -1,0 +1,170 @@
+"""The accelerator as a golden functional machine: runs a compiled program on a
+memory image, instruction by instruction, with the per-module golden functions
+(NSM, SSM, WDM, PEFU, Encoder).  It is what the RTL must match bit for bit, and
+it counts the ideal compute cycles (``sum ceil(pairs / tm)`` per NSM window) of
+the run.
+"""
+
+import numpy as np
+
+from golden.twins import encoder, wdm
+from golden.contract import sib
+from golden.twins.pefu import pool_max
+from golden.twins.fc import group_outputs
+from golden.contract.fixed import ACTIVATIONS
+from golden.contract.isa import Op, Target, decode
+from golden.contract.layout import MemoryImage, join_words, pack_values, split_words, unpack_values
+
+__all__ = ["Machine", "run_program"]
+
+
+
+class Machine:
+    def __init__(self, cfg, image):
+        self.cfg = cfg
+        self.mem = MemoryImage(cfg.mem_width)
+        self.mem.update(image)
+        W = cfg.window
+        self.nib = np.zeros((cfg.window_rows, W), dtype=bool)
+        self.sib = np.zeros((cfg.sib_rows, W), dtype=bool)
+        self.nbin = np.zeros((cfg.nbin_rows, W), dtype=np.int64)
+        self.sb = [[0] * cfg.sb_words for _ in range(cfg.tn)]
+        self.bias = np.zeros((cfg.bias_rows, cfg.tn), dtype=np.int64)
+        self.nbout = np.zeros((cfg.nbout_rows, cfg.tn), dtype=np.int64)
+        self.lut = np.zeros((cfg.tn, wdm.LUT_SIZE), dtype=np.int64)
+        self.stats = {"ideal": 0, "beats": 0, "steps": 0, "instructions": 0}
+
+    def _row(self, rows, half, r):
+        return half * (rows // 2) + r
+
+    def _bitmap(self, addr):
+        cfg = self.cfg
+        row = join_words(self.mem.read(addr, cfg.words["bitmap"]), cfg.mem_width)
+        return np.array([(row >> p) & 1 for p in range(cfg.window)], dtype=bool)
+
+    def load(self, f):
+        cfg, W, mw = self.cfg, self.cfg.window, self.cfg.mem_width
+        target = f["target"]
+        addr = f["mem_addr"]
+        if target in (Target.NIB, Target.SIB):
+            buf, rows = (self.nib, cfg.window_rows) if target == Target.NIB else \
+                (self.sib, cfg.sib_rows)
+            for i in range(f["count"]):
+                buf[self._row(rows, f["half"], f["row"] + i)] = self._bitmap(
+                    addr + i * cfg.words["bitmap"])
+        elif target == Target.NBIN:
+            lanes = cfg.words["values_per_word"]
+            for i in range(f["count"]):
+                r = self._row(cfg.window_rows, f["half"], f["row"] + i)
+                n = W if f["dense"] else int(self.nib[r].sum())
+                words = self.mem.read(addr + i * cfg.words["nbin"], -(-n // lanes))
+                vals = unpack_values(words, mw, len(words) * lanes)
+                self.nbin[r] = 0
+                self.nbin[r, :vals.size] = vals
+        elif target == Target.SB:
+            a = addr
+            for i in range(f["count"]):
+                for j in range(cfg.tn):
+                    self.sb[j][self._row(cfg.sb_words, f["half"], f["row"] + i)] = join_words(
+                        self.mem.read(a, cfg.words["sb"]), mw)
+                    a += cfg.words["sb"]
+        elif target == Target.BIAS:
+            for i in range(f["count"]):
+                v = join_words(self.mem.read(addr + i * cfg.words["bias"], cfg.words["bias"]), mw)
+                vals = [(v >> (32 * j)) & 0xFFFFFFFF for j in range(cfg.tn)]
+                self.bias[self._row(cfg.bias_rows, f["half"], f["row"] + i)] = [
+                    x - (1 << 32) if x >> 31 else x for x in vals]
+        elif target == Target.LUT:
+            lanes = cfg.words["values_per_word"]
+            words = self.mem.read(addr, -(-f["count"] // lanes))
+            self.lut[f["pe"], :f["count"]] = unpack_values(words, mw, f["count"])
+
+    def compute(self, f):
+        cfg, W = self.cfg, self.cfg.window
+        slot = f["slot"].bits
+        per_word = 64 * cfg.tm // slot
+        n_win = f["windows"]
+        rows_n = [self._row(cfg.window_rows, f["nbin_half"], w) for w in range(n_win)]
+        ones = np.ones(W, dtype=bool)
+        nbm = np.concatenate([ones if f["dense"] else self.nib[r] for r in rows_n])
+        nz = np.concatenate([self.nbin[r, :(W if f["dense"] else int(self.nib[r].sum()))]
+                             for r in rows_n])
+        base = f["sb_base"]
+        # The SIB layout (golden.contract.sib): the groups' mask rows, then the fed windows' rows.
+        # (without ``skip``: every window's row, no masks)
+        segs = sib.segments(n_win, W) if f["skip"] else 0
+        row = f["sib_row"] + f["groups"] * segs
+
+        def read(r):
+            return self.sib[self._row(cfg.sib_rows, f["sib_half"], r)]
+        for g in range(f["groups"]):
+            if f["dense"]:
+                sbm, fed = np.ones(n_win * W, dtype=bool), None
+            elif not f["skip"]:
+                sbm, fed = np.concatenate([read(row + w) for w in range(n_win)]), None
+                row += n_win
+            else:
+                masks = [read(f["sib_row"] + g * segs + s) for s in range(segs)]
+                n_fed = len(sib.fed_windows(masks, n_win))
+                sbm, fed = sib.unpack(masks, [read(row + k) for k in range(n_fed)], n_win)
+                row += n_fed
+            count = int(sbm.sum())
+            n_words = -(-count // per_word)
+            comp = np.zeros((cfg.tn, count), dtype=np.int64)
+            for j in range(cfg.tn):
+                words = [self.sb[j][self._row(cfg.sb_words, f["sb_half"], base + k)]
+                         for k in range(n_words)]
+                comp[j] = wdm.decode_stream(words, self.lut[j], slot, cfg.tm, count)
+            base += n_words
+            bias = self.bias[self._row(cfg.bias_rows, f["bias_half"], f["bias_row"] + g)]
+            out = group_outputs(nz, nbm, sbm, comp, bias, f["shift"],
+                                ACTIVATIONS[f["activation"]], cfg.tm, W, stats=self.stats,
+                                fed=fed)
+            r = self._row(cfg.nbout_rows, f["out_half"], f["out_row"] + g)
+            self.nbout[r] = pool_max(self.nbout[r], out) if f["pool"] else out
+
+    def store(self, f):
+        cfg, W, mw = self.cfg, self.cfg.window, self.cfg.mem_width
+        G = cfg.groups_per_window
+        for w in range(f["windows"]):
+            vals = np.zeros(W, dtype=np.int64)
+            for k in range(G):
+                r = w * G + k
+                if r < f["rows"]:
+                    vals[k * cfg.tn:(k + 1) * cfg.tn] = self.nbout[self._row(cfg.nbout_rows,
+                                                                             f["half"], r)]
+            base = f["mem_addr"] + w * cfg.words["nbin"]
+            if f["dense"]:
+                self.mem.write(base, pack_values(vals, mw))
+                continue
+            nz, bm = encoder.encode(vals)
+            row = sum(1 << p for p in range(W) if bm[p])
+            self.mem.write(f["bm_addr"] + w * cfg.words["bitmap"], split_words(row, W, mw))
+            self.mem.write(base, pack_values(nz, mw))
+
+    def execute(self, op, f):
+        """Run one decoded instruction (NOP, SYNC and END change nothing)."""
+        if op == Op.LOAD:
+            self.load(f)
+        elif op == Op.STORE:
+            self.store(f)
+        elif op == Op.COMPUTE:
+            self.compute(f)
+
+    def run(self, words):
+        for word in words:
+            op, f = decode(word)
+            self.stats["instructions"] += 1
+            self.execute(op, f)
+            if op == Op.END:
+                break
+        return self.stats
+
+
+def run_program(program):
+    """Run a compiled program; returns ``(outputs int16 (vectors, N_out), machine)``."""
+    from golden.contract.layout import decode_vector
+    m = Machine(program.cfg, program.image)
+    m.run(program.words)
+    outs = np.stack([decode_vector(m.mem, lay, program.cfg) for lay in program.outputs])
+    return outs, m

@@ -1,0 +1,149 @@
+"""The Encoder (thesis §4.2.1, docs/architecture.md §3): output neurons to direct indexing.
+
+Takes ``window`` (default ``4 * tn``) output neurons at a time, and emits their
+nonzeros, up to ``tn`` per cycle, with the window's bitmap (1 where nonzero).
+A window with ``z`` nonzeros takes ``max(1, ceil(z / tn))`` cycles: an all-zero
+window still emits one (empty) beat, so that its bitmap reaches memory.
+Golden twin: :func:`golden.twins.encoder.beats` / :func:`golden.twins.encoder.encode`.
+
+Generated Verilog (``python -m hdl.generate encoder --tn TN``), module ``encoder``:
+
+``i`` (in)   ``value[window]`` signed 16, ``last`` (final window of the vector)
+``o`` (out)  ``valid[tn]`` (lane mask, lanes filled from 0), ``value[tn]``,
+             ``bitmap[window]`` (the window's, on every beat), ``first`` (first beat
+             of a window), ``last`` (final beat of a final window)
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hdl.datapath.logic import apply_levels, route_by_rank, sklansky_levels
+from golden.contract.params import check_int, check_pow2, clog2
+from hdl.registry import TN, register
+
+__all__ = ["Encoder"]
+
+
+class Encoder(wiring.Component):
+    """Zero-skipping compressor of output neurons.
+
+    Parameters
+    ----------
+    tn : int
+        Nonzeros per output beat, a power of two in 1..64.
+    window : int
+        Neurons per input window, a power of two, ``tn <= window <= 256``; default ``4 * tn``.
+    width : int
+        Neuron width (signed), 2..32; 16 in the fixed-point contract.
+
+    Members
+    -------
+    i : ``In(stream.Signature(...))``   a window of neurons and ``last``
+    o : ``Out(stream.Signature(...))``  nonzeros, lane mask, bitmap, ``first``, ``last``
+
+    Attributes
+    ----------
+    latency : int
+        Edges from taking a window to handing its first beat to a ready consumer.
+    """
+
+    def __init__(self, *, tn, window=None, width=16):
+        self._tn = check_pow2("tn", tn, 1, 64)
+        window = 4 * self._tn if window is None else window
+        self._window = check_pow2("window", window, self._tn, 256)
+        self._width = check_int("width", width, 2, 32)
+        W = self._window
+        self.input_layout = data.StructLayout({
+            "value": data.ArrayLayout(signed(self._width), W), "last": 1})
+        self.beat_layout = data.StructLayout({
+            "valid": unsigned(self._tn),
+            "value": data.ArrayLayout(signed(self._width), self._tn),
+            "bitmap": unsigned(W),
+            "first": 1,
+            "last": 1,
+        })
+        super().__init__({
+            "i": In(stream.Signature(self.input_layout)),
+            "o": Out(stream.Signature(self.beat_layout)),
+        })
+
+    @property
+    def latency(self):
+        return 3
+
+    @property
+    def parameters(self):
+        return {"tn": self._tn, "window": self._window, "width": self._width,
+                "latency": self.latency}
+
+    def elaborate(self, platform):
+        m = Module()
+        W, tn = self._window, self._tn
+        cw = clog2(W + 1)
+
+        # Stage a: register the window and its nonzero flags.
+        a_valid = Signal()
+        a_value = Signal(data.ArrayLayout(signed(self._width), W), reset_less=True)
+        a_nz = Signal(W, reset_less=True)
+        a_last = Signal(reset_less=True)
+
+        # Stage d (drain): ranks of the nonzeros, emitted tn per cycle.
+        d_valid = Signal()
+        d_value = Signal(data.ArrayLayout(signed(self._width), W), reset_less=True)
+        d_nz = Signal(W, reset_less=True)
+        d_rank = [Signal(cw, name=f"d_rank{p}", reset_less=True) for p in range(W)]
+        d_total = Signal(cw, reset_less=True)
+        d_last = Signal(reset_less=True)
+        beat = Signal(range(W // tn + 1))
+
+        n_beats = Signal(range(W // tn + 2))
+        m.d.comb += n_beats.eq(Mux(d_total == 0, 1, (d_total + tn - 1) >> clog2(tn)))
+        o_free = ~self.o.valid | self.o.ready
+        emit = d_valid & o_free
+        finish = emit & (beat == n_beats - 1)
+        d_take = ~d_valid | finish
+        a_take = ~a_valid | d_take
+
+        m.d.comb += self.i.ready.eq(a_take)
+        with m.If(a_take):
+            m.d.sync += a_valid.eq(self.i.valid)
+        with m.If(a_take & self.i.valid):
+            m.d.sync += [a_value.eq(self.i.payload.value), a_last.eq(self.i.payload.last)]
+            m.d.sync += [a_nz[p].eq(self.i.payload.value[p] != 0) for p in range(W)]
+
+        inclusive = apply_levels([a_nz[p] for p in range(W)], sklansky_levels(W), cw)
+        with m.If(d_take):
+            m.d.sync += d_valid.eq(a_valid)
+        with m.If(d_take & a_valid):
+            m.d.sync += [d_value.eq(a_value), d_nz.eq(a_nz), d_last.eq(a_last),
+                         d_total.eq(inclusive[W - 1])]
+            m.d.sync += [d_rank[p].eq(inclusive[p] - a_nz[p]) for p in range(W)]
+
+        lane_valid, lane_pos = route_by_rank(m, d_nz, d_rank, beat, tn)
+        flat = d_value.as_value()
+        lane_value = [Mux(lane_valid[k], flat.word_select(lane_pos[k], self._width).as_signed(), 0)
+                      for k in range(tn)]
+        with m.If(emit):
+            m.d.sync += [
+                self.o.valid.eq(1),
+                self.o.payload.bitmap.eq(d_nz),
+                self.o.payload.first.eq(beat == 0),
+                self.o.payload.last.eq(d_last & (beat == n_beats - 1)),
+            ]
+            for k in range(tn):
+                m.d.sync += [self.o.payload.valid[k].eq(lane_valid[k]),
+                             self.o.payload.value[k].eq(lane_value[k])]
+            m.d.sync += beat.eq(Mux(finish, 0, beat + 1))
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
+
+
+def _build(*, tn):
+    return Encoder(tn=tn)
+
+
+register("encoder", _build,
+         help="Encoder: 4*Tn output neurons per window to nonzeros (Tn per cycle) and a bitmap",
+         options=(TN,))

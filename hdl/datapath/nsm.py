@@ -1,0 +1,266 @@
+"""The neuron selector module (NSM, thesis §4.2.1, docs/architecture.md §3).
+
+One NSM, shared by all PEs, takes a window of ``window`` (default ``16 * tm``)
+positions of the neuron bitmap (NIBin) and the shared synapse bitmap (SIB),
+ANDs them, ranks every set position among the set bits of each bitmap with a
+pipelined parallel-prefix (Sklansky) popcount, and emits up to ``tm`` pairs per
+cycle: the selected neuron value, its index into the compressed neurons and
+the index into the compressed weights (0-based, running on across the windows
+of a tile).  Golden twin: :func:`golden.twins.nsm.beats` / :func:`golden.twins.nsm.select`.
+
+Costs.  A window with ``p > 0`` pairs takes ``ceil(p / tm)`` output cycles.  A
+window with no pair emits nothing: it costs no compute cycle, only the one cycle
+in which the drain stage reads and discards it (so the NSM reads at most one
+window per cycle; behind a FIFO it runs ahead of the PEs while they are busy).
+A tile whose final window holds no pair is closed by one empty beat with
+``last`` set.
+
+Generated Verilog (``python -m hdl.generate nsm --tm TM``), module ``nsm``:
+
+``i`` (in)        ``neuron_bitmap[window]``, ``synapse_bitmap[window]``, ``last`` (final window
+                  of the tile: the indices restart after it)
+``neurons`` (in)  ``value[window]`` signed 16: the window's compressed neurons, the
+                  first popcount(neuron_bitmap) entries meaningful; one payload per
+                  window, taken when the window leaves the drain stage
+``o`` (out)       ``valid[tm]`` (lane mask, lanes filled from 0), ``neuron[tm]``,
+                  ``neuron_index[tm]``, ``synapse_index[tm]`` (unsigned ``index_width``),
+                  ``last``
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hdl.datapath.logic import apply_levels, route_by_rank, sklansky_levels
+from golden.contract.params import check_int, check_pow2, clog2
+from hdl.registry import TM, register
+
+__all__ = ["NSM", "nsm_beat_layout"]
+
+
+def nsm_beat_layout(*, tm, index_width, neuron_width=16):
+    """The NSM's output beat (shared with the SSM sequencer that consumes it)."""
+    return data.StructLayout({
+        "valid":         unsigned(tm),
+        "neuron":        data.ArrayLayout(signed(neuron_width), tm),
+        "neuron_index":  data.ArrayLayout(unsigned(index_width), tm),
+        "synapse_index": data.ArrayLayout(unsigned(index_width), tm),
+        "last":          1,
+    })
+
+
+class NSM(wiring.Component):
+    """Neuron selector: window AND, parallel-prefix ranks, up to Tm pairs per cycle.
+
+    Parameters
+    ----------
+    tm : int
+        Pairs per cycle, a power of two in 1..64.
+    window : int
+        Positions per window, a power of two, ``tm <= window <= 1024``; default ``16 * tm``.
+    index_width : int
+        Width of the neuron/synapse indices (positions of a tile < 2**index_width), 8..32.
+    levels_per_stage : int
+        Prefix-tree levels per register stage, 1..8 (default 2).
+
+    Members
+    -------
+    i : ``In(stream.Signature(...))``  window bitmaps and ``last``
+    neurons : ``In(stream.Signature(...))``  the window's compressed neurons
+    o : ``Out(stream.Signature(nsm_beat_layout))``  selected pairs
+
+    Raises
+    ------
+    ValueError
+        A parameter outside its allowed values; the message names it.
+    """
+
+    def __init__(self, *, tm, window=None, index_width=16, levels_per_stage=2,
+                 neuron_width=16):
+        self._tm = check_pow2("tm", tm, 1, 64)
+        window = 16 * self._tm if window is None else window
+        self._window = check_pow2("window", window, self._tm, 1024)
+        self._index_width = check_int("index_width", index_width, 8, 32)
+        self._levels_per_stage = check_int("levels_per_stage", levels_per_stage, 1, 8)
+        self._neuron_width = check_int("neuron_width", neuron_width, 2, 32)
+        self._count_width = clog2(self._window + 1)
+        self._prefix_levels = clog2(self._window)
+        self._prefix_stages = -(-self._prefix_levels // self._levels_per_stage)
+
+        W = self._window
+        self.window_layout = data.StructLayout({
+            "neuron_bitmap": unsigned(W), "synapse_bitmap": unsigned(W), "last": 1})
+        self.neurons_layout = data.StructLayout({
+            "value": data.ArrayLayout(signed(self._neuron_width), W)})
+        self.beat_layout = nsm_beat_layout(tm=self._tm, index_width=self._index_width,
+                                           neuron_width=self._neuron_width)
+        super().__init__({
+            "i": In(stream.Signature(self.window_layout)),
+            "neurons": In(stream.Signature(self.neurons_layout)),
+            "o": Out(stream.Signature(self.beat_layout)),
+        })
+        #: no window in the NSM and no beat waiting at its output (a probe for the
+        #: compute unit, which overlaps the next tile with this one's tail)
+        self.idle = Signal()
+
+    @property
+    def tm(self):
+        return self._tm
+
+    @property
+    def window(self):
+        return self._window
+
+    @property
+    def latency(self):
+        """Edges from taking a window on ``i`` to handing its first beat to a ready
+        consumer (pipeline idle, neurons already offered)."""
+        return 1 + self._prefix_stages + 1 + 1
+
+    @property
+    def parameters(self):
+        return {"tm": self._tm, "window": self._window, "index_width": self._index_width,
+                "levels_per_stage": self._levels_per_stage,
+                "neuron_width": self._neuron_width,
+                "prefix_stages": self._prefix_stages, "latency": self.latency}
+
+    def elaborate(self, platform):
+        m = Module()
+        W, tm, cw, nw = self._window, self._tm, self._count_width, self._neuron_width
+        lg_tm = clog2(tm)
+
+        # --- stage p0: input register; then the prefix stages ---------------------
+        # p0 holds the three bitmaps; stage s >= 1 holds, per bitmap, the running
+        # counts after its share of the Sklansky levels (widths grow with the level).
+        levels = sklansky_levels(W)
+        n_stages = self._prefix_stages + 1
+        valid = [Signal(name=f"p{s}_valid") for s in range(n_stages)]
+        last = [Signal(name=f"p{s}_last", reset_less=True) for s in range(n_stages)]
+        bits = [[Signal(W, name=f"p{s}_{b}", reset_less=True) for b in ("nb", "sb", "both")]
+                for s in range(n_stages)]
+        counts = [None]  # counts[s][b][p] for s >= 1
+
+        # Advance logic, back to front: a stage loads when it is empty or its
+        # content moves on.  The drain stage's `d_take` closes the chain.
+        d_take = Signal()
+        loads = [Signal(name=f"p{s}_load") for s in range(n_stages)]
+        for s in reversed(range(n_stages)):
+            moves_on = d_take if s == n_stages - 1 else loads[s + 1]
+            m.d.comb += loads[s].eq(~valid[s] | moves_on)
+
+        m.d.comb += self.i.ready.eq(loads[0])
+        with m.If(loads[0]):
+            m.d.sync += valid[0].eq(self.i.valid)
+        with m.If(loads[0] & self.i.valid):
+            nb, sb = self.i.payload.neuron_bitmap, self.i.payload.synapse_bitmap
+            m.d.sync += [bits[0][0].eq(nb), bits[0][1].eq(sb), bits[0][2].eq(nb & sb),
+                         last[0].eq(self.i.payload.last)]
+
+        for s in range(1, n_stages):
+            mine = levels[(s - 1) * self._levels_per_stage: s * self._levels_per_stage]
+            if s == 1:
+                prev = [[bits[0][b][p] for p in range(W)] for b in range(3)]
+            else:
+                prev = counts[s - 1]
+            new = [apply_levels(prev[b], mine) for b in range(3)]
+            regs = [[Signal(len(new[b][p]), name=f"p{s}_c{b}_{p}", reset_less=True)
+                     for p in range(W)] for b in range(3)]
+            counts.append(regs)
+            with m.If(loads[s]):
+                m.d.sync += [valid[s].eq(valid[s - 1]), last[s].eq(last[s - 1])]
+                m.d.sync += [bits[s][b].eq(bits[s - 1][b]) for b in range(3)]
+                for b in range(3):
+                    m.d.sync += [regs[b][p].eq(new[b][p]) for p in range(W)]
+
+        # --- the drain stage: one window, emitted tm pairs per cycle ---------------
+        inc, last_bits = counts[-1], bits[-1]
+        d_valid = Signal()
+        d_last = Signal(reset_less=True)
+        d_both = Signal(W, reset_less=True)
+        # Exclusive ranks within the window (flat, cw bits per position), and the totals.
+        d_nrank = Signal(W * cw, reset_less=True)
+        d_srank = Signal(W * cw, reset_less=True)
+        d_brank = [Signal(cw, name=f"d_brank{p}", reset_less=True) for p in range(W)]
+        d_pop_n = Signal(cw, reset_less=True)
+        d_pop_s = Signal(cw, reset_less=True)
+        d_total = Signal(cw, reset_less=True)
+        beat = Signal(range(W // tm + 1))            # beats of this window emitted so far
+        base_n = Signal(self._index_width)            # compressed-neuron index of the window
+        base_s = Signal(self._index_width)            # compressed-weight index of the window
+
+        with m.If(d_take):
+            m.d.sync += d_valid.eq(valid[-1])
+        with m.If(d_take & valid[-1]):
+            m.d.sync += [d_last.eq(last[-1]), d_both.eq(last_bits[2]),
+                         d_pop_n.eq(inc[0][W - 1]), d_pop_s.eq(inc[1][W - 1]),
+                         d_total.eq(inc[2][W - 1])]
+            for p in range(W):
+                m.d.sync += [
+                    d_nrank.word_select(p, cw).eq(inc[0][p] - last_bits[0][p]),
+                    d_srank.word_select(p, cw).eq(inc[1][p] - last_bits[1][p]),
+                    d_brank[p].eq(inc[2][p] - last_bits[2][p]),
+                ]
+
+        # Beats this window needs: ceil(total / tm); one empty beat for an empty last window.
+        n_beats = Signal(range(W // tm + 2))
+        m.d.comb += n_beats.eq(Mux((d_total == 0) & d_last, 1, (d_total + tm - 1) >> lg_tm))
+
+        o_free = ~self.o.valid | self.o.ready
+        emit = Signal()
+        finish = Signal()
+        m.d.comb += [
+            emit.eq(d_valid & self.neurons.valid & (n_beats != 0) & o_free),
+            finish.eq(d_valid & self.neurons.valid &
+                      ((n_beats == 0) | (emit & (beat == n_beats - 1)))),
+            d_take.eq(~d_valid | finish),
+            self.neurons.ready.eq(finish),
+        ]
+
+        # Lane routing: position p goes to lane (brank % tm) in beat (brank // tm).
+        lane_valid = [Signal(name=f"lane{k}_valid") for k in range(tm)]
+        lane_pos = [Signal(range(W), name=f"lane{k}_pos") for k in range(tm)]
+        lane_nrank = [Signal(cw, name=f"lane{k}_nrank") for k in range(tm)]
+        lane_srank = [Signal(cw, name=f"lane{k}_srank") for k in range(tm)]
+        lvalid, lpos = route_by_rank(m, d_both, d_brank, beat, tm)
+        for k in range(tm):
+            m.d.comb += [lane_valid[k].eq(lvalid[k]), lane_pos[k].eq(lpos[k]),
+                         lane_nrank[k].eq(d_nrank.word_select(lane_pos[k], cw)),
+                         lane_srank[k].eq(d_srank.word_select(lane_pos[k], cw))]
+
+        with m.If(emit):
+            m.d.sync += [self.o.valid.eq(1),
+                         self.o.payload.last.eq(d_last & (beat == n_beats - 1))]
+            for k in range(tm):
+                m.d.sync += [
+                    self.o.payload.valid[k].eq(lane_valid[k]),
+                    self.o.payload.neuron[k].eq(Mux(lane_valid[k], self.neurons.payload.value
+                                                    .as_value().word_select(lane_nrank[k], nw)
+                                                    .as_signed(), 0)),
+                    self.o.payload.neuron_index[k].eq(
+                        Mux(lane_valid[k], base_n + lane_nrank[k], 0)),
+                    self.o.payload.synapse_index[k].eq(
+                        Mux(lane_valid[k], base_s + lane_srank[k], 0)),
+                ]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+
+        m.d.comb += self.idle.eq(~Cat(*valid).any() & ~d_valid & ~self.o.valid)
+
+        with m.If(emit):
+            m.d.sync += beat.eq(beat + 1)
+        with m.If(finish):
+            m.d.sync += beat.eq(0)
+            with m.If(d_last):
+                m.d.sync += [base_n.eq(0), base_s.eq(0)]
+            with m.Else():
+                m.d.sync += [base_n.eq(base_n + d_pop_n), base_s.eq(base_s + d_pop_s)]
+        return m
+
+
+def _build(*, tm):
+    return NSM(tm=tm)
+
+
+register("nsm", _build,
+         help="neuron selector: bitmap AND, prefix ranks, up to Tm (neuron, synapse) pairs per cycle",
+         options=(TM,))

@@ -1,0 +1,130 @@
+"""A processing element (thesis §4.2.1 "NFU", docs/architecture.md §3): SB → WDM → SSM → PEFU.
+
+The PE takes SSM steps (from the H-tree), reads the step's word from its
+synapse buffer (SB, an Amaranth ``lib.memory`` with a synchronous read port),
+decodes it in its WDM, selects the beat's weights in its SSM, and feeds the
+PEFU; the PEFU's ``last`` beat takes the output's bias, shift and activation
+from the ``bias`` stream.  The SB and the LUT are written through their own
+ports (ready is always 1) (the controller's loads).
+"""
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.contract.packing import SLOT_WIDTHS
+from golden.twins.wdm import LUT_SIZE
+
+from golden.contract.params import check_int, check_pow2, clog2
+from hdl.datapath.pefu import ACTIVATION_WIDTH, PEFU
+from hdl.datapath.ssm import SSM, step_layout
+from hdl.datapath.wdm import WDM
+
+__all__ = ["PE", "bias_layout", "sb_write_layout"]
+
+
+def bias_layout(*, shift_width=5):
+    """Per output: the bias (at ``f_in + f_w``), the output shift and the activation code."""
+    return data.StructLayout({"bias": signed(32), "shift": unsigned(shift_width),
+                              "activation": unsigned(ACTIVATION_WIDTH)})
+
+
+def sb_write_layout(*, tm, addr_width):
+    return data.StructLayout({"addr": unsigned(addr_width), "data": unsigned(64 * tm)})
+
+
+class PE(wiring.Component):
+    """SB + WDM + SSM + PEFU of one output neuron at a time.
+
+    Parameters
+    ----------
+    tm : int
+        Multipliers, a power of two in 1..64 (the PEFU needs ≥ 2).
+    sb_depth : int
+        SB words of ``64 * tm`` bits, 2..65536.
+    widths : tuple of int
+        Slot widths the WDM supports.
+    max_fanin : int
+        The PEFU's accumulator bound.
+
+    Attributes
+    ----------
+    addr_width : int
+        SB word address width (``clog2(sb_depth)``, at least 4).
+    """
+
+    def __init__(self, *, tm, sb_depth=64, widths=SLOT_WIDTHS, max_fanin=1 << 16):
+        self._tm = check_pow2("tm", tm, 2, 64)
+        self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
+        self._addr_width = max(4, clog2(self._sb_depth))
+        self._widths = tuple(widths)
+        self._max_fanin = max_fanin
+        self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width)
+        super().__init__({
+            "step": In(stream.Signature(self.step_layout)),
+            "sb_write": In(stream.Signature(sb_write_layout(tm=self._tm,
+                                                            addr_width=self._addr_width))),
+            "lut": In(stream.Signature(data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)),
+                                                          "value": signed(16)}))),
+            "bias": In(stream.Signature(bias_layout())),
+            "o": Out(stream.Signature(signed(16))),
+        })
+
+    @property
+    def addr_width(self):
+        return self._addr_width
+
+    def elaborate(self, platform):
+        m = Module()
+        tm = self._tm
+        m.submodules.sb = sb = Memory(shape=unsigned(64 * tm), depth=self._sb_depth, init=[])
+        wr = sb.write_port()
+        rd = sb.read_port()
+        m.submodules.wdm = wdm = WDM(tm=tm, widths=self._widths, side=self.step_layout)
+        m.submodules.ssm = ssm = SSM(tm=tm, addr_width=self._addr_width)
+        m.submodules.pefu = pefu = PEFU(tm=tm, max_fanin=self._max_fanin)
+
+        m.d.comb += [
+            self.sb_write.ready.eq(1),  # SB writes never wait
+            wr.addr.eq(self.sb_write.payload.addr),
+            wr.data.eq(self.sb_write.payload.data),
+            wr.en.eq(self.sb_write.valid),
+        ]
+        wiring.connect(m, wiring.flipped(self.lut), wdm.lut)
+
+        # Stage r: the SB read.  The read port's data follows the address of the
+        # edge that loaded the stage and holds while the stage is stalled.
+        r_valid = Signal()
+        r_step = Signal(self.step_layout, reset_less=True)
+        r_load = ~r_valid | wdm.i.ready
+        m.d.comb += [
+            self.step.ready.eq(r_load),
+            rd.addr.eq(self.step.payload.sb_addr),
+            rd.en.eq(r_load),
+            wdm.i.valid.eq(r_valid),
+            wdm.i.payload.word.eq(rd.data),
+            wdm.i.payload.slot.eq(r_step.slot),
+            wdm.i.payload.side.eq(r_step),
+        ]
+        with m.If(r_load):
+            m.d.sync += [r_valid.eq(self.step.valid), r_step.eq(self.step.payload)]
+
+        wiring.connect(m, wdm.o, ssm.i)
+
+        # Join: the output's last beat waits for its bias.
+        beat = ssm.o.payload
+        has_bias = ~beat.last | self.bias.valid
+        m.d.comb += [
+            pefu.i.valid.eq(ssm.o.valid & has_bias),
+            pefu.i.payload.neuron.eq(beat.neuron),
+            pefu.i.payload.weight.eq(beat.weight),
+            pefu.i.payload.last.eq(beat.last),
+            pefu.i.payload.bias.eq(self.bias.payload.bias),
+            pefu.i.payload.shift.eq(self.bias.payload.shift),
+            pefu.i.payload.activation.eq(self.bias.payload.activation),
+            ssm.o.ready.eq(pefu.i.ready & has_bias),
+            self.bias.ready.eq(ssm.o.valid & beat.last & pefu.i.ready),
+        ]
+        wiring.connect(m, pefu.o, wiring.flipped(self.o))
+        return m

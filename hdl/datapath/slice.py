@@ -1,0 +1,145 @@
+"""A composed sparse datapath slice: NSM → SSM sequencer → H-tree → Tn PEs.
+
+One tile of a sparse FC layer: the NSM selects (neuron, synapse) pairs of a
+group of ``tn`` outputs that share a synapse bitmap, the sequencer splits the
+beats into SSM steps, the H-tree broadcasts them, and every PE (SB → WDM → SSM
+→ PEFU) computes its output.  Golden twin: :func:`golden.twins.fc.sparse_fc_group`.
+
+Ports (module ``slice`` from ``python -m hdl.generate slice --tn TN --tm TM``):
+
+``i``, ``neurons`` (in)   the NSM's (:mod:`hdl.datapath.nsm`)
+``tile`` (in)             ``sb_base``, ``slot`` per tile (:mod:`hdl.datapath.ssm`)
+``sb_write`` (in)         ``pe``, ``addr``, ``data``: one SB word write (ready = 1)
+``lut`` (in)              ``pe``, ``addr``, ``value``: one LUT write (ready = 1)
+``bias`` (in)             ``bias[tn]``, ``shift``, ``activation`` per tile, taken at its end
+``o`` (out)               ``tn`` int16 outputs per tile, all PEs together
+"""
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.contract.isa import Slot
+from golden.contract.packing import SLOT_WIDTHS
+from golden.twins.wdm import LUT_SIZE
+
+from hdl.datapath.htree import HTree
+from hdl.datapath.logic import tree_reduce
+from hdl.datapath.nsm import NSM
+from hdl.datapath.pe import PE
+from hdl.datapath.pefu import ACTIVATION_WIDTH
+from golden.contract.params import check_int, check_pow2, clog2
+from hdl.registry import TM, TN, register
+from hdl.datapath.ssm import SSMSequencer
+
+__all__ = ["SparseSlice"]
+
+
+class SparseSlice(wiring.Component):
+    """NSM, SSM sequencer, H-tree and ``tn`` PEs: one sparse FC tile.
+
+    Parameters
+    ----------
+    tn, tm : int
+        PEs and multipliers per PE (powers of two; tm ≥ 2).
+    sb_depth : int
+        Words per PE synapse buffer.
+    window : int or None
+        NSM window (default ``16 * tm``).
+    widths : tuple of int
+        WDM slot widths.
+    """
+
+    def __init__(self, *, tn, tm, sb_depth=64, window=None, widths=SLOT_WIDTHS,
+                 index_width=16, max_fanin=1 << 16):
+        self._tn = check_pow2("tn", tn, 1, 64)
+        self._tm = check_pow2("tm", tm, 2, 64)
+        self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
+        self._window = window
+        self._widths = tuple(widths)
+        self._index_width = index_width
+        self._max_fanin = max_fanin
+        #: high in a cycle in which an SSM step enters the PEs (a performance probe)
+        self.step_taken = Signal()
+        #: the NSM and the sequencer are empty: what is left of a tile is the
+        #: H-tree and PE pipeline, a fixed latency
+        self.front_idle = Signal()
+        probe = PE(tm=self._tm, sb_depth=self._sb_depth, widths=self._widths)
+        probe._MustUse__silence = True
+        self._addr_width = probe.addr_width
+        self._nsm = NSM(tm=self._tm, window=window, index_width=index_width)
+        pe_bits = max(1, clog2(self._tn))
+        super().__init__({
+            "i": In(stream.Signature(self._nsm.window_layout)),
+            "neurons": In(stream.Signature(self._nsm.neurons_layout)),
+            "tile": In(stream.Signature(data.StructLayout({
+                "sb_base": unsigned(self._addr_width), "slot": Slot}))),
+            "sb_write": In(stream.Signature(data.StructLayout({
+                "pe": unsigned(pe_bits), "addr": unsigned(self._addr_width),
+                "data": unsigned(64 * self._tm)}))),
+            "lut": In(stream.Signature(data.StructLayout({
+                "pe": unsigned(pe_bits), "addr": unsigned(clog2(LUT_SIZE)),
+                "value": signed(16)}))),
+            "bias": In(stream.Signature(data.StructLayout({
+                "bias": data.ArrayLayout(signed(32), self._tn), "shift": unsigned(5),
+                "activation": unsigned(ACTIVATION_WIDTH)}))),
+            "o": Out(stream.Signature(data.ArrayLayout(signed(16), self._tn))),
+        })
+
+    @property
+    def parameters(self):
+        return {"tn": self._tn, "tm": self._tm, "sb_depth": self._sb_depth,
+                "window": self._nsm.window, "widths": list(self._widths),
+                "addr_width": self._addr_width}
+
+    def elaborate(self, platform):
+        m = Module()
+        tn = self._tn
+        m.submodules.nsm = nsm = self._nsm
+        m.submodules.seq = seq = SSMSequencer(tm=self._tm, index_width=self._index_width,
+                                              addr_width=self._addr_width)
+        m.submodules.htree = htree = HTree(seq.step_layout, tn=tn)
+        pes = [PE(tm=self._tm, sb_depth=self._sb_depth, widths=self._widths,
+                  max_fanin=self._max_fanin) for _ in range(tn)]
+        for k, pe in enumerate(pes):
+            m.submodules[f"pe{k}"] = pe
+
+        wiring.connect(m, wiring.flipped(self.i), nsm.i)
+        wiring.connect(m, wiring.flipped(self.neurons), nsm.neurons)
+        wiring.connect(m, nsm.o, seq.i)
+        wiring.connect(m, wiring.flipped(self.tile), seq.tile)
+        wiring.connect(m, seq.o, htree.i)
+
+        # The H-tree's leaves go to the PEs in lockstep: one valid, all readies ANDed.
+        m.d.comb += htree.o.ready.eq(tree_reduce(lambda a, b: a & b,
+                                                 [pe.step.ready for pe in pes]))
+        m.d.comb += self.step_taken.eq(htree.o.valid & htree.o.ready)
+        m.d.comb += self.front_idle.eq(nsm.idle & seq.idle)
+        bias_wanted = tree_reduce(lambda a, b: a & b, [pe.bias.ready for pe in pes])
+        out_valid = tree_reduce(lambda a, b: a & b, [pe.o.valid for pe in pes])
+        m.d.comb += [self.bias.ready.eq(bias_wanted), self.o.valid.eq(out_valid),
+                     self.sb_write.ready.eq(1), self.lut.ready.eq(1)]
+        for k, pe in enumerate(pes):
+            m.d.comb += [
+                pe.step.valid.eq(htree.o.valid),
+                pe.step.payload.eq(htree.o.payload[k]),
+                pe.sb_write.valid.eq(self.sb_write.valid & (self.sb_write.payload.pe == k)),
+                pe.sb_write.payload.addr.eq(self.sb_write.payload.addr),
+                pe.sb_write.payload.data.eq(self.sb_write.payload.data),
+                pe.lut.valid.eq(self.lut.valid & (self.lut.payload.pe == k)),
+                pe.lut.payload.addr.eq(self.lut.payload.addr),
+                pe.lut.payload.value.eq(self.lut.payload.value),
+                # Lockstep fork of the tile's biases and join of the outputs.
+                pe.bias.valid.eq(self.bias.valid & bias_wanted),
+                pe.bias.payload.bias.eq(self.bias.payload.bias[k]),
+                pe.bias.payload.shift.eq(self.bias.payload.shift),
+                pe.bias.payload.activation.eq(self.bias.payload.activation),
+                pe.o.ready.eq(self.o.ready & out_valid),
+                self.o.payload[k].eq(pe.o.payload),
+            ]
+        return m
+
+
+register("slice", lambda *, tn, tm: SparseSlice(tn=tn, tm=tm),
+         help="composed sparse slice: NSM, SSM sequencer, H-tree, Tn x (SB, WDM, SSM, PEFU)",
+         options=(TN, TM), in_all=False)

@@ -1,0 +1,294 @@
+"""The synapse selector (SSM, thesis §4.2.1, docs/architecture.md §3): per PE, the weights
+named by the synapse indices, picked out of a window of ``4 * tm`` decoded weights.
+
+Two parts, because all PEs share the synapse indices and move in lockstep:
+
+* :class:`SSMSequencer` (one, beside the NSM): splits each NSM beat into
+  *steps*, one per SSM window its indices touch, and computes for each step
+  the SB word to read and the window inside that word.  The SB read pointer
+  jumps straight to the next window a beat needs (windows no index touches
+  cost nothing).  A beat costs ``max(1, windows touched)`` cycles:
+  :func:`golden.twins.ssm.cycles`.  Its steps travel the H-tree to every PE.
+* :class:`SSM` (one per PE, after SB and WDM): takes the decoded SB word of a
+  step, selects the step's window, routes each lane's weight out of it
+  (a ``4 * tm``-to-1 mux per lane), and on the beat's final step emits the
+  beat's ``tm`` (neuron, weight) pairs to the PEFU.
+
+A ``4 * tm``-weight window is a quarter, half or all of a ``64 * tm``-bit SB word
+with 4-, 8- or 16-bit slots, so narrow weights need fewer SB reads per window.
+
+Generated Verilog: ``python -m hdl.generate ssm --tm TM`` (module ``ssm``, the
+per-PE selector) and ``ssm_seq`` (module ``ssm_seq``, the sequencer).
+
+``ssm_seq``: ``i`` (in) the NSM beat (:func:`hdl.datapath.nsm.nsm_beat_layout`); ``tile`` (in)
+``sb_base`` (the tile's first SB word), ``slot`` (0/1/2: 4/8/16-bit), taken after the
+tile's last step; ``o`` (out) the step (:func:`step_layout`).
+``ssm``: ``i`` (in) ``weight[16*tm]`` (a decoded word) and ``side`` (the step); ``o``
+(out) ``neuron[tm]``, ``weight[tm]``, ``last``.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hdl.datapath.logic import tree_or
+from hdl.datapath.nsm import nsm_beat_layout
+from golden.contract.params import check_int, check_pow2, clog2
+from hdl.registry import TM, register
+from golden.contract.isa import Slot
+
+__all__ = ["step_layout", "tile_layout", "SSMSequencer", "SSM", "pe_beat_layout"]
+
+
+def step_layout(*, tm, addr_width=16, neuron_width=16):
+    """One SSM step: which SB word and window, which lanes, and the beat's data."""
+    return data.StructLayout({
+        "sb_addr":        unsigned(addr_width),
+        "slot":           Slot,
+        "window_in_word": unsigned(2),
+        "valid":          unsigned(tm),      # the beat's lanes
+        "mask":           unsigned(tm),      # the lanes resolved from the window read
+        "mask_held":      unsigned(tm),      # the lanes resolved from the held window
+        "offset":         data.ArrayLayout(unsigned(clog2(4 * tm)), tm),
+        "neuron":         data.ArrayLayout(signed(neuron_width), tm),
+        "final":          1,                 # the beat's last step
+        "last":           1,                 # the tile's last beat
+    })
+
+
+def tile_layout(*, addr_width=16):
+    return data.StructLayout({"sb_base": unsigned(addr_width), "slot": Slot})
+
+
+def pe_beat_layout(*, tm, neuron_width=16):
+    """What the SSM hands the PEFU (before bias/shift/activation join it)."""
+    return data.StructLayout({
+        "neuron": data.ArrayLayout(signed(neuron_width), tm),
+        "weight": data.ArrayLayout(signed(16), tm),
+        "last": 1,
+    })
+
+
+class SSMSequencer(wiring.Component):
+    """Splits NSM beats into per-window SSM steps and addresses the SB.
+
+    Parameters
+    ----------
+    tm : int
+        Lanes per beat, a power of two in 1..64; the SSM window is ``4 * tm``.
+    index_width : int
+        Width of the NSM's synapse indices, 8..32.
+    addr_width : int
+        SB word address width, 4..24.
+    """
+
+    def __init__(self, *, tm, index_width=16, addr_width=16, neuron_width=16):
+        self._tm = check_pow2("tm", tm, 1, 64)
+        self._index_width = check_int("index_width", index_width, 8, 32)
+        self._addr_width = check_int("addr_width", addr_width, 4, 24)
+        self._neuron_width = neuron_width
+        self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width,
+                                       neuron_width=neuron_width)
+        super().__init__({
+            "i": In(stream.Signature(nsm_beat_layout(tm=self._tm, index_width=index_width,
+                                                     neuron_width=neuron_width))),
+            "tile": In(stream.Signature(tile_layout(addr_width=self._addr_width))),
+            "o": Out(stream.Signature(self.step_layout)),
+        })
+        #: no beat held and no step waiting at the output (a probe, see hdl.datapath.nsm)
+        self.idle = Signal()
+
+    @property
+    def latency(self):
+        return 2
+
+    @property
+    def parameters(self):
+        return {"tm": self._tm, "index_width": self._index_width,
+                "addr_width": self._addr_width, "window": 4 * self._tm, "latency": self.latency}
+
+    def elaborate(self, platform):
+        m = Module()
+        tm = self._tm
+        lg_win = clog2(4 * tm)
+
+        b_valid = Signal()
+        b = Signal(self.i.payload.shape(), reset_less=True)
+        pending = Signal(tm)
+
+        # The window each lane needs; the window of the first pending lane and of
+        # the first pending lane outside the held window (indices rise with the lane).
+        lane_win = [Signal(self._index_width, name=f"lane{k}_win") for k in range(tm)]
+        for k in range(tm):
+            m.d.comb += lane_win[k].eq(b.synapse_index[k] >> lg_win)
+        held_valid = Signal()
+        held_win = Signal(self._index_width)
+        in_held = Signal(tm)
+        for k in range(tm):
+            m.d.comb += in_held[k].eq(pending[k] & held_valid & (lane_win[k] == held_win))
+        others = pending & ~in_held
+        first_win = Signal(self._index_width)
+        other_win = Signal(self._index_width)
+        m.d.comb += [first_win.eq(Mux(held_valid, held_win, 0)), other_win.eq(first_win)]
+        for k in reversed(range(tm)):
+            with m.If(pending[k]):
+                m.d.comb += first_win.eq(lane_win[k])
+        for k in reversed(range(tm)):
+            with m.If(others[k]):
+                m.d.comb += other_win.eq(lane_win[k])
+        # The window read: the first pending lane's, unless that is the held one.
+        read_win = Signal(self._index_width)
+        m.d.comb += read_win.eq(Mux(held_valid & (first_win == held_win), other_win, first_win))
+        in_win = Signal(tm)
+        from_held = Signal(tm)
+        for k in range(tm):
+            m.d.comb += in_win[k].eq(pending[k] & (lane_win[k] == read_win))
+        m.d.comb += from_held.eq(in_held & ~in_win)
+        rest = pending & ~in_win & ~from_held
+        final = rest == 0
+        first_win = read_win  # the word and window addressed below
+
+        # Windows per SB word: 4, 2, 1 for 4-, 8-, 16-bit slots.
+        slot = self.tile.payload.slot
+        word = Signal(self._index_width)
+        win_in_word = Signal(2)
+        with m.Switch(slot):
+            with m.Case(Slot.W4):
+                m.d.comb += [word.eq(first_win >> 2), win_in_word.eq(first_win[:2])]
+            with m.Case(Slot.W8):
+                m.d.comb += [word.eq(first_win >> 1), win_in_word.eq(first_win[:1])]
+            with m.Default():
+                m.d.comb += [word.eq(first_win), win_in_word.eq(0)]
+
+        o_free = ~self.o.valid | self.o.ready
+        emit = b_valid & self.tile.valid & o_free
+        done = emit & final
+        m.d.comb += self.idle.eq(~b_valid & ~self.o.valid)
+        m.d.comb += [
+            self.i.ready.eq(~b_valid | done),
+            self.tile.ready.eq(done & b.last),
+        ]
+        with m.If(self.i.ready):
+            m.d.sync += b_valid.eq(self.i.valid)
+        with m.If(self.i.ready & self.i.valid):
+            m.d.sync += [b.eq(self.i.payload), pending.eq(self.i.payload.valid)]
+        with m.Elif(emit):
+            m.d.sync += pending.eq(rest)
+        # The PEs keep the window of every step; a new tile forgets it.
+        with m.If(emit):
+            m.d.sync += [held_valid.eq(~(final & b.last)), held_win.eq(read_win)]
+
+        with m.If(emit):
+            p = self.o.payload
+            m.d.sync += [
+                self.o.valid.eq(1),
+                p.sb_addr.eq(self.tile.payload.sb_base + word),
+                p.slot.eq(slot),
+                p.window_in_word.eq(win_in_word),
+                p.valid.eq(b.valid),
+                p.mask.eq(in_win),
+                p.mask_held.eq(from_held),
+                p.neuron.eq(b.neuron),
+                p.final.eq(final),
+                p.last.eq(final & b.last),
+            ]
+            for k in range(tm):
+                m.d.sync += p.offset[k].eq(b.synapse_index[k][:lg_win])
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
+
+
+class SSM(wiring.Component):
+    """Per-PE synapse selector: routes each lane's weight out of a 4*tm window.
+
+    Parameters
+    ----------
+    tm : int
+        Lanes, a power of two in 1..64.
+    addr_width : int
+        Must match the sequencer's (it sizes the step carried in ``side``).
+
+    Members
+    -------
+    i : ``In(stream.Signature({"weight": 16*tm int16, "side": step_layout}))``
+        The WDM's output for a step.
+    o : ``Out(stream.Signature(pe_beat_layout))``
+        One beat per NSM beat, on its final step; lanes outside the beat are 0.
+    """
+
+    def __init__(self, *, tm, addr_width=16, neuron_width=16):
+        self._tm = check_pow2("tm", tm, 1, 64)
+        self._addr_width = check_int("addr_width", addr_width, 4, 24)
+        self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width,
+                                       neuron_width=neuron_width)
+        self.input_layout = data.StructLayout({
+            "weight": data.ArrayLayout(signed(16), 16 * self._tm),
+            "side": self.step_layout,
+        })
+        self.beat_layout = pe_beat_layout(tm=self._tm, neuron_width=neuron_width)
+        super().__init__({
+            "i": In(stream.Signature(self.input_layout)),
+            "o": Out(stream.Signature(self.beat_layout)),
+        })
+
+    @property
+    def latency(self):
+        return 1
+
+    @property
+    def parameters(self):
+        return {"tm": self._tm, "addr_width": self._addr_width, "window": 4 * self._tm,
+                "latency": self.latency}
+
+    def elaborate(self, platform):
+        m = Module()
+        tm = self._tm
+        W = 4 * tm
+        step = self.i.payload.side
+        weights = self.i.payload.weight
+
+        # The step's window: a quarter (4-bit), half (8-bit) or all (16-bit) of the word.
+        window = [Signal(signed(16), name=f"win{j}") for j in range(W)]
+        for j in range(W):
+            with m.Switch(step.window_in_word):
+                for q in range(4):
+                    with m.Case(q):
+                        m.d.comb += window[j].eq(weights[q * W + j])
+
+        # The window of the previous step, kept for lanes that need it.
+        prev = [Signal(signed(16), name=f"prev{j}", reset_less=True) for j in range(W)]
+        held = [Signal(signed(16), name=f"held{k}", reset_less=True) for k in range(tm)]
+        picked = []
+        for k in range(tm):
+            sel = [step.offset[k] == j for j in range(W)]
+            source = [Mux(step.mask_held[k], prev[j], window[j]) for j in range(W)]
+            pick = Signal(signed(16), name=f"pick{k}")
+            m.d.comb += pick.eq(tree_or(Mux(sel[j], source[j], 0) for j in range(W)))
+            picked.append(pick)
+
+        take = self.i.valid & self.i.ready
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(take):
+            m.d.sync += [prev[j].eq(window[j]) for j in range(W)]
+            for k in range(tm):
+                with m.If(step.mask[k] | step.mask_held[k]):
+                    m.d.sync += held[k].eq(picked[k])
+        with m.If(take & step.final):
+            m.d.sync += [self.o.valid.eq(1),
+                         self.o.payload.neuron.eq(step.neuron),
+                         self.o.payload.last.eq(step.last)]
+            for k in range(tm):
+                m.d.sync += self.o.payload.weight[k].eq(
+                    Mux(step.valid[k], Mux(step.mask[k] | step.mask_held[k], picked[k], held[k]), 0))
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
+
+
+register("ssm", lambda *, tm: SSM(tm=tm),
+         help="SSM (per PE): pick the Tm weights of a beat out of a 4*Tm window of decoded weights",
+         options=(TM,))
+register("ssm_seq", lambda *, tm: SSMSequencer(tm=tm),
+         help="SSM sequencer (shared): split NSM beats into per-window steps, address the SBs",
+         options=(TM,))

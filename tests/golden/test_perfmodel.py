@@ -1,0 +1,132 @@
+"""The performance model (golden.perf.perfmodel) against the RTL, and the bench's
+report: structure and self-consistency (never its speed)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from golden.perf import perfmodel
+from golden.compiler import CompileError, compile_model, small_config
+from golden.contract.isa import Op, decode
+from golden.data.synthetic import random_inputs, random_model, random_sparse_fc
+from tb.sim.accel_sim import MemoryModel, run_accelerator
+
+
+@pytest.mark.parametrize("tn, tm, dense, sizes, latency, pool", [
+    (4, 4, False, [100, 30, 6], 4, 1),     # two layers, several tiles, store windows
+    (2, 4, False, [120, 40, 6], 6, 1),     # short groups: the tile/bias FIFOs back up
+    (4, 2, True, [60, 70, 5], 3, 1),       # dense mode, several Encoder windows per store
+    (4, 2, False, [60, 100, 6], 4, 1),     # sparse stores of several windows (reads overlap)
+    (2, 2, False, [50, 9], 3, 2),          # max pooling on chip: read-modify-write of NBout
+    (16, 2, False, [40, 600], 4, 1),       # 99 % pruned: groups of one cycle, an SB LOAD of 0 words
+])
+def test_model_predicts_the_rtl_cycle_for_cycle(tn, tm, dense, sizes, latency, pool):
+    # Without memory stalls the machine is deterministic; the model must give
+    # its cycles, compute cycles and each instruction's interval exactly.
+    rng = np.random.default_rng(7 if tn == 16 else tn * 100 + tm + latency)
+    model = random_model(rng, sizes, 0.99 if tn == 16 else 0.8, 4, block=(tn, tm))
+    x = random_inputs(rng, sizes[0], vectors=(1 if tn == 16 else 2) * pool, density=0.5)
+    program = compile_model(model, small_config(tn, tm), x, dense=dense, pool=pool)
+    if tn == 16:    # the case is there for a LOAD with nothing to load
+        assert any(f["count"] == 0 for op, f in map(decode, program.words) if op == Op.LOAD)
+    trace = []
+    _, counters, _ = run_accelerator(program, MemoryModel(latency=latency), trace=trace)
+    p = perfmodel.predict(program, {"latency": latency})
+    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"])
+    rtl = {u: [(a, b) for v, a, b in trace if v == u] for u in perfmodel.UNITS}
+    for u in perfmodel.UNITS:
+        mine = [(int(e["issue"]) + 1, int(e["end"])) for e in p["timeline"] if e["unit"] == u]
+        assert mine == rtl[u], f"unit {u}: model {mine} RTL {rtl[u]}"
+
+
+def test_model_work_matches_the_golden_machine():
+    rng = np.random.default_rng(3)
+    model = random_model(rng, [80, 20], 0.6, 8, block=(4, 4))
+    x = random_inputs(rng, 80, vectors=1)
+    program = compile_model(model, small_config(4, 4), x)
+    steps = perfmodel.work(program)
+    from golden.twins.machine import run_program
+    _, machine = run_program(program)
+    computes = [s for s in steps if s.op == Op.COMPUTE]
+    assert sum(s.ideal for s in computes) == machine.stats["ideal"]
+    assert sum(s.steps for s in computes) == machine.stats["steps"]
+    # A window costs at least a cycle, and at least its SSM steps.
+    for s in computes:
+        assert s.extra["window_cycles"] >= max(s.windows, s.steps)
+        assert sum(s.extra["group_cycles"]) == s.extra["window_cycles"]
+
+
+def test_random_sparse_fc_keeps_the_density():
+    rng = np.random.default_rng(0)
+    layer = random_sparse_fc(rng, 4096, 1024, 0.25, 4, block=(16, 16)).layers[0]
+    kept = layer.block_mask.mean()
+    assert abs(kept - 0.25) < 0.03 and layer.count == int(layer.block_mask.sum()) * 256
+
+
+@pytest.mark.cocotb
+def test_bench_quick_report_is_consistent(tmp_path):
+    from tb.bench import CONV_LAYERS, LAYERS, THESIS_TABLE_5_2, run_bench
+    report = run_bench(tmp_path, quick=True, progress=lambda *_: None)
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data == json.loads(json.dumps(report))
+    assert (tmp_path / "report.md").read_text().startswith("# sparsegen benchmarks")
+    for png in data["plots"]:
+        assert (tmp_path / png).stat().st_size > 0
+    assert data["layers"]
+    for r in data["layers"]:
+        for key in ("name", "rtl_cycles", "ideal_cycles", "dense_cycles", "ideal_speedup",
+                    "model_cycles"):
+            assert key in r
+        # Ratios recomputed from the cycles.
+        assert r["speedup"] == round(r["dense_cycles"] / r["rtl_cycles"], 3)
+        assert r["ideal_speedup"] == round(r["dense_ideal_cycles"] / r["ideal_cycles"], 3)
+        assert r["model_error"] == round((r["model_cycles"] - r["rtl_cycles"]) / r["rtl_cycles"], 5)
+        # The RTL never beats the ideal, and sparse never needs more pairs than dense.
+        assert r["rtl_compute_cycles"] >= r["ideal_cycles"] <= r["dense_ideal_cycles"]
+        assert r["name"] in (LAYERS if r["kind"] == "fc" else CONV_LAYERS)
+    # Conv rows: one input vector per output pixel (padding keeps the map's size).
+    convs = [r for r in data["layers"] if r["kind"] == "conv"]
+    assert convs and all(r["vectors"] == r["conv"]["patches"] == r["conv"]["input"] ** 2
+                         for r in convs)
+    assert all(r["shape"][1] == r["conv"]["in_channels"] * r["conv"]["kernel"] ** 2
+               for r in convs)
+    for r in data["thesis_table_5_2"]:
+        thesis_us, eie_us = THESIS_TABLE_5_2[r["layer"]]
+        assert (r["thesis_cycles"], r["eie_cycles"]) == (round(thesis_us * 1000),
+                                                         round(eie_us * 1000))
+        assert r["layer"] in LAYERS and r["cycles"] >= r["ideal_cycles"] and r["source"]
+    goals = {g["goal"]: g for g in data["goals"]}
+    err = max(max(abs(r["model_error"]), abs(r["model_dense_error"])) for r in data["layers"])
+    assert goals["performance model error <= 2 %"]["met"] == (err <= 0.02)
+
+
+@pytest.mark.parametrize("seed", [11, 12, pytest.param(13, marks=pytest.mark.slow), 14,
+                                  pytest.param(15, marks=pytest.mark.slow), 16])
+def test_model_equals_rtl_on_random_configurations(seed):
+    rng = np.random.default_rng(seed)
+    tn, tm = int(rng.choice([1, 2, 4, 8])), int(rng.choice([2, 4, 8]))
+    sizes = [int(rng.integers(20, 140)), int(rng.integers(4, 60)), int(rng.integers(2, 12))]
+    sparsity, density = float(rng.uniform(0.2, 0.9)), float(rng.uniform(0.1, 1.0))
+    dense, latency = bool(rng.random() < 0.3), int(rng.integers(1, 9))
+    config = dict(seed=seed, tn=tn, tm=tm, sizes=sizes, sparsity=round(sparsity, 3),
+                  density=round(density, 3), dense=dense, latency=latency)
+    model = random_model(rng, sizes, sparsity, int(rng.choice([4, 8])), block=(tn, tm))
+    pool = int(rng.choice([1, 1, 2]))
+    config["pool"] = pool
+    x = random_inputs(rng, sizes[0], vectors=pool * int(rng.integers(1, 4)), density=density)
+    try:
+        program = compile_model(model, small_config(tn, tm), x, dense=dense, pool=pool)
+    except CompileError:      # a pooled layer wider than an NBout half
+        config["pool"] = pool = 1
+        program = compile_model(model, small_config(tn, tm), x, dense=dense)
+    _, counters, _ = run_accelerator(program, MemoryModel(latency=latency))
+    p = perfmodel.predict(program, {"latency": latency})
+    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"]), \
+        f"model {p['cycles']}/{p['compute_cycles']} RTL {counters['cycles']}/" \
+        f"{counters['compute_cycles']}; replay: {config}"
+
+
+def test_model_constants_follow_the_rtl():
+    from hdl.control.compute import CONFIG_DEPTH
+    assert perfmodel.TIMING.config_depth == CONFIG_DEPTH
