@@ -144,7 +144,7 @@ def test_weights_resident_across_vectors_when_they_fit():
 
 @pytest.mark.parametrize("change, message", [
     (lambda layers: layers.__setitem__(0, ("c", np.zeros((4, 2, 3, 3)), None, {})),
-     r"layer 'c': kind 'conv' is not supported by the compiler yet"),
+     r"layer 'c': kind 'conv' is not supported by the compiler \(fc; a conv layer runs as FC"),
     (lambda layers: layers.__setitem__(0, ("big", np.ones((4, 5000)), None, {})),
      r"layer 'big': 5000 inputs need 79 NSM windows of 64, but an NBin half holds 8 "
      r"\(parameter nbin_bytes/nibin_bytes\)"),

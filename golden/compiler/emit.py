@@ -1,0 +1,147 @@
+"""Compiler stage 3, **emit**: the instruction stream, then the ``par`` marks.
+
+Per layer and input vector: load the vector (NIBin bitmaps, NBin nonzeros; a
+layer after the first fences its loads behind the stores that wrote them), then
+per output block per chunk: load the chunk's weights (LUTs when a PE's region
+changes, SIB rows, SB words, biases) unless the layer's weights stay resident
+(one chunk for the whole layer: loaded once for every vector), COMPUTE, and
+STORE the block.  NBin, weight and NBout halves alternate (ping-pong), so the
+next loads overlap the compute and the store of the previous block.  Each STORE
+is emitted after the next COMPUTE, so that in the in-order dispatch the compute
+unit takes that COMPUTE while the previous one drains (:mod:`hdl.control.compute`)
+and the store runs beside it.  With ``pool`` (max pooling on chip) the tiles of
+one pool window's vectors combine in NBout (``COMPUTE.pool``) and one STORE
+writes the pooled pixel.
+"""
+
+from golden.contract.fixed import activation_code
+from golden.contract.isa import PAR_BIT, UNIT, accesses, conflict, decode, encode
+
+__all__ = ["Emitter", "emit_program", "mark_par"]
+
+
+class Emitter:
+    """The instruction stream being written, and the state that decides it: the
+    next ping-pong half of each buffer, each PE's loaded table, deferred STOREs."""
+
+    def __init__(self, cfg, dense):
+        self.cfg, self.dense = cfg, dense
+        self.words, self.comments = [], []
+        self.halves = {"nbin": 0, "w": 0, "out": 0}
+        self.luts = [None] * cfg.tn     # (layer, region) each PE's table holds
+        self.deferred = []
+
+    def emit(self, op, comment="", **fields):
+        self.words.append(encode(op, **fields))
+        self.comments.append(comment)
+
+    def next_half(self, buffer):
+        half = self.halves[buffer]
+        self.halves[buffer] ^= 1
+        return half
+
+    def defer_store(self, comment, **fields):
+        self.deferred.append((comment, fields))
+
+    def flush(self):
+        """The deferred STOREs, now."""
+        while self.deferred:
+            comment, fields = self.deferred.pop(0)
+            self.emit("STORE", comment, **fields)
+
+    def load_weights(self, li, plan, chunk, half):
+        if chunk.luts is not None:
+            for j, (region, at, entries) in enumerate(chunk.luts):
+                if self.luts[j] != (li, region):
+                    self.emit("LOAD", f"{plan.name}: LUT of PE {j} (region {region})",
+                              target="LUT", mem_addr=at, count=entries, pe=j)
+                    self.luts[j] = (li, region)
+        groups = f"groups {chunk.g0}..{chunk.g1 - 1}"
+        if not self.dense:
+            self.emit("LOAD", f"{plan.name}: SIB {groups}", target="SIB", half=half,
+                      mem_addr=chunk.sib, row=0, count=chunk.sib_rows)
+        self.emit("LOAD", f"{plan.name}: SB {groups} ({chunk.words} words)", target="SB",
+                  half=half, mem_addr=chunk.sb, row=0, count=chunk.words)
+        self.emit("LOAD", f"{plan.name}: bias {groups}", target="BIAS", half=half,
+                  mem_addr=chunk.bias, row=0, count=chunk.g1 - chunk.g0)
+
+    def layer(self, li, plan, layout, acts, pool):
+        """Emit one layer for every input vector; return what was decided."""
+        cfg, dense = self.cfg, self.dense
+        G = cfg.groups_per_window
+        pooled = pool > 1
+        resident = layout.n_chunks == 1
+        if resident:
+            (chunk,) = layout.chunks[layout.blocks[0]]
+            resident_half = self.next_half("w")
+            self.load_weights(li, plan, chunk, resident_half)
+        for v, row in enumerate(acts):
+            src, dst = row[li], row[li + 1]
+            hn = self.next_half("nbin")
+            fence = int(li > 0)
+            if not dense:
+                self.emit("LOAD", f"{plan.name}: input bitmaps, vector {v}", target="NIB",
+                          half=hn, mem_addr=src.bm_addr, row=0, count=plan.windows,
+                          fence=fence)
+            self.emit("LOAD", f"{plan.name}: input neurons, vector {v}", target="NBIN",
+                      half=hn, dense=int(dense), mem_addr=src.val_addr, row=0,
+                      count=plan.windows, fence=fence)
+            first = not pooled or v % pool == 0         # a pool window's first tile writes
+            last = not pooled or v % pool == pool - 1   # and its last one is stored
+            for blk in layout.blocks:
+                if first:
+                    ho = self.next_half("out")
+                for chunk in layout.chunks[blk]:
+                    hw = resident_half if resident else self.next_half("w")
+                    if not resident:
+                        self.load_weights(li, plan, chunk, hw)
+                    self.emit("COMPUTE", f"{plan.name}: vector {v}, groups "
+                                         f"{chunk.g0}..{chunk.g1 - 1}",
+                              nbin_half=hn, sib_half=hw, sb_half=hw, bias_half=hw,
+                              out_half=ho, dense=int(dense), slot=plan.slot,
+                              shift=plan.shift, activation=activation_code(plan.activation),
+                              windows=plan.windows, groups=chunk.g1 - chunk.g0, sib_row=0,
+                              sb_base=0, bias_row=0, out_row=chunk.g0 - blk[0],
+                              pool=int(not first), skip=int(plan.skip))
+                    self.flush()
+                if last:
+                    w0, w1 = blk[0] // G, -(-blk[1] // G)
+                    rows = min(blk[1], -(-plan.n_out // cfg.tn)) - blk[0]
+                    self.defer_store(
+                        f"{plan.name}: vector {v}, output windows {w0}..{w1 - 1}",
+                        half=ho, dense=int(dense),
+                        mem_addr=dst.val_addr + w0 * cfg.words["nbin"],
+                        bm_addr=0 if dense else dst.bm_addr + w0 * cfg.words["bitmap"],
+                        rows=rows, windows=w1 - w0)
+        self.flush()       # the next layer's (fenced) loads read what these stores write
+        return {"name": plan.name, "n_in": plan.n_in, "n_out": plan.n_out,
+                "windows": plan.windows, "groups": plan.groups, "slot": plan.slot.bits,
+                "raw_reason": plan.why_raw, "chunks": layout.n_chunks,
+                "weights_resident": resident, "shift": plan.shift,
+                "activation": plan.activation, "pool": pool if pooled else 1}
+
+
+def emit_program(plans, placement, cfg, dense, pool):
+    """``(words, comments, layer_info)`` of the whole program, ``par`` marked."""
+    em = Emitter(cfg, dense)
+    info = [em.layer(li, plan, layout, placement.acts,
+                     pool if li == len(plans) - 1 else 1)
+            for li, (plan, layout) in enumerate(zip(plans, placement.layers))]
+    em.emit("END", "done")
+    return mark_par(em.words), em.comments, info
+
+
+def mark_par(words):
+    """Set ``par`` on every instruction independent of the previous one: another
+    unit, and no conflict by the scoreboard's rule (:func:`golden.contract.isa.accesses`)."""
+    out = list(words)
+    for k in range(1, len(out)):
+        op_a, fa = decode(out[k - 1])
+        op_b, fb = decode(out[k])
+        if op_a not in UNIT or op_b not in UNIT or UNIT[op_a] == UNIT[op_b]:
+            continue
+        if conflict(*accesses(op_a, fa), *accesses(op_b, fb)):
+            continue
+        out[k] |= PAR_BIT
+    return out
+

@@ -1,0 +1,158 @@
+"""The compiler's stages one by one — plan, place, emit, relocate — against
+hand-worked layers, and the whole against the golden machine."""
+
+import numpy as np
+import pytest
+
+from golden.compiler import (CompileError, compile_model, emit_program, place, plan_model,
+                             relocate)
+from golden.compiler.plan import chunks
+from golden.contract.config import small_config
+from golden.contract.isa import Op, Slot, Target, decode
+from golden.contract.layout import decode_vector, join_words
+from golden.contract.model import Layer, Model
+from golden.contract.packing import unpack
+from golden.twins.infer import infer
+from golden.twins.machine import run_program
+
+CFG = small_config(2, 2)          # W = 32 positions per window, SB words of 128 bits,
+                                  # memory words of 32 bits
+
+
+def _layer(name, weight, bits=16, f_w=8):
+    """An FC layer holding exactly ``weight`` (int16), block 1: no codebook."""
+    weight = np.asarray(weight, dtype=np.int64)
+    mask = weight != 0
+    return Layer(name=name, kind="fc", shape=weight.shape, block=(1, 1), bits=bits,
+                 block_mask=mask, codes=weight[mask], codebooks=None,
+                 bias=np.arange(weight.shape[0], dtype=np.int32), f_in=8, f_w=f_w, f_out=8,
+                 activation="relu")
+
+
+def _hand_layer():
+    # 3 outputs (2 groups of Tn = 2), 40 inputs (2 windows of 32).
+    w = np.zeros((3, 40), dtype=np.int64)
+    w[0, [1, 5]] = [3, -4]          # group 0: positions 1, 5, 33 -> 3 synapses
+    w[1, [5, 33]] = [7, 2]
+    w[2, [0, 38, 39]] = [1, 1, 1]   # group 1: positions 0, 38, 39
+    return w
+
+
+def test_plan_of_a_hand_worked_layer():
+    (plan,) = plan_model(Model([_layer("fc", _hand_layer())]), CFG, False, 40)
+    assert (plan.groups, plan.windows, plan.n_out, plan.slot) == (2, 2, 3, Slot.W16)
+    assert plan.why_raw == "16-bit weights"
+    # Both groups hold a synapse in both windows: no window to skip, one SIB row per window.
+    assert not plan.skip and plan.sib_rows == [2, 2]
+    union0 = np.zeros(64, dtype=bool)
+    union0[[1, 5, 33]] = True
+    np.testing.assert_array_equal(np.concatenate(plan.sib[0]), union0)
+    # 3 stored weights per PE, 8 raw int16 per 128-bit word: one SB word per group.
+    assert plan.sb_words == [1, 1]
+    pe0 = unpack(plan.sb[0][0], 16, CFG.tm)[:3]
+    pe1 = unpack(plan.sb[0][1], 16, CFG.tm)[:3]
+    assert pe0.tolist() == [3, -4, 0] and pe1.tolist() == [0, 7, 2]   # explicit zeros
+    assert plan.bias.tolist() == [[0, 1], [2, 0]]
+
+
+def test_plan_skips_empty_windows_with_masks():
+    w = np.zeros((2, 96), dtype=np.int64)        # one group, three windows
+    w[0, 70] = 5                                  # only window 2 holds a synapse
+    (plan,) = plan_model(Model([_layer("fc", w)]), CFG, False, 96)
+    # One mask row (windows 0..31 of the segment) and one bitmap row instead of 3.
+    assert plan.skip and plan.sib_rows == [2]
+    assert np.flatnonzero(plan.sib[0][0]).tolist() == [2]
+    assert np.flatnonzero(plan.sib[0][1]).tolist() == [70 - 64]
+
+
+def test_chunks_split_by_the_sb_half():
+    w = np.ones((8, 30), dtype=np.int64)          # 4 groups, 30 weights each: 4 SB words
+    (plan,) = plan_model(Model([_layer("fc", w)]), small_config(2, 2, sb_bytes=256), False, 30)
+    assert plan.sb_words == [4, 4, 4, 4]
+    assert small_config(2, 2, sb_bytes=256).half(small_config(2, 2, sb_bytes=256).sb_words) == 8
+    assert chunks(plan, small_config(2, 2, sb_bytes=256), 0, 4) == [(0, 2), (2, 4)]
+    with pytest.raises(CompileError, match="one group needs 4 SB words, an SB half holds 2"):
+        plan_model(Model([_layer("fc", w)]), small_config(2, 2, sb_bytes=64), False, 30)
+
+
+def test_place_writes_inputs_first_then_each_chunk():
+    model = Model([_layer("fc", _hand_layer())])
+    x = np.arange(80, dtype=np.int16).reshape(2, 40) % 7
+    plans = plan_model(model, CFG, False, 40)
+    pl = place(plans, CFG, x, False, 1)
+    for v in range(2):
+        np.testing.assert_array_equal(decode_vector(pl.data, pl.acts[v][0], CFG), x[v])
+    (layout,) = pl.layers
+    (chunk,) = layout.chunks[layout.blocks[0]]
+    assert (chunk.g0, chunk.g1, chunk.sib_rows, chunk.words) == (0, 2, 4, 2)
+    first_weight = min(chunk.sib, chunk.sb, chunk.bias)
+    assert all(a.val_addr < first_weight for row in pl.acts for a in row)
+    # The SB words in memory: row by row, PE 0 then PE 1, each 128 bits in 32-bit words.
+    assert CFG.mem_width == 32 and CFG.words["sb"] == 4
+    words = [join_words([pl.data[chunk.sb + 4 * k + i] for i in range(4)], 32)
+             for k in range(4)]
+    assert words == [plans[0].sb[0][0][0], plans[0].sb[0][1][0],
+                     plans[0].sb[1][0][0], plans[0].sb[1][1][0]]
+
+
+def test_emit_orders_loads_compute_and_deferred_stores():
+    rng = np.random.default_rng(1)
+    w1 = rng.integers(-50, 50, size=(6, 40)) * (rng.random((6, 40)) < 0.5)
+    w2 = rng.integers(-50, 50, size=(3, 6))
+    model = Model([_layer("fc1", w1), _layer("fc2", w2)])
+    x = rng.integers(-100, 100, size=(3, 40)).astype(np.int16)
+    plans = plan_model(model, CFG, False, 40)
+    words, comments, info = emit_program(plans, place(plans, CFG, x, False, 1), CFG, False, 1)
+    ops = [decode(w) for w in words]
+    assert ops[-1][0] == Op.END and [i["name"] for i in info] == ["fc1", "fc2"]
+    assert all(i["weights_resident"] for i in info)              # one chunk each
+    computes = [k for k, (op, _) in enumerate(ops) if op == Op.COMPUTE]
+    stores = [k for k, (op, _) in enumerate(ops) if op == Op.STORE]
+    assert len(computes) == 6 and len(stores) == 6
+    # A STORE comes right after the COMPUTE that follows the one it stores; the
+    # layer's last one comes after that, before the next layer's fenced loads.
+    for k in stores:
+        assert ops[k - 1][0] == Op.COMPUTE or ops[k + 1][0] in (Op.LOAD, Op.END)
+    assert [ops[k - 1][0] for k in stores].count(Op.STORE) == 2      # one per layer
+    for k, (op, f) in enumerate(ops):
+        if op == Op.LOAD and f["target"] in (Target.NIB, Target.NBIN):
+            assert f["fence"] == int("fc2" in comments[k])
+    # The NBin half alternates per vector; a COMPUTE reads the half its vector's loads wrote.
+    halves = [f["nbin_half"] for op, f in ops if op == Op.COMPUTE]
+    assert halves == [0, 1, 0, 1, 0, 1]
+
+
+def test_relocate_moves_the_data_behind_the_program():
+    model = Model([_layer("fc", _hand_layer())])
+    x = np.ones((1, 40), dtype=np.int16)
+    plans = plan_model(model, CFG, False, 40)
+    pl = place(plans, CFG, x, False, 1)
+    words, _, _ = emit_program(plans, pl, CFG, False, 1)
+    before = [decode(w) for w in words]
+    data = dict(pl.data)
+    moved, image = relocate(words, pl, CFG)
+    offset = len(words) * CFG.words["instruction"]
+    for (op, f), (op2, f2) in zip(before, map(decode, moved)):
+        assert op == op2
+        if op in (Op.LOAD, Op.STORE):
+            assert f2["mem_addr"] == f["mem_addr"] + offset
+    n = CFG.words["instruction"]
+    for k, w in enumerate(moved):
+        assert join_words([image[n * k + i] for i in range(n)], CFG.mem_width) == w
+    assert all(image[a + offset] == v for a, v in data.items())
+    assert pl.acts[0][0].val_addr >= offset
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_programs_run_to_the_golden_inference(seed):
+    rng = np.random.default_rng(seed)
+    w1 = rng.integers(-60, 60, size=(9, 70)) * (rng.random((9, 70)) < 0.3)
+    w2 = rng.integers(-60, 60, size=(5, 9))
+    model = Model([_layer("fc1", w1), _layer("fc2", w2)])
+    x = rng.integers(-100, 100, size=(3, 70)).astype(np.int16)
+    tn, tm = [(2, 2), (4, 4), (1, 2)][seed % 3]
+    # Small SB halves (16 words per PE) split the layer in several chunks.
+    cfg = small_config(tn, tm, sb_bytes=[None, 32 * 8 * tm][seed % 2])
+    for dense in (False, True):
+        out, _ = run_program(compile_model(model, cfg, x, dense=dense))
+        np.testing.assert_array_equal(out, infer(model, x), err_msg=f"seed {seed}")
