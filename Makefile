@@ -28,7 +28,7 @@ PORT ?= 5555
 export SIM
 
 .DEFAULT_GOAL := help
-.PHONY: help install simulator test test-slow formal regress verilog synth bitstream board-sim demo bench clean distclean
+.PHONY: help install simulator lint test test-slow formal regress verilog synth bitstream board-sim demo bench clean distclean
 
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
@@ -65,6 +65,9 @@ simulator: ## install Icarus Verilog, g++ (Verilator builds C++) and jbigkit (JB
 	  echo "Run:  sudo apt-get install -y$$missing     then run make again."; \
 	  exit 1; \
 	fi
+
+lint: install ## ruff (configured in pyproject.toml) over the whole tree
+	$(BIN)/ruff check .
 
 test: install ## run the whole test suite (pytest, parallel)
 	$(PY) -m pytest -n $(JOBS) --maxschedchunk 1 -m "not slow" --durations=15

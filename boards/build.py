@@ -190,7 +190,8 @@ def build(board, out_dir=None, log=print):
     except Exception as e:        # the tool's own output says why; the report records it
         error = f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - t0
-    log_text = "".join(p.read_text(errors="replace") for p in gw.glob("*.tim")) if gw.exists() else ""
+    log_text = ("".join(p.read_text(errors="replace") for p in gw.glob("*.tim"))
+                if gw.exists() else "")
     report = {"board": board, "platform": spec.platform, "family": spec.family,
               "config": cfg.as_dict(), "mem_words": spec.mem_words, "baud": spec.baud,
               "target_mhz": round(target, 3), "fmax_mhz": None, "luts": None, "dsp": None,

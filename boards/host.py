@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from boards.protocol import (COUNTERS, Error, FrameReader, ProtocolError, Type, decode_info, frame)
+from boards.protocol import COUNTERS, Error, FrameReader, ProtocolError, Type, decode_info, frame
 
 __all__ = ["Board", "LinkError", "run_on_board", "main"]
 
@@ -157,12 +157,12 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
     """Compile ``model`` for the board, run every input vector, return a result dict
     (``outputs``, ``golden_outputs``, ``bit_exact``, ``mismatch``, ``counters``,
     ``words_written``, ``seconds``)."""
+    from tqdm import tqdm
+
     from golden.compiler import compile_model
     from golden.contract.layout import MemoryImage, decode_vector
     from golden.twins.machine import run_program
     from tb.run import batches
-
-    from tqdm import tqdm
     quiet = progress is None
     progress = progress or (lambda msg: None)
     cfg = board.cfg or board.ping()
@@ -190,7 +190,8 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
             counters[k] += c[k]
         mem = MemoryImage(cfg.mem_width)
         for lay in program.outputs:
-            for base, n in ((lay.bm_addr, 0 if lay.dense else lay.windows(cfg) * cfg.words["bitmap"]),
+            bitmap_words = 0 if lay.dense else lay.windows(cfg) * cfg.words["bitmap"]
+            for base, n in ((lay.bm_addr, bitmap_words),
                             (lay.val_addr, lay.windows(cfg) * cfg.words["nbin"])):
                 if n:
                     mem.write(base, board.read(base, n))
@@ -210,8 +211,14 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
 
 
 def main(argv=None):
-    from golden.cli import (ArgumentParser, UsageError, atomic_json, atomic_npy, output_file,
-                            run_main)
+    from golden.cli import (
+        ArgumentParser,
+        UsageError,
+        atomic_json,
+        atomic_npy,
+        output_file,
+        run_main,
+    )
     p = ArgumentParser(prog="python -m boards.host", description=__doc__.split("\n\n")[0],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="compressed model file (python -m golden.compress)")

@@ -18,9 +18,8 @@ from amaranth.lib import crc, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from boards.protocol import COUNTERS, CRC, MAX_PAYLOAD, SYNC, Error, Type, encode_info
 from golden.contract.params import check_int, check_pow2
-
-from boards.protocol import CRC, MAX_PAYLOAD, SYNC, COUNTERS, Error, Type, encode_info
 
 __all__ = ["HostLink"]
 

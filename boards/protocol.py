@@ -35,7 +35,7 @@ import struct
 
 from amaranth.lib.crc import catalog
 
-from hdl.top import COUNTERS   # the counters a DONE frame carries, in this order
+from hdl.top import COUNTERS  # the counters a DONE frame carries, in this order
 
 __all__ = ["SYNC", "CRC", "MAX_PAYLOAD", "Type", "Error", "ProtocolError", "crc16", "frame",
            "FrameReader", "encode_info", "decode_info", "INFO_FIELDS", "COUNTERS"]

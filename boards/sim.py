@@ -86,7 +86,8 @@ def main(argv=None):
     add_config_arguments(p)
     p.set_defaults(tn=d["tn"], tm=d["tm"], ib_bytes=d["ib_bytes"])
     p.add_argument("--mem-words", type=int, default=d["mem_words"],
-                   help=f"RAM words behind the memory port (power of two; default {d['mem_words']})")
+                   help=f"RAM words behind the memory port (power of two; "
+                        f"default {d['mem_words']})")
     p.add_argument("--divisor", type=int, default=d["divisor"],
                    help=f"clock cycles per UART bit (at least 4; default {d['divisor']})")
     p.add_argument("--timeout", type=int, default=d["timeout"],

@@ -3,7 +3,8 @@ and the UART host link (:mod:`boards.link`).
 
 ``BoardTop(config, mem_words, divisor, timeout)`` has the ports ``uart_rx`` (in),
 ``uart_tx`` (out) and ``status`` (out, 4 bits for LEDs: a program runs; a byte arrived and an ERROR
-was sent, each held for ``hold_cycles``; the last run is done).  The RAM is ``mem_words`` words of ``config.mem_width``
+was sent, each held for ``hold_cycles``; the last run is done).  The RAM is
+``mem_words`` words of ``config.mem_width``
 bits; the accelerator's word addresses wrap modulo ``mem_words`` (the host checks
 that the image fits).  The host link and the accelerator share the RAM's one read
 and one write port: the link while no program runs, the accelerator from RUN to
@@ -15,13 +16,12 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.contract.config import AccelConfig
-from golden.contract.params import check_int
-from hdl.top import COUNTERS, Accelerator
-
 from boards.link import HostLink
 from boards.protocol import MAX_PAYLOAD
 from boards.uart import UARTRx, UARTTx
+from golden.contract.config import AccelConfig
+from golden.contract.params import check_int
+from hdl.top import COUNTERS, Accelerator
 
 __all__ = ["BoardTop"]
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 __all__ = ["UsageError", "ArgumentParser", "run_main", "output_file", "output_dir",
            "atomic_write", "atomic_json", "atomic_npy", "atomic_savefig", "warn", "positive_int",
-           "nonnegative_int", "simulator", "add_seed", "add_jobs", "add_sim", "SIMULATORS", "default_sim"]
+           "nonnegative_int", "simulator", "add_seed", "add_jobs", "add_sim", "SIMULATORS",
+           "default_sim"]
 
 #: The simulators of the cocotb testbenches.
 SIMULATORS = ("icarus", "verilator")

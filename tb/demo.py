@@ -26,8 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.cli import (ArgumentParser, UsageError, add_seed, atomic_json, atomic_savefig,
-                        atomic_write, output_dir, positive_int, run_main)
+from golden.cli import (
+    ArgumentParser,
+    UsageError,
+    add_seed,
+    atomic_json,
+    atomic_savefig,
+    atomic_write,
+    output_dir,
+    positive_int,
+    run_main,
+)
 
 __all__ = ["run_demo", "main"]
 
@@ -87,10 +96,10 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
     from tqdm import tqdm
 
     from golden.contract.config import small_config
+    from golden.contract.model import load
     from golden.data.digits import load_data
     from golden.data.digits import run as digits_run
     from golden.twins.infer import infer, quantize_input
-    from golden.contract.model import load
     from tb.run import run_model
 
     out = Path(out)
@@ -170,12 +179,14 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         f"Configuration: Tn = {tn}, Tm = {tm} ({cfg.window}-position NSM windows), "
         f"{images} test images, seed {seed}.", "",
         "| | value |", "|---|---:|",
-        f"| bit-exact (RTL = golden, sparse and dense) | {'yes' if report['bit_exact'] else 'NO'} |",
+        "| bit-exact (RTL = golden, sparse and dense) | "
+        f"{'yes' if report['bit_exact'] else 'NO'} |",
         f"| accuracy, float (360 test images) | {report['accuracy_float']:.4f} |",
         f"| accuracy, pruned + retrained | {report['accuracy_pruned']:.4f} |",
         f"| accuracy, quantized | {report['accuracy_quantized']:.4f} |",
         f"| accuracy, fixed-point golden (360 images) | {report['accuracy_fixed']:.4f} |",
-        f"| accuracy, fixed-point golden ({images} images) | {report['accuracy_fixed_subset']:.4f} |",
+        f"| accuracy, fixed-point golden ({images} images) | "
+        f"{report['accuracy_fixed_subset']:.4f} |",
         f"| accuracy, RTL ({images} images) | {report['accuracy_rtl']:.4f} |",
         f"| sparsity | {100 * report['sparsity']:.1f} % |",
         f"| compression ratio r_c (coarse) | {report['compression_ratio']:.1f}x |",

@@ -33,11 +33,19 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from golden.cli import (ArgumentParser, add_jobs, add_sim, atomic_json, atomic_write,
-                        nonnegative_int, output_dir, positive_int, run_main)
-
-from tb.sim.coverage import REQUIRED
+from golden.cli import (
+    ArgumentParser,
+    add_jobs,
+    add_sim,
+    atomic_json,
+    atomic_write,
+    nonnegative_int,
+    output_dir,
+    positive_int,
+    run_main,
+)
 from tb.runner import ROOT, CocotbFailure, default_sim
+from tb.sim.coverage import REQUIRED
 
 __all__ = ["Case", "PRESETS", "matrix", "run_case", "summarize", "main"]
 
@@ -100,7 +108,8 @@ def _top_cases(full):
 
 
 PRESETS = {
-    "quick": {"seeds": 2, "help": "every module at Tn/Tm 2, 4, 16 and 5 accelerator cases, 2 seeds"},
+    "quick": {"seeds": 2,
+              "help": "every module at Tn/Tm 2, 4, 16 and 5 accelerator cases, 2 seeds"},
     "full": {"seeds": 5, "help": "the quick matrix plus 4 larger accelerator cases, 5 seeds"},
 }
 

@@ -27,7 +27,6 @@ mismatch, naming the layer, the vector, the output index and both values.
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -83,8 +82,8 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
     pooling on chip over every ``pool`` consecutive vectors' outputs
     (``compile_model(..., pool=)``)."""
     from golden.compiler import compile_model
-    from golden.twins.infer import infer
     from golden.contract.layout import MemoryImage, decode_vector
+    from golden.twins.infer import infer
     from golden.twins.machine import run_program
 
     sim = sim or default_sim()
@@ -111,7 +110,8 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
         program = compile_model(model, cfg, xb, dense=dense, pool=pool)
         golden_out, machine = run_program(program)
         if not np.array_equal(golden_out, reference[part.start // pool:part.stop // pool]):
-            raise AssertionError("internal error: the golden machine differs from golden.twins.infer")
+            raise AssertionError("internal error: the golden machine differs from "
+                                 "golden.twins.infer")
         job = {
             "image": {str(a): str(w) for a, w in program.image.items()},
             "prog_addr": program.prog_addr, "prog_len": len(program.words), "ports": ports,
@@ -217,8 +217,16 @@ def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=N
 
 
 def main(argv=None):
-    from golden.cli import (ArgumentParser, UsageError, atomic_json, atomic_npy, output_file,
-                            run_main)
+    from golden.cli import (
+        ArgumentParser,
+        UsageError,
+        add_seed,
+        add_sim,
+        atomic_json,
+        atomic_npy,
+        output_file,
+        run_main,
+    )
     from golden.compiler import read_inputs
     from golden.contract.config import add_config_arguments, config_from_args
     from golden.contract.model import load
@@ -231,12 +239,11 @@ def main(argv=None):
     p.add_argument("--output", help="write the RTL's outputs here (.npy)")
     p.add_argument("--json", help="write the result here")
     p.add_argument("--waves", action="store_true", help="write a waveform (top.fst)")
-    p.add_argument("--sim", choices=["icarus", "verilator"], default=os.environ.get("SIM") or "icarus",
-                   help="simulator (default $SIM or icarus)")
+    add_sim(p)
     p.add_argument("--latency", type=int, default=4, help="memory read latency (cycles)")
     p.add_argument("--interval", type=int, default=1, help="cycles between memory requests")
     p.add_argument("--p-stall", type=float, default=0.0, help="memory stall probability")
-    p.add_argument("--seed", type=int, default=1, help="seed of the memory model's stalls")
+    add_seed(p, "seed of the memory model's stalls")
     p.add_argument("--input-shape", metavar="C,H,W",
                    help="for models with conv layers: each input row is a (C, H, W) image")
     p.add_argument("--pool", choices=["max", "avg"], default="max",

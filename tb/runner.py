@@ -24,10 +24,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from golden.cli import SIMULATORS, ArgumentParser, add_seed, add_sim, default_sim
-
 from tb.sim.config import ENV, TBConfig, replay_command
 
-__all__ = ["SIMULATORS", "CocotbFailure", "default_sim", "verilator_path", "waveform", "run", "main"]
+__all__ = ["SIMULATORS", "CocotbFailure", "default_sim", "verilator_path", "waveform", "run",
+           "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,7 +130,8 @@ def simulate(toplevel, sources, workdir, test_module, env, *, seed, sim=None, wa
         cov.unlink()
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, seed=seed,
-                    extra_env={**env, "PYTHONPATH": pythonpath, "SPARSEGEN_COVERAGE": str(cov)}, waves=waves, build_dir=workdir,
+                    extra_env={**env, "PYTHONPATH": pythonpath, "SPARSEGEN_COVERAGE": str(cov)},
+                    waves=waves, build_dir=workdir,
                     test_dir=test_dir, results_xml=str(xml), log_file=log if quiet else None)
     except SystemExit:
         pass  # under pytest the runner exits on failure; the results file says why
@@ -224,7 +225,8 @@ def main(argv=None):
     add_sim(parser)
     parser.add_argument("--waves", action="store_true", help="write a waveform")
     parser.add_argument("--netlist", choices=["ice40"],
-                        help="simulate the Yosys gate-level netlist for this family instead of the RTL")
+                        help="simulate the Yosys gate-level netlist for this family instead "
+                             "of the RTL")
     parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                         help="testbench knob, e.g. outputs=200, p_ready=0.3")
     args, rest = parser.parse_known_args(argv)

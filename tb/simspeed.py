@@ -5,7 +5,8 @@
     python -m tb.simspeed [--sim icarus verilator] [-o build/bench]
 
 Runs the accelerator (``tb.run``, a fixed random model at Tn = Tm = 4, and with
-``--large`` also at Tn = Tm = 16, which takes Icarus many minutes) on each simulator and reports the build time,
+``--large`` also at Tn = Tm = 16, which takes Icarus many minutes) on each simulator and
+reports the build time,
 the simulation time and the simulated clock cycles per second (counted by the
 testbench's clock, over the simulation only).  Writes ``simspeed.json`` and
 ``simspeed.md`` into the output directory.  A benchmark, not a test: nothing
@@ -20,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main, simulator
-
 from tb.runner import SIMULATORS
 
 __all__ = ["measure", "main"]
@@ -55,7 +55,8 @@ def main(argv=None):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sim", nargs="+", type=simulator, default=list(SIMULATORS),
                    metavar="{icarus,verilator}", help="simulators to measure (default both)")
-    p.add_argument("--large", action="store_true", help="also the Tn = Tm = 16 case (slow on Icarus)")
+    p.add_argument("--large", action="store_true",
+                   help="also the Tn = Tm = 16 case (slow on Icarus)")
     p.add_argument("-o", "--output", default="build/bench", help="output directory")
     args = p.parse_args(argv)
     return run_main("python -m tb.simspeed", lambda: _run(args), errors=(RuntimeError,))
@@ -80,7 +81,8 @@ def _run(args):
              "| case | simulator | cycles | loop s | cycles/s | generate + build + start-up s |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['case']} | {r['sim']} | {r['cycles']} | {r['loop_seconds']} | "
-              f"{r['sim_cycles_per_second']:.0f} | {r['generate_build_startup_seconds']} |" for r in rows]
+              f"{r['sim_cycles_per_second']:.0f} | {r['generate_build_startup_seconds']} |"
+              for r in rows]
     atomic_write(out / "simspeed.md", "\n".join(lines) + "\n")
     print(f"written: {out / 'simspeed.md'}")
     return 0

@@ -91,7 +91,8 @@ def _cases():
         (c, ["{d}/ok.npz", "-o", "{d}/nowhere/m.npz"], "directory .*nowhere does not exist"),
         (c, ["{d}/ok.npz", "-o", "{t}/m.npz", "--report", "{d}/afile"], "--report .*: is a file"),
         (c, ["{d}/ok.npz", "-o", "{t}/m.npz", "--bits-fc", "12"], "bits-fc must be 1..8"),
-        (c, ["{d}/ok.npz", "-o", "{t}/m.npz", "--sparsity", "1"], r"--sparsity must be in \[0, 1\)"),
+        (c, ["{d}/ok.npz", "-o", "{t}/m.npz", "--sparsity", "1"],
+         r"--sparsity must be in \[0, 1\)"),
         # golden.compile
         ("golden.compile", [M, "--input", "{d}/empty.npy", "-o", "{o}"], "holds no vector"),
         ("golden.compile", [M, "--input", "{d}/x.npz", "-o", "{o}"], r"--input .*x.npz: an .npz"),

@@ -41,8 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from golden.contract.config import (AccelConfig, add_config_arguments, config_from_args,
-                                    small_config)
+from golden.contract.config import AccelConfig, add_config_arguments, config_from_args, small_config
 from golden.contract.isa import decode, listing
 from golden.contract.layout import MemoryImage
 from golden.contract.model import decompress, load

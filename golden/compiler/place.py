@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 
 from golden.contract import sib as golden_sib
 from golden.contract.isa import WORD_BITS, Op, Slot, decode, encode
-from golden.contract.layout import (MemoryImage, VectorLayout, encode_vector, pack_values,
-                                    split_words)
+from golden.contract.layout import (
+    MemoryImage,
+    VectorLayout,
+    encode_vector,
+    pack_values,
+    split_words,
+)
 
 from .plan import CompileError, chunks
 

@@ -8,7 +8,8 @@
 (FC ``(N_out, N_in)`` or conv ``(N_fout, N_fin, K_y, K_x)``), optional
 ``NAME.bias``, and for conv optional ``NAME.stride`` / ``NAME.padding`` scalars.
 Every layer goes through coarse-grained pruning (:mod:`golden.compression.prune`), local
-quantization (:mod:`golden.compression.quantize`) and Huffman coding (:mod:`golden.compression.huffman`),
+quantization (:mod:`golden.compression.quantize`) and Huffman coding
+(:mod:`golden.compression.huffman`),
 and the same weights through the fine-grained Deep Compression baseline
 (magnitude pruning at the same sparsity, one global codebook, Huffman, and
 4-bit relative indices with filler zeros).  Writes the model file
@@ -35,16 +36,24 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.cli import (
+    ArgumentParser,
+    UsageError,
+    atomic_json,
+    atomic_write,
+    output_dir,
+    output_file,
+    run_main,
+    warn,
+)
 from golden.compression import huffman
-from golden.contract.activation import ACT_FRAC
-from golden.cli import (ArgumentParser, UsageError, atomic_json, atomic_write, output_dir, output_file,
-                  run_main, warn)
-from golden.contract.fixed import ACTIVATIONS, NONLINEAR
 from golden.compression.irregularity import r_irr
-from golden.contract.model import Layer, Model, save
-from golden.contract.packing import slot_bits
 from golden.compression.prune import align_block, check_block, iterative_prune, prune, sparsity
 from golden.compression.quantize import quantize, region_grid
+from golden.contract.activation import ACT_FRAC
+from golden.contract.fixed import ACTIVATIONS, NONLINEAR
+from golden.contract.model import Layer, Model, save
+from golden.contract.packing import slot_bits
 
 __all__ = ["CompressConfig", "MAX_WEIGHT", "read_weights", "check_network", "compress_layer",
            "baseline_figures",
@@ -382,7 +391,8 @@ def compress_layer(name, weights, bias, kind, cfg, *, f_in, f_out, activation, e
     ratio, fine_bytes, coarse_bytes, compressor = r_irr(fine_mask, mask)
     fig = _figures(original, 4 * n_kept, i_p, w_q, i_p, w_c, i_c, n_kept, {
         "name": name, "kind": kind, "shape": list(w.shape), "block": list(block),
-        "bits": bits, "regions": 1 if region is None else int(np.prod(region_grid(w.shape, region)[0])),
+        "bits": bits,
+        "regions": 1 if region is None else int(np.prod(region_grid(w.shape, region)[0])),
         "sparsity": sparsity(mask), "target_sparsity": target,
         "R_irr": ratio, "irr_fine_bytes": fine_bytes, "irr_coarse_bytes": coarse_bytes,
         "irr_compressor": compressor, "f_w": f_w, "original_bytes": original,

@@ -51,7 +51,8 @@ class AccelConfig:
             raise ValueError(f"mem_width must be at most 32 * tn = {32 * self.tn} (a bias row), "
                              f"not {self.mem_width}")
         if not self.widths or not set(self.widths) <= {4, 8, 16}:
-            raise ValueError(f"widths must be a non-empty subset of (4, 8, 16), not {self.widths!r}")
+            raise ValueError(f"widths must be a non-empty subset of (4, 8, 16), "
+                             f"not {self.widths!r}")
         for name, row in (("nbin_bytes", self.nbin_row_bytes), ("nbout_bytes", 2 * self.tn),
                           ("nibin_bytes", self.bitmap_row_bytes),
                           ("sib_bytes", self.bitmap_row_bytes), ("sb_bytes", 8 * self.tm),

@@ -37,12 +37,19 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.contract.activation import ACT_FRAC
 from golden.cli import atomic_write
-from golden.contract.fixed import ACTIVATIONS, NONLINEAR
-from golden.contract.packing import bytes_to_words, pack, slot_bits, slots_per_word, unpack, words_to_bytes
 from golden.compression.prune import block_grid, block_sizes, expand
 from golden.compression.quantize import region_grid, region_index
+from golden.contract.activation import ACT_FRAC
+from golden.contract.fixed import ACTIVATIONS, NONLINEAR
+from golden.contract.packing import (
+    bytes_to_words,
+    pack,
+    slot_bits,
+    slots_per_word,
+    unpack,
+    words_to_bytes,
+)
 
 __all__ = ["FORMAT", "VERSION", "KINDS", "ModelFormatError", "Layer", "Model", "save", "load",
            "decompress"]

@@ -23,11 +23,24 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.cli import (ArgumentParser, UsageError, add_seed, atomic_json, atomic_write, output_dir,
-                  positive_int, run_main)
-from golden.compression.pipeline import CompressConfig, compress_network, prune_network, write_report
-from golden.twins.infer import infer, quantize_input
+from golden.cli import (
+    ArgumentParser,
+    UsageError,
+    add_seed,
+    atomic_json,
+    atomic_write,
+    output_dir,
+    positive_int,
+    run_main,
+)
+from golden.compression.pipeline import (
+    CompressConfig,
+    compress_network,
+    prune_network,
+    write_report,
+)
 from golden.contract.model import decompress, save
+from golden.twins.infer import infer, quantize_input
 
 __all__ = ["load_data", "train_mlp", "mlp_layers", "mlp_retrainer", "float_forward",
            "dequantized", "CNN", "run"]
@@ -236,7 +249,8 @@ def run(outdir, *, epochs=200, retrain_epochs=40, cnn_epochs=30, sparsity=0.8, s
     t0 = time.perf_counter()
     clf = train_mlp(xtr, ytr, epochs=epochs, seed=seed)
     layers = mlp_layers(clf)
-    acc_float = float((float_forward([(w, b) for _, w, b, _ in layers], xte).argmax(1) == yte).mean())
+    scores = float_forward([(w, b) for _, w, b, _ in layers], xte)
+    acc_float = float((scores.argmax(1) == yte).mean())
     np.savez(out / "mlp_weights.npz", **{f"{n}.{k}": v for n, w, b, _ in layers
                                          for k, v in (("weight", w), ("bias", b))})
     log(f"MLP {[w.shape for _, w, _, _ in layers]} trained: float accuracy {acc_float:.4f} "
@@ -245,7 +259,7 @@ def run(outdir, *, epochs=200, retrain_epochs=40, cnn_epochs=30, sparsity=0.8, s
                          f_in=8, f_act=8, seed=seed, steps=steps)
     pruned = prune_network(layers, cfg, retrain=mlp_retrainer(clf, xtr, ytr, retrain_epochs),
                            progress=lambda s, sp: log(f"  prune step {s}: sparsity "
-                                                      f"{', '.join(f'{100 * x:.0f} %' for x in sp)}"))
+                                                      + ", ".join(f"{100 * x:.0f} %" for x in sp)))
     acc_pruned = float((float_forward([(p[0], b) for p, (_, _, b, _) in zip(pruned, layers)],
                                       xte).argmax(1) == yte).mean())
     model, report = compress_network(layers, cfg, pruned=pruned)
@@ -287,7 +301,8 @@ def run(outdir, *, epochs=200, retrain_epochs=40, cnn_epochs=30, sparsity=0.8, s
                           "compression": creport}
         log(f"CNN compressed: accuracy pruned+retrained {c_pruned:.4f}, quantized {c_quant:.4f}, "
             f"fixed-point {c_fixed:.4f}; "
-            f"r_c {creport['total']['r_c']:.1f}x (baseline {creport['total']['baseline']['r_c']:.1f}x)")
+            f"r_c {creport['total']['r_c']:.1f}x "
+            f"(baseline {creport['total']['baseline']['r_c']:.1f}x)")
 
     md = ["", "## Accuracy (held-out test split, 360 images)", "",
           "| network | float | pruned + retrained | quantized | fixed-point (golden) |",
@@ -302,7 +317,7 @@ def run(outdir, *, epochs=200, retrain_epochs=40, cnn_epochs=30, sparsity=0.8, s
         write_report(summary["cnn"]["compression"], out / "cnn_report", title="Digits CNN",
                      extra_md="\n".join(md))
     atomic_json(out / "report.json", summary, default=float)
-    atomic_write(out / "report.md", 
+    atomic_write(out / "report.md",
         "# Digits: accuracy and compression\n" + "\n".join(md) + "\n\n" +
         "".join(f"- {n}: r_c {s['compression']['total']['r_c']:.1f}x (baseline "
                 f"{s['compression']['total']['baseline']['r_c']:.1f}x), R(Irr) "

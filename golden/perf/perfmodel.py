@@ -11,7 +11,8 @@ Two halves:
 * :func:`predict` replays the instructions through a model of the control
   processor: in-order dispatch from a two-entry queue, a second instruction in
   the same cycle when the compiler marked it ``par``, the ping-pong
-  scoreboard (:func:`golden.contract.isa.accesses`, the rule of :mod:`hdl.control.controller`), ``SYNC`` and
+  scoreboard (:func:`golden.contract.isa.accesses`, the rule of
+  :mod:`hdl.control.controller`), ``SYNC`` and
   ``END`` waiting for every unit, ``fence`` LOADs waiting for the store unit;
   each unit busy for the duration its :class:`Timing` gives the instruction's
   work under the memory model (latency, interval between requests, stall
@@ -62,7 +63,8 @@ class Timing:
     store_fixed: int = 4
     store_fixed_dense: int = 2
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
-    config_release: int = 12   # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
+    # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
+    config_release: int = 12
 
     def drain(self, tn, tm):
         """Cycles from the NSM and the sequencer running empty to the end of a
@@ -88,7 +90,7 @@ class Step:
     op: str
     fields: dict
     unit: str | None
-    reads: int = 0          # golden.contract.isa.accesses: bit masks over golden.contract.isa.Resource
+    reads: int = 0          # golden.contract.isa.accesses: masks over isa.Resource
     writes: int = 0
     words: int = 0          # memory words read (LOAD) or written (STORE)
     values: int = 0         # STORE: values through the packer

@@ -228,8 +228,8 @@ def infer_cnn(model, images, shape, run_fc=None, pool="max", pool_size=2):
     ``run_fc(model, vectors, pool=1)`` runs one FC model (default: the golden
     :func:`golden.twins.infer.infer`; pass the accelerator's runner to run on the RTL).
     Returns int16 ``(N, outputs)``."""
-    from golden.twins.infer import infer
     from golden.contract.model import Model
+    from golden.twins.infer import infer
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
     run_fc = run_fc or infer

@@ -4,8 +4,8 @@ share a synapse bitmap (docs/architecture.md §2)."""
 
 import numpy as np
 
-from golden.twins import encoder, nsm, pefu, ssm
 from golden.contract.bitmap import as_bitmap
+from golden.twins import encoder, nsm, pefu, ssm
 
 __all__ = ["shared_synapse_bitmap", "compress_group", "group_outputs", "sparse_fc_group"]
 

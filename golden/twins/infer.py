@@ -10,9 +10,9 @@ product; the tests hold the two equal.
 
 import numpy as np
 
-from golden.twins.fc import sparse_fc_group
 from golden.contract.fixed import output_shift, output_stage
 from golden.contract.model import decompress
+from golden.twins.fc import sparse_fc_group
 from golden.twins.pefu import check_pool, pool_max
 
 __all__ = ["quantize_input", "infer", "fc_layer"]

@@ -111,6 +111,7 @@ def step_float(cell, x, h, c):
     w, b = cell.float_weights
     H = cell.hidden
     a = np.concatenate([np.atleast_2d(x), np.atleast_2d(h)], axis=1) @ w.T + b
-    i, f, o, g = expit(a[:, :H]), expit(a[:, H:2 * H]), expit(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])
+    i, f, o = expit(a[:, :H]), expit(a[:, H:2 * H]), expit(a[:, 2 * H:3 * H])
+    g = np.tanh(a[:, 3 * H:])
     c_new = f * np.atleast_2d(c) + i * g
     return o * np.tanh(c_new), c_new

@@ -7,13 +7,13 @@ the run.
 
 import numpy as np
 
-from golden.twins import encoder, wdm
 from golden.contract import sib
-from golden.twins.pefu import pool_max
-from golden.twins.fc import group_outputs
 from golden.contract.fixed import ACTIVATIONS
 from golden.contract.isa import Op, Target, decode
 from golden.contract.layout import MemoryImage, join_words, pack_values, split_words, unpack_values
+from golden.twins import encoder, wdm
+from golden.twins.fc import group_outputs
+from golden.twins.pefu import pool_max
 
 __all__ = ["Machine", "run_program"]
 

@@ -21,12 +21,17 @@ controller keeps its buffer halves reserved until then.  One older instruction
 at a time.
 """
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import ReadPort, WritePort
+from amaranth.lib.wiring import In, Out
 
-from hdl.control.dma import popcount
-from hdl.control.isa import WORD_BITS, Op, Slot, view
 from golden.contract.params import clog2
+from hdl.control import bus
+from hdl.control.dma import popcount, port_signature
+from hdl.control.isa import WORD_BITS, Op, Slot, view
+from hdl.datapath.nsm import neurons_layout, window_layout
+from hdl.datapath.slice import bias_layout, output_layout, tile_layout
 
 __all__ = ["ComputeUnit", "CONFIG_DEPTH"]
 
@@ -36,43 +41,69 @@ __all__ = ["ComputeUnit", "CONFIG_DEPTH"]
 CONFIG_DEPTH = 16
 
 
-class ComputeUnit(Elaboratable):
-    """``ports``: ``nib_r``, ``sib_r``, ``sibm_r`` (the SIB's mask rows), ``nbin_r``,
-    ``bias_r``, ``nbout_r`` (synchronous read ports) and ``nbout_w``; ``slice`` the
-    :class:`hdl.datapath.slice.SparseSlice` it drives."""
+class ComputeUnit(wiring.Component):
+    """``COMPUTE``: buffers → the sparse slice → NBout.
 
-    def __init__(self, cfg, ports, slice_):
+    Members
+    -------
+    issue : ``In(bus.issue(drains=True))``
+        Its instructions: ``ready`` once the current one has fed its last window
+        and the slice's front has run empty; ``busy`` while any instruction is in
+        the unit; ``older_busy`` while an earlier one drains behind the newest.
+    nib_r, sib_r, sibm_r, nbin_r, bias_r, nbout_r : synchronous buffer read ports
+        (``sibm_r``: the SIB's mask rows, read ahead of the window rows)
+    nbout_w : the NBout write port
+    window, neurons, tile, bias : ``Out(stream.Signature(...))``
+        To the slice (:class:`hdl.datapath.slice.SparseSlice`'s ``i``, ``neurons``,
+        ``tile``, ``bias``).
+    outputs : ``In(stream.Signature(...))``
+        The slice's ``o``.
+    front_idle : ``In(1)``
+        The slice's NSM and SSM sequencer are empty.
+    """
+
+    def __init__(self, cfg):
         self._cfg = cfg
-        self._p = ports
-        self._slice = slice_
-        self.start = Signal()
-        self.instr = Signal(WORD_BITS)
-        self.busy = Signal()          # an instruction in the unit (feeding or draining)
-        self.ready = Signal()         # a new instruction may start
-        self.older_busy = Signal()    # an older instruction still draining
+        W, tn = cfg.window, cfg.tn
+        rd = lambda rows, shape: Out(port_signature(ReadPort, rows, shape))   # noqa: E731
+        super().__init__({
+            "issue": In(bus.issue(drains=True)),
+            "nib_r": rd(cfg.window_rows, unsigned(W)),
+            "sib_r": rd(cfg.sib_rows, unsigned(W)),
+            "sibm_r": rd(cfg.sib_rows, unsigned(W)),
+            "nbin_r": rd(cfg.window_rows, unsigned(16 * W)),
+            "bias_r": rd(cfg.bias_rows, unsigned(32 * tn)),
+            "nbout_r": rd(cfg.nbout_rows, unsigned(16 * tn)),
+            "nbout_w": Out(port_signature(WritePort, cfg.nbout_rows, unsigned(16 * tn))),
+            "window": Out(stream.Signature(window_layout(window=W))),
+            "neurons": Out(stream.Signature(neurons_layout(window=W))),
+            "tile": Out(stream.Signature(tile_layout(sb_depth=cfg.sb_words))),
+            "bias": Out(stream.Signature(bias_layout(tn=tn))),
+            "outputs": In(stream.Signature(output_layout(tn=tn))),
+            "front_idle": In(1),
+        })
 
     def elaborate(self, platform):
         m = Module()
-        cfg, p, sl = self._cfg, self._p, self._slice
+        cfg = self._cfg
         W, tn, tm = cfg.window, cfg.tn, cfg.tm
+        busy = Signal()          # an instruction in the unit (feeding or draining)
+        older_busy = Signal()    # an older instruction still draining
+        start = self.issue.instr.valid & self.issue.instr.ready
+        m.d.comb += [self.issue.busy.eq(busy), self.issue.older_busy.eq(older_busy)]
         ins = Signal(WORD_BITS)
         cp = view(Op.COMPUTE, ins)
-        with m.If(self.start):
-            m.d.sync += ins.eq(self.instr)
+        with m.If(start):
+            m.d.sync += ins.eq(self.issue.instr.payload)
 
-        m.submodules.nfifo = nfifo = SyncFIFOBuffered(width=16 * W, depth=8)
-        m.submodules.tfifo = tfifo = SyncFIFOBuffered(width=len(sl.tile.payload.as_value()),
-                                                      depth=CONFIG_DEPTH)
-        m.submodules.bfifo = bfifo = SyncFIFOBuffered(width=len(sl.bias.payload.as_value()),
-                                                      depth=CONFIG_DEPTH)
-        m.d.comb += [
-            sl.neurons.valid.eq(nfifo.r_rdy), sl.neurons.payload.as_value().eq(nfifo.r_data),
-            nfifo.r_en.eq(sl.neurons.ready),
-            sl.tile.valid.eq(tfifo.r_rdy), sl.tile.payload.as_value().eq(tfifo.r_data),
-            tfifo.r_en.eq(sl.tile.ready),
-            sl.bias.valid.eq(bfifo.r_rdy), sl.bias.payload.as_value().eq(bfifo.r_data),
-            bfifo.r_en.eq(sl.bias.ready),
-        ]
+        # The window's neurons and each group's configurations wait in typed FIFOs.
+        m.submodules.nfifo = nfifo = bus.StreamFIFO(neurons_layout(window=W), depth=8)
+        m.submodules.tfifo = tfifo = bus.StreamFIFO(tile_layout(sb_depth=cfg.sb_words),
+                                                    depth=CONFIG_DEPTH)
+        m.submodules.bfifo = bfifo = bus.StreamFIFO(bias_layout(tn=tn), depth=CONFIG_DEPTH)
+        wiring.connect(m, nfifo.o, wiring.flipped(self.neurons))
+        wiring.connect(m, tfifo.o, wiring.flipped(self.tile))
+        wiring.connect(m, bfifo.o, wiring.flipped(self.bias))
 
         # --- stage f0: addresses; stage f1: the rows read --------------------------------
         # f0 feeds the windows a mask names (golden.contract.sib): per segment of W windows
@@ -102,7 +133,7 @@ class ComputeUnit(Elaboratable):
         f1_push = Signal()
         f0_go = Signal()
 
-        fetched = p["sibm_r"].data
+        fetched = self.sibm_r.data
         cm = Signal(W)                    # the mask the next window comes from
         every = cp.dense | ~cp.skip       # every window: no mask rows
         m.d.comb += cm.eq(Mux(cur_valid, cur,
@@ -125,13 +156,13 @@ class ComputeUnit(Elaboratable):
         win_half = Mux(cp.nbin_half, cfg.half(cfg.window_rows), 0)
         window = (seg << lg_w) + widx
         m.d.comb += [
-            p["nib_r"].addr.eq(win_half + window), p["nbin_r"].addr.eq(win_half + window),
-            p["sib_r"].addr.eq(sib_base + rows_base + row_ptr),
-            p["sibm_r"].addr.eq(sib_base + mask_ptr), p["sibm_r"].en.eq(fetch),
-            p["bias_r"].addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row + g),
+            self.nib_r.addr.eq(win_half + window), self.nbin_r.addr.eq(win_half + window),
+            self.sib_r.addr.eq(sib_base + rows_base + row_ptr),
+            self.sibm_r.addr.eq(sib_base + mask_ptr), self.sibm_r.en.eq(fetch),
+            self.bias_r.addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row + g),
         ]
-        for name in ("nib_r", "nbin_r", "sib_r", "bias_r"):
-            m.d.comb += p[name].en.eq(f0_go)
+        for port in (self.nib_r, self.nbin_r, self.sib_r, self.bias_r):
+            m.d.comb += port.en.eq(f0_go)
         m.d.sync += mq_valid.eq(fetch | (mq_valid & ~take))
         with m.If(fetch):
             m.d.sync += [mask_ptr.eq(mask_ptr + 1), masks_left.eq(masks_left - 1)]
@@ -150,8 +181,8 @@ class ComputeUnit(Elaboratable):
         with m.Elif(f1_push):
             m.d.sync += f1_valid.eq(0)
 
-        nb = Mux(cp.dense, ones, p["nib_r"].data)
-        sb = Mux(cp.dense, ones, p["sib_r"].data)
+        nb = Mux(cp.dense, ones, self.nib_r.data)
+        sb = Mux(cp.dense, ones, self.sib_r.data)
         # The SB base of each group: the SIB popcount of the groups before it, in
         # SB words of 64 * tm bits (16, 8 or 4 weights per tm by the slot width).
         sb_base = Signal(16)
@@ -165,26 +196,26 @@ class ComputeUnit(Elaboratable):
                 with m.Case(slot):
                     m.d.comb += group_words.eq((group_syn + (1 << shift) - 1) >> shift)
 
-        side_ok = ~f1_first | (tfifo.w_rdy & bfifo.w_rdy)
-        m.d.comb += f1_push.eq(f1_valid & sl.i.ready & nfifo.w_rdy & side_ok)
+        # A window goes to the slice, its neurons to their FIFO and, at a group's
+        # first window, the group's tile and bias configurations to theirs: all
+        # together or not at all.
+        side_ok = ~f1_first | (tfifo.i.ready & bfifo.i.ready)
+        m.d.comb += f1_push.eq(f1_valid & self.window.ready & nfifo.i.ready & side_ok)
+        win, tile, bias = self.window.payload, tfifo.i.payload, bfifo.i.payload
         m.d.comb += [
-            sl.i.valid.eq(f1_valid & nfifo.w_rdy & side_ok),
-            sl.i.payload.neuron_bitmap.eq(nb),
-            sl.i.payload.synapse_bitmap.eq(sb),
-            sl.i.payload.last.eq(f1_last),
-            nfifo.w_en.eq(f1_push),
-            nfifo.w_data.eq(p["nbin_r"].data),
-        ]
-        tile = Signal(sl.tile.payload.shape())
-        bias = Signal(sl.bias.payload.shape())
-        m.d.comb += [
+            self.window.valid.eq(f1_valid & nfifo.i.ready & side_ok),
+            win.neuron_bitmap.eq(nb), win.synapse_bitmap.eq(sb), win.last.eq(f1_last),
+            nfifo.i.valid.eq(f1_valid & self.window.ready & side_ok),
+            nfifo.i.payload.eq(self.nbin_r.data),
             tile.sb_base.eq(Mux(cp.sb_half, cfg.half(cfg.sb_words), 0) + sb_base),
             tile.slot.eq(cp.slot),
-            bias.bias.as_value().eq(p["bias_r"].data),
+            bias.bias.eq(self.bias_r.data),
             bias.shift.eq(cp.shift),
             bias.activation.eq(cp.activation),
-            tfifo.w_en.eq(f1_push & f1_first), tfifo.w_data.eq(tile.as_value()),
-            bfifo.w_en.eq(f1_push & f1_first), bfifo.w_data.eq(bias.as_value()),
+            tfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nfifo.i.ready &
+                             bfifo.i.ready),
+            bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nfifo.i.ready &
+                             tfifo.i.ready),
         ]
         with m.If(f1_push):
             with m.If(f1_last):
@@ -205,13 +236,13 @@ class ComputeUnit(Elaboratable):
         m.d.comb += desc.eq(Mux(old_pending, old, ins))
         dv = view(Op.COMPUTE, desc)
         fire = Signal()
-        out_addr = Signal.like(p["nbout_w"].addr)
+        out_addr = Signal.like(self.nbout_w.addr)
         m.d.comb += [
-            sl.o.ready.eq(1),
-            fire.eq(sl.o.valid & self.busy),
+            self.outputs.ready.eq(1),
+            fire.eq(self.outputs.valid & busy),
             out_addr.eq(Mux(dv.out_half, cfg.half(cfg.nbout_rows), 0) + dv.out_row + out_k),
-            p["nbout_r"].addr.eq(out_addr),
-            p["nbout_r"].en.eq(1),
+            self.nbout_r.addr.eq(out_addr),
+            self.nbout_r.en.eq(1),
         ]
         pend = Signal()
         pend_pool = Signal()
@@ -219,50 +250,50 @@ class ComputeUnit(Elaboratable):
         pend_data = Signal(16 * tn)
         m.d.sync += pend.eq(fire)
         with m.If(fire):
-            m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(sl.o.payload.as_value()),
+            m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(self.outputs.payload),
                          pend_pool.eq(dv.pool)]
-        held = p["nbout_r"].data
+        held = self.nbout_r.data
         lanes = [(held[16 * j:16 * (j + 1)], pend_data[16 * j:16 * (j + 1)]) for j in range(tn)]
         pooled = Cat(Mux(h.as_signed() > o.as_signed(), h, o) for h, o in lanes)
-        m.d.comb += [p["nbout_w"].addr.eq(pend_addr),
-                     p["nbout_w"].data.eq(Mux(pend_pool, pooled, pend_data)),
-                     p["nbout_w"].en.eq(pend)]
+        m.d.comb += [self.nbout_w.addr.eq(pend_addr),
+                     self.nbout_w.data.eq(Mux(pend_pool, pooled, pend_data)),
+                     self.nbout_w.en.eq(pend)]
 
         finishing_old = Signal()
         m.d.comb += finishing_old.eq(old_pending & fire & (out_k + 1 == dv.groups))
         m.d.comb += [
-            self.older_busy.eq(old_pending | tail.any()),
-            self.ready.eq(~feeding & ~f1_valid & sl.front_idle & ~self.older_busy),
+            older_busy.eq(old_pending | tail.any()),
+            self.issue.instr.ready.eq(~feeding & ~f1_valid & self.front_idle & ~older_busy),
         ]
 
         # An instruction's unit is busy until the third cycle after its last
         # output (the write, then the release); an older one's ``tail`` counts
         # those cycles, so it is released exactly when it would be alone.
-        with m.If(self.start):
-            cv = view(Op.COMPUTE, self.instr)
+        with m.If(start):
+            cv = view(Op.COMPUTE, self.issue.instr.payload)
             # The newest instruction becomes the older one while its outputs
             # come (``ready`` holds only when no older one is left).
             keep = Signal()
-            m.d.comb += keep.eq(self.busy & (out_k + fire != cp.groups))
+            m.d.comb += keep.eq(busy & (out_k + fire != cp.groups))
             n_segs = (cv.windows + W - 1) >> lg_w
             m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
                          mq_valid.eq(0), mask_ptr.eq(0), row_ptr.eq(0),
                          masks_left.eq(Mux(cv.dense | ~cv.skip, 0, cv.groups * n_segs)),
                          rows_base.eq(Mux(cv.skip, cv.groups * n_segs, 0)),
                          last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w])]
-            m.d.sync += [self.busy.eq(1), g.eq(0), feeding.eq(cv.groups != 0),
+            m.d.sync += [busy.eq(1), g.eq(0), feeding.eq(cv.groups != 0),
                          f1_valid.eq(0), sb_base.eq(cv.sb_base), syn_count.eq(0),
                          old.eq(ins), old_pending.eq(keep),
                          out_k.eq(Mux(keep, out_k + fire, 0)),
-                         tail.eq(Cat(self.busy & fire & (out_k + 1 == cp.groups),
-                                     self.busy & pend & ~fire & (out_k == cp.groups)))]
+                         tail.eq(Cat(busy & fire & (out_k + 1 == cp.groups),
+                                     busy & pend & ~fire & (out_k == cp.groups)))]
         with m.Else():
             m.d.sync += tail.eq(Cat(finishing_old, tail[0]))
             with m.If(finishing_old):
                 m.d.sync += [old_pending.eq(0), out_k.eq(0)]
             with m.Elif(fire):
                 m.d.sync += out_k.eq(out_k + 1)
-            with m.If(self.busy & ~feeding & ~f1_valid & ~old_pending & (out_k == cp.groups)
+            with m.If(busy & ~feeding & ~f1_valid & ~old_pending & (out_k == cp.groups)
                       & ~pend & ~tail.any()):
-                m.d.sync += self.busy.eq(0)
+                m.d.sync += busy.eq(0)
         return m

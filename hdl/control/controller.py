@@ -16,18 +16,19 @@ unit's instruction when it writes what that one reads or writes, or reads what
 that one writes (RAW, WAR, WAW), so a load into one half runs beside a compute
 on the other, and a store of one NBout half beside a compute into the other.
 The compute unit takes its next COMPUTE as soon as the previous one has fed
-its last window and its NSM and sequencer have run empty (``compute_ready``):
-the previous one's last steps still drain through the H-tree and the PEs, and
-its resources stay reserved (a second scoreboard entry) until
-``compute_older_busy`` falls.
+its last window and its NSM and sequencer have run empty (its issue port is
+``ready``): the previous one's last steps still drain through the H-tree and
+the PEs, and its resources stay reserved (a second scoreboard entry) while
+``compute.older_busy``.  Every rule is :func:`golden.contract.isa.accesses`.
 """
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
 
 from golden.contract.isa import UNIT, Resource, accesses, conflict
-
-from hdl.control.dma import add_read_channel
+from hdl.control import bus
 from hdl.control.isa import WORD_BITS, Op, view
 
 __all__ = ["Controller", "UNITS", "decode_resources"]
@@ -53,37 +54,38 @@ def decode_resources(m, word, name):
     return is_unit, reads, writes
 
 
-class Controller(Elaboratable):
+class Controller(wiring.Component):
     """Fetch + dispatch.
 
-    Ports (plain signals): ``start``/``prog_addr``/``prog_len`` (instructions) in,
-    ``done``/``running`` out; the fetch read channel ``rreq_valid``/``rreq_ready``/
-    ``rreq_addr`` and ``rdata_valid``/``rdata_ready``/``rdata``, used only while
-    fetching; per unit ``<unit>_start`` (a pulse), ``<unit>_instr`` and, in,
-    ``<unit>_busy``.
+    Members
+    -------
+    start, prog_addr, prog_len : In
+        A one-cycle ``start`` fetches ``prog_len`` instructions from word
+        ``prog_addr`` into the instruction buffer, then runs them.
+    done, running, fetching : Out
+        ``done`` from ``END`` until the next ``start``.
+    mem : ``Out(bus.mem_read(mem_width))``
+        The program fetch (used only while ``fetching``).
+    load, store, compute : ``Out(bus.issue())``
+        Per unit its instructions (a stream: offered when the head of the queue
+        is the unit's and conflicts with nothing, taken when the unit is ready;
+        a second one in the same cycle when ``par``) and its ``busy``; the
+        compute unit takes its next instruction while the previous one drains,
+        whose resources stay reserved while ``compute.older_busy``.
+    issued, dual_issues : Out
+        Instructions issued this cycle (0..2); cycles that issued two.
     """
 
     def __init__(self, cfg):
         self._cfg = cfg
-        mw = cfg.mem_width
-        self.start = Signal()
-        self.prog_addr = Signal(32)
-        self.prog_len = Signal(16)
-        self.done = Signal()
-        self.running = Signal()
-        self.fetching = Signal()
-        add_read_channel(self, mw)
-        for u in UNITS:
-            setattr(self, f"{u}_start", Signal(name=f"{u}_start"))
-            setattr(self, f"{u}_instr", Signal(WORD_BITS, name=f"{u}_instr"))
-            setattr(self, f"{u}_busy", Signal(name=f"{u}_busy"))
-        # The compute unit takes its next instruction while the previous one
-        # drains (``compute_ready``); the draining one's resources stay reserved
-        # while ``compute_older_busy``.
-        self.compute_ready = Signal()
-        self.compute_older_busy = Signal()
-        self.issued = Signal(2)        # instructions issued this cycle (0..2)
-        self.dual_issues = Signal(32)  # cycles that issued two
+        super().__init__({
+            "start": In(1), "prog_addr": In(32), "prog_len": In(16),
+            "done": Out(1), "running": Out(1), "fetching": Out(1),
+            "mem": Out(bus.mem_read(cfg.mem_width)),
+            "load": Out(bus.issue()), "store": Out(bus.issue()),
+            "compute": Out(bus.issue(drains=True)),
+            "issued": Out(2), "dual_issues": Out(32),
+        })
 
     def elaborate(self, platform):
         m = Module()
@@ -106,22 +108,23 @@ class Controller(Elaboratable):
                                  total.eq(self.prog_len * per_instr), self.done.eq(0)]
                     m.next = "FETCH"
             with m.State("FETCH"):
+                req, resp = self.mem.req, self.mem.resp
                 m.d.comb += [
                     self.fetching.eq(1),
-                    self.rreq_valid.eq(req_count < total),
-                    self.rreq_addr.eq(self.prog_addr + req_count),
-                    self.rdata_ready.eq(1),
+                    req.valid.eq(req_count < total),
+                    req.payload.addr.eq(self.prog_addr + req_count),
+                    resp.ready.eq(1),
                 ]
-                with m.If(self.rreq_valid & self.rreq_ready):
+                with m.If(req.valid & req.ready):
                     m.d.sync += req_count.eq(req_count + 1)
-                with m.If(self.rdata_valid):
+                with m.If(resp.valid):
                     word_sel = rsp_count[:max(1, (per_instr - 1).bit_length())] \
                         if per_instr > 1 else Const(0)
                     new = Signal(WORD_BITS)
                     m.d.comb += new.eq(assemble)
                     for k in range(per_instr):
                         with m.If(word_sel == k):
-                            m.d.comb += new[k * mw:(k + 1) * mw].eq(self.rdata)
+                            m.d.comb += new[k * mw:(k + 1) * mw].eq(resp.payload.data)
                     m.d.sync += [assemble.eq(new), rsp_count.eq(rsp_count + 1)]
                     with m.If(word_sel == per_instr - 1):
                         m.d.comb += [ib_w.addr.eq(rsp_count // per_instr), ib_w.data.eq(new),
@@ -170,10 +173,13 @@ class Controller(Elaboratable):
                 m.d.sync += [q[0].eq(kept[0]), q[1].eq(kept[1]), count.eq(left)]
 
         # --- dispatch ----------------------------------------------------------------------
-        busy = [getattr(self, f"{u}_busy") for u in UNITS]
+        # Per unit its issue port: ``instr`` offered when the queue's head is the
+        # unit's and conflicts with nothing (or the second is, marked ``par``, to
+        # another unit, and the head issues now), taken when the unit is ready.
+        ports = [getattr(self, u) for u in UNITS]
+        busy = [p.busy for p in ports]
+        free = [p.instr.ready for p in ports]
         ci = UNITS.index("compute")
-        free = [~b for b in busy]
-        free[ci] = self.compute_ready
         cur = [Signal(WORD_BITS, name=f"{u}_cur") for u in UNITS]  # each unit's instruction
         cur_res = [decode_resources(m, cur[i], f"cur_{u}") for i, u in enumerate(UNITS)]
         drain = Signal(WORD_BITS)      # the compute instruction before cur[compute]
@@ -187,22 +193,25 @@ class Controller(Elaboratable):
                 _, r2, w2 = cur_res[i]
                 terms.append(busy[i] & ~unit[i] & conflict(reads, writes, r2, w2))
             _, r2, w2 = drain_res
-            terms.append(self.compute_older_busy & ~unit[ci] & conflict(reads, writes, r2, w2))
+            terms.append(self.compute.older_busy & ~unit[ci] & conflict(reads, writes, r2, w2))
             return Cat(*terms).any()
 
         all_idle = ~Cat(*busy).any()
         h_op = view(Op.NOP, q[0]).op
         is_io = Cat(*h_unit).any()
+        head_ok = Signal()
+        m.d.comb += head_ok.eq(self.running & (count >= 1) & ~hazard(h_unit, h_reads, h_writes))
         h_free = Cat(*[h_unit[i] & free[i] for i in range(3)]).any()
         issue0 = Signal()
-        issue1 = Signal()
         m.d.comb += issue0.eq(self.running & (count >= 1) & Mux(
-            is_io, h_free & ~hazard(h_unit, h_reads, h_writes),
-            Mux(h_op == Op.NOP, 1, all_idle)))
-        s_free = Cat(*[s_unit[i] & free[i] & ~h_unit[i] for i in range(3)]).any()
-        m.d.comb += issue1.eq(issue0 & is_io & (count == 2) & view(Op.NOP, q[1]).par & s_free &
-                              ~hazard(s_unit, s_reads, s_writes) &
-                              ~conflict(s_reads, s_writes, h_reads, h_writes))
+            is_io, h_free & head_ok, Mux(h_op == Op.NOP, 1, all_idle)))
+        second_ok = Signal()
+        m.d.comb += second_ok.eq(issue0 & is_io & (count == 2) & view(Op.NOP, q[1]).par &
+                                 ~hazard(s_unit, s_reads, s_writes) &
+                                 ~conflict(s_reads, s_writes, h_reads, h_writes))
+        h_offer = [head_ok & h_unit[i] for i in range(3)]
+        s_offer = [second_ok & s_unit[i] & ~h_unit[i] for i in range(3)]
+        issue1 = Cat(*[s_offer[i] & free[i] for i in range(3)]).any()
         m.d.comb += [pops.eq(issue0 + issue1), self.issued.eq(issue0 + issue1)]
         with m.If(issue1):
             m.d.sync += self.dual_issues.eq(self.dual_issues + 1)
@@ -211,12 +220,11 @@ class Controller(Elaboratable):
         with m.If(issue0 & (h_op == Op.END)):
             m.d.sync += self.done.eq(1)
         for i, u in enumerate(UNITS):
-            go_h = issue0 & h_unit[i]
-            go_s = issue1 & s_unit[i]
-            m.d.comb += [getattr(self, f"{u}_start").eq(go_h | go_s),
-                         getattr(self, f"{u}_instr").eq(Mux(go_h, q[0], q[1]))]
-            with m.If(go_h | go_s):
-                m.d.sync += cur[i].eq(Mux(go_h, q[0], q[1]))
+            instr = ports[i].instr
+            m.d.comb += [instr.valid.eq(h_offer[i] | s_offer[i]),
+                         instr.payload.eq(Mux(h_offer[i], q[0], q[1]))]
+            with m.If(instr.valid & instr.ready):
+                m.d.sync += cur[i].eq(instr.payload)
                 if u == "compute":
                     m.d.sync += drain.eq(cur[i])
         return m

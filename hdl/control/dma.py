@@ -14,27 +14,25 @@ requests (a word address each), read data (in request order), write requests
   whole) and writes the window's bitmap and its packed nonzeros.
 """
 
-from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import ReadPort, WritePort
+from amaranth.lib.wiring import In, Out
 
-from golden.twins.wdm import LUT_SIZE
-
-from hdl.datapath.encoder import Encoder
+from golden.contract.params import check_int, clog2
+from hdl.control import bus
 from hdl.control.isa import WORD_BITS, Op, Target, view
-from golden.contract.params import clog2
+from hdl.datapath.encoder import Encoder
+from hdl.datapath.slice import write_layouts
 
-__all__ = ["LoadUnit", "StoreUnit", "popcount", "add_read_channel", "READ_CHANNEL"]
-
-#: The memory read channel a master (the controller's fetch, the load unit) drives:
-#: signal name -> (width or "mem", direction seen from the master).
-READ_CHANNEL = {"rreq_valid": (1, "out"), "rreq_ready": (1, "in"), "rreq_addr": (32, "out"),
-                "rdata_valid": (1, "in"), "rdata_ready": (1, "out"), "rdata": ("mem", "in")}
+__all__ = ["LoadUnit", "StoreUnit", "popcount", "port_signature"]
 
 
-def add_read_channel(obj, mem_width):
-    """Give ``obj`` the plain signals of a memory read channel (:data:`READ_CHANNEL`)."""
-    for name, (width, _) in READ_CHANNEL.items():
-        setattr(obj, name, Signal(mem_width if width == "mem" else width, name=name))
+def port_signature(port_kind, rows, shape):
+    """The signature of a buffer port as its user sees it: ``port_kind`` is
+    ``ReadPort`` or ``WritePort`` of a memory of ``rows`` rows of ``shape``."""
+    return port_kind.Signature(addr_width=clog2(rows), shape=shape).flip()
 
 
 def popcount(m, value, name):
@@ -48,45 +46,54 @@ def popcount(m, value, name):
     return out
 
 
-class LoadUnit(Elaboratable):
+class LoadUnit(wiring.Component):
     """``LOAD``: memory → NIBin / SIB / NBin / SB / bias / LUT.
 
-    ``ports`` maps a buffer name to its Amaranth memory ports created by the top:
-    ``nib_w``, ``nib_r`` (an asynchronous read port: NBin row lengths), ``sib_w``,
-    ``nbin_w``, ``bias_w``;
-    the SB and LUT writes leave through ``sb_*`` and ``lut_*`` signals.
+    Members
+    -------
+    issue : ``In(bus.issue())``
+        Its instructions (taken while not ``busy``).
+    mem : ``Out(bus.mem_read(mem_width))``
+        Reads, up to ``depth`` (default :attr:`DEPTH`) in flight.
+    nib_w, sib_w, nbin_w, bias_w : buffer write ports
+    nib_rows : ``Out(bus.comb_read(...))``
+        An asynchronous read of NIBin: an NBin row's length is its popcount.
+    sb_write, lut_write : ``Out(stream.Signature(...))``
+        SB words and LUT entries to the slice's PEs (:func:`hdl.datapath.slice.write_layouts`).
     """
 
     DEPTH = 16  # read requests in flight
 
-    def __init__(self, cfg, ports):
+    def __init__(self, cfg, *, depth=DEPTH):
         self._cfg = cfg
-        self._p = ports
-        mw = cfg.mem_width
-        self.start = Signal()
-        self.instr = Signal(WORD_BITS)
-        self.busy = Signal()
-        add_read_channel(self, mw)
-        self.sb_valid = Signal()
-        self.sb_pe = Signal(max(1, clog2(cfg.tn)))
-        self.sb_addr = Signal(16)
-        self.sb_data = Signal(64 * cfg.tm)
-        self.lut_valid = Signal()
-        self.lut_pe = Signal(max(1, clog2(cfg.tn)))
-        self.lut_addr = Signal(clog2(LUT_SIZE))
-        self.lut_value = Signal(16)
-        self.words_read = Signal(32)
+        self._depth = check_int("depth", depth, 1, 256)
+        W = cfg.window
+        sb_layout, lut_layout = write_layouts(tn=cfg.tn, tm=cfg.tm, sb_depth=cfg.sb_words)
+        super().__init__({
+            "issue": In(bus.issue()),
+            "mem": Out(bus.mem_read(cfg.mem_width)),
+            "nib_w": Out(port_signature(WritePort, cfg.window_rows, unsigned(W))),
+            "sib_w": Out(port_signature(WritePort, cfg.sib_rows, unsigned(W))),
+            "nbin_w": Out(port_signature(WritePort, cfg.window_rows, unsigned(16 * W))),
+            "bias_w": Out(port_signature(WritePort, cfg.bias_rows, unsigned(32 * cfg.tn))),
+            "nib_rows": Out(bus.comb_read(clog2(cfg.window_rows), unsigned(W))),
+            "sb_write": Out(stream.Signature(sb_layout)),
+            "lut_write": Out(stream.Signature(lut_layout)),
+        })
 
     def elaborate(self, platform):
         m = Module()
-        cfg, p = self._cfg, self._p
+        cfg = self._cfg
         mw = cfg.mem_width
         words = cfg.words
         lanes = words["values_per_word"]
+        busy = Signal()
+        start = self.issue.instr.valid & self.issue.instr.ready
+        m.d.comb += [self.issue.instr.ready.eq(~busy), self.issue.busy.eq(busy)]
         ins = Signal(WORD_BITS)
         ld = view(Op.LOAD, ins)
-        with m.If(self.start):
-            m.d.sync += ins.eq(self.instr)
+        with m.If(start):
+            m.d.sync += ins.eq(self.issue.instr.payload)
 
         # --- the request generator -------------------------------------------------
         # Iterates rows (LUT: words), PEs (SB) and words; one read request per word,
@@ -95,16 +102,19 @@ class LoadUnit(Elaboratable):
         word = Signal(16)
         pe = Signal(max(1, clog2(cfg.tn)))
         gen_done = Signal()
-        m.submodules.desc = desc = SyncFIFOBuffered(width=16 + 16 + max(1, clog2(cfg.tn)) + 1,
-                                                    depth=self.DEPTH)
+        # Per request in flight, where its word goes: a typed FIFO.
+        desc_layout = data.StructLayout({"row": 16, "word": 16, "pe": len(pe), "last": 1})
+        m.submodules.desc = desc = SyncFIFOBuffered(width=desc_layout.size, depth=self._depth)
+        desc_in = data.View(desc_layout, desc.w_data)
+        rsp = data.View(desc_layout, desc.r_data)
         target = ld.target
         is_sb = target == Target.SB
         is_lut = target == Target.LUT
 
         # An NBin row's length is the popcount of the NIBin row of the same half and
         # index (an asynchronous read port).
-        m.d.comb += p["nib_r"].addr.eq(Mux(ld.half, cfg.half(cfg.window_rows), 0) + ld.row + row)
-        nib_pop = popcount(m, p["nib_r"].data, "nib_pop")
+        m.d.comb += self.nib_rows.addr.eq(Mux(ld.half, cfg.half(cfg.window_rows), 0) + ld.row + row)
+        nib_pop = popcount(m, self.nib_rows.data, "nib_pop")
 
         chunk = Signal(16)
         with m.Switch(target):
@@ -131,14 +141,16 @@ class LoadUnit(Elaboratable):
         n_rows = Signal(16)
         m.d.comb += n_rows.eq(Mux(is_lut, (ld.count + lanes - 1) >> clog2(lanes), ld.count))
         last_pe = Mux(is_sb, pe == cfg.tn - 1, 1)
-        req_fire = self.rreq_valid & self.rreq_ready
+        req, resp = self.mem.req, self.mem.resp
+        req_fire = req.valid & req.ready
         m.d.comb += [
-            self.rreq_valid.eq(self.busy & ~gen_done & (chunk != 0) & desc.w_rdy),
-            self.rreq_addr.eq(addr),
+            req.valid.eq(busy & ~gen_done & (chunk != 0) & desc.w_rdy),
+            req.payload.addr.eq(addr),
             desc.w_en.eq(req_fire),
-            desc.w_data.eq(Cat(row, word, pe, (word == chunk - 1))),
+            desc_in.row.eq(row), desc_in.word.eq(word), desc_in.pe.eq(pe),
+            desc_in.last.eq(word == chunk - 1),
         ]
-        next_row = self.busy & ~gen_done & ((chunk == 0) | (req_fire & (word == chunk - 1) & last_pe))
+        next_row = busy & ~gen_done & ((chunk == 0) | (req_fire & (word == chunk - 1) & last_pe))
         with m.If(req_fire):
             with m.If(word == chunk - 1):
                 m.d.sync += word.eq(0)
@@ -152,10 +164,7 @@ class LoadUnit(Elaboratable):
                 m.d.sync += gen_done.eq(1)
 
         # --- the response side: assemble rows -------------------------------------------
-        rsp = desc.r_data
-        rsp_row, rsp_word = rsp[:16], rsp[16:32]
-        rsp_pe = rsp[32:32 + max(1, clog2(cfg.tn))]
-        rsp_last = rsp[-1]
+        rsp_row, rsp_word, rsp_pe, rsp_last = rsp.row, rsp.word, rsp.pe, rsp.last
         row_bits = max(16 * cfg.window, 64 * cfg.tm, 32 * cfg.tn, cfg.window)
         assembly = Signal(row_bits)
         lut_index = Signal(clog2(lanes + 1))
@@ -165,42 +174,42 @@ class LoadUnit(Elaboratable):
         m.d.comb += with_word.eq(assembly)
         for k in range(row_bits // mw):
             with m.If(rsp_word == k):
-                m.d.comb += with_word[k * mw:(k + 1) * mw].eq(self.rdata)
-        take = self.rdata_valid & self.rdata_ready
-        m.d.comb += [self.rdata_ready.eq(desc.r_rdy & ~lut_busy), desc.r_en.eq(take)]
+                m.d.comb += with_word[k * mw:(k + 1) * mw].eq(resp.payload.data)
+        take = resp.valid & resp.ready
+        m.d.comb += [resp.ready.eq(desc.r_rdy & ~lut_busy), desc.r_en.eq(take)]
         with m.If(take):
-            m.d.sync += self.words_read.eq(self.words_read + 1)
             m.d.sync += assembly.eq(Mux(rsp_last, 0, with_word))
             with m.If(is_lut):
-                m.d.sync += [lut_busy.eq(1), lut_word.eq(self.rdata), lut_index.eq(0)]
+                m.d.sync += [lut_busy.eq(1), lut_word.eq(resp.payload.data), lut_index.eq(0)]
 
         def buf_row(rows, r):
             return Mux(ld.half, rows // 2, 0) + ld.row + r
 
         row_data = with_word
         write_row = take & rsp_last & ~is_lut
-        for name, tgt, rows in (("nib_w", Target.NIB, cfg.window_rows),
-                                ("sib_w", Target.SIB, cfg.sib_rows),
-                                ("nbin_w", Target.NBIN, cfg.window_rows),
-                                ("bias_w", Target.BIAS, cfg.bias_rows)):
-            port = p[name]
+        for port, tgt, rows in ((self.nib_w, Target.NIB, cfg.window_rows),
+                                (self.sib_w, Target.SIB, cfg.sib_rows),
+                                (self.nbin_w, Target.NBIN, cfg.window_rows),
+                                (self.bias_w, Target.BIAS, cfg.bias_rows)):
             m.d.comb += [port.addr.eq(buf_row(rows, rsp_row)),
                          port.data.eq(row_data[:len(port.data)]),
                          port.en.eq(write_row & (target == tgt))]
+        sb = self.sb_write
         m.d.comb += [
-            self.sb_valid.eq(write_row & is_sb),
-            self.sb_pe.eq(rsp_pe),
-            self.sb_addr.eq(buf_row(cfg.sb_words, rsp_row)),
-            self.sb_data.eq(row_data[:64 * cfg.tm]),
+            sb.valid.eq(write_row & is_sb),
+            sb.payload.pe.eq(rsp_pe),
+            sb.payload.addr.eq(buf_row(cfg.sb_words, rsp_row)),
+            sb.payload.data.eq(row_data[:64 * cfg.tm]),
         ]
         # LUT words are written one entry per cycle.
         entry = rsp_row  # for LUT loads `row` counts words
         lut_entry = Signal(16)
+        lut = self.lut_write
         m.d.comb += [
-            self.lut_valid.eq(lut_busy & (lut_entry < ld.count)),
-            self.lut_pe.eq(ld.pe),
-            self.lut_addr.eq(lut_entry),
-            self.lut_value.eq(lut_word.word_select(lut_index, 16)),
+            lut.valid.eq(lut_busy & (lut_entry < ld.count)),
+            lut.payload.pe.eq(ld.pe),
+            lut.payload.addr.eq(lut_entry),
+            lut.payload.value.eq(lut_word.word_select(lut_index, 16)),
         ]
         with m.If(take & is_lut):
             m.d.sync += lut_entry.eq(entry * lanes)
@@ -210,30 +219,32 @@ class LoadUnit(Elaboratable):
                 m.d.sync += lut_busy.eq(0)
 
         # --- start and finish ------------------------------------------------------------
-        with m.If(self.start):
-            iv = view(Op.LOAD, self.instr)
-            m.d.sync += [self.busy.eq(1), row.eq(0), word.eq(0), pe.eq(0),
+        with m.If(start):
+            iv = view(Op.LOAD, self.issue.instr.payload)
+            m.d.sync += [busy.eq(1), row.eq(0), word.eq(0), pe.eq(0),
                          gen_done.eq(iv.count == 0)]
-        with m.Elif(self.busy & gen_done & (desc.level == 0) & ~lut_busy):
-            m.d.sync += self.busy.eq(0)
+        with m.Elif(busy & gen_done & (desc.level == 0) & ~lut_busy):
+            m.d.sync += busy.eq(0)
         return m
 
 
-class StoreUnit(Elaboratable):
-    """``STORE``: NBout half → Encoder → memory (bitmaps and packed nonzeros)."""
+class StoreUnit(wiring.Component):
+    """``STORE``: NBout half → Encoder → memory (bitmaps and packed nonzeros).
 
-    def __init__(self, cfg, nbout_r):
+    Members
+    -------
+    issue : ``In(bus.issue())``
+    nbout_r : a synchronous read port of NBout
+    mem_write : ``Out(bus.mem_write(mem_width))``
+    """
+
+    def __init__(self, cfg):
         self._cfg = cfg
-        self._nbout_r = nbout_r
-        mw = cfg.mem_width
-        self.start = Signal()
-        self.instr = Signal(WORD_BITS)
-        self.busy = Signal()
-        self.wreq_valid = Signal()
-        self.wreq_ready = Signal()
-        self.wreq_addr = Signal(32)
-        self.wreq_data = Signal(mw)
-        self.words_written = Signal(32)
+        super().__init__({
+            "issue": In(bus.issue()),
+            "nbout_r": Out(port_signature(ReadPort, cfg.nbout_rows, unsigned(16 * cfg.tn))),
+            "mem_write": Out(bus.mem_write(cfg.mem_width)),
+        })
 
     def elaborate(self, platform):
         m = Module()
@@ -241,15 +252,19 @@ class StoreUnit(Elaboratable):
         mw, W, tn = cfg.mem_width, cfg.window, cfg.tn
         G = cfg.groups_per_window
         lanes = cfg.words["values_per_word"]
+        busy = Signal()
+        start = self.issue.instr.valid & self.issue.instr.ready
+        m.d.comb += [self.issue.instr.ready.eq(~busy), self.issue.busy.eq(busy)]
+        wreq = self.mem_write
         ins = Signal(WORD_BITS)
         st = view(Op.STORE, ins)
-        with m.If(self.start):
-            m.d.sync += ins.eq(self.instr)
+        with m.If(start):
+            m.d.sync += ins.eq(self.issue.instr.payload)
 
         m.submodules.encoder = enc = Encoder(tn=tn, window=W)
 
         # --- reader: NBout rows into windows -----------------------------------------
-        rd = self._nbout_r
+        rd = self.nbout_r
         win_rd = Signal(16)       # window being read
         grp = Signal(range(G + 1))  # row within the window being read
         rd_pending = Signal()     # a read issued last cycle
@@ -300,10 +315,10 @@ class StoreUnit(Elaboratable):
 
         with m.FSM(name="writer"):
             with m.State("IDLE"):
-                with m.If(self.busy & reading & st.dense & win_full):
+                with m.If(busy & reading & st.dense & win_full):
                     m.d.sync += [dense_words_left.eq(W // lanes), fill.eq(0)]
                     m.next = "DENSE"
-                with m.Elif(self.busy & ~st.dense & enc.o.valid):
+                with m.Elif(busy & ~st.dense & enc.o.valid):
                     with m.If(beat.first):
                         m.d.sync += [bm_left.eq(cfg.words["bitmap"]), beat_bm.eq(beat.bitmap),
                                      pop.eq(win_pop), emitted.eq(0), fill.eq(0),
@@ -314,11 +329,11 @@ class StoreUnit(Elaboratable):
                     m.d.sync += lane.eq(0)
             with m.State("BITMAP"):
                 idx = cfg.words["bitmap"] - bm_left
-                m.d.comb += [self.wreq_valid.eq(1),
-                             self.wreq_addr.eq(st.bm_addr + w_win * cfg.words["bitmap"] + idx),
-                             self.wreq_data.eq(beat_bm.word_select(idx[:max(1, clog2(
+                m.d.comb += [wreq.valid.eq(1),
+                             wreq.payload.addr.eq(st.bm_addr + w_win * cfg.words["bitmap"] + idx),
+                             wreq.payload.data.eq(beat_bm.word_select(idx[:max(1, clog2(
                                  cfg.words["bitmap"]))] if cfg.words["bitmap"] > 1 else 0, mw))]
-                with m.If(self.wreq_ready):
+                with m.If(wreq.ready):
                     m.d.sync += bm_left.eq(bm_left - 1)
                     with m.If(bm_left == 1):
                         m.next = "VALUES"
@@ -327,9 +342,9 @@ class StoreUnit(Elaboratable):
                 word_full = fill == lanes
                 at_end = (emitted == pop) & (fill != 0)
                 with m.If(word_full | at_end):
-                    m.d.comb += [self.wreq_valid.eq(1), self.wreq_addr.eq(val_addr),
-                                 self.wreq_data.eq(word_buf)]
-                    with m.If(self.wreq_ready):
+                    m.d.comb += [wreq.valid.eq(1), wreq.payload.addr.eq(val_addr),
+                                 wreq.payload.data.eq(word_buf)]
+                    with m.If(wreq.ready):
                         m.d.sync += [val_addr.eq(val_addr + 1), fill.eq(0), word_buf.eq(0)]
                 with m.Elif(lane < n_valid):
                     for k in range(lanes):
@@ -346,28 +361,26 @@ class StoreUnit(Elaboratable):
                     m.next = "IDLE"
             with m.State("DENSE"):
                 k = W // lanes - dense_words_left
-                m.d.comb += [self.wreq_valid.eq(1),
-                             self.wreq_addr.eq(st.mem_addr + w_win * cfg.words["nbin"] + k),
-                             self.wreq_data.eq(window.word_select(k[:max(1, clog2(W // lanes))],
+                m.d.comb += [wreq.valid.eq(1),
+                             wreq.payload.addr.eq(st.mem_addr + w_win * cfg.words["nbin"] + k),
+                             wreq.payload.data.eq(window.word_select(k[:max(1, clog2(W // lanes))],
                                                                   mw))]
-                with m.If(self.wreq_ready):
+                with m.If(wreq.ready):
                     m.d.sync += dense_words_left.eq(dense_words_left - 1)
                     with m.If(dense_words_left == 1):
                         m.d.comb += handed.eq(1)
                         m.d.sync += w_win.eq(w_win + 1)
                         m.next = "IDLE"
 
-        with m.If(self.wreq_valid & self.wreq_ready):
-            m.d.sync += self.words_written.eq(self.words_written + 1)
         with m.If(handed):
             m.d.sync += [win_full.eq(0), grp.eq(0), win_rd.eq(win_rd + 1)]
             with m.If(win_rd + 1 == st.windows):
                 m.d.sync += reading.eq(0)
 
-        with m.If(self.start):
-            sv = view(Op.STORE, self.instr)
-            m.d.sync += [self.busy.eq(1), win_rd.eq(0), grp.eq(0), win_full.eq(0),
+        with m.If(start):
+            sv = view(Op.STORE, self.issue.instr.payload)
+            m.d.sync += [busy.eq(1), win_rd.eq(0), grp.eq(0), win_full.eq(0),
                          reading.eq(sv.windows != 0), w_win.eq(0), rd_pending.eq(0)]
-        with m.Elif(self.busy & (w_win == st.windows) & ~reading):
-            m.d.sync += self.busy.eq(0)
+        with m.Elif(busy & (w_win == st.windows) & ~reading):
+            m.d.sync += busy.eq(0)
         return m

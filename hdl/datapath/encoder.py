@@ -18,8 +18,8 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.datapath.logic import apply_levels, route_by_rank, sklansky_levels
 from golden.contract.params import check_int, check_pow2, clog2
+from hdl.datapath.logic import apply_levels, route_by_rank, sklansky_levels
 from hdl.registry import TN, register
 
 __all__ = ["Encoder"]

@@ -31,11 +31,23 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.datapath.logic import apply_levels, route_by_rank, sklansky_levels
 from golden.contract.params import check_int, check_pow2, clog2
+from hdl.datapath.logic import apply_levels, route_by_rank, sklansky_levels
 from hdl.registry import TM, register
 
-__all__ = ["NSM", "nsm_beat_layout"]
+__all__ = ["NSM", "nsm_beat_layout", "window_layout", "neurons_layout"]
+
+
+def window_layout(*, window):
+    """One NSM window: the neuron and synapse bitmaps and ``last`` (final window of
+    a tile)."""
+    return data.StructLayout({"neuron_bitmap": unsigned(window),
+                              "synapse_bitmap": unsigned(window), "last": 1})
+
+
+def neurons_layout(*, window, neuron_width=16):
+    """A window's compressed neurons (the first popcount(neuron bitmap) meaningful)."""
+    return data.StructLayout({"value": data.ArrayLayout(signed(neuron_width), window)})
 
 
 def nsm_beat_layout(*, tm, index_width, neuron_width=16):
@@ -88,10 +100,8 @@ class NSM(wiring.Component):
         self._prefix_stages = -(-self._prefix_levels // self._levels_per_stage)
 
         W = self._window
-        self.window_layout = data.StructLayout({
-            "neuron_bitmap": unsigned(W), "synapse_bitmap": unsigned(W), "last": 1})
-        self.neurons_layout = data.StructLayout({
-            "value": data.ArrayLayout(signed(self._neuron_width), W)})
+        self.window_layout = window_layout(window=W)
+        self.neurons_layout = neurons_layout(window=W, neuron_width=self._neuron_width)
         self.beat_layout = nsm_beat_layout(tm=self._tm, index_width=self._index_width,
                                            neuron_width=self._neuron_width)
         super().__init__({
@@ -262,5 +272,6 @@ def _build(*, tm):
 
 
 register("nsm", _build,
-         help="neuron selector: bitmap AND, prefix ranks, up to Tm (neuron, synapse) pairs per cycle",
+         help="neuron selector: bitmap AND, prefix ranks, up to Tm (neuron, synapse) pairs "
+              "per cycle",
          options=(TM,))

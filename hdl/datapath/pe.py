@@ -14,14 +14,18 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.packing import SLOT_WIDTHS
-from golden.twins.wdm import LUT_SIZE
-
 from golden.contract.params import check_int, check_pow2, clog2
+from golden.twins.wdm import LUT_SIZE
 from hdl.datapath.pefu import ACTIVATION_WIDTH, PEFU
 from hdl.datapath.ssm import SSM, step_layout
 from hdl.datapath.wdm import WDM
 
-__all__ = ["PE", "bias_layout", "sb_write_layout"]
+__all__ = ["PE", "bias_layout", "sb_write_layout", "sb_addr_width"]
+
+
+def sb_addr_width(sb_depth):
+    """The SB word address width of a PE with ``sb_depth`` words (at least 4 bits)."""
+    return max(4, clog2(sb_depth))
 
 
 def bias_layout(*, shift_width=5):
@@ -57,7 +61,7 @@ class PE(wiring.Component):
     def __init__(self, *, tm, sb_depth=64, widths=SLOT_WIDTHS, max_fanin=1 << 16):
         self._tm = check_pow2("tm", tm, 2, 64)
         self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
-        self._addr_width = max(4, clog2(self._sb_depth))
+        self._addr_width = sb_addr_width(self._sb_depth)
         self._widths = tuple(widths)
         self._max_fanin = max_fanin
         self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width)

@@ -34,9 +34,8 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.fixed import ACTIVATIONS, INT16_MAX, INT16_MIN
-
-from hdl.datapath.activation import ACTIVATION_WIDTH, PWL
 from golden.contract.params import check_int, check_pow2, clog2
+from hdl.datapath.activation import ACTIVATION_WIDTH, PWL
 from hdl.registry import TM, Option, register
 
 __all__ = ["PEFU", "ACTIVATION_WIDTH"]

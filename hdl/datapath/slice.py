@@ -21,18 +21,43 @@ from amaranth.lib.wiring import In, Out
 
 from golden.contract.isa import Slot
 from golden.contract.packing import SLOT_WIDTHS
+from golden.contract.params import check_int, check_pow2, clog2
 from golden.twins.wdm import LUT_SIZE
-
 from hdl.datapath.htree import HTree
 from hdl.datapath.logic import tree_reduce
 from hdl.datapath.nsm import NSM
-from hdl.datapath.pe import PE
+from hdl.datapath.pe import PE, sb_addr_width
 from hdl.datapath.pefu import ACTIVATION_WIDTH
-from golden.contract.params import check_int, check_pow2, clog2
-from hdl.registry import TM, TN, register
 from hdl.datapath.ssm import SSMSequencer
+from hdl.registry import TM, TN, register
 
-__all__ = ["SparseSlice"]
+__all__ = ["SparseSlice", "write_layouts", "tile_layout", "bias_layout", "output_layout"]
+
+
+def write_layouts(*, tn, tm, sb_depth):
+    """``(sb_write, lut_write)``: one SB word to PE ``pe`` at ``addr``; one LUT entry
+    to PE ``pe`` (the slice's ``sb_write`` and ``lut`` payloads, the load unit's)."""
+    pe_bits = max(1, clog2(tn))
+    return (data.StructLayout({"pe": unsigned(pe_bits), "addr": unsigned(sb_addr_width(sb_depth)),
+                               "data": unsigned(64 * tm)}),
+            data.StructLayout({"pe": unsigned(pe_bits), "addr": unsigned(clog2(LUT_SIZE)),
+                               "value": signed(16)}))
+
+
+def tile_layout(*, sb_depth):
+    """A tile's configuration: its first SB word and the slot width."""
+    return data.StructLayout({"sb_base": unsigned(sb_addr_width(sb_depth)), "slot": Slot})
+
+
+def bias_layout(*, tn):
+    """A tile's output stage: per PE its bias, the shift and the activation."""
+    return data.StructLayout({"bias": data.ArrayLayout(signed(32), tn), "shift": unsigned(5),
+                              "activation": unsigned(ACTIVATION_WIDTH)})
+
+
+def output_layout(*, tn):
+    """A tile's ``tn`` outputs."""
+    return data.ArrayLayout(signed(16), tn)
 
 
 class SparseSlice(wiring.Component):
@@ -64,26 +89,17 @@ class SparseSlice(wiring.Component):
         #: the NSM and the sequencer are empty: what is left of a tile is the
         #: H-tree and PE pipeline, a fixed latency
         self.front_idle = Signal()
-        probe = PE(tm=self._tm, sb_depth=self._sb_depth, widths=self._widths)
-        probe._MustUse__silence = True
-        self._addr_width = probe.addr_width
+        self._addr_width = sb_addr_width(self._sb_depth)
         self._nsm = NSM(tm=self._tm, window=window, index_width=index_width)
-        pe_bits = max(1, clog2(self._tn))
+        sb_write, lut_write = write_layouts(tn=self._tn, tm=self._tm, sb_depth=self._sb_depth)
         super().__init__({
             "i": In(stream.Signature(self._nsm.window_layout)),
             "neurons": In(stream.Signature(self._nsm.neurons_layout)),
-            "tile": In(stream.Signature(data.StructLayout({
-                "sb_base": unsigned(self._addr_width), "slot": Slot}))),
-            "sb_write": In(stream.Signature(data.StructLayout({
-                "pe": unsigned(pe_bits), "addr": unsigned(self._addr_width),
-                "data": unsigned(64 * self._tm)}))),
-            "lut": In(stream.Signature(data.StructLayout({
-                "pe": unsigned(pe_bits), "addr": unsigned(clog2(LUT_SIZE)),
-                "value": signed(16)}))),
-            "bias": In(stream.Signature(data.StructLayout({
-                "bias": data.ArrayLayout(signed(32), self._tn), "shift": unsigned(5),
-                "activation": unsigned(ACTIVATION_WIDTH)}))),
-            "o": Out(stream.Signature(data.ArrayLayout(signed(16), self._tn))),
+            "tile": In(stream.Signature(tile_layout(sb_depth=self._sb_depth))),
+            "sb_write": In(stream.Signature(sb_write)),
+            "lut": In(stream.Signature(lut_write)),
+            "bias": In(stream.Signature(bias_layout(tn=self._tn))),
+            "o": Out(stream.Signature(output_layout(tn=self._tn))),
         })
 
     @property

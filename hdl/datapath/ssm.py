@@ -31,11 +31,11 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.contract.isa import Slot
+from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.logic import tree_or
 from hdl.datapath.nsm import nsm_beat_layout
-from golden.contract.params import check_int, check_pow2, clog2
 from hdl.registry import TM, register
-from golden.contract.isa import Slot
 
 __all__ = ["step_layout", "tile_layout", "SSMSequencer", "SSM", "pe_beat_layout"]
 
@@ -280,7 +280,8 @@ class SSM(wiring.Component):
                          self.o.payload.last.eq(step.last)]
             for k in range(tm):
                 m.d.sync += self.o.payload.weight[k].eq(
-                    Mux(step.valid[k], Mux(step.mask[k] | step.mask_held[k], picked[k], held[k]), 0))
+                    Mux(step.valid[k],
+                        Mux(step.mask[k] | step.mask_held[k], picked[k], held[k]), 0))
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m

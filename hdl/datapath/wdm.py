@@ -26,9 +26,8 @@ from amaranth.lib.wiring import In, Out
 
 from golden.contract.isa import Slot
 from golden.contract.packing import SLOT_WIDTHS
-from golden.twins.wdm import LUT_SIZE
-
 from golden.contract.params import check_pow2, clog2
+from golden.twins.wdm import LUT_SIZE
 from hdl.registry import TM, register
 
 __all__ = ["WDM"]

@@ -5,8 +5,8 @@ addresses per slot width, the held window forgotten at every tile."""
 import cocotb
 import numpy as np
 
-from golden.twins.ssm import tile_steps
 from golden.contract.isa import Slot
+from golden.twins.ssm import tile_steps
 from tb.sim.config import TBConfig
 from tb.sim.stream import run_stream_test
 from tb.sim.workloads import slot_coverage
@@ -18,7 +18,7 @@ async def ssm_seq_matches_golden(dut):
     tm = cfg.params["tm"]
     rng = np.random.default_rng(cfg.seed)
     beats, tiles, expected, slots = [], [], [], []
-    for t in range(cfg.knob("tiles", 5)):
+    for _ in range(cfg.knob("tiles", 5)):
         slot = int(rng.choice([4, 8, 16]))
         slots.append(slot)
         base = int(rng.integers(0, 1000))

@@ -24,7 +24,7 @@ class MemoryModel:
     seed: int = 0
 
 
-def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None, trace=None):
+def run_accelerator(program, memory=None, max_cycles=200000, vcd=None, trace=None):
     """Returns ``(outputs, counters, image)``: the int16 outputs per input vector
     read back from memory, the accelerator's counters, and the final memory.
     ``trace``, a list, receives per unit (``load``, ``store``, ``compute``) the
@@ -32,6 +32,7 @@ def run_accelerator(program, memory=MemoryModel(), max_cycles=200000, vcd=None, 
     the ``cycles`` counter (0 = the first cycle after the program fetch); a
     COMPUTE that drains behind the next one ends when ``compute_older`` falls."""
     import numpy as np
+    memory = memory or MemoryModel()
 
     from hdl.top import COUNTERS, Accelerator
     cfg = program.cfg

@@ -1,4 +1,5 @@
-"""Amaranth-simulation helpers (used by tests and benchmarks) for ``lib.stream`` interfaces with random stalls.
+"""Amaranth-simulation helpers (used by tests and benchmarks) for ``lib.stream``
+interfaces with random stalls.
 
 ``run_streams`` drives one input stream and collects one output stream, both
 sides stalling at random (seeded), and returns what came out with the cycle

@@ -320,8 +320,8 @@ def ssm_inputs(weights, slot, beats, tm):
     """The per-PE SSM's input: one payload per golden step (golden.twins.ssm.tile_steps;
     the beats are one tile), the decoded SB word of the window read (zero past
     the weights) and the step fields."""
-    from golden.twins.ssm import tile_steps
     from golden.contract.isa import Slot
+    from golden.twins.ssm import tile_steps
     per_word = {4: 16, 8: 8, 16: 4}[slot] * tm
     wpw = per_word // (4 * tm)
     out = []

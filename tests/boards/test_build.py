@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from boards.build import BOARDS, main as build_main
+from boards.build import BOARDS
+from boards.build import main as build_main
 
 pytestmark = pytest.mark.synth
 

@@ -8,13 +8,24 @@ import struct
 import pytest
 from amaranth.sim import Simulator
 
-from boards.protocol import (COUNTERS, CRC, MAX_PAYLOAD, SYNC, Error, FrameReader, ProtocolError,
-                             Type, crc16, decode_info, encode_info, frame)
+from boards.protocol import (
+    COUNTERS,
+    CRC,
+    MAX_PAYLOAD,
+    SYNC,
+    Error,
+    FrameReader,
+    ProtocolError,
+    Type,
+    crc16,
+    decode_info,
+    encode_info,
+    frame,
+)
 from boards.soc import BoardTop
 from boards.uart import UARTRx, UARTTx, divisor_for
 from golden.compiler import small_config
 from tb.sim.uart_model import uart_session
-
 
 # --- protocol (software) -------------------------------------------------------------
 

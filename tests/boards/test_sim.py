@@ -17,9 +17,9 @@ from boards.host import Board
 from boards.protocol import Error, FrameReader, Type, frame
 from boards.sim import BOARD_SIM_DEFAULTS, serve, wait_ready
 from golden.compiler import small_config
-from golden.twins.infer import infer
 from golden.contract.model import save
 from golden.data.synthetic import random_inputs, random_model
+from golden.twins.infer import infer
 
 pytestmark = pytest.mark.cocotb
 

@@ -77,8 +77,8 @@ def test_nonlinear_layers_need_act_frac(tmp_path):
     model file both refuse anything else, naming the field."""
     import dataclasses
 
-    from golden.contract.activation import ACT_FRAC
     from golden.compression.pipeline import CompressConfig
+    from golden.contract.activation import ACT_FRAC
     from golden.contract.model import ModelFormatError, save
     from golden.data.synthetic import random_model
     with pytest.raises(ValueError, match=f"f-act must be {ACT_FRAC} with activation 'tanh'"):

@@ -4,8 +4,7 @@ hand-worked layers, and the whole against the golden machine."""
 import numpy as np
 import pytest
 
-from golden.compiler import (CompileError, compile_model, emit_program, place, plan_model,
-                             relocate)
+from golden.compiler import CompileError, compile_model, emit_program, place, plan_model, relocate
 from golden.compiler.plan import chunks
 from golden.contract.config import small_config
 from golden.contract.isa import Op, Slot, Target, decode

@@ -13,13 +13,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golden.compression import huffman
-from golden.compression.pipeline import CompressConfig, baseline_figures, compress_network, relative_index
 from golden.compression.irregularity import compressed_size, r_irr
-from golden.contract.model import Layer, Model, ModelFormatError, decompress, load, save
-from golden.compression.prune import (align_block, block_scores, expand, group_union, iterative_prune,
-                          prune, sparsity)
+from golden.compression.pipeline import (
+    CompressConfig,
+    baseline_figures,
+    compress_network,
+    relative_index,
+)
+from golden.compression.prune import (
+    align_block,
+    block_scores,
+    expand,
+    group_union,
+    iterative_prune,
+    prune,
+    sparsity,
+)
 from golden.compression.quantize import quantize, region_index
-
+from golden.contract.model import Layer, Model, ModelFormatError, decompress, load, save
 
 # --- pruning ----------------------------------------------------------------------
 
@@ -451,7 +462,7 @@ def test_cli_end_to_end(tmp_path):
                    "--region-fc", "16,48", "--tn-align", "4", "--score", "max")
     assert proc.returncode == 0, proc.stderr
     model = load(tmp_path / "m.npz")
-    assert [l.name for l in model.layers] == ["a", "b", "c"]
+    assert [layer.name for layer in model.layers] == ["a", "b", "c"]
     assert model.layers[1].bits == 5 and model.layers[1].slot == 8
     assert model.layers[0].kind == "conv" and model.layers[0].block == (16, 1, 1, 1)
     assert model.layers[0].padding == 1 and model.layers[0].stride == 1

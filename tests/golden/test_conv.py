@@ -7,12 +7,21 @@ import pytest
 
 from golden.compiler import CompileError, compile_model, small_config
 from golden.compression.pipeline import CompressConfig, compress_layer, compress_network
-from golden.twins.conv import (as_fc, avg_pool, avg_pool_layer, conv2d, im2col, infer_cnn, max_pool,
-                         pool_order, run_conv)
-from golden.twins.infer import infer
 from golden.contract.model import Model, decompress
-from tb.sim.accel_sim import MemoryModel, run_accelerator
+from golden.twins.conv import (
+    as_fc,
+    avg_pool,
+    avg_pool_layer,
+    conv2d,
+    im2col,
+    infer_cnn,
+    max_pool,
+    pool_order,
+    run_conv,
+)
+from golden.twins.infer import infer
 from tb.run import batches
+from tb.sim.accel_sim import MemoryModel, run_accelerator
 
 
 def _conv_layer(rng, o, c, k, stride, padding, sparsity, block=(2, 1, 1, 1), bits=4,
@@ -71,7 +80,8 @@ def test_patch_route_equals_direct_convolution(seed):
     x = _image(rng, c, 7 + seed % 3, 6 + seed % 4)
     want = conv2d(decompress(Model([layer]))[0], x)
     np.testing.assert_array_equal(run_conv(layer, x, infer), want,
-                                  err_msg=f"seed {seed}: k={k} s={stride} p={padding} block={block}")
+                                  err_msg=f"seed {seed}: k={k} s={stride} p={padding} "
+                                          f"block={block}")
 
 
 def test_pool_order_lists_each_window():

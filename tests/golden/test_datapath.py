@@ -6,11 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from golden.twins import encoder, nsm, ssm, wdm
 from golden.contract import packing, sib
-from golden.twins.fc import compress_group, group_outputs, shared_synapse_bitmap, sparse_fc_group
 from golden.contract.fixed import output_stage
-
+from golden.twins import encoder, nsm, ssm, wdm
+from golden.twins.fc import compress_group, group_outputs, shared_synapse_bitmap, sparse_fc_group
 
 # --- NSM -----------------------------------------------------------------------
 
@@ -75,7 +74,8 @@ def test_nsm_property_against_definition(data):
 
 
 def test_nsm_errors():
-    with pytest.raises(ValueError, match="^neuron_bitmap and synapse_bitmap must have the same length"):
+    with pytest.raises(ValueError,
+                       match="^neuron_bitmap and synapse_bitmap must have the same length"):
         nsm.select("101", "10", 2)
     with pytest.raises(ValueError, match="^tm must be a positive integer, not 0$"):
         nsm.select("1", "1", 0)

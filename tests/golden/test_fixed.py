@@ -13,8 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golden.contract.activation import ACT_FRAC, pwl
-from golden.contract.fixed import (NONLINEAR, ACTIVATIONS, MAX_SHIFT, activation_code, output_shift,
-                          output_stage)
+from golden.contract.fixed import (
+    ACTIVATIONS,
+    MAX_SHIFT,
+    NONLINEAR,
+    activation_code,
+    output_shift,
+    output_stage,
+)
 
 
 def reference(acc, bias, shift, activation):

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from golden.contract.activation import ACT_FRAC, pwl
 from golden.compiler import compile_model, small_config
+from golden.contract.activation import ACT_FRAC, pwl
 from golden.twins.infer import quantize_input
 from golden.twins.lstm import compress_cell, host_update, step, step_float, step_with
 from tb.sim.accel_sim import MemoryModel, run_accelerator
@@ -44,7 +44,7 @@ def test_golden_step_tracks_float():
     h = np.zeros((3, 8))
     c = np.zeros((3, 8))
     hq, cq = np.zeros((3, 8), np.int16), np.zeros((3, 8), np.int16)
-    for t in range(4):
+    for _ in range(4):
         h, c = step_float(cell, x, h, c)
         hq, cq = step(cell, quantize_input(x, ACT_FRAC), hq, cq)
     # 8-bit weights, int16 values at 2**-8: the error stays a few hundredths.

@@ -22,9 +22,16 @@ import random
 import numpy as np
 import pytest
 
+from golden.contract.model import (
+    ModelFormatError,
+    _arrays,
+    _header_entry,
+    _sealed,
+    decompress,
+    load,
+    save,
+)
 from golden.twins.infer import infer
-from golden.contract.model import ModelFormatError, _arrays, _header_entry, _sealed, decompress, load, save
-
 from tests.golden.test_compression import small_cnn, small_model
 
 TAG = b"sparsegen-sha256:"
@@ -148,7 +155,7 @@ def test_loader_fuzz(tmp_path, which, seed=20261129):
               "semantic": {"error": 0, "same": 0, "other": 0}}
     bad = tmp_path / "bad.npz"
     n = 250
-    for k in range(n):                          # byte flips, checksum stale
+    for _ in range(n):                          # byte flips, checksum stale
         raw = bytearray(clean)
         i = rng.randrange(len(raw))
         raw[i] ^= 1 << rng.randrange(8)
@@ -157,7 +164,7 @@ def test_loader_fuzz(tmp_path, which, seed=20261129):
             load(bad)
         counts["stale"] += 1
     body = len(clean) - len(TAG) - 64 - 2
-    for k in range(n):                          # byte flips, resealed
+    for _ in range(n):                          # byte flips, resealed
         raw = bytearray(clean)
         i = rng.randrange(body)
         raw[i] ^= 1 << rng.randrange(8)

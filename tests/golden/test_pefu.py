@@ -44,7 +44,8 @@ def test_open_output_rejected():
 def test_shape_errors():
     with pytest.raises(ValueError, match=r"^neurons and weights must have the same shape"):
         pefu([[1, 1]], [[1, 1, 1]], [1])
-    with pytest.raises(ValueError, match=r"^bias must be a scalar or have one entry per output \(1\)"):
+    with pytest.raises(ValueError,
+                       match=r"^bias must be a scalar or have one entry per output \(1\)"):
         pefu([[1, 1]], [[1, 1]], [1], bias=[1, 2])
 
 

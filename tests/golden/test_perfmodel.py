@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from golden.perf import perfmodel
 from golden.compiler import CompileError, compile_model, small_config
 from golden.contract.isa import Op, decode
 from golden.data.synthetic import random_inputs, random_model, random_sparse_fc
+from golden.perf import perfmodel
 from tb.sim.accel_sim import MemoryModel, run_accelerator
 
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from hdl.generate import main
 from hdl.datapath.pefu import PEFU
+from hdl.generate import main
 
 
 def test_pefu_files_and_top_module(tmp_path):

@@ -34,7 +34,8 @@ def run_nsm(tm, window, seed, n_tiles=6, **kw):
 def test_random_tiles_random_stalls(tm, window, seed):
     got, expected = run_nsm(tm, window, seed)
     for k, (g, e) in enumerate(zip(got, expected)):
-        assert g == e, f"[{Scenario(seed, {'tm': tm, 'window': window})}] beat {k}: RTL {g} != golden {e}"
+        where = Scenario(seed, {"tm": tm, "window": window})
+        assert g == e, f"[{where}] beat {k}: RTL {g} != golden {e}"
 
 
 @pytest.mark.parametrize("lps", [1, 3])

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from golden.contract.fixed import output_stage
+from golden.contract.isa import Slot
 from golden.twins.ssm import tile_steps
 from hdl.datapath.htree import HTree
 from hdl.datapath.slice import SparseSlice
 from hdl.datapath.ssm import SSMSequencer, step_layout
-from golden.contract.isa import Slot
 from tb.sim.simstreams import Scenario, run_streams, write_ports
 from tb.sim.workloads import slice_expected, slice_inputs, slice_workload
 
@@ -22,8 +22,8 @@ def run_slice(tn, tm, seed, n_tiles=5, widths=(4, 8, 16), **kw):
     dut = SparseSlice(tn=tn, tm=tm, sb_depth=256, widths=widths)
     feeds = [(dut.i, inputs["i"]), (dut.neurons, inputs["neurons"]),
              (dut.tile, inputs["tile"]), (dut.bias, inputs["bias"])]
-    got, _ = run_streams(dut, feeds, len(tiles), seed=seed, setup=write_ports([(dut.sb_write, inputs["sb_write"]),
-                                                  (dut.lut, inputs["lut"])]),
+    writes = write_ports([(dut.sb_write, inputs["sb_write"]), (dut.lut, inputs["lut"])])
+    got, _ = run_streams(dut, feeds, len(tiles), seed=seed, setup=writes,
                          max_cycles=20000, **kw)
     return [[int(v) for v in g] for g in got], tiles
 

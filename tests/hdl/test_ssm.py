@@ -24,7 +24,8 @@ def test_ssm_picks_golden_weights(tm, seed):
 @pytest.mark.parametrize("cls, kwargs, message", [
     (SSM, dict(tm=5), r"^tm must be a power of two in 1\.\.64, not 5$"),
     (SSM, dict(tm=4, addr_width=2), r"^addr_width must be an integer in 4\.\.24, not 2$"),
-    (SSMSequencer, dict(tm=4, index_width=40), r"^index_width must be an integer in 8\.\.32, not 40$"),
+    (SSMSequencer, dict(tm=4, index_width=40),
+     r"^index_width must be an integer in 8\.\.32, not 40$"),
 ])
 def test_parameter_validation(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from hdl.generate import generate
-from hdl.synth import main as synth_main
 from hdl.synth import TOP_BLOCK, block_of, synthesize
+from hdl.synth import main as synth_main
 from tb.runner import run
 
 pytestmark = pytest.mark.synth

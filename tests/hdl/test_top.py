@@ -8,18 +8,17 @@ import sys
 import numpy as np
 import pytest
 
-from golden.compression.pipeline import CompressConfig, compress_network
-from golden.perf import perfmodel
 from golden.compiler import CompileError, compile_model, small_config
+from golden.compression.pipeline import CompressConfig, compress_network
 from golden.contract.config import SMALL, THESIS, AccelConfig
-from golden.twins.infer import infer
 from golden.contract.isa import UNIT, Op, Slot, Target, accesses, conflict, decode, encode, listing
 from golden.contract.layout import decode_vector
-from golden.twins.machine import run_program
 from golden.contract.model import save
 from golden.data.synthetic import random_inputs, random_model, random_sparse_fc
+from golden.perf import perfmodel
+from golden.twins.infer import infer
+from golden.twins.machine import run_program
 from tb.sim.accel_sim import MemoryModel, run_accelerator
-
 
 # --- ISA and configuration ---------------------------------------------------------
 
@@ -49,7 +48,7 @@ def test_isa_round_trip_and_errors():
     (("LOAD", dict(target="SB", half=1)), ("COMPUTE", dict(sb_half=0)), False),
     (("LOAD", dict(target="NIB", half=1)), ("COMPUTE", dict(nbin_half=1)), True),  # NIBin is NBin's
     (("LOAD", dict(target="NBIN", half=0)), ("COMPUTE", dict(nbin_half=1)), False),
-    (("LOAD", dict(target="LUT")), ("COMPUTE", dict()), True),                     # every COMPUTE reads the LUTs
+    (("LOAD", dict(target="LUT")), ("COMPUTE", dict()), True),    # a COMPUTE reads the LUTs
     (("LOAD", dict(target="BIAS", half=1)), ("LOAD", dict(target="BIAS", half=1)), True),  # WAW
     (("STORE", dict(half=0)), ("COMPUTE", dict(out_half=0)), True),                # WAR
     (("STORE", dict(half=0)), ("COMPUTE", dict(out_half=1)), False),
@@ -164,7 +163,8 @@ def test_compiler_rejects_bad_inputs():
     model = random_model(np.random.default_rng(0), [10, 4], 0.5, 4)
     with pytest.raises(CompileError, match=r"inputs must be a 2-D int16 array"):
         compile_model(model, small_config(4, 4), np.zeros((1, 10), np.float32))
-    with pytest.raises(CompileError, match=r"inputs have 11 values per vector; layer 'fc1' takes 10"):
+    with pytest.raises(CompileError,
+                       match=r"inputs have 11 values per vector; layer 'fc1' takes 10"):
         compile_model(model, small_config(4, 4), np.zeros((1, 11), np.int16))
 
 

@@ -69,7 +69,8 @@ def test_region_reload_between_words():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(tm=3), r"^tm must be a power of two in 1\.\.64, not 3$"),
-    (dict(tm=2, widths=(4, 6)), r"^widths must be a non-empty subset of \(4, 8, 16\), not \(4, 6\)$"),
+    (dict(tm=2, widths=(4, 6)),
+     r"^widths must be a non-empty subset of \(4, 8, 16\), not \(4, 6\)$"),
     (dict(tm=2, widths=()), r"^widths must be a non-empty subset of \(4, 8, 16\), not \(\)$"),
 ])
 def test_parameter_validation(kwargs, message):

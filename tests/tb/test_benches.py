@@ -22,6 +22,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("module, params", CASES,
-                         ids=[f"{m}-" + "-".join(f"{k}{v}" for k, v in p.items()) for m, p in CASES])
+                         ids=[f"{m}-" + "-".join(f"{k}{v}" for k, v in p.items())
+                              for m, p in CASES])
 def test_verilog_matches_golden(module, params):
     run(module, params, seeds=SEEDS)

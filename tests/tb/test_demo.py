@@ -25,5 +25,6 @@ def test_demo_small(tmp_path):
     assert saved["accuracy_rtl"] == saved["accuracy_fixed_subset"]
     for png in ("compression.png", "cycles.png", "accuracy.png"):
         assert (tmp_path / png).stat().st_size > 1000
-    assert "bit-exact (RTL = golden, sparse and dense) | yes" in (tmp_path / "report.md").read_text()
+    text = (tmp_path / "report.md").read_text()
+    assert "bit-exact (RTL = golden, sparse and dense) | yes" in text
     assert report == saved

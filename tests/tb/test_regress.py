@@ -73,7 +73,8 @@ def test_failing_case_names_its_seeds_and_replay(tmp_path):
 def test_small_matrix_end_to_end(tmp_path):
     out = tmp_path / "r"
     proc = subprocess.run([sys.executable, "-m", "tb.regress", "--preset", "quick", "--only",
-                           "htree", "--seeds", "2", "--jobs", "2", "--sim", "icarus", "-o", str(out)],
+                           "htree", "--seeds", "2", "--jobs", "2", "--sim", "icarus",
+                           "-o", str(out)],
                           capture_output=True, text=True)
     assert proc.returncode in (0, 3), proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

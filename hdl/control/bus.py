@@ -1,0 +1,102 @@
+"""The control plane's interfaces, as ``lib.wiring`` signatures.
+
+* :func:`mem_read` — a memory read channel: read requests out (a word address
+  each), read data in (one per request, in request order); both ``lib.stream``.
+  The controller's program fetch and the load unit each have one; the top
+  switches them onto its memory port (:class:`ReadSwitch`).
+* :func:`mem_write` — write requests out (address and data).
+* :func:`issue` — an instruction from the controller to a unit: a stream of
+  instruction words (the controller offers it, the unit's ``ready`` says it can
+  take one) and the unit's ``busy`` back for the scoreboard; the compute unit's
+  also carries ``older_busy`` (an earlier COMPUTE still draining behind it).
+* :func:`comb_read` — an asynchronous read of a buffer (address out, data in
+  the same cycle).
+"""
+
+from amaranth.hdl import Module, Shape, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from golden.contract.isa import WORD_BITS
+
+__all__ = ["read_request", "read_data", "write_request", "mem_read", "mem_write", "issue",
+           "comb_read", "ReadSwitch", "StreamFIFO"]
+
+
+def read_request():
+    return data.StructLayout({"addr": unsigned(32)})
+
+
+def read_data(width):
+    return data.StructLayout({"data": unsigned(width)})
+
+
+def write_request(width):
+    return data.StructLayout({"addr": unsigned(32), "data": unsigned(width)})
+
+
+def mem_read(width):
+    """A memory read channel of ``width``-bit words (seen from the reader)."""
+    return wiring.Signature({"req": Out(stream.Signature(read_request())),
+                             "resp": In(stream.Signature(read_data(width)))})
+
+
+def mem_write(width):
+    """Memory write requests of ``width``-bit words (seen from the writer)."""
+    return stream.Signature(write_request(width))
+
+
+def issue(*, drains=False):
+    """Controller → unit (seen from the controller)."""
+    members = {"instr": Out(stream.Signature(unsigned(WORD_BITS))), "busy": In(1)}
+    if drains:
+        members["older_busy"] = In(1)
+    return wiring.Signature(members)
+
+
+def comb_read(addr_width, shape):
+    """An asynchronous buffer read (seen from the reader)."""
+    return wiring.Signature({"addr": Out(addr_width), "data": In(shape)})
+
+
+class ReadSwitch(wiring.Component):
+    """Two readers (``a`` while ``sel_a``, else ``b``) onto one memory read channel
+    ``o``.  Switching while a reader has reads in flight is the user's business
+    (the controller fetches only while no unit runs)."""
+
+    def __init__(self, width):
+        super().__init__({"a": In(mem_read(width)), "b": In(mem_read(width)),
+                          "sel_a": In(1), "o": Out(mem_read(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        for sel, src in ((self.sel_a, self.a), (~self.sel_a, self.b)):
+            with m.If(sel):
+                m.d.comb += [self.o.req.valid.eq(src.req.valid),
+                             self.o.req.payload.eq(src.req.payload),
+                             src.req.ready.eq(self.o.req.ready),
+                             src.resp.valid.eq(self.o.resp.valid),
+                             src.resp.payload.eq(self.o.resp.payload),
+                             self.o.resp.ready.eq(src.resp.ready)]
+        return m
+
+
+class StreamFIFO(wiring.Component):
+    """A FIFO of typed beats: ``i`` and ``o`` are streams of ``shape`` (a ``lib.data``
+    layout, say), so its users never slice raw bits.  ``SyncFIFOBuffered`` inside:
+    a beat written is readable two cycles later; ``depth`` beats."""
+
+    def __init__(self, shape, *, depth):
+        self._shape, self._depth = shape, depth
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        width = Shape.cast(self._shape).width
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self._depth)
+        m.d.comb += [fifo.w_en.eq(self.i.valid), fifo.w_data.eq(self.i.payload),
+                     self.i.ready.eq(fifo.w_rdy),
+                     self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data),
+                     fifo.r_en.eq(self.o.ready)]
+        return m
