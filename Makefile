@@ -28,7 +28,7 @@ PORT ?= 5555
 export SIM
 
 .DEFAULT_GOAL := help
-.PHONY: help install simulator lint test test-slow formal regress verilog synth bitstream board-sim demo bench clean distclean
+.PHONY: help install simulator lint test durations test-slow formal regress verilog synth bitstream board-sim demo bench clean distclean
 
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
@@ -72,14 +72,17 @@ lint: install ## ruff (configured in pyproject.toml) over the whole tree
 test: install ## run the whole test suite (pytest, parallel)
 	$(PY) -m pytest -n $(JOBS) --maxschedchunk 1 -m "not slow" --durations=15
 
-test-slow: install ## run only the tests marked slow (Tn = Tm = 16 end to end)
+durations: install ## run the suite and record each test's duration (tests/durations.json: make test runs the longest first)
+	$(PY) -m pytest -n $(JOBS) --maxschedchunk 1 -m "not slow" --record-durations
+
+test-slow: install ## run only the tests marked slow (the largest configurations, every proof's twins, the quick bench)
 	$(PY) -m pytest -n $(JOBS) --maxschedchunk 1 -m slow
 
 formal: install ## bounded proofs (SymbiYosys + z3) of every stream interface, and their broken twins: build/formal/report.md
 	$(PY) -m hdl.formal -o build/formal
 
 regress: install ## the cocotb regression: modules x Tn/Tm/widths/buffers x seeds in parallel (SIM, PRESET, SEEDS): build/regress/summary.md, junit.xml
-	$(PY) -m tb.regress --preset $(PRESET) --sim $(SIM) --jobs $(JOBS) -o build/regress $(if $(SEEDS),--seeds $(SEEDS))
+	$(PY) -m tb.regress --preset $(PRESET) --sim $(SIM) $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS)) -o build/regress $(if $(SEEDS),--seeds $(SEEDS))
 
 verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 	$(PY) -m hdl.generate all --tn $(TN) --tm $(TM) -o build/verilog

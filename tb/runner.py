@@ -17,6 +17,8 @@ collide), builds it with cocotb's Python runner and runs ``tb.benches.test_MODUL
 """
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import shutil
 import sys
@@ -99,31 +101,68 @@ def _failures(results_xml):
     return tests, failures
 
 
+@contextlib.contextmanager
+def _no_commands(runner, skip):
+    """While ``skip``, the cocotb runner sets itself up without running a command
+    (its build is already in the cache)."""
+    if not skip:
+        yield
+        return
+    runner._execute = lambda cmds, cwd: None
+    try:
+        yield
+    finally:
+        del runner._execute
+
+
+def _cache_dir(toplevel, sources, sim, build_args):
+    """Where the build of these sources lives: ``build/simcache/TOP-SIM-HASH``, one per
+    design, shared by every run of it (the same accelerator Verilog is simulated by
+    many tests and programs; a Verilator build takes a minute)."""
+    from importlib.metadata import version
+    h = hashlib.sha256()
+    tools = version("cocotb") + (version("verilator") if sim == "verilator" else "")
+    for part in (sim, tools, toplevel, repr(list(build_args))):
+        h.update(part.encode() + b"\0")
+    for src in sources:
+        h.update(Path(src).read_bytes())
+    return build_root() / "simcache" / f"{toplevel}-{sim}-{h.hexdigest()[:16]}"
+
+
 def simulate(toplevel, sources, workdir, test_module, env, *, seed, sim=None, waves=False,
              quiet=True, build_args=(), runner=None):
-    """Build ``sources`` (unless a ``runner`` that already built them is given) and
-    run ``test_module`` on ``toplevel`` in ``workdir``; return ``(tests, failures,
-    log path, runner)``."""
+    """Build ``sources`` (unless a ``runner`` that already built them is given, or the
+    same sources were built before: the build cache) and run ``test_module`` on
+    ``toplevel`` in ``workdir``; return ``(tests, failures, log path, runner)``.
+    A run with ``waves`` builds in ``workdir`` itself (the waveform lands there)."""
     from cocotb_tools.runner import get_runner
     sim = sim or default_sim()
     if sim not in SIMULATORS:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
     workdir = Path(workdir)
+    build_dir = getattr(runner, "build_dir", None) or workdir
     if runner is None:
         if sim == "verilator":
             verilator_path()
             # Amaranth's Verilog is machine-written: lint warnings are noise there.
             build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", *build_args]
         runner = get_runner(sim)
-        with _verilator_make_fix(sim):
-            runner.build(sources=list(sources), hdl_toplevel=toplevel, build_dir=workdir,
-                         timescale=("1ns", "1ps"), waves=waves, always=True,
-                         build_args=list(build_args),
-                         log_file=workdir / "build.log" if quiet else None)
+        build_dir = workdir if waves else _cache_dir(toplevel, sources, sim, build_args)
+        build_dir.mkdir(parents=True, exist_ok=True)
+        with open(build_dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)      # another worker may be building it
+            built = not waves and (build_dir / ".built").exists()
+            with _verilator_make_fix(sim), _no_commands(runner, built):
+                # (a cached build: the runner is set up, no command runs)
+                runner.build(sources=list(sources), hdl_toplevel=toplevel,
+                             build_dir=build_dir, timescale=("1ns", "1ps"), waves=waves,
+                             always=True, build_args=list(build_args),
+                             log_file=build_dir / "build.log" if quiet else None)
+            (build_dir / ".built").touch()
     pythonpath = os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     test_dir = workdir / f"seed{seed}"
-    test_dir.mkdir(exist_ok=True)
+    test_dir.mkdir(parents=True, exist_ok=True)
     xml, log = test_dir / "results.xml", test_dir / "sim.log"
     cov = test_dir / "coverage.json"
     if cov.exists():
@@ -131,7 +170,7 @@ def simulate(toplevel, sources, workdir, test_module, env, *, seed, sim=None, wa
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, seed=seed,
                     extra_env={**env, "PYTHONPATH": pythonpath, "SPARSEGEN_COVERAGE": str(cov)},
-                    waves=waves, build_dir=workdir,
+                    waves=waves, build_dir=build_dir,
                     test_dir=test_dir, results_xml=str(xml), log_file=log if quiet else None)
     except SystemExit:
         pass  # under pytest the runner exits on failure; the results file says why

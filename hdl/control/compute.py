@@ -85,16 +85,20 @@ class ComputeUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._cfg
-        W, tn, tm = cfg.window, cfg.tn, cfg.tm
-        busy = Signal()          # an instruction in the unit (feeding or draining)
-        older_busy = Signal()    # an older instruction still draining
         start = self.issue.instr.valid & self.issue.instr.ready
-        m.d.comb += [self.issue.busy.eq(busy), self.issue.older_busy.eq(older_busy)]
-        ins = Signal(WORD_BITS)
-        cp = view(Op.COMPUTE, ins)
+        ins = Signal(WORD_BITS)                 # the newest instruction
         with m.If(start):
             m.d.sync += ins.eq(self.issue.instr.payload)
+        feeding, f1_valid = self._feed(m, start, view(Op.COMPUTE, ins))
+        self._outputs(m, start, ins, feeding, f1_valid)
+        return m
+
+    def _feed(self, m, start, cp):
+        """The windows of instruction ``cp`` from the buffers to the slice: stage f0
+        addresses the rows, stage f1 hands them on.  Returns ``(feeding, f1_valid)``:
+        windows are left to feed; one is read and not yet handed on."""
+        cfg = self._cfg
+        W, tn, tm = cfg.window, cfg.tn, cfg.tm
 
         # The window's neurons and each group's configurations wait in typed FIFOs.
         m.submodules.nfifo = nfifo = bus.StreamFIFO(neurons_layout(window=W), depth=8)
@@ -223,11 +227,30 @@ class ComputeUnit(wiring.Component):
             with m.Else():
                 m.d.sync += syn_count.eq(group_syn)
 
-        # --- outputs into NBout ------------------------------------------------------------
-        # Each output is written the cycle after it comes out: its row is read
-        # meanwhile, and with ``pool`` the write keeps the larger value of each
-        # lane (golden.twins.pefu.pool_max).  The outputs belong to the older
-        # instruction while one is draining, else to the newest.
+        with m.If(start):
+            cv = view(Op.COMPUTE, self.issue.instr.payload)
+            n_segs = (cv.windows + W - 1) >> lg_w
+            m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
+                         mq_valid.eq(0), mask_ptr.eq(0), row_ptr.eq(0),
+                         masks_left.eq(Mux(cv.dense | ~cv.skip, 0, cv.groups * n_segs)),
+                         rows_base.eq(Mux(cv.skip, cv.groups * n_segs, 0)),
+                         last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w]),
+                         g.eq(0), feeding.eq(cv.groups != 0), f1_valid.eq(0),
+                         sb_base.eq(cv.sb_base), syn_count.eq(0)]
+        return feeding, f1_valid
+
+    def _outputs(self, m, start, ins, feeding, f1_valid):
+        """The slice's outputs into NBout, and when the unit is busy and ready.
+
+        Each output is written the cycle after it comes out: its row is read
+        meanwhile, and with ``pool`` the write keeps the larger value of each
+        lane (golden.twins.pefu.pool_max).  The outputs belong to the older
+        instruction while one is draining, else to the newest."""
+        cfg, tn = self._cfg, self._cfg.tn
+        cp = view(Op.COMPUTE, ins)
+        busy = Signal()          # an instruction in the unit (feeding or draining)
+        older_busy = Signal()    # an older instruction still draining
+        m.d.comb += [self.issue.busy.eq(busy), self.issue.older_busy.eq(older_busy)]
         old = Signal(WORD_BITS)
         old_pending = Signal()
         tail = Signal(2)                  # the older one's last write, then its release
@@ -270,20 +293,11 @@ class ComputeUnit(wiring.Component):
         # output (the write, then the release); an older one's ``tail`` counts
         # those cycles, so it is released exactly when it would be alone.
         with m.If(start):
-            cv = view(Op.COMPUTE, self.issue.instr.payload)
             # The newest instruction becomes the older one while its outputs
             # come (``ready`` holds only when no older one is left).
             keep = Signal()
             m.d.comb += keep.eq(busy & (out_k + fire != cp.groups))
-            n_segs = (cv.windows + W - 1) >> lg_w
-            m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
-                         mq_valid.eq(0), mask_ptr.eq(0), row_ptr.eq(0),
-                         masks_left.eq(Mux(cv.dense | ~cv.skip, 0, cv.groups * n_segs)),
-                         rows_base.eq(Mux(cv.skip, cv.groups * n_segs, 0)),
-                         last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w])]
-            m.d.sync += [busy.eq(1), g.eq(0), feeding.eq(cv.groups != 0),
-                         f1_valid.eq(0), sb_base.eq(cv.sb_base), syn_count.eq(0),
-                         old.eq(ins), old_pending.eq(keep),
+            m.d.sync += [busy.eq(1), old.eq(ins), old_pending.eq(keep),
                          out_k.eq(Mux(keep, out_k + fire, 0)),
                          tail.eq(Cat(busy & fire & (out_k + 1 == cp.groups),
                                      busy & pend & ~fire & (out_k == cp.groups)))]
@@ -296,4 +310,3 @@ class ComputeUnit(wiring.Component):
             with m.If(busy & ~feeding & ~f1_valid & ~old_pending & (out_k == cp.groups)
                       & ~pend & ~tail.any()):
                 m.d.sync += busy.eq(0)
-        return m

@@ -89,14 +89,16 @@ class Controller(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._cfg
-        mw = cfg.mem_width
-        per_instr = WORD_BITS // mw
-        m.submodules.ib = ib = Memory(shape=WORD_BITS, depth=cfg.ib_depth, init=[])
-        ib_w = ib.write_port()
-        ib_r = ib.read_port()
+        m.submodules.ib = ib = Memory(shape=WORD_BITS, depth=self._cfg.ib_depth, init=[])
+        self._fetch(m, ib.write_port())
+        queue, count, pops = self._queue(m, ib.read_port())
+        self._dispatch(m, queue, count, pops)
+        return m
 
-        # --- fetch: prog_len instructions from prog_addr into the IB ----------------
+    def _fetch(self, m, ib_w):
+        """``prog_len`` instructions from ``prog_addr`` into the IB, then run."""
+        mw = self._cfg.mem_width
+        per_instr = WORD_BITS // mw
         req_count = Signal(32)
         rsp_count = Signal(32)
         total = Signal(32)
@@ -145,10 +147,12 @@ class Controller(wiring.Component):
         with m.If(self.start):
             m.d.sync += self.done.eq(0)
 
-        # --- the instruction queue: two entries read from the IB ---------------------
+    def _queue(self, m, ib_r):
+        """The instruction queue: two entries read from the IB, ``pops`` of them taken
+        each cycle by the dispatch.  Returns ``(entries, count, pops)``."""
         q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
         count = Signal(2)
-        fetch_ptr = Signal(range(cfg.ib_depth + 1))
+        fetch_ptr = Signal(range(self._cfg.ib_depth + 1))
         inflight = Signal()
         pops = Signal(2)
         push = inflight  # the IB read issued last cycle arrives now
@@ -171,8 +175,10 @@ class Controller(wiring.Component):
                 m.d.sync += count.eq(left + 1)
             with m.Else():
                 m.d.sync += [q[0].eq(kept[0]), q[1].eq(kept[1]), count.eq(left)]
+        return q, count, pops
 
-        # --- dispatch ----------------------------------------------------------------------
+    def _dispatch(self, m, q, count, pops):
+        """In-order issue to the units' ports, the scoreboard, dual issue, ``END``."""
         # Per unit its issue port: ``instr`` offered when the queue's head is the
         # unit's and conflicts with nothing (or the second is, marked ``par``, to
         # another unit, and the head issues now), taken when the unit is ready.
@@ -227,4 +233,3 @@ class Controller(wiring.Component):
                 m.d.sync += cur[i].eq(instr.payload)
                 if u == "compute":
                     m.d.sync += drain.eq(cur[i])
-        return m

@@ -83,10 +83,6 @@ class LoadUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._cfg
-        mw = cfg.mem_width
-        words = cfg.words
-        lanes = words["values_per_word"]
         busy = Signal()
         start = self.issue.instr.valid & self.issue.instr.ready
         m.d.comb += [self.issue.instr.ready.eq(~busy), self.issue.busy.eq(busy)]
@@ -94,19 +90,29 @@ class LoadUnit(wiring.Component):
         ld = view(Op.LOAD, ins)
         with m.If(start):
             m.d.sync += ins.eq(self.issue.instr.payload)
+        # Per request in flight, where its word goes: a FIFO of typed descriptors.
+        desc_layout = data.StructLayout({"row": 16, "word": 16, "pe": max(1, clog2(self._cfg.tn)),
+                                         "last": 1})
+        m.submodules.desc = desc = SyncFIFOBuffered(width=desc_layout.size, depth=self._depth)
+        gen_done = self._requests(m, ld, busy, start, desc, data.View(desc_layout, desc.w_data))
+        lut_busy = self._responses(m, ld, desc, data.View(desc_layout, desc.r_data))
+        with m.If(start):
+            m.d.sync += busy.eq(1)
+        with m.Elif(busy & gen_done & (desc.level == 0) & ~lut_busy):
+            m.d.sync += busy.eq(0)
+        return m
 
-        # --- the request generator -------------------------------------------------
-        # Iterates rows (LUT: words), PEs (SB) and words; one read request per word,
-        # with a descriptor (row, word, PE, last word of the chunk) to the FIFO.
+    def _requests(self, m, ld, busy, start, desc, desc_in):
+        """The request generator: iterates rows (LUT: words), PEs (SB) and words; one
+        read request per word, its descriptor (row, word, PE, last word of the row)
+        into the FIFO.  Returns ``gen_done``: every request of the LOAD made."""
+        cfg = self._cfg
+        words = cfg.words
+        lanes = words["values_per_word"]
         row = Signal(16)
         word = Signal(16)
         pe = Signal(max(1, clog2(cfg.tn)))
         gen_done = Signal()
-        # Per request in flight, where its word goes: a typed FIFO.
-        desc_layout = data.StructLayout({"row": 16, "word": 16, "pe": len(pe), "last": 1})
-        m.submodules.desc = desc = SyncFIFOBuffered(width=desc_layout.size, depth=self._depth)
-        desc_in = data.View(desc_layout, desc.w_data)
-        rsp = data.View(desc_layout, desc.r_data)
         target = ld.target
         is_sb = target == Target.SB
         is_lut = target == Target.LUT
@@ -141,7 +147,7 @@ class LoadUnit(wiring.Component):
         n_rows = Signal(16)
         m.d.comb += n_rows.eq(Mux(is_lut, (ld.count + lanes - 1) >> clog2(lanes), ld.count))
         last_pe = Mux(is_sb, pe == cfg.tn - 1, 1)
-        req, resp = self.mem.req, self.mem.resp
+        req = self.mem.req
         req_fire = req.valid & req.ready
         m.d.comb += [
             req.valid.eq(busy & ~gen_done & (chunk != 0) & desc.w_rdy),
@@ -162,8 +168,22 @@ class LoadUnit(wiring.Component):
             m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0)]
             with m.If(row + 1 >= n_rows):
                 m.d.sync += gen_done.eq(1)
+        with m.If(start):
+            iv = view(Op.LOAD, self.issue.instr.payload)
+            m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0)]
+        return gen_done
 
-        # --- the response side: assemble rows -------------------------------------------
+    def _responses(self, m, ld, desc, rsp):
+        """The read data, word by word into buffer rows (or LUT entries, one per
+        cycle) where their descriptors say.  Returns ``lut_busy``: LUT entries are
+        still being written."""
+        cfg = self._cfg
+        mw = cfg.mem_width
+        lanes = cfg.words["values_per_word"]
+        target = ld.target
+        is_sb = target == Target.SB
+        is_lut = target == Target.LUT
+        resp = self.mem.resp
         rsp_row, rsp_word, rsp_pe, rsp_last = rsp.row, rsp.word, rsp.pe, rsp.last
         row_bits = max(16 * cfg.window, 64 * cfg.tm, 32 * cfg.tn, cfg.window)
         assembly = Signal(row_bits)
@@ -217,15 +237,7 @@ class LoadUnit(wiring.Component):
             m.d.sync += [lut_index.eq(lut_index + 1), lut_entry.eq(lut_entry + 1)]
             with m.If(lut_index == lanes - 1):
                 m.d.sync += lut_busy.eq(0)
-
-        # --- start and finish ------------------------------------------------------------
-        with m.If(start):
-            iv = view(Op.LOAD, self.issue.instr.payload)
-            m.d.sync += [busy.eq(1), row.eq(0), word.eq(0), pe.eq(0),
-                         gen_done.eq(iv.count == 0)]
-        with m.Elif(busy & gen_done & (desc.level == 0) & ~lut_busy):
-            m.d.sync += busy.eq(0)
-        return m
+        return lut_busy
 
 
 class StoreUnit(wiring.Component):

@@ -16,6 +16,7 @@ from golden.compiler import compile_model
 from golden.contract import sib as golden_sib
 from golden.contract.config import small_config
 from golden.contract.isa import (
+    PAR_BIT,
     UNIT,
     WORD_BITS,
     Op,
@@ -212,7 +213,7 @@ def test_controller_never_issues_a_conflict(seed):
     rng = random.Random(seed)
     program = [_random_instruction(rng) for _ in range(40)]
     program = [w for w in program if decode(w)[0] not in (Op.END, Op.NOP)] + [encode("END")]
-    program = [w | (1 << 4) * rng.randrange(2) if decode(w)[0] in UNIT else w for w in program]
+    program = [w | PAR_BIT * rng.randrange(2) if decode(w)[0] in UNIT else w for w in program]
     program = list(dict.fromkeys(program))          # distinct words: the stub finds each pc
     durations = {"load": rng.randrange(1, 8), "store": rng.randrange(1, 8),
                  "compute": rng.randrange(1, 8)}

@@ -28,8 +28,10 @@ def run_slice(tn, tm, seed, n_tiles=5, widths=(4, 8, 16), **kw):
     return [[int(v) for v in g] for g in got], tiles
 
 
-@pytest.mark.parametrize("tn, tm", [(2, 2), (4, 4), (2, 16), (16, 2)])
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("tn, tm, seed", [
+    (tn, tm, seed) if (tn, tm) != (16, 2) or seed == 1
+    else pytest.param(tn, tm, seed, marks=pytest.mark.slow)     # 16 PEs: one seed here
+    for tn, tm in [(2, 2), (4, 4), (2, 16), (16, 2)] for seed in (1, 2, 3)])
 def test_slice_matches_golden_and_dense(tn, tm, seed):
     got, tiles = run_slice(tn, tm, seed)
     expected = slice_expected(tiles, tm, 16 * tm)

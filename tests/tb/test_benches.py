@@ -10,6 +10,8 @@ pytestmark = pytest.mark.cocotb
 
 SEEDS = (1, 2, 3)
 
+# The largest ones (slices of 32 PEs x lanes) run in `make test-slow`; `make
+# regress` sweeps the whole matrix.
 CASES = [
     ("nsm", {"tm": 2}), ("nsm", {"tm": 4}), ("nsm", {"tm": 16}),
     ("ssm", {"tm": 2}), ("ssm", {"tm": 4}), ("ssm", {"tm": 16}),
@@ -19,10 +21,12 @@ CASES = [
     ("htree", {"tn": 2, "tm": 4}), ("htree", {"tn": 4, "tm": 4}), ("htree", {"tn": 16, "tm": 4}),
     ("slice", {"tn": 4, "tm": 4}), ("slice", {"tn": 2, "tm": 16}), ("slice", {"tn": 16, "tm": 2}),
 ]
+SLOW = {("slice", (("tn", 2), ("tm", 16))), ("slice", (("tn", 16), ("tm", 2)))}
 
 
-@pytest.mark.parametrize("module, params", CASES,
-                         ids=[f"{m}-" + "-".join(f"{k}{v}" for k, v in p.items())
-                              for m, p in CASES])
+@pytest.mark.parametrize("module, params", [
+    pytest.param(m, p, id=f"{m}-" + "-".join(f"{k}{v}" for k, v in p.items()),
+                 marks=[pytest.mark.slow] if (m, tuple(p.items())) in SLOW else [])
+    for m, p in CASES])
 def test_verilog_matches_golden(module, params):
     run(module, params, seeds=SEEDS)

@@ -9,8 +9,11 @@ from tb.runner import run, waveform
 pytestmark = pytest.mark.cocotb
 
 
-@pytest.mark.parametrize("module, params", [("pefu", {"tm": 4}), ("nsm", {"tm": 4}),
-                                            ("encoder", {"tn": 4})])
+@pytest.mark.parametrize("module, params", [
+    ("pefu", {"tm": 4}),
+    pytest.param("nsm", {"tm": 4}, marks=pytest.mark.slow),       # the C++ builds take a
+    pytest.param("encoder", {"tn": 4}, marks=pytest.mark.slow),   # while: make test-slow
+])
 def test_module_on_verilator(module, params, tmp_path, monkeypatch):
     monkeypatch.setenv("SPARSEGEN_BUILD", str(tmp_path))
     results = run(module, params, seeds=(1, 2), sim="verilator")
