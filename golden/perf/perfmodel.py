@@ -64,20 +64,20 @@ class Timing:
     store_fixed_dense: int = 2
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
     # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
-    config_release: int = 12
+    config_release: int = 15
 
     def drain(self, tn, tm):
         """Cycles from the NSM and the sequencer running empty to the end of a
         COMPUTE: the H-tree, the PEs and the NBout write; the next COMPUTE
         starts while they drain."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 15 + lt + lm
+        return 16 + lt + lm
 
     def fill(self, tn, tm):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn)
         and the adder tree (log2 tm)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 24 + lt + lm + (lm >= 3)
+        return 27 + lt + lm + (lm >= 3)
 
 
 TIMING = Timing()

@@ -12,7 +12,9 @@ the indices, so all SSMs step through the same windows in lockstep.
 :func:`tile_steps` is the exact schedule of the hardware sequencer: per beat,
 while lanes are pending, read the window of the first pending lane — unless
 that window is the held one, then the window of the first pending lane outside
-it (or the held one again if none); a beat with no lane is one step.  The held
+it (or the held one again if none); a beat with no lane is one step.  The
+indices rise through the tile (the NSM's order; anything else is an error),
+so only a beat's first lanes can be in the held window.  The held
 window is forgotten at the start of every tile.  With this, a stream of beats
 whose indices move forward (weight sparsity) takes one step per beat.
 """
@@ -63,10 +65,13 @@ def tile_steps(beat_indices, tm, window=None):
     window = 4 * tm if window is None else window
     held = None
     out = []
+    prev = -1
     for idx in beat_indices:
+        if any(int(a) >= int(b) for a, b in zip([prev, *idx], idx)):
+            raise ValueError("synapse indices of a tile must be increasing, within a beat "
+                             "and from beat to beat (the NSM's order)")
+        prev = int(idx[-1]) if len(idx) else prev
         wins = [int(s) // window for s in idx]
-        if wins != sorted(wins):
-            raise ValueError("synapse indices of a beat must be increasing")
         pending = list(range(len(wins)))
         beat = []
         if not pending:

@@ -135,14 +135,13 @@ class LoadUnit(wiring.Component):
             with m.Case(Target.NBIN):
                 m.d.comb += chunk.eq(Mux(ld.dense, words["nbin"],
                                          (nib_pop + lanes - 1) >> clog2(lanes)))
+        # The next request's address, a register (no multiplier on the memory's
+        # address path): words are read in address order — NBin rows at a fixed
+        # stride of which only the first ``chunk`` words, everything else
+        # contiguous (SB rows PE by PE, bitmap and bias rows, LUT words).
         addr = Signal(32)
-        with m.Switch(target):
-            with m.Case(Target.NBIN):
-                m.d.comb += addr.eq(ld.mem_addr + row * words["nbin"] + word)
-            with m.Case(Target.SB):
-                m.d.comb += addr.eq(ld.mem_addr + (row * cfg.tn + pe) * words["sb"] + word)
-            with m.Default():
-                m.d.comb += addr.eq(ld.mem_addr + row * chunk + word)
+        row_base = Signal(32)
+        is_nbin = target == Target.NBIN
 
         n_rows = Signal(16)
         m.d.comb += n_rows.eq(Mux(is_lut, (ld.count + lanes - 1) >> clog2(lanes), ld.count))
@@ -158,6 +157,7 @@ class LoadUnit(wiring.Component):
         ]
         next_row = busy & ~gen_done & ((chunk == 0) | (req_fire & (word == chunk - 1) & last_pe))
         with m.If(req_fire):
+            m.d.sync += addr.eq(addr + 1)
             with m.If(word == chunk - 1):
                 m.d.sync += word.eq(0)
                 with m.If(~last_pe):
@@ -166,11 +166,15 @@ class LoadUnit(wiring.Component):
                 m.d.sync += word.eq(word + 1)
         with m.If(next_row):
             m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0)]
+            with m.If(is_nbin):
+                m.d.sync += [row_base.eq(row_base + words["nbin"]),
+                             addr.eq(row_base + words["nbin"])]
             with m.If(row + 1 >= n_rows):
                 m.d.sync += gen_done.eq(1)
         with m.If(start):
             iv = view(Op.LOAD, self.issue.instr.payload)
-            m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0)]
+            m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
+                         addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr)]
         return gen_done
 
     def _responses(self, m, ld, desc, rsp):

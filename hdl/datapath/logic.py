@@ -2,7 +2,8 @@
 
 import operator
 
-__all__ = ["tree_reduce", "tree_or"]
+__all__ = ["tree_reduce", "tree_or", "sklansky_levels", "apply_levels", "route_by_rank",
+           "lane_onehots", "onehot_select"]
 
 
 def tree_reduce(op, items):
@@ -80,3 +81,27 @@ def route_by_rank(m, present, rank, beat, lanes, name="route"):
     lane_valid = [valid[k] for k in range(lanes)]
     lane_pos = [Cat(*(bits[b][k] for b in range(pos_bits))) for k in range(lanes)]
     return lane_valid, lane_pos
+
+
+
+def lane_onehots(m, present, rank, beat, lanes, name="hot"):
+    """Per position ``p``, the one-hot lane (``lanes`` bits) it goes to in beat
+    ``beat``: lane ``rank[p] % lanes`` when ``present[p]`` and ``rank[p] // lanes
+    == beat``, else 0.  Each a signal of its own, so users share it."""
+    from amaranth.hdl import Const, Signal
+    lg = (lanes - 1).bit_length()
+    vec = []
+    for p in range(len(present)):
+        v = Signal(lanes, name=f"{name}{p}")
+        hit = present[p] & ((rank[p] >> lg) == beat)
+        with m.If(hit):
+            m.d.comb += v.eq(Const(1, lanes) << rank[p][:max(lg, 1)] if lanes > 1 else 1)
+        vec.append(v)
+    return vec
+
+
+def onehot_select(hot, entries, lane):
+    """The OR over positions ``p`` of ``entries[p]`` where ``hot[p][lane]`` is set:
+    the entry of the one position on ``lane`` (0 if none).  AND-OR, log4 depth."""
+    width = max(len(e) for e in entries)
+    return tree_or(hot[p][lane].replicate(width) & entries[p] for p in range(len(entries)))

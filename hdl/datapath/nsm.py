@@ -32,7 +32,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.params import check_int, check_pow2, clog2
-from hdl.datapath.logic import apply_levels, route_by_rank, sklansky_levels
+from hdl.datapath.logic import apply_levels, lane_onehots, onehot_select, sklansky_levels, tree_or
+from hdl.datapath.skid import SkidBuffer
 from hdl.registry import TM, register
 
 __all__ = ["NSM", "nsm_beat_layout", "window_layout", "neurons_layout"]
@@ -125,7 +126,7 @@ class NSM(wiring.Component):
     def latency(self):
         """Edges from taking a window on ``i`` to handing its first beat to a ready
         consumer (pipeline idle, neurons already offered)."""
-        return 1 + self._prefix_stages + 1 + 1
+        return 1 + self._prefix_stages + 1 + 2 + 1
 
     @property
     def parameters(self):
@@ -150,13 +151,24 @@ class NSM(wiring.Component):
                 for s in range(n_stages)]
         counts = [None]  # counts[s][b][p] for s >= 1
 
-        # Advance logic, back to front: a stage loads when it is empty or its
-        # content moves on.  The drain stage's `d_take` closes the chain.
+        # Advance logic: a stage loads when it is empty or its content moves on,
+        # that is when a stage after it is empty (``bubble``, a register kept
+        # from the next state of the valid bits) or the drain stage finishes a
+        # window.  One gate after ``finish``: these enables reach every prefix
+        # register, so no chain of them back from the drain stage.
+        finish = Signal()
+        d_valid = Signal()
         d_take = Signal()
         loads = [Signal(name=f"p{s}_load") for s in range(n_stages)]
-        for s in reversed(range(n_stages)):
-            moves_on = d_take if s == n_stages - 1 else loads[s + 1]
-            m.d.comb += loads[s].eq(~valid[s] | moves_on)
+        bubble = [Signal(init=1, name=f"p{s}_bubble") for s in range(n_stages)]
+        v_next = [Signal(name=f"p{s}_valid_next") for s in range(n_stages)]
+        d_next = Signal()
+        for s in range(n_stages):
+            m.d.comb += [loads[s].eq(bubble[s] | finish),
+                         v_next[s].eq(Mux(loads[s], self.i.valid if s == 0 else valid[s - 1],
+                                          valid[s]))]
+            m.d.sync += bubble[s].eq(~Cat(*v_next[s:], d_next).all())
+        m.d.comb += d_next.eq(Mux(d_take, valid[-1], d_valid))
 
         m.d.comb += self.i.ready.eq(loads[0])
         with m.If(loads[0]):
@@ -184,7 +196,6 @@ class NSM(wiring.Component):
 
         # --- the drain stage: one window, emitted tm pairs per cycle ---------------
         inc, last_bits = counts[-1], bits[-1]
-        d_valid = Signal()
         d_last = Signal(reset_less=True)
         d_both = Signal(W, reset_less=True)
         # Exclusive ranks within the window (flat, cw bits per position), and the totals.
@@ -193,17 +204,27 @@ class NSM(wiring.Component):
         d_brank = [Signal(cw, name=f"d_brank{p}", reset_less=True) for p in range(W)]
         d_pop_n = Signal(cw, reset_less=True)
         d_pop_s = Signal(cw, reset_less=True)
-        d_total = Signal(cw, reset_less=True)
         beat = Signal(range(W // tm + 1))            # beats of this window emitted so far
         base_n = Signal(self._index_width)            # compressed-neuron index of the window
         base_s = Signal(self._index_width)            # compressed-weight index of the window
 
+        # Beats a window needs: ceil(total / tm); one empty beat for an empty last
+        # window.  Counted down in registers, so the drain's control is shallow:
+        # d_beats (the window has a beat), d_final (the beat in hand is its last).
+        n_new = Signal(range(W // tm + 2))
+        total_new = inc[2][W - 1]
+        m.d.comb += n_new.eq(Mux((total_new == 0) & last[-1], 1, (total_new + tm - 1) >> lg_tm))
+        d_beats = Signal(reset_less=True)
+        d_final = Signal(reset_less=True)
+        d_left = Signal(range(W // tm + 2), reset_less=True)   # beats after the one in hand
+
         with m.If(d_take):
             m.d.sync += d_valid.eq(valid[-1])
         with m.If(d_take & valid[-1]):
+            m.d.sync += [d_beats.eq(n_new != 0), d_final.eq(n_new <= 1),
+                         d_left.eq(Mux(n_new == 0, 0, n_new - 1))]
             m.d.sync += [d_last.eq(last[-1]), d_both.eq(last_bits[2]),
-                         d_pop_n.eq(inc[0][W - 1]), d_pop_s.eq(inc[1][W - 1]),
-                         d_total.eq(inc[2][W - 1])]
+                         d_pop_n.eq(inc[0][W - 1]), d_pop_s.eq(inc[1][W - 1])]
             for p in range(W):
                 m.d.sync += [
                     d_nrank.word_select(p, cw).eq(inc[0][p] - last_bits[0][p]),
@@ -211,53 +232,88 @@ class NSM(wiring.Component):
                     d_brank[p].eq(inc[2][p] - last_bits[2][p]),
                 ]
 
-        # Beats this window needs: ceil(total / tm); one empty beat for an empty last window.
-        n_beats = Signal(range(W // tm + 2))
-        m.d.comb += n_beats.eq(Mux((d_total == 0) & d_last, 1, (d_total + tm - 1) >> lg_tm))
 
-        o_free = ~self.o.valid | self.o.ready
+        # --- stages e1, e2: a beat's lanes ----------------------------------------
+        # The drain stage decodes, per position, the one-hot lane it goes to in the
+        # beat in hand (lane_onehots); e1 OR-s each lane's ranks out of the
+        # positions on it (from its own copy of the window's ranks, taken with the
+        # window's first beat, as the drain stage moves on to the next window
+        # while e1 and e2 finish this one); e2 reads the lanes' neuron values and
+        # adds the window's bases.  Every window passes e1 and e2 once more at its
+        # end (with its final beat, or alone for a window without pairs) to
+        # release its neurons: e2, not the drain stage, waits for them.
+        hot = lane_onehots(m, d_both, d_brank, beat, tm, name="d_hot")
+
+        e1_valid, e2_valid = Signal(), Signal()
+        e1_beat, e2_beat = Signal(reset_less=True), Signal(reset_less=True)  # a beat for o
+        e1_end, e2_end = Signal(reset_less=True), Signal(reset_less=True)    # window's end
+        e1_last, e2_last = Signal(reset_less=True), Signal(reset_less=True)
+        e1_hot = [Signal(tm, name=f"e1_hot{p}", reset_less=True) for p in range(W)]
+        e1_nrank = [Signal(cw, name=f"e1_nrank{p}", reset_less=True) for p in range(W)]
+        e1_srank = [Signal(cw, name=f"e1_srank{p}", reset_less=True) for p in range(W)]
+        e1_base_n = Signal(self._index_width, reset_less=True)
+        e1_base_s = Signal(self._index_width, reset_less=True)
+        e2_lane_valid = Signal(tm, reset_less=True)
+        e2_nrank = [Signal(cw, name=f"e2_nrank{k}", reset_less=True) for k in range(tm)]
+        e2_srank = [Signal(cw, name=f"e2_srank{k}", reset_less=True) for k in range(tm)]
+        e2_base_n = Signal(self._index_width, reset_less=True)
+        e2_base_s = Signal(self._index_width, reset_less=True)
+
+        m.submodules.out = skid = SkidBuffer(self.beat_layout)
+        e2_go = Signal()
+        m.d.comb += e2_go.eq(e2_valid & self.neurons.valid & (~e2_beat | skid.i.ready))
+        e2_free = ~e2_valid | e2_go
+        e1_free = ~e1_valid | e2_free
+        m.d.comb += self.neurons.ready.eq(e2_go & e2_end)
+
         emit = Signal()
-        finish = Signal()
         m.d.comb += [
-            emit.eq(d_valid & self.neurons.valid & (n_beats != 0) & o_free),
-            finish.eq(d_valid & self.neurons.valid &
-                      ((n_beats == 0) | (emit & (beat == n_beats - 1)))),
+            emit.eq(d_valid & e1_free),
+            finish.eq(emit & d_final),
             d_take.eq(~d_valid | finish),
-            self.neurons.ready.eq(finish),
         ]
 
-        # Lane routing: position p goes to lane (brank % tm) in beat (brank // tm).
-        lane_valid = [Signal(name=f"lane{k}_valid") for k in range(tm)]
-        lane_pos = [Signal(range(W), name=f"lane{k}_pos") for k in range(tm)]
-        lane_nrank = [Signal(cw, name=f"lane{k}_nrank") for k in range(tm)]
-        lane_srank = [Signal(cw, name=f"lane{k}_srank") for k in range(tm)]
-        lvalid, lpos = route_by_rank(m, d_both, d_brank, beat, tm)
-        for k in range(tm):
-            m.d.comb += [lane_valid[k].eq(lvalid[k]), lane_pos[k].eq(lpos[k]),
-                         lane_nrank[k].eq(d_nrank.word_select(lane_pos[k], cw)),
-                         lane_srank[k].eq(d_srank.word_select(lane_pos[k], cw))]
-
+        with m.If(e1_free):
+            m.d.sync += e1_valid.eq(emit)
         with m.If(emit):
-            m.d.sync += [self.o.valid.eq(1),
-                         self.o.payload.last.eq(d_last & (beat == n_beats - 1))]
-            for k in range(tm):
-                m.d.sync += [
-                    self.o.payload.valid[k].eq(lane_valid[k]),
-                    self.o.payload.neuron[k].eq(Mux(lane_valid[k], self.neurons.payload.value
-                                                    .as_value().word_select(lane_nrank[k], nw)
-                                                    .as_signed(), 0)),
-                    self.o.payload.neuron_index[k].eq(
-                        Mux(lane_valid[k], base_n + lane_nrank[k], 0)),
-                    self.o.payload.synapse_index[k].eq(
-                        Mux(lane_valid[k], base_s + lane_srank[k], 0)),
-                ]
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+            m.d.sync += [e1_beat.eq(d_beats), e1_end.eq(finish), e1_last.eq(d_last & finish),
+                         e1_base_n.eq(base_n), e1_base_s.eq(base_s)]
+            m.d.sync += [e1_hot[p].eq(hot[p]) for p in range(W)]
+        with m.If(emit & (beat == 0)):
+            m.d.sync += [e1_nrank[p].eq(d_nrank.word_select(p, cw)) for p in range(W)]
+            m.d.sync += [e1_srank[p].eq(d_srank.word_select(p, cw)) for p in range(W)]
 
-        m.d.comb += self.idle.eq(~Cat(*valid).any() & ~d_valid & ~self.o.valid)
+        with m.If(e2_free):
+            m.d.sync += e2_valid.eq(e1_valid)
+        with m.If(e2_free & e1_valid):
+            m.d.sync += [e2_beat.eq(e1_beat), e2_end.eq(e1_end), e2_last.eq(e1_last),
+                         e2_base_n.eq(e1_base_n), e2_base_s.eq(e1_base_s),
+                         e2_lane_valid.eq(tree_or(e1_hot))]
+            for k in range(tm):
+                m.d.sync += [e2_nrank[k].eq(onehot_select(e1_hot, e1_nrank, k)),
+                             e2_srank[k].eq(onehot_select(e1_hot, e1_srank, k))]
+
+        # The output register is a skid buffer's: the consumer's ready stops there.
+        values = self.neurons.payload.value.as_value()
+        out = skid.i.payload
+        m.d.comb += [skid.i.valid.eq(e2_go & e2_beat), out.last.eq(e2_last)]
+        for k in range(tm):
+            lv = e2_lane_valid[k]
+            m.d.comb += [
+                out.valid[k].eq(lv),
+                out.neuron[k].eq(Mux(lv, values.word_select(e2_nrank[k], nw).as_signed(), 0)),
+                out.neuron_index[k].eq(Mux(lv, e2_base_n + e2_nrank[k], 0)),
+                out.synapse_index[k].eq(Mux(lv, e2_base_s + e2_srank[k], 0)),
+            ]
+        wiring.connect(m, skid.o, wiring.flipped(self.o))
+
+        m.d.comb += self.idle.eq(~Cat(*valid).any() & ~d_valid & ~e1_valid & ~e2_valid &
+                                 ~self.o.valid & skid.i.ready)
 
         with m.If(emit):
             m.d.sync += beat.eq(beat + 1)
+        with m.If(emit & ~finish):           # (a finishing window loads the next one's)
+            m.d.sync += [d_left.eq(d_left - 1), d_final.eq(d_left == 1)]
         with m.If(finish):
             m.d.sync += beat.eq(0)
             with m.If(d_last):

@@ -81,7 +81,7 @@ class PEFU(wiring.Component):
     ----------
     latency : int
         Clock edges from the edge that takes a ``last`` beat on ``i`` to the
-        edge that hands its result to a ready consumer on ``o`` (``log2(tm) + 9``).
+        edge that hands its result to a ready consumer on ``o`` (``log2(tm) + 10``).
     acc_width : int
         Accumulator width in bits.
 
@@ -130,9 +130,9 @@ class PEFU(wiring.Component):
     @property
     def latency(self):
         # input register, product register, one register per tree level,
-        # accumulator, bias + rounding, shift/saturate, the activation's two
+        # accumulator, bias + rounding, shift, saturation, the activation's two
         # stages, FIFO write, FIFO output register.
-        return 1 + 1 + self._levels + 1 + 1 + 1 + PWL.latency + 1 + 1
+        return 1 + 1 + self._levels + 1 + 1 + 1 + 1 + PWL.latency + 1 + 1
 
     @property
     def parameters(self):
@@ -229,20 +229,25 @@ class PEFU(wiring.Component):
             r_sum.eq(acc + c_side.bias + rounding),
         ]
 
-        # Stage y: arithmetic shift, saturation, activation, into the output FIFO.
-        shifted = Signal(signed(self._sum_width))
-        m.d.comb += shifted.eq(r_sum >> r_shift)
+        # Stage s: the arithmetic shift.
+        s_valid = Signal()
+        s_act = Signal(ACTIVATION_WIDTH, reset_less=True)
+        shifted = Signal(signed(self._sum_width), reset_less=True)
+        m.d.sync += [s_valid.eq(r_valid), s_act.eq(r_act), shifted.eq(r_sum >> r_shift)]
+
+        # Stage y: int16 saturation (in range when the bits from 15 up are all equal).
+        high = shifted[15:]
         y = Signal(signed(16))
-        with m.If(shifted > INT16_MAX):
-            m.d.comb += y.eq(INT16_MAX)
-        with m.Elif(shifted < INT16_MIN):
+        with m.If(~high.any() | high.all()):
+            m.d.comb += y.eq(shifted[:16])
+        with m.Elif(shifted[-1]):
             m.d.comb += y.eq(INT16_MIN)
         with m.Else():
-            m.d.comb += y.eq(shifted)
+            m.d.comb += y.eq(INT16_MAX)
         y_valid = Signal()
         y_reg = Signal(signed(16), reset_less=True)
         y_act = Signal(ACTIVATION_WIDTH, reset_less=True)
-        m.d.sync += [y_valid.eq(r_valid), y_reg.eq(y), y_act.eq(r_act)]
+        m.d.sync += [y_valid.eq(s_valid), y_reg.eq(y), y_act.eq(s_act)]
 
         # Stages p1, p2: the activation (identity, ReLU, piecewise-linear sigmoid/tanh).
         m.submodules.act = act = PWL()

@@ -27,7 +27,7 @@ tile's last step; ``o`` (out) the step (:func:`step_layout`).
 (out) ``neuron[tm]``, ``weight[tm]``, ``last``.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,6 +35,7 @@ from golden.contract.isa import Slot
 from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.logic import tree_or
 from hdl.datapath.nsm import nsm_beat_layout
+from hdl.datapath.skid import SkidBuffer
 from hdl.registry import TM, register
 
 __all__ = ["step_layout", "tile_layout", "SSMSequencer", "SSM", "pe_beat_layout"]
@@ -111,42 +112,45 @@ class SSMSequencer(wiring.Component):
         m = Module()
         tm = self._tm
         lg_win = clog2(4 * tm)
+        gw = max(1, clog2(tm + 1))                  # group numbers 0..tm
 
+        # A beat's lanes (filled from lane 0, indices rising with the lane and
+        # across the beats of a tile, the NSM's order) fall into *groups* of
+        # consecutive lanes in the same SSM window.  Computed as the beat is
+        # taken: each lane's group number, the number of groups and whether
+        # the first group is in the window the PEs still hold (the last one
+        # read for this tile: the last lane's of the beat before).  Each step
+        # then reads one group's window; if the first group is held, the first
+        # step takes it from the held copy and reads the second group's (a
+        # beat all in the held window reads it once more).
         b_valid = Signal()
         b = Signal(self.i.payload.shape(), reset_less=True)
-        pending = Signal(tm)
-
-        # The window each lane needs; the window of the first pending lane and of
-        # the first pending lane outside the held window (indices rise with the lane).
-        lane_win = [Signal(self._index_width, name=f"lane{k}_win") for k in range(tm)]
-        for k in range(tm):
-            m.d.comb += lane_win[k].eq(b.synapse_index[k] >> lg_win)
+        gid = [Signal(gw, name=f"lane{k}_group", reset_less=True) for k in range(tm)]
+        n_grp = Signal(gw, reset_less=True)
+        b_last_win = Signal(self._index_width, reset_less=True)  # the beat's last lane's
+        held_lanes = Signal(tm, reset_less=True)    # taken from the held copy (first step)
+        rg = Signal(gw, reset_less=True)            # the group the next step reads
+        left = Signal(gw, reset_less=True)          # steps after the next one
+        final = Signal(reset_less=True)             # the next step is the beat's last
+        first = Signal(reset_less=True)             # the next step is the beat's first
         held_valid = Signal()
         held_win = Signal(self._index_width)
-        in_held = Signal(tm)
-        for k in range(tm):
-            m.d.comb += in_held[k].eq(pending[k] & held_valid & (lane_win[k] == held_win))
-        others = pending & ~in_held
-        first_win = Signal(self._index_width)
-        other_win = Signal(self._index_width)
-        m.d.comb += [first_win.eq(Mux(held_valid, held_win, 0)), other_win.eq(first_win)]
-        for k in reversed(range(tm)):
-            with m.If(pending[k]):
-                m.d.comb += first_win.eq(lane_win[k])
-        for k in reversed(range(tm)):
-            with m.If(others[k]):
-                m.d.comb += other_win.eq(lane_win[k])
-        # The window read: the first pending lane's, unless that is the held one.
-        read_win = Signal(self._index_width)
-        m.d.comb += read_win.eq(Mux(held_valid & (first_win == held_win), other_win, first_win))
+
+        def win(beat, k):
+            return beat.synapse_index[k] >> lg_win
+
+        lane_win = [win(b, k) for k in range(tm)]
         in_win = Signal(tm)
-        from_held = Signal(tm)
         for k in range(tm):
-            m.d.comb += in_win[k].eq(pending[k] & (lane_win[k] == read_win))
-        m.d.comb += from_held.eq(in_held & ~in_win)
-        rest = pending & ~in_win & ~from_held
-        final = rest == 0
-        first_win = read_win  # the word and window addressed below
+            m.d.comb += in_win[k].eq(b.valid[k] & (gid[k] == rg))
+        from_held = Mux(first, held_lanes, 0)
+        # The window read: the first lane of the group's, or (a beat without
+        # lanes) the held window.
+        lead = in_win & ~(in_win << 1)
+        read_win = Signal(self._index_width)
+        m.d.comb += read_win.eq(Mux(n_grp == 0, Mux(held_valid, held_win, 0),
+                                    tree_or(lead[k].replicate(self._index_width) & lane_win[k]
+                                            for k in range(tm))))
 
         # Windows per SB word: 4, 2, 1 for 4-, 8-, 16-bit slots.
         slot = self.tile.payload.slot
@@ -154,48 +158,77 @@ class SSMSequencer(wiring.Component):
         win_in_word = Signal(2)
         with m.Switch(slot):
             with m.Case(Slot.W4):
-                m.d.comb += [word.eq(first_win >> 2), win_in_word.eq(first_win[:2])]
+                m.d.comb += [word.eq(read_win >> 2), win_in_word.eq(read_win[:2])]
             with m.Case(Slot.W8):
-                m.d.comb += [word.eq(first_win >> 1), win_in_word.eq(first_win[:1])]
+                m.d.comb += [word.eq(read_win >> 1), win_in_word.eq(read_win[:1])]
             with m.Default():
-                m.d.comb += [word.eq(first_win), win_in_word.eq(0)]
+                m.d.comb += [word.eq(read_win), win_in_word.eq(0)]
 
-        o_free = ~self.o.valid | self.o.ready
-        emit = b_valid & self.tile.valid & o_free
+        m.submodules.out = skid = SkidBuffer(self.step_layout)
+        emit = b_valid & self.tile.valid & skid.i.ready
         done = emit & final
-        m.d.comb += self.idle.eq(~b_valid & ~self.o.valid)
+        m.d.comb += self.idle.eq(~b_valid & ~self.o.valid & skid.i.ready)
         m.d.comb += [
             self.i.ready.eq(~b_valid | done),
             self.tile.ready.eq(done & b.last),
         ]
+
+        # The held window after the beat in hand (what a beat taken now compares
+        # with): the beat's last lane's, unchanged by a beat without lanes.
+        next_held_valid = Signal()
+        next_held_win = Signal(self._index_width)
+        m.d.comb += [next_held_valid.eq(Mux(b_valid, ~b.last, held_valid)),
+                     next_held_win.eq(Mux(b_valid & (n_grp != 0), b_last_win,
+                                          Mux(held_valid, held_win, 0)))]
+        with m.If(done):
+            m.d.sync += [held_valid.eq(next_held_valid), held_win.eq(next_held_win)]
+
+        # Taking a beat: its groups, its held lanes, its first step.
+        new = self.i.payload
+        bnd = [0] + [new.valid[k] & (win(new, k) != win(new, k - 1)) for k in range(1, tm)]
+        new_gid = [Signal(gw, name=f"new_group{k}") for k in range(tm)]
+        for k in range(tm):
+            m.d.comb += new_gid[k].eq(sum(bnd[1:k + 1]) if k else 0)
+        new_n = Signal(gw)
+        m.d.comb += new_n.eq(Mux(new.valid[0], new_gid[tm - 1] + 1, 0))
+        split = Signal()                            # group 0 held, group 1 read
+        m.d.comb += split.eq(next_held_valid & new.valid[0] & (new_n > 1) &
+                             (win(new, 0) == next_held_win))
+        group0 = Signal(tm)
+        m.d.comb += group0.eq(Cat(*(new.valid[k] & (new_gid[k] == 0) for k in range(tm))))
+        new_last_win = Signal(self._index_width)
+        m.d.comb += new_last_win.eq(tree_or(
+            (new.valid[k] & ~new.valid[k + 1] if k + 1 < tm else new.valid[k])
+            .replicate(self._index_width) & win(new, k) for k in range(tm)))
+        new_steps = Signal(gw)                      # max(1, groups - split)
+        m.d.comb += new_steps.eq(Mux(new_n == 0, 1, new_n - split))
         with m.If(self.i.ready):
             m.d.sync += b_valid.eq(self.i.valid)
         with m.If(self.i.ready & self.i.valid):
-            m.d.sync += [b.eq(self.i.payload), pending.eq(self.i.payload.valid)]
+            m.d.sync += [b.eq(new), n_grp.eq(new_n), b_last_win.eq(new_last_win),
+                         held_lanes.eq(Mux(split, group0, 0)), rg.eq(split), first.eq(1),
+                         left.eq(new_steps - 1), final.eq(new_steps == 1)]
+            m.d.sync += [gid[k].eq(new_gid[k]) for k in range(tm)]
         with m.Elif(emit):
-            m.d.sync += pending.eq(rest)
-        # The PEs keep the window of every step; a new tile forgets it.
-        with m.If(emit):
-            m.d.sync += [held_valid.eq(~(final & b.last)), held_win.eq(read_win)]
+            m.d.sync += [rg.eq(rg + 1), first.eq(0), left.eq(left - 1),
+                         final.eq(left == 1)]
 
-        with m.If(emit):
-            p = self.o.payload
-            m.d.sync += [
-                self.o.valid.eq(1),
-                p.sb_addr.eq(self.tile.payload.sb_base + word),
-                p.slot.eq(slot),
-                p.window_in_word.eq(win_in_word),
-                p.valid.eq(b.valid),
-                p.mask.eq(in_win),
-                p.mask_held.eq(from_held),
-                p.neuron.eq(b.neuron),
-                p.final.eq(final),
-                p.last.eq(final & b.last),
-            ]
-            for k in range(tm):
-                m.d.sync += p.offset[k].eq(b.synapse_index[k][:lg_win])
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+        p = skid.i.payload
+        m.d.comb += [
+            skid.i.valid.eq(emit),
+            p.sb_addr.eq(self.tile.payload.sb_base + word),
+            p.slot.eq(slot),
+            p.window_in_word.eq(win_in_word),
+            p.valid.eq(b.valid),
+            p.mask.eq(in_win),
+            p.mask_held.eq(from_held),
+            p.neuron.eq(b.neuron),
+            p.final.eq(final),
+            p.last.eq(final & b.last),
+        ]
+        for k in range(tm):
+            m.d.comb += p.offset[k].eq(b.synapse_index[k][:lg_win])
+        wiring.connect(m, skid.o, wiring.flipped(self.o))
         return m
 
 

@@ -302,7 +302,9 @@ def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16), slot=None):
         slot = int(rng.choice(widths))
     elif slot not in widths:
         raise ValueError(f"slot must be one of {', '.join(map(str, widths))}, not {slot!r}")
-    n_syn = int(rng.integers(tm, 40 * tm))
+    # Indices increase through the tile (the NSM's order); once the weights run
+    # out the remaining beats are empty.
+    n_syn = int(rng.integers(tm + n_beats * tm // 2, 8 * tm * max(n_beats, 1) + 2 * tm))
     weights = rng.integers(-32768, 32768, size=n_syn)
     beats, start = [], 0
     for b in range(n_beats):
@@ -310,7 +312,7 @@ def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16), slot=None):
         span = int(rng.integers(n, 12 * tm + 1))
         pool = np.arange(start, min(n_syn, start + span + 1))
         idx = sorted(rng.choice(pool, size=min(n, pool.size), replace=False).tolist())
-        start = idx[-1] + 1 if idx and idx[-1] + 1 < n_syn else 0 if not idx else start
+        start = idx[-1] + 1 if idx else start
         beats.append({"index": idx, "neuron": rng.integers(-32768, 32768, size=tm).tolist(),
                       "last": b == n_beats - 1})
     return weights, slot, beats

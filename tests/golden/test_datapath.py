@@ -174,6 +174,13 @@ def test_ssm_tile_steps_hold_the_previous_window():
     beats = [[4 * b + k for k in range(4)] for b in range(20)]
     assert [len(s) for s in ssm.tile_steps(beats, tm=4)] == [1] * 20
     assert ssm.tile_steps([[]], tm=2) == [[(0, [], [])]]
+    # Indices must rise through the tile (the NSM's order), not only within a beat.
+    with pytest.raises(ValueError, match="increasing"):
+        ssm.tile_steps([[6, 9], [3]], tm=2)
+    with pytest.raises(ValueError, match="increasing"):
+        ssm.tile_steps([[9, 6]], tm=2)
+    with pytest.raises(ValueError, match="increasing"):
+        ssm.tile_steps([[6, 6]], tm=2)
 
 
 # --- packing and WDM ------------------------------------------------------------

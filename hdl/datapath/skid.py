@@ -1,0 +1,46 @@
+"""A skid buffer: a stream register slice whose ``ready`` is a register too.
+
+Between two pipelines it cuts both combinational paths a stream carries:
+``valid``/``payload`` forward (the output is a register) and ``ready``
+backward (``i.ready`` is "the skid register is empty", a flip-flop).  A beat
+offered while the output stalls waits in the skid register, so the producer
+learns of the stall one cycle late without losing or repeating a beat.
+Latency one edge, throughput one beat per cycle.  Components whose output is
+already a register use it as that register: the same latency, and the
+consumer's ``ready`` no longer reaches into their logic.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["SkidBuffer"]
+
+
+class SkidBuffer(wiring.Component):
+    """Register slice for a stream of ``shape`` (a ``lib.data`` layout, say).
+
+    Members
+    -------
+    i : ``In(stream.Signature(shape))``   ``ready`` is a register
+    o : ``Out(stream.Signature(shape))``  ``valid`` and ``payload`` are registers
+    """
+
+    def __init__(self, shape):
+        self._shape = shape
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        skid_valid = Signal()
+        skid = Signal(self._shape, reset_less=True)
+        m.d.comb += self.i.ready.eq(~skid_valid)
+        push = self.i.valid & ~skid_valid
+        with m.If(~self.o.valid | self.o.ready):          # the output register frees
+            with m.If(skid_valid):
+                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(push)]
+        with m.Elif(push):                                  # it holds: the beat skids
+            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+        return m
