@@ -19,10 +19,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib import io
 
-from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main
+from boards.clocks import PLL, ecp5_pll, ice40_pll
+from boards.timing import slack_histogram, worst_paths
+from golden.cli import ArgumentParser, UsageError, atomic_json, atomic_write, output_dir, run_main
 
 __all__ = ["BOARDS", "BoardSpec", "PlatformTop", "build", "main"]
 
@@ -36,6 +38,7 @@ class BoardSpec:
     mem_words: int           # on-chip RAM behind the accelerator's memory port
     leds: tuple              # (resource name, number) for status bits 0..3; None = unused
     capacity: dict = field(default_factory=dict)   # luts/bram/dsp of the device
+    clock_mhz: float = 0.0   # the accelerator's clock from the board's PLL (0: the oscillator)
     baud: int = 115200
     note: str = ""
 
@@ -57,7 +60,10 @@ BOARDS = {
         platform="ulx3s:ULX3S_85F_Platform", family="ecp5",
         config=dict(tn=2, tm=2, ib_bytes=1024), mem_words=1 << 13,
         leds=(("led", 0), ("led", 1), ("led", 2), ("led", 3)),
-        capacity={"luts": 83640, "bram": 208, "dsp": 156}),
+        capacity={"luts": 83640, "bram": 208, "dsp": 156},
+        # The PLL's 37.5 MHz (25 x 3 / 2) keeps a margin below the measured Fmax
+        # (52 MHz at Tn = Tm = 2, built for 100 MHz); 100 MHz is the goal (MHZ=100).
+        clock_mhz=37.5),
 }
 
 #: Resource counters in nextpnr's --report JSON, per family.
@@ -72,23 +78,44 @@ _BELS = {
 FRAME_TIMEOUT_S = 0.05
 
 
-def board_config(spec):
+def board_config(spec, **overrides):
+    """The board's configuration, with ``overrides`` (``tn``, ``tm``, ...) given."""
     from golden.contract.config import small_config
-    return small_config(**spec.config)
+    return small_config(**{**spec.config, **{k: v for k, v in overrides.items() if v}})
+
+
+def board_clock(spec, platform, clock_mhz=None):
+    """The PLL settings of the accelerator's clock (None: the oscillator itself)."""
+    target = clock_mhz or spec.clock_mhz
+    if not target:
+        return None
+    f_in = platform.default_clk_frequency
+    return (ecp5_pll if spec.family == "ecp5" else ice40_pll)(f_in, target * 1e6)
 
 
 class PlatformTop(Elaboratable):
-    """:class:`boards.soc.BoardTop` wired to a platform's clock, UART and LEDs."""
+    """:class:`boards.soc.BoardTop` wired to a platform's clock (through the PLL), UART
+    and LEDs."""
 
-    def __init__(self, spec):
-        self.spec = spec
+    def __init__(self, spec, cfg, pll=None):
+        self.spec, self.cfg, self.pll = spec, cfg, pll
 
     def elaborate(self, platform):
         from boards.soc import BoardTop
         from boards.uart import divisor_for
         m = Module()
         clk_hz = int(platform.default_clk_frequency)
-        soc = BoardTop(board_config(self.spec), self.spec.mem_words,
+        if self.pll is not None:
+            pin = platform.request(platform.default_clk, 0, dir="-")
+            if self.spec.family == "ice40":
+                clk_in = pin                       # SB_PLL40_PAD takes the pad itself
+            else:
+                m.submodules.clk_in = buf = io.Buffer("i", pin)
+                clk_in = buf.i
+            m.domains.sync = ClockDomain("sync")
+            m.submodules.pll = PLL(self.pll, clk_in)
+            clk_hz = int(self.pll.f_out)
+        soc = BoardTop(self.cfg, self.spec.mem_words,
                        divisor_for(clk_hz, self.spec.baud), int(clk_hz * FRAME_TIMEOUT_S),
                        hold_cycles=clk_hz // 8)
         m.submodules.soc = soc
@@ -153,16 +180,20 @@ def _parse_nextpnr(family, report_path, log_text):
         if fmax:
             worst = min(fmax.values(), key=lambda v: v["achieved"])
             out["fmax_mhz"] = round(worst["achieved"], 2)
+        out["worst_paths"] = worst_paths(rep)
     else:
         for key, bel in names.items():
             hit = re.search(rf"{bel}:\s+(\d+)/\s*(\d+)", log_text)
             if hit:
                 out[key], out[f"{key}_available"] = int(hit.group(1)), int(hit.group(2))
+    out["slack_histogram"] = [list(b) for b in slack_histogram(log_text)]
     return out
 
 
-def build(board, out_dir=None, log=print):
-    """Build ``board``; return the report dict (also written to ``out_dir``)."""
+def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None):
+    """Build ``board`` (with ``tn``/``tm`` in place of its configuration's, the clock
+    at ``clock_mhz`` in place of its own); return the report dict (also written to
+    ``out_dir``)."""
     if board not in BOARDS:
         raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
     spec = BOARDS[board]
@@ -176,14 +207,17 @@ def build(board, out_dir=None, log=print):
             (out / stale).unlink()
     env = {**os.environ, **_tool_env()}      # for the build script only
     platform = _platform(spec)
-    cfg = board_config(spec)
-    target = platform.default_clk_frequency / 1e6
+    cfg = board_config(spec, tn=tn, tm=tm)
+    pll = board_clock(spec, platform, clock_mhz)
+    target = (pll.f_out if pll else platform.default_clk_frequency) / 1e6
     log(f"building {board} ({spec.platform}): Tn={cfg.tn} Tm={cfg.tm}, {spec.mem_words} words "
-        f"of {cfg.mem_width} bits, clock {target:g} MHz, UART {spec.baud} baud ...")
+        f"of {cfg.mem_width} bits, clock {target:g} MHz"
+        + (f" (PLL from {platform.default_clk_frequency / 1e6:g} MHz)" if pll else "")
+        + f", UART {spec.baud} baud ...")
     t0 = time.perf_counter()
     error = None
     try:
-        plan = platform.build(PlatformTop(spec), name="sparsegen", do_build=False,
+        plan = platform.build(PlatformTop(spec, cfg, pll), name="sparsegen", do_build=False,
                               nextpnr_opts="--report nextpnr_report.json",
                               **_synth_overrides(spec))
         plan.execute_local(str(gw), env=env)
@@ -194,7 +228,8 @@ def build(board, out_dir=None, log=print):
                 if gw.exists() else "")
     report = {"board": board, "platform": spec.platform, "family": spec.family,
               "config": cfg.as_dict(), "mem_words": spec.mem_words, "baud": spec.baud,
-              "target_mhz": round(target, 3), "fmax_mhz": None, "luts": None, "dsp": None,
+              "target_mhz": round(target, 3), "pll": None if pll is None else pll.params,
+              "fmax_mhz": None, "luts": None, "dsp": None,
               "bram": None, "build_seconds": round(seconds, 1), "note": spec.note}
     report.update(_parse_nextpnr(spec.family, gw / "nextpnr_report.json", log_text))
     bit = next((p for p in (gw / "sparsegen.bin", gw / "sparsegen.bit") if p.exists()), None)
@@ -243,6 +278,22 @@ def _markdown(r):
              f"{'met' if r['timing_met'] else 'NOT met'}) |",
              f"| build time | {r['build_seconds']} s |",
              f"| bitstream | {r.get('bitstream', '– (none)')} |", ""]
+    if r.get("pll"):
+        lines += [f"Clock: the PLL's {r['target_mhz']} MHz from the board's oscillator "
+                  f"({', '.join(f'{k} {v}' for k, v in r['pll'].items())}).", ""]
+    for p in r.get("worst_paths") or []:
+        lines += [f"Worst path ({p['clock']}): {p['delay_ns']} ns = {p['logic_ns']} ns logic + "
+                  f"{p['routing_ns']} ns routing, {p['logic_levels']} logic levels, through "
+                  f"{' -> '.join(p['blocks']) or '(unnamed cells)'}", "",
+                  f"- from `{p['from']}`", f"- to `{p['to']}`"]
+        if p["sources"]:
+            lines += ["- source lines: " + ", ".join(f"`{_short_src(x)}`" for x in p["sources"])]
+        lines += [""]
+    if r.get("slack_histogram"):
+        lines += ["Slack histogram (ns, endpoints):", "", "| from | to | endpoints |",
+                  "|---:|---:|---:|"]
+        lines += [f"| {lo:g} | {hi:g} | {n} |" for lo, hi, n in r["slack_histogram"]]
+        lines += [""]
     if r.get("note"):
         lines += [f"Note: {r['note']}.", ""]
     if r.get("failure"):
@@ -252,10 +303,20 @@ def _markdown(r):
     return "\n".join(lines)
 
 
+def _short_src(src):
+    """A source location relative to the repository (``hdl/datapath/nsm.py:201``)."""
+    hit = re.search(r"((?:hdl|boards|golden)/.*)", src)
+    return hit.group(1) if hit else src
+
+
 def main(argv=None):
     p = ArgumentParser(prog="python -m boards.build", description=__doc__.split("\n\n")[0])
     p.add_argument("board", choices=sorted(BOARDS), help="the board to build for")
     p.add_argument("-o", "--output", metavar="DIR", help="default build/boards/BOARD")
+    p.add_argument("--tn", type=int, help="PEs (default: the board's configuration)")
+    p.add_argument("--tm", type=int, help="multipliers per PE (default: the board's)")
+    p.add_argument("--clock-mhz", type=float,
+                   help="the accelerator's clock from the board's PLL (default: the board's)")
     args = p.parse_args(argv)
     prog = "python -m boards.build"
     return run_main(prog, lambda: _run(prog, args), errors=(RuntimeError,))
@@ -263,7 +324,13 @@ def main(argv=None):
 
 def _run(prog, args):
     output_dir(args.output or Path("build") / "boards" / args.board, "-o/--output")
-    r = build(args.board, args.output, log=lambda m: print(f"{prog}: {m}", flush=True))
+    if args.clock_mhz is not None and not args.clock_mhz > 0:
+        raise UsageError(f"--clock-mhz must be positive, not {args.clock_mhz}")
+    spec = BOARDS[args.board]
+    board_config(spec, tn=args.tn, tm=args.tm)        # a bad Tn/Tm fails here, at once
+    board_clock(spec, _platform(spec), args.clock_mhz)
+    r = build(args.board, args.output, log=lambda m: print(f"{prog}: {m}", flush=True),
+              tn=args.tn, tm=args.tm, clock_mhz=args.clock_mhz)
     print(_markdown(r))
     if not r["ok"]:
         print(f"{prog}: FAILED: {r['failure']}", file=sys.stderr)

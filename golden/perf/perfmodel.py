@@ -44,7 +44,8 @@ class Timing:
     :mod:`hdl.control.compute`, :mod:`hdl.control.controller`) and checked against it by the bench.
 
     * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
-      idles when the last datum is written; LUT: one entry per cycle);
+      idles when the last datum is written; LUT: one entry per cycle; sparse
+      NBin rows ``nbin_lookup`` more, their lengths looked up first);
     * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps,
       at least one, and each group's wait for room in the config FIFOs); the
       unit takes the next COMPUTE ``drain(tn, tm)`` cycles before the end (the
@@ -60,6 +61,9 @@ class Timing:
       (:class:`_IssueQueue`; the first two cycles after the fetch fill it).
     """
     load_fixed: int = 2
+    # sparse NBin rows: their lengths come through the load unit's lookup
+    # pipeline (NIBin read, popcount parts, sum, FIFO) before the first request
+    nbin_lookup: int = 5
     store_fixed: int = 4
     store_fixed_dense: int = 2
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
@@ -77,7 +81,7 @@ class Timing:
         """The compute unit's fill and drain: grows with the H-tree (log2 tn)
         and the adder tree (log2 tm)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 27 + lt + lm + (lm >= 3)
+        return 28 + lt + lm + (lm >= 3)
 
 
 TIMING = Timing()
@@ -195,8 +199,9 @@ def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
     Each group's tile and bias configuration waits in a FIFO of
     ``config_depth`` until the PEs finish the group: short groups back up
     behind the pipeline's latency."""
-    # (skipping windows: one more cycle, to read the first SIB mask row)
-    fill = timing.fill(cfg.tn, cfg.tm) + (step.fields["skip"] and not step.fields["dense"])
+    # (skipping windows: two more cycles, to read the first SIB mask row into
+    # the compute unit's mask queue)
+    fill = timing.fill(cfg.tn, cfg.tm) + 2 * (step.fields["skip"] and not step.fields["dense"])
     lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
     release = [r - start for r in pending]     # when each configuration leaves
     t = 0
@@ -219,7 +224,9 @@ def duration(step, cfg, memory=None, timing=TIMING):
         words = step.words * per_read
         if step.extra.get("target") == Target.LUT:   # each word's entries written before the next
             words += step.extra["entries"]
-        return timing.load_fixed + mem["latency"] + words
+        lookup = timing.nbin_lookup if (step.extra.get("target") == Target.NBIN
+                                        and not step.fields["dense"]) else 0
+        return timing.load_fixed + lookup + mem["latency"] + words
     if step.op == Op.COMPUTE:
         return compute_time(step, cfg, timing)[0]
     if step.op == Op.STORE:

@@ -109,90 +109,144 @@ class ComputeUnit(wiring.Component):
         wiring.connect(m, tfifo.o, wiring.flipped(self.tile))
         wiring.connect(m, bfifo.o, wiring.flipped(self.bias))
 
-        # --- stage f0: addresses; stage f1: the rows read --------------------------------
+        # --- stage f0: the next window; stage fa: addresses; stage f1: the rows read ---
         # f0 feeds the windows a mask names (golden.contract.sib): per segment of W windows
         # of a group one mask row, read through its own SIB port ahead of the
-        # window rows (``mq``: the port's data is the next mask, not yet taken);
-        # ``cur`` the rest of the segment's mask.  Each fed window is its mask's
-        # lowest set bit.  Without ``skip`` (and in dense mode) every window is
-        # fed: the masks are all ones, no mask row is read.
+        # window rows into a queue of two registers (``mq``: masks read, not yet
+        # taken); ``cur`` the rest of the segment's mask.  Each fed window is its
+        # mask's lowest set bit.  Without ``skip`` (and in dense mode) every window
+        # is fed: the masks are all ones, no mask row is read.  fa holds the
+        # window chosen and addresses the buffers; their rows arrive in f1.
         ones = Const((1 << W) - 1, W)
         lg_w = clog2(W)
         g = Signal(16)
         seg = Signal(16)                  # segment of the group
+        seg_last = Signal()               # seg == segs - 1 (registers: the counters'
+        g_last = Signal()                 # compares are off the window choice's path)
         segs = Signal(16)                 # segments per group: ceil(windows / W)
         last_mask = Signal(W)             # dense: the windows of the last segment
         rows_base = Signal(16)            # the first window row: after the mask rows
         cur = Signal(W)
         cur_valid = Signal()
-        mq_valid = Signal()
         masks_left = Signal(32)
         mask_ptr = Signal(16)
         row_ptr = Signal(16)
         first = Signal()                  # the next window fed opens its group
         feeding = Signal()
+        fa_valid = Signal()
+        fa_window = Signal(16 + lg_w)
+        fa_g = Signal(16)
+        fa_first = Signal()
+        fa_last = Signal()
+        fa_go = Signal()
         f1_valid = Signal()
         f1_first = Signal()
         f1_last = Signal()
         f1_push = Signal()
         f0_go = Signal()
 
+        # The mask queue: a row read (``fetch``) enters it two cycles later, an
+        # empty mask as 1 (a segment without synapses still feeds its first window).
+        mq = [Signal(W, name=f"mq{k}") for k in range(2)]
+        mq_n = Signal(range(3))
+        arriving = Signal()               # a mask row read the cycle before
+        take = Signal()                   # the head mask is taken this cycle
+        fetch = Signal()
         fetched = self.sibm_r.data
+        in_mask = Mux(fetched.any(), fetched, 1)
+        mq_valid = mq_n != 0
+        # The cycle after ``start`` (``setup``) multiplies out the mask rows from
+        # the instruction taken (no multiplier on the issue path); meanwhile the
+        # first fetch goes by ``masks_nz``.
+        setup = Signal()
+        masks_nz = Signal()
+        n_masks = Signal(32)
+        m.d.sync += setup.eq(start)
+        m.d.comb += [n_masks.eq(cp.groups * segs),
+                     fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
+                              (mq_n + arriving - take < 2))]
+        m.d.sync += arriving.eq(fetch)
+        with m.Switch(Cat(take, arriving)):
+            with m.Case(0b01):            # taken only
+                m.d.sync += [mq[0].eq(mq[1]), mq_n.eq(mq_n - 1)]
+            with m.Case(0b10):            # arrived only
+                m.d.sync += mq_n.eq(mq_n + 1)
+                with m.If(mq_n == 0):
+                    m.d.sync += mq[0].eq(in_mask)
+                with m.Else():
+                    m.d.sync += mq[1].eq(in_mask)
+            with m.Case(0b11):            # both: the arrival behind what stays
+                with m.If(mq_n == 1):
+                    m.d.sync += mq[0].eq(in_mask)
+                with m.Else():
+                    m.d.sync += [mq[0].eq(mq[1]), mq[1].eq(in_mask)]
+
         cm = Signal(W)                    # the mask the next window comes from
         every = cp.dense | ~cp.skip       # every window: no mask rows
         m.d.comb += cm.eq(Mux(cur_valid, cur,
-                              Mux(every, Mux(seg == segs - 1, last_mask, ones),
-                                  Mux(fetched.any(), fetched, 1))))
+                              Mux(every, Mux(seg_last, last_mask, ones), mq[0])))
         low = Signal(W)                   # its lowest set bit, one-hot
         rest = Signal(W)
         widx = Signal(lg_w)
         m.d.comb += [low.eq((cm & (~cm + 1))[:W]), rest.eq(cm ^ low)]
         for b in range(lg_w):
             m.d.comb += widx[b].eq(Cat(low[i] for i in range(W) if i >> b & 1).any())
-        take = Signal()                   # the fetched mask is taken this cycle
-        fetch = Signal()
         m.d.comb += [
-            f0_go.eq(feeding & (~f1_valid | f1_push) & (cur_valid | every | mq_valid)),
+            fa_go.eq(fa_valid & (~f1_valid | f1_push)),
+            f0_go.eq(feeding & (~fa_valid | fa_go) & (cur_valid | every | mq_valid)),
             take.eq(f0_go & ~cur_valid & ~every),
-            fetch.eq((masks_left != 0) & (~mq_valid | take)),
         ]
         sib_base = Mux(cp.sib_half, cfg.half(cfg.sib_rows), 0) + cp.sib_row
         win_half = Mux(cp.nbin_half, cfg.half(cfg.window_rows), 0)
-        window = (seg << lg_w) + widx
         m.d.comb += [
-            self.nib_r.addr.eq(win_half + window), self.nbin_r.addr.eq(win_half + window),
-            self.sib_r.addr.eq(sib_base + rows_base + row_ptr),
+            self.nib_r.addr.eq(win_half + fa_window), self.nbin_r.addr.eq(win_half + fa_window),
+            self.sib_r.addr.eq(sib_base + rows_base + row_ptr), self.sib_r.en.eq(f0_go),
             self.sibm_r.addr.eq(sib_base + mask_ptr), self.sibm_r.en.eq(fetch),
-            self.bias_r.addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row + g),
+            self.bias_r.addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row
+                                + fa_g),
         ]
-        for port in (self.nib_r, self.nbin_r, self.sib_r, self.bias_r):
-            m.d.comb += port.en.eq(f0_go)
-        m.d.sync += mq_valid.eq(fetch | (mq_valid & ~take))
+        for port in (self.nib_r, self.nbin_r, self.bias_r):
+            m.d.comb += port.en.eq(fa_go)
         with m.If(fetch):
             m.d.sync += [mask_ptr.eq(mask_ptr + 1), masks_left.eq(masks_left - 1)]
+        with m.If(setup):
+            m.d.sync += [masks_left.eq(Mux(masks_nz, n_masks - fetch, 0)),
+                         rows_base.eq(Mux(cp.skip, n_masks, 0))]
         seg_done = rest == 0
-        group_done = seg_done & (seg == segs - 1)
+        group_done = seg_done & seg_last
         with m.If(f0_go):
-            m.d.sync += [f1_valid.eq(1), f1_first.eq(first), f1_last.eq(group_done),
+            m.d.sync += [fa_valid.eq(1), fa_window.eq(Cat(widx, seg)),
+                         fa_g.eq(g), fa_first.eq(first), fa_last.eq(group_done),
                          cur.eq(rest), cur_valid.eq(~seg_done), row_ptr.eq(row_ptr + 1),
                          first.eq(group_done)]
             with m.If(group_done):
-                m.d.sync += [seg.eq(0), g.eq(g + 1)]
-                with m.If(g + 1 == cp.groups):
+                m.d.sync += [seg.eq(0), seg_last.eq(segs == 1), g.eq(g + 1),
+                             g_last.eq(g + 2 == cp.groups)]
+                with m.If(g_last):
                     m.d.sync += feeding.eq(0)
             with m.Elif(seg_done):
-                m.d.sync += seg.eq(seg + 1)
+                m.d.sync += [seg.eq(seg + 1), seg_last.eq(seg + 2 == segs)]
+        with m.Elif(fa_go):
+            m.d.sync += fa_valid.eq(0)
+        # The window's SIB row is read a stage early (its address is known in f0),
+        # so that it and its popcount enter f1 as registers: the SB base adds up
+        # the popcounts of a group's windows.
+        f1_sb = Signal(W)
+        f1_pop = Signal(range(W + 1))
+        sb_in = Mux(cp.dense, ones, self.sib_r.data)
+        with m.If(fa_go):
+            m.d.sync += [f1_valid.eq(1), f1_first.eq(fa_first), f1_last.eq(fa_last),
+                         f1_sb.eq(sb_in), f1_pop.eq(popcount(m, sb_in, "sib_pop"))]
         with m.Elif(f1_push):
             m.d.sync += f1_valid.eq(0)
 
         nb = Mux(cp.dense, ones, self.nib_r.data)
-        sb = Mux(cp.dense, ones, self.sib_r.data)
+        sb = f1_sb
         # The SB base of each group: the SIB popcount of the groups before it, in
         # SB words of 64 * tm bits (16, 8 or 4 weights per tm by the slot width).
         sb_base = Signal(16)
         syn_count = Signal(32)
-        sb_pop = popcount(m, sb, "sib_pop")
-        group_syn = syn_count + sb_pop
+        group_syn = syn_count + f1_pop
         group_words = Signal(32)
         with m.Switch(cp.slot):
             for slot in Slot:
@@ -231,13 +285,16 @@ class ComputeUnit(wiring.Component):
             cv = view(Op.COMPUTE, self.issue.instr.payload)
             n_segs = (cv.windows + W - 1) >> lg_w
             m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
-                         mq_valid.eq(0), mask_ptr.eq(0), row_ptr.eq(0),
-                         masks_left.eq(Mux(cv.dense | ~cv.skip, 0, cv.groups * n_segs)),
-                         rows_base.eq(Mux(cv.skip, cv.groups * n_segs, 0)),
+                         mq_n.eq(0), mask_ptr.eq(0), row_ptr.eq(0), fa_valid.eq(0),
+                         masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & (n_segs != 0)),
+                         masks_left.eq(0), rows_base.eq(0),
                          last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w]),
                          g.eq(0), feeding.eq(cv.groups != 0), f1_valid.eq(0),
+                         seg_last.eq(n_segs == 1), g_last.eq(cv.groups == 1),
                          sb_base.eq(cv.sb_base), syn_count.eq(0)]
-        return feeding, f1_valid
+        in_flight = Signal()              # windows chosen, not yet handed to the slice
+        m.d.comb += in_flight.eq(fa_valid | f1_valid)
+        return feeding, in_flight
 
     def _outputs(self, m, start, ins, feeding, f1_valid):
         """The slice's outputs into NBout, and when the unit is busy and ready.

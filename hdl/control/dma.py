@@ -63,6 +63,7 @@ class LoadUnit(wiring.Component):
     """
 
     DEPTH = 16  # read requests in flight
+    LEN_DEPTH = 8  # sparse NBin row lengths looked up ahead of the requests
 
     def __init__(self, cfg, *, depth=DEPTH):
         self._cfg = cfg
@@ -117,24 +118,56 @@ class LoadUnit(wiring.Component):
         is_sb = target == Target.SB
         is_lut = target == Target.LUT
 
-        # An NBin row's length is the popcount of the NIBin row of the same half and
-        # index (an asynchronous read port).
-        m.d.comb += self.nib_rows.addr.eq(Mux(ld.half, cfg.half(cfg.window_rows), 0) + ld.row + row)
-        nib_pop = popcount(m, self.nib_rows.data, "nib_pop")
+        # Row lengths.  A sparse NBin row's is the popcount of the NIBin row of the
+        # same half and index: a lookup pipeline (NIBin's asynchronous read into a
+        # register, per-16-bit popcounts into registers, their sum) runs ahead of
+        # the generator into a FIFO, so the NIBin read and the popcount never reach
+        # the memory's request path.  Every other target's length is fixed.
+        iv = view(Op.LOAD, self.issue.instr.payload)
+        W = cfg.window
+        sparse = Signal()                  # this LOAD's rows are sparse NBin rows
+        m.submodules.lens = lens = SyncFIFOBuffered(width=16, depth=self.LEN_DEPTH)
+        look_addr = Signal(clog2(cfg.window_rows))
+        look_left = Signal(16)
+        s1_valid, s2_valid = Signal(), Signal()
+        s1_bits = Signal(W)
+        parts = [(k, min(k + 16, W)) for k in range(0, W, 16)]
+        s2_part = [Signal(clog2(b - a + 1), name=f"nib_pop{i}") for i, (a, b) in enumerate(parts)]
+        in_flight = Signal(range(self.LEN_DEPTH + 3))
+        m.d.comb += [in_flight.eq(s1_valid + s2_valid + lens.level),
+                     self.nib_rows.addr.eq(look_addr)]
+        look_go = (look_left != 0) & (in_flight < self.LEN_DEPTH)
+        m.d.sync += [s1_valid.eq(look_go), s2_valid.eq(s1_valid)]
+        with m.If(look_go):
+            m.d.sync += [s1_bits.eq(self.nib_rows.data), look_addr.eq(look_addr + 1),
+                         look_left.eq(look_left - 1)]
+        for (a, b), reg in zip(parts, s2_part):
+            m.d.sync += reg.eq(popcount(m, s1_bits[a:b], f"{reg.name}_c"))
+        total = sum(s2_part[1:], s2_part[0])
+        m.d.comb += [lens.w_en.eq(s2_valid),
+                     lens.w_data.eq((total + lanes - 1) >> clog2(lanes))]
 
+        def fixed_chunk(v):
+            c = Signal(16, name="fixed_chunk")
+            with m.Switch(v.target):
+                with m.Case(Target.NIB, Target.SIB):
+                    m.d.comb += c.eq(words["bitmap"])
+                with m.Case(Target.SB):
+                    m.d.comb += c.eq(words["sb"])
+                with m.Case(Target.BIAS):
+                    m.d.comb += c.eq(words["bias"])
+                with m.Case(Target.LUT):
+                    m.d.comb += c.eq(1)
+                with m.Case(Target.NBIN):
+                    m.d.comb += c.eq(words["nbin"])
+            return c
+
+        # The row in hand: its length (``chunk``, valid when ``have``), whether it
+        # is empty, and the words left after the one being requested.
         chunk = Signal(16)
-        with m.Switch(target):
-            with m.Case(Target.NIB, Target.SIB):
-                m.d.comb += chunk.eq(words["bitmap"])
-            with m.Case(Target.SB):
-                m.d.comb += chunk.eq(words["sb"])
-            with m.Case(Target.BIAS):
-                m.d.comb += chunk.eq(words["bias"])
-            with m.Case(Target.LUT):
-                m.d.comb += chunk.eq(1)
-            with m.Case(Target.NBIN):
-                m.d.comb += chunk.eq(Mux(ld.dense, words["nbin"],
-                                         (nib_pop + lanes - 1) >> clog2(lanes)))
+        have = Signal()
+        empty = Signal()
+        left = Signal(16)
         # The next request's address, a register (no multiplier on the memory's
         # address path): words are read in address order — NBin rows at a fixed
         # stride of which only the first ``chunk`` words, everything else
@@ -146,24 +179,25 @@ class LoadUnit(wiring.Component):
         n_rows = Signal(16)
         m.d.comb += n_rows.eq(Mux(is_lut, (ld.count + lanes - 1) >> clog2(lanes), ld.count))
         last_pe = Mux(is_sb, pe == cfg.tn - 1, 1)
+        word_last = left == 0
         req = self.mem.req
         req_fire = req.valid & req.ready
         m.d.comb += [
-            req.valid.eq(busy & ~gen_done & (chunk != 0) & desc.w_rdy),
+            req.valid.eq(busy & ~gen_done & have & ~empty & desc.w_rdy),
             req.payload.addr.eq(addr),
             desc.w_en.eq(req_fire),
             desc_in.row.eq(row), desc_in.word.eq(word), desc_in.pe.eq(pe),
-            desc_in.last.eq(word == chunk - 1),
+            desc_in.last.eq(word_last),
         ]
-        next_row = busy & ~gen_done & ((chunk == 0) | (req_fire & (word == chunk - 1) & last_pe))
+        next_row = busy & ~gen_done & have & (empty | (req_fire & word_last & last_pe))
         with m.If(req_fire):
             m.d.sync += addr.eq(addr + 1)
-            with m.If(word == chunk - 1):
-                m.d.sync += word.eq(0)
+            with m.If(word_last):
+                m.d.sync += [word.eq(0), left.eq(chunk - 1)]
                 with m.If(~last_pe):
                     m.d.sync += pe.eq(pe + 1)
             with m.Else():
-                m.d.sync += word.eq(word + 1)
+                m.d.sync += [word.eq(word + 1), left.eq(left - 1)]
         with m.If(next_row):
             m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0)]
             with m.If(is_nbin):
@@ -171,10 +205,22 @@ class LoadUnit(wiring.Component):
                              addr.eq(row_base + words["nbin"])]
             with m.If(row + 1 >= n_rows):
                 m.d.sync += gen_done.eq(1)
+            with m.If(sparse):
+                m.d.sync += have.eq(0)
+        # A sparse row's length from the FIFO, as soon as the row before is done.
+        with m.If(busy & sparse & (~have | next_row) & lens.r_rdy):
+            m.d.comb += lens.r_en.eq(1)
+            m.d.sync += [have.eq(1), chunk.eq(lens.r_data), empty.eq(lens.r_data == 0),
+                         left.eq(lens.r_data - 1)]
         with m.If(start):
-            iv = view(Op.LOAD, self.issue.instr.payload)
+            fixed = fixed_chunk(iv)
+            is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
-                         addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr)]
+                         addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
+                         sparse.eq(is_sparse), have.eq(~is_sparse), chunk.eq(fixed),
+                         empty.eq(fixed == 0), left.eq(fixed - 1),
+                         look_addr.eq(Mux(iv.half, cfg.half(cfg.window_rows), 0) + iv.row),
+                         look_left.eq(Mux(is_sparse, iv.count, 0))]
         return gen_done
 
     def _responses(self, m, ld, desc, rsp):

@@ -1,0 +1,118 @@
+"""nextpnr's timing, read for a person: the worst path of each clock pair from its
+``--report`` JSON (start and end register, the accelerator blocks the path crosses,
+logic levels, nanoseconds of logic and of routing) and the slack histogram from its
+log.
+
+A cell of the flattened design is named by its Amaranth hierarchy (``soc.accel.
+compute.slice.nsm.d_nrank``, Yosys' ``flatten``); :func:`hdl.synth.block_of` maps that
+path to a block of the thesis' table 5.1.  Each routed net also carries the Python
+source lines that built it (Amaranth's ``src`` attributes), which name the module
+file even where Yosys renamed a cell.
+"""
+
+import re
+
+__all__ = ["path_summary", "worst_paths", "slack_histogram"]
+
+#: Yosys' own cell-name prefixes (``$auto$...``, ``\$1234_CCU2C...``) carry no hierarchy.
+_INTERNAL = re.compile(r"^\\?\$")
+
+
+def _hier(cell):
+    """The Amaranth hierarchy of a flattened cell name: its dotted module path
+    (``soc.accel.nsm``), or ``""`` for a cell of the top module or a Yosys-made one."""
+    name = cell.lstrip("\\")
+    if _INTERNAL.match(cell) or "." not in name:
+        return ""
+    parts = name.split(".")
+    while parts and parts[-1].isdigit():       # a memory's tiles: ``sib.1.0``
+        parts.pop()
+    return ".".join(parts[:-1])
+
+
+def _block(cell, sources):
+    """The block of a cell: by its hierarchy, else by the Python file that built the
+    net it drives (``hdl/datapath/nsm.py`` -> NSM)."""
+    from hdl.synth import TOP_BLOCK, block_of
+    hier = _hier(cell)
+    if hier:
+        parts = hier.split(".")
+        if parts[:2] == ["soc", "accel"]:        # the accelerator inside the board top
+            return block_of(".".join(["top", *parts[2:]]))
+        if parts[0] == "soc":
+            b = block_of(".".join(["top", *parts[1:]]))
+            return "board top" if b in (TOP_BLOCK, "other") else b
+        b = block_of("top." + hier)
+        return "board I/O" if b in (TOP_BLOCK, "other") else b
+    for src in sources:
+        hit = re.search(r"(?:hdl|boards)/(?:\w+/)*(\w+)\.py:", src)
+        if hit:
+            b = block_of(f"top.{hit.group(1)}")
+            if b not in (TOP_BLOCK, "other"):
+                return b
+    return "(unnamed)"
+
+
+def path_summary(cp):
+    """One entry of nextpnr's ``critical_paths``, summarized: ``from``/``to`` (the
+    start and end cells), ``blocks`` (those it crosses, in order), ``logic_levels``
+    (LUT and carry-chain cells passed through; a carry chain counts once),
+    ``delay_ns``, ``logic_ns``, ``routing_ns``, ``clock`` (the clock pair) and
+    ``sources`` (the Python lines of its nets, in order, without repeats)."""
+    segments = cp.get("path", [])
+    total = logic = routing = 0.0
+    levels, blocks, sources = 0, [], []
+    prev_carry = False
+    for seg in segments:
+        d = float(seg.get("delay", 0.0))
+        total += d
+        kind = seg.get("type")
+        cell = seg.get("to", {}).get("cell", "")
+        if kind == "routing":
+            routing += d
+            for s in seg.get("sources", []):
+                if "/share/" not in s and s not in sources:
+                    sources.append(s)
+        else:
+            logic += d
+        if kind == "logic":
+            carry = "CCU2" in cell or seg["to"].get("port") in ("FCO", "FCI")
+            if not (carry and prev_carry):
+                levels += 1
+            prev_carry = carry
+        elif kind == "routing" and "CCU2" not in cell:
+            prev_carry = False
+        b = _block(cell, seg.get("sources", []))
+        if b != "(unnamed)" and (not blocks or blocks[-1] != b):
+            blocks.append(b)
+    start = segments[0]["from"]["cell"] if segments else ""
+    end = segments[-1]["to"]["cell"] if segments else ""
+    return {"clock": f"{cp.get('from', '?')} -> {cp.get('to', '?')}",
+            "from": start.lstrip("\\"), "to": end.lstrip("\\"),
+            "blocks": blocks, "logic_levels": levels, "delay_ns": round(total, 3),
+            "logic_ns": round(logic, 3), "routing_ns": round(routing, 3),
+            "sources": sources[:12]}
+
+
+def worst_paths(report):
+    """The summarized critical path of each clock pair of a nextpnr ``--report``
+    dict, worst first."""
+    paths = [path_summary(cp) for cp in report.get("critical_paths", [])]
+    return sorted(paths, key=lambda p: -p["delay_ns"])
+
+
+def slack_histogram(log_text):
+    """The last slack histogram of a nextpnr log: ``[(low_ns, high_ns, endpoints)]``
+    (nextpnr draws it with one ``*`` per N endpoints and a ``+`` for a part of N;
+    the counts are its legend's, so approximate)."""
+    blocks = log_text.split("Slack histogram:")
+    if len(blocks) < 2:
+        return []
+    text = blocks[-1]
+    legend = re.search(r"\* represents (\d+) endpoint", text)
+    per_star = int(legend.group(1)) if legend else 1
+    out = []
+    for lo, hi, bar in re.findall(r"\[\s*(-?\d+),\s*(-?\d+)\)\s*\|([*+ ]*)", text):
+        n = bar.count("*") * per_star + bar.count("+")
+        out.append((int(lo) / 1000, int(hi) / 1000, n))
+    return out
