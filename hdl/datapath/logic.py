@@ -83,7 +83,6 @@ def route_by_rank(m, present, rank, beat, lanes, name="route"):
     return lane_valid, lane_pos
 
 
-
 def lane_onehots(m, present, rank, beat, lanes, name="hot"):
     """Per position ``p``, the one-hot lane (``lanes`` bits) it goes to in beat
     ``beat``: lane ``rank[p] % lanes`` when ``present[p]`` and ``rank[p] // lanes
