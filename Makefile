@@ -17,6 +17,8 @@ DEMO_TM ?= $(if $(filter command line,$(origin TM)),$(TM),4)
 IMAGES ?= 20
 # make bench QUICK=1: the reduced benchmark set.
 QUICK ?=
+# make demo/bench ENERGY_TABLE=FILE: a JSON energy table (python -m golden.energy --help).
+ENERGY_TABLE ?=
 # Simulator of the cocotb testbenches: icarus or verilator (make regress SIM=verilator).
 SIM ?= icarus
 # The regression's matrix (quick or full) and seeds per case (empty: the preset's).
@@ -32,7 +34,7 @@ export SIM
 
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
-	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES);"
+	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES); demo and bench take ENERGY_TABLE=FILE;"
 	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N;"
 	@echo "  make bitstream takes BOARD=$(BOARD), TN, TM, MHZ (the board's unless given); make board-sim takes PORT=$(PORT) and SIM)"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -97,10 +99,10 @@ board-sim: install ## the board top in simulation behind TCP PORT (5555): then p
 	$(PY) -m boards.sim --port $(PORT) --sim $(SIM)
 
 demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20)
-	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES)
+	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
 
 bench: install ## cycles vs ideal, sparse vs dense, model vs RTL (FC and conv layers), thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~1.5 min)
-	$(PY) -m tb.bench -o build/bench $(if $(filter-out 0,$(QUICK)),--quick)
+	$(PY) -m tb.bench -o build/bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
 
 clean: ## remove build outputs and caches (keeps .venv)
 	rm -rf build .pytest_cache .hypothesis sim_build results.xml

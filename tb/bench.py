@@ -51,7 +51,8 @@ from golden.cli import (
 )
 from golden.contract.isa import Op
 
-__all__ = ["LAYERS", "CONV_LAYERS", "THESIS_TABLE_5_2", "run_bench", "main"]
+__all__ = ["LAYERS", "CONV_LAYERS", "THESIS_TABLE_5_2", "run_bench", "energy_plot",
+           "energy_markdown", "main"]
 
 # name: (n_in, n_out, weight density, neuron density, block)
 LAYERS = {
@@ -87,7 +88,7 @@ def _scaled(name, scale, tm):
     return max(n_in // scale, 4 * tm), max(n_out // scale, 4), wd, nd, b
 
 
-def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
+def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir, table=None):
     """One benchmark FC layer, sparse and dense on the RTL; ``runners`` maps a
     configuration to its simulator build (reused: a build per configuration)."""
     from golden.data.synthetic import random_inputs, random_sparse_fc
@@ -95,13 +96,15 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir):
     rng = np.random.default_rng(seed)
     model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
     x = random_inputs(rng, n_in, vectors=1, density=nd)
-    row = _measure(model, x, tn, tm, sim, runners, workdir, f"{name} ({n_out}x{n_in})")
+    row, cfg = _measure(model, x, tn, tm, sim, runners, workdir, f"{name} ({n_out}x{n_in})",
+                        table)
     row.pop("outputs")
+    row["energy_pj_by_width"] = _width_energy(model, x, cfg, table)
     return {"name": name, "kind": "fc", "shape": [n_out, n_in], "scale": scale,
             "block": list(block), "weight_density": wd, "neuron_density": nd, **row}
 
 
-def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
+def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir, table=None):
     """One benchmark conv layer (``size``×``size`` input, padding keeps it), run
     as the FC datapath over its patches (``golden.twins.conv``), sparse and dense."""
     from golden.compression.pipeline import CompressConfig, compress_layer
@@ -118,8 +121,10 @@ def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
     img = rng.integers(1, 256, size=(c, size, size))
     img[rng.random(img.shape) >= nd] = 0
     patches = im2col(img, k, k, 1, k // 2).astype(np.int16)
-    row = _measure(Model([as_fc(layer)]), patches, tn, tm, sim, runners, workdir,
-                   f"{name} ({o}x{c}x{k}x{k} on {size}x{size})")
+    # (one inference: the whole input map, all its patches)
+    row, cfg = _measure(Model([as_fc(layer)]), patches, tn, tm, sim, runners, workdir,
+                        f"{name} ({o}x{c}x{k}x{k} on {size}x{size})", table, per=1)
+    row["energy_pj_by_width"] = _width_energy(Model([as_fc(layer)]), patches, cfg, table, per=1)
     # The patch route against the direct convolution (first principles).
     hw = out_size(size, k, 1, k // 2)
     got = row.pop("outputs").T.reshape(o, hw, hw)
@@ -133,12 +138,19 @@ def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir):
             "neuron_density": round(float((patches != 0).mean()), 3), **row}
 
 
-def _measure(model, x, tn, tm, sim, runners, workdir, what):
-    """RTL (sparse and dense), ideal and model cycles of ``model`` on vectors ``x``."""
+def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None):
+    """RTL (sparse and dense), ideal and model cycles of ``model`` on vectors ``x``;
+    energy per inference of ``per`` vectors (default all of them) under the
+    energy ``table``."""
     from golden.compiler import compile_model
     from golden.contract.config import small_config
+    from golden.energy import energy_summary, load_table
     from golden.perf import perfmodel
+    from golden.perf.events import counter_mismatches
     from tb.run import batches, run_model
+    table = table or load_table()
+    per = per or int(x.shape[0])
+    energy = {}
     n_in = x.shape[1]
     # The test configuration, grown where a layer needs it:
     base = small_config(tn, tm)
@@ -162,9 +174,15 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what):
             raise AssertionError(f"{what} ({mode}): RTL differs from golden: {r['mismatch']}")
         res[mode] = r
         predicted, busy = 0, {u: 0 for u in perfmodel.UNITS}
-        for part in batches(model, x, cfg, dense):
-            p = perfmodel.predict(compile_model(model, cfg, x[part], dense=dense),
-                                  {"latency": 4})
+        programs = [compile_model(model, cfg, x[part], dense=dense)
+                    for part in batches(model, x, cfg, dense)]
+        energy[mode] = energy_summary(programs, table, per=per)
+        bad = counter_mismatches(energy[mode]["events"], r)
+        if bad:
+            raise AssertionError(f"{what} ({mode}): the event counts differ from the RTL's "
+                                 f"counters: {'; '.join(bad)}")
+        for program in programs:
+            p = perfmodel.predict(program, {"latency": 4})
             predicted += p["cycles"]
             for e in p["timeline"]:
                 if e["unit"]:
@@ -191,8 +209,34 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what):
         # the share of the run each unit is busy, sparse and dense.
         "busy": busy_share["sparse"], "dense_busy": busy_share["dense"],
         "timeline": timeline,
+        # Energy per inference (golden.energy): the events' counts checked
+        # against the RTL's counters above.
+        "energy_pj_sparse": energy["sparse"]["total_pj"],
+        "energy_pj_dense": energy["dense"]["total_pj"],
+        "energy_offchip_share": energy["sparse"]["offchip_share"],
+        "energy_onchip_buffer_share": energy["sparse"]["onchip_buffer_share"],
+        "energy_dense_neurons_pj": energy["sparse"]["dense_neurons_pj"],
+        "energy": {mode: {k: v for k, v in e.items() if k != "events"}
+                   for mode, e in energy.items()},
+        "events": {mode: e["events"] for mode, e in energy.items()},
     }
-    return row
+    return row, cfg
+
+
+def _width_energy(model, x, cfg, table, per=None):
+    """Energy per inference (sparse) with the weights stored in 4-, 8- and 16-bit
+    slots, the same values (:func:`golden.energy.with_width`; model only)."""
+    from golden.energy import model_energy, with_width
+    from tb.run import batches
+    out = {}
+    for bits in (4, 8, 16):
+        try:
+            m = with_width(model, bits)
+        except ValueError:
+            continue
+        out[str(bits)] = model_energy(m, x, cfg, table=table, parts=batches(m, x, cfg, False),
+                                      per=per)["total_pj"]
+    return out
 
 
 def _table_5_2_row(name, seed):
@@ -277,6 +321,11 @@ def _plots(report, out):
         atomic_savefig(fig, out / "timeline.png", dpi=120)
         plt.close(fig)
         files.append("timeline.png")
+    if rows:
+        files.append(energy_plot([(f"{r['name']}\n{mode}", r["energy"][mode]["components"])
+                                  for r in rows for mode in ("sparse", "dense")],
+                                 out / "energy.png", "Energy per inference by component "
+                                 f"({report['energy_table']['name']})"))
     t = report["thesis_table_5_2"]
     if t:
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -294,6 +343,53 @@ def _plots(report, out):
         plt.close(fig)
         files.append("table_5_2.png")
     return files
+
+
+def energy_plot(bars, path, title):
+    """A stacked-bar plot of energy (nJ) by :data:`golden.energy.GROUPS`, one bar
+    per ``(label, components)``; returns the file's name."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from golden.energy import GROUPS, grouped
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(bars) + 2), 4))
+    x = np.arange(len(bars))
+    bottom = np.zeros(len(bars))
+    for g in GROUPS:
+        h = np.array([grouped(c)[g] / 1e3 for _, c in bars])
+        ax.bar(x, h, 0.7, bottom=bottom, label=g)
+        bottom += h
+    ax.set_xticks(x, [label for label, _ in bars], fontsize=7)
+    ax.set_ylabel("nJ per inference")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=120)
+    plt.close(fig)
+    return Path(path).name
+
+
+def energy_markdown(rows, table):
+    """The energy section of a report: per row ``(name, sparse summary, dense summary,
+    by-width dict)`` the energy per inference and its shares."""
+    L = ["## Energy per inference", "",
+         f"Event counts from the performance model (off-chip words and SSM steps equal the "
+         f"RTL's counters), priced by the table {table['name']!r} ({table['node']}; "
+         f"`python -m golden.energy --print-table`).  Off-chip: share of the total; buffers: "
+         f"share of the on-chip part.  Encoder effect: the energy with every neuron vector "
+         f"moved dense (no Encoder, no bitmaps) over the energy as run.", "",
+         "| layer | sparse nJ | dense nJ | dense / sparse | off-chip | buffers (on-chip) | "
+         "4 / 8 / 16-bit weights nJ | Encoder effect |",
+         "|---|---:|---:|---:|---:|---:|---|---:|"]
+    for name, sp, de, widths in rows:
+        w = " / ".join(f"{widths[b] / 1e3:.1f}" if b in widths else "-"
+                       for b in ("4", "8", "16"))
+        L.append(f"| {name} | {sp['total_pj'] / 1e3:.1f} | {de['total_pj'] / 1e3:.1f} | "
+                 f"{de['total_pj'] / sp['total_pj']:.2f}x | {100 * sp['offchip_share']:.1f} % | "
+                 f"{100 * sp['onchip_buffer_share']:.1f} % | {w} | "
+                 f"{sp['dense_neurons_pj'] / sp['total_pj']:.2f}x |")
+    return L
 
 
 def _goals(report):
@@ -367,6 +463,10 @@ def _markdown(report):
             L.append(f"| {r['layer']} | {r['ideal_cycles']} | {r['cycles']} | "
                      f"{r['cycles'] / max(r['ideal_cycles'], 1):.2f} | {r['thesis_cycles']} | "
                      f"{r['eie_cycles']} | {r['cycles'] / r['thesis_cycles']:.2f} |")
+    if report["layers"]:
+        L += [""] + energy_markdown(
+            [(r["name"], r["energy"]["sparse"], r["energy"]["dense"], r["energy_pj_by_width"])
+             for r in report["layers"]], report["energy_table"])
     tools = report["tools"]
     L += ["", "## Tools", "", "| figure | value |", "|---|---|"]
     L += [f"| {k.replace('_', ' ')} | {v} |" for k, v in tools.items()]
@@ -374,10 +474,14 @@ def _markdown(report):
     return "\n".join(L)
 
 
-def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=print):
+def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=print,
+              energy_table=None):
     """Run the benchmarks; write ``report.md``, ``bench.json`` and plots into
-    ``out``; return the report dict."""
+    ``out``; return the report dict.  ``energy_table``: a JSON file of energy
+    entries replacing the default's (:func:`golden.energy.load_table`)."""
+    from golden.energy import load_table
     from tb.runner import SIMULATORS
+    table = load_table(energy_table)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sim = sim or ("icarus" if quick else "verilator")
@@ -391,26 +495,28 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
     for i, name in enumerate(names):
         progress(f"[bench] RTL {name} (1/{scale} scale) sparse and dense on {sim} "
                  f"({i + 1}/{len(names)}) ...")
-        row = _layer_row(name, scale, tn, tm, sim, runners, seed, out / "rtl")
+        row = _layer_row(name, scale, tn, tm, sim, runners, seed, out / "rtl", table)
         progress(f"        {row['rtl_cycles']} cycles (ideal {row['ideal_cycles']}, dense "
                  f"{row['dense_cycles']}), model {row['model_cycles']} "
-                 f"({100 * row['model_error']:+.2f} %)")
+                 f"({100 * row['model_error']:+.2f} %); energy {row['energy_pj_sparse'] / 1e3:.1f}"
+                 f" nJ (dense {row['energy_pj_dense'] / 1e3:.1f} nJ)")
         rows.append(row)
     convs = ["alexnet-conv3"] if quick else list(CONV_LAYERS)
     size = 2 if quick else 6
     for i, name in enumerate(convs):
         progress(f"[bench] RTL {name} (1/{scale} channels, {size}x{size} input) sparse and "
                  f"dense on {sim} ({i + 1}/{len(convs)}) ...")
-        row = _conv_row(name, scale, size, tn, tm, sim, runners, seed, out / "rtl")
+        row = _conv_row(name, scale, size, tn, tm, sim, runners, seed, out / "rtl", table)
         progress(f"        {row['rtl_cycles']} cycles (ideal {row['ideal_cycles']}, dense "
                  f"{row['dense_cycles']}), model {row['model_cycles']} "
-                 f"({100 * row['model_error']:+.2f} %)")
+                 f"({100 * row['model_error']:+.2f} %); energy {row['energy_pj_sparse'] / 1e3:.1f}"
+                 f" nJ (dense {row['energy_pj_dense'] / 1e3:.1f} nJ)")
         rows.append(row)
-    table = []
+    t52 = []
     for name in (["alexnet-fc8", "vgg16-fc8"] if quick else list(LAYERS)):
         progress(f"[bench] table 5.2 {name} at full size, Tn = Tm = 16 (model) ...")
-        table.append(_table_5_2_row(name, seed))
-        r = table[-1]
+        t52.append(_table_5_2_row(name, seed))
+        r = t52[-1]
         progress(f"        {r['cycles']} cycles; thesis {r['thesis_cycles']}, "
                  f"EIE {r['eie_cycles']}")
     tools = {}
@@ -422,7 +528,9 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
     tools["sim_cycles_per_second_" + sim] = round(float(np.mean(
         [r["sim_cycles_per_second"] for r in rows])), 1) if rows else None
     report = {"quick": quick, "sim": sim, "scale": scale, "seed": seed, "layers": rows,
-              "thesis_table_5_2": table, "tools": tools}
+              "thesis_table_5_2": t52, "tools": tools,
+              "energy_table": {"name": table["name"], "node": table["node"],
+                               "entries": table["entries"]}}
     report["goals"] = _goals(report)
     report["wall_seconds"] = round(time.perf_counter() - t0, 1)
     report["plots"] = _plots(report, out)
@@ -441,14 +549,20 @@ def main(argv=None):
     p.add_argument("--sim", type=simulator, default=None, metavar="{icarus,verilator}",
                    help="simulator (default: verilator, icarus with --quick)")
     add_seed(p, "seed of the random layers and inputs")
+    p.add_argument("--energy-table", metavar="FILE",
+                   help="JSON energy table replacing entries of the default (45 nm, Horowitz "
+                        "ISSCC 2014; see python -m golden.energy --help)")
     args = p.parse_args(argv)
     return run_main("python -m tb.bench", lambda: _run(args), errors=(RuntimeError,))
 
 
 def _run(args):
+    from golden.energy import load_table
     output_dir(args.output, "-o/--output")
+    load_table(args.energy_table)          # a bad table fails before any work
     try:
-        report = run_bench(args.output, quick=args.quick, sim=args.sim, seed=args.seed)
+        report = run_bench(args.output, quick=args.quick, sim=args.sim, seed=args.seed,
+                           energy_table=args.energy_table)
     except AssertionError as e:
         print(f"python -m tb.bench: {e}", file=sys.stderr)
         return 1

@@ -91,9 +91,45 @@ def _plots(out, report, digits):
     plt.close(fig)
 
 
-def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=print):
-    """Run the demo; return the report dict (also written to ``out``)."""
+def _energy(model, x, cfg, runs, table):
+    """Energy per inference (image), sparse and dense, from the same programs the RTL
+    ran (their event counts checked against its counters), and the effects of the
+    weights' slot width (as compressed, then 8 and 16 bits holding the same values)
+    and of the Encoder."""
+    from golden.energy import model_energy, with_width
+    from golden.perf.events import counter_mismatches
+    from tb.run import batches
+    out = {}
+    for mode, r in runs.items():
+        dense = mode == "dense"
+        e = model_energy(model, x, cfg, dense=dense, table=table,
+                         parts=batches(model, x, cfg, dense))
+        bad = counter_mismatches(e["events"], r)
+        if bad:
+            raise AssertionError(f"RTL {mode}: the event counts differ from the RTL's "
+                                 f"counters: {'; '.join(bad)}")
+        out[mode] = e
+    widths = {}
+    for bits in (4, 8, 16):
+        try:
+            m = with_width(model, bits)
+        except ValueError:
+            continue
+        widths[str(bits)] = model_energy(m, x, cfg, table=table,
+                                         parts=batches(m, x, cfg, False))["total_pj"]
+    out["by_width"] = widths
+    return out
+
+
+def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=print,
+             energy_table=None):
+    """Run the demo; return the report dict (also written to ``out``).
+    ``energy_table``: a JSON file of energy entries replacing the default's
+    (:func:`golden.energy.load_table`)."""
     from tqdm import tqdm
+
+    from golden.energy import load_table
+    table = load_table(energy_table)
 
     from golden.contract.config import small_config
     from golden.contract.model import load
@@ -143,6 +179,8 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         bar.update()
     bar.close()
 
+    energy = _energy(model, x, cfg, runs, table)
+    esp, ede = energy["sparse"], energy["dense"]
     sp, de = runs["sparse"], runs["dense"]
     rtl_pred = sp["outputs"].argmax(axis=1)
     comp = digits["mlp"]["compression"]["total"]
@@ -166,6 +204,19 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         "speedup": de["cycles"] / max(1, sp["cycles"]),
         "compute_speedup": de["compute_cycles"] / max(1, sp["compute_cycles"]),
         "sim_cycles_per_second": sp["sim_cycles_per_second"],
+        # Energy per inference (one image), pJ (golden.energy)
+        "energy_pj_sparse": esp["total_pj"], "energy_pj_dense": ede["total_pj"],
+        "energy_offchip_share": esp["offchip_share"],
+        "energy_onchip_buffer_share": esp["onchip_buffer_share"],
+        "energy_offchip_share_dense": ede["offchip_share"],
+        "energy_onchip_buffer_share_dense": ede["onchip_buffer_share"],
+        "energy_components_sparse": esp["components"],
+        "energy_components_dense": ede["components"],
+        "energy_pj_by_width": energy["by_width"],
+        "energy_dense_neurons_pj": esp["dense_neurons_pj"],
+        "energy_table": {"name": table["name"], "node": table["node"],
+                         "entries": table["entries"]},
+        "events_sparse": esp["events"], "events_dense": ede["events"],
         "area": None if area_rows is None else {
             m: {f: {k: r[k] for k in ("luts", "ffs", "dsp", "bram")} for f, r in fams.items()}
             for m, fams in area_rows["modules"].items()},
@@ -174,6 +225,9 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
     }
     atomic_json(out / "report.json", report)
     _plots(out, report, digits)
+    from tb.bench import energy_markdown, energy_plot
+    energy_plot([("sparse", esp["components"]), ("dense", ede["components"])],
+                out / "energy.png", f"Digits MLP, energy per image ({table['name']})")
     md = [
         "# sparsegen demo: digits MLP on the generated Verilog", "",
         f"Configuration: Tn = {tn}, Tm = {tm} ({cfg.window}-position NSM windows), "
@@ -199,8 +253,12 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         f"({report['ideal_cycles_sparse']}) / {report['compute_cycles_dense']} "
         f"({report['ideal_cycles_dense']}) |",
         f"| compute speed-up | {report['compute_speedup']:.2f}x |",
+        f"| energy per image sparse / dense | {esp['total_pj'] / 1e3:.1f} nJ / "
+        f"{ede['total_pj'] / 1e3:.1f} nJ ({ede['total_pj'] / esp['total_pj']:.2f}x) |",
+        f"| off-chip share of the energy (sparse) | {100 * esp['offchip_share']:.1f} % |",
         f"| wall time | {report['wall_seconds']:.0f} s |", "",
-        "Plots: compression.png, cycles.png, accuracy.png.  Per-layer compression: "
+        *energy_markdown([("digits MLP", esp, ede, energy["by_width"])], table), "",
+        "Plots: compression.png, cycles.png, accuracy.png, energy.png.  Per-layer compression: "
         "digits/mlp_report/report.md.  Programs: rtl_sparse/program.lst, rtl_dense/program.lst."
         + ("  Verilog: verilog/; area: area.md." if area else ""),
     ]
@@ -220,15 +278,21 @@ def main(argv=None):
     p.add_argument("--epochs", type=positive_int, default=200, help="MLP training epochs")
     add_seed(p, "seed of the data split, training and compression")
     p.add_argument("--no-area", action="store_true", help="skip the Yosys area table")
+    p.add_argument("--energy-table", metavar="FILE",
+                   help="JSON energy table replacing entries of the default (45 nm, Horowitz "
+                        "ISSCC 2014; see python -m golden.energy --help)")
     args = p.parse_args(argv)
 
     def body():
         if not 1 <= args.images <= 360:
             raise UsageError(f"--images must be in 1..360 (the test split), not {args.images}")
+        from golden.energy import load_table
         small_config(args.tn, args.tm)
         output_dir(args.output, "-o/--output")
+        load_table(args.energy_table)          # a bad table fails before any work
         r = run_demo(args.output, tn=args.tn, tm=args.tm, images=args.images,
-                     epochs=args.epochs, seed=args.seed, area=not args.no_area)
+                     epochs=args.epochs, seed=args.seed, area=not args.no_area,
+                     energy_table=args.energy_table)
         print()
         print(Path(args.output, "report.md").read_text())
         return 0 if r["bit_exact"] else 1

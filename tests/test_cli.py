@@ -29,6 +29,8 @@ def files(tmp_path_factory):
     np.savez(d / "x.npz", x=np.zeros((2, 24), dtype=np.int16))
     (d / "garbage.npz").write_bytes(b"not a model at all")
     (d / "afile").write_text("x")
+    (d / "bad_table.json").write_text('{"entries": {"dram": 1}}')
+    (d / "neg_table.json").write_text('{"entries": {"dram_32b": -5}}')
     (d / "adir").mkdir()
 
     def weights(name, **arrays):
@@ -130,6 +132,21 @@ def _cases():
         ("boards.sim", ["--port", "70000"], "--port must be in 1..65535, not 70000"),
         ("boards.sim", ["--tn", "3"], "tn must be a power of two"),
         ("boards.sim", ["--connections", "0"], "--connections: must be a positive integer"),
+        # golden.energy, and the energy table of the bench and the demo
+        ("golden.energy", [], "give a MODEL file"),
+        ("golden.energy", ["{d}/garbage.npz"], "no sparsegen checksum"),
+        ("golden.energy", [M, "--density", "0"], r"--density must be in \(0, 1\], not 0.0"),
+        ("golden.energy", [M, "--energy-table", "{d}/bad_table.json"],
+         r"bad_table.json: unknown entry 'dram' \(allowed: dram_32b, "),
+        ("golden.energy", [M, "--energy-table", "{d}/neg_table.json"],
+         "entry 'dram_32b' must be a positive number of pJ"),
+        ("golden.energy", [M, "--energy-table", "{d}/afile"], "afile: not JSON"),
+        ("golden.energy", [M, "--json", "{d}/nowhere/e.json"], "--json .* does not exist"),
+        ("golden.energy", [M, "--tm", "3"], "tm must be a power of two"),
+        ("golden.energy", [M, "--input", "{d}/x.npz"], r"--input .*x.npz: an .npz archive"),
+        ("tb.bench", ["--energy-table", "{d}/bad_table.json", "-o", "{o}"], "unknown entry"),
+        ("tb.demo", ["--energy-table", "{d}/neg_table.json", "-o", "{o}"],
+         "entry 'dram_32b' must be a positive number"),
         # the tools in tb/ and the data
         ("golden.digits", ["--sparsity", "1.5"], r"--sparsity must be in \[0, 1\)"),
         ("golden.digits", ["-o", "{d}/afile"], "-o/--output .*: is a file"),

@@ -32,7 +32,10 @@ class Machine:
         self.bias = np.zeros((cfg.bias_rows, cfg.tn), dtype=np.int64)
         self.nbout = np.zeros((cfg.nbout_rows, cfg.tn), dtype=np.int64)
         self.lut = np.zeros((cfg.tn, wdm.LUT_SIZE), dtype=np.int64)
-        self.stats = {"ideal": 0, "beats": 0, "steps": 0, "instructions": 0}
+        # (``sb_words``: SB words read per PE; ``sib_rows``: SIB rows read; for
+        # the energy events of golden.perf.events)
+        self.stats = {"ideal": 0, "beats": 0, "steps": 0, "instructions": 0, "sb_words": 0,
+                      "sib_rows": 0}
 
     def _row(self, rows, half, r):
         return half * (rows // 2) + r
@@ -103,13 +106,16 @@ class Machine:
             elif not f["skip"]:
                 sbm, fed = np.concatenate([read(row + w) for w in range(n_win)]), None
                 row += n_win
+                self.stats["sib_rows"] += n_win
             else:
                 masks = [read(f["sib_row"] + g * segs + s) for s in range(segs)]
                 n_fed = len(sib.fed_windows(masks, n_win))
                 sbm, fed = sib.unpack(masks, [read(row + k) for k in range(n_fed)], n_win)
                 row += n_fed
+                self.stats["sib_rows"] += segs + n_fed
             count = int(sbm.sum())
             n_words = -(-count // per_word)
+            self.stats["sb_words"] += n_words
             comp = np.zeros((cfg.tn, count), dtype=np.int64)
             for j in range(cfg.tn):
                 words = [self.sb[j][self._row(cfg.sb_words, f["sb_half"], base + k)]

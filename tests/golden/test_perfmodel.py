@@ -34,6 +34,11 @@ def test_model_predicts_the_rtl_cycle_for_cycle(tn, tm, dense, sizes, latency, p
     _, counters, _ = run_accelerator(program, MemoryModel(latency=latency), trace=trace)
     p = perfmodel.predict(program, {"latency": latency})
     assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"])
+    # The energy model's event counts equal the RTL's counters where both exist
+    # (off-chip words read and written, SSM steps).
+    from golden.perf.events import RTL_COUNTERS, counter_mismatches, events
+    assert all(counters[c] > 0 for c in RTL_COUNTERS)
+    assert counter_mismatches(events(program)["total"], counters) == []
     rtl = {u: [(a, b) for v, a, b in trace if v == u] for u in perfmodel.UNITS}
     for u in perfmodel.UNITS:
         mine = [(int(e["issue"]) + 1, int(e["end"])) for e in p["timeline"] if e["unit"] == u]
@@ -86,6 +91,15 @@ def test_bench_quick_report_is_consistent(tmp_path):
         # The RTL never beats the ideal, and sparse never needs more pairs than dense.
         assert r["rtl_compute_cycles"] >= r["ideal_cycles"] <= r["dense_ideal_cycles"]
         assert r["name"] in (LAYERS if r["kind"] == "fc" else CONV_LAYERS)
+        # Energy per inference: the flat figures are the summaries', the components
+        # add up, and the run's counters equal the events (else the bench fails).
+        for mode in ("sparse", "dense"):
+            e = r["energy"][mode]
+            assert r[f"energy_pj_{mode}"] == e["total_pj"] > 0
+            assert abs(sum(e["components"].values()) - e["total_pj"]) < 1e-6 * e["total_pj"]
+        assert 0 < r["energy_offchip_share"] < 1 and 0 < r["energy_onchip_buffer_share"] < 1
+        assert r["events"]["sparse"]["steps"] < r["events"]["dense"]["steps"]
+        assert r["energy_pj_by_width"] and "energy.png" in data["plots"]
     # Conv rows: one input vector per output pixel (padding keeps the map's size).
     convs = [r for r in data["layers"] if r["kind"] == "conv"]
     assert convs and all(r["vectors"] == r["conv"]["patches"] == r["conv"]["input"] ** 2

@@ -23,7 +23,15 @@ def test_demo_small(tmp_path):
     assert saved["speedup"] > 1  # sparse beats dense on the same RTL
     # RTL accuracy on the subset equals the golden fixed-point accuracy on it.
     assert saved["accuracy_rtl"] == saved["accuracy_fixed_subset"]
-    for png in ("compression.png", "cycles.png", "accuracy.png"):
+    # Energy per image (golden.energy): sparse below dense, off-chip the largest share
+    # (its event counts were checked against the RTL's counters by the demo itself).
+    assert 0 < saved["energy_pj_sparse"] < saved["energy_pj_dense"]
+    assert 0.5 < saved["energy_offchip_share"] < 1 and 0 < saved["energy_onchip_buffer_share"] < 1
+    assert saved["energy_pj_sparse"] == pytest.approx(
+        sum(saved["energy_components_sparse"].values()))
+    assert 0 < saved["events_sparse"]["steps"] < saved["events_dense"]["steps"]
+    assert "16" in saved["energy_pj_by_width"] and saved["energy_table"]["name"]
+    for png in ("compression.png", "cycles.png", "accuracy.png", "energy.png"):
         assert (tmp_path / png).stat().st_size > 1000
     text = (tmp_path / "report.md").read_text()
     assert "bit-exact (RTL = golden, sparse and dense) | yes" in text
