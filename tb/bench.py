@@ -52,7 +52,7 @@ from golden.cli import (
 from golden.contract.isa import Op
 
 __all__ = ["LAYERS", "CONV_LAYERS", "THESIS_TABLE_5_2", "run_bench", "energy_plot",
-           "energy_markdown", "main"]
+           "energy_markdown", "energy_lines", "main"]
 
 # name: (n_in, n_out, weight density, neuron density, block)
 LAYERS = {
@@ -372,7 +372,8 @@ def energy_plot(bars, path, title):
 
 def energy_markdown(rows, table):
     """The energy section of a report: per row ``(name, sparse summary, dense summary,
-    by-width dict)`` the energy per inference and its shares."""
+    by-width dict)`` the energy per inference, its shares and its components."""
+    from golden.energy import GROUPS, grouped
     L = ["## Energy per inference", "",
          f"Event counts from the performance model (off-chip words and SSM steps equal the "
          f"RTL's counters), priced by the table {table['name']!r} ({table['node']}; "
@@ -389,7 +390,26 @@ def energy_markdown(rows, table):
                  f"{de['total_pj'] / sp['total_pj']:.2f}x | {100 * sp['offchip_share']:.1f} % | "
                  f"{100 * sp['onchip_buffer_share']:.1f} % | {w} | "
                  f"{sp['dense_neurons_pj'] / sp['total_pj']:.2f}x |")
+    L += ["", "By component (nJ per inference; the buffers one by one in the JSON):", "",
+          "| layer | mode | " + " | ".join(GROUPS) + " | total |",
+          "|---|---|" + "---:|" * (len(GROUPS) + 1)]
+    for name, sp, de, _ in rows:
+        for mode, e in (("sparse", sp), ("dense", de)):
+            g = grouped(e["components"])
+            L.append(f"| {name} | {mode} | " + " | ".join(f"{g[k] / 1e3:.1f}" for k in GROUPS)
+                     + f" | {e['total_pj'] / 1e3:.1f} |")
     return L
+
+
+def energy_lines(name, sp, de):
+    """One line per mode for a terminal: the energy per inference and its groups' shares."""
+    from golden.energy import grouped
+    out = []
+    for mode, e in (("sparse", sp), ("dense", de)):
+        g = grouped(e["components"])
+        out.append(f"  {name} energy per inference, {mode}: {e['total_pj'] / 1e3:.1f} nJ (" +
+                   ", ".join(f"{k} {100 * v / e['total_pj']:.1f} %" for k, v in g.items()) + ")")
+    return out
 
 
 def _goals(report):
@@ -567,6 +587,9 @@ def _run(args):
         print(f"python -m tb.bench: {e}", file=sys.stderr)
         return 1
     print()
+    for r in report["layers"]:
+        for line in energy_lines(r["name"], r["energy"]["sparse"], r["energy"]["dense"]):
+            print(line)
     for g in report["goals"]:
         print(f"  {'met    ' if g['met'] else 'NOT MET'}  {g['goal']}: {g['value']}")
     print(f"report: {Path(args.output) / 'report.md'}  data: {Path(args.output) / 'bench.json'}")
