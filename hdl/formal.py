@@ -429,7 +429,7 @@ PROOFS = {
                  properties=("stable", "reset", "no_create", "no_loss", "raw16")),
     "ssm": Proof("ssm", _ssm, depth=10, params={"tm": 1, "addr_width": 4, "neuron_width": 4},
                  properties=("stable", "reset", "no_create", "no_loss", "last")),
-    "nsm": Proof("nsm", _nsm, depth=12, params={"tm": NSM_TM, "window": NSM_WINDOW,
+    "nsm": Proof("nsm", _nsm, depth=14, params={"tm": NSM_TM, "window": NSM_WINDOW,
                                                 "index_width": 8,
                                                 "neuron_width": 2},
                  properties=("stable", "reset", "no_create", "no_loss", "pairs")),

@@ -75,13 +75,13 @@ class Timing:
         COMPUTE: the H-tree, the PEs and the NBout write; the next COMPUTE
         starts while they drain."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 16 + lt + lm
+        return 18 + lt + lm
 
     def fill(self, tn, tm):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn)
         and the adder tree (log2 tm)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 28 + lt + lm + (lm >= 3)
+        return 30 + lt + lm + (lm >= 3)
 
 
 TIMING = Timing()

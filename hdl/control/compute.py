@@ -284,13 +284,16 @@ class ComputeUnit(wiring.Component):
         with m.If(start):
             cv = view(Op.COMPUTE, self.issue.instr.payload)
             n_segs = (cv.windows + W - 1) >> lg_w
+            # (the flags without the adder: they load on the issue path)
+            some = cv.windows != 0
+            one_seg = some & (((cv.windows >> lg_w) == 0) | (cv.windows == W))
             m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
                          mq_n.eq(0), mask_ptr.eq(0), row_ptr.eq(0), fa_valid.eq(0),
-                         masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & (n_segs != 0)),
+                         masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & some),
                          masks_left.eq(0), rows_base.eq(0),
                          last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w]),
                          g.eq(0), feeding.eq(cv.groups != 0), f1_valid.eq(0),
-                         seg_last.eq(n_segs == 1), g_last.eq(cv.groups == 1),
+                         seg_last.eq(one_seg), g_last.eq(cv.groups == 1),
                          sb_base.eq(cv.sb_base), syn_count.eq(0)]
         in_flight = Signal()              # windows chosen, not yet handed to the slice
         m.d.comb += in_flight.eq(fa_valid | f1_valid)

@@ -91,8 +91,8 @@ class Controller(wiring.Component):
         m = Module()
         m.submodules.ib = ib = Memory(shape=WORD_BITS, depth=self._cfg.ib_depth, init=[])
         self._fetch(m, ib.write_port())
-        queue, count, pops = self._queue(m, ib.read_port())
-        self._dispatch(m, queue, count, pops)
+        queue, decoded, count, pops = self._queue(m, ib.read_port())
+        self._dispatch(m, queue, decoded, count, pops)
         return m
 
     def _fetch(self, m, ib_w):
@@ -149,8 +149,14 @@ class Controller(wiring.Component):
 
     def _queue(self, m, ib_r):
         """The instruction queue: two entries read from the IB, ``pops`` of them taken
-        each cycle by the dispatch.  Returns ``(entries, count, pops)``."""
+        each cycle by the dispatch.  Returns ``(entries, decoded, count, pops)``."""
         q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
+        # Beside each entry its decoded unit and resources (decode_resources of
+        # the word as it arrives from the IB): the dispatch's hazard check starts
+        # from registers.
+        in_unit, in_reads, in_writes = decode_resources(m, ib_r.data, "incoming")
+        incoming = Cat(*in_unit, in_reads, in_writes)
+        qd = [Signal(len(incoming), name=f"q{k}_decoded") for k in range(2)]
         count = Signal(2)
         fetch_ptr = Signal(range(self._cfg.ib_depth + 1))
         inflight = Signal()
@@ -165,19 +171,21 @@ class Controller(wiring.Component):
             with m.If(can_read):
                 m.d.sync += fetch_ptr.eq(fetch_ptr + 1)
             # queue update: drop `pops` from the front, append the arriving word
-            kept = [Mux(pops == 0, q[0], Mux(pops == 1, q[1], 0)), Mux(pops == 0, q[1], 0)]
             left = count - pops
-            with m.If(push):
-                with m.If(left == 0):
-                    m.d.sync += q[0].eq(ib_r.data)
+            for regs, new in ((q, ib_r.data), (qd, incoming)):
+                kept = [Mux(pops == 0, regs[0], Mux(pops == 1, regs[1], 0)),
+                        Mux(pops == 0, regs[1], 0)]
+                with m.If(push):
+                    with m.If(left == 0):
+                        m.d.sync += regs[0].eq(new)
+                    with m.Else():
+                        m.d.sync += [regs[0].eq(kept[0]), regs[1].eq(new)]
                 with m.Else():
-                    m.d.sync += [q[0].eq(kept[0]), q[1].eq(ib_r.data)]
-                m.d.sync += count.eq(left + 1)
-            with m.Else():
-                m.d.sync += [q[0].eq(kept[0]), q[1].eq(kept[1]), count.eq(left)]
-        return q, count, pops
+                    m.d.sync += [regs[0].eq(kept[0]), regs[1].eq(kept[1])]
+            m.d.sync += count.eq(Mux(push, left + 1, left))
+        return q, qd, count, pops
 
-    def _dispatch(self, m, q, count, pops):
+    def _dispatch(self, m, q, qd, count, pops):
         """In-order issue to the units' ports, the scoreboard, dual issue, ``END``."""
         # Per unit its issue port: ``instr`` offered when the queue's head is the
         # unit's and conflicts with nothing (or the second is, marked ``par``, to
@@ -186,12 +194,20 @@ class Controller(wiring.Component):
         busy = [p.busy for p in ports]
         free = [p.instr.ready for p in ports]
         ci = UNITS.index("compute")
-        cur = [Signal(WORD_BITS, name=f"{u}_cur") for u in UNITS]  # each unit's instruction
-        cur_res = [decode_resources(m, cur[i], f"cur_{u}") for i, u in enumerate(UNITS)]
-        drain = Signal(WORD_BITS)      # the compute instruction before cur[compute]
-        drain_res = decode_resources(m, drain, "drain")
-        h_unit, h_reads, h_writes = decode_resources(m, q[0], "head")
-        s_unit, s_reads, s_writes = decode_resources(m, q[1], "second")
+        nr = len(Resource)
+
+        def split(decoded, name):
+            unit = [Signal(name=f"{name}_is_{u}") for u in UNITS]
+            reads, writes = Signal(nr, name=f"{name}_reads"), Signal(nr, name=f"{name}_writes")
+            m.d.comb += [Cat(*unit, reads, writes).eq(decoded)]
+            return unit, reads, writes
+        h_unit, h_reads, h_writes = split(qd[0], "head")
+        s_unit, s_reads, s_writes = split(qd[1], "second")
+        # Each unit's instruction's resources (and those of the compute instruction
+        # draining before the current one), registered as they issue.
+        cur_res = [(None, Signal(nr, name=f"cur_{u}_reads"), Signal(nr, name=f"cur_{u}_writes"))
+                   for u in UNITS]
+        drain_res = (None, Signal(nr, name="drain_reads"), Signal(nr, name="drain_writes"))
 
         def hazard(unit, reads, writes):
             terms = []
@@ -230,6 +246,7 @@ class Controller(wiring.Component):
             m.d.comb += [instr.valid.eq(h_offer[i] | s_offer[i]),
                          instr.payload.eq(Mux(h_offer[i], q[0], q[1]))]
             with m.If(instr.valid & instr.ready):
-                m.d.sync += cur[i].eq(instr.payload)
+                m.d.sync += [cur_res[i][1].eq(Mux(h_offer[i], h_reads, s_reads)),
+                             cur_res[i][2].eq(Mux(h_offer[i], h_writes, s_writes))]
                 if u == "compute":
-                    m.d.sync += drain.eq(cur[i])
+                    m.d.sync += [drain_res[1].eq(cur_res[i][1]), drain_res[2].eq(cur_res[i][2])]

@@ -3,15 +3,17 @@ and tanh of :func:`golden.contract.activation.pwl` at :data:`golden.contract.act
 fractional bits, from a table (thesis: the PE functional unit applies the
 nonlinear function).
 
-``PWL()``: a two-stage pipeline that never stalls.  In: ``valid``, ``x`` (the
+``PWL()``: a three-stage pipeline that never stalls.  In: ``valid``, ``x`` (the
 saturated int16 output of the shift stage), ``code`` (``golden.contract.fixed.ACTIVATIONS``).
-Out, ``latency`` = 2 cycles later: ``o_valid``, ``y`` (int16).
+Out, ``latency`` = 3 cycles later: ``o_valid``, ``y`` (int16).
 
 Stage 1 finds the segment (a constant shift: the format is fixed) and reads the
 segment's base ``b_i`` and step ``d_i = b_{i+1} - b_i`` from a 32-entry table per
-function; stage 2 interpolates ``b_i + (d_i * t + w/2) >> log2 w`` (``t`` the
-offset inside the segment; ``|d_i| < 2**7``, ``t < w``: a shift-and-add, no DSP)
-and clamps outside the table's range.  Identity and ReLU ride through both stages.
+function; stage 2 multiplies ``d_i * t`` (``t`` the offset inside the segment;
+``|d_i| < 2**7``, ``t < w``: a shift-and-add, no DSP); stage 3 interpolates
+``b_i + (d_i * t + w/2) >> log2 w`` and clamps outside the table's range
+(ECP5 timing: the product and the sum in one stage were the PEFU's longest
+path).  Identity and ReLU ride through all three stages.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
@@ -29,7 +31,7 @@ assert len(ACTIVATIONS) <= 1 << ACTIVATION_WIDTH
 
 
 class PWL(wiring.Component):
-    latency = 2
+    latency = 3
 
     def __init__(self):
         super().__init__({"valid": In(1), "x": In(signed(16)), "code": In(ACTIVATION_WIDTH),
@@ -73,19 +75,28 @@ class PWL(wiring.Component):
                              s_t.eq(u[:shift]), s_low.eq(x < lo), s_high.eq(x >= -lo),
                              s_first.eq(int(b[0])), s_last.eq(int(b[SEGMENTS]))]
 
-        # Stage 2: interpolate, clamp outside the range, choose by code.  The product
-        # d * t is a shift-and-add over t's few bits: too small for a DSP block,
-        # which Yosys would otherwise spend on it (one per PE).
-        prod = Signal(signed(len(s_d) + len(s_t) + 1))
-        m.d.comb += prod.eq(sum(Mux(s_t[k], s_d << k, 0) for k in range(len(s_t))))
+        # Stage 2: the product d * t, a shift-and-add over t's few bits (too small
+        # for a DSP block, which Yosys would otherwise spend on it: one per PE);
+        # the rest of stage 1 rides along.
+        p_valid = Signal()
+        p_prod = Signal(signed(len(s_d) + len(s_t) + 1))
+        p_code, p_plain = Signal.like(s_code), Signal.like(s_plain)
+        p_b, p_low, p_high = Signal.like(s_b), Signal.like(s_low), Signal.like(s_high)
+        p_first, p_last = Signal.like(s_first), Signal.like(s_last)
+        m.d.sync += [p_valid.eq(s_valid),
+                     p_prod.eq(sum(Mux(s_t[k], s_d << k, 0) for k in range(len(s_t)))),
+                     p_code.eq(s_code), p_plain.eq(s_plain), p_b.eq(s_b), p_low.eq(s_low),
+                     p_high.eq(s_high), p_first.eq(s_first), p_last.eq(s_last)]
+
+        # Stage 3: round, shift and add the base; clamp outside the range; choose by code.
         interp = {}
         for name in NONLINEAR:
             shift = shifts[name]
-            interp[name] = s_b + ((prod + (1 << shift >> 1)) >> shift)
+            interp[name] = p_b + ((p_prod + (1 << shift >> 1)) >> shift)
         y = Signal(signed(17))
-        m.d.comb += y.eq(s_plain)
+        m.d.comb += y.eq(p_plain)
         for name in NONLINEAR:
-            with m.If(s_code == ACTIVATIONS.index(name)):
-                m.d.comb += y.eq(Mux(s_low, s_first, Mux(s_high, s_last, interp[name])))
-        m.d.sync += [self.o_valid.eq(s_valid), self.y.eq(y)]
+            with m.If(p_code == ACTIVATIONS.index(name)):
+                m.d.comb += y.eq(Mux(p_low, p_first, Mux(p_high, p_last, interp[name])))
+        m.d.sync += [self.o_valid.eq(p_valid), self.y.eq(y)]
         return m

@@ -159,24 +159,34 @@ class NSM(wiring.Component):
         finish = Signal()
         d_valid = Signal()
         d_take = Signal()
+        # The input's skid register: ``i.ready`` is a flip-flop ("the skid register
+        # is empty"), so the producer's advance does not wait on this pipeline's.
+        # A window offered while p0 cannot load waits there; p0 takes it first.
+        in_skid_valid = Signal()
+        in_skid = Signal(self.window_layout, reset_less=True)
+        src_valid = in_skid_valid | self.i.valid
+        src = Mux(in_skid_valid, in_skid.as_value(), self.i.payload.as_value())
         loads = [Signal(name=f"p{s}_load") for s in range(n_stages)]
         bubble = [Signal(init=1, name=f"p{s}_bubble") for s in range(n_stages)]
         v_next = [Signal(name=f"p{s}_valid_next") for s in range(n_stages)]
         d_next = Signal()
         for s in range(n_stages):
             m.d.comb += [loads[s].eq(bubble[s] | finish),
-                         v_next[s].eq(Mux(loads[s], self.i.valid if s == 0 else valid[s - 1],
+                         v_next[s].eq(Mux(loads[s], src_valid if s == 0 else valid[s - 1],
                                           valid[s]))]
             m.d.sync += bubble[s].eq(~Cat(*v_next[s:], d_next).all())
         m.d.comb += d_next.eq(Mux(d_take, valid[-1], d_valid))
 
-        m.d.comb += self.i.ready.eq(loads[0])
+        m.d.comb += self.i.ready.eq(~in_skid_valid)
         with m.If(loads[0]):
-            m.d.sync += valid[0].eq(self.i.valid)
-        with m.If(loads[0] & self.i.valid):
-            nb, sb = self.i.payload.neuron_bitmap, self.i.payload.synapse_bitmap
+            m.d.sync += [valid[0].eq(src_valid), in_skid_valid.eq(0)]
+        with m.Elif(self.i.valid & ~in_skid_valid):
+            m.d.sync += [in_skid.eq(self.i.payload), in_skid_valid.eq(1)]
+        with m.If(loads[0] & src_valid):
+            src_view = self.window_layout(src)
+            nb, sb = src_view.neuron_bitmap, src_view.synapse_bitmap
             m.d.sync += [bits[0][0].eq(nb), bits[0][1].eq(sb), bits[0][2].eq(nb & sb),
-                         last[0].eq(self.i.payload.last)]
+                         last[0].eq(src_view.last)]
 
         for s in range(1, n_stages):
             mine = levels[(s - 1) * self._levels_per_stage: s * self._levels_per_stage]
@@ -307,8 +317,8 @@ class NSM(wiring.Component):
             ]
         wiring.connect(m, skid.o, wiring.flipped(self.o))
 
-        m.d.comb += self.idle.eq(~Cat(*valid).any() & ~d_valid & ~e1_valid & ~e2_valid &
-                                 ~self.o.valid & skid.i.ready)
+        m.d.comb += self.idle.eq(~in_skid_valid & ~Cat(*valid).any() & ~d_valid & ~e1_valid &
+                                 ~e2_valid & ~self.o.valid & skid.i.ready)
 
         with m.If(emit):
             m.d.sync += beat.eq(beat + 1)

@@ -130,7 +130,7 @@ class PEFU(wiring.Component):
     @property
     def latency(self):
         # input register, product register, one register per tree level,
-        # accumulator, bias + rounding, shift, saturation, the activation's two
+        # accumulator, bias + rounding, shift, saturation, the activation's three
         # stages, FIFO write, FIFO output register.
         return 1 + 1 + self._levels + 1 + 1 + 1 + 1 + PWL.latency + 1 + 1
 

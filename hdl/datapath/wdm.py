@@ -51,7 +51,7 @@ class WDM(wiring.Component):
     Attributes
     ----------
     latency : int
-        Edges from taking a word to handing its weights to a ready consumer (1).
+        Edges from taking a word to handing its weights to a ready consumer (2).
     """
 
     def __init__(self, *, tm, widths=SLOT_WIDTHS, side=None):
@@ -80,7 +80,7 @@ class WDM(wiring.Component):
 
     @property
     def latency(self):
-        return 1
+        return 2
 
     @property
     def parameters(self):
@@ -95,22 +95,35 @@ class WDM(wiring.Component):
         addr, value = self.lut.payload.addr, self.lut.payload.value
 
         word = self.i.payload.word
-        take = self.i.valid & self.i.ready
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
-        # The stage's registers: valid, slot code, the raw word (16-bit lanes), side band.
+        # Two stages: a (the tables read, the slot code, the raw word, side band)
+        # and the output register (the weights chosen by the slot code: the
+        # table's read data does not go on to the consumer's logic).
+        a_valid = Signal()
+        o_free = ~self.o.valid | self.o.ready
+        a_free = ~a_valid | o_free
+        take = self.i.valid & a_free
+        m.d.comb += self.i.ready.eq(a_free)
         o_slot = Signal(Slot, reset_less=True)
         o_word = Signal(64 * tm, reset_less=True)
+        a_side = Signal(self._side, reset_less=True) if self._side is not None else None
+        with m.If(a_free):
+            m.d.sync += a_valid.eq(self.i.valid)
         with m.If(take):
-            m.d.sync += [self.o.valid.eq(1), o_slot.eq(self.i.payload.slot)]
+            m.d.sync += o_slot.eq(self.i.payload.slot)
             if 16 in self._widths:
                 m.d.sync += o_word.eq(word)
-            if self._side is not None:
-                m.d.sync += self.o.payload.side.eq(self.i.payload.side)
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+            if a_side is not None:
+                m.d.sync += a_side.eq(self.i.payload.side)
+        with m.If(o_free):
+            m.d.sync += self.o.valid.eq(a_valid)
+        weights = Signal(self.output_layout.members["weight"])
+        with m.If(o_free & a_valid):
+            m.d.sync += self.o.payload.weight.eq(weights)
+            if a_side is not None:
+                m.d.sync += self.o.payload.side.eq(a_side)
 
         # The tables are memories with one synchronous read port per lane: read
-        # with the word at the edge that takes it, held while the output stalls.
+        # with the word at the edge that takes it, held while stage a stalls.
         # Yosys maps them to block or distributed RAM (one copy per read port)
         # instead of a multiplexer tree per lane.
         def table(depth, lanes, slot):
@@ -141,7 +154,7 @@ class WDM(wiring.Component):
             with m.Switch(o_slot):
                 for code, v in choices.items():
                     with m.Case(code):
-                        m.d.comb += self.o.payload.weight[k].eq(v)
+                        m.d.comb += weights[k].eq(v)
         return m
 
 

@@ -56,7 +56,11 @@ def test_region_reload_between_words():
             for slot, word in words:
                 await stream_put(ctx, dut.i, {"word": word, "slot": Slot.of(slot).value})
                 ctx.set(dut.o.ready, 1)
-                _, _, payload = await ctx.tick().sample(dut.o.payload)
+                for _ in range(dut.latency + 1):      # the word's weights come out
+                    _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
+                    if valid:
+                        break
+                assert valid
                 got.append([int(x) for x in payload.weight])
                 ctx.set(dut.o.ready, 0)
 
