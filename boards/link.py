@@ -104,6 +104,20 @@ class HostLink(wiring.Component):
                      fb_r.addr.eq(idx), self.prog_addr.eq(addr), self.prog_len.eq(count)]
         end = Signal(33)
         m.d.comb += end.eq(addr + Cat(count, Const(0, 17)))
+        # The frame's checks, registers recomputed every cycle: LEN and the header
+        # bytes are complete at least two UART bytes (the CRC) before EXEC reads
+        # them, and the carry chains stay off the reply registers' enables.
+        w_len_bad, w_addr_bad = Signal(), Signal()
+        r_len_bad, r_addr_bad = Signal(), Signal()
+        run_len_bad, run_addr_bad = Signal(), Signal()
+        m.d.sync += [
+            w_len_bad.eq((length < 4 + B) | (((length - 4) & (B - 1)) != 0)),
+            w_addr_bad.eq(addr + ((length - 4) >> lgB) > self.mem_words),
+            r_len_bad.eq((length != 6) | (count == 0) | (count > self.max_payload // B)),
+            r_addr_bad.eq(end > self.mem_words),
+            run_len_bad.eq((length != 6) | (count == 0) | (count > cfg.ib_depth)),
+            run_addr_bad.eq(addr >= self.mem_words),
+        ]
 
         with m.FSM(name="link"):
             with m.State("IDLE"):
@@ -161,27 +175,26 @@ class HostLink(wiring.Component):
                             reply(m, Type.INFO, int.from_bytes(info, "little"), len(info))
                             m.next = "REPLY_IDLE"
                     with m.Case(Type.WRITE):
-                        with m.If((length < 4 + B) | (((length - 4) & (B - 1)) != 0)):
+                        with m.If(w_len_bad):
                             fail(m, Error.LENGTH, "REPLY_IDLE")
-                        with m.Elif(addr + ((length - 4) >> lgB) > self.mem_words):
+                        with m.Elif(w_addr_bad):
                             fail(m, Error.ADDRESS, "REPLY_IDLE")
                         with m.Else():
                             m.d.sync += [idx.eq(4), waddr.eq(addr)]
                             m.next = "COPY_ADDR"
                     with m.Case(Type.READ):
-                        with m.If((length != 6) | (count == 0)
-                                  | (count > self.max_payload // B)):
+                        with m.If(r_len_bad):
                             fail(m, Error.LENGTH, "REPLY_IDLE")
-                        with m.Elif(end > self.mem_words):
+                        with m.Elif(r_addr_bad):
                             fail(m, Error.ADDRESS, "REPLY_IDLE")
                         with m.Else():
                             m.d.sync += [r_type.eq(Type.DATA), r_len.eq(count << lgB),
                                          r_ram.eq(1), r_addr.eq(addr)]
                             m.next = "REPLY_IDLE"
                     with m.Case(Type.RUN):
-                        with m.If((length != 6) | (count == 0) | (count > cfg.ib_depth)):
+                        with m.If(run_len_bad):
                             fail(m, Error.LENGTH, "REPLY_IDLE")
-                        with m.Elif(addr >= self.mem_words):
+                        with m.Elif(run_addr_bad):
                             fail(m, Error.ADDRESS, "REPLY_IDLE")
                         with m.Else():
                             m.next = "RUN_START"

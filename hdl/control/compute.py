@@ -112,7 +112,7 @@ class ComputeUnit(wiring.Component):
         # --- stage f0: the next window; stage fa: addresses; stage f1: the rows read ---
         # f0 feeds the windows a mask names (golden.contract.sib): per segment of W windows
         # of a group one mask row, read through its own SIB port ahead of the
-        # window rows into a queue of two registers (``mq``: masks read, not yet
+        # window rows into a queue of three registers (``mq``: masks read, not yet
         # taken); ``cur`` the rest of the segment's mask.  Each fed window is its
         # mask's lowest set bit.  Without ``skip`` (and in dense mode) every window
         # is fed: the masks are all ones, no mask row is read.  fa holds the
@@ -147,8 +147,12 @@ class ComputeUnit(wiring.Component):
 
         # The mask queue: a row read (``fetch``) enters it two cycles later, an
         # empty mask as 1 (a segment without synapses still feeds its first window).
-        mq = [Signal(W, name=f"mq{k}") for k in range(2)]
-        mq_n = Signal(range(3))
+        # Three entries, so that a row is fetched whenever fewer than three are
+        # held or coming, without waiting for this cycle's take (ECP5 timing: the
+        # window choice no longer reaches the fetch).
+        depth = 3
+        mq = [Signal(W, name=f"mq{k}") for k in range(depth)]
+        mq_n = Signal(range(depth + 1))
         arriving = Signal()               # a mask row read the cycle before
         take = Signal()                   # the head mask is taken this cycle
         fetch = Signal()
@@ -164,22 +168,14 @@ class ComputeUnit(wiring.Component):
         m.d.sync += setup.eq(start)
         m.d.comb += [n_masks.eq(cp.groups * segs),
                      fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
-                              (mq_n + arriving - take < 2))]
-        m.d.sync += arriving.eq(fetch)
-        with m.Switch(Cat(take, arriving)):
-            with m.Case(0b01):            # taken only
-                m.d.sync += [mq[0].eq(mq[1]), mq_n.eq(mq_n - 1)]
-            with m.Case(0b10):            # arrived only
-                m.d.sync += mq_n.eq(mq_n + 1)
-                with m.If(mq_n == 0):
-                    m.d.sync += mq[0].eq(in_mask)
-                with m.Else():
-                    m.d.sync += mq[1].eq(in_mask)
-            with m.Case(0b11):            # both: the arrival behind what stays
-                with m.If(mq_n == 1):
-                    m.d.sync += mq[0].eq(in_mask)
-                with m.Else():
-                    m.d.sync += [mq[0].eq(mq[1]), mq[1].eq(in_mask)]
+                              (mq_n + arriving < depth))]
+        m.d.sync += [arriving.eq(fetch), mq_n.eq(mq_n + arriving - take)]
+        land = mq_n - take                # where an arriving row goes
+        for k in range(depth):
+            with m.If(arriving & (land == k)):
+                m.d.sync += mq[k].eq(in_mask)
+            with m.Elif(take):
+                m.d.sync += mq[k].eq(mq[k + 1] if k + 1 < depth else 0)
 
         cm = Signal(W)                    # the mask the next window comes from
         every = cp.dense | ~cp.skip       # every window: no mask rows

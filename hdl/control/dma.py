@@ -89,7 +89,10 @@ class LoadUnit(wiring.Component):
         m.d.comb += [self.issue.instr.ready.eq(~busy), self.issue.busy.eq(busy)]
         ins = Signal(WORD_BITS)
         ld = view(Op.LOAD, ins)
-        with m.If(start):
+        # While idle the unit's registers follow the instruction on offer (nothing
+        # reads them then): the issue handshake enables one flip-flop, ``busy``,
+        # not hundreds (ECP5 timing: the dispatch's hazard check reached them all).
+        with m.If(~busy):
             m.d.sync += ins.eq(self.issue.instr.payload)
         # Per request in flight, where its word goes: a FIFO of typed descriptors.
         desc_layout = data.StructLayout({"row": 16, "word": 16, "pe": max(1, clog2(self._cfg.tn)),
@@ -136,7 +139,7 @@ class LoadUnit(wiring.Component):
         in_flight = Signal(range(self.LEN_DEPTH + 3))
         m.d.comb += [in_flight.eq(s1_valid + s2_valid + lens.level),
                      self.nib_rows.addr.eq(look_addr)]
-        look_go = (look_left != 0) & (in_flight < self.LEN_DEPTH)
+        look_go = busy & (look_left != 0) & (in_flight < self.LEN_DEPTH)
         m.d.sync += [s1_valid.eq(look_go), s2_valid.eq(s1_valid)]
         with m.If(look_go):
             m.d.sync += [s1_bits.eq(self.nib_rows.data), look_addr.eq(look_addr + 1),
@@ -212,7 +215,7 @@ class LoadUnit(wiring.Component):
             m.d.comb += lens.r_en.eq(1)
             m.d.sync += [have.eq(1), chunk.eq(lens.r_data), empty.eq(lens.r_data == 0),
                          left.eq(lens.r_data - 1)]
-        with m.If(start):
+        with m.If(~busy):           # (taken with the instruction: see elaborate)
             fixed = fixed_chunk(iv)
             is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
@@ -320,7 +323,7 @@ class StoreUnit(wiring.Component):
         wreq = self.mem_write
         ins = Signal(WORD_BITS)
         st = view(Op.STORE, ins)
-        with m.If(start):
+        with m.If(~busy):           # (as the load unit's: only ``busy`` waits for the issue)
             m.d.sync += ins.eq(self.issue.instr.payload)
 
         m.submodules.encoder = enc = Encoder(tn=tn, window=W)
