@@ -197,7 +197,8 @@ RTL_CASES = [
     (5, 2, 2, [40, 9, 3], 0.7, 2, False, MemoryModel(latency=5, p_stall=0.2, seed=5)),
     (6, 4, 2, [150, 37], 0.99, 4, False, MemoryModel(latency=2)),
     (7, 2, 4, [100, 70, 10], 0.8, 4, False, MemoryModel(latency=4, p_stall=0.1, seed=7)),
-    (8, 4, 4, [20, 300, 4], 0.6, 4, False, MemoryModel(latency=2, seed=8)),
+    # (a wide hidden layer: fc1 runs in 5 chunks, fc2 reads 3 input windows)
+    (8, 4, 4, [20, 150, 4], 0.6, 4, False, MemoryModel(latency=2, seed=8)),
     # The piecewise-linear activations in the PEFU's output stage.
     (9, 4, 4, [60, 20, 7], 0.5, 4, False, MemoryModel(latency=3), "sigmoid"),
     (10, 2, 4, [50, 30, 6], 0.3, 8, True, MemoryModel(latency=2), "tanh"),
