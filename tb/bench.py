@@ -52,7 +52,7 @@ from golden.cli import (
 from golden.contract.isa import Op
 
 __all__ = ["LAYERS", "CONV_LAYERS", "THESIS_TABLE_5_2", "run_bench", "energy_plot",
-           "energy_markdown", "energy_lines", "main"]
+           "energy_markdown", "energy_lines", "width_energy", "main"]
 
 # name: (n_in, n_out, weight density, neuron density, block)
 LAYERS = {
@@ -99,7 +99,7 @@ def _layer_row(name, scale, tn, tm, sim, runners, seed, workdir, table=None):
     row, cfg = _measure(model, x, tn, tm, sim, runners, workdir, f"{name} ({n_out}x{n_in})",
                         table)
     row.pop("outputs")
-    row["energy_pj_by_width"] = _width_energy(model, x, cfg, table)
+    row["energy_pj_by_width"] = width_energy(model, x, cfg, table)
     return {"name": name, "kind": "fc", "shape": [n_out, n_in], "scale": scale,
             "block": list(block), "weight_density": wd, "neuron_density": nd, **row}
 
@@ -124,7 +124,7 @@ def _conv_row(name, scale, size, tn, tm, sim, runners, seed, workdir, table=None
     # (one inference: the whole input map, all its patches)
     row, cfg = _measure(Model([as_fc(layer)]), patches, tn, tm, sim, runners, workdir,
                         f"{name} ({o}x{c}x{k}x{k} on {size}x{size})", table, per=1)
-    row["energy_pj_by_width"] = _width_energy(Model([as_fc(layer)]), patches, cfg, table, per=1)
+    row["energy_pj_by_width"] = width_energy(Model([as_fc(layer)]), patches, cfg, table, per=1)
     # The patch route against the direct convolution (first principles).
     hw = out_size(size, k, 1, k // 2)
     got = row.pop("outputs").T.reshape(o, hw, hw)
@@ -223,7 +223,7 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
     return row, cfg
 
 
-def _width_energy(model, x, cfg, table, per=None):
+def width_energy(model, x, cfg, table, per=None):
     """Energy per inference (sparse) with the weights stored in 4-, 8- and 16-bit
     slots, the same values (:func:`golden.energy.with_width`; model only)."""
     from golden.energy import model_energy, with_width

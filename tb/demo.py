@@ -96,8 +96,9 @@ def _energy(model, x, cfg, runs, table):
     ran (their event counts checked against its counters), and the effects of the
     weights' slot width (as compressed, then 8 and 16 bits holding the same values)
     and of the Encoder."""
-    from golden.energy import model_energy, with_width
+    from golden.energy import model_energy
     from golden.perf.events import counter_mismatches
+    from tb.bench import width_energy
     from tb.run import batches
     out = {}
     for mode, r in runs.items():
@@ -109,15 +110,7 @@ def _energy(model, x, cfg, runs, table):
             raise AssertionError(f"RTL {mode}: the event counts differ from the RTL's "
                                  f"counters: {'; '.join(bad)}")
         out[mode] = e
-    widths = {}
-    for bits in (4, 8, 16):
-        try:
-            m = with_width(model, bits)
-        except ValueError:
-            continue
-        widths[str(bits)] = model_energy(m, x, cfg, table=table,
-                                         parts=batches(m, x, cfg, False))["total_pj"]
-    out["by_width"] = widths
+    out["by_width"] = width_energy(model, x, cfg, table)
     return out
 
 

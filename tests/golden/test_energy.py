@@ -28,6 +28,7 @@ from golden.energy import (
     with_width,
 )
 from golden.perf.events import BUFFERS, EVENTS, events
+from golden.perf.perfmodel import work
 
 
 @pytest.mark.parametrize("tn, tm, n_in, n_out, vectors", [(2, 2, 70, 5, 1), (4, 2, 32, 8, 2),
@@ -87,8 +88,7 @@ def test_dense_neuron_figures_equal_the_dense_programs_traffic():
     cfg = small_config(4, 4)
     sp = events(compile_model(model, cfg, x))["total"]
     de_prog = compile_model(model, cfg, x, dense=True)
-    stores = sum(s.words for s in __import__("golden.perf.perfmodel", fromlist=["work"])
-                 .work(de_prog) if s.op == Op.STORE)
+    stores = sum(s.words for s in work(de_prog) if s.op == Op.STORE)
     de = events(de_prog)["total"]
     assert sp["neuron_write_words_dense"] == stores == de["neuron_write_words"]
     assert sp["neuron_read_words_dense"] == de["neuron_read_words"]
