@@ -102,8 +102,9 @@ class ComputeUnit(wiring.Component):
 
         # The window's neurons and each group's configurations wait in typed FIFOs.
         m.submodules.nfifo = nfifo = bus.StreamFIFO(neurons_layout(window=W), depth=8)
+        # (the tile FIFO one deeper: its entries come a cycle after the biases')
         m.submodules.tfifo = tfifo = bus.StreamFIFO(tile_layout(sb_depth=cfg.sb_words),
-                                                    depth=CONFIG_DEPTH)
+                                                    depth=CONFIG_DEPTH + 1)
         m.submodules.bfifo = bfifo = bus.StreamFIFO(bias_layout(tn=tn), depth=CONFIG_DEPTH)
         wiring.connect(m, nfifo.o, wiring.flipped(self.neurons))
         wiring.connect(m, tfifo.o, wiring.flipped(self.tile))
@@ -225,14 +226,12 @@ class ComputeUnit(wiring.Component):
         with m.Elif(fa_go):
             m.d.sync += fa_valid.eq(0)
         # The window's SIB row is read a stage early (its address is known in f0),
-        # so that it and its popcount enter f1 as registers: the SB base adds up
-        # the popcounts of a group's windows.
+        # so that it enters f1 as a register; its popcount adds up there.
         f1_sb = Signal(W)
-        f1_pop = Signal(range(W + 1))
         sb_in = Mux(cp.dense, ones, self.sib_r.data)
         with m.If(fa_go):
             m.d.sync += [f1_valid.eq(1), f1_first.eq(fa_first), f1_last.eq(fa_last),
-                         f1_sb.eq(sb_in), f1_pop.eq(popcount(m, sb_in, "sib_pop"))]
+                         f1_sb.eq(sb_in)]
         with m.Elif(f1_push):
             m.d.sync += f1_valid.eq(0)
 
@@ -240,20 +239,30 @@ class ComputeUnit(wiring.Component):
         sb = f1_sb
         # The SB base of each group: the SIB popcount of the groups before it, in
         # SB words of 64 * tm bits (16, 8 or 4 weights per tm by the slot width).
+        # ECP5 timing: a group's synapse count is registered at its last window
+        # (``g_syn``) and turned into words and added to the base the cycle after;
+        # the group's tile configuration goes to its FIFO the cycle after its
+        # first window (``tile_pend``), when the base of the groups before it is
+        # complete.  The tile FIFO empties ahead of the bias FIFO (a tile is
+        # taken after its last SSM step, its biases after its last output), so
+        # the bias FIFO's room stands for both.
         sb_base = Signal(16)
-        syn_count = Signal(32)
-        group_syn = syn_count + f1_pop
-        group_words = Signal(32)
+        syn_count = Signal(16)
+        group_syn = syn_count + popcount(m, f1_sb, "sib_pop")
+        g_syn = Signal(16)
+        g_syn_valid = Signal()
+        group_words = Signal(16)
         with m.Switch(cp.slot):
             for slot in Slot:
                 shift = clog2(64 * tm // slot.bits)
                 with m.Case(slot):
-                    m.d.comb += group_words.eq((group_syn + (1 << shift) - 1) >> shift)
+                    m.d.comb += group_words.eq((g_syn + (1 << shift) - 1) >> shift)
+        tile_pend = Signal()
 
         # A window goes to the slice, its neurons to their FIFO and, at a group's
-        # first window, the group's tile and bias configurations to theirs: all
-        # together or not at all.
-        side_ok = ~f1_first | (tfifo.i.ready & bfifo.i.ready)
+        # first window, the group's bias configuration to theirs: all together
+        # or not at all (the tile configuration follows a cycle later).
+        side_ok = ~f1_first | bfifo.i.ready
         m.d.comb += f1_push.eq(f1_valid & self.window.ready & nfifo.i.ready & side_ok)
         win, tile, bias = self.window.payload, tfifo.i.payload, bfifo.i.payload
         m.d.comb += [
@@ -263,19 +272,20 @@ class ComputeUnit(wiring.Component):
             nfifo.i.payload.eq(self.nbin_r.data),
             tile.sb_base.eq(Mux(cp.sb_half, cfg.half(cfg.sb_words), 0) + sb_base),
             tile.slot.eq(cp.slot),
+            tfifo.i.valid.eq(tile_pend),
             bias.bias.eq(self.bias_r.data),
             bias.shift.eq(cp.shift),
             bias.activation.eq(cp.activation),
-            tfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nfifo.i.ready &
-                             bfifo.i.ready),
-            bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nfifo.i.ready &
-                             tfifo.i.ready),
+            bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nfifo.i.ready),
         ]
+        m.d.sync += [tile_pend.eq(f1_push & f1_first), g_syn_valid.eq(f1_push & f1_last)]
         with m.If(f1_push):
             with m.If(f1_last):
-                m.d.sync += [syn_count.eq(0), sb_base.eq(sb_base + group_words)]
+                m.d.sync += [syn_count.eq(0), g_syn.eq(group_syn)]
             with m.Else():
                 m.d.sync += syn_count.eq(group_syn)
+        with m.If(g_syn_valid):
+            m.d.sync += sb_base.eq(sb_base + group_words)
 
         with m.If(start):
             cv = view(Op.COMPUTE, self.issue.instr.payload)
