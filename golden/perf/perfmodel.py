@@ -81,7 +81,7 @@ class Timing:
         """The compute unit's fill and drain: grows with the H-tree (log2 tn)
         and the adder tree (log2 tm)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 30 + lt + lm + (lm >= 3)
+        return 31 + lt + lm + (lm >= 3)
 
 
 TIMING = Timing()

@@ -85,15 +85,23 @@ class ComputeUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        start = self.issue.instr.valid & self.issue.instr.ready
+        # The instruction taken is registered first (``pend``, ``nxt``: ECP5
+        # timing, the controller's issue logic does not reach the unit's state)
+        # and starts the cycle after (``start``, a register).
+        pend = Signal()
+        nxt = Signal(WORD_BITS)
+        with m.If(~pend):
+            m.d.sync += nxt.eq(self.issue.instr.payload)
+        m.d.sync += pend.eq(self.issue.instr.valid & self.issue.instr.ready)
+        start = pend
         ins = Signal(WORD_BITS)                 # the newest instruction
         with m.If(start):
-            m.d.sync += ins.eq(self.issue.instr.payload)
-        feeding, f1_valid = self._feed(m, start, view(Op.COMPUTE, ins))
+            m.d.sync += ins.eq(nxt)
+        feeding, f1_valid = self._feed(m, start, view(Op.COMPUTE, ins), nxt)
         self._outputs(m, start, ins, feeding, f1_valid)
         return m
 
-    def _feed(self, m, start, cp):
+    def _feed(self, m, start, cp, nxt):
         """The windows of instruction ``cp`` from the buffers to the slice: stage f0
         addresses the rows, stage f1 hands them on.  Returns ``(feeding, f1_valid)``:
         windows are left to feed; one is read and not yet handed on."""
@@ -288,7 +296,7 @@ class ComputeUnit(wiring.Component):
             m.d.sync += sb_base.eq(sb_base + group_words)
 
         with m.If(start):
-            cv = view(Op.COMPUTE, self.issue.instr.payload)
+            cv = view(Op.COMPUTE, nxt)
             n_segs = (cv.windows + W - 1) >> lg_w
             # (the flags without the adder: they load on the issue path)
             some = cv.windows != 0
@@ -316,7 +324,10 @@ class ComputeUnit(wiring.Component):
         cp = view(Op.COMPUTE, ins)
         busy = Signal()          # an instruction in the unit (feeding or draining)
         older_busy = Signal()    # an older instruction still draining
-        m.d.comb += [self.issue.busy.eq(busy), self.issue.older_busy.eq(older_busy)]
+        # (the cycle between taking an instruction and starting it counts as busy,
+        # and as older_busy if the one before still drains)
+        m.d.comb += [self.issue.busy.eq(busy | start),
+                     self.issue.older_busy.eq(older_busy | (start & busy))]
         old = Signal(WORD_BITS)
         old_pending = Signal()
         tail = Signal(2)                  # the older one's last write, then its release
@@ -352,7 +363,8 @@ class ComputeUnit(wiring.Component):
         m.d.comb += finishing_old.eq(old_pending & fire & (out_k + 1 == dv.groups))
         m.d.comb += [
             older_busy.eq(old_pending | tail.any()),
-            self.issue.instr.ready.eq(~feeding & ~f1_valid & self.front_idle & ~older_busy),
+            self.issue.instr.ready.eq(~start & ~feeding & ~f1_valid & self.front_idle &
+                                      ~older_busy),
         ]
 
         # An instruction's unit is busy until the third cycle after its last
