@@ -6,8 +6,11 @@ amaranth-boards and the YoWASP tools (Yosys, nextpnr, icepack/ecppack), and
 writes into ``build/boards/BOARD/``: the bitstream, the tools' logs, and
 ``report.json``/``report.md`` — utilization (``luts``, ``ffs``, ``dsp``,
 ``bram``, against the device's capacity), ``fmax_mhz`` against ``target_mhz``
-(the board clock), build time.  Exits 1 when the design does not fit or timing is
-not met (the report says which), 2 on bad arguments.
+(the board clock), ``peak_gops`` (2·Tn·Tm multiply-adds per cycle at Fmax), build
+time.  Every build also enters its row (by Tn × Tm) in ``configurations.json`` of the
+same directory, and ``report.md`` tables every configuration built there with the
+largest that fits and meets the goal clock (``GOAL_MHZ``).  Exits 1 when the design
+does not fit or timing is not met (the report says which), 2 on bad arguments.
 """
 
 import json
@@ -26,7 +29,8 @@ from boards.clocks import PLL, ecp5_pll, ice40_pll
 from boards.timing import slack_histogram, worst_paths
 from golden.cli import ArgumentParser, UsageError, atomic_json, atomic_write, output_dir, run_main
 
-__all__ = ["BOARDS", "BoardSpec", "PlatformTop", "build", "main"]
+__all__ = ["BOARDS", "BoardSpec", "GOAL_MHZ", "PlatformTop", "build",
+           "configurations_markdown", "largest_at_goal", "main"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,14 @@ _BELS = {
     "ecp5": {"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "bram": "DP16KD",
              "dsp": "MULT18X18D"},
 }
+
+#: The clock a configuration must reach to count in the configurations table's
+#: "largest that fits" line (issue 20's goal for the ECP5).
+GOAL_MHZ = 100.0
+
+#: The fields of a report kept in ``configurations.json`` (one row per Tn × Tm).
+_ROW_KEYS = ("luts", "luts_available", "ffs", "dsp", "bram", "bram_available", "fmax_mhz",
+             "target_mhz", "peak_gops", "fits", "timing_met", "build_seconds")
 
 #: How long a frame may stall on the wire before the board breaks it off.
 FRAME_TIMEOUT_S = 0.05
@@ -236,6 +248,8 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None):
     fits = all(report.get(k) is None or report[k] <= report.get(f"{k}_available", report[k])
                for k in ("luts", "bram", "dsp"))
     report["fits"] = fits
+    report["peak_gops"] = (None if report["fmax_mhz"] is None else
+                           round(2 * cfg.tn * cfg.tm * report["fmax_mhz"] / 1000, 3))
     report["timing_met"] = report["fmax_mhz"] is not None and report["fmax_mhz"] >= target
     if bit is not None:
         shutil.copy(bit, out / bit.name)
@@ -255,9 +269,57 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None):
     else:
         report["failure"] = None
     report["error"] = error
+    report["configurations"] = _record_configuration(out / "configurations.json", report)
     atomic_json(out / "report.json", report)
     atomic_write(out / "report.md", _markdown(report))
     return report
+
+
+def _record_configuration(path, report):
+    """Enter ``report``'s row in the configurations file at ``path`` (replacing an
+    earlier build of the same Tn × Tm); return every row, smallest first.  A file
+    that is not a configurations table is replaced, with a warning."""
+    rows = {}
+    if path.exists():
+        try:
+            rows = {r["key"]: r for r in json.loads(path.read_text())["configurations"]}
+        except (ValueError, KeyError, TypeError):
+            print(f"boards.build: {path} is not a configurations table; starting a new one",
+                  file=sys.stderr)
+    cfg = report["config"]
+    key = f"{cfg['tn']}x{cfg['tm']}"
+    rows[key] = {"key": key, "tn": cfg["tn"], "tm": cfg["tm"],
+                 **{k: report.get(k) for k in _ROW_KEYS},
+                 "built": time.strftime("%Y-%m-%d %H:%M")}
+    ordered = sorted(rows.values(), key=lambda r: (r["tn"] * r["tm"], r["tn"]))
+    atomic_json(path, {"board": report["board"], "goal_mhz": GOAL_MHZ,
+                       "configurations": ordered})
+    return ordered
+
+
+def largest_at_goal(rows, goal_mhz=GOAL_MHZ):
+    """The row of the most multipliers that fits and reaches ``goal_mhz``, or None."""
+    ok = [r for r in rows if r["fits"] and r["fmax_mhz"] is not None
+          and r["fmax_mhz"] >= goal_mhz]
+    return max(ok, key=lambda r: r["tn"] * r["tm"], default=None)
+
+
+def configurations_markdown(rows, goal_mhz=GOAL_MHZ):
+    """The table of every configuration built into one directory."""
+    def num(v, unit=""):
+        return "–" if v is None else f"{v:,}{unit}"
+    lines = ["| Tn × Tm | LUTs | FFs | DSP | BRAM | Fmax (MHz) | peak GOP/s | fits | built |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['tn']} × {r['tm']} | {num(r['luts'])} | {num(r['ffs'])} | "
+                     f"{num(r['dsp'])} | {num(r['bram'])} | {num(r['fmax_mhz'])} | "
+                     f"{num(r['peak_gops'])} | {'yes' if r['fits'] else 'no'} | {r['built']} |")
+    best = largest_at_goal(rows, goal_mhz)
+    lines += ["", "Largest configuration that fits at ≥ "
+              f"{goal_mhz:g} MHz: " + (f"Tn = {best['tn']}, Tm = {best['tm']} "
+                                       f"({best['fmax_mhz']} MHz)." if best else
+                                       "none of those built."), ""]
+    return lines
 
 
 def _markdown(r):
@@ -276,6 +338,7 @@ def _markdown(r):
              f"| DSP | {cell('dsp')} |", f"| BRAM | {cell('bram')} |",
              f"| Fmax | {r['fmax_mhz']} MHz (target {r['target_mhz']} MHz: "
              f"{'met' if r['timing_met'] else 'NOT met'}) |",
+             f"| peak | {r['peak_gops']} GOP/s (2·Tn·Tm at Fmax) |",
              f"| build time | {r['build_seconds']} s |",
              f"| bitstream | {r.get('bitstream', '– (none)')} |", ""]
     if r.get("pll"):
@@ -294,6 +357,9 @@ def _markdown(r):
                   "|---:|---:|---:|"]
         lines += [f"| {lo:g} | {hi:g} | {n} |" for lo, hi, n in r["slack_histogram"]]
         lines += [""]
+    if r.get("configurations"):
+        lines += ["Configurations built into this directory:", ""]
+        lines += configurations_markdown(r["configurations"])
     if r.get("note"):
         lines += [f"Note: {r['note']}.", ""]
     if r.get("failure"):

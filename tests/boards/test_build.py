@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from boards.build import BOARDS
+from boards.build import BOARDS, _record_configuration, configurations_markdown, largest_at_goal
 from boards.build import main as build_main
 
 pytestmark = pytest.mark.synth
@@ -34,6 +34,41 @@ def test_icebreaker_build_fails_loudly_when_it_does_not_fit(tmp_path, capsys):
     assert report["luts"] > report["luts_available"]
     assert "bitstream" not in report and not list(tmp_path.glob("*.bin"))
     assert "**FAILED**: does not fit" in (tmp_path / "report.md").read_text()
+    # its row in the directory's configurations table, not counted as fitting
+    table = json.loads((tmp_path / "configurations.json").read_text())
+    (row,) = table["configurations"]
+    assert (row["tn"], row["tm"], row["luts"], row["fits"]) == (
+        report["config"]["tn"], report["config"]["tm"], report["luts"], False)
+    assert "none of those built" in (tmp_path / "report.md").read_text()
+
+
+def _report(tn, tm, fmax, fits=True, luts=1000):
+    return {"board": "ulx3s", "config": {"tn": tn, "tm": tm}, "luts": luts,
+            "luts_available": 83640, "ffs": 10, "dsp": tn * tm, "bram": 4, "bram_available": 208,
+            "fmax_mhz": fmax, "target_mhz": 100.0,
+            "peak_gops": None if fmax is None else 2 * tn * tm * fmax / 1000,
+            "fits": fits, "timing_met": fmax is not None and fmax >= 100.0, "build_seconds": 1.0}
+
+
+def test_configurations_table_keeps_one_row_per_configuration(tmp_path, capsys):
+    path = tmp_path / "configurations.json"
+    _record_configuration(path, _report(2, 2, 90.0))
+    _record_configuration(path, _report(8, 8, None, fits=False, luts=200_000))
+    _record_configuration(path, _report(4, 4, 101.5))
+    assert largest_at_goal(_record_configuration(path, _report(2, 2, 120.0)))["tn"] == 4
+    rows = json.loads(path.read_text())["configurations"]
+    # a rebuild replaces its row; rows go smallest first
+    assert [(r["tn"], r["fmax_mhz"]) for r in rows] == [(2, 120.0), (4, 101.5), (8, None)]
+    text = "\n".join(configurations_markdown(rows))
+    assert "| 4 × 4 | 1,000 | 10 | 16 | 4 | 101.5 | 3.248 | yes |" in text
+    assert "Largest configuration that fits at ≥ 100 MHz: Tn = 4, Tm = 4 (101.5 MHz)" in text
+    # below the goal or not fitting never counts
+    rows = _record_configuration(path, _report(4, 4, 99.9))
+    assert largest_at_goal(rows)["tn"] == 2
+    assert largest_at_goal(rows[2:]) is None
+    path.write_text("not json")
+    assert len(_record_configuration(path, _report(2, 2, 50.0))) == 1
+    assert "not a configurations table" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -44,6 +79,7 @@ def test_ulx3s_bitstream_meets_timing(tmp_path):
     # the smallest configuration at the board's clock, from the PLL
     assert report["config"]["tn"] == report["config"]["tm"] == 2
     assert report["fmax_mhz"] >= report["target_mhz"] == 50.0
+    assert report["peak_gops"] == round(2 * 2 * 2 * report["fmax_mhz"] / 1000, 3)
     pll = report["pll"]
     assert 25.0 * pll["CLKFB_DIV"] / pll["CLKI_DIV"] == 50.0
     assert report["worst_paths"] and all(p["delay_ns"] > 0 for p in report["worst_paths"])
