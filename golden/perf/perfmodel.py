@@ -68,20 +68,20 @@ class Timing:
     store_fixed_dense: int = 2
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
     # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
-    config_release: int = 15
+    config_release: int = 16
 
     def drain(self, tn, tm):
         """Cycles from the NSM and the sequencer running empty to the end of a
         COMPUTE: the H-tree, the PEs and the NBout write; the next COMPUTE
         starts while they drain."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 18 + lt + lm
+        return 19 + lt + lm
 
     def fill(self, tn, tm):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn)
         and the adder tree (log2 tm)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 31 + lt + lm + (lm >= 3)
+        return 32 + lt + lm + (lm >= 3)
 
 
 TIMING = Timing()
@@ -201,9 +201,9 @@ def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
     Each group's tile and bias configuration waits in a FIFO of
     ``config_depth`` until the PEs finish the group: short groups back up
     behind the pipeline's latency."""
-    # (skipping windows: two more cycles, to read the first SIB mask row into
-    # the compute unit's mask queue)
-    fill = timing.fill(cfg.tn, cfg.tm) + 2 * (step.fields["skip"] and not step.fields["dense"])
+    # (skipping windows: three more cycles, to read the first SIB mask row,
+    # register it and enter it in the compute unit's mask queue)
+    fill = timing.fill(cfg.tn, cfg.tm) + 3 * (step.fields["skip"] and not step.fields["dense"])
     lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
     release = [r - start for r in pending]     # when each configuration leaves
     t = 0

@@ -126,7 +126,10 @@ class ComputeUnit(wiring.Component):
         # mask's lowest set bit.  Without ``skip`` (and in dense mode) every window
         # is fed: the masks are all ones, no mask row is read.  fa holds the
         # window chosen and addresses the buffers; their rows arrive in f1.
+        # Each mask comes with its number of windows (``*_cnt``), so that the end
+        # of a segment is a small compare, off the lowest-set-bit carry chain.
         ones = Const((1 << W) - 1, W)
+        cnt_w = clog2(W + 1)
         lg_w = clog2(W)
         g = Signal(16)
         seg = Signal(16)                  # segment of the group
@@ -134,8 +137,11 @@ class ComputeUnit(wiring.Component):
         g_last = Signal()                 # compares are off the window choice's path)
         segs = Signal(16)                 # segments per group: ceil(windows / W)
         last_mask = Signal(W)             # dense: the windows of the last segment
+        last_cnt = Signal(cnt_w)
+        every = Signal()                  # every window: no mask rows (dense or no skip)
         rows_base = Signal(16)            # the first window row: after the mask rows
         cur = Signal(W)
+        cur_cnt = Signal(cnt_w)
         cur_valid = Signal()
         masks_left = Signal(32)
         mask_ptr = Signal(16)
@@ -154,19 +160,25 @@ class ComputeUnit(wiring.Component):
         f1_push = Signal()
         f0_go = Signal()
 
-        # The mask queue: a row read (``fetch``) enters it two cycles later, an
-        # empty mask as 1 (a segment without synapses still feeds its first window).
-        # Three entries, so that a row is fetched whenever fewer than three are
-        # held or coming, without waiting for this cycle's take (ECP5 timing: the
-        # window choice no longer reaches the fetch).
-        depth = 3
+        # The mask queue: a row read (``fetch``) is registered as it arrives
+        # (``arr``, two cycles later) and enters the queue the cycle after with
+        # its popcount, an empty mask as 1 (a segment without synapses still feeds
+        # its first window).  Four entries, so that a row is fetched whenever
+        # fewer than four are held or coming, without waiting for this cycle's
+        # take (ECP5 timing: the window choice no longer reaches the fetch), and
+        # a mask a cycle can be taken.
+        depth = 4
         mq = [Signal(W, name=f"mq{k}") for k in range(depth)]
+        mq_cnt = [Signal(cnt_w, name=f"mq_cnt{k}") for k in range(depth)]
         mq_n = Signal(range(depth + 1))
-        arriving = Signal()               # a mask row read the cycle before
+        reading = Signal()                # a mask row read the cycle before
+        arriving = Signal()               # ``arr`` holds a row read
+        arr = Signal(W)
         take = Signal()                   # the head mask is taken this cycle
         fetch = Signal()
-        fetched = self.sibm_r.data
-        in_mask = Mux(fetched.any(), fetched, 1)
+        arr_any = arr.any()
+        in_mask = Mux(arr_any, arr, 1)
+        in_cnt = Mux(arr_any, popcount(m, arr, "mask_pop"), 1)
         mq_valid = mq_n != 0
         # The cycle after ``start`` (``setup``) multiplies out the mask rows from
         # the instruction taken (no multiplier on the issue path); meanwhile the
@@ -177,19 +189,24 @@ class ComputeUnit(wiring.Component):
         m.d.sync += setup.eq(start)
         m.d.comb += [n_masks.eq(cp.groups * segs),
                      fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
-                              (mq_n + arriving < depth))]
-        m.d.sync += [arriving.eq(fetch), mq_n.eq(mq_n + arriving - take)]
+                              (mq_n + reading + arriving < depth))]
+        m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving - take)]
+        with m.If(reading):
+            m.d.sync += arr.eq(self.sibm_r.data)
         land = mq_n - take                # where an arriving row goes
         for k in range(depth):
             with m.If(arriving & (land == k)):
-                m.d.sync += mq[k].eq(in_mask)
+                m.d.sync += [mq[k].eq(in_mask), mq_cnt[k].eq(in_cnt)]
             with m.Elif(take):
-                m.d.sync += mq[k].eq(mq[k + 1] if k + 1 < depth else 0)
+                m.d.sync += [mq[k].eq(mq[k + 1] if k + 1 < depth else 0),
+                             mq_cnt[k].eq(mq_cnt[k + 1] if k + 1 < depth else 0)]
 
         cm = Signal(W)                    # the mask the next window comes from
-        every = cp.dense | ~cp.skip       # every window: no mask rows
-        m.d.comb += cm.eq(Mux(cur_valid, cur,
-                              Mux(every, Mux(seg_last, last_mask, ones), mq[0])))
+        cm_cnt = Signal(cnt_w)            # its windows
+        m.d.comb += [cm.eq(Mux(cur_valid, cur,
+                               Mux(every, Mux(seg_last, last_mask, ones), mq[0]))),
+                     cm_cnt.eq(Mux(cur_valid, cur_cnt,
+                                   Mux(every, Mux(seg_last, last_cnt, W), mq_cnt[0])))]
         low = Signal(W)                   # its lowest set bit, one-hot
         rest = Signal(W)
         widx = Signal(lg_w)
@@ -217,12 +234,13 @@ class ComputeUnit(wiring.Component):
         with m.If(setup):
             m.d.sync += [masks_left.eq(Mux(masks_nz, n_masks - fetch, 0)),
                          rows_base.eq(Mux(cp.skip, n_masks, 0))]
-        seg_done = rest == 0
+        seg_done = cm_cnt == 1
         group_done = seg_done & seg_last
         with m.If(f0_go):
             m.d.sync += [fa_valid.eq(1), fa_window.eq(Cat(widx, seg)),
                          fa_g.eq(g), fa_first.eq(first), fa_last.eq(group_done),
-                         cur.eq(rest), cur_valid.eq(~seg_done), row_ptr.eq(row_ptr + 1),
+                         cur.eq(rest), cur_cnt.eq(cm_cnt - 1), cur_valid.eq(~seg_done),
+                         row_ptr.eq(row_ptr + 1),
                          first.eq(group_done)]
             with m.If(group_done):
                 m.d.sync += [seg.eq(0), seg_last.eq(segs == 1), g.eq(g + 1),
@@ -302,10 +320,12 @@ class ComputeUnit(wiring.Component):
             some = cv.windows != 0
             one_seg = some & (((cv.windows >> lg_w) == 0) | (cv.windows == W))
             m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
-                         mq_n.eq(0), mask_ptr.eq(0), row_ptr.eq(0), fa_valid.eq(0),
+                         mq_n.eq(0), reading.eq(0), arriving.eq(0), mask_ptr.eq(0),
+                         row_ptr.eq(0), fa_valid.eq(0), every.eq(cv.dense | ~cv.skip),
                          masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & some),
                          masks_left.eq(0), rows_base.eq(0),
                          last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w]),
+                         last_cnt.eq(Mux(cv.windows[:lg_w] == 0, W, cv.windows[:lg_w])),
                          g.eq(0), feeding.eq(cv.groups != 0), f1_valid.eq(0),
                          seg_last.eq(one_seg), g_last.eq(cv.groups == 1),
                          sb_base.eq(cv.sb_base), syn_count.eq(0)]

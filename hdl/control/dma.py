@@ -165,12 +165,13 @@ class LoadUnit(wiring.Component):
                     m.d.comb += c.eq(words["nbin"])
             return c
 
-        # The row in hand: its length (``chunk``, valid when ``have``), whether it
-        # is empty, and the words left after the one being requested.
-        chunk = Signal(16)
+        # The row in hand (valid when ``have``): whether it is empty, its length
+        # less one (``chunk_m1``), and the words left after the one being requested.
         have = Signal()
         empty = Signal()
         left = Signal(16)
+        word_last = Signal()               # left == 0 (registers: the request
+        chunk_m1 = Signal(16)              # handshake does no compare or subtraction)
         # The next request's address, a register (no multiplier on the memory's
         # address path): words are read in address order — NBin rows at a fixed
         # stride of which only the first ``chunk`` words, everything else
@@ -182,7 +183,6 @@ class LoadUnit(wiring.Component):
         n_rows = Signal(16)
         m.d.comb += n_rows.eq(Mux(is_lut, (ld.count + lanes - 1) >> clog2(lanes), ld.count))
         last_pe = Mux(is_sb, pe == cfg.tn - 1, 1)
-        word_last = left == 0
         req = self.mem.req
         req_fire = req.valid & req.ready
         m.d.comb += [
@@ -196,11 +196,11 @@ class LoadUnit(wiring.Component):
         with m.If(req_fire):
             m.d.sync += addr.eq(addr + 1)
             with m.If(word_last):
-                m.d.sync += [word.eq(0), left.eq(chunk - 1)]
+                m.d.sync += [word.eq(0), left.eq(chunk_m1), word_last.eq(chunk_m1 == 0)]
                 with m.If(~last_pe):
                     m.d.sync += pe.eq(pe + 1)
             with m.Else():
-                m.d.sync += [word.eq(word + 1), left.eq(left - 1)]
+                m.d.sync += [word.eq(word + 1), left.eq(left - 1), word_last.eq(left == 1)]
         with m.If(next_row):
             m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0)]
             with m.If(is_nbin):
@@ -213,15 +213,17 @@ class LoadUnit(wiring.Component):
         # A sparse row's length from the FIFO, as soon as the row before is done.
         with m.If(busy & sparse & (~have | next_row) & lens.r_rdy):
             m.d.comb += lens.r_en.eq(1)
-            m.d.sync += [have.eq(1), chunk.eq(lens.r_data), empty.eq(lens.r_data == 0),
-                         left.eq(lens.r_data - 1)]
+            m.d.sync += [have.eq(1), empty.eq(lens.r_data == 0),
+                         left.eq(lens.r_data - 1), chunk_m1.eq(lens.r_data - 1),
+                         word_last.eq(lens.r_data == 1)]
         with m.If(~busy):           # (taken with the instruction: see elaborate)
             fixed = fixed_chunk(iv)
             is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
-                         sparse.eq(is_sparse), have.eq(~is_sparse), chunk.eq(fixed),
-                         empty.eq(fixed == 0), left.eq(fixed - 1),
+                         sparse.eq(is_sparse), have.eq(~is_sparse),
+                         empty.eq(fixed == 0), left.eq(fixed - 1), chunk_m1.eq(fixed - 1),
+                         word_last.eq(fixed == 1),
                          look_addr.eq(Mux(iv.half, cfg.half(cfg.window_rows), 0) + iv.row),
                          look_left.eq(Mux(is_sparse, iv.count, 0))]
         return gen_done

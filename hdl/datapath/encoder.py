@@ -96,29 +96,45 @@ class Encoder(wiring.Component):
         d_total = Signal(cw, reset_less=True)
         d_last = Signal(reset_less=True)
         beat = Signal(range(W // tn + 1))
+        # The beats after this one (``left``) and whether this is the window's last
+        # (``d_final``) are registers, counted down as beats go: the handshake
+        # that enables the stages' wide registers does no arithmetic.
+        left = Signal(range(W // tn + 1))
+        d_final = Signal()
 
-        n_beats = Signal(range(W // tn + 2))
-        m.d.comb += n_beats.eq(Mux(d_total == 0, 1, (d_total + tn - 1) >> clog2(tn)))
         o_free = ~self.o.valid | self.o.ready
         emit = d_valid & o_free
-        finish = emit & (beat == n_beats - 1)
+        finish = emit & d_final
         d_take = ~d_valid | finish
         a_take = ~a_valid | d_take
 
         m.d.comb += self.i.ready.eq(a_take)
+        # The nonzeros' ranks: a Sklansky prefix sum, its first half of levels
+        # before stage a's registers (``a_ps``), the rest before stage d's.
+        levels = sklansky_levels(W)
+        split = len(levels) // 2
+        nz_in = [self.i.payload.value[p] != 0 for p in range(W)]
+        ps_in = apply_levels(nz_in, levels[:split], cw)
+        a_ps = [Signal(min(split + 1, cw), name=f"a_ps{p}", reset_less=True) for p in range(W)]
         with m.If(a_take):
             m.d.sync += a_valid.eq(self.i.valid)
         with m.If(a_take & self.i.valid):
             m.d.sync += [a_value.eq(self.i.payload.value), a_last.eq(self.i.payload.last)]
-            m.d.sync += [a_nz[p].eq(self.i.payload.value[p] != 0) for p in range(W)]
+            m.d.sync += [a_nz[p].eq(nz_in[p]) for p in range(W)]
+            m.d.sync += [a_ps[p].eq(ps_in[p]) for p in range(W)]
 
-        inclusive = apply_levels([a_nz[p] for p in range(W)], sklansky_levels(W), cw)
+        inclusive = apply_levels(a_ps, levels[split:], cw)
         with m.If(d_take):
             m.d.sync += d_valid.eq(a_valid)
         with m.If(d_take & a_valid):
             m.d.sync += [d_value.eq(a_value), d_nz.eq(a_nz), d_last.eq(a_last),
                          d_total.eq(inclusive[W - 1])]
-            m.d.sync += [d_rank[p].eq(inclusive[p] - a_nz[p]) for p in range(W)]
+            # (the rank of position p: the nonzeros before it)
+            m.d.sync += [d_rank[p].eq(inclusive[p - 1] if p else 0) for p in range(W)]
+            total = inclusive[W - 1]
+            # (an empty window takes one beat, as does a window of up to tn nonzeros)
+            m.d.sync += [left.eq(Mux(total == 0, 0, (total - 1) >> clog2(tn))),
+                         d_final.eq(total <= tn)]
 
         lane_valid, lane_pos = route_by_rank(m, d_nz, d_rank, beat, tn)
         flat = d_value.as_value()
@@ -129,12 +145,14 @@ class Encoder(wiring.Component):
                 self.o.valid.eq(1),
                 self.o.payload.bitmap.eq(d_nz),
                 self.o.payload.first.eq(beat == 0),
-                self.o.payload.last.eq(d_last & (beat == n_beats - 1)),
+                self.o.payload.last.eq(d_last & d_final),
             ]
             for k in range(tn):
                 m.d.sync += [self.o.payload.valid[k].eq(lane_valid[k]),
                              self.o.payload.value[k].eq(lane_value[k])]
             m.d.sync += beat.eq(Mux(finish, 0, beat + 1))
+            with m.If(~d_final):
+                m.d.sync += [left.eq(left - 1), d_final.eq(left == 1)]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m

@@ -17,6 +17,7 @@ from golden.contract.packing import SLOT_WIDTHS
 from golden.contract.params import check_int, check_pow2, clog2
 from golden.twins.wdm import LUT_SIZE
 from hdl.datapath.pefu import ACTIVATION_WIDTH, PEFU
+from hdl.datapath.skid import SkidBuffer
 from hdl.datapath.ssm import SSM, step_layout
 from hdl.datapath.wdm import WDM
 
@@ -97,14 +98,21 @@ class PE(wiring.Component):
         ]
         wiring.connect(m, wiring.flipped(self.lut), wdm.lut)
 
+        # The steps come in through a skid buffer: ``step.ready`` is a register, so
+        # the PE's back-pressure (PEFU credit → SSM → WDM → SB read) does not
+        # reach the H-tree's lockstep advance (ECP5 timing; one edge of latency).
+        m.submodules.step_in = step_in = SkidBuffer(self.step_layout)
+        wiring.connect(m, wiring.flipped(self.step), step_in.i)
+        step = step_in.o
+
         # Stage r: the SB read.  The read port's data follows the address of the
         # edge that loaded the stage and holds while the stage is stalled.
         r_valid = Signal()
         r_step = Signal(self.step_layout, reset_less=True)
         r_load = ~r_valid | wdm.i.ready
         m.d.comb += [
-            self.step.ready.eq(r_load),
-            rd.addr.eq(self.step.payload.sb_addr),
+            step.ready.eq(r_load),
+            rd.addr.eq(step.payload.sb_addr),
             rd.en.eq(r_load),
             wdm.i.valid.eq(r_valid),
             wdm.i.payload.word.eq(rd.data),
@@ -112,7 +120,7 @@ class PE(wiring.Component):
             wdm.i.payload.side.eq(r_step),
         ]
         with m.If(r_load):
-            m.d.sync += [r_valid.eq(self.step.valid), r_step.eq(self.step.payload)]
+            m.d.sync += [r_valid.eq(step.valid), r_step.eq(step.payload)]
 
         wiring.connect(m, wdm.o, ssm.i)
 
