@@ -45,6 +45,7 @@ class BoardSpec:
     clock_mhz: float = 0.0   # the accelerator's clock from the board's PLL (0: the oscillator)
     baud: int = 115200
     note: str = ""
+    nextpnr_opts: str = ""   # extra nextpnr options (the router, say)
 
 
 BOARDS = {
@@ -85,6 +86,9 @@ GOAL_MHZ = 100.0
 #: The fields of a report kept in ``configurations.json`` (one row per Tn × Tm).
 _ROW_KEYS = ("luts", "luts_available", "ffs", "dsp", "bram", "bram_available", "fmax_mhz",
              "target_mhz", "peak_gops", "fits", "timing_met", "build_seconds")
+
+#: nextpnr options the build sets itself (not to be given again by --nextpnr-opts).
+_OWN_NEXTPNR_OPTS = ("--report", "--json", "--lpf", "--pcf", "--textcfg", "--asc", "--log")
 
 #: How long a frame may stall on the wire before the board breaks it off.
 FRAME_TIMEOUT_S = 0.05
@@ -202,10 +206,10 @@ def _parse_nextpnr(family, report_path, log_text):
     return out
 
 
-def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None):
+def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, nextpnr_opts=""):
     """Build ``board`` (with ``tn``/``tm`` in place of its configuration's, the clock
-    at ``clock_mhz`` in place of its own); return the report dict (also written to
-    ``out_dir``)."""
+    at ``clock_mhz`` in place of its own, ``nextpnr_opts`` added to nextpnr's
+    command line); return the report dict (also written to ``out_dir``)."""
     if board not in BOARDS:
         raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
     spec = BOARDS[board]
@@ -230,7 +234,8 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None):
     error = None
     try:
         plan = platform.build(PlatformTop(spec, cfg, pll), name="sparsegen", do_build=False,
-                              nextpnr_opts="--report nextpnr_report.json",
+                              nextpnr_opts=" ".join(["--report nextpnr_report.json",
+                                                     spec.nextpnr_opts, nextpnr_opts]).strip(),
                               **_synth_overrides(spec))
         plan.execute_local(str(gw), env=env)
     except Exception as e:        # the tool's own output says why; the report records it
@@ -241,6 +246,7 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None):
     report = {"board": board, "platform": spec.platform, "family": spec.family,
               "config": cfg.as_dict(), "mem_words": spec.mem_words, "baud": spec.baud,
               "target_mhz": round(target, 3), "pll": None if pll is None else pll.params,
+              "nextpnr_opts": " ".join([spec.nextpnr_opts, nextpnr_opts]).strip(),
               "fmax_mhz": None, "luts": None, "dsp": None,
               "bram": None, "build_seconds": round(seconds, 1), "note": spec.note}
     report.update(_parse_nextpnr(spec.family, gw / "nextpnr_report.json", log_text))
@@ -332,7 +338,8 @@ def _markdown(r):
     lines = [f"# Bitstream: {r['board']}", "",
              f"Platform `{r['platform']}`; configuration Tn = {cfg['tn']}, Tm = {cfg['tm']}, "
              f"widths {cfg['widths']}, instruction buffer {cfg['ib_bytes']} B, RAM "
-             f"{r['mem_words']} words of {cfg['mem_width']} bits; UART {r['baud']} baud.", "",
+             f"{r['mem_words']} words of {cfg['mem_width']} bits; UART {r['baud']} baud"
+             + (f"; nextpnr `{r['nextpnr_opts']}`" if r.get("nextpnr_opts") else "") + ".", "",
              "| | value |", "|---|---|",
              f"| LUTs | {cell('luts')} |", f"| FFs | {cell('ffs')} |",
              f"| DSP | {cell('dsp')} |", f"| BRAM | {cell('bram')} |",
@@ -383,6 +390,8 @@ def main(argv=None):
     p.add_argument("--tm", type=int, help="multipliers per PE (default: the board's)")
     p.add_argument("--clock-mhz", type=float,
                    help="the accelerator's clock from the board's PLL (default: the board's)")
+    p.add_argument("--nextpnr-opts", default="", metavar="OPTS",
+                   help="extra nextpnr options, one string (e.g. '--router router2 --seed 2')")
     args = p.parse_args(argv)
     prog = "python -m boards.build"
     return run_main(prog, lambda: _run(prog, args), errors=(RuntimeError,))
@@ -395,8 +404,11 @@ def _run(prog, args):
     spec = BOARDS[args.board]
     board_config(spec, tn=args.tn, tm=args.tm)        # a bad Tn/Tm fails here, at once
     board_clock(spec, _platform(spec), args.clock_mhz)
+    if any(opt in args.nextpnr_opts.split() for opt in _OWN_NEXTPNR_OPTS):
+        raise UsageError(f"--nextpnr-opts may not set {', '.join(_OWN_NEXTPNR_OPTS)} "
+                         "(the build sets them)")
     r = build(args.board, args.output, log=lambda m: print(f"{prog}: {m}", flush=True),
-              tn=args.tn, tm=args.tm, clock_mhz=args.clock_mhz)
+              tn=args.tn, tm=args.tm, clock_mhz=args.clock_mhz, nextpnr_opts=args.nextpnr_opts)
     print(_markdown(r))
     if not r["ok"]:
         print(f"{prog}: FAILED: {r['failure']}", file=sys.stderr)

@@ -129,6 +129,8 @@ def _cases():
          "--clock-mhz must be positive"),
         ("boards.build", ["ulx3s", "--clock-mhz", "1", "-o", "{d}/b"],
          "no ECP5 PLL setting gives 1 MHz"),
+        ("boards.build", ["ulx3s", "--nextpnr-opts=--seed 2 --report x.json", "-o", "{d}/b"],
+         "--nextpnr-opts may not set --report"),
         ("boards.sim", ["--port", "70000"], "--port must be in 1..65535, not 70000"),
         ("boards.sim", ["--tn", "3"], "tn must be a power of two"),
         ("boards.sim", ["--connections", "0"], "--connections: must be a positive integer"),

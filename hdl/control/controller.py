@@ -243,10 +243,14 @@ class Controller(wiring.Component):
             m.d.sync += self.done.eq(1)
         for i, u in enumerate(UNITS):
             instr = ports[i].instr
+            # (the payload by the head's unit alone, a register: when the port's
+            # valid holds, the head is offered to it exactly when it is the
+            # head's unit; the hazard check does not reach the units' registers
+            # that follow the payload)
             m.d.comb += [instr.valid.eq(h_offer[i] | s_offer[i]),
-                         instr.payload.eq(Mux(h_offer[i], q[0], q[1]))]
+                         instr.payload.eq(Mux(h_unit[i], q[0], q[1]))]
             with m.If(instr.valid & instr.ready):
-                m.d.sync += [cur_res[i][1].eq(Mux(h_offer[i], h_reads, s_reads)),
-                             cur_res[i][2].eq(Mux(h_offer[i], h_writes, s_writes))]
+                m.d.sync += [cur_res[i][1].eq(Mux(h_unit[i], h_reads, s_reads)),
+                             cur_res[i][2].eq(Mux(h_unit[i], h_writes, s_writes))]
                 if u == "compute":
                     m.d.sync += [drain_res[1].eq(cur_res[i][1]), drain_res[2].eq(cur_res[i][2])]

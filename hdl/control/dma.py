@@ -150,19 +150,15 @@ class LoadUnit(wiring.Component):
         m.d.comb += [lens.w_en.eq(s2_valid),
                      lens.w_data.eq((total + lanes - 1) >> clog2(lanes))]
 
-        def fixed_chunk(v):
-            c = Signal(16, name="fixed_chunk")
+        def fixed_chunk(v, less=0):
+            """The row length of a target with fixed rows, less ``less`` (constants)."""
+            c = Signal(16, name=f"fixed_chunk_m{less}")
             with m.Switch(v.target):
-                with m.Case(Target.NIB, Target.SIB):
-                    m.d.comb += c.eq(words["bitmap"])
-                with m.Case(Target.SB):
-                    m.d.comb += c.eq(words["sb"])
-                with m.Case(Target.BIAS):
-                    m.d.comb += c.eq(words["bias"])
-                with m.Case(Target.LUT):
-                    m.d.comb += c.eq(1)
-                with m.Case(Target.NBIN):
-                    m.d.comb += c.eq(words["nbin"])
+                for targets, n in (((Target.NIB, Target.SIB), words["bitmap"]),
+                                   ((Target.SB,), words["sb"]), ((Target.BIAS,), words["bias"]),
+                                   ((Target.LUT,), 1), ((Target.NBIN,), words["nbin"])):
+                    with m.Case(*targets):
+                        m.d.comb += c.eq((n - less) % (1 << 16))
             return c
 
         # The row in hand (valid when ``have``): whether it is empty, its length
@@ -217,12 +213,12 @@ class LoadUnit(wiring.Component):
                          left.eq(lens.r_data - 1), chunk_m1.eq(lens.r_data - 1),
                          word_last.eq(lens.r_data == 1)]
         with m.If(~busy):           # (taken with the instruction: see elaborate)
-            fixed = fixed_chunk(iv)
+            fixed, fixed_m1 = fixed_chunk(iv), fixed_chunk(iv, 1)
             is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
                          sparse.eq(is_sparse), have.eq(~is_sparse),
-                         empty.eq(fixed == 0), left.eq(fixed - 1), chunk_m1.eq(fixed - 1),
+                         empty.eq(fixed == 0), left.eq(fixed_m1), chunk_m1.eq(fixed_m1),
                          word_last.eq(fixed == 1),
                          look_addr.eq(Mux(iv.half, cfg.half(cfg.window_rows), 0) + iv.row),
                          look_left.eq(Mux(is_sparse, iv.count, 0))]
@@ -343,11 +339,12 @@ class StoreUnit(wiring.Component):
         row_index = win_rd * G + grp
         m.d.comb += [rd.addr.eq(half_base + row_index[:16]), rd.en.eq(1)]
         can_read = reading & ~win_full & ~rd_pending & (grp < G)
+        in_range = Signal()       # the row read is one of the STORE's (else zeros)
         with m.If(can_read):
-            m.d.sync += [rd_pending.eq(1), rd_grp.eq(grp), grp.eq(grp + 1)]
+            m.d.sync += [rd_pending.eq(1), rd_grp.eq(grp), grp.eq(grp + 1),
+                         in_range.eq(row_index < st.rows)]
         with m.If(rd_pending):
             m.d.sync += rd_pending.eq(0)
-            in_range = (win_rd * G + rd_grp) < st.rows
             for k in range(G):
                 with m.If(rd_grp == k):
                     m.d.sync += window[k * 16 * tn:(k + 1) * 16 * tn].eq(

@@ -96,10 +96,10 @@ class Encoder(wiring.Component):
         d_total = Signal(cw, reset_less=True)
         d_last = Signal(reset_less=True)
         beat = Signal(range(W // tn + 1))
-        # The beats after this one (``left``) and whether this is the window's last
-        # (``d_final``) are registers, counted down as beats go: the handshake
-        # that enables the stages' wide registers does no arithmetic.
-        left = Signal(range(W // tn + 1))
+        # The nonzeros from this beat on (``rem``) and whether this is the window's
+        # last beat (``d_final``) are registers, counted down as beats go: the
+        # handshake that enables the stages' wide registers does no arithmetic.
+        rem = Signal(cw)
         d_final = Signal()
 
         o_free = ~self.o.valid | self.o.ready
@@ -133,8 +133,7 @@ class Encoder(wiring.Component):
             m.d.sync += [d_rank[p].eq(inclusive[p - 1] if p else 0) for p in range(W)]
             total = inclusive[W - 1]
             # (an empty window takes one beat, as does a window of up to tn nonzeros)
-            m.d.sync += [left.eq(Mux(total == 0, 0, (total - 1) >> clog2(tn))),
-                         d_final.eq(total <= tn)]
+            m.d.sync += [rem.eq(total), d_final.eq(total <= tn)]
 
         lane_valid, lane_pos = route_by_rank(m, d_nz, d_rank, beat, tn)
         flat = d_value.as_value()
@@ -152,7 +151,7 @@ class Encoder(wiring.Component):
                              self.o.payload.value[k].eq(lane_value[k])]
             m.d.sync += beat.eq(Mux(finish, 0, beat + 1))
             with m.If(~d_final):
-                m.d.sync += [left.eq(left - 1), d_final.eq(left == 1)]
+                m.d.sync += [rem.eq(rem - tn), d_final.eq(rem <= 2 * tn)]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m
