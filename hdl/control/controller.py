@@ -149,14 +149,21 @@ class Controller(wiring.Component):
 
     def _queue(self, m, ib_r):
         """The instruction queue: two entries read from the IB, ``pops`` of them taken
-        each cycle by the dispatch.  Returns ``(entries, decoded, count, pops)``."""
-        q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
+        each cycle by the dispatch.  Returns ``(entries, decoded, count, pops)``.
+
+        A ring of two slots and a head pointer: an arriving word is written at
+        the tail (head + count, free whenever a word arrives: a read is issued
+        only while fewer than two are held or coming), and the dispatch's pops
+        move the head pointer only, so its issue logic enables no wide register
+        (ECP5 timing)."""
         # Beside each entry its decoded unit and resources (decode_resources of
         # the word as it arrives from the IB): the dispatch's hazard check starts
         # from registers.
         in_unit, in_reads, in_writes = decode_resources(m, ib_r.data, "incoming")
         incoming = Cat(*in_unit, in_reads, in_writes)
-        qd = [Signal(len(incoming), name=f"q{k}_decoded") for k in range(2)]
+        slots = [Signal(WORD_BITS, name=f"slot{k}") for k in range(2)]
+        slots_d = [Signal(len(incoming), name=f"slot{k}_decoded") for k in range(2)]
+        head = Signal()
         count = Signal(2)
         fetch_ptr = Signal(range(self._cfg.ib_depth + 1))
         inflight = Signal()
@@ -164,25 +171,22 @@ class Controller(wiring.Component):
         push = inflight  # the IB read issued last cycle arrives now
         can_read = self.running & (count + inflight - pops < 2) & (fetch_ptr < self.prog_len)
         m.d.comb += [ib_r.addr.eq(fetch_ptr), ib_r.en.eq(1)]
+        tail = (head + count)[0]
         with m.If(self.start):
-            m.d.sync += [fetch_ptr.eq(0), inflight.eq(0), count.eq(0)]
+            m.d.sync += [fetch_ptr.eq(0), inflight.eq(0), count.eq(0), head.eq(0)]
         with m.Else():
             m.d.sync += inflight.eq(can_read)
             with m.If(can_read):
                 m.d.sync += fetch_ptr.eq(fetch_ptr + 1)
-            # queue update: drop `pops` from the front, append the arriving word
-            left = count - pops
-            for regs, new in ((q, ib_r.data), (qd, incoming)):
-                kept = [Mux(pops == 0, regs[0], Mux(pops == 1, regs[1], 0)),
-                        Mux(pops == 0, regs[1], 0)]
-                with m.If(push):
-                    with m.If(left == 0):
-                        m.d.sync += regs[0].eq(new)
-                    with m.Else():
-                        m.d.sync += [regs[0].eq(kept[0]), regs[1].eq(new)]
-                with m.Else():
-                    m.d.sync += [regs[0].eq(kept[0]), regs[1].eq(kept[1])]
-            m.d.sync += count.eq(Mux(push, left + 1, left))
+            for k in range(2):
+                with m.If(push & (tail == k)):
+                    m.d.sync += [slots[k].eq(ib_r.data), slots_d[k].eq(incoming)]
+            m.d.sync += [head.eq(head ^ pops[0]), count.eq(count - pops + push)]
+        q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
+        qd = [Signal(len(incoming), name=f"q{k}_decoded") for k in range(2)]
+        m.d.comb += [q[0].eq(Mux(head, slots[1], slots[0])), q[1].eq(Mux(head, slots[0], slots[1])),
+                     qd[0].eq(Mux(head, slots_d[1], slots_d[0])),
+                     qd[1].eq(Mux(head, slots_d[0], slots_d[1]))]
         return q, qd, count, pops
 
     def _dispatch(self, m, q, qd, count, pops):
