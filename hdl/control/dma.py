@@ -441,10 +441,13 @@ class StoreUnit(wiring.Component):
             with m.If(win_rd + 1 == st.windows):
                 m.d.sync += reading.eq(0)
 
-        with m.If(start):
+        # While idle the reader's and writer's counters rest at their start values
+        # (nothing reads them then): the issue handshake enables only ``busy`` and
+        # ``reading``.
+        with m.If(~busy):
             sv = view(Op.STORE, self.issue.instr.payload)
-            m.d.sync += [busy.eq(1), win_rd.eq(0), grp.eq(0), win_full.eq(0),
-                         reading.eq(sv.windows != 0), w_win.eq(0), rd_pending.eq(0)]
-        with m.Elif(busy & (w_win == st.windows) & ~reading):
+            m.d.sync += [busy.eq(start), reading.eq(start & (sv.windows != 0)),
+                         win_rd.eq(0), grp.eq(0), win_full.eq(0), w_win.eq(0), rd_pending.eq(0)]
+        with m.Elif((w_win == st.windows) & ~reading):
             m.d.sync += busy.eq(0)
         return m
