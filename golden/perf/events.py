@@ -17,10 +17,9 @@ the architecture moves data (docs/architecture.md §3):
   and writes each group's NBout row (reading it first when pooling); a STORE
   reads its NBout rows; every instruction is read from the IB once.  The WDM's
   lookup tables (``lut``) are 16-bit entries replicated per weight lane
-  (:mod:`hdl.datapath.wdm`; an 8-bit table's copy serves two lanes): a LUT
-  LOAD writes each entry into every copy of each table it fits, a decoded SB
-  word of 4- or 8-bit slots reads one entry per slot (raw 16-bit weights need
-  none);
+  (:mod:`hdl.datapath.wdm`): a LUT LOAD writes each entry into every copy of
+  each table it fits, a decoded SB word of 4- or 8-bit slots reads one entry
+  per slot (raw 16-bit weights need none);
 * ``multiplies`` and ``adds``: every PE multiplies ``tm`` lanes per SSM step
   (``steps * tn * tm``; lanes without a pair multiply zeros), its adder tree
   and accumulator add ``tm`` per step, its PEFU adds the bias once per group;
@@ -72,15 +71,15 @@ def buffer_bytes(cfg):
 
 
 def lut_copies(cfg, entries):
-    """Entry writes of a LUT LOAD of ``entries`` entries, per PE
-    (:mod:`hdl.datapath.wdm`: a 16-entry table per 4-bit lane, a 256-entry table
-    per two 8-bit lanes (one RAM, two read ports), each written where the entry
-    fits); ``entries`` is their count, written from address 0."""
+    """Table copies a LUT LOAD of ``entries`` entries writes each entry into, per
+    PE (:mod:`hdl.datapath.wdm`: one copy per lane, a 16-entry table for 4-bit
+    slots and a 256-entry one for 8-bit slots, each written where the entry fits);
+    the entries' list ``entries`` is their count, written from address 0."""
     copies = 0
     if 4 in cfg.widths:
         copies += min(entries, 16) * slots_per_word(4, cfg.tm)
     if 8 in cfg.widths:
-        copies += min(entries, 256) * -(-slots_per_word(8, cfg.tm) // 2)
+        copies += min(entries, 256) * slots_per_word(8, cfg.tm)
     return copies
 
 

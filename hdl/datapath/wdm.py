@@ -15,19 +15,11 @@ Generated Verilog (``python -m hdl.generate wdm --tm TM``), module ``wdm``:
 ``o`` (out)                 ``weight[16 * tm]`` signed 16 (lanes past the word's slot
                             count are 0), ``side``
 
-A table write is registered and lands the cycle after it is offered; no word is
-taken on ``i`` in that cycle (``i.ready`` is low: the write shares a RAM port
-with a lane's read).  So a word taken in the cycle a write is offered decodes
-with the table before it, every word taken later with the table after it.  (In
-the accelerator a ``LOAD`` of the tables never runs beside a ``COMPUTE``: the
-controller's scoreboard orders them.)
-
-8-bit tables: each RAM copy serves two lanes, one through a read port of its
-own, the other through the port the table writes use (a true dual-port block
-RAM holds two tables' lanes instead of one).
+A table write takes effect for words taken on ``i`` after it (a write at the
+edge that takes a word is not seen by that word).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -100,13 +92,7 @@ class WDM(wiring.Component):
         m = Module()
         tm = self._tm
         m.d.comb += self.lut.ready.eq(1)  # a table write never waits
-        # (registered: the write's address reaches a shared RAM port through a
-        # multiplexer, and no word is taken while it lands)
-        w_valid = Signal()
-        addr = Signal.like(self.lut.payload.addr)
-        value = Signal.like(self.lut.payload.value)
-        m.d.sync += [w_valid.eq(self.lut.valid), addr.eq(self.lut.payload.addr),
-                     value.eq(self.lut.payload.value)]
+        addr, value = self.lut.payload.addr, self.lut.payload.value
 
         word = self.i.payload.word
         # Two stages: a (the tables read, the slot code, the raw word, side band)
@@ -115,13 +101,13 @@ class WDM(wiring.Component):
         a_valid = Signal()
         o_free = ~self.o.valid | self.o.ready
         a_free = ~a_valid | o_free
-        take = self.i.valid & a_free & ~w_valid
-        m.d.comb += self.i.ready.eq(a_free & ~w_valid)
+        take = self.i.valid & a_free
+        m.d.comb += self.i.ready.eq(a_free)
         o_slot = Signal(Slot, reset_less=True)
         o_word = Signal(64 * tm, reset_less=True)
         a_side = Signal(self._side, reset_less=True) if self._side is not None else None
         with m.If(a_free):
-            m.d.sync += a_valid.eq(take)
+            m.d.sync += a_valid.eq(self.i.valid)
         with m.If(take):
             m.d.sync += o_slot.eq(self.i.payload.slot)
             if 16 in self._widths:
@@ -140,35 +126,23 @@ class WDM(wiring.Component):
         # with the word at the edge that takes it, held while stage a stalls.
         # Yosys maps them to block or distributed RAM (one copy per read port)
         # instead of a multiplexer tree per lane.
-        def table(depth, lanes, slot, shared):
-            # Single-write copies, all written together (a memory with dozens of
-            # read ports crashes Yosys 0.70's memory_libmap for ECP5).  ``shared``:
-            # two lanes per copy, the first read through the write's port (the
-            # same address signal: Yosys maps the pair to one read-write port).
-            lane_addr = [word[slot * k: slot * k + slot] for k in range(lanes)]
-            width = clog2(depth)
+        def table(depth, lanes, slot):
+            # One single-read-port copy per lane, all written together (a memory
+            # with dozens of read ports crashes Yosys 0.70's memory_libmap for ECP5).
             data_out = []
-            per_copy = 2 if shared else 1
-            for c in range(0, lanes, per_copy):
+            for k in range(lanes):
                 mem = Memory(shape=signed(16), depth=depth, init=[])
-                m.submodules[f"lut{slot}_{c}"] = mem
+                m.submodules[f"lut{slot}_{k}"] = mem
                 wr = mem.write_port()
-                m.d.comb += [wr.data.eq(value), wr.en.eq(w_valid & (addr < depth))]
-                if shared:
-                    port_a = Signal(width, name=f"lut{slot}_{c}_addr")
-                    m.d.comb += [port_a.eq(Mux(w_valid, addr[:width], lane_addr[c])),
-                                 wr.addr.eq(port_a)]
-                else:
-                    m.d.comb += wr.addr.eq(addr[:width])
-                for k in range(c, min(c + per_copy, lanes)):
-                    rd = mem.read_port()
-                    m.d.comb += [rd.addr.eq(port_a if shared and k == c else lane_addr[k]),
-                                 rd.en.eq(take)]
-                    data_out.append(rd.data)
+                rd = mem.read_port()
+                m.d.comb += [wr.addr.eq(addr[:clog2(depth)]), wr.data.eq(value),
+                             wr.en.eq(self.lut.valid & (addr < depth)),
+                             rd.addr.eq(word[slot * k: slot * k + slot]), rd.en.eq(take)]
+                data_out.append(rd.data)
             return data_out
 
-        nib = table(16, 16 * tm, 4, shared=False) if 4 in self._widths else None
-        byte = table(256, 8 * tm, 8, shared=True) if 8 in self._widths else None
+        nib = table(16, 16 * tm, 4) if 4 in self._widths else None
+        byte = table(256, 8 * tm, 8) if 8 in self._widths else None
         for k in range(16 * tm):
             choices = {}
             if nib is not None:

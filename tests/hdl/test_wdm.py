@@ -71,60 +71,6 @@ def test_region_reload_between_words():
     assert got == wdm_expected(lut_a, words, 2) + wdm_expected(lut_b, words, 2)
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-def test_table_writes_beside_words(seed):
-    # Words offered every cycle while a table is rewritten entry by entry at random
-    # cycles: no word is taken the cycle after a write is offered (the write lands
-    # then, through a lane's RAM port), and each word decodes with the table of
-    # every write offered before the cycle that took it.
-    rng = np.random.default_rng(seed)
-    tm = 2
-    lut_a, words = wdm_workload(rng, tm, 60, widths=(4, 8))
-    lut_b = rng.integers(-32768, 32768, size=256)
-    writes = [(int(a), int(lut_b[a])) for a in rng.permutation(256)[:40]]
-    dut = WDM(tm=tm)
-    log = {"writes": [], "takes": [], "outs": []}
-
-    async def bench(ctx):
-        await load_lut(dut, lut_a)(ctx)
-        pending, w_left = list(words), list(writes)
-        ctx.set(dut.o.ready, 1)
-        for cycle in range(600):
-            if pending:
-                slot, word = pending[0]
-                ctx.set(dut.i.payload, {"word": word, "slot": Slot.of(slot).value})
-            ctx.set(dut.i.valid, bool(pending))
-            write = bool(w_left) and rng.random() < 0.3
-            if write:
-                ctx.set(dut.lut.payload, {"addr": w_left[0][0], "value": w_left[0][1]})
-            ctx.set(dut.lut.valid, write)
-            _, _, ready, o_valid, o_payload = await ctx.tick().sample(
-                dut.i.ready, dut.o.valid, dut.o.payload)
-            if write:
-                log["writes"].append((cycle, *w_left.pop(0)))
-            if pending and ready:
-                log["takes"].append((cycle, pending.pop(0)))
-            if o_valid:
-                log["outs"].append([int(x) for x in o_payload.weight])
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    assert len(log["takes"]) == len(words) == len(log["outs"]), f"seed {seed}"
-    write_cycles = {c for c, _, _ in log["writes"]}
-    assert not [c for c, _ in log["takes"] if c - 1 in write_cycles], f"seed {seed}"
-    assert any(c in write_cycles for c, _ in log["takes"]), "a take beside a write offer"
-    expected = []
-    for cycle, word in log["takes"]:
-        table = np.array(lut_a)
-        for c, addr, value in log["writes"]:
-            if c < cycle:
-                table[addr] = value
-        expected += wdm_expected(table, [word], tm)
-    assert log["outs"] == expected, f"seed {seed}"
-
-
 @pytest.mark.parametrize("kwargs, message", [
     (dict(tm=3), r"^tm must be a power of two in 1\.\.64, not 3$"),
     (dict(tm=2, widths=(4, 6)),
