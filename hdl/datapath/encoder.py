@@ -93,7 +93,6 @@ class Encoder(wiring.Component):
         d_value = Signal(data.ArrayLayout(signed(self._width), W), reset_less=True)
         d_nz = Signal(W, reset_less=True)
         d_rank = [Signal(cw, name=f"d_rank{p}", reset_less=True) for p in range(W)]
-        d_total = Signal(cw, reset_less=True)
         d_last = Signal(reset_less=True)
         beat = Signal(range(W // tn + 1))
         # The nonzeros from this beat on (``rem``) and whether this is the window's
@@ -127,8 +126,7 @@ class Encoder(wiring.Component):
         with m.If(d_take):
             m.d.sync += d_valid.eq(a_valid)
         with m.If(d_take & a_valid):
-            m.d.sync += [d_value.eq(a_value), d_nz.eq(a_nz), d_last.eq(a_last),
-                         d_total.eq(inclusive[W - 1])]
+            m.d.sync += [d_value.eq(a_value), d_nz.eq(a_nz), d_last.eq(a_last)]
             # (the rank of position p: the nonzeros before it)
             m.d.sync += [d_rank[p].eq(inclusive[p - 1] if p else 0) for p in range(W)]
             total = inclusive[W - 1]
