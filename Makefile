@@ -24,8 +24,9 @@ SIM ?= icarus
 # The regression's matrix (quick or full) and seeds per case (empty: the preset's).
 PRESET ?= full
 SEEDS ?=
-# make bitstream BOARD=ulx3s|icebreaker; make board-sim PORT=5555
+# make bitstream BOARD=ulx3s|icebreaker (WINDOW_K=4|8|16: the NSM window in Tm); make board-sim PORT=5555
 BOARD ?= ulx3s
+WINDOW_K ?=
 PORT ?= 5555
 export SIM
 
@@ -36,7 +37,7 @@ help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
 	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES); demo and bench take ENERGY_TABLE=FILE;"
 	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N;"
-	@echo "  make bitstream takes BOARD=$(BOARD), TN, TM, MHZ (the board's unless given), NEXTPNR_OPTS; make board-sim takes PORT=$(PORT) and SIM)"
+	@echo "  make bitstream takes BOARD=$(BOARD), TN, TM, WINDOW_K, MHZ (the board's unless given), NEXTPNR_OPTS; make board-sim takes PORT=$(PORT) and SIM)"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -92,8 +93,8 @@ verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 synth: verilog ## Yosys area per module and per block of the whole accelerator (Tn=Tm=2), ice40 and ecp5: build/area.md, area.json, area.png
 	$(PY) -m hdl.synth build/verilog -o build
 
-bitstream: install ## board top (accelerator + RAM + UART host link) for BOARD=ulx3s|icebreaker (TN, TM, MHZ: the board's unless given; NEXTPNR_OPTS: extra nextpnr options): build/boards/BOARD/ bitstream, report.json, report.md (fails if it does not fit or meet timing)
-	$(PY) -m boards.build $(BOARD) -o build/boards/$(BOARD) $(if $(filter command line,$(origin TN)),--tn $(TN)) $(if $(filter command line,$(origin TM)),--tm $(TM)) $(if $(MHZ),--clock-mhz $(MHZ)) $(if $(NEXTPNR_OPTS),--nextpnr-opts "$(NEXTPNR_OPTS)")
+bitstream: install ## board top (accelerator + RAM + UART host link) for BOARD=ulx3s|icebreaker (TN, TM, WINDOW_K, MHZ: the board's unless given; NEXTPNR_OPTS: extra nextpnr options): build/boards/BOARD/ bitstream, report.json, report.md (fails if it does not fit or meet timing)
+	$(PY) -m boards.build $(BOARD) -o build/boards/$(BOARD) $(if $(filter command line,$(origin TN)),--tn $(TN)) $(if $(filter command line,$(origin TM)),--tm $(TM)) $(if $(WINDOW_K),--window-k $(WINDOW_K)) $(if $(MHZ),--clock-mhz $(MHZ)) $(if $(NEXTPNR_OPTS),--nextpnr-opts "$(NEXTPNR_OPTS)")
 
 board-sim: install ## the board top in simulation behind TCP PORT (5555): then python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:PORT
 	$(PY) -m boards.sim --port $(PORT) --sim $(SIM)

@@ -28,6 +28,7 @@ from amaranth.lib import io
 from boards.clocks import PLL, ecp5_pll, ice40_pll
 from boards.timing import slack_histogram, worst_paths
 from golden.cli import ArgumentParser, UsageError, atomic_json, atomic_write, output_dir, run_main
+from golden.contract.config import WINDOW_KS
 
 __all__ = ["BOARDS", "BoardSpec", "GOAL_MHZ", "PlatformTop", "build",
            "configurations_markdown", "largest_at_goal", "main"]
@@ -206,8 +207,9 @@ def _parse_nextpnr(family, report_path, log_text):
     return out
 
 
-def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, nextpnr_opts=""):
-    """Build ``board`` (with ``tn``/``tm`` in place of its configuration's, the clock
+def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, nextpnr_opts="",
+          window_k=None):
+    """Build ``board`` (with ``tn``/``tm``/``window_k`` in place of its configuration's, the clock
     at ``clock_mhz`` in place of its own, ``nextpnr_opts`` added to nextpnr's
     command line); return the report dict (also written to ``out_dir``)."""
     if board not in BOARDS:
@@ -223,10 +225,11 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, next
             (out / stale).unlink()
     env = {**os.environ, **_tool_env()}      # for the build script only
     platform = _platform(spec)
-    cfg = board_config(spec, tn=tn, tm=tm)
+    cfg = board_config(spec, tn=tn, tm=tm, window_k=window_k)
     pll = board_clock(spec, platform, clock_mhz)
     target = (pll.f_out if pll else platform.default_clk_frequency) / 1e6
-    log(f"building {board} ({spec.platform}): Tn={cfg.tn} Tm={cfg.tm}, {spec.mem_words} words "
+    log(f"building {board} ({spec.platform}): Tn={cfg.tn} Tm={cfg.tm} window={cfg.window}, "
+        f"{spec.mem_words} words "
         f"of {cfg.mem_width} bits, clock {target:g} MHz"
         + (f" (PLL from {platform.default_clk_frequency / 1e6:g} MHz)" if pll else "")
         + f", UART {spec.baud} baud ...")
@@ -244,7 +247,8 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, next
     log_text = ("".join(p.read_text(errors="replace") for p in gw.glob("*.tim"))
                 if gw.exists() else "")
     report = {"board": board, "platform": spec.platform, "family": spec.family,
-              "config": cfg.as_dict(), "mem_words": spec.mem_words, "baud": spec.baud,
+              "config": cfg.as_dict(), "window": cfg.window,
+              "speedup_bound": cfg.speedup_bound, "mem_words": spec.mem_words, "baud": spec.baud,
               "target_mhz": round(target, 3), "pll": None if pll is None else pll.params,
               "nextpnr_opts": " ".join([spec.nextpnr_opts, nextpnr_opts]).strip(),
               "fmax_mhz": None, "luts": None, "dsp": None,
@@ -293,8 +297,10 @@ def _record_configuration(path, report):
             print(f"boards.build: {path} is not a configurations table; starting a new one",
                   file=sys.stderr)
     cfg = report["config"]
-    key = f"{cfg['tn']}x{cfg['tm']}"
-    rows[key] = {"key": key, "tn": cfg["tn"], "tm": cfg["tm"],
+    k = cfg.get("window_k", 16)
+    key = f"{cfg['tn']}x{cfg['tm']}" + ("" if k == 16 else f"-k{k}")
+    rows[key] = {"key": key, "tn": cfg["tn"], "tm": cfg["tm"], "window_k": k,
+                 "window": k * cfg["tm"],
                  **{k: report.get(k) for k in _ROW_KEYS},
                  "built": time.strftime("%Y-%m-%d %H:%M")}
     ordered = sorted(rows.values(), key=lambda r: (r["tn"] * r["tm"], r["tn"]))
@@ -314,15 +320,18 @@ def configurations_markdown(rows, goal_mhz=GOAL_MHZ):
     """The table of every configuration built into one directory."""
     def num(v, unit=""):
         return "–" if v is None else f"{v:,}{unit}"
-    lines = ["| Tn × Tm | LUTs | FFs | DSP | BRAM | Fmax (MHz) | peak GOP/s | fits | built |",
-             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = ["| Tn × Tm | window | LUTs | FFs | DSP | BRAM | Fmax (MHz) | peak GOP/s | fits "
+             "| built |", "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
-        lines.append(f"| {r['tn']} × {r['tm']} | {num(r['luts'])} | {num(r['ffs'])} | "
-                     f"{num(r['dsp'])} | {num(r['bram'])} | {num(r['fmax_mhz'])} | "
-                     f"{num(r['peak_gops'])} | {'yes' if r['fits'] else 'no'} | {r['built']} |")
+        k = r.get("window_k", 16)
+        lines.append(f"| {r['tn']} × {r['tm']} | {k}·Tm = {k * r['tm']} | {num(r['luts'])} | "
+                     f"{num(r['ffs'])} | {num(r['dsp'])} | {num(r['bram'])} | "
+                     f"{num(r['fmax_mhz'])} | {num(r['peak_gops'])} | "
+                     f"{'yes' if r['fits'] else 'no'} | {r['built']} |")
     best = largest_at_goal(rows, goal_mhz)
     lines += ["", "Largest configuration that fits at ≥ "
-              f"{goal_mhz:g} MHz: " + (f"Tn = {best['tn']}, Tm = {best['tm']} "
+              f"{goal_mhz:g} MHz: " + (f"Tn = {best['tn']}, Tm = {best['tm']}, window "
+                                       f"{best.get('window_k', 16)}·Tm "
                                        f"({best['fmax_mhz']} MHz)." if best else
                                        "none of those built."), ""]
     return lines
@@ -337,6 +346,8 @@ def _markdown(r):
     cfg = r["config"]
     lines = [f"# Bitstream: {r['board']}", "",
              f"Platform `{r['platform']}`; configuration Tn = {cfg['tn']}, Tm = {cfg['tm']}, "
+             f"NSM window {cfg.get('window_k', 16)}·Tm = {cfg.get('window_k', 16) * cfg['tm']} "
+             f"(a speed-up bound of {cfg.get('window_k', 16)}× from weight sparsity), "
              f"widths {cfg['widths']}, instruction buffer {cfg['ib_bytes']} B, RAM "
              f"{r['mem_words']} words of {cfg['mem_width']} bits; UART {r['baud']} baud"
              + (f"; nextpnr `{r['nextpnr_opts']}`" if r.get("nextpnr_opts") else "") + ".", "",
@@ -388,6 +399,8 @@ def main(argv=None):
     p.add_argument("-o", "--output", metavar="DIR", help="default build/boards/BOARD")
     p.add_argument("--tn", type=int, help="PEs (default: the board's configuration)")
     p.add_argument("--tm", type=int, help="multipliers per PE (default: the board's)")
+    p.add_argument("--window-k", type=int, choices=WINDOW_KS,
+                   help="NSM window in multiples of Tm (default: the board's)")
     p.add_argument("--clock-mhz", type=float,
                    help="the accelerator's clock from the board's PLL (default: the board's)")
     p.add_argument("--nextpnr-opts", default="", metavar="OPTS",
@@ -402,13 +415,14 @@ def _run(prog, args):
     if args.clock_mhz is not None and not args.clock_mhz > 0:
         raise UsageError(f"--clock-mhz must be positive, not {args.clock_mhz}")
     spec = BOARDS[args.board]
-    board_config(spec, tn=args.tn, tm=args.tm)        # a bad Tn/Tm fails here, at once
+    board_config(spec, tn=args.tn, tm=args.tm, window_k=args.window_k)   # a bad one fails here
     board_clock(spec, _platform(spec), args.clock_mhz)
     if any(opt in args.nextpnr_opts.split() for opt in _OWN_NEXTPNR_OPTS):
         raise UsageError(f"--nextpnr-opts may not set {', '.join(_OWN_NEXTPNR_OPTS)} "
                          "(the build sets them)")
     r = build(args.board, args.output, log=lambda m: print(f"{prog}: {m}", flush=True),
-              tn=args.tn, tm=args.tm, clock_mhz=args.clock_mhz, nextpnr_opts=args.nextpnr_opts)
+              tn=args.tn, tm=args.tm, clock_mhz=args.clock_mhz, nextpnr_opts=args.nextpnr_opts,
+              window_k=args.window_k)
     print(_markdown(r))
     if not r["ok"]:
         print(f"{prog}: FAILED: {r['failure']}", file=sys.stderr)

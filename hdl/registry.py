@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from golden.contract.config import DEFAULT_TM, DEFAULT_TN
 
-__all__ = ["Option", "Entry", "TN", "TM", "register", "registry", "build"]
+__all__ = ["Option", "Entry", "TN", "TM", "WINDOW_K", "register", "registry", "build"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ _REGISTRY = {}
 #: defaults as every other command: golden.config.DEFAULT_TN / DEFAULT_TM).
 TN = Option("--tn", "tn", DEFAULT_TN, "PEs (output neurons computed together), a power of two")
 TM = Option("--tm", "tm", DEFAULT_TM, "multipliers per PE, a power of two")
+WINDOW_K = Option("--window-k", "window_k", 16, "NSM window in multiples of Tm: 4, 8 or 16")
 
 # Modules of the package that are tools, not components.
 _TOOLS = {"hdl.generate", "hdl.synth", "hdl.registry", "hdl.formal"}

@@ -44,7 +44,7 @@ from hdl.control.compute import ComputeUnit
 from hdl.control.controller import Controller
 from hdl.control.dma import LoadUnit, StoreUnit
 from hdl.datapath.slice import SparseSlice
-from hdl.registry import TM, TN, register
+from hdl.registry import TM, TN, WINDOW_K, register
 
 __all__ = ["Accelerator"]
 
@@ -93,7 +93,7 @@ class Accelerator(wiring.Component):
             m.submodules[name] = mem
 
         m.submodules.datapath = sl = SparseSlice(tn=tn, tm=tm, sb_depth=cfg.sb_words,
-                                                 widths=cfg.widths, index_width=16,
+                                                 window=W, widths=cfg.widths, index_width=16,
                                                  max_fanin=cfg.max_fanin)
         m.submodules.cp = cp = Controller(cfg)
         m.submodules.load = ld = LoadUnit(cfg)
@@ -162,10 +162,10 @@ class Accelerator(wiring.Component):
         return m
 
 
-def _build(*, tn, tm):
-    return Accelerator(small_config(tn, tm))
+def _build(*, tn, tm, window_k=16):
+    return Accelerator(small_config(tn, tm, window_k=window_k))
 
 
 register("top", _build, help="the accelerator: buffers, controller, load/store/compute units, "
                              "datapath (small buffers; see golden.contract.config)",
-         options=(TN, TM), in_all=False)
+         options=(TN, TM, WINDOW_K), in_all=False)

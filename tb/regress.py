@@ -99,18 +99,22 @@ def _top_cases(full):
                   tag="-smallbuf"),
              # A slow memory: long latency, a request every other cycle, stalls.
              _top(4, 2, 8, memory={"latency": 12, "interval": 2, "p_stall": 0.3},
-                  tag="-slowmem")]
+                  tag="-slowmem"),
+             # A smaller NSM window (small parts): 4 * Tm = 32 positions.
+             _top(4, 8, 4, buffers={"window_k": 4}, tag="-k4")]
     if full:
         cases += [_top(8, 4, 4, sparsity=0.9), _top(4, 8, 16, dense=True),
-                  _top(2, 2, 4, sizes=(40, 20, 10, 3), tag="-3layer")]
+                  _top(2, 2, 4, sizes=(40, 20, 10, 3), tag="-3layer"),
+                  _top(2, 4, 8, buffers={"window_k": 8}, tag="-k8")]
         # (Tn = Tm = 16 end to end takes Icarus minutes per seed: `make test-slow`.)
     return cases
 
 
 PRESETS = {
     "quick": {"seeds": 2,
-              "help": "every module at Tn/Tm 2, 4, 16 and 5 accelerator cases, 2 seeds"},
-    "full": {"seeds": 5, "help": "the quick matrix plus 4 larger accelerator cases, 5 seeds"},
+              "help": "every module at Tn/Tm 2, 4, 16 and 6 accelerator cases (one at a "
+                      "4·Tm NSM window), 2 seeds"},
+    "full": {"seeds": 5, "help": "the quick matrix plus 5 larger accelerator cases, 5 seeds"},
 }
 
 

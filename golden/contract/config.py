@@ -5,8 +5,9 @@ Buffer sizes are in bytes, as in the thesis (NBin 8 KB, NBout 8 KB, NIBin 1 KB,
 SIB 1 KB, SB 32 KB per PE at Tn = Tm = 16); every buffer is split into two
 ping-pong halves.  Rows:
 
-* NBin: one NSM window per row, ``16 * tm`` int16 lanes (the window's nonzeros from lane 0);
-* NIBin, SIB: one window's bitmap per row (``16 * tm`` bits); NBin and NIBin are
+* NBin: one NSM window per row, ``window = window_k * tm`` int16 lanes (the window's
+  nonzeros from lane 0; the thesis' window is ``16 * tm``, small parts take 4 or 8);
+* NIBin, SIB: one window's bitmap per row (``window`` bits); NBin and NIBin are
   used row for row, so both hold ``window_rows`` (the smaller of the two sizes);
 * SB (per PE): one ``64 * tm``-bit word per row;
 * bias: ``tn`` int32 per row (one output group);
@@ -19,10 +20,13 @@ The memory port moves ``mem_width``-bit words.
 from dataclasses import asdict, dataclass
 
 from golden.contract.isa import WORD_BITS
-from golden.contract.params import check_pow2
+from golden.contract.params import check_choice, check_pow2
 
-__all__ = ["AccelConfig", "THESIS", "SMALL", "DEFAULT_TN", "DEFAULT_TM", "small_config",
-           "add_config_arguments", "config_from_args"]
+__all__ = ["AccelConfig", "THESIS", "SMALL", "DEFAULT_TN", "DEFAULT_TM", "WINDOW_KS",
+           "small_config", "add_config_arguments", "config_from_args"]
+
+#: The NSM window is ``window_k * tm`` positions, ``window_k`` one of these (the thesis: 16).
+WINDOW_KS = (4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -39,14 +43,21 @@ class AccelConfig:
     mem_width: int = 64
     widths: tuple = (4, 8, 16)
     max_fanin: int = 1 << 16
+    window_k: int = 16
 
     def __post_init__(self):
         check_pow2("tn", self.tn, 1, 64)
         check_pow2("tm", self.tm, 2, 64)
-        if self.tn > 16 * self.tm:
-            raise ValueError(f"tn must be at most 16 * tm = {16 * self.tm} (an Encoder window "
-                             f"of 16 * tm outputs holds whole groups), not {self.tn}")
-        check_pow2("mem_width", self.mem_width, 32, 16 * self.tm)
+        check_choice("window_k", self.window_k, WINDOW_KS)
+        if self.tn > self.window:
+            raise ValueError(f"tn must be at most the window {self.window_k} * tm = {self.window} "
+                             f"(an Encoder window of that many outputs holds whole groups), "
+                             f"not {self.tn}")
+        if self.window < 32:
+            raise ValueError(f"window_k * tm must be at least 32 (a bitmap row of at least one "
+                             f"32-bit memory word), not {self.window_k} * {self.tm} = "
+                             f"{self.window}")
+        check_pow2("mem_width", self.mem_width, 32, self.window)
         if self.mem_width > 32 * self.tn:
             raise ValueError(f"mem_width must be at most 32 * tn = {32 * self.tn} (a bias row), "
                              f"not {self.mem_width}")
@@ -68,8 +79,14 @@ class AccelConfig:
     # --- derived figures ---------------------------------------------------------
     @property
     def window(self):
-        """NSM window (positions per NBin/NIBin/SIB row)."""
-        return 16 * self.tm
+        """NSM window (positions per NBin/NIBin/SIB row): ``window_k * tm``."""
+        return self.window_k * self.tm
+
+    @property
+    def speedup_bound(self):
+        """The most the NSM can gain from weight sparsity: ``window / tm`` (a window of
+        ``window`` positions takes at least one cycle, at most ``window / tm``)."""
+        return self.window // self.tm
 
     @property
     def nbin_row_bytes(self):
@@ -117,7 +134,7 @@ class AccelConfig:
 
     @property
     def groups_per_window(self):
-        """NBout rows (groups of tn outputs) per output window of 16 * tm positions."""
+        """NBout rows (groups of tn outputs) per output window of ``window`` positions."""
         return self.window // self.tn
 
     @property
@@ -144,17 +161,20 @@ SMALL = AccelConfig(tn=4, tm=4, nbin_bytes=2048, nbout_bytes=512, nibin_bytes=12
 
 def small_config(tn=4, tm=4, **overrides):
     """A configuration with buffers sized for tests and small FPGAs at any Tn/Tm
-    (each keyword given and not None overrides its field)."""
-    window_bytes = 32 * tm
-    base = dict(tn=tn, tm=tm, nbin_bytes=16 * window_bytes, nibin_bytes=16 * 2 * tm,
-                sib_bytes=64 * 2 * tm, sb_bytes=64 * 8 * tm, bias_bytes=16 * 4 * tn,
-                nbout_bytes=max(64 * 2 * tn, 4 * 16 * tm * 2), ib_bytes=16 * 1024,
-                mem_width=min(64, 16 * tm, 32 * tn))
+    (each keyword given and not None overrides its field; the buffers follow
+    ``window_k``: 16 windows in NBin/NIBin, 64 in the SIB, four in NBout)."""
+    k = overrides.get("window_k") or 16
+    window = k * tm
+    base = dict(tn=tn, tm=tm, window_k=k, nbin_bytes=16 * 2 * window,
+                nibin_bytes=16 * window // 8, sib_bytes=64 * window // 8,
+                sb_bytes=64 * 8 * tm, bias_bytes=16 * 4 * tn,
+                nbout_bytes=max(64 * 2 * tn, 4 * window * 2), ib_bytes=16 * 1024,
+                mem_width=min(64, window, 32 * tn))
     base.update({k: v for k, v in overrides.items() if v is not None})
     return AccelConfig(**base)
 
 
-_CONFIG_OPTIONS = ("nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",
+_CONFIG_OPTIONS = ("window_k", "nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",
                    "bias_bytes", "ib_bytes", "mem_width")
 
 #: Tn and Tm of every command that takes them, unless the user gives others.
@@ -166,6 +186,10 @@ def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM):
     p.add_argument("--tn", type=int, default=tn, help=f"PEs, a power of two (default {tn})")
     p.add_argument("--tm", type=int, default=tm,
                    help=f"multipliers per PE, a power of two (default {tm})")
+    p.add_argument("--window-k", type=int, choices=WINDOW_KS,
+                   help="NSM window in multiples of Tm (default 16, the thesis'; 4 or 8 "
+                        "for small parts: a smaller NSM, NBin and Encoder, a speed-up "
+                        "bound of window / Tm)")
     for name, help_ in (("nbin-bytes", "NBin size"), ("nbout-bytes", "NBout size"),
                         ("nibin-bytes", "NIBin size"), ("sib-bytes", "SIB size"),
                         ("sb-bytes", "SB size per PE"), ("bias-bytes", "bias buffer size"),

@@ -77,11 +77,13 @@ class Timing:
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
         return 19 + lt + lm
 
-    def fill(self, tn, tm):
-        """The compute unit's fill and drain: grows with the H-tree (log2 tn)
-        and the adder tree (log2 tm)."""
+    def fill(self, tn, tm, window=None):
+        """The compute unit's fill and drain: grows with the H-tree (log2 tn), the
+        adder tree (log2 tm) and the NSM's prefix stages (two levels of the
+        log2(window)-level tree each; the window is ``16 * tm`` unless given)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 32 + lt + lm + (lm >= 3)
+        window = 16 * tm if window is None else window
+        return 29 + lt + lm + -(-((window - 1).bit_length()) // 2)
 
 
 TIMING = Timing()
@@ -203,7 +205,8 @@ def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
     behind the pipeline's latency."""
     # (skipping windows: three more cycles, to read the first SIB mask row,
     # register it and enter it in the compute unit's mask queue)
-    fill = timing.fill(cfg.tn, cfg.tm) + 3 * (step.fields["skip"] and not step.fields["dense"])
+    fill = timing.fill(cfg.tn, cfg.tm, cfg.window) + \
+        3 * (step.fields["skip"] and not step.fields["dense"])
     lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
     release = [r - start for r in pending]     # when each configuration leaves
     t = 0

@@ -42,8 +42,8 @@ def test_icebreaker_build_fails_loudly_when_it_does_not_fit(tmp_path, capsys):
     assert "none of those built" in (tmp_path / "report.md").read_text()
 
 
-def _report(tn, tm, fmax, fits=True, luts=1000):
-    return {"board": "ulx3s", "config": {"tn": tn, "tm": tm}, "luts": luts,
+def _report(tn, tm, fmax, fits=True, luts=1000, window_k=16):
+    return {"board": "ulx3s", "config": {"tn": tn, "tm": tm, "window_k": window_k}, "luts": luts,
             "luts_available": 83640, "ffs": 10, "dsp": tn * tm, "bram": 4, "bram_available": 208,
             "fmax_mhz": fmax, "target_mhz": 100.0,
             "peak_gops": None if fmax is None else 2 * tn * tm * fmax / 1000,
@@ -60,12 +60,18 @@ def test_configurations_table_keeps_one_row_per_configuration(tmp_path, capsys):
     # a rebuild replaces its row; rows go smallest first
     assert [(r["tn"], r["fmax_mhz"]) for r in rows] == [(2, 120.0), (4, 101.5), (8, None)]
     text = "\n".join(configurations_markdown(rows))
-    assert "| 4 × 4 | 1,000 | 10 | 16 | 4 | 101.5 | 3.248 | yes |" in text
-    assert "Largest configuration that fits at ≥ 100 MHz: Tn = 4, Tm = 4 (101.5 MHz)" in text
+    assert "| 4 × 4 | 16·Tm = 64 | 1,000 | 10 | 16 | 4 | 101.5 | 3.248 | yes |" in text
+    assert "Largest configuration that fits at ≥ 100 MHz: Tn = 4, Tm = 4, window 16·Tm " \
+           "(101.5 MHz)" in text
     # below the goal or not fitting never counts
     rows = _record_configuration(path, _report(4, 4, 99.9))
     assert largest_at_goal(rows)["tn"] == 2
     assert largest_at_goal(rows[2:]) is None
+    # the same Tn x Tm at another NSM window is a row of its own
+    rows = _record_configuration(path, _report(4, 4, 130.0, window_k=8))
+    assert [(r["key"], r["window"]) for r in rows if r["tn"] == 4] == [("4x4", 64), ("4x4-k8", 32)]
+    assert "| 4 × 4 | 8·Tm = 32 |" in "\n".join(configurations_markdown(rows))
+    assert largest_at_goal(rows)["key"] == "4x4-k8"
     path.write_text("not json")
     assert len(_record_configuration(path, _report(2, 2, 50.0))) == 1
     assert "not a configurations table" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from golden.compiler import CompileError, compile_model, small_config
+from golden.contract.config import WINDOW_KS
 from golden.contract.isa import Op, decode
 from golden.data.synthetic import random_inputs, random_model, random_sparse_fc
 from golden.perf import perfmodel
@@ -132,12 +133,15 @@ def test_model_equals_rtl_on_random_configurations(seed):
     model = random_model(rng, sizes, sparsity, int(rng.choice([4, 8])), block=(tn, tm))
     pool = int(rng.choice([1, 1, 2]))
     config["pool"] = pool
+    # the NSM window k * tm (at least a 32-bit memory word)
+    k = config["window_k"] = int(rng.choice([k for k in WINDOW_KS if k * tm >= 32]))
     x = random_inputs(rng, sizes[0], vectors=pool * int(rng.integers(1, 4)), density=density)
     try:
-        program = compile_model(model, small_config(tn, tm), x, dense=dense, pool=pool)
+        program = compile_model(model, small_config(tn, tm, window_k=k), x, dense=dense,
+                                pool=pool)
     except CompileError:      # a pooled layer wider than an NBout half
         config["pool"] = pool = 1
-        program = compile_model(model, small_config(tn, tm), x, dense=dense)
+        program = compile_model(model, small_config(tn, tm, window_k=k), x, dense=dense)
     _, counters, _ = run_accelerator(program, MemoryModel(latency=latency))
     p = perfmodel.predict(program, {"latency": latency})
     assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"]), \

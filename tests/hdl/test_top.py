@@ -65,7 +65,12 @@ def test_scoreboard_rule_hand_worked(a, b, clash):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(tn=3), r"^tn must be a power of two in 1\.\.64, not 3$"),
     (dict(tm=1), r"^tm must be a power of two in 2\.\.64, not 1$"),
-    (dict(tn=64, tm=2), r"^tn must be at most 16 \* tm = 32"),
+    (dict(tn=64, tm=2), r"^tn must be at most the window 16 \* tm = 32"),
+    (dict(window_k=5), r"^window_k must be one of 4, 8, 16, not 5$"),
+    (dict(tm=4, window_k=4, mem_width=32),
+     r"^window_k \* tm must be at least 32 .* not 4 \* 4 = 16$"),
+    (dict(tm=4, window_k=8, mem_width=64),
+     r"^mem_width must be a power of two in 32\.\.32, not 64$"),
     (dict(tm=2, mem_width=64), r"^mem_width must be a power of two in 32\.\.32, not 64$"),
     (dict(nbin_bytes=1000), r"^nbin_bytes must be a positive multiple of two rows of 512 bytes"),
     (dict(widths=(4, 12)), r"^widths must be a non-empty subset of \(4, 8, 16\)"),
@@ -79,14 +84,27 @@ def test_thesis_and_small_configs():
     assert (THESIS.tn, THESIS.tm, THESIS.window) == (16, 16, 256)
     assert THESIS.sb_words == 32 * 1024 // 128 and THESIS.nbout_rows == 8 * 1024 // 32
     assert SMALL.window_rows == 16 and SMALL.groups_per_window == 16
+    assert THESIS.speedup_bound == 16 and THESIS.window_k == 16
+
+
+def test_window_k_scales_the_window_rows_and_bound():
+    # Worked by hand: Tm = 8 at k = 4 is a 32-position window: a 64-byte NBin row,
+    # a 4-byte bitmap row, a speed-up bound of 4; small_config keeps 16 windows in
+    # NBin/NIBin and 64 in the SIB.
+    cfg = small_config(4, 8, window_k=4)
+    assert (cfg.window, cfg.nbin_row_bytes, cfg.bitmap_row_bytes) == (32, 64, 4)
+    assert cfg.speedup_bound == 4 and cfg.groups_per_window == 8
+    assert (cfg.window_rows, cfg.sib_rows, cfg.words["bitmap"]) == (16, 64, 1)
+    assert small_config(4, 8).window == 128 and small_config(4, 8).as_dict()["window_k"] == 16
 
 
 # --- compiler and golden machine (pure Python: many cases) ------------------------------
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(14))
 def test_golden_machine_equals_golden_inference(seed):
     rng = np.random.default_rng(seed)
-    tn, tm = [(4, 4), (2, 2), (4, 2), (2, 4), (8, 4), (1, 2)][seed % 6]
+    tn, tm, k = [(4, 4, 16), (2, 2, 16), (4, 2, 16), (2, 4, 16), (8, 4, 16), (1, 2, 16),
+                 (4, 8, 4), (2, 4, 8)][seed % 8]
     sizes = [int(rng.integers(1, 90)) for _ in range(int(rng.integers(2, 4)))]
     bits = [4, 8, 16, 2][seed % 4]
     sparsity = [0.0, 0.5, 0.9, 0.99][seed % 4]
@@ -94,15 +112,16 @@ def test_golden_machine_equals_golden_inference(seed):
     model = random_model(rng, sizes, sparsity, bits, region=region,
                          tn_align=tn if seed % 2 else None)
     x = random_inputs(rng, sizes[0], vectors=3, density=rng.random())
-    cfg = small_config(tn, tm)
+    cfg = small_config(tn, tm, window_k=k)
     ideal = {}
     for dense in (False, True):
         program = compile_model(model, cfg, x, dense=dense)
         out, machine = run_program(program)
-        np.testing.assert_array_equal(out, infer(model, x), err_msg=f"seed {seed} dense {dense}")
+        np.testing.assert_array_equal(out, infer(model, x),
+                                      err_msg=f"seed {seed} dense {dense} tn {tn} tm {tm} k {k}")
         ideal[dense] = machine.stats["ideal"]
-    # Dense: every position of every window pairs, W / tm cycles per window and group.
-    per_vector = sum(-(-n_out // tn) * -(-n_in // cfg.window) * (cfg.window // tm)
+    # Dense: every position of every window pairs, W / tm = k cycles per window and group.
+    per_vector = sum(-(-n_out // tn) * -(-n_in // (k * tm)) * k
                      for n_in, n_out in zip(sizes, sizes[1:]))
     assert ideal[True] == x.shape[0] * per_vector
     assert ideal[False] <= ideal[True]
@@ -231,6 +250,37 @@ def test_rtl_matches_golden_in_amaranth_simulation(case):
     assert counters["mem_writes"] > 0 and counters["cycles"] > 0
 
 
+@pytest.mark.parametrize("tn, tm, k, skip_seed", [(4, 8, 4, 41), (2, 4, 8, 42)])
+def test_rtl_with_a_smaller_nsm_window(tn, tm, k, skip_seed):
+    # The window is k * tm positions (issue: small parts): 32 here, so 150 inputs
+    # are 5 windows, and the shared bitmaps are random blocks of whole windows
+    # (some groups skip windows through the SIB masks).
+    W = k * tm
+    rng = np.random.default_rng(skip_seed)
+    mask = rng.random((3, 5)) < 0.6
+    mask[1] = False
+    model = random_sparse_fc(rng, 150, 3 * tn, None, 4, block=(tn, W), block_mask=mask)
+    x = random_inputs(rng, 150, vectors=2, density=0.5)
+    cfg = small_config(tn, tm, window_k=k)
+    for dense in (False, True):
+        program = compile_model(model, cfg, x, dense=dense)
+        expected, machine = run_program(program)
+        np.testing.assert_array_equal(expected, infer(model, x))
+        got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
+        np.testing.assert_array_equal(got, expected, err_msg=f"replay: tn={tn} tm={tm} k={k} "
+                                                             f"seed={skip_seed} dense={dense}")
+        assert counters["steps"] == machine.stats["steps"]
+        p = perfmodel.predict(program, {"latency": 3})
+        assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"],
+                                                      counters["compute_cycles"])
+        steps = perfmodel.work(program)
+        fed = sum(s.windows for s in steps if s.op == Op.COMPUTE)
+        if dense:     # every window of every group, k cycles each
+            assert fed == 2 * 3 * 5 and machine.stats["ideal"] == 2 * 3 * 5 * k
+        else:         # per group the windows holding a synapse, at least one
+            assert fed == 2 * sum(max(1, int(row.sum())) for row in mask)
+
+
 def test_multi_issue_happens():
     rng = np.random.default_rng(11)
     model = random_model(rng, [200, 130, 10], 0.6, 4)
@@ -292,15 +342,17 @@ def test_no_window_masks_where_no_window_is_empty():
 # --- the generated Verilog under cocotb, through tb.run --------------------------------
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("dense", [False, True])
-def test_tb_run_bit_exact_on_verilog(tmp_path, dense):
+@pytest.mark.parametrize("dense, extra", [(False, []), (True, []),
+                                          (False, ["--tn", "2", "--window-k", "8"])],
+                         ids=["sparse", "dense", "sparse-2x4-k8"])
+def test_tb_run_bit_exact_on_verilog(tmp_path, dense, extra):
     rng = np.random.default_rng(21)
     model = random_model(rng, [70, 13, 5], 0.7, 4)
     save(model, tmp_path / "m.npz")
     np.save(tmp_path / "x.npy", random_inputs(rng, 70, vectors=2))
     args = [sys.executable, "-m", "tb.run", tmp_path / "m.npz", "--input", tmp_path / "x.npy",
             "--tn", "4", "--tm", "4", "--output", tmp_path / "y.npy", "--json", tmp_path / "r.json",
-            "--latency", "6", "--p-stall", "0.2"] + (["--dense"] if dense else [])
+            "--latency", "6", "--p-stall", "0.2"] + (["--dense"] if dense else []) + extra
     proc = subprocess.run(args, capture_output=True, text=True,
                           env={**__import__("os").environ, "SPARSEGEN_BUILD": str(tmp_path / "b")})
     assert proc.returncode == 0, proc.stdout + proc.stderr

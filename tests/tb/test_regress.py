@@ -27,6 +27,7 @@ def test_matrix_covers_every_testbench_and_ids_are_unique():
     top = [c.params for c in full if c.kind == "top"]
     assert {p["bits"] for p in top} >= {4, 8, 16}
     assert any(p["buffers"] for p in top) and any(p["dense"] for p in top)
+    assert {p["buffers"].get("window_k", 16) for p in top} == {4, 8, 16}
     assert {c.params.get("tm") for c in full if c.module == "pefu"} == {2, 4, 16}
 
 
