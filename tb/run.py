@@ -68,6 +68,16 @@ def batches(model, x, cfg, dense, pool=1):
         raise CompileError(f"one input vector needs {one} instructions, the instruction buffer "
                            f"holds {cfg.ib_depth} (parameter ib_bytes)")
     size *= pool
+    # (the reuse strategy may change with the batch: shrink until every batch fits)
+    while size > pool:
+        try:
+            for k in range(0, n, size):
+                compile_model(model, cfg, x[k:k + size], dense=dense, pool=pool)
+            break
+        except CompileError as e:
+            if "instruction buffer" not in str(e):
+                raise
+            size = max(pool, (size // 2) // pool * pool)
     return [slice(k, min(n, k + size)) for k in range(0, n, size)]
 
 

@@ -50,8 +50,10 @@ from golden.twins.pefu import check_pool
 from .emit import emit_program, mark_par
 from .place import place, relocate
 from .plan import CompileError, LayerPlan, plan_model
+from .tiling import Tiling, plan_reuse, vector_words
 
-__all__ = ["CompileError", "Program", "LayerPlan", "compile_model", "plan_model", "place",
+__all__ = ["CompileError", "Program", "LayerPlan", "Tiling", "compile_model", "plan_model",
+           "tile", "place",
            "emit_program", "mark_par", "relocate", "read_inputs", "small_config", "main"]
 
 
@@ -67,6 +69,7 @@ class Program:
     outputs: list           # VectorLayout per input vector (last layer's output)
     layers: list            # per layer: a dict of what the compiler decided
     activations: list = field(default_factory=list)  # [vector][layer] VectorLayout
+    tilings: list = field(default_factory=list)      # per layer its tiling.Tiling
 
     def listing(self):
         return listing(self.words, self.comments)
@@ -83,7 +86,21 @@ class Program:
 
 # --- the compiler: the stages in order ------------------------------------------------
 
-def compile_model(model, cfg, inputs, dense=False, pool=1):
+def tile(plans, model, cfg, inputs, dense, pool, like=None):
+    """Each layer's :class:`~golden.compiler.tiling.Tiling`, from the words its
+    vectors move (their nonzeros, from the golden model's activations); ``like``
+    (another program's tilings) fixes each layer's strategy and blocks."""
+    from golden.twins.infer import infer
+    outs = infer(model, inputs, layers="all", pool=pool)
+    values = [inputs] + list(outs)
+    return [plan_reuse(plan, cfg, [vector_words(v, cfg, dense) for v in values[li]],
+                       [vector_words(v, cfg, dense) for v in values[li + 1]], dense,
+                       pooled=pool > 1 and li == len(plans) - 1,
+                       like=like[li] if like else None)
+            for li, plan in enumerate(plans)]
+
+
+def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None):
     """Compile ``model`` for ``cfg`` with int16 ``inputs`` ``(vectors, N_in)``: plan
     (:mod:`.plan`), place (:mod:`.place`), emit and mark ``par`` (:mod:`.emit`),
     relocate.
@@ -91,7 +108,11 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
     ``pool > 1``: max pooling on chip — the last layer's outputs of every run of
     ``pool`` consecutive input vectors (the patches of one pool window) are
     max-combined in NBout (``COMPUTE pool=1``) and stored once, so the program
-    has ``vectors / pool`` outputs."""
+    has ``vectors / pool`` outputs.
+
+    ``tilings`` (``program.tilings`` of another compile of the same model and
+    inputs, e.g. the sparse one for its dense baseline) fixes every layer's reuse
+    strategy and output blocks; by default each layer takes the least traffic."""
     if not isinstance(cfg, AccelConfig):
         raise TypeError("cfg must be an AccelConfig")
     inputs = np.asarray(inputs)
@@ -105,8 +126,11 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
     except ValueError as e:
         raise CompileError(str(e)) from None
     plans = plan_model(model, cfg, dense, inputs.shape[1])
-    placement = place(plans, cfg, inputs, dense, pool)
-    words, comments, layers = emit_program(plans, placement, cfg, dense, pool)
+    if tilings is not None and len(tilings) != len(plans):
+        raise CompileError(f"tilings has {len(tilings)} entries, the model {len(plans)} layers")
+    tilings = tile(plans, model, cfg, inputs, dense, pool, like=tilings)
+    placement = place(plans, cfg, inputs, dense, pool, tilings)
+    words, comments, layers = emit_program(plans, placement, cfg, dense, pool, tilings)
     if len(words) > cfg.ib_depth:
         raise CompileError(f"the program has {len(words)} instructions, the instruction "
                            f"buffer holds {cfg.ib_depth} (parameter ib_bytes)")
@@ -114,10 +138,26 @@ def compile_model(model, cfg, inputs, dense=False, pool=1):
     acts = placement.acts
     return Program(cfg=cfg, dense=dense, words=words, comments=comments, image=image,
                    prog_addr=0, inputs=[r[0] for r in acts],
-                   outputs=[r[-1] for r in acts[::pool]], layers=layers, activations=acts)
+                   outputs=[r[-1] for r in acts[::pool]], layers=layers, activations=acts,
+                   tilings=tilings)
 
 
 # --- the command line ---------------------------------------------------------------------
+
+def reuse_report(program):
+    """A table per layer: the words each reuse strategy moves, the one chosen."""
+    lines = [f"reuse per layer ({program.layers[0]['reuse']['batch']} vectors; words of "
+             f"{program.cfg.mem_width} bits, off chip):",
+             f"  {'layer':10s} {'chunks':>6s} {'input':>10s} {'output':>10s} {'synapse':>10s}"
+             f"  chosen (vectors per pass, block windows)"]
+    for layer in program.layers:
+        r = layer["reuse"]
+        t = r["traffic_words"]
+        lines.append(f"  {layer['name']:10s} {layer['chunks']:6d} {t['input']:10d} "
+                     f"{t['output']:10d} {t['synapse']:10d}  {r['strategy']}-reuse "
+                     f"({r['per_pass']}, {r['block_windows']})")
+    return "\n".join(lines)
+
 
 def read_inputs(path, option="--input"):
     """The int16 input vectors of an ``.npy`` file, one per row (a 1-D array is one
@@ -154,6 +194,9 @@ def main(argv=None):
     p.add_argument("--dense", action="store_true", help="compile for dense mode (ACC-dense)")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="writes program.lst, program.json, image.npz")
+    p.add_argument("--report", action="store_true",
+                   help="print per layer the off-chip words of input-, output- and "
+                        "synapse-reuse and the strategy chosen (also in program.json)")
     args = p.parse_args(argv)
 
     def body():
@@ -173,6 +216,8 @@ def main(argv=None):
                                            **program.summary()})
         atomic_write(out / "image.npz", buf.getvalue())
         s = program.summary()
+        if args.report:
+            print(reuse_report(program))
         print(f"{len(program.words)} instructions ({s['par']} marked parallel), "
               f"{s['memory_words']} memory words; wrote {out}/program.lst")
         return 0

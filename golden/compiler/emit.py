@@ -65,10 +65,70 @@ class Emitter:
         self.emit("LOAD", f"{plan.name}: bias {groups}", target="BIAS", half=half,
                   mem_addr=chunk.bias, row=0, count=chunk.g1 - chunk.g0)
 
-    def layer(self, li, plan, layout, acts, pool):
+    def load_input(self, li, plan, src, v):
+        """LOADs of vector ``v``'s input (``src``) into the next NBin half; its half."""
+        hn = self.next_half("nbin")
+        fence = int(li > 0)
+        if not self.dense:
+            self.emit("LOAD", f"{plan.name}: input bitmaps, vector {v}", target="NIB",
+                      half=hn, mem_addr=src.bm_addr, row=0, count=plan.windows, fence=fence)
+        self.emit("LOAD", f"{plan.name}: input neurons, vector {v}", target="NBIN",
+                  half=hn, dense=int(self.dense), mem_addr=src.val_addr, row=0,
+                  count=plan.windows, fence=fence)
+        return hn
+
+    def compute(self, plan, chunk, v, hn, hw, ho, out_row, pool=0):
+        self.emit("COMPUTE", f"{plan.name}: vector {v}, groups {chunk.g0}..{chunk.g1 - 1}",
+                  nbin_half=hn, sib_half=hw, sb_half=hw, bias_half=hw, out_half=ho,
+                  dense=int(self.dense), slot=plan.slot, shift=plan.shift,
+                  activation=activation_code(plan.activation), windows=plan.windows,
+                  groups=chunk.g1 - chunk.g0, sib_row=0, sb_base=0, bias_row=0,
+                  out_row=out_row, pool=pool, skip=int(plan.skip))
+        self.flush()
+
+    def store(self, plan, blk, dst, v, ho, row=0):
+        """Defer the STORE of vector ``v``'s output block ``blk`` (NBout half ``ho``
+        from ``row``)."""
+        cfg, G = self.cfg, self.cfg.groups_per_window
+        w0, w1 = blk[0] // G, -(-blk[1] // G)
+        rows = min(blk[1], -(-plan.n_out // cfg.tn)) - blk[0]
+        self.defer_store(f"{plan.name}: vector {v}, output windows {w0}..{w1 - 1}",
+                         half=ho, dense=int(self.dense),
+                         mem_addr=dst.val_addr + w0 * cfg.words["nbin"],
+                         bm_addr=0 if self.dense else dst.bm_addr + w0 * cfg.words["bitmap"],
+                         rows=rows, windows=w1 - w0, row=row)
+
+    def layer_synapse(self, li, plan, layout, acts, tiling):
+        """Synapse reuse: per pass of ``tiling.per_pass`` vectors, each chunk's weights
+        once, then every vector of the pass through it (its input loaded again per
+        chunk), the pass's output blocks side by side in one NBout half."""
+        block_rows = tiling.block_windows * self.cfg.groups_per_window
+        for p0 in range(0, len(acts), tiling.per_pass):
+            batch = range(p0, min(p0 + tiling.per_pass, len(acts)))
+            for blk in layout.blocks:
+                ho = self.next_half("out")
+                for chunk in layout.chunks[blk]:
+                    hw = self.next_half("w")
+                    self.load_weights(li, plan, chunk, hw)
+                    for i, v in enumerate(batch):
+                        hn = self.load_input(li, plan, acts[v][li], v)
+                        self.compute(plan, chunk, v, hn, hw, ho,
+                                     i * block_rows + chunk.g0 - blk[0])
+                for i, v in enumerate(batch):
+                    self.store(plan, blk, acts[v][li + 1], v, ho, i * block_rows)
+        self.flush()
+
+    def layer(self, li, plan, layout, acts, pool, tiling=None):
         """Emit one layer for every input vector; return what was decided."""
-        cfg, dense = self.cfg, self.dense
-        G = cfg.groups_per_window
+        info = {"name": plan.name, "n_in": plan.n_in, "n_out": plan.n_out,
+                "windows": plan.windows, "groups": plan.groups, "slot": plan.slot.bits,
+                "raw_reason": plan.why_raw, "chunks": layout.n_chunks,
+                "weights_resident": layout.n_chunks == 1, "shift": plan.shift,
+                "activation": plan.activation, "pool": pool if pool > 1 else 1,
+                "reuse": tiling.as_dict() if tiling else None}
+        if tiling is not None and tiling.strategy == "synapse" and layout.n_chunks > 1:
+            self.layer_synapse(li, plan, layout, acts, tiling)
+            return info
         pooled = pool > 1
         resident = layout.n_chunks == 1
         if resident:
@@ -77,15 +137,7 @@ class Emitter:
             self.load_weights(li, plan, chunk, resident_half)
         for v, row in enumerate(acts):
             src, dst = row[li], row[li + 1]
-            hn = self.next_half("nbin")
-            fence = int(li > 0)
-            if not dense:
-                self.emit("LOAD", f"{plan.name}: input bitmaps, vector {v}", target="NIB",
-                          half=hn, mem_addr=src.bm_addr, row=0, count=plan.windows,
-                          fence=fence)
-            self.emit("LOAD", f"{plan.name}: input neurons, vector {v}", target="NBIN",
-                      half=hn, dense=int(dense), mem_addr=src.val_addr, row=0,
-                      count=plan.windows, fence=fence)
+            hn = self.load_input(li, plan, src, v)
             first = not pooled or v % pool == 0         # a pool window's first tile writes
             last = not pooled or v % pool == pool - 1   # and its last one is stored
             for blk in layout.blocks:
@@ -95,37 +147,19 @@ class Emitter:
                     hw = resident_half if resident else self.next_half("w")
                     if not resident:
                         self.load_weights(li, plan, chunk, hw)
-                    self.emit("COMPUTE", f"{plan.name}: vector {v}, groups "
-                                         f"{chunk.g0}..{chunk.g1 - 1}",
-                              nbin_half=hn, sib_half=hw, sb_half=hw, bias_half=hw,
-                              out_half=ho, dense=int(dense), slot=plan.slot,
-                              shift=plan.shift, activation=activation_code(plan.activation),
-                              windows=plan.windows, groups=chunk.g1 - chunk.g0, sib_row=0,
-                              sb_base=0, bias_row=0, out_row=chunk.g0 - blk[0],
-                              pool=int(not first), skip=int(plan.skip))
-                    self.flush()
+                    self.compute(plan, chunk, v, hn, hw, ho, chunk.g0 - blk[0],
+                                 pool=int(not first))
                 if last:
-                    w0, w1 = blk[0] // G, -(-blk[1] // G)
-                    rows = min(blk[1], -(-plan.n_out // cfg.tn)) - blk[0]
-                    self.defer_store(
-                        f"{plan.name}: vector {v}, output windows {w0}..{w1 - 1}",
-                        half=ho, dense=int(dense),
-                        mem_addr=dst.val_addr + w0 * cfg.words["nbin"],
-                        bm_addr=0 if dense else dst.bm_addr + w0 * cfg.words["bitmap"],
-                        rows=rows, windows=w1 - w0)
+                    self.store(plan, blk, dst, v, ho)
         self.flush()       # the next layer's (fenced) loads read what these stores write
-        return {"name": plan.name, "n_in": plan.n_in, "n_out": plan.n_out,
-                "windows": plan.windows, "groups": plan.groups, "slot": plan.slot.bits,
-                "raw_reason": plan.why_raw, "chunks": layout.n_chunks,
-                "weights_resident": resident, "shift": plan.shift,
-                "activation": plan.activation, "pool": pool if pooled else 1}
+        return info
 
 
-def emit_program(plans, placement, cfg, dense, pool):
+def emit_program(plans, placement, cfg, dense, pool, tilings=None):
     """``(words, comments, layer_info)`` of the whole program, ``par`` marked."""
     em = Emitter(cfg, dense)
     info = [em.layer(li, plan, layout, placement.acts,
-                     pool if li == len(plans) - 1 else 1)
+                     pool if li == len(plans) - 1 else 1, tilings[li] if tilings else None)
             for li, (plan, layout) in enumerate(zip(plans, placement.layers))]
     em.emit("END", "done")
     return mark_par(em.words), em.comments, info

@@ -57,10 +57,11 @@ class Placement:
     layers: list = field(default_factory=list)   # LayerPlacement per layer
 
 
-def output_blocks(plan, cfg):
-    """The layer's groups in blocks of whole Encoder windows that fit an NBout half."""
+def output_blocks(plan, cfg, windows=None):
+    """The layer's groups in blocks of whole Encoder windows that fit an NBout half
+    (``windows`` windows each, default as many as a half holds)."""
     G = cfg.groups_per_window
-    per_block = (cfg.half(cfg.nbout_rows) // G) * G
+    per_block = (cfg.half(cfg.nbout_rows) // G if windows is None else windows) * G
     if per_block == 0:
         raise CompileError(f"an NBout half ({cfg.half(cfg.nbout_rows)} rows) holds less than "
                            f"one output window ({G} groups); raise nbout_bytes")
@@ -99,8 +100,9 @@ def _place_chunk(data, plan, cfg, g0, g1):
     return Chunk(g0, g1, sib, len(rows), sb, n_words, bias, luts)
 
 
-def place(plans, cfg, inputs, dense, pool):
-    """The :class:`Placement` of a program's data (inputs written, outputs allocated)."""
+def place(plans, cfg, inputs, dense, pool, tilings=None):
+    """The :class:`Placement` of a program's data (inputs written, outputs allocated);
+    each layer's output blocks as its :class:`~golden.compiler.tiling.Tiling` says."""
     data = MemoryImage(cfg.mem_width)
     acts = []
     for v in range(inputs.shape[0]):
@@ -114,7 +116,7 @@ def place(plans, cfg, inputs, dense, pool):
         encode_vector(data, row[0], cfg, inputs[v])
     out = Placement(data, acts)
     for li, plan in enumerate(plans):
-        blocks = output_blocks(plan, cfg)
+        blocks = output_blocks(plan, cfg, tilings[li].block_windows if tilings else None)
         if pool > 1 and li == len(plans) - 1 and len(blocks) > 1:
             raise CompileError(f"layer {plan.name!r}: pool = {pool} keeps a pool window's "
                                f"outputs in one NBout half, but its {plan.n_out} outputs need "

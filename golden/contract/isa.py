@@ -22,7 +22,9 @@ unit is idle: the load reads what an earlier STORE wrote).
 ``STORE`` (NBout half → memory through the Encoder), the store unit: ``half``,
 ``dense`` (no Encoder: every value, no bitmap), ``mem_addr`` (values: window ``w``
 at ``mem_addr + w * window_words``), ``bm_addr`` (bitmaps: one row per window),
-``rows`` (NBout rows holding outputs; the rest read as 0), ``windows``.
+``rows`` (NBout rows holding outputs; the rest read as 0), ``windows``, ``row`` (the
+first NBout row in the half: several vectors' output blocks share a half under
+synapse reuse, :mod:`golden.compiler.tiling`).
 
 ``COMPUTE`` (a tile), the compute unit: for each of ``groups`` output groups of
 Tn outputs, those of the ``windows`` NSM windows of NBin/NIBin half ``nbin_half``
@@ -122,7 +124,7 @@ LAYOUTS = {
     Op.LOAD: _HEAD + [("target", Target), ("half", 1), ("dense", 1), ("fence", 1),
                       ("mem_addr", 32), ("row", 16), ("count", 16), ("pe", 8)],
     Op.STORE: _HEAD + [("half", 1), ("dense", 1), ("mem_addr", 32), ("bm_addr", 32),
-                       ("rows", 16), ("windows", 16)],
+                       ("rows", 16), ("windows", 16), ("row", 16)],
     Op.COMPUTE: _HEAD + [("nbin_half", 1), ("sib_half", 1), ("sb_half", 1), ("bias_half", 1),
                          ("out_half", 1), ("dense", 1), ("slot", Slot), ("shift", 5),
                          ("activation", 2), ("windows", 16), ("groups", 16), ("sib_row", 16),

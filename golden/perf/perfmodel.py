@@ -167,7 +167,7 @@ class _Tracer(Machine):
         G, lanes = cfg.groups_per_window, w["values_per_word"]
         per_window = []
         for win in range(f["windows"]):
-            rows = [self.nbout[self._row(cfg.nbout_rows, f["half"], win * G + k)]
+            rows = [self.nbout[self._row(cfg.nbout_rows, f["half"], f["row"] + win * G + k)]
                     for k in range(G) if win * G + k < f["rows"]]
             per_window.append(sum(int(np.count_nonzero(r)) for r in rows))
         s.windows = f["windows"]

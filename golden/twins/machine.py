@@ -137,8 +137,8 @@ class Machine:
             for k in range(G):
                 r = w * G + k
                 if r < f["rows"]:
-                    vals[k * cfg.tn:(k + 1) * cfg.tn] = self.nbout[self._row(cfg.nbout_rows,
-                                                                             f["half"], r)]
+                    vals[k * cfg.tn:(k + 1) * cfg.tn] = self.nbout[
+                        self._row(cfg.nbout_rows, f["half"], f["row"] + r)]
             base = f["mem_addr"] + w * cfg.words["nbin"]
             if f["dense"]:
                 self.mem.write(base, pack_values(vals, mw))

@@ -321,8 +321,11 @@ class StoreUnit(wiring.Component):
         wreq = self.mem_write
         ins = Signal(WORD_BITS)
         st = view(Op.STORE, ins)
+        out_base = Signal(16)     # the STORE's first NBout row: its half's base + ``row``
         with m.If(~busy):           # (as the load unit's: only ``busy`` waits for the issue)
             m.d.sync += ins.eq(self.issue.instr.payload)
+            nxt = view(Op.STORE, self.issue.instr.payload)
+            m.d.sync += out_base.eq(Mux(nxt.half, cfg.half(cfg.nbout_rows), 0) + nxt.row)
 
         m.submodules.encoder = enc = Encoder(tn=tn, window=W)
 
@@ -335,9 +338,8 @@ class StoreUnit(wiring.Component):
         window = Signal(16 * W)
         win_full = Signal()       # `window` holds a complete window not yet handed on
         reading = Signal()
-        half_base = Mux(st.half, cfg.half(cfg.nbout_rows), 0)
         row_index = win_rd * G + grp
-        m.d.comb += [rd.addr.eq(half_base + row_index[:16]), rd.en.eq(1)]
+        m.d.comb += [rd.addr.eq(out_base + row_index[:16]), rd.en.eq(1)]
         can_read = reading & ~win_full & ~rd_pending & (grp < G)
         in_range = Signal()       # the row read is one of the STORE's (else zeros)
         with m.If(can_read):

@@ -327,9 +327,10 @@ class _StoreBench(Elaboratable):
         return m
 
 
-@pytest.mark.parametrize("tn, tm, dense, seed", [(2, 2, False, 1), (4, 4, False, 2),
-                                                 (4, 2, True, 3), (1, 2, False, 4)])
-def test_store_unit_packs_like_the_machine(tn, tm, dense, seed):
+@pytest.mark.parametrize("tn, tm, dense, seed, row", [(2, 2, False, 1, 0), (4, 4, False, 2, 5),
+                                                      (4, 2, True, 3, 2), (1, 2, False, 4, 0),
+                                                      (2, 4, False, 5, 7)])
+def test_store_unit_packs_like_the_machine(tn, tm, dense, seed, row):
     cfg = small_config(tn, tm)
     rng = np.random.default_rng(seed)
     values = rng.integers(-300, 300, size=(cfg.nbout_rows, tn))
@@ -337,12 +338,20 @@ def test_store_unit_packs_like_the_machine(tn, tm, dense, seed):
     values[1] = 0                                   # an all-zero row
     nbout = [join_words([int(v) & 0xFFFF for v in row], 16) for row in values]
     G = cfg.groups_per_window
-    windows = min(3, cfg.half(cfg.nbout_rows) // G)
+    # (from NBout row ``row`` of the half: the rows before it are not stored)
+    windows = min(3, (cfg.half(cfg.nbout_rows) - row) // G)
     f = dict(half=1, dense=int(dense), mem_addr=500, bm_addr=0 if dense else 100,
-             rows=windows * G - 1, windows=windows)     # the last row reads as 0
+             rows=windows * G - 1, windows=windows, row=row)     # the last row reads as 0
     golden = Machine(cfg, {})
     golden.nbout[:] = values
     golden.store(decode(encode("STORE", **f))[1])
+    # ``row`` only moves where the rows come from: the same rows moved to the
+    # half's start, stored from row 0, write the same memory.
+    half = cfg.half(cfg.nbout_rows)
+    moved = Machine(cfg, {})
+    moved.nbout[half:2 * half - row] = values[half + row:]
+    moved.store(decode(encode("STORE", **{**f, "row": 0}))[1])
+    assert dict(moved.mem) == dict(golden.mem) and golden.mem
     dut = _StoreBench(cfg, nbout)
     u = dut.unit
     written = {}

@@ -1,0 +1,174 @@
+"""Compiler stage 1b, **tile**: loop tiling and the data-reuse strategies of the
+thesis (§4.3.3), chosen per layer by the off-chip traffic each implies.
+
+A layer is tiled in three dimensions: input segments (``n_in``), output segments
+(``n_out``) and passes over the rest (output rows of a conv layer, the input
+vectors of an FC batch: ``n_pass``).  Each strategy keeps one kind of data on
+chip and moves the others again for every segment it meets:
+
+* **input-reuse**: an input segment stays while every output segment's weights
+  (and, across input segments, its partial sums, loaded and stored) pass;
+* **output-reuse**: an output segment stays while every input segment and its
+  weights pass;
+* **synapse-reuse**: a weight segment stays while every pass's inputs (and
+  partial sums) pass.
+
+:func:`reuse_traffic` is that rule for any tiling (the thesis' VGG16 conv4_2
+example is its test).  For an FC layer of this compiler the input is never split
+(a vector stays whole in an NBin half: no partial sums), so :func:`plan_reuse`
+counts each strategy's words exactly from the layer's chunks and the vectors'
+nonzeros (the golden model's activations) and chooses:
+
+* input-reuse is what the compiler did before there was a choice: per vector the
+  input once, then every chunk's weights (lookup tables, SIB rows, SB words,
+  biases) — again for every vector;
+* synapse-reuse loads each chunk's weights once per *pass* of ``per_pass``
+  vectors whose output blocks share an NBout half (``STORE.row``), and each
+  vector's input once per chunk; smaller output blocks let more vectors share a
+  half but cut the layer into more chunks, so every block size is tried;
+* output-reuse (an output block stays while inputs and weights pass) moves the
+  input once per output block and the weights once per vector: never less than
+  input-reuse without partial sums, reported for comparison.
+
+A layer whose weights fit one chunk keeps them resident (loaded once: synapse
+reuse at one pass).  A pooled last layer (``pool > 1``) keeps input-reuse.
+"""
+
+from dataclasses import dataclass, field
+
+from golden.contract.isa import Slot
+
+from .plan import chunks
+
+__all__ = ["STRATEGIES", "Tiling", "reuse_traffic", "vector_words", "chunk_words",
+           "lut_words", "plan_reuse"]
+
+STRATEGIES = ("input", "output", "synapse")
+
+
+def reuse_traffic(seg_in, seg_syn, seg_out, n_in, n_out, n_pass):
+    """Off-chip traffic of a layer tiled into ``n_in`` input segments of ``seg_in``,
+    ``n_out`` output segments of ``seg_out`` and ``n_pass`` passes, with weight
+    segments of ``seg_syn`` (one per input and output segment), under each
+    strategy, in the units of the segment sizes.  Partial sums (``n_in > 1``)
+    are loaded and stored each time an output segment is met again."""
+    ps = 2 if n_in > 1 else 1
+    return {"input": n_in * n_pass * (seg_in + n_out * seg_syn + ps * n_out * seg_out),
+            "output": n_out * n_pass * (seg_out + n_in * seg_in + n_in * seg_syn),
+            "synapse": n_in * n_out * (seg_syn + n_pass * seg_in + ps * n_pass * seg_out)}
+
+
+def vector_words(values, cfg, dense):
+    """Memory words a vector of ``values`` occupies as moved: dense, every window's
+    values; sparse, per window its bitmap and its nonzeros (a LOAD of NIBin and
+    NBin, or a STORE, moves exactly these)."""
+    W, w = cfg.window, cfg.words
+    windows = -(-len(values) // W)
+    if dense:
+        return windows * w["nbin"]
+    lanes = w["values_per_word"]
+    return sum(w["bitmap"] + -(-int((values[k * W:(k + 1) * W] != 0).sum()) // lanes)
+               for k in range(windows))
+
+
+def chunk_words(plan, cfg, g0, g1, dense=False):
+    """``(words, tables)`` of the chunk of groups ``[g0, g1)``: the SIB (not in dense
+    mode), SB and bias words its LOADs move, and per PE ``(region, words)`` of its
+    lookup table (None for raw weights)."""
+    w = cfg.words
+    words = ((0 if dense else sum(plan.sib_rows[g0:g1]) * w["bitmap"])
+             + sum(plan.sb_words[g0:g1]) * cfg.tn * w["sb"] + (g1 - g0) * w["bias"])
+    tables = None
+    if plan.slot != Slot.W16:
+        tables = []
+        for j in range(cfg.tn):
+            region = int(plan.region_of_row[min(g0 * cfg.tn + j, plan.n_out - 1)])
+            tables.append((region, -(-plan.books[region].size // w["values_per_word"])))
+    return words, tables
+
+
+def lut_words(sequence):
+    """Words of the lookup-table LOADs along ``sequence``, a layer's chunks' tables
+    in the order they are computed: a PE's table is loaded when its region changes
+    (the emitter's rule, :meth:`golden.compiler.emit.Emitter.load_weights`)."""
+    held, total = {}, 0
+    for tables in sequence:
+        for j, (region, words) in enumerate(tables or ()):
+            if held.get(j) != region:
+                held[j] = region
+                total += words
+    return total
+
+
+@dataclass
+class Tiling:
+    """A layer's reuse strategy: its output blocks (``block_windows`` Encoder windows
+    each), ``per_pass`` vectors sharing an NBout half, and the words each strategy
+    would move (``traffic``), the chosen one's exactly what the program moves."""
+    strategy: str
+    batch: int
+    per_pass: int
+    block_windows: int
+    traffic: dict = field(default_factory=dict)
+
+    @property
+    def words(self):
+        return self.traffic[self.strategy]
+
+    def as_dict(self):
+        return {"strategy": self.strategy, "batch": self.batch, "per_pass": self.per_pass,
+                "block_windows": self.block_windows, "traffic_words": dict(self.traffic)}
+
+
+def _blocks(plan, cfg, windows):
+    G = cfg.groups_per_window
+    per = windows * G
+    return [(b, min(b + per, plan.groups)) for b in range(0, plan.groups, per)]
+
+
+def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=None):
+    """The :class:`Tiling` of ``plan`` for a batch whose vectors move ``in_words``
+    (input) and ``out_words`` (output) words each (:func:`vector_words`).  ``like``,
+    a :class:`Tiling` (of the same layer compiled sparse, say), fixes the strategy
+    and the blocks instead of choosing them: sparse and dense under one tiling."""
+    G = cfg.groups_per_window
+    H = cfg.half(cfg.nbout_rows) // G        # Encoder windows an NBout half holds
+    V = len(in_words)
+    n_i, n_o = sum(in_words), sum(out_words)
+
+    def layer_chunks(windows):
+        return [c for blk in _blocks(plan, cfg, windows) for c in chunks(plan, cfg, *blk)]
+
+    full = layer_chunks(H)
+    sizes = [chunk_words(plan, cfg, *c, dense) for c in full]
+    S = sum(s for s, _ in sizes)
+    tables = [t for _, t in sizes]
+    n_blocks = len(_blocks(plan, cfg, H))
+    per_vector = S + lut_words(tables)
+    every = V * S + lut_words(tables * V)     # weights again for every vector
+    traffic = {"input": n_i + every + n_o, "output": n_blocks * n_i + every + n_o}
+    if len(full) == 1 and (like is None or like.block_windows == H):   # resident: once
+        traffic["synapse"] = n_i + per_vector + n_o
+        return Tiling("synapse", V, V, H, traffic)
+    best = None
+    if not pooled and V > 1:
+        sizes_k = range(H, 0, -1)
+        if like is not None and like.strategy == "synapse":
+            sizes_k = [like.block_windows]
+        for k in sizes_k:
+            P = min(V, H // k)
+            passes = -(-V // P)
+            cs = layer_chunks(k)
+            sz = [chunk_words(plan, cfg, *c, dense) for c in cs]
+            words = (passes * sum(s for s, _ in sz) + lut_words([t for _, t in sz] * passes)
+                     + len(cs) * n_i + n_o)
+            if best is None or words < best[0]:
+                best = (words, k, P)
+    if best is None:
+        traffic["synapse"] = traffic["input"]        # one vector: nothing to share
+        return Tiling("input", V, 1, H, traffic)
+    traffic["synapse"] = best[0]
+    synapse = best[0] < traffic["input"] if like is None else like.strategy == "synapse"
+    if synapse:
+        return Tiling("synapse", V, best[2], best[1], traffic)
+    return Tiling("input", V, 1, H, traffic)

@@ -1,0 +1,102 @@
+"""Loop tiling and the reuse strategies (golden.compiler.tiling): the thesis' worked
+example, the exact word counts against the RTL's memory counters, and the choice."""
+
+import numpy as np
+import pytest
+
+from golden.compiler import compile_model, small_config
+from golden.compiler.tiling import lut_words, reuse_traffic, vector_words
+from golden.contract.isa import Op, Target, decode
+from golden.data.synthetic import random_inputs, random_model
+from golden.perf import perfmodel
+from golden.twins.infer import infer
+from golden.twins.machine import run_program
+from tb.sim.accel_sim import MemoryModel, run_accelerator
+
+MB = 1 << 20
+
+
+def test_thesis_vgg16_conv4_2_example():
+    # Thesis §4.3.3: conv4_2, input 30 x 30 x 512 (padded) at 40.52 % density,
+    # weights 3 x 3 x 512 x 512 at 34.20 %, output 28 x 28 x 512; output channels
+    # in 4 segments of 128, output rows in 28 of 1, input channels in 16 of 32;
+    # int16 values (2 bytes).  Its figures: 68.59, 47.85 and 30.03 MB.
+    seg_in = 30 * 3 * 32 * 0.4052
+    seg_syn = 3 * 3 * 32 * 128 * 0.3420
+    seg_out = 28 * 1 * 128
+    t = reuse_traffic(seg_in, seg_syn, seg_out, n_in=16, n_out=4, n_pass=28)
+    got = {k: round(2 * v / MB, 2) for k, v in t.items()}
+    assert got == {"input": 68.59, "output": 47.85, "synapse": 30.03}
+    assert min(t, key=t.get) == "synapse"
+
+
+def test_reuse_traffic_counts_by_hand():
+    # One input segment: no partial sums.  2 output segments of 5, 3 passes,
+    # inputs of 7, weights of 11: input-reuse 3 * (7 + 2 * 11 + 2 * 5) = 117;
+    # output-reuse 2 * 3 * (5 + 7 + 11) = 138; synapse-reuse 2 * (11 + 3 * 7 + 3 * 5) = 94.
+    assert reuse_traffic(7, 11, 5, n_in=1, n_out=2, n_pass=3) == {
+        "input": 117, "output": 138, "synapse": 94}
+
+
+def test_vector_words_and_lut_words_by_hand():
+    cfg = small_config(4, 4)               # windows of 64, 64-bit words: 4 values a word
+    v = np.zeros(100, np.int16)
+    v[[0, 1, 2, 3, 4, 70]] = 1             # 5 nonzeros in window 0, 1 in window 1
+    assert vector_words(v, cfg, dense=False) == (1 + 2) + (1 + 1)
+    assert vector_words(v, cfg, dense=True) == 2 * 16
+    # PE 0 changes region at every chunk, PE 1 never: 3 + 3 + 3 words for PE 0, 2 for PE 1
+    seq = [[(0, 3), (5, 2)], [(1, 3), (5, 2)], [(0, 3), (5, 2)]]
+    assert lut_words(seq) == 9 + 2
+    assert lut_words([None, None]) == 0
+
+
+def _mem_traffic(program, counters):
+    fetch = len(program.words) * program.cfg.words["instruction"]
+    return counters["mem_reads"] - fetch + counters["mem_writes"]
+
+
+@pytest.mark.parametrize("seed, tn, tm, vectors, overrides, dense", [
+    (1, 4, 4, 4, dict(sb_bytes=512, nbout_bytes=2048), False),
+    (2, 4, 4, 5, dict(sb_bytes=2048, nbout_bytes=1024), True),
+    (3, 2, 4, 3, dict(sb_bytes=1024, window_k=8), False),
+])
+def test_words_moved_on_the_rtl_equal_the_compilers_figure(seed, tn, tm, vectors, overrides,
+                                                          dense):
+    rng = np.random.default_rng(seed)
+    model = random_model(rng, [150, 90, 10], 0.5, 4, region=(8, 200) if seed % 2 else None)
+    x = random_inputs(rng, 150, vectors=vectors, density=0.5)
+    program = compile_model(model, small_config(tn, tm, **overrides), x, dense=dense)
+    reuse = [layer["reuse"] for layer in program.layers]
+    replay = f"replay: seed={seed} tn={tn} tm={tm} vectors={vectors} {overrides} dense={dense}"
+    assert any(r["strategy"] == "synapse" and r["per_pass"] > 1 for r in reuse), replay
+    for r in reuse:     # the choice is the least traffic
+        assert r["traffic_words"][r["strategy"]] == min(r["traffic_words"].values()), replay
+    expected, _ = run_program(program)
+    np.testing.assert_array_equal(expected, infer(model, x), err_msg=replay)
+    got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
+    np.testing.assert_array_equal(got, expected, err_msg=replay)
+    assert _mem_traffic(program, counters) == sum(r["traffic_words"][r["strategy"]]
+                                                  for r in reuse), replay
+    p = perfmodel.predict(program, {"latency": 3})
+    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"],
+                                                  counters["compute_cycles"]), replay
+
+
+def test_synapse_reuse_loads_a_chunk_once_per_pass():
+    # fc1 of 90 outputs in several chunks (a small SB), 8 vectors: its SB words are
+    # loaded once per pass of per_pass vectors, not once per vector.
+    rng = np.random.default_rng(7)
+    model = random_model(rng, [150, 90, 10], 0.5, 4)
+    x = random_inputs(rng, 150, vectors=8, density=0.5)
+    cfg = small_config(4, 4, sb_bytes=512, nbout_bytes=2048)
+    program = compile_model(model, cfg, x)
+    fc1 = program.layers[0]["reuse"]
+    assert fc1["strategy"] == "synapse" and program.layers[0]["chunks"] > 1
+    passes = -(-8 // fc1["per_pass"])
+    sb = [f for op, f in map(decode, program.words)
+          if op == Op.LOAD and f["target"] == Target.SB]
+    fc1_sb = [w for w, c in zip(program.words, program.comments)
+              if c.startswith("fc1: SB")]
+    assert len(fc1_sb) == passes * program.layers[0]["chunks"] and len(sb) > len(fc1_sb)
+    # input-reuse would load them for every vector
+    assert fc1["traffic_words"]["input"] > fc1["traffic_words"]["synapse"]
