@@ -110,6 +110,9 @@ class Tiling:
     per_pass: int
     block_windows: int
     traffic: dict = field(default_factory=dict)
+    #: the least any schedule moves: every weight word, bitmap, bias and table once,
+    #: every input and output once (the memory side of the roofline)
+    minimum: int = 0
 
     @property
     def words(self):
@@ -117,7 +120,8 @@ class Tiling:
 
     def as_dict(self):
         return {"strategy": self.strategy, "batch": self.batch, "per_pass": self.per_pass,
-                "block_windows": self.block_windows, "traffic_words": dict(self.traffic)}
+                "block_windows": self.block_windows, "traffic_words": dict(self.traffic),
+                "minimum_words": self.minimum}
 
 
 def _blocks(plan, cfg, windows):
@@ -145,11 +149,12 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=N
     tables = [t for _, t in sizes]
     n_blocks = len(_blocks(plan, cfg, H))
     per_vector = S + lut_words(tables)
+    minimum = n_i + per_vector + n_o
     every = V * S + lut_words(tables * V)     # weights again for every vector
     traffic = {"input": n_i + every + n_o, "output": n_blocks * n_i + every + n_o}
     if len(full) == 1 and (like is None or like.block_windows == H):   # resident: once
-        traffic["synapse"] = n_i + per_vector + n_o
-        return Tiling("synapse", V, V, H, traffic)
+        traffic["synapse"] = minimum
+        return Tiling("synapse", V, V, H, traffic, minimum)
     best = None
     if not pooled and V > 1:
         sizes_k = range(H, 0, -1)
@@ -166,9 +171,9 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=N
                 best = (words, k, P)
     if best is None:
         traffic["synapse"] = traffic["input"]        # one vector: nothing to share
-        return Tiling("input", V, 1, H, traffic)
+        return Tiling("input", V, 1, H, traffic, minimum)
     traffic["synapse"] = best[0]
     synapse = best[0] < traffic["input"] if like is None else like.strategy == "synapse"
     if synapse:
-        return Tiling("synapse", V, best[2], best[1], traffic)
-    return Tiling("input", V, 1, H, traffic)
+        return Tiling("synapse", V, best[2], best[1], traffic, minimum)
+    return Tiling("input", V, 1, H, traffic, minimum)

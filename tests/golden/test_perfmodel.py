@@ -91,6 +91,10 @@ def test_bench_quick_report_is_consistent(tmp_path):
         assert r["model_error"] == round((r["model_cycles"] - r["rtl_cycles"]) / r["rtl_cycles"], 5)
         # The RTL never beats the ideal, and sparse never needs more pairs than dense.
         assert r["rtl_compute_cycles"] >= r["ideal_cycles"] <= r["dense_ideal_cycles"]
+        # nor the roofline: the ideal or every word moved once, whichever is more
+        assert r["roofline_cycles"] == max(r["ideal_cycles"], r["minimum_words"])
+        assert r["rtl_cycles"] >= r["roofline_cycles"] and r["batch"] == r["vectors"]
+        assert r["roofline_ratio"] == round(r["rtl_cycles"] / r["roofline_cycles"], 3)
         assert r["name"] in (LAYERS if r["kind"] == "fc" else CONV_LAYERS)
         # Energy per inference: the flat figures are the summaries', the components
         # add up, and the run's counters equal the events (else the bench fails).
@@ -101,6 +105,9 @@ def test_bench_quick_report_is_consistent(tmp_path):
         assert 0 < r["energy_offchip_share"] < 1 and 0 < r["energy_onchip_buffer_share"] < 1
         assert r["events"]["sparse"]["steps"] < r["events"]["dense"]["steps"]
         assert r["energy_pj_by_width"] and "energy.png" in data["plots"]
+    # A batched FC row, whose weights synapse reuse loads once per pass.
+    (batched,) = [r for r in data["layers"] if r["kind"] == "fc" and r["batch"] == 16]
+    assert batched["reuse"] == ["synapse"]
     # Conv rows: one input vector per output pixel (padding keeps the map's size).
     convs = [r for r in data["layers"] if r["kind"] == "conv"]
     assert convs and all(r["vectors"] == r["conv"]["patches"] == r["conv"]["input"] ** 2

@@ -69,8 +69,9 @@ def test_words_moved_on_the_rtl_equal_the_compilers_figure(seed, tn, tm, vectors
     reuse = [layer["reuse"] for layer in program.layers]
     replay = f"replay: seed={seed} tn={tn} tm={tm} vectors={vectors} {overrides} dense={dense}"
     assert any(r["strategy"] == "synapse" and r["per_pass"] > 1 for r in reuse), replay
-    for r in reuse:     # the choice is the least traffic
+    for r in reuse:     # the choice is the least traffic, never below the minimum
         assert r["traffic_words"][r["strategy"]] == min(r["traffic_words"].values()), replay
+        assert r["minimum_words"] <= r["traffic_words"][r["strategy"]], replay
     expected, _ = run_program(program)
     np.testing.assert_array_equal(expected, infer(model, x), err_msg=replay)
     got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
@@ -100,3 +101,7 @@ def test_synapse_reuse_loads_a_chunk_once_per_pass():
     assert len(fc1_sb) == passes * program.layers[0]["chunks"] and len(sb) > len(fc1_sb)
     # input-reuse would load them for every vector
     assert fc1["traffic_words"]["input"] > fc1["traffic_words"]["synapse"]
+    # fc2 fits one chunk: resident, it moves the minimum (its weights once)
+    fc2 = program.layers[1]["reuse"]
+    assert program.layers[1]["chunks"] == 1
+    assert fc2["traffic_words"]["synapse"] == fc2["minimum_words"] < fc2["traffic_words"]["input"]

@@ -192,12 +192,18 @@ def test_compile_cli(tmp_path):
     save(model, tmp_path / "m.npz")
     np.save(tmp_path / "x.npy", random_inputs(np.random.default_rng(1), 30))
     proc = subprocess.run([sys.executable, "-m", "golden.compile", tmp_path / "m.npz", "--tn",
-                           "4", "--tm", "4", "--input", tmp_path / "x.npy", "-o", tmp_path / "o"],
-                          capture_output=True, text=True)
+                           "4", "--tm", "4", "--input", tmp_path / "x.npy", "-o", tmp_path / "o",
+                           "--report"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "COMPUTE" in (tmp_path / "o" / "program.lst").read_text()
     summary = json.loads((tmp_path / "o" / "program.json").read_text())
     assert summary["ops"]["END"] == 1 and summary["config"]["tn"] == 4
+    # --report: per layer the three strategies' words and the one chosen (program.json's)
+    reuse = summary["layers"][0]["reuse"]
+    t = reuse["traffic_words"]
+    (line,) = [x.split() for x in proc.stdout.splitlines() if x.split()[:1] == ["fc1"]]
+    assert line[1:6] == [str(summary["layers"][0]["chunks"]), str(t["input"]),
+                         str(t["output"]), str(t["synapse"]), f"{reuse['strategy']}-reuse"]
     proc = subprocess.run([sys.executable, "-m", "golden.compile", tmp_path / "m.npz", "--tn",
                            "3", "-o", tmp_path / "o"], capture_output=True, text=True)
     assert proc.returncode == 2
