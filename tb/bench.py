@@ -144,11 +144,12 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
     energy per inference of ``per`` vectors (default all of them) under the
     energy ``table``."""
     from golden.compiler import compile_model
+    from golden.compiler.tiling import Tiling
     from golden.contract.config import small_config
     from golden.energy import energy_summary, load_table
     from golden.perf import perfmodel
     from golden.perf.events import counter_mismatches
-    from tb.run import batches, run_model
+    from tb.run import run_model
     table = table or load_table()
     per = per or int(x.shape[0])
     energy = {}
@@ -167,16 +168,19 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
     workdir = Path(workdir) / f"{tn}x{tm}-nbin{cfg.nbin_bytes}"
     for dense in (False, True):
         mode = "dense" if dense else "sparse"
+        # (dense under the sparse run's tiling: the same batches, reuse and blocks)
         r = run_model(model, x, cfg, dense=dense, sim=sim, workdir=workdir,
                       runner=runners.get(key),
-                      memory={"latency": 4, "interval": 1, "p_stall": 0.0})
+                      memory={"latency": 4, "interval": 1, "p_stall": 0.0},
+                      like=res.get("sparse"))
         runners[key] = r["runner"]
         if not r["bit_exact"]:
             raise AssertionError(f"{what} ({mode}): RTL differs from golden: {r['mismatch']}")
         res[mode] = r
         predicted, busy = 0, {u: 0 for u in perfmodel.UNITS}
-        programs = [compile_model(model, cfg, x[part], dense=dense)
-                    for part in batches(model, x, cfg, dense)]
+        programs = [compile_model(model, cfg, x[a:b], dense=dense,
+                                  tilings=[Tiling.from_dict(t) for t in ts])
+                    for (a, b), ts in zip(r["parts"], r["tilings"])]
         energy[mode] = energy_summary(programs, table, per=per)
         if not dense:    # the memory side of the roofline: everything moved once
             minimum = sum(la["reuse"]["minimum_words"] for p in programs for la in p.layers)

@@ -38,7 +38,16 @@ from golden.cli import (
     run_main,
 )
 
-__all__ = ["run_demo", "main"]
+__all__ = ["run_demo", "demo_config", "main"]
+
+
+def demo_config(tn, tm):
+    """The demo's configuration: the small test buffers at ``tn``/``tm`` with the
+    thesis' instruction buffer (32 KB: the 20 images' program in one batch) and
+    NBout (8 KB: output blocks of many images side by side, so synapse reuse loads
+    each chunk of weights once for all of them)."""
+    from golden.contract.config import small_config
+    return small_config(tn, tm, ib_bytes=32 * 1024, nbout_bytes=8 * 1024)
 
 
 def _plots(out, report, digits):
@@ -96,15 +105,17 @@ def _energy(model, x, cfg, runs, table):
     ran (their event counts checked against its counters), and the effects of the
     weights' slot width (as compressed, then 8 and 16 bits holding the same values)
     and of the Encoder."""
+    from golden.compiler.tiling import Tiling
     from golden.energy import model_energy
     from golden.perf.events import counter_mismatches
     from tb.bench import width_energy
-    from tb.run import batches
     out = {}
     for mode, r in runs.items():
         dense = mode == "dense"
+        # (the programs the RTL ran: its batches, each under its tilings)
         e = model_energy(model, x, cfg, dense=dense, table=table,
-                         parts=batches(model, x, cfg, dense))
+                         parts=[slice(a, b) for a, b in r["parts"]],
+                         tilings=[[Tiling.from_dict(t) for t in ts] for ts in r["tilings"]])
         bad = counter_mismatches(e["events"], r)
         if bad:
             raise AssertionError(f"RTL {mode}: the event counts differ from the RTL's "
@@ -124,7 +135,6 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
     from golden.energy import load_table
     table = load_table(energy_table)
 
-    from golden.contract.config import small_config
     from golden.contract.model import load
     from golden.data.digits import load_data
     from golden.data.digits import run as digits_run
@@ -146,14 +156,16 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
     _, xte, _, yte = load_data(seed)
     x = quantize_input(xte[:images], 8)
     labels = yte[:images]
-    cfg = small_config(tn, tm)
+    cfg = demo_config(tn, tm)
     golden_sub = infer(model, x)
 
     runs = {}
     for dense in (False, True):
         mode = "dense" if dense else "sparse"
         bar.set_postfix_str(f"RTL {mode}: {images} images on the generated Verilog")
-        runs[mode] = run_model(model, x, cfg, dense=dense, workdir=out / f"rtl_{mode}")
+        # (dense under the sparse run's tiling: the same batches, reuse and blocks)
+        runs[mode] = run_model(model, x, cfg, dense=dense, workdir=out / f"rtl_{mode}",
+                               like=runs.get("sparse"))
         r = runs[mode]
         bar.write(f"  RTL {mode}: {'bit-exact' if r['bit_exact'] else 'MISMATCH ' + r['mismatch']}"
                   f", {r['cycles']} cycles (compute {r['compute_cycles']}, ideal "
@@ -192,6 +204,10 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         "baseline_compression_ratio": comp["baseline"]["r_c"],
         "sparsity": comp["sparsity"], "R_irr": comp["R_irr"],
         "cycles_sparse": sp["cycles"], "cycles_dense": de["cycles"],
+        # per batch and layer the reuse strategy; dense runs under the sparse tiling
+        "reuse": [[t["strategy"] for t in ts] for ts in sp["tilings"]],
+        "reuse_dense": [[t["strategy"] for t in ts] for ts in de["tilings"]],
+        "batches": len(sp["parts"]),
         "compute_cycles_sparse": sp["compute_cycles"], "compute_cycles_dense": de["compute_cycles"],
         "ideal_cycles_sparse": sp["ideal_cycles"], "ideal_cycles_dense": de["ideal_cycles"],
         "speedup": de["cycles"] / max(1, sp["cycles"]),
@@ -223,8 +239,11 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
                 out / "energy.png", f"Digits MLP, energy per image ({table['name']})")
     md = [
         "# sparsegen demo: digits MLP on the generated Verilog", "",
-        f"Configuration: Tn = {tn}, Tm = {tm} ({cfg.window}-position NSM windows), "
-        f"{images} test images, seed {seed}.", "",
+        f"Configuration: Tn = {tn}, Tm = {tm} ({cfg.window}-position NSM windows; the "
+        f"thesis' instruction buffer and NBout, {cfg.ib_bytes // 1024} KB and "
+        f"{cfg.nbout_bytes // 1024} KB, so the images run as one batch and share each "
+        f"chunk of weights), {images} test images, seed {seed}; per layer the reuse "
+        f"strategy: {', '.join(report['reuse'][0])} (dense under the same tiling).", "",
         "| | value |", "|---|---:|",
         "| bit-exact (RTL = golden, sparse and dense) | "
         f"{'yes' if report['bit_exact'] else 'NO'} |",
@@ -260,7 +279,7 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
 
 
 def main(argv=None):
-    from golden.contract.config import DEFAULT_TM, DEFAULT_TN, small_config
+    from golden.contract.config import DEFAULT_TM, DEFAULT_TN
     p = ArgumentParser(prog="python -m tb.demo", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", default="build/demo", help="output directory")
@@ -280,7 +299,7 @@ def main(argv=None):
         if not 1 <= args.images <= 360:
             raise UsageError(f"--images must be in 1..360 (the test split), not {args.images}")
         from golden.energy import load_table
-        small_config(args.tn, args.tm)
+        demo_config(args.tn, args.tm)
         output_dir(args.output, "-o/--output")
         load_table(args.energy_table)          # a bad table fails before any work
         r = run_demo(args.output, tn=args.tn, tm=args.tm, images=args.images,

@@ -82,7 +82,8 @@ def batches(model, x, cfg, dense, pool=1):
 
 
 def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
-              workdir=None, seed=1, max_cycles=None, quiet=True, runner=None, pool=1):
+              workdir=None, seed=1, max_cycles=None, quiet=True, runner=None, pool=1,
+              like=None):
     """Compile, run on golden and RTL; return the result dict (see the module doc).
     ``memory``: ``{"latency", "interval", "p_stall"}``.  Input vectors that do not
     fit one program (the instruction buffer) run in several batches, one after
@@ -90,7 +91,10 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
     ``result["runner"]`` of an earlier call with the same ``cfg``, ``sim`` and
     ``workdir``, to run on its build instead of building again.  ``pool``: max
     pooling on chip over every ``pool`` consecutive vectors' outputs
-    (``compile_model(..., pool=)``)."""
+    (``compile_model(..., pool=)``).  ``like``: the result of an earlier call on the
+    same model and inputs (the sparse run, say): run in its batches, each layer
+    under its reuse strategy and output blocks (``result["parts"]``,
+    ``result["tilings"]``), so sparse and dense compare under one tiling."""
     from golden.compiler import compile_model
     from golden.contract.layout import MemoryImage, decode_vector
     from golden.twins.infer import infer
@@ -104,7 +108,13 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
         tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}-{sim}"
         workdir = build_root() / "run" / tag
     workdir = Path(workdir).resolve()
-    parts = batches(model, x, cfg, dense, pool)      # a model that cannot compile fails here
+    if like is None:
+        parts = batches(model, x, cfg, dense, pool)  # a model that cannot compile fails here
+        part_tilings = [None] * len(parts)
+    else:
+        from golden.compiler.tiling import Tiling
+        parts = [slice(a, b) for a, b in like["parts"]]
+        part_tilings = [[Tiling.from_dict(t) for t in ts] for ts in like["tilings"]]
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     ports = _generate(cfg, workdir)
@@ -114,10 +124,11 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
                              "dual_issues", "mem_reads", "mem_writes")}
     ideal = golden_steps = instructions = tb_cycles = 0
     sim_seconds = loop_seconds = 0.0
-    mismatch, outputs, golden_outs, layers = None, [], [], None
+    mismatch, outputs, golden_outs, layers, tilings = None, [], [], None, []
     for b, part in enumerate(parts):
         xb = x[part]
-        program = compile_model(model, cfg, xb, dense=dense, pool=pool)
+        program = compile_model(model, cfg, xb, dense=dense, pool=pool, tilings=part_tilings[b])
+        tilings.append([t.as_dict() for t in program.tilings])
         golden_out, machine = run_program(program)
         if not np.array_equal(golden_out, reference[part.start // pool:part.stop // pool]):
             raise AssertionError("internal error: the golden machine differs from "
@@ -181,6 +192,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
         "sim_cycles_per_second": round(tb_cycles / max(loop_seconds, 1e-9), 1),
         "loop_seconds": round(loop_seconds, 3),
         "layers": layers, "workdir": str(workdir),
+        "parts": [[p.start, p.stop] for p in parts], "tilings": tilings,
         "outputs": np.concatenate(outputs), "golden_outputs": np.concatenate(golden_outs),
         "runner": runner,
     }

@@ -118,6 +118,12 @@ class Tiling:
     def words(self):
         return self.traffic[self.strategy]
 
+    @classmethod
+    def from_dict(cls, d):
+        """The inverse of :meth:`as_dict`."""
+        return cls(d["strategy"], d["batch"], d["per_pass"], d["block_windows"],
+                   dict(d["traffic_words"]), d.get("minimum_words", 0))
+
     def as_dict(self):
         return {"strategy": self.strategy, "batch": self.batch, "per_pass": self.per_pass,
                 "block_windows": self.block_windows, "traffic_words": dict(self.traffic),

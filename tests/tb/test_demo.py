@@ -21,6 +21,9 @@ def test_demo_small(tmp_path):
     # The ratios are the cycle counts' ratios, recomputed.
     assert saved["speedup"] == pytest.approx(saved["cycles_dense"] / saved["cycles_sparse"])
     assert saved["speedup"] > 1  # sparse beats dense on the same RTL
+    # the images run as one batch, the layers under one reuse strategy each
+    assert saved["batches"] == 1 and saved["reuse"][0][0] in ("input", "synapse")
+    assert saved["reuse_dense"] == saved["reuse"]      # dense under the sparse tiling
     # RTL accuracy on the subset equals the golden fixed-point accuracy on it.
     assert saved["accuracy_rtl"] == saved["accuracy_fixed_subset"]
     # Energy per image (golden.energy): sparse below dense, off-chip the largest share
