@@ -24,6 +24,8 @@ SIM ?= icarus
 # The regression's matrix (quick or full) and seeds per case (empty: the preset's).
 PRESET ?= full
 SEEDS ?=
+# make regress SCHEDULER=tcp://HOST:8786: the cases on a running dask.distributed cluster.
+SCHEDULER ?=
 # make bitstream BOARD=ulx3s|icebreaker (WINDOW_K=4|8|16: the NSM window in Tm); make board-sim PORT=5555
 BOARD ?= ulx3s
 WINDOW_K ?=
@@ -36,7 +38,7 @@ export SIM
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
 	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES); demo and bench take ENERGY_TABLE=FILE;"
-	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N;"
+	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N SCHEDULER=tcp://HOST:PORT;"
 	@echo "  make bitstream takes BOARD=$(BOARD), TN, TM, WINDOW_K, MHZ (the board's unless given), NEXTPNR_OPTS; make board-sim takes PORT=$(PORT) and SIM)"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -84,8 +86,8 @@ test-slow: install ## run only the tests marked slow (the largest configurations
 formal: install ## bounded proofs (SymbiYosys + z3) of every stream interface, and their broken twins: build/formal/report.md
 	$(PY) -m hdl.formal -o build/formal
 
-regress: install ## the cocotb regression: modules x Tn/Tm/widths/buffers x seeds in parallel (SIM, PRESET, SEEDS): build/regress/summary.md, junit.xml
-	$(PY) -m tb.regress --preset $(PRESET) --sim $(SIM) $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS)) -o build/regress $(if $(SEEDS),--seeds $(SEEDS))
+regress: install ## the cocotb regression: modules x Tn/Tm/widths/buffers x seeds in parallel (SIM, PRESET, SEEDS; SCHEDULER=tcp://HOST:PORT: on a dask cluster): build/regress/summary.md, junit.xml
+	$(PY) -m tb.regress --preset $(PRESET) --sim $(SIM) $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS)) -o build/regress $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 	$(PY) -m hdl.generate all --tn $(TN) --tm $(TM) -o build/verilog

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from golden.cli import (
     ArgumentParser,
+    UsageError,
     add_jobs,
     add_sim,
     atomic_json,
@@ -283,6 +284,56 @@ def _markdown(s):
     return "\n".join(lines)
 
 
+def _replay_case(case, seeds, sim, outdir):
+    """Run ``case`` in a process of its own (its replay command, so cases on one
+    worker never share a build directory or an environment) and return its record.
+    A dask task: picklable arguments, the record a plain dict."""
+    cmd = [sys.executable, "-m", "tb.regress", "--case", case.id, "--sim", sim,
+           "-o", str(outdir)] + [a for s in seeds for a in ("--seed", str(s))]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    path = Path(outdir) / "cases" / case.id / "record.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"id": case.id, "module": case.module, "kind": case.kind, "params": case.params,
+            "seeds": list(seeds), "sim": sim, "status": "failed", "seconds": 0,
+            "failures": [{"seed": s, "message": f"no record (exit {proc.returncode}): "
+                                                f"{proc.stderr.strip()[-500:]}",
+                          "replay": replay_command(case, s, sim)} for s in seeds],
+            "bins": {}}
+
+
+def run_on_cluster(cases, seeds, sim, outdir, client, progress=print):
+    """Every case's record, its case run on the dask.distributed ``client``'s workers
+    (one task per case; the workers share ``outdir``'s file system, as on a
+    cluster's shared disk), in the order of ``cases``."""
+    from distributed import as_completed
+    futures = client.map(_replay_case, cases, seeds=list(seeds), sim=sim, outdir=str(outdir),
+                         pure=False)
+    index = {f.key: k for k, f in enumerate(futures)}
+    records = [None] * len(cases)
+    for done, future in enumerate(as_completed(futures), 1):
+        r = future.result()
+        records[index[future.key]] = r
+        progress(f"[{done}/{len(cases)}] {r['status'].upper()} {r['id']} ({r['seconds']} s)")
+    return records
+
+
+def _records(cases, seeds, sim, out):
+    """The cases' records as the pytest workers wrote them (a failed one if missing)."""
+    records = []
+    for c in cases:
+        path = out / "cases" / c.id / "record.json"
+        if path.exists():
+            records.append(json.loads(path.read_text()))
+        else:  # the worker died before writing it
+            records.append({"id": c.id, "module": c.module, "kind": c.kind, "params": c.params,
+                            "seeds": seeds, "sim": sim, "status": "failed", "seconds": 0,
+                            "failures": [{"seed": s, "message": "no record (worker crashed?)",
+                                          "replay": replay_command(c, s, sim)} for s in seeds],
+                            "bins": {}})
+    return records
+
+
 def _pytest(plan_path, outdir, jobs):
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "tb" / "regress_cases.py"),
            "-p", "no:cacheprovider", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
@@ -311,6 +362,11 @@ def main(argv=None):
     p.add_argument("--seed", type=nonnegative_int, action="append",
                    help="with --case: the seed(s) to run")
     p.add_argument("--waves", action="store_true", help="write waveforms (with --case)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the cases on the dask.distributed cluster whose scheduler is at "
+                        "ADDRESS (e.g. tcp://head:8786; dask-jobqueue starts one on Slurm/PBS/"
+                        "LSF); its workers need this checkout and -o/--output on a shared disk "
+                        "(default: local pytest-xdist workers)")
     args = p.parse_args(argv)
     return run_main("python -m tb.regress", lambda: _run(p, args))
 
@@ -347,25 +403,30 @@ def _run(p, args):
     plan = {"sim": sim, "seeds": seeds, "outdir": str(out), "cases": [asdict(c) for c in cases]}
     plan_path = out / "plan.json"
     atomic_json(plan_path, plan, indent=1)
-    print(f"regression: {len(cases)} cases x {len(seeds)} seeds on {sim}, "
-          f"{args.jobs} workers -> {out}", flush=True)
+    where = (f"the dask cluster at {args.scheduler}" if args.scheduler
+             else f"{args.jobs} workers")
+    print(f"regression: {len(cases)} cases x {len(seeds)} seeds on {sim}, {where} -> {out}",
+          flush=True)
     t0 = time.perf_counter()
-    rc = _pytest(plan_path, out, args.jobs)
+    if args.scheduler:
+        from distributed import Client
+        try:
+            client = Client(args.scheduler, timeout="20s")
+        except OSError as e:
+            raise UsageError(f"--scheduler {args.scheduler}: no dask scheduler answers "
+                             f"there ({e})") from None
+        with client:
+            records = run_on_cluster(cases, seeds, sim, out, client,
+                                     progress=lambda m: print(m, flush=True))
+        rc = 0
+    else:
+        rc = _pytest(plan_path, out, args.jobs)
+        records = _records(cases, seeds, sim, out)
     wall = round(time.perf_counter() - t0, 1)
-    records = []
-    for c in cases:
-        path = out / "cases" / c.id / "record.json"
-        if path.exists():
-            records.append(json.loads(path.read_text()))
-        else:  # the worker died before writing it
-            records.append({"id": c.id, "module": c.module, "kind": c.kind, "params": c.params,
-                            "seeds": seeds, "sim": sim, "status": "failed", "seconds": 0,
-                            "failures": [{"seed": s, "message": "no record (worker crashed?)",
-                                          "replay": replay_command(c, s, sim)} for s in seeds],
-                            "bins": {}})
     s = summarize(records, out, wall=wall, preset=args.preset)
     print(f"\n{s['passed']}/{s['cases']} cases passed ({s['runs']} runs) in {wall} s; "
-          f"summary: {out / 'summary.md'}; JUnit: {out / 'junit.xml'}")
+          f"summary: {out / 'summary.md'}"
+          + ("" if args.scheduler else f"; JUnit: {out / 'junit.xml'}"))
     for r in records:
         for f in r["failures"]:
             print(f"FAILED {r['id']} seed {f['seed']}\n  replay: {f['replay']}", file=sys.stderr)

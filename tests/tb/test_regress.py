@@ -118,3 +118,36 @@ def test_pefu_workload_reaches_both_saturations_every_seed(tm):
         work = pefu_workload(np.random.default_rng(seed), tm, 40)
         bins = pefu_coverage(work, pefu_expected(work))
         assert bins["saturate +"] >= 1 and bins["saturate -"] >= 1, (seed, tm, bins)
+
+
+@pytest.mark.cocotb
+def test_cases_on_a_dask_cluster_give_the_local_results(tmp_path):
+    # A LocalCluster of two workers in this process; the regression's CLI runs its
+    # cases there (--scheduler) and its records equal those of the cases run here.
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=None) as cluster:
+        proc = subprocess.run([sys.executable, "-m", "tb.regress", "--preset", "quick",
+                               "--only", "htree", "--seeds", "1", "--sim", "icarus",
+                               "--scheduler", cluster.scheduler_address,
+                               "-o", str(tmp_path / "dask")], capture_output=True, text=True)
+        workers = len(cluster.workers)
+    assert workers == 2
+    assert proc.returncode in (0, 3), proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "the dask cluster at tcp://" in proc.stdout
+    remote = json.loads((tmp_path / "dask" / "summary.json").read_text())["records"]
+    cases = regress.matrix("quick", ["htree"])
+    local = [regress.run_case(c, [1], "icarus", outdir=tmp_path / "local") for c in cases]
+
+    def same(r):
+        return {k: v for k, v in r.items() if k != "seconds"}
+    assert [same(r) for r in remote] == [same(r) for r in local]
+    assert all(r["status"] == "passed" and r["bins"] for r in local)
+
+
+def test_scheduler_that_does_not_answer_is_a_usage_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tb.regress", "--only", "htree",
+                           "--scheduler", "tcp://127.0.0.1:9", "-o", str(tmp_path / "r")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "--scheduler tcp://127.0.0.1:9: no dask scheduler answers there" in proc.stderr
