@@ -365,8 +365,9 @@ def main(argv=None):
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the cases on the dask.distributed cluster whose scheduler is at "
                         "ADDRESS (e.g. tcp://head:8786; dask-jobqueue starts one on Slurm/PBS/"
-                        "LSF); its workers need this checkout and -o/--output on a shared disk "
-                        "(default: local pytest-xdist workers)")
+                        "LSF); its workers need this checkout and -o/--output on a shared disk; "
+                        "it waits dask's distributed.comm.timeouts.connect (30 s) for the "
+                        "scheduler (default: local pytest-xdist workers)")
     args = p.parse_args(argv)
     return run_main("python -m tb.regress", lambda: _run(p, args))
 
@@ -409,9 +410,11 @@ def _run(p, args):
           flush=True)
     t0 = time.perf_counter()
     if args.scheduler:
+        import dask
         from distributed import Client
-        try:
-            client = Client(args.scheduler, timeout="20s")
+        try:      # (how long to try: dask's own setting, distributed.comm.timeouts.connect)
+            client = Client(args.scheduler,
+                            timeout=dask.config.get("distributed.comm.timeouts.connect"))
         except OSError as e:
             raise UsageError(f"--scheduler {args.scheduler}: no dask scheduler answers "
                              f"there ({e})") from None

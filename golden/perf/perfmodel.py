@@ -33,7 +33,7 @@ import numpy as np
 from golden.contract.isa import UNIT, Op, Target, accesses, conflict, decode
 from golden.twins.machine import Machine
 
-__all__ = ["Timing", "TIMING", "work", "predict"]
+__all__ = ["Timing", "TIMING", "work", "predict", "packer_cycles"]
 
 UNITS = ("load", "store", "compute")
 
@@ -53,8 +53,9 @@ class Timing:
       pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each
       output's NBout row before writing it);
     * STORE, per window: ``2 G`` to read its ``G`` NBout rows, then sparse
-      ``nonzeros + words + 2 ceil(nonzeros / tn)`` (one value per cycle into the
-      packer, a cycle per word written, two per Encoder beat; the next
+      ``packer_cycles + words + 2 ceil(nonzeros / tn)`` (a beat's values into the
+      packer as fast as the word has room, a cycle per word written, two per
+      Encoder beat; the next
       window's read overlaps it), dense ``words`` and a cycle between windows
       (no overlap); plus ``store_fixed`` (sparse) or ``store_fixed_dense``;
     * instructions issue from the controller's two-entry queue
@@ -246,13 +247,30 @@ def duration(step, cfg, memory=None, timing=TIMING):
         total = timing.store_fixed + 2 * G
         prev = None
         for n in step.extra["nonzeros"]:
-            write = n + (bm + -(-n // lanes)) * per_write + 2 * max(1, -(-n // cfg.tn))
+            write = packer_cycles(n, cfg.tn, lanes) + (bm + -(-n // lanes)) * per_write + \
+                2 * max(1, -(-n // cfg.tn))
             if prev is not None:
                 total += max(0, 2 * G - prev)
             total += write
             prev = write
         return total
     return 0
+
+
+def packer_cycles(n, tn, lanes):
+    """Cycles the store unit's packer takes in values for a window of ``n`` nonzeros:
+    the Encoder hands them in beats of ``tn`` (the last one the rest), and each
+    cycle the packer takes as many of a beat's values as the word being filled
+    (``lanes`` values) has room for; a full word is written in a cycle of its own
+    (counted with the writes)."""
+    cycles = fill = 0
+    while n > 0:
+        v = min(tn, n)
+        n -= v
+        first = min(lanes - fill, v)
+        cycles += 1 + -(-(v - first) // lanes)
+        fill = (fill + v) % lanes
+    return cycles
 
 
 def _conflict(a, b):

@@ -404,21 +404,31 @@ class StoreUnit(wiring.Component):
                     with m.If(bm_left == 1):
                         m.next = "VALUES"
             with m.State("VALUES"):
-                # one value per cycle; a full word (or the window's end) is written
+                # as many of the beat's values per cycle as the word has room for
+                # (the Encoder's rate); a full word (or the window's end) is written
                 word_full = fill == lanes
                 at_end = (emitted == pop) & (fill != 0)
+                left = Signal(range(tn + 1))      # the beat's values not yet taken
+                room = Signal(range(lanes + 1))
+                take = Signal(range(max(tn, lanes) + 1))
+                m.d.comb += [left.eq(n_valid - lane), room.eq(lanes - fill),
+                             take.eq(Mux(left < room, left, room))]
                 with m.If(word_full | at_end):
                     m.d.comb += [wreq.valid.eq(1), wreq.payload.addr.eq(val_addr),
                                  wreq.payload.data.eq(word_buf)]
                     with m.If(wreq.ready):
                         m.d.sync += [val_addr.eq(val_addr + 1), fill.eq(0), word_buf.eq(0)]
                 with m.Elif(lane < n_valid):
-                    for k in range(lanes):
-                        with m.If(fill == k):
-                            m.d.sync += word_buf[16 * k:16 * (k + 1)].eq(
-                                beat.value.as_value().word_select(lane[:max(1, clog2(tn))]
-                                                                  if tn > 1 else 0, 16))
-                    m.d.sync += [fill.eq(fill + 1), lane.eq(lane + 1), emitted.eq(emitted + 1)]
+                    # word lane j takes beat lane (lane + j - fill) where fill <= j < fill + take
+                    values = beat.value.as_value()
+                    for j in range(lanes):
+                        src = Signal(range(tn + lanes + 1), name=f"pack_src{j}")
+                        m.d.comb += src.eq(lane + j - fill)
+                        with m.If((j >= fill) & (j < fill + take)):
+                            m.d.sync += word_buf[16 * j:16 * (j + 1)].eq(
+                                values.word_select(src[:max(1, clog2(tn))] if tn > 1 else 0, 16))
+                    m.d.sync += [fill.eq(fill + take), lane.eq(lane + take),
+                                 emitted.eq(emitted + take)]
                 with m.Else():
                     # the beat is used up: take it; a finished window moves on
                     m.d.comb += enc.o.ready.eq(1)

@@ -159,3 +159,18 @@ def test_model_equals_rtl_on_random_configurations(seed):
 def test_model_constants_follow_the_rtl():
     from hdl.control.compute import CONFIG_DEPTH
     assert perfmodel.TIMING.config_depth == CONFIG_DEPTH
+
+
+@pytest.mark.parametrize("n, tn, lanes, cycles", [
+    # Worked by hand: beats of tn values (the last the rest), a take per cycle of as
+    # many as the word has room for, the fill carried from beat to beat.
+    (0, 4, 4, 0),
+    (10, 4, 4, 3),     # 4 | 4 | 2: one take each
+    (5, 4, 2, 3),      # 4 = 2 + 2 (two takes), then 1
+    (5, 2, 4, 3),      # 2 | 2 (fills the word) | 1
+    (7, 2, 4, 4),      # 2 | 2 | 2 | 1
+    (8, 8, 4, 2),      # 8 = 4 + 4
+    (3, 1, 4, 3),      # one value a beat
+])
+def test_packer_cycles_by_hand(n, tn, lanes, cycles):
+    assert perfmodel.packer_cycles(n, tn, lanes) == cycles

@@ -57,7 +57,8 @@ def _mem_traffic(program, counters):
 
 @pytest.mark.parametrize("seed, tn, tm, vectors, overrides, dense", [
     (1, 4, 4, 4, dict(sb_bytes=512, nbout_bytes=2048), False),
-    (2, 4, 4, 5, dict(sb_bytes=2048, nbout_bytes=1024), True),
+    pytest.param(2, 4, 4, 5, dict(sb_bytes=2048, nbout_bytes=1024), True,
+                 marks=pytest.mark.slow),     # (dense under synapse reuse: also make demo's)
     (3, 2, 4, 3, dict(sb_bytes=1024, window_k=8), False),
 ])
 def test_words_moved_on_the_rtl_equal_the_compilers_figure(seed, tn, tm, vectors, overrides,

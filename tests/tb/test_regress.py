@@ -2,6 +2,7 @@
 command, the summary's coverage accounting, and a small matrix end to end."""
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -148,6 +149,7 @@ def test_cases_on_a_dask_cluster_give_the_local_results(tmp_path):
 def test_scheduler_that_does_not_answer_is_a_usage_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tb.regress", "--only", "htree",
                            "--scheduler", "tcp://127.0.0.1:9", "-o", str(tmp_path / "r")],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True,
+                          env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
     assert proc.returncode == 2
     assert "--scheduler tcp://127.0.0.1:9: no dask scheduler answers there" in proc.stderr
