@@ -46,8 +46,10 @@ class Timing:
     * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
       idles when the last datum is written; LUT: one entry per cycle; sparse
       NBin rows ``nbin_lookup`` more, their lengths looked up first);
-    * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps,
-      at least one, and each group's wait for room in the config FIFOs); the
+    * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps; an
+      empty window one cycle unless the sequencer's backlog hides it,
+      :func:`golden.twins.fc.window_cycles`; and each group's wait for room in the
+      config FIFOs); the
       unit takes the next COMPUTE ``drain(tn, tm)`` cycles before the end (the
       H-tree and PE pipeline), once the one before has ended (the fill is the
       pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each

@@ -7,7 +7,8 @@ import numpy as np
 from golden.contract.bitmap import as_bitmap
 from golden.twins import encoder, nsm, pefu, ssm
 
-__all__ = ["shared_synapse_bitmap", "compress_group", "group_outputs", "sparse_fc_group"]
+__all__ = ["shared_synapse_bitmap", "compress_group", "group_outputs", "window_cycles",
+           "sparse_fc_group"]
 
 
 def shared_synapse_bitmap(weights):
@@ -74,8 +75,6 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
         stats["windows"] = stats.get("windows", 0) + len(neuron_bitmap) // (window or 16 * tm)
         steps = [len(b) for b in ssm.tile_steps([[s for _, s in pairs] for pairs, _ in beats], tm)]
         stats["steps"] = stats.get("steps", 0) + sum(steps)
-        # The datapath's cycles: a window takes one cycle per SSM step of its
-        # beats, and one cycle when it has none (the NSM still reads it).
         per_window = [-(-len(p) // tm) for p in nsm.window_pairs(neuron_bitmap, synapse_bitmap,
                                                                   window or 16 * tm)]
         owner = [w for w, n in enumerate(per_window) for _ in range(n)]
@@ -83,10 +82,28 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
         cost = [0] * len(per_window)
         for w, n in zip(owner, steps):
             cost[w] += n
-        stats["window_cycles"] = stats.get("window_cycles", 0) + sum(max(1, c) for c in cost)
+        stats["window_cycles"] = stats.get("window_cycles", 0) + window_cycles(per_window, cost)
     bias = np.broadcast_to(np.asarray(bias), (tn,))
     return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
                      for j in range(tn)], dtype=np.int16)
+
+
+def window_cycles(beats, steps):
+    """The datapath's cycles for a group's NSM windows, ``beats`` (NSM beats) and
+    ``steps`` (SSM steps) per window: a window takes a cycle per SSM step of its
+    beats, and an empty one a cycle of the NSM's drain stage, unless the
+    sequencer is still working off steps beyond the beats of the windows before
+    it (its backlog: the drain stage runs ahead meanwhile)."""
+    backlog = total = 0
+    for b, c in zip(beats, steps):
+        if c:
+            backlog += c - b
+            total += c
+        elif backlog:
+            backlog -= 1
+        else:
+            total += 1
+    return total
 
 
 def sparse_fc_group(neurons, weights, bias, shift, activation="identity", tm=16,
