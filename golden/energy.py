@@ -266,17 +266,13 @@ def grouped(components):
     return {g: sum(components[c] for c in members) for g, members in GROUPS.items()}
 
 
-def model_energy(model, x, cfg, *, dense=False, table=None, parts=None, per=None,
-                 tilings=None):
+def model_energy(model, x, cfg, *, dense=False, table=None, parts=None, per=None):
     """:func:`energy_summary` of ``model`` on input vectors ``x`` (compiled in the
-    row slices ``parts``, default one program, each under ``tilings[k]`` if given:
-    :func:`golden.compiler.compile_model`'s), per inference of ``per`` vectors
+    row slices ``parts``, default one program), per inference of ``per`` vectors
     (default: each vector is one inference)."""
     from golden.compiler import compile_model
     parts = parts or [slice(0, len(x))]
-    tilings = tilings or [None] * len(parts)
-    programs = [compile_model(model, cfg, x[p], dense=dense, tilings=t)
-                for p, t in zip(parts, tilings)]
+    programs = [compile_model(model, cfg, x[p], dense=dense) for p in parts]
     return energy_summary(programs, table, per=per or len(x))
 
 

@@ -143,8 +143,6 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
     """RTL (sparse and dense), ideal and model cycles of ``model`` on vectors ``x``;
     energy per inference of ``per`` vectors (default all of them) under the
     energy ``table``."""
-    from golden.compiler import compile_model
-    from golden.compiler.tiling import Tiling
     from golden.contract.config import small_config
     from golden.energy import energy_summary, load_table
     from golden.perf import perfmodel
@@ -180,9 +178,7 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
             raise AssertionError(f"{what} ({mode}): RTL differs from golden: {r['mismatch']}")
         res[mode] = r
         predicted, busy = 0, {u: 0 for u in perfmodel.UNITS}
-        programs = [compile_model(model, cfg, x[a:b], dense=dense,
-                                  tilings=[Tiling.from_dict(t) for t in ts])
-                    for (a, b), ts in zip(r["parts"], r["tilings"])]
+        programs = r["compiled"]          # the programs the RTL ran
         energy[mode] = energy_summary(programs, table, per=per)
         if not dense:    # the memory side of the roofline: everything moved once
             minimum = sum(la["reuse"]["minimum_words"] for p in programs for la in p.layers)

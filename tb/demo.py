@@ -105,17 +105,12 @@ def _energy(model, x, cfg, runs, table):
     ran (their event counts checked against its counters), and the effects of the
     weights' slot width (as compressed, then 8 and 16 bits holding the same values)
     and of the Encoder."""
-    from golden.compiler.tiling import Tiling
-    from golden.energy import model_energy
+    from golden.energy import energy_summary
     from golden.perf.events import counter_mismatches
     from tb.bench import width_energy
     out = {}
     for mode, r in runs.items():
-        dense = mode == "dense"
-        # (the programs the RTL ran: its batches, each under its tilings)
-        e = model_energy(model, x, cfg, dense=dense, table=table,
-                         parts=[slice(a, b) for a, b in r["parts"]],
-                         tilings=[[Tiling.from_dict(t) for t in ts] for ts in r["tilings"]])
+        e = energy_summary(r["compiled"], table, per=len(x))   # the programs the RTL ran
         bad = counter_mismatches(e["events"], r)
         if bad:
             raise AssertionError(f"RTL {mode}: the event counts differ from the RTL's "

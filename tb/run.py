@@ -124,11 +124,12 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
                              "dual_issues", "mem_reads", "mem_writes")}
     ideal = golden_steps = instructions = tb_cycles = 0
     sim_seconds = loop_seconds = 0.0
-    mismatch, outputs, golden_outs, layers, tilings = None, [], [], None, []
+    mismatch, outputs, golden_outs, layers, tilings, compiled = None, [], [], None, [], []
     for b, part in enumerate(parts):
         xb = x[part]
         program = compile_model(model, cfg, xb, dense=dense, pool=pool, tilings=part_tilings[b])
         tilings.append([t.as_dict() for t in program.tilings])
+        compiled.append(program)
         golden_out, machine = run_program(program)
         if not np.array_equal(golden_out, reference[part.start // pool:part.stop // pool]):
             raise AssertionError("internal error: the golden machine differs from "
@@ -193,6 +194,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
         "loop_seconds": round(loop_seconds, 3),
         "layers": layers, "workdir": str(workdir),
         "parts": [[p.start, p.stop] for p in parts], "tilings": tilings,
+        "compiled": compiled,     # the Programs run, batch by batch (not in --json)
         "outputs": np.concatenate(outputs), "golden_outputs": np.concatenate(golden_outs),
         "runner": runner,
     }
@@ -310,7 +312,8 @@ def main(argv=None):
             atomic_npy(args.output, res["outputs"])
         if args.json:
             atomic_json(args.json, {k: v for k, v in res.items()
-                                    if k not in ("outputs", "golden_outputs", "runner")})
+                                    if k not in ("outputs", "golden_outputs", "runner",
+                                                 "compiled")})
         mode = "dense" if args.dense else "sparse"
         print(f"{mode}: {res['cycles']} cycles, compute {res['compute_cycles']}, ideal "
               f"{res['ideal_cycles']}, stalls {res['stall_cycles']}; "

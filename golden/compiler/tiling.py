@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from golden.contract.isa import Slot
 
+from .place import output_blocks
 from .plan import chunks
 
 __all__ = ["STRATEGIES", "Tiling", "reuse_traffic", "vector_words", "chunk_words",
@@ -130,12 +131,6 @@ class Tiling:
                 "minimum_words": self.minimum}
 
 
-def _blocks(plan, cfg, windows):
-    G = cfg.groups_per_window
-    per = windows * G
-    return [(b, min(b + per, plan.groups)) for b in range(0, plan.groups, per)]
-
-
 def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=None):
     """The :class:`Tiling` of ``plan`` for a batch whose vectors move ``in_words``
     (input) and ``out_words`` (output) words each (:func:`vector_words`).  ``like``,
@@ -147,13 +142,13 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=N
     n_i, n_o = sum(in_words), sum(out_words)
 
     def layer_chunks(windows):
-        return [c for blk in _blocks(plan, cfg, windows) for c in chunks(plan, cfg, *blk)]
+        return [c for blk in output_blocks(plan, cfg, windows) for c in chunks(plan, cfg, *blk)]
 
     full = layer_chunks(H)
     sizes = [chunk_words(plan, cfg, *c, dense) for c in full]
     S = sum(s for s, _ in sizes)
     tables = [t for _, t in sizes]
-    n_blocks = len(_blocks(plan, cfg, H))
+    n_blocks = len(output_blocks(plan, cfg, H))
     per_vector = S + lut_words(tables)
     minimum = n_i + per_vector + n_o
     every = V * S + lut_words(tables * V)     # weights again for every vector

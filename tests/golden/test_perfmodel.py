@@ -158,7 +158,14 @@ def test_model_equals_rtl_on_random_configurations(seed):
 
 def test_model_constants_follow_the_rtl():
     from hdl.control.compute import CONFIG_DEPTH
+    from hdl.datapath.nsm import NSM
     assert perfmodel.TIMING.config_depth == CONFIG_DEPTH
+    # The fill grows with the NSM's latency (its prefix stages) and nothing else
+    # that depends on the window.
+    for tm in (2, 4, 8, 16):
+        fills = [perfmodel.TIMING.fill(4, tm, k * tm) - NSM(tm=tm, window=k * tm).latency
+                 for k in (4, 8, 16) if k * tm >= 32]
+        assert len(set(fills)) == 1, (tm, fills)
 
 
 @pytest.mark.parametrize("n, tn, lanes, cycles", [
