@@ -30,10 +30,13 @@ SCHEDULER ?=
 BOARD ?= ulx3s
 WINDOW_K ?=
 PORT ?= 5555
+# make sweep VERIFY=K: synthesize the K fastest Pareto points per family; make estimate FAMILY=ice40|ecp5|gates
+VERIFY ?= 0
+FAMILY ?= ecp5
 export SIM
 
 .DEFAULT_GOAL := help
-.PHONY: help install simulator lint test durations test-slow formal regress verilog synth bitstream board-sim demo bench clean distclean
+.PHONY: help install simulator lint test durations test-slow formal regress verilog synth estimate sweep estimate-fit bitstream board-sim demo bench clean distclean
 
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
@@ -94,6 +97,15 @@ verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 
 synth: verilog ## Yosys area per module and per block of the whole accelerator (Tn=Tm=2), ice40 and ecp5: build/area.md, area.json, area.png
 	$(PY) -m hdl.synth build/verilog -o build
+
+estimate: install ## area per block without synthesis, in under a second (TN, TM, WINDOW_K, FAMILY=ecp5|ice40|gates); python -m hdl.estimate --help
+	$(PY) -m hdl.estimate $(if $(filter command line,$(origin TN)),--tn $(TN)) $(if $(filter command line,$(origin TM)),--tm $(TM)) $(if $(WINDOW_K),--window-k $(WINDOW_K)) --family $(FAMILY)
+
+estimate-fit: install ## refit the area estimate: Yosys on the calibration configurations not measured yet (hours from nothing), then hdl/estimate/model.json
+	$(PY) -m hdl.estimate.fit --measure all $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS))
+
+sweep: install ## design space: performance-model cycles x estimated area over Tn/Tm/window (build/sweep/report.md, sweep.json, pareto.png; VERIFY=K: Yosys on K Pareto points; SCHEDULER=tcp://HOST:PORT: on a dask cluster)
+	$(PY) -m tb.sweep -o build/sweep --verify $(VERIFY) $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 bitstream: install ## board top (accelerator + RAM + UART host link) for BOARD=ulx3s|icebreaker (TN, TM, WINDOW_K, MHZ: the board's unless given; NEXTPNR_OPTS: extra nextpnr options): build/boards/BOARD/ bitstream, report.json, report.md (fails if it does not fit or meet timing)
 	$(PY) -m boards.build $(BOARD) -o build/boards/$(BOARD) $(if $(filter command line,$(origin TN)),--tn $(TN)) $(if $(filter command line,$(origin TM)),--tm $(TM)) $(if $(WINDOW_K),--window-k $(WINDOW_K)) $(if $(MHZ),--clock-mhz $(MHZ)) $(if $(NEXTPNR_OPTS),--nextpnr-opts "$(NEXTPNR_OPTS)")

@@ -28,7 +28,7 @@ from amaranth.lib import io
 from boards.clocks import PLL, ecp5_pll, ice40_pll
 from boards.timing import slack_histogram, worst_paths
 from golden.cli import ArgumentParser, UsageError, atomic_json, atomic_write, output_dir, run_main
-from golden.contract.config import WINDOW_KS
+from golden.contract.config import PROFILES, WINDOW_KS
 
 __all__ = ["BOARDS", "BoardSpec", "GOAL_MHZ", "PlatformTop", "build",
            "configurations_markdown", "largest_at_goal", "main"]
@@ -56,7 +56,7 @@ BOARDS = {
     # build stops at placement with the utilization in the report.
     "icebreaker": BoardSpec(
         platform="icebreaker:ICEBreakerPlatform", family="ice40",
-        config=dict(tn=1, tm=2, ib_bytes=512, widths=(16,)), mem_words=1 << 10,
+        config=PROFILES["icebreaker"], mem_words=1 << 10,
         leds=(None, None, ("led_r", 0), ("led_g", 0)),
         capacity={"luts": 5280, "bram": 30, "dsp": 8},
         note="the smallest configuration is several times the UP5K (see the utilization); "
@@ -64,7 +64,7 @@ BOARDS = {
     # LFE5U-85F: 83 640 LUT4, 208 DP16KD (18 kbit), 156 MULT18X18D.
     "ulx3s": BoardSpec(
         platform="ulx3s:ULX3S_85F_Platform", family="ecp5",
-        config=dict(tn=2, tm=2, ib_bytes=1024), mem_words=1 << 13,
+        config=PROFILES["ulx3s"], mem_words=1 << 13,
         leds=(("led", 0), ("led", 1), ("led", 2), ("led", 3)),
         capacity={"luts": 83640, "bram": 208, "dsp": 156},
         # The PLL's 50 MHz (25 x 2) keeps a margin below the measured Fmax

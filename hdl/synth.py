@@ -28,7 +28,7 @@ from golden.cli import (
 )
 
 __all__ = ["FAMILIES", "CATEGORIES", "BLOCKS", "cell_library", "synthesize", "summarize",
-           "block_of", "synthesize_blocks", "main"]
+           "block_of", "synthesize_blocks", "GATES_FLOW", "gates_blocks", "main"]
 
 #: Yosys synthesis command per family.  iCE40: map multipliers to SB_MAC16 (-dsp).
 #: Both families run their synth script with the classic `abc -lut 4` in place
@@ -168,6 +168,78 @@ def synthesize_blocks(verilog, top, family):
     return {"blocks": out, "seconds": round(seconds, 2)}
 
 
+#: Technology-neutral synthesis: Yosys' generic flow up to its memory mapping
+#: (memories stay memories, priced apart), then two-input gates and
+#: multiplexers by ABC; ``stat -tech cmos`` counts their transistors.
+GATES_FLOW = ("synth -top {top} -run begin:fine; opt -fast -full; techmap; opt -fast; "
+              "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt -fast")
+
+
+def gates_blocks(verilog, top):
+    """Transistors per :data:`BLOCKS` block from :data:`GATES_FLOW` (memories not
+    counted: an ASIC takes them from an SRAM compiler); a gate equivalent (GE) is
+    four transistors, one two-input NAND."""
+    stat, seconds = _yosys(verilog, GATES_FLOW.format(top=top), "gates", " -tech cmos")
+    total = {m: int(str(r.get("estimated_num_transistors", 0)).rstrip("+") or 0)
+             for m, r in stat["modules"].items()}
+    blocks = {}
+    for module, n in total.items():
+        # a module's figure holds its submodules': keep what is its own
+        children = [c for c in total if c.startswith(module + ".")
+                    and "." not in c[len(module) + 1:]]
+        own = n - sum(total[c] for c in children)
+        rec = blocks.setdefault(block_of(module), {"transistors": 0})
+        rec["transistors"] += own
+    return {"blocks": blocks, "seconds": round(seconds, 2)}
+
+
+#: Thesis table 5.1: area shares of the whole (NSM, Encoder, CP, NFU) and of the NFU.
+THESIS_SHARES = {"total": {"NSM": 10.1, "Encoder": 0.6, "CP": 2.4, "NFU": 69.4},
+                 "NFU": {"SB": 22.2, "SSM": 5.3, "WDM": 32.6, "PEFU": 34.0}}
+#: Our blocks in the thesis' groups (CP: the controller and the units it issues to;
+#: NFU: the PEs, their synapse buffers and the H-tree that feeds them).
+THESIS_GROUPS = {
+    "NSM": ("NSM",), "Encoder": ("Encoder",),
+    "CP": ("controller", "load/store units", "compute unit"),
+    "NFU": ("PEFU", "WDM", "SSM", "SB + PE glue", "H-tree", "datapath glue"),
+    "SB": ("SB + PE glue",), "SSM": ("SSM",), "WDM": ("WDM",), "PEFU": ("PEFU",),
+}
+
+
+def gates_markdown(columns):
+    """Thesis table 5.1 beside gate-equivalent shares: ``columns`` maps a column
+    title to ``{block: {"ge", "memory_bits"}}``."""
+    lines = ["## Table 5.1 in gate equivalents", "",
+             "Technology-neutral area: Yosys generic synthesis (`synth`, then ABC to two-input "
+             "gates and multiplexers), transistors of `stat -tech cmos`, one GE = one NAND2 = "
+             "four transistors. Memories are not gates (an ASIC takes them from an SRAM "
+             "compiler): their bits are listed apart, and the shares are of logic alone. "
+             "The thesis' shares include its SRAMs (the SB above all).", "",
+             "| share | thesis | " + " | ".join(columns) + " |",
+             "|---|---:|" + "---:|" * len(columns)]
+
+    def group(blocks, name):
+        return sum(blocks.get(b, {}).get("ge", 0) for b in THESIS_GROUPS[name])
+    for of, shares in THESIS_SHARES.items():
+        for name, thesis in shares.items():
+            cells = []
+            for blocks in columns.values():
+                whole = sum(b.get("ge", 0) for b in blocks.values()) if of == "total" \
+                    else group(blocks, "NFU")
+                cells.append(f"{100 * group(blocks, name) / max(1, whole):.1f} %")
+            label = f"{name} of the {'whole' if of == 'total' else 'NFU'}"
+            lines.append(f"| {label} | {thesis} % | " + " | ".join(cells) + " |")
+    lines.append("| **logic, GE** | | " + " | ".join(
+        f"{sum(b.get('ge', 0) for b in blocks.values()):,}" for blocks in columns.values())
+        + " |")
+    lines.append("| memory, bits | | " + " | ".join(
+        f"{sum(b.get('memory_bits', 0) for b in blocks.values()):,}"
+        for blocks in columns.values()) + " |")
+    lines += ["", "Groups: CP = controller + load/store units + compute unit; NFU = PEFU + "
+              "WDM + SSM + SB (and PE glue) + H-tree + datapath glue.", ""]
+    return "\n".join(lines)
+
+
 def _blocks_markdown(blocks):
     lines = ["## Blocks of the accelerator (thesis table 5.1)", "",
              "Configuration: " + ", ".join(f"{k} = {v}" for k, v in blocks["config"].items()),
@@ -210,6 +282,24 @@ def _blocks_plot(blocks, path):
     plt.close(fig)
 
 
+def _gates_columns(cfg, measured):
+    """Table 5.1's columns: the measured gates of ``cfg`` and the estimate's at the
+    thesis configuration (Tn = Tm = 16, too large to synthesize here)."""
+    from golden.contract.config import THESIS
+    from hdl.estimate import estimate
+    from hdl.estimate.memories import inventory
+    blocks = {b: {"ge": r["transistors"] // 4, "memory_bits": 0}
+              for b, r in measured["blocks"].items()}
+    for mem in inventory(cfg):
+        rec = blocks.setdefault(mem.block, {"ge": 0, "memory_bits": 0})
+        rec["memory_bits"] += mem.depth * mem.width * mem.count
+    thesis = estimate(THESIS, "gates")["blocks"]
+    return {f"Yosys, Tn = Tm = {cfg.tn}" if cfg.tn == cfg.tm else
+            f"Yosys, Tn = {cfg.tn}, Tm = {cfg.tm}": blocks,
+            "estimate, Tn = Tm = 16 (thesis)": {
+                b: {"ge": r["ge"], "memory_bits": r["memory_bits"]} for b, r in thesis.items()}}
+
+
 def _markdown(report):
     lines = ["# Area", ""]
     params = report.get("parameters")
@@ -233,6 +323,8 @@ def _markdown(report):
     lines.append("")
     if report.get("blocks"):
         lines.append(_blocks_markdown(report["blocks"]))
+    if report.get("gates"):
+        lines.append(gates_markdown(report["gates"]))
     return "\n".join(lines) + "\n"
 
 
@@ -254,6 +346,9 @@ def main(argv=None):
                         help="Tm of the same (default 2)")
     parser.add_argument("--no-blocks", action="store_true",
                         help="skip the per-block table of the whole accelerator")
+    parser.add_argument("--no-gates", action="store_true",
+                        help="skip table 5.1 in gate equivalents (Yosys generic synthesis of "
+                             "the whole accelerator, about two minutes at Tn = Tm = 2)")
     args = parser.parse_args(argv)
     return run_main("python -m hdl.synth", lambda: _main(parser, args), errors=(RuntimeError,))
 
@@ -285,9 +380,17 @@ def _main(parser, args):
                              "mem_width": cfg.mem_width},
                   "families": {}}
         jobs = [("*blocks", fam) for fam in families] + jobs
+        if not args.no_gates:
+            jobs = [("*gates", "gates")] + jobs
 
     def work(job):
         name, fam = job
+        if name == "*gates":
+            result = gates_blocks(top_v, "top")
+            tot = sum(r["transistors"] for r in result["blocks"].values())
+            print(f"  {'gates':6s} {'accelerator':10s} {tot // 4:6d} GE "
+                  f"({result['seconds']:.1f} s)", flush=True)
+            return job, result
         if name == "*blocks":
             result = synthesize_blocks(top_v, "top", fam)
             tot = sum(r["luts"] for r in result["blocks"].values())
@@ -305,8 +408,11 @@ def _main(parser, args):
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(work, jobs))
     modules = {name: {} for name in meta}
+    gates = None
     for (name, fam), result in results:
-        if name == "*blocks":
+        if name == "*gates":
+            gates = _gates_columns(cfg, result)
+        elif name == "*blocks":
             blocks["families"][fam] = result
         else:
             modules[name][fam] = result
@@ -322,6 +428,7 @@ def _main(parser, args):
         "modules": modules,
         "module_parameters": {name: rec.get("parameters", {}) for name, rec in meta.items()},
         "blocks": blocks,
+        "gates": gates,
     }
     atomic_json(out / "area.json", report)
     atomic_write(out / "area.md", _markdown(report))

@@ -48,7 +48,8 @@ from golden.cli import (
 from tb.runner import ROOT, CocotbFailure, default_sim
 from tb.sim.coverage import REQUIRED
 
-__all__ = ["Case", "PRESETS", "matrix", "run_case", "summarize", "main"]
+__all__ = ["Case", "PRESETS", "matrix", "run_case", "summarize", "dask_client", "run_on_cluster",
+           "main"]
 
 PLAN_ENV = "SPARSEGEN_REGRESS"
 
@@ -302,6 +303,19 @@ def _replay_case(case, seeds, sim, outdir):
             "bins": {}}
 
 
+def dask_client(address):
+    """A dask.distributed client of the scheduler at ``address``; a usage error
+    naming ``--scheduler`` if none answers within dask's own
+    ``distributed.comm.timeouts.connect``."""
+    import dask
+    from distributed import Client
+    try:
+        return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect"))
+    except OSError as e:
+        raise UsageError(f"--scheduler {address}: no dask scheduler answers there ({e})") \
+            from None
+
+
 def run_on_cluster(cases, seeds, sim, outdir, client, progress=print):
     """Every case's record, its case run on the dask.distributed ``client``'s workers
     (one task per case; the workers share ``outdir``'s file system, as on a
@@ -410,15 +424,7 @@ def _run(p, args):
           flush=True)
     t0 = time.perf_counter()
     if args.scheduler:
-        import dask
-        from distributed import Client
-        try:      # (how long to try: dask's own setting, distributed.comm.timeouts.connect)
-            client = Client(args.scheduler,
-                            timeout=dask.config.get("distributed.comm.timeouts.connect"))
-        except OSError as e:
-            raise UsageError(f"--scheduler {args.scheduler}: no dask scheduler answers "
-                             f"there ({e})") from None
-        with client:
+        with dask_client(args.scheduler) as client:
             records = run_on_cluster(cases, seeds, sim, out, client,
                                      progress=lambda m: print(m, flush=True))
         rc = 0

@@ -171,6 +171,21 @@ def _cases():
         ("tb.simspeed", ["-o", "{d}/afile"], "-o/--output .*: is a file"),
         ("tb.bench_datapath", ["--tm", "3", "-o", "{o}"], "--tm must be a power of two"),
         ("tb.bench_datapath", ["--windows", "0"], "--windows: must be a positive integer"),
+        ("hdl.estimate", ["--tm", "4", "--window", "24"], "--window must be k \\* tm"),
+        ("hdl.estimate", ["--profile", "thesis", "--window", "256"],
+         "--profile names a whole configuration"),
+        ("hdl.estimate", ["--widths", "4,12"],
+         "argument --widths: must be a comma-separated subset of 4,8,16"),
+        ("hdl.estimate", ["--tn", "3"], "tn must be a power of two"),
+        ("hdl.estimate", ["--family", "asic"], "argument --family: invalid choice"),
+        ("hdl.estimate", ["--json", "{d}/adir"], "--json .*: is a directory"),
+        ("tb.sweep", ["--window-k", "5", "-o", "{o}"], "--window-k values must be from"),
+        ("tb.sweep", ["--widths", "4,12", "-o", "{o}"], "--widths must be a subset of 4,8,16"),
+        ("tb.sweep", ["--workloads", "resnet", "-o", "{o}"], "--workloads must be from"),
+        ("tb.sweep", ["--tn", "3", "--tm", "3", "-o", "{o}"],
+         "the grid holds no valid configuration"),
+        ("tb.sweep", ["--tn", "x", "-o", "{o}"], "--tn must be comma-separated integers"),
+        ("tb.sweep", ["-o", "{d}/afile"], "-o/--output .*: is a file"),
     ]
     return [pytest.param(*case, id=f"{case[0]}-{k}") for k, case in enumerate(cases)]
 

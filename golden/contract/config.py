@@ -23,7 +23,8 @@ from golden.contract.isa import WORD_BITS
 from golden.contract.params import check_choice, check_pow2
 
 __all__ = ["AccelConfig", "THESIS", "SMALL", "DEFAULT_TN", "DEFAULT_TM", "WINDOW_KS",
-           "small_config", "add_config_arguments", "config_from_args"]
+           "small_config", "add_config_arguments", "config_from_args", "PROFILES",
+           "profile_config"]
 
 #: The NSM window is ``window_k * tm`` positions, ``window_k`` one of these (the thesis: 16).
 WINDOW_KS = (4, 8, 16)
@@ -172,6 +173,25 @@ def small_config(tn=4, tm=4, **overrides):
                 mem_width=min(64, window, 32 * tn))
     base.update({k: v for k, v in overrides.items() if v is not None})
     return AccelConfig(**base)
+
+
+#: Named configurations: :func:`small_config` arguments (``thesis``: the thesis'
+#: own buffers, :data:`THESIS`).
+PROFILES = {
+    "thesis": None,
+    "small": dict(tn=4, tm=4),
+    "demo": dict(tn=4, tm=4, ib_bytes=32 * 1024, nbout_bytes=8 * 1024),
+    "icebreaker": dict(tn=1, tm=2, ib_bytes=512, widths=(16,)),
+    "ulx3s": dict(tn=2, tm=2, ib_bytes=1024),
+}
+
+
+def profile_config(name):
+    """The configuration of the profile ``name`` (one of :data:`PROFILES`)."""
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {name!r}")
+    spec = PROFILES[name]
+    return THESIS if spec is None else small_config(**spec)
 
 
 _CONFIG_OPTIONS = ("window_k", "nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",

@@ -38,7 +38,15 @@ from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.activation import ACTIVATION_WIDTH, PWL
 from hdl.registry import TM, Option, register
 
-__all__ = ["PEFU", "ACTIVATION_WIDTH"]
+__all__ = ["PEFU", "ACTIVATION_WIDTH", "pefu_latency"]
+
+
+def pefu_latency(tm):
+    """Cycles from a beat into the PEFU to its output: the input register, the
+    product register, one register per adder-tree level, the accumulator, bias +
+    rounding, shift, saturation, the activation's stages, the FIFO write and the
+    FIFO's output register."""
+    return 1 + 1 + clog2(tm) + 1 + 1 + 1 + 1 + PWL.latency + 1 + 1
 
 
 def pefu_input_layout(*, tm, neuron_width, weight_width, shift_width):
@@ -129,10 +137,7 @@ class PEFU(wiring.Component):
 
     @property
     def latency(self):
-        # input register, product register, one register per tree level,
-        # accumulator, bias + rounding, shift, saturation, the activation's three
-        # stages, FIFO write, FIFO output register.
-        return 1 + 1 + self._levels + 1 + 1 + 1 + 1 + PWL.latency + 1 + 1
+        return pefu_latency(self._tm)
 
     @property
     def parameters(self):

@@ -86,7 +86,7 @@ def test_synth_blocks_of_whole_accelerator(tmp_path):
     vdir = tmp_path / "verilog"
     generate("htree", vdir, tn=2, tm=2)
     assert synth_main([str(vdir), "-o", str(tmp_path), "--family", "ecp5", "-j", "2",
-                       "--blocks-tn", "1", "--blocks-tm", "2"]) == 0
+                       "--blocks-tn", "1", "--blocks-tm", "2", "--no-gates"]) == 0
     report = json.loads((tmp_path / "area.json").read_text())
     blocks = report["blocks"]["families"]["ecp5"]["blocks"]
     for name in ("NSM", "SSM", "WDM", "PEFU", "Encoder", "H-tree", "controller",
@@ -106,3 +106,34 @@ def test_synth_blocks_of_whole_accelerator(tmp_path):
         assert float(cells[3].strip(" %")) == pytest.approx(100 * int(cells[2]) / total, abs=0.06)
     assert sum(float(cells[3].strip(" %")) for cells in rows) == pytest.approx(100, abs=0.5)
     assert (tmp_path / "area.png").stat().st_size > 1000
+
+
+def test_gates_of_a_module_count_its_own_transistors(tmp_path):
+    # Generic synthesis of the PEFU at Tm = 2: its multipliers are gates now
+    # (no DSP), so it is tens of thousands of transistors; a submodule's are
+    # not counted twice (the hierarchy's figures nest).
+    from hdl.synth import gates_blocks
+    generate("pefu", tmp_path, tm=2)
+    got = gates_blocks(tmp_path / "pefu.v", "pefu")["blocks"]
+    total = sum(b["transistors"] for b in got.values())
+    assert 10_000 < total < 200_000
+    generate("pefu", tmp_path / "four", tm=4)
+    four = gates_blocks(tmp_path / "four" / "pefu.v", "pefu")["blocks"]
+    assert sum(b["transistors"] for b in four.values()) > 1.6 * total
+
+
+def test_gates_table_shares_by_hand():
+    from hdl.synth import gates_markdown
+    blocks = {"NSM": {"ge": 100, "memory_bits": 0}, "Encoder": {"ge": 50, "memory_bits": 0},
+              "controller": {"ge": 25, "memory_bits": 4096}, "compute unit": {"ge": 25},
+              "PEFU": {"ge": 600}, "WDM": {"ge": 200}, "SSM": {"ge": 0}}
+    md = gates_markdown({"hand": blocks})
+    # whole: 1000 GE; NSM 10 %, Encoder 5 %, CP (controller + compute unit) 5 %,
+    # NFU (PEFU + WDM) 80 %; of the NFU: PEFU 75 %, WDM 25 %
+    for row, share in (("NSM of the whole", "10.0"), ("Encoder of the whole", "5.0"),
+                       ("CP of the whole", "5.0"), ("NFU of the whole", "80.0"),
+                       ("PEFU of the NFU", "75.0"), ("WDM of the NFU", "25.0"),
+                       ("SSM of the NFU", "0.0")):
+        line = next(x for x in md.splitlines() if x.startswith(f"| {row} |"))
+        assert line.split("|")[3].strip() == f"{share} %", line
+    assert "| **logic, GE** | | 1,000 |" in md and "| memory, bits | | 4,096 |" in md
