@@ -37,13 +37,14 @@ CALIBRATION = (
     dict(tn=8, tm=2, window_k=16), dict(tn=1, tm=4, window_k=8), dict(tn=2, tm=4, window_k=16),
     dict(tn=4, tm=4, window_k=8), dict(tn=4, tm=4, window_k=16), dict(tn=8, tm=4, window_k=8),
     dict(tn=2, tm=8, window_k=4), dict(tn=4, tm=8, window_k=4), dict(tn=8, tm=8, window_k=4),
-    dict(tn=1, tm=4, window_k=16, mem_width=32, ib_bytes=4096, sb_bytes=4096),
+    dict(tn=1, tm=4, window_k=16, mem_width=32, ib_bytes=4096, sb_bytes=4096, widths=(16,)),
     dict(tn=4, tm=4, window_k=8, nbout_bytes=2048, sib_bytes=2048, nbin_bytes=4096,
          nibin_bytes=256, widths=(8, 16)),
 )
 #: Configurations kept out of the fit, to measure its error on.
 HELDOUT = (
-    dict(tn=2, tm=4, window_k=8), dict(tn=2, tm=4, window_k=16, mem_width=32, sb_bytes=8192),
+    dict(tn=2, tm=4, window_k=8), dict(tn=2, tm=4, window_k=16, mem_width=32, sb_bytes=8192,
+                                      widths=(4, 16)),
     dict(tn=1, tm=8, window_k=8),
 )
 
@@ -147,6 +148,8 @@ FEATURES = {
     "tn*tm": lambda c: c.tn * c.tm,
     "tn*tm*tm": lambda c: c.tn * c.tm * c.tm,
     "tn*tm*log2tm": lambda c: c.tn * c.tm * _log2(c.tm),
+    "tn*tm*w4": lambda c: c.tn * c.tm * (4 in c.widths),
+    "tn*tm*w8": lambda c: c.tn * c.tm * (8 in c.widths),
     "W": lambda c: c.window,
     "W*log2W": lambda c: c.window * _log2(c.window),
     "tn*W": lambda c: c.tn * c.window,
@@ -159,7 +162,7 @@ BLOCK_FEATURES = {
     "Encoder": ("1", "tn", "W", "tn*W"),
     "H-tree": ("1", "tn*tm", "tm"),
     "PEFU": ("1", "tn", "tn*tm"),
-    "WDM": ("1", "tn", "tn*tm"),
+    "WDM": ("1", "tn", "tn*tm", "tn*tm*w4", "tn*tm*w8"),
     "SSM": ("1", "tn", "tn*tm", "tn*tm*log2tm", "tm*W", "W"),
     "SB + PE glue": ("1", "tn", "tn*tm"),
     "datapath glue": ("1", "tn", "tm", "tn*tm", "W"),

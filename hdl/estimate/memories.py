@@ -130,8 +130,7 @@ def map_memory(family, mem, table=None):
     """What ``mem`` (all its copies) costs ``family``: ``{"bram", "luts", "ffs",
     "mapping", "measured"}``.  The mapping is Yosys' cheapest candidate; the LUTs
     and FFs around it come from ``table`` (the characterization) when the shape
-    is there, else from the rule: a distributed RAM cell is a LUT, a
-    synchronous read port of distributed RAM or logic a register per bit."""
+    is there, else from a rule fitted by eye to it."""
     choices = _choices(family, mem)
     kind = min(choices, key=lambda k: (choices[k][0], k != "block"))
     _, brams, cells = choices[kind]
@@ -139,10 +138,18 @@ def map_memory(family, mem, table=None):
     if rec is not None:
         luts, ffs, measured = rec["luts"], rec["ffs"], True
     else:
-        regs = mem.sync * mem.width
-        luts = cells if kind == "distributed" else (mem.depth * mem.width // 4 if kind == "logic"
-                                                   else 0)
-        ffs = regs + (mem.depth * mem.width if kind == "logic" else 0)
+        # (the rule, read off the characterized shapes: a block RAM's read port
+        # takes a LUT and two registers a bit around it; soft logic a register a
+        # bit and a read multiplexer of about 0.8 LUT per bit and port; distributed
+        # RAM its cells, a multiplexer past 16 words and the port's register)
+        w, reads = mem.width, mem.sync + mem.comb
+        if kind == "block":
+            luts, ffs = mem.sync * w + 8, (mem.sync + 1) * w + 12
+        elif kind == "logic":
+            luts, ffs = round(0.8 * reads * mem.depth * w), mem.depth * w + mem.sync * w
+        else:
+            luts = cells + (ceil(mem.depth / 16) - 1) * w * reads
+            ffs = mem.sync * w
         measured = False
     return {"bram": brams * mem.count, "luts": luts * mem.count, "ffs": ffs * mem.count,
             "mapping": kind, "measured": measured}

@@ -45,6 +45,12 @@ def test_memory_rule_maps_every_characterized_shape_as_yosys(family):
         sync, comb = map(int, ports.rstrip("c").split("s"))
         got = map_memory(family, Mem("b", "m", depth, width, sync, comb, 1))
         assert got["bram"] == rec["bram"], (family, key, got, rec)
+        # (the LUTs and FFs around an uncharacterized shape: the rule, close to Yosys)
+        for k in ("luts", "ffs"):
+            assert abs(got[k] - rec[k]) <= max(64, 0.05 * rec[k]), (family, key, k, got, rec)
+        assert not got["measured"]
+        assert map_memory(family, Mem("b", "m", depth, width, sync, comb, 3),
+                          table)["luts"] == 3 * rec["luts"]
 
 
 def test_memory_rule_by_hand():
@@ -58,6 +64,19 @@ def test_memory_rule_by_hand():
     assert map_memory("ecp5", Mem("b", "m", 256, 64, 1, 1, 1))["bram"] == 0
     assert map_memory("ice40", Mem("b", "m", 16, 16, 1, 0, 1))["bram"] == 1
     assert map_memory("ice40", Mem("b", "m", 1024, 128, 1, 0, 1))["bram"] == 4 * 8
+
+
+def test_model_is_the_fit_of_the_calibration_runs_alone():
+    # model.json is what refit() makes of calibration.json, and the held-out
+    # configurations are no part of it
+    from hdl.estimate.fit import MODEL, refit
+    fitted = json.loads(MODEL.read_text())
+    assert fitted["families"] == json.loads(json.dumps(refit(CALIB)))["families"]
+    assert {spec_name(s) for s in fitted["configs"]} == {spec_name(s) for s in CALIBRATION}
+    assert not {spec_name(s) for s in HELDOUT} & {spec_name(s) for s in CALIBRATION}
+    changed = {**CALIB, "records": [r for r in CALIB["records"]
+                                    if spec_name(r["spec"]) != spec_name(CALIBRATION[0])]}
+    assert refit(changed)["families"] != fitted["families"]
 
 
 def _measured_total(record, family, key):
@@ -120,13 +139,9 @@ def test_estimate_within_ten_percent_of_yosys_on_held_out_configurations(spec, f
     # Configurations never used in the fit, synthesized afresh.
     from amaranth.back import verilog
 
-    from hdl.estimate.fit import refit
     from hdl.synth import synthesize_blocks
     from hdl.top import Accelerator
     assert spec_name(spec) not in {spec_name(s) for s in CALIBRATION}
-    # the model in the repository is the fit of the calibration runs alone
-    fitted = json.loads((DATA.parent / "model.json").read_text())
-    assert fitted["families"] == json.loads(json.dumps(refit(CALIB)))["families"]
     cfg = config_of(spec)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "top.v"
