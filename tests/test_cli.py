@@ -177,6 +177,8 @@ def _cases():
         ("hdl.estimate", ["--widths", "4,12"],
          "argument --widths: must be a comma-separated subset of 4,8,16"),
         ("hdl.estimate", ["--tn", "3"], "tn must be a power of two"),
+        ("hdl.estimate", ["--profile", "icebreaker", "--tn", "2"],
+         "--profile names a whole configuration: drop --tn"),
         ("hdl.estimate", ["--family", "asic"], "argument --family: invalid choice"),
         ("hdl.estimate", ["--json", "{d}/adir"], "--json .*: is a directory"),
         ("tb.sweep", ["--window-k", "5", "-o", "{o}"], "--window-k values must be from"),

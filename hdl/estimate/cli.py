@@ -27,11 +27,12 @@ def _widths(text):
     return widths
 
 
-def config_of(args):
-    """The configuration the options describe (``--profile`` or the options)."""
+def config_of(args, argv=()):
+    """The configuration the options describe (``--profile`` or the options;
+    ``argv``: the command line, to name the options given beside a profile)."""
     if args.profile:
-        given = [f"--{k.replace('_', '-')}" for k in ("window", "widths")
-                 if getattr(args, k) is not None]
+        given = sorted({a.split("=")[0] for a in argv if a.startswith("--") and a.split("=")[0]
+                        not in ("--profile", "--family", "--json")})
         if given:
             raise UsageError(f"--profile names a whole configuration: drop {', '.join(given)}")
         return profile_config(args.profile)
@@ -84,13 +85,14 @@ def main(argv=None):
                         help="ice40, ecp5 (default) or gates (technology-neutral transistors)")
     parser.add_argument("--json", metavar="FILE",
                         help='write {"blocks": {NAME: {...}}, "total": {...}} to FILE')
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
 
     def body():
         start = time.perf_counter()
         path = output_file(args.json, "--json")
         try:
-            cfg = config_of(args)
+            cfg = config_of(args, argv)
         except ValueError as e:
             raise UsageError(str(e)) from None
         result = estimate(cfg, args.family)

@@ -94,3 +94,20 @@ def test_sweep_on_a_dask_cluster_gives_the_local_results(small_sweep, tmp_path):
     remote = json.loads((tmp_path / "sweep.json").read_text())
     assert remote["points"] == local["points"]
     assert remote["pareto"] == local["pareto"] and remote["best"] == local["best"]
+
+
+@pytest.mark.slow
+def test_sweep_verify_puts_yosys_beside_the_estimate(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tb.sweep", "--tn", "1", "--tm", "2",
+                           "--window-k", "16", "--workloads", "alexnet-fc8", "--buffers", "small",
+                           "--verify", "1", "-j", "1", "-o", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "sweep.json").read_text())
+    assert [v["family"] for v in report["verify"]] == ["ice40", "ecp5"]
+    for v in report["verify"]:
+        assert v["estimate"]["dsp"] == v["yosys"]["dsp"]
+        assert v["estimate"]["bram"] == v["yosys"]["bram"]
+        assert abs(v["lut_error_pct"]) <= 10
+        assert v["yosys"]["luts"] > 5000
+    assert "## Estimate against Yosys" in (tmp_path / "report.md").read_text()
