@@ -335,7 +335,10 @@ def _main(args):
               f"(minutes each) ...", flush=True)
 
     def work(spec):
-        return spec, measure(spec, families)
+        old = known(spec)
+        missing = tuple(f for f in families
+                        if args.again or old is None or f not in old["families"])
+        return spec, measure(spec, missing)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for spec, record in pool.map(work, todo):
             record["heldout"] = spec_name(spec) in held

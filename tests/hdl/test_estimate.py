@@ -79,6 +79,25 @@ def test_model_is_the_fit_of_the_calibration_runs_alone():
     assert refit(changed)["families"] != fitted["families"]
 
 
+def test_stored_held_out_runs_and_leave_one_out_within_ten_percent():
+    # the Yosys runs stored with the data (make test-slow repeats the held-out
+    # ones afresh): the fit predicts configurations it never saw
+    from hdl.estimate.fit import errors, leave_one_out
+    held = errors(CALIB, json.loads((DATA.parent / "model.json").read_text()))
+    assert set(held) == {"ice40", "ecp5"}
+    for per in (held, leave_one_out(CALIB)):
+        for fam, errs in per.items():
+            assert errs and all(abs(e) <= 10 for e in errs.values()), (fam, errs)
+    assert len(held["ecp5"]) == len(HELDOUT)
+
+
+def test_characterize_one_memory_as_the_table_has_it():
+    # Yosys on one memory alone, as the fit characterizes every shape
+    from hdl.estimate.fit import characterize
+    for family in ("ecp5", "ice40"):
+        assert characterize(16, 16, 1, 0, family) == CALIB["memories"][family]["16x16:1s0c"]
+
+
 def _measured_total(record, family, key):
     return sum(b.get(key, 0) for b in record["families"][family]["blocks"].values())
 
