@@ -307,7 +307,6 @@ def _main(args):
     specs = {"calibration": CALIBRATION, "heldout": HELDOUT, "all": CALIBRATION + HELDOUT,
              "none": ()}[which]
     families = tuple(args.family or FAMILIES)
-    held = {spec_name(s) for s in HELDOUT}
 
     def known(spec):
         for r in data["records"]:
@@ -341,7 +340,6 @@ def _main(args):
         return spec, measure(spec, missing)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for spec, record in pool.map(work, todo):
-            record["heldout"] = spec_name(spec) in held
             old = known(spec)
             if old is not None:
                 data["records"].remove(old)
