@@ -15,7 +15,8 @@ bound with ``yowasp-sby`` (engine ``smtbmc z3``):
 plus a per-module arithmetic property (``pairs`` for the NSM: the pairs emitted
 equal the popcount of the window ANDs; ``bitmap`` for the Encoder: a window's
 bitmap popcount equals the nonzeros emitted for it; ``order`` for the H-tree and
-``raw16`` for the WDM: the k-th output carries the k-th input, for a free k;
+``raw16`` for the WDM: the k-th output carries the k-th input's 16-bit codes
+(0 in lanes outside the beat), for a free k;
 ``relu`` for the PEFU: a ReLU result is never negative; ``last`` for the SSM;
 ``bounds`` for the memory ports: every request falls inside the LOAD's or
 STORE's region, and ``in_flight``: the load unit never has more reads
@@ -59,6 +60,7 @@ from amaranth.hdl import (
     Const,
     Elaboratable,
     Module,
+    Mux,
     ResetSignal,
     Signal,
     unsigned,
@@ -246,10 +248,12 @@ def _wdm(env, fault):
     o = _output(env, dut.o, fault, lambda p: p ^ 1)
     _conservation(env, fire_in, o.fire, ~dut.i.valid & o.ready, dut.latency + 2)
     hit, kept = _scoreboard(env, fire_in, dut.i.payload, o.fire, None)
-    word, slot = kept[0:64 * tm], kept[64 * tm:64 * tm + 2]
+    code, lanes = kept[0:16 * tm], kept[16 * tm:17 * tm]
+    slot = kept[17 * tm:17 * tm + 2]
     raw = Const(1)
-    for j in range(4 * tm):
-        raw = raw & (o.flat[16 * j:16 * j + 16] == word[16 * j:16 * j + 16])
+    for j in range(tm):
+        want = Mux(lanes[j], code[16 * j:16 * j + 16], 0)
+        raw = raw & (o.flat[16 * j:16 * j + 16] == want)
     env.check("raw16", ~hit | (slot != Slot.W16) | raw)
 
 

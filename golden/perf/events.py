@@ -16,10 +16,11 @@ the architecture moves data (docs/architecture.md §3):
   windows; none in dense mode), per group the bias row and each PE's SB words,
   and writes each group's NBout row (reading it first when pooling); a STORE
   reads its NBout rows; every instruction is read from the IB once.  The WDM's
-  lookup tables (``lut``) are 16-bit entries replicated per weight lane
-  (:mod:`hdl.datapath.wdm`): a LUT LOAD writes each entry into every copy of
-  each table it fits, a decoded SB word of 4- or 8-bit slots reads one entry
-  per slot (raw 16-bit weights need none);
+  lookup table (``lut``) is 16-bit entries replicated per multiplier lane
+  (:mod:`hdl.datapath.wdm`: the WDM decodes the ``tm`` codes the SSM picked):
+  a LUT LOAD writes each entry into every lane's copy if it fits, every NSM
+  beat of 4- or 8-bit slots reads one entry per lane of each PE (raw 16-bit
+  weights need none);
 * ``multiplies`` and ``adds``: every PE multiplies ``tm`` lanes per SSM step
   (``steps * tn * tm``; lanes without a pair multiply zeros), its adder tree
   and accumulator add ``tm`` per step, its PEFU adds the bias once per group;
@@ -30,7 +31,7 @@ the architecture moves data (docs/architecture.md §3):
 
 These are architectural counts (each access the dataflow needs), not port
 enables: the RTL keeps some read ports enabled when their data is not used
-(NBout's, the WDM table of the other slot width), which a low-power
+(NBout's, the WDM tables of lanes outside a beat), which a low-power
 implementation would gate.
 
 ``neuron_read_words``, ``neuron_write_words`` and their ``_dense`` twins (not
@@ -40,8 +41,8 @@ neuron vector stored dense (int16 rows, no bitmaps).
 """
 
 from golden.contract.isa import WORD_BITS, Op, Target
-from golden.contract.packing import slots_per_word
 from golden.perf.perfmodel import work
+from golden.twins.wdm import table_depth
 
 __all__ = ["BUFFERS", "EVENTS", "RTL_COUNTERS", "instruction_events", "events", "buffer_bytes",
            "lut_copies", "counter_mismatches"]
@@ -64,23 +65,17 @@ LUT_ENTRY_BITS = 16
 def buffer_bytes(cfg):
     """Bytes of one array of each buffer (SB: one PE's; LUT: one copy of the
     largest table the configuration has), the size its access energy depends on."""
-    lut_entries = 256 if 8 in cfg.widths else 16
+    lut_entries = max(16, table_depth(cfg.widths))
     return {"ib": cfg.ib_bytes, "nbin": cfg.nbin_bytes, "nibin": cfg.nibin_bytes,
             "sib": cfg.sib_bytes, "sb": cfg.sb_bytes, "bias": cfg.bias_bytes,
             "nbout": cfg.nbout_bytes, "lut": lut_entries * LUT_ENTRY_BITS // 8}
 
 
 def lut_copies(cfg, entries):
-    """Table copies a LUT LOAD of ``entries`` entries writes each entry into, per
-    PE (:mod:`hdl.datapath.wdm`: one copy per lane, a 16-entry table for 4-bit
-    slots and a 256-entry one for 8-bit slots, each written where the entry fits);
-    the entries' list ``entries`` is their count, written from address 0."""
-    copies = 0
-    if 4 in cfg.widths:
-        copies += min(entries, 16) * slots_per_word(4, cfg.tm)
-    if 8 in cfg.widths:
-        copies += min(entries, 256) * slots_per_word(8, cfg.tm)
-    return copies
+    """Table entries a LUT LOAD of ``entries`` entries (written from address 0)
+    writes per PE (:mod:`hdl.datapath.wdm`: one copy per lane, 256 entries deep
+    with 8-bit slots, else 16; an entry past the depth is not stored)."""
+    return min(entries, table_depth(cfg.widths)) * cfg.tm
 
 
 def _zero():
@@ -115,9 +110,8 @@ def instruction_events(step, cfg):
         e["sib_read_bits"] = 0 if dense else step.extra["sib_rows"] * W
         sb_words = step.extra["sb_words"]
         e["sb_read_bits"] = sb_words * tn * 64 * tm
-        slot = f["slot"].bits
-        if slot < 16:
-            e["lut_read_bits"] = sb_words * tn * slots_per_word(slot, tm) * LUT_ENTRY_BITS
+        if f["slot"].bits < 16:
+            e["lut_read_bits"] = step.extra["beats"] * tn * tm * LUT_ENTRY_BITS
         e["bias_read_bits"] = groups * 32 * tn
         e["nbout_write_bits"] = groups * 16 * tn
         e["nbout_read_bits"] = groups * 16 * tn if f["pool"] else 0

@@ -161,6 +161,7 @@ class _Tracer(Machine):
         s.steps = self.stats.get("steps", 0) - before.get("steps", 0)
         s.extra["window_cycles"] = self.stats["window_cycles"] - before.get("window_cycles", 0)
         s.ideal = self.stats.get("ideal", 0) - before.get("ideal", 0)
+        s.extra["beats"] = self.stats.get("beats", 0) - before.get("beats", 0)
         for key in ("sb_words", "sib_rows"):     # per PE; rows (golden.perf.events)
             s.extra[key] = self.stats[key] - before[key]
 

@@ -1,8 +1,8 @@
-"""A processing element (thesis §4.2.1 "NFU", docs/architecture.md §3): SB → WDM → SSM → PEFU.
+"""A processing element (thesis §4.2.1 "NFU", docs/architecture.md §3): SB → SSM → WDM → PEFU.
 
 The PE takes SSM steps (from the H-tree), reads the step's word from its
 synapse buffer (SB, an Amaranth ``lib.memory`` with a synchronous read port),
-decodes it in its WDM, selects the beat's weights in its SSM, and feeds the
+selects the beat's slot codes in its SSM, decodes them in its WDM, and feeds the
 PEFU; the PEFU's ``last`` beat takes the output's bias, shift and activation
 from the ``bias`` stream.  The SB and the LUT are written through their own
 ports (ready is always 1) (the controller's loads).
@@ -40,7 +40,7 @@ def sb_write_layout(*, tm, addr_width):
 
 
 class PE(wiring.Component):
-    """SB + WDM + SSM + PEFU of one output neuron at a time.
+    """SB + SSM + WDM + PEFU of one output neuron at a time.
 
     Parameters
     ----------
@@ -86,8 +86,9 @@ class PE(wiring.Component):
         m.submodules.sb = sb = Memory(shape=unsigned(64 * tm), depth=self._sb_depth, init=[])
         wr = sb.write_port()
         rd = sb.read_port()
-        m.submodules.wdm = wdm = WDM(tm=tm, widths=self._widths, side=self.step_layout)
-        m.submodules.ssm = ssm = SSM(tm=tm, addr_width=self._addr_width)
+        m.submodules.ssm = ssm = SSM(tm=tm, addr_width=self._addr_width, widths=self._widths)
+        m.submodules.wdm = wdm = WDM(tm=tm, widths=self._widths, side=data.StructLayout({
+            "neuron": ssm.beat_layout.members["neuron"], "last": 1}))
         m.submodules.pefu = pefu = PEFU(tm=tm, max_fanin=self._max_fanin)
 
         m.d.comb += [
@@ -99,7 +100,7 @@ class PE(wiring.Component):
         wiring.connect(m, wiring.flipped(self.lut), wdm.lut)
 
         # The steps come in through a skid buffer: ``step.ready`` is a register, so
-        # the PE's back-pressure (PEFU credit → SSM → WDM → SB read) does not
+        # the PE's back-pressure (PEFU credit → WDM → SSM → SB read) does not
         # reach the H-tree's lockstep advance (ECP5 timing; one edge of latency).
         m.submodules.step_in = step_in = SkidBuffer(self.step_layout)
         wiring.connect(m, wiring.flipped(self.step), step_in.i)
@@ -109,34 +110,43 @@ class PE(wiring.Component):
         # edge that loaded the stage and holds while the stage is stalled.
         r_valid = Signal()
         r_step = Signal(self.step_layout, reset_less=True)
-        r_load = ~r_valid | wdm.i.ready
+        r_load = ~r_valid | ssm.i.ready
         m.d.comb += [
             step.ready.eq(r_load),
             rd.addr.eq(step.payload.sb_addr),
             rd.en.eq(r_load),
-            wdm.i.valid.eq(r_valid),
-            wdm.i.payload.word.eq(rd.data),
-            wdm.i.payload.slot.eq(r_step.slot),
-            wdm.i.payload.side.eq(r_step),
+            ssm.i.valid.eq(r_valid),
+            ssm.i.payload.word.eq(rd.data),
+            ssm.i.payload.side.eq(r_step),
         ]
         with m.If(r_load):
             m.d.sync += [r_valid.eq(step.valid), r_step.eq(step.payload)]
 
-        wiring.connect(m, wdm.o, ssm.i)
+        # The beat's codes to the WDM; its neurons and last flag ride along.
+        sel = ssm.o.payload
+        m.d.comb += [
+            wdm.i.valid.eq(ssm.o.valid),
+            wdm.i.payload.code.eq(sel.code),
+            wdm.i.payload.valid.eq(sel.valid),
+            wdm.i.payload.slot.eq(sel.slot),
+            wdm.i.payload.side.neuron.eq(sel.neuron),
+            wdm.i.payload.side.last.eq(sel.last),
+            ssm.o.ready.eq(wdm.i.ready),
+        ]
 
         # Join: the output's last beat waits for its bias.
-        beat = ssm.o.payload
-        has_bias = ~beat.last | self.bias.valid
+        beat = wdm.o.payload
+        has_bias = ~beat.side.last | self.bias.valid
         m.d.comb += [
-            pefu.i.valid.eq(ssm.o.valid & has_bias),
-            pefu.i.payload.neuron.eq(beat.neuron),
+            pefu.i.valid.eq(wdm.o.valid & has_bias),
+            pefu.i.payload.neuron.eq(beat.side.neuron),
             pefu.i.payload.weight.eq(beat.weight),
-            pefu.i.payload.last.eq(beat.last),
+            pefu.i.payload.last.eq(beat.side.last),
             pefu.i.payload.bias.eq(self.bias.payload.bias),
             pefu.i.payload.shift.eq(self.bias.payload.shift),
             pefu.i.payload.activation.eq(self.bias.payload.activation),
-            ssm.o.ready.eq(pefu.i.ready & has_bias),
-            self.bias.ready.eq(ssm.o.valid & beat.last & pefu.i.ready),
+            wdm.o.ready.eq(pefu.i.ready & has_bias),
+            self.bias.ready.eq(wdm.o.valid & beat.side.last & pefu.i.ready),
         ]
         wiring.connect(m, pefu.o, wiring.flipped(self.o))
         return m

@@ -9,13 +9,16 @@ Two parts, because all PEs share the synapse indices and move in lockstep:
   jumps straight to the next window a beat needs (windows no index touches
   cost nothing).  A beat costs ``max(1, windows touched)`` cycles:
   :func:`golden.twins.ssm.cycles`.  Its steps travel the H-tree to every PE.
-* :class:`SSM` (one per PE, after SB and WDM): takes the decoded SB word of a
-  step, selects the step's window, routes each lane's weight out of it
-  (a ``4 * tm``-to-1 mux per lane), and on the beat's final step emits the
-  beat's ``tm`` (neuron, weight) pairs to the PEFU.
+* :class:`SSM` (one per PE, after the SB, before the WDM): takes the packed SB
+  word of a step, selects the step's window of ``4 * tm`` slot codes, routes
+  each lane's code out of it (a ``4 * tm``-to-1 mux per lane), and on the
+  beat's final step emits the beat's ``tm`` codes with their neurons to the
+  WDM, which decodes them (:mod:`hdl.datapath.wdm`).
 
-A ``4 * tm``-weight window is a quarter, half or all of a ``64 * tm``-bit SB word
+A ``4 * tm``-slot window is a quarter, half or all of a ``64 * tm``-bit SB word
 with 4-, 8- or 16-bit slots, so narrow weights need fewer SB reads per window.
+Codes are routed at the width of the widest slot supported
+(:func:`hdl.datapath.wdm.code_width`), the slot's value in the low bits.
 
 Generated Verilog: ``python -m hdl.generate ssm --tm TM`` (module ``ssm``, the
 per-PE selector) and ``ssm_seq`` (module ``ssm_seq``, the sequencer).
@@ -23,8 +26,8 @@ per-PE selector) and ``ssm_seq`` (module ``ssm_seq``, the sequencer).
 ``ssm_seq``: ``i`` (in) the NSM beat (:func:`hdl.datapath.nsm.nsm_beat_layout`); ``tile`` (in)
 ``sb_base`` (the tile's first SB word), ``slot`` (0/1/2: 4/8/16-bit), taken after the
 tile's last step; ``o`` (out) the step (:func:`step_layout`).
-``ssm``: ``i`` (in) ``weight[16*tm]`` (a decoded word) and ``side`` (the step); ``o``
-(out) ``neuron[tm]``, ``weight[tm]``, ``last``.
+``ssm``: ``i`` (in) ``word`` (a packed SB word) and ``side`` (the step); ``o``
+(out) ``neuron[tm]``, ``code[tm]``, ``valid`` (the beat's lanes), ``slot``, ``last``.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
@@ -32,13 +35,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.isa import Slot
+from golden.contract.packing import SLOT_WIDTHS
 from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.logic import tree_or
 from hdl.datapath.nsm import nsm_beat_layout
 from hdl.datapath.skid import SkidBuffer
+from hdl.datapath.wdm import check_widths, code_width
 from hdl.registry import TM, register
 
-__all__ = ["step_layout", "tile_layout", "SSMSequencer", "SSM", "pe_beat_layout"]
+__all__ = ["step_layout", "tile_layout", "SSMSequencer", "SSM", "ssm_beat_layout"]
 
 
 def step_layout(*, tm, addr_width=16, neuron_width=16):
@@ -61,11 +66,13 @@ def tile_layout(*, addr_width=16):
     return data.StructLayout({"sb_base": unsigned(addr_width), "slot": Slot})
 
 
-def pe_beat_layout(*, tm, neuron_width=16):
-    """What the SSM hands the PEFU (before bias/shift/activation join it)."""
+def ssm_beat_layout(*, tm, widths=SLOT_WIDTHS, neuron_width=16):
+    """What the SSM hands the WDM: a beat's slot codes, lanes, slot width and neurons."""
     return data.StructLayout({
         "neuron": data.ArrayLayout(signed(neuron_width), tm),
-        "weight": data.ArrayLayout(signed(16), tm),
+        "code": data.ArrayLayout(unsigned(code_width(widths)), tm),
+        "valid": unsigned(tm),
+        "slot": Slot,
         "last": 1,
     })
 
@@ -233,7 +240,7 @@ class SSMSequencer(wiring.Component):
 
 
 class SSM(wiring.Component):
-    """Per-PE synapse selector: routes each lane's weight out of a 4*tm window.
+    """Per-PE synapse selector: routes each lane's slot code out of a 4*tm window.
 
     Parameters
     ----------
@@ -241,25 +248,31 @@ class SSM(wiring.Component):
         Lanes, a power of two in 1..64.
     addr_width : int
         Must match the sequencer's (it sizes the step carried in ``side``).
+    widths : tuple of int
+        Slot widths of the SB words, a non-empty subset of (4, 8, 16); codes are
+        ``max(widths)`` bits.
 
     Members
     -------
-    i : ``In(stream.Signature({"weight": 16*tm int16, "side": step_layout}))``
-        The WDM's output for a step.
-    o : ``Out(stream.Signature(pe_beat_layout))``
-        One beat per NSM beat, on its final step; lanes outside the beat are 0.
+    i : ``In(stream.Signature({"word": 64*tm bits, "side": step_layout}))``
+        The SB word of a step.
+    o : ``Out(stream.Signature(ssm_beat_layout))``
+        One beat per NSM beat, on its final step; lanes outside the beat
+        (``valid`` 0) carry code 0.
     """
 
-    def __init__(self, *, tm, addr_width=16, neuron_width=16):
+    def __init__(self, *, tm, addr_width=16, neuron_width=16, widths=SLOT_WIDTHS):
         self._tm = check_pow2("tm", tm, 1, 64)
         self._addr_width = check_int("addr_width", addr_width, 4, 24)
+        self._widths = check_widths(widths)
         self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width,
                                        neuron_width=neuron_width)
         self.input_layout = data.StructLayout({
-            "weight": data.ArrayLayout(signed(16), 16 * self._tm),
+            "word": unsigned(64 * self._tm),
             "side": self.step_layout,
         })
-        self.beat_layout = pe_beat_layout(tm=self._tm, neuron_width=neuron_width)
+        self.beat_layout = ssm_beat_layout(tm=self._tm, widths=self._widths,
+                                           neuron_width=neuron_width)
         super().__init__({
             "i": In(stream.Signature(self.input_layout)),
             "o": Out(stream.Signature(self.beat_layout)),
@@ -272,31 +285,38 @@ class SSM(wiring.Component):
     @property
     def parameters(self):
         return {"tm": self._tm, "addr_width": self._addr_width, "window": 4 * self._tm,
+                "widths": list(self._widths), "code_width": code_width(self._widths),
                 "latency": self.latency}
 
     def elaborate(self, platform):
         m = Module()
         tm = self._tm
         W = 4 * tm
+        cw = code_width(self._widths)
         step = self.i.payload.side
-        weights = self.i.payload.weight
+        word = self.i.payload.word
 
-        # The step's window: a quarter (4-bit), half (8-bit) or all (16-bit) of the word.
-        window = [Signal(signed(16), name=f"win{j}") for j in range(W)]
+        # The step's window: slot j of quarter/half/all of the word
+        # (4/8/16-bit slots), zero-extended to cw bits.
+        window = [Signal(cw, name=f"win{j}") for j in range(W)]
         for j in range(W):
-            with m.Switch(step.window_in_word):
-                for q in range(4):
-                    with m.Case(q):
-                        m.d.comb += window[j].eq(weights[q * W + j])
+            with m.Switch(step.slot):
+                for width in self._widths:
+                    with m.Case(Slot.of(width)):
+                        with m.Switch(step.window_in_word):
+                            for q in range(16 // width):
+                                with m.Case(q):
+                                    at = (q * W + j) * width
+                                    m.d.comb += window[j].eq(word[at:at + width])
 
         # The window of the previous step, kept for lanes that need it.
-        prev = [Signal(signed(16), name=f"prev{j}", reset_less=True) for j in range(W)]
-        held = [Signal(signed(16), name=f"held{k}", reset_less=True) for k in range(tm)]
+        prev = [Signal(cw, name=f"prev{j}", reset_less=True) for j in range(W)]
+        held = [Signal(cw, name=f"held{k}", reset_less=True) for k in range(tm)]
         picked = []
         for k in range(tm):
             sel = [step.offset[k] == j for j in range(W)]
             source = [Mux(step.mask_held[k], prev[j], window[j]) for j in range(W)]
-            pick = Signal(signed(16), name=f"pick{k}")
+            pick = Signal(cw, name=f"pick{k}")
             m.d.comb += pick.eq(tree_or(Mux(sel[j], source[j], 0) for j in range(W)))
             picked.append(pick)
 
@@ -310,9 +330,11 @@ class SSM(wiring.Component):
         with m.If(take & step.final):
             m.d.sync += [self.o.valid.eq(1),
                          self.o.payload.neuron.eq(step.neuron),
+                         self.o.payload.valid.eq(step.valid),
+                         self.o.payload.slot.eq(step.slot),
                          self.o.payload.last.eq(step.last)]
             for k in range(tm):
-                m.d.sync += self.o.payload.weight[k].eq(
+                m.d.sync += self.o.payload.code[k].eq(
                     Mux(step.valid[k],
                         Mux(step.mask[k] | step.mask_held[k], picked[k], held[k]), 0))
         with m.Elif(self.o.ready):
@@ -321,7 +343,7 @@ class SSM(wiring.Component):
 
 
 register("ssm", lambda *, tm: SSM(tm=tm),
-         help="SSM (per PE): pick the Tm weights of a beat out of a 4*Tm window of decoded weights",
+         help="SSM (per PE): pick the Tm slot codes of a beat out of a 4*Tm window of an SB word",
          options=(TM,))
 register("ssm_seq", lambda *, tm: SSMSequencer(tm=tm),
          help="SSM sequencer (shared): split NSM beats into per-window steps, address the SBs",

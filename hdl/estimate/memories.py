@@ -42,6 +42,7 @@ def inventory(cfg):
     from hdl.datapath.nsm import neurons_layout
     from hdl.datapath.pefu import pefu_latency
     from hdl.datapath.slice import bias_layout, tile_layout
+    from hdl.datapath.wdm import table_depth
     tn, tm, W = cfg.tn, cfg.tm, cfg.window
     desc_width = 16 + 16 + max(1, ceil_log2(tn)) + 1
     mems = [
@@ -61,10 +62,9 @@ def inventory(cfg):
         Mem("PEFU", "fifo", _fifo(pefu_latency(tm) + 2), 16,
             1, 0, tn),
     ]
-    if 4 in cfg.widths:
-        mems.append(Mem("WDM", "lut4", 16, 16, 1, 0, tn * 16 * tm))
-    if 8 in cfg.widths:
-        mems.append(Mem("WDM", "lut8", 256, 16, 1, 0, tn * 8 * tm))
+    depth = table_depth(cfg.widths)
+    if depth:
+        mems.append(Mem("WDM", f"lut{ceil_log2(depth)}", depth, 16, 1, 0, tn * tm))
     return mems
 
 

@@ -1,5 +1,5 @@
 """cocotb testbench: the generated per-PE ``ssm`` against golden.twins.ssm.select,
-fed one decoded SB word per golden step (golden.twins.ssm.steps)."""
+fed one packed SB word per golden step (golden.twins.ssm.tile_steps)."""
 
 import cocotb
 import numpy as np
@@ -13,8 +13,8 @@ from tb.sim.workloads import ssm_coverage, ssm_expected, ssm_inputs, ssm_workloa
 async def ssm_matches_golden(dut):
     cfg = TBConfig.from_env()
     tm = cfg.params["tm"]
-    weights, slot, beats = ssm_workload(np.random.default_rng(cfg.seed), tm,
-                                        cfg.knob("beats", 40), slot=cfg.knob("slot", None))
-    await run_stream_test(dut, cfg, [("i", ssm_inputs(weights, slot, beats, tm))], "o",
-                          ssm_expected(weights, beats, tm),
+    codes, slot, beats = ssm_workload(np.random.default_rng(cfg.seed), tm,
+                                      cfg.knob("beats", 40), slot=cfg.knob("slot", None))
+    await run_stream_test(dut, cfg, [("i", ssm_inputs(codes, slot, beats, tm))], "o",
+                          ssm_expected(codes, slot, beats, tm),
                           coverage=ssm_coverage(slot, beats, tm))

@@ -1,4 +1,4 @@
-"""cocotb testbench: the generated ``wdm`` against golden.twins.wdm.decode."""
+"""cocotb testbench: the generated ``wdm`` against golden.twins.wdm.lookup."""
 
 import cocotb
 import numpy as np
@@ -13,9 +13,10 @@ from tb.sim.workloads import slot_coverage, wdm_expected, wdm_workload
 async def wdm_matches_golden(dut):
     cfg = TBConfig.from_env()
     tm = cfg.params["tm"]
-    lut, words = wdm_workload(np.random.default_rng(cfg.seed), tm, cfg.knob("words", 40))
+    lut, beats = wdm_workload(np.random.default_rng(cfg.seed), tm, cfg.knob("beats", 40))
     writes = [("lut", [{"addr": a, "value": int(v)} for a, v in enumerate(lut)])]
-    feeds = [("i", [{"word": w, "slot": Slot.of(s).value} for s, w in words])]
-    expected = [{"weight": e} for e in wdm_expected(lut, words, tm)]
+    feeds = [("i", [{"code": b["code"], "valid": b["valid"], "slot": Slot.of(b["slot"]).value}
+                    for b in beats])]
+    expected = [{"weight": e} for e in wdm_expected(lut, beats)]
     await run_stream_test(dut, cfg, feeds, "o", expected, writes=writes,
-                          coverage=slot_coverage([s for s, _ in words]))
+                          coverage=slot_coverage([b["slot"] for b in beats]))

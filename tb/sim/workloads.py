@@ -193,29 +193,29 @@ def encoder_expected(vectors, tn, window):
     return out
 
 
-def wdm_workload(rng, tm, n_words, widths=(4, 8, 16)):
-    """A LUT (256 int16 entries) and SB words of random slot widths."""
-    from golden.contract.packing import pack, slots_per_word
+def wdm_workload(rng, tm, n_beats, widths=(4, 8, 16)):
+    """A LUT (256 int16 entries) and beats for the WDM alone: per beat a slot
+    width drawn from ``widths``, ``tm`` codes of that width and the beat's lanes
+    (a random prefix of the ``tm`` lanes; the codes past it are 0, as the SSM
+    hands them)."""
     lut = rng.integers(-32768, 32768, size=256)
-    words = []
-    for _ in range(n_words):
+    beats = []
+    for _ in range(n_beats):
         slot = int(rng.choice(widths))
-        n = slots_per_word(slot, tm)
-        if slot == 16:
-            values = rng.integers(-32768, 32768, size=n)
-        else:
-            values = rng.integers(0, 1 << slot, size=n)
-        words.append((slot, pack(values, slot, tm)[0]))
-    return lut, words
+        n = int(rng.integers(0, tm + 1))
+        codes = [int(c) for c in rng.integers(0, 1 << slot, size=n)] + [0] * (tm - n)
+        beats.append({"slot": slot, "code": codes, "valid": (1 << n) - 1})
+    return lut, beats
 
 
-def wdm_expected(lut, words, tm):
-    """Per word the ``16 * tm`` output lanes: golden.twins.wdm.decode, zero past the slots."""
-    from golden.twins.wdm import decode
+def wdm_expected(lut, beats):
+    """Per beat the ``tm`` weights: golden.twins.wdm.lookup of the beat's lanes, 0 past them."""
+    from golden.twins.wdm import lookup
     out = []
-    for slot, word in words:
-        weights = [int(w) for w in decode(word, lut, slot, tm)]
-        out.append(weights + [0] * (16 * tm - len(weights)))
+    for beat in beats:
+        n = beat["valid"].bit_length()
+        weights = [int(w) for w in lookup(beat["code"][:n], lut, beat["slot"])]
+        out.append(weights + [0] * (len(beat["code"]) - n))
     return out
 
 
@@ -295,17 +295,19 @@ def slice_expected(tiles, tm, window):
 
 
 def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16), slot=None):
-    """For the per-PE SSM alone: a compressed weight vector, a slot width (drawn
-    from ``widths`` unless given), and beats of increasing synapse indices (with
-    neurons) ending in ``last``."""
+    """For the per-PE SSM alone: a PE's slot codes (indices below ``2**slot``,
+    int16 weights for 16-bit slots, as golden.contract.packing.pack takes them), a
+    slot width (drawn from ``widths`` unless given), and beats of increasing
+    synapse indices (with neurons) ending in ``last``."""
     if slot is None:
         slot = int(rng.choice(widths))
     elif slot not in widths:
         raise ValueError(f"slot must be one of {', '.join(map(str, widths))}, not {slot!r}")
-    # Indices increase through the tile (the NSM's order); once the weights run
+    # Indices increase through the tile (the NSM's order); once the codes run
     # out the remaining beats are empty.
     n_syn = int(rng.integers(tm + n_beats * tm // 2, 8 * tm * max(n_beats, 1) + 2 * tm))
-    weights = rng.integers(-32768, 32768, size=n_syn)
+    codes = (rng.integers(-32768, 32768, size=n_syn) if slot == 16 else
+             rng.integers(0, 1 << slot, size=n_syn))
     beats, start = [], 0
     for b in range(n_beats):
         n = int(rng.integers(0, tm + 1))
@@ -315,16 +317,17 @@ def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16), slot=None):
         start = idx[-1] + 1 if idx else start
         beats.append({"index": idx, "neuron": rng.integers(-32768, 32768, size=tm).tolist(),
                       "last": b == n_beats - 1})
-    return weights, slot, beats
+    return codes, slot, beats
 
 
-def ssm_inputs(weights, slot, beats, tm):
+def ssm_inputs(codes, slot, beats, tm):
     """The per-PE SSM's input: one payload per golden step (golden.twins.ssm.tile_steps;
-    the beats are one tile), the decoded SB word of the window read (zero past
-    the weights) and the step fields."""
+    the beats are one tile), the packed SB word of the window read
+    (golden.contract.packing, zero past the codes) and the step fields."""
     from golden.contract.isa import Slot
+    from golden.contract.packing import pack, slots_per_word
     from golden.twins.ssm import tile_steps
-    per_word = {4: 16, 8: 8, 16: 4}[slot] * tm
+    per_word = slots_per_word(slot, tm)
     wpw = per_word // (4 * tm)
     out = []
     for beat, beat_steps in zip(beats, tile_steps([b["index"] for b in beats], tm)):
@@ -332,11 +335,10 @@ def ssm_inputs(weights, slot, beats, tm):
         valid = (1 << len(idx)) - 1
         for n, (win, lanes, held) in enumerate(beat_steps):
             word = win // wpw
-            decoded = [int(v) for v in weights[word * per_word:(word + 1) * per_word]]
-            decoded += [0] * (16 * tm - len(decoded))
+            packed = pack(codes[word * per_word:(word + 1) * per_word], slot, tm)
             final = n == len(beat_steps) - 1
             offsets = [int(s) % (4 * tm) for s in idx] + [0] * (tm - len(idx))
-            out.append({"weight": decoded, "side": {
+            out.append({"word": packed[0] if packed else 0, "side": {
                 "sb_addr": word, "slot": Slot.of(slot).value, "window_in_word": win % wpw,
                 "valid": valid, "mask": sum(1 << k for k in lanes),
                 "mask_held": sum(1 << k for k in held),
@@ -345,12 +347,16 @@ def ssm_inputs(weights, slot, beats, tm):
     return out
 
 
-def ssm_expected(weights, beats, tm):
+def ssm_expected(codes, slot, beats, tm):
+    """Per beat the SSM's output: golden.twins.ssm.select of the codes (as the
+    unsigned ``slot``-bit fields of the SB word), 0 past the beat."""
+    from golden.contract.isa import Slot
     from golden.twins.ssm import select
     out = []
     for beat in beats:
-        w = [int(v) for v in select(weights, beat["index"])]
-        out.append({"neuron": beat["neuron"], "weight": w + [0] * (tm - len(w)),
+        c = [int(v) & ((1 << slot) - 1) for v in select(codes, beat["index"])]
+        out.append({"neuron": beat["neuron"], "code": c + [0] * (tm - len(c)),
+                    "valid": (1 << len(c)) - 1, "slot": Slot.of(slot).value,
                     "last": int(beat["last"])})
     return out
 

@@ -62,6 +62,30 @@ def test_dense_layer_counts_from_first_principles(tn, tm, n_in, n_out, vectors):
     assert t["ib_read_bits"] == 128 * sum(1 for s in events(program)["instructions"])
 
 
+@pytest.mark.parametrize("bits", [4, 8])
+def test_table_reads_and_writes_from_first_principles(bits):
+    # All weights and all inputs nonzero (sparse mode): every position is a
+    # pair, a window of p pairs takes ceil(p / tm) NSM beats, and each PE's WDM
+    # decodes tm codes per beat (16 bits each).  A LUT LOAD writes each of its
+    # 2**bits entries into the tm lanes' copies of its PE's table.
+    tn, tm, n_in, n_out, vectors = 2, 4, 70, 5, 2
+    cfg = small_config(tn, tm)
+    W = cfg.window
+    rng = np.random.default_rng(bits)
+    model = random_sparse_fc(rng, n_in, n_out, 1.0, bits, block=(1, 1))
+    x = random_inputs(rng, n_in, vectors=vectors, density=1.0)
+    x[x == 0] = 1
+    program = compile_model(model, cfg, x)
+    ev = events(program)
+    pairs = [min(W, n_in - w) for w in range(0, n_in, W)]
+    beats = sum(-(-p // tm) for p in pairs) * -(-n_out // tn) * vectors
+    assert ev["total"]["lut_read_bits"] == 16 * beats * tn * tm
+    lut_loads = sum(1 for r in ev["instructions"]
+                    if r["op"] == Op.LOAD.name and r["events"]["lut_write_bits"])
+    assert lut_loads >= 1
+    assert ev["total"]["lut_write_bits"] == lut_loads * (1 << bits) * tm * 16
+
+
 def test_layers_sum_to_the_total_and_name_the_program_layers():
     rng = np.random.default_rng(3)
     model = random_model(rng, [80, 30, 6], 0.6, 4, block=(4, 4))

@@ -5,7 +5,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from golden.contract.isa import Slot
-from hdl.datapath.wdm import WDM
+from golden.contract.packing import pack, unpack
+from golden.twins.wdm import decode, lookup
+from hdl.datapath.wdm import WDM, table_depth
 from tb.sim.simstreams import Scenario, run_streams, stream_put
 from tb.sim.workloads import wdm_expected, wdm_workload
 
@@ -20,32 +22,40 @@ def load_lut(dut, lut):
     return setup
 
 
+def payload(beat, **extra):
+    return {"code": beat["code"], "valid": beat["valid"], "slot": Slot.of(beat["slot"]).value,
+            **extra}
+
+
 @pytest.mark.parametrize("tm", [1, 2, 4])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_words_random_stalls(tm, seed):
-    lut, words = wdm_workload(np.random.default_rng(seed), tm, 40)
+def test_random_beats_random_stalls(tm, seed):
+    lut, beats = wdm_workload(np.random.default_rng(seed), tm, 40)
     dut = WDM(tm=tm)
-    inputs = [{"word": w, "slot": Slot.of(s).value} for s, w in words]
-    got, _ = run_streams(dut, inputs, len(words), seed=seed, setup=load_lut(dut, lut))
-    expected = wdm_expected(lut, words, tm)
+    got, _ = run_streams(dut, [payload(b) for b in beats], len(beats), seed=seed,
+                         setup=load_lut(dut, lut))
+    expected = wdm_expected(lut, beats)
     for k, (g, e) in enumerate(zip(got, expected)):
-        assert [int(x) for x in g.weight] == e, f"[{Scenario(seed, {'tm': tm})}] word {k}"
+        assert [int(x) for x in g.weight] == e, f"[{Scenario(seed, {'tm': tm})}] beat {k}"
 
 
-def test_side_band_passes_through_and_16_only_config():
-    lut, words = wdm_workload(np.random.default_rng(4), 2, 20, widths=(16,))
-    dut = WDM(tm=2, widths=(16,), side=8)
-    inputs = [{"word": w, "slot": Slot.of(s).value, "side": k} for k, (s, w) in enumerate(words)]
-    got, _ = run_streams(dut, inputs, len(words), seed=4)
-    assert [int(g.side) for g in got] == list(range(len(words)))
-    assert [[int(x) for x in g.weight] for g in got] == wdm_expected(lut, words, 2)
+@pytest.mark.parametrize("widths", [(16,), (4,), (4, 16), (8, 16)])
+def test_side_band_passes_through_and_narrow_configs(widths):
+    lut, beats = wdm_workload(np.random.default_rng(4), 2, 20, widths=widths)
+    dut = WDM(tm=2, widths=widths, side=8)
+    inputs = [payload(b, side=k) for k, b in enumerate(beats)]
+    got, _ = run_streams(dut, inputs, len(beats), seed=4, setup=load_lut(dut, lut))
+    assert [int(g.side) for g in got] == list(range(len(beats)))
+    assert [[int(x) for x in g.weight] for g in got] == wdm_expected(lut, beats)
+    # One table per lane, only as deep as the narrowest slots need.
+    assert dut.parameters["lut_size"] == {(16,): 0, (4,): 16, (4, 16): 16, (8, 16): 256}[widths]
 
 
-def test_region_reload_between_words():
-    # Words decoded with LUT A, then the table is rewritten (a new region) and the
-    # same words decode with LUT B.
+def test_region_reload_between_beats():
+    # Beats decoded with LUT A, then the table is rewritten (a new region) and the
+    # same beats decode with LUT B.
     rng = np.random.default_rng(7)
-    lut_a, words = wdm_workload(rng, 2, 6, widths=(4, 8))
+    lut_a, beats = wdm_workload(rng, 2, 6, widths=(4, 8))
     lut_b = rng.integers(-32768, 32768, size=256)
     dut = WDM(tm=2)
     got = []
@@ -53,22 +63,48 @@ def test_region_reload_between_words():
     async def bench(ctx):
         for lut in (lut_a, lut_b):
             await load_lut(dut, lut)(ctx)
-            for slot, word in words:
-                await stream_put(ctx, dut.i, {"word": word, "slot": Slot.of(slot).value})
+            for beat in beats:
+                await stream_put(ctx, dut.i, payload(beat))
                 ctx.set(dut.o.ready, 1)
-                for _ in range(dut.latency + 1):      # the word's weights come out
-                    _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
+                for _ in range(dut.latency + 1):      # the beat's weights come out
+                    _, _, valid, out = await ctx.tick().sample(dut.o.valid, dut.o.payload)
                     if valid:
                         break
                 assert valid
-                got.append([int(x) for x in payload.weight])
+                got.append([int(x) for x in out.weight])
                 ctx.set(dut.o.ready, 0)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert got == wdm_expected(lut_a, words, 2) + wdm_expected(lut_b, words, 2)
+    assert got == wdm_expected(lut_a, beats) + wdm_expected(lut_b, beats)
+
+
+@pytest.mark.parametrize("slot", [4, 8, 16])
+def test_lookup_of_picked_codes_equals_decoding_the_word(slot):
+    # Why the WDM may sit after the SSM: decoding every slot of a word and then
+    # picking equals picking the codes and then looking them up.
+    rng = np.random.default_rng(slot)
+    lut = rng.integers(-32768, 32768, size=256)
+    tm = 2
+    values = (rng.integers(-32768, 32768, size=8) if slot == 16 else
+              rng.integers(0, 1 << slot, size=64 * tm // slot))
+    word = pack(values, slot, tm)[0]
+    codes = unpack([word], slot, tm) & ((1 << slot) - 1)
+    pick = rng.permutation(codes.size)[:tm]
+    assert list(decode(word, lut, slot, tm)[pick]) == list(lookup(codes[pick], lut, slot))
+    if slot < 16:     # by hand: a code names its table entry
+        assert list(lookup(codes[pick], lut, slot)) == [lut[c] for c in codes[pick]]
+
+
+def test_table_depth_and_lookup_errors():
+    assert [table_depth(w) for w in [(4, 8, 16), (4,), (16,)]] == [256, 16, 0]
+    assert list(lookup([0xFFFF, 0x8000, 7], None, 16)) == [-1, -32768, 7]
+    with pytest.raises(ValueError, match="codes must be 4-bit unsigned"):
+        lookup([16], np.zeros(256, dtype=np.int64), 4)
+    with pytest.raises(ValueError, match="slot must be 4, 8 or 16"):
+        lookup([1], None, 5)
 
 
 @pytest.mark.parametrize("kwargs, message", [
