@@ -88,7 +88,7 @@ def bench_slice(tm, nb_d, sb_d, n_windows, tn=2, seed=0):
                                                   for pairs, _ in beats(nb, sb, tm, window)], tm))
     _, cycles = run_streams(dut, feeds, 1, seed=seed, p_valid=1.0, p_ready=1.0, setup=setup,
                             max_cycles=setup_cycles + 40 * n_windows * window)
-    # The single output leaves after the last beat drains through H-tree, SB, WDM, SSM, PEFU.
+    # The single output leaves after the last beat drains through H-tree, SB, SSM, WDM, PEFU.
     return {"cycles": cycles - setup_cycles, "ideal": ideal, "ssm_steps": ssm_total,
             "windows": n_windows}
 

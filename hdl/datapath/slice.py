@@ -2,7 +2,7 @@
 
 One tile of a sparse FC layer: the NSM selects (neuron, synapse) pairs of a
 group of ``tn`` outputs that share a synapse bitmap, the sequencer splits the
-beats into SSM steps, the H-tree broadcasts them, and every PE (SB → WDM → SSM
+beats into SSM steps, the H-tree broadcasts them, and every PE (SB → SSM → WDM
 → PEFU) computes its output.  Golden twin: :func:`golden.twins.fc.sparse_fc_group`.
 
 Ports (module ``slice`` from ``python -m hdl.generate slice --tn TN --tm TM``):
@@ -157,5 +157,5 @@ class SparseSlice(wiring.Component):
 
 
 register("slice", lambda *, tn, tm: SparseSlice(tn=tn, tm=tm),
-         help="composed sparse slice: NSM, SSM sequencer, H-tree, Tn x (SB, WDM, SSM, PEFU)",
+         help="composed sparse slice: NSM, SSM sequencer, H-tree, Tn x (SB, SSM, WDM, PEFU)",
          options=(TN, TM), in_all=False)
