@@ -163,7 +163,7 @@ BLOCK_FEATURES = {
     "H-tree": ("1", "tn*tm", "tm"),
     "PEFU": ("1", "tn", "tn*tm"),
     "WDM": ("1", "tn", "tn*tm", "tn*tm*w4", "tn*tm*w8"),
-    "SSM": ("1", "tn", "tn*tm", "tn*tm*log2tm", "tm*W", "W"),
+    "SSM": ("1", "tn", "tn*tm", "tn*tm*log2tm", "tn*tm*tm", "tn*tm*w4", "tn*tm*w8", "tm*W", "W"),
     "SB + PE glue": ("1", "tn", "tn*tm"),
     "datapath glue": ("1", "tn", "tm", "tn*tm", "W"),
     "controller": ("1", "mem_width"),
