@@ -280,7 +280,7 @@ class SSM(wiring.Component):
 
     @property
     def latency(self):
-        return 1
+        return 2
 
     @property
     def parameters(self):
@@ -296,8 +296,9 @@ class SSM(wiring.Component):
         step = self.i.payload.side
         word = self.i.payload.word
 
-        # The step's window: slot j of quarter/half/all of the word
-        # (4/8/16-bit slots), zero-extended to cw bits.
+        # Two stages: w (the step's window of codes, extracted from the word,
+        # a register: the SB's read data does not run on into the lane
+        # multiplexers) and the output register (each lane's code).
         window = [Signal(cw, name=f"win{j}") for j in range(W)]
         for j in range(W):
             with m.Switch(step.slot):
@@ -308,35 +309,45 @@ class SSM(wiring.Component):
                                 with m.Case(q):
                                     at = (q * W + j) * width
                                     m.d.comb += window[j].eq(word[at:at + width])
+        w_valid = Signal()
+        w_win = [Signal(cw, name=f"w_win{j}", reset_less=True) for j in range(W)]
+        w_step = Signal(self.step_layout, reset_less=True)
+        o_free = ~self.o.valid | self.o.ready
+        take = w_valid & o_free                      # stage o takes the step in w
+        w_free = ~w_valid | take
+        m.d.comb += self.i.ready.eq(w_free)
+        with m.If(w_free):
+            m.d.sync += w_valid.eq(self.i.valid)
+        with m.If(w_free & self.i.valid):
+            m.d.sync += [w_win[j].eq(window[j]) for j in range(W)]
+            m.d.sync += w_step.eq(step)
 
         # The window of the previous step, kept for lanes that need it.
         prev = [Signal(cw, name=f"prev{j}", reset_less=True) for j in range(W)]
         held = [Signal(cw, name=f"held{k}", reset_less=True) for k in range(tm)]
         picked = []
         for k in range(tm):
-            sel = [step.offset[k] == j for j in range(W)]
-            source = [Mux(step.mask_held[k], prev[j], window[j]) for j in range(W)]
+            sel = [w_step.offset[k] == j for j in range(W)]
+            source = [Mux(w_step.mask_held[k], prev[j], w_win[j]) for j in range(W)]
             pick = Signal(cw, name=f"pick{k}")
             m.d.comb += pick.eq(tree_or(Mux(sel[j], source[j], 0) for j in range(W)))
             picked.append(pick)
 
-        take = self.i.valid & self.i.ready
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
         with m.If(take):
-            m.d.sync += [prev[j].eq(window[j]) for j in range(W)]
+            m.d.sync += [prev[j].eq(w_win[j]) for j in range(W)]
             for k in range(tm):
-                with m.If(step.mask[k] | step.mask_held[k]):
+                with m.If(w_step.mask[k] | w_step.mask_held[k]):
                     m.d.sync += held[k].eq(picked[k])
-        with m.If(take & step.final):
+        with m.If(take & w_step.final):
             m.d.sync += [self.o.valid.eq(1),
-                         self.o.payload.neuron.eq(step.neuron),
-                         self.o.payload.valid.eq(step.valid),
-                         self.o.payload.slot.eq(step.slot),
-                         self.o.payload.last.eq(step.last)]
+                         self.o.payload.neuron.eq(w_step.neuron),
+                         self.o.payload.valid.eq(w_step.valid),
+                         self.o.payload.slot.eq(w_step.slot),
+                         self.o.payload.last.eq(w_step.last)]
             for k in range(tm):
                 m.d.sync += self.o.payload.code[k].eq(
-                    Mux(step.valid[k],
-                        Mux(step.mask[k] | step.mask_held[k], picked[k], held[k]), 0))
+                    Mux(w_step.valid[k],
+                        Mux(w_step.mask[k] | w_step.mask_held[k], picked[k], held[k]), 0))
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m

@@ -75,7 +75,8 @@ class WDM(wiring.Component):
     Attributes
     ----------
     latency : int
-        Edges from taking a beat to handing its weights to a ready consumer (2).
+        Edges from taking a beat to offering its weights (1: the table read;
+        the output is combinational from that stage's registers).
     """
 
     def __init__(self, *, tm, widths=SLOT_WIDTHS, side=None):
@@ -103,7 +104,7 @@ class WDM(wiring.Component):
 
     @property
     def latency(self):
-        return 2
+        return 1
 
     @property
     def parameters(self):
@@ -117,33 +118,27 @@ class WDM(wiring.Component):
         m.d.comb += self.lut.ready.eq(1)  # a table write never waits
         addr, value = self.lut.payload.addr, self.lut.payload.value
 
-        # Two stages: a (the tables read, the slot code, the raw codes, side band)
-        # and the output register (the weights chosen by the slot code: the
-        # table's read data does not go on to the consumer's logic).
+        # One stage, a: the tables read, the slot code, the lanes, the raw codes
+        # and the side band in registers; the weights chosen by the slot code
+        # are combinational from them (the consumer, the PEFU, registers its
+        # input first).
         a_valid = Signal()
-        o_free = ~self.o.valid | self.o.ready
-        a_free = ~a_valid | o_free
+        a_free = ~a_valid | self.o.ready
         take = self.i.valid & a_free
         m.d.comb += self.i.ready.eq(a_free)
         a_slot = Signal(Slot, reset_less=True)
         a_lanes = Signal(tm, reset_less=True)
         a_code = Signal(self.input_layout.members["code"], reset_less=True)
-        a_side = Signal(self._side, reset_less=True) if self._side is not None else None
         with m.If(a_free):
             m.d.sync += a_valid.eq(self.i.valid)
         with m.If(take):
             m.d.sync += [a_slot.eq(self.i.payload.slot), a_lanes.eq(self.i.payload.valid)]
             if 16 in self._widths:
                 m.d.sync += a_code.eq(self.i.payload.code)
-            if a_side is not None:
-                m.d.sync += a_side.eq(self.i.payload.side)
-        with m.If(o_free):
-            m.d.sync += self.o.valid.eq(a_valid)
-        weights = Signal(self.output_layout.members["weight"])
-        with m.If(o_free & a_valid):
-            m.d.sync += self.o.payload.weight.eq(weights)
-            if a_side is not None:
-                m.d.sync += self.o.payload.side.eq(a_side)
+            if self._side is not None:
+                m.d.sync += self.o.payload.side.eq(self.i.payload.side)
+        m.d.comb += self.o.valid.eq(a_valid)
+        weights = self.o.payload.weight
 
         # The tables: one memory per lane (all written together) with a
         # synchronous read port, read with the code at the edge that takes the
