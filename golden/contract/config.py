@@ -20,6 +20,7 @@ The memory port moves ``mem_width``-bit words.
 from dataclasses import asdict, dataclass
 
 from golden.contract.isa import WORD_BITS
+from golden.contract.packing import check_widths
 from golden.contract.params import check_choice, check_pow2
 
 __all__ = ["AccelConfig", "THESIS", "SMALL", "DEFAULT_TN", "DEFAULT_TM", "WINDOW_KS",
@@ -62,9 +63,7 @@ class AccelConfig:
         if self.mem_width > 32 * self.tn:
             raise ValueError(f"mem_width must be at most 32 * tn = {32 * self.tn} (a bias row), "
                              f"not {self.mem_width}")
-        if not self.widths or not set(self.widths) <= {4, 8, 16}:
-            raise ValueError(f"widths must be a non-empty subset of (4, 8, 16), "
-                             f"not {self.widths!r}")
+        check_widths(self.widths)
         for name, row in (("nbin_bytes", self.nbin_row_bytes), ("nbout_bytes", 2 * self.tn),
                           ("nibin_bytes", self.bitmap_row_bytes),
                           ("sib_bytes", self.bitmap_row_bytes), ("sb_bytes", 8 * self.tm),

@@ -10,10 +10,22 @@ bits 0..7).  The last word is padded with zero slots.
 
 import numpy as np
 
-__all__ = ["SLOT_WIDTHS", "slot_bits", "word_bits", "slots_per_word", "pack", "unpack",
-           "words_to_bytes", "bytes_to_words"]
+__all__ = ["SLOT_WIDTHS", "check_widths", "slot_bits", "word_bits", "slots_per_word", "pack",
+           "unpack", "words_to_bytes", "bytes_to_words"]
 
 SLOT_WIDTHS = (4, 8, 16)
+
+
+def check_widths(widths):
+    """``widths`` (the slot widths a configuration supports) as a sorted tuple,
+    checked to be a non-empty subset of (4, 8, 16)."""
+    try:
+        out = tuple(sorted(set(widths)))
+    except TypeError:
+        out = ()
+    if not out or not set(out) <= set(SLOT_WIDTHS):
+        raise ValueError(f"widths must be a non-empty subset of (4, 8, 16), not {widths!r}")
+    return out
 
 
 def slot_bits(bits):

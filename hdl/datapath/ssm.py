@@ -35,12 +35,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.isa import Slot
-from golden.contract.packing import SLOT_WIDTHS
+from golden.contract.packing import SLOT_WIDTHS, check_widths
 from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.logic import tree_or
 from hdl.datapath.nsm import nsm_beat_layout
 from hdl.datapath.skid import SkidBuffer
-from hdl.datapath.wdm import check_widths, code_width
+from hdl.datapath.wdm import code_width
 from hdl.registry import TM, register
 
 __all__ = ["step_layout", "tile_layout", "SSMSequencer", "SSM", "ssm_beat_layout"]

@@ -28,24 +28,13 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.isa import Slot
-from golden.contract.packing import SLOT_WIDTHS
+from golden.contract.packing import SLOT_WIDTHS, check_widths
 from golden.contract.params import check_pow2, clog2
 from golden.twins.wdm import LUT_SIZE
 from golden.twins.wdm import table_depth as golden_table_depth
 from hdl.registry import TM, register
 
-__all__ = ["WDM", "check_widths", "code_width", "table_depth"]
-
-
-def check_widths(widths):
-    """``widths`` as a sorted tuple, checked to be a non-empty subset of (4, 8, 16)."""
-    try:
-        out = tuple(sorted(set(widths)))
-    except TypeError:
-        out = ()
-    if not out or not set(out) <= set(SLOT_WIDTHS):
-        raise ValueError(f"widths must be a non-empty subset of (4, 8, 16), not {widths!r}")
-    return out
+__all__ = ["WDM", "code_width", "table_depth"]
 
 
 def code_width(widths):
