@@ -15,8 +15,9 @@ JOBS ?= auto
 DEMO_TN ?= $(if $(filter command line,$(origin TN)),$(TN),4)
 DEMO_TM ?= $(if $(filter command line,$(origin TM)),$(TM),4)
 IMAGES ?= 20
-# make bench QUICK=1: the reduced benchmark set.
+# make bench QUICK=1: the reduced benchmark set; FULL=1: also AlexNet fc8 at full size on the RTL.
 QUICK ?=
+FULL ?=
 # make demo/bench ENERGY_TABLE=FILE: a JSON energy table (python -m golden.energy --help).
 ENERGY_TABLE ?=
 # Simulator of the cocotb testbenches: icarus or verilator (make regress SIM=verilator).
@@ -116,8 +117,8 @@ board-sim: install ## the board top in simulation behind TCP PORT (5555): then p
 demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20)
 	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
 
-bench: install ## cycles vs ideal, sparse vs dense, model vs RTL (FC and conv layers), thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~1.5 min)
-	$(PY) -m tb.bench -o build/bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
+bench: install ## cycles vs ideal, sparse vs dense, model vs RTL (FC and conv layers), thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~1.5 min; FULL=1: AlexNet fc8 at full size, Tn=Tm=16, on Verilator, ~35 min more the first time)
+	$(PY) -m tb.bench -o build/bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(filter-out 0,$(FULL)),--full) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
 
 clean: ## remove build outputs and caches (keeps .venv)
 	rm -rf build .pytest_cache .hypothesis sim_build results.xml

@@ -3,7 +3,7 @@ the performance model against the RTL, the thesis' table 5.2 layers, tool figure
 
 ::
 
-    python -m tb.bench [-o build/bench] [--quick] [--sim verilator|icarus]
+    python -m tb.bench [-o build/bench] [--quick] [--full] [--sim verilator|icarus]
 
 Writes ``report.md`` (a person reads it), ``bench.json`` (a script reads it) and
 PNG plots into the output directory, and prints a summary.  A benchmark: it
@@ -30,6 +30,12 @@ weight on chip as the thesis assumes for this comparison (buffers sized to
 hold a layer): compute cycles from the performance model (the RTL would take
 hours of simulation at this size; the model is the one validated above),
 beside the thesis' µs and EIE's at 1 GHz (1 µs = 1000 cycles).
+
+**Full size on the RTL** (``--full``).  AlexNet fc8 at full size (4096 x 1000,
+the thesis' densities) on the generated Verilog at Tn = Tm = 16 with the
+buffers of the table 5.2 row (Verilator): the compute unit's cycles beside the
+model's and the thesis', and the Verilog's generation time, lines and the
+simulator's build time (``full_size`` in ``bench.json``).
 """
 
 import argparse
@@ -249,11 +255,11 @@ def width_energy(model, x, cfg, table, per=None):
     return out
 
 
-def _table_5_2_row(name, seed):
-    from golden.compiler import compile_model
+def _table_5_2_setup(name, seed):
+    """``(model, x, cfg)`` of a table 5.2 layer at full size: one input vector, and
+    Tn = Tm = 16 with buffers that hold every weight of the layer."""
     from golden.contract.config import AccelConfig
     from golden.data.synthetic import random_inputs, random_sparse_fc
-    from golden.perf import perfmodel
     n_in, n_out, wd, nd, block = LAYERS[name]
     rng = np.random.default_rng(seed)
     model = random_sparse_fc(rng, n_in, n_out, wd, 4, block=block, name=name)
@@ -268,6 +274,14 @@ def _table_5_2_row(name, seed):
                       sb_bytes=2 * 128 * sb_words,
                       bias_bytes=2 * 64 * groups, nbout_bytes=2 * 32 * groups,
                       ib_bytes=64 * 1024)
+    return model, x, cfg
+
+
+def _table_5_2_row(name, seed):
+    from golden.compiler import compile_model
+    from golden.perf import perfmodel
+    n_in, n_out, wd, nd, block = LAYERS[name]
+    model, x, cfg = _table_5_2_setup(name, seed)
     program = compile_model(model, cfg, x)
     steps = perfmodel.work(program)
     p = perfmodel.predict(program, steps=steps)
@@ -280,6 +294,39 @@ def _table_5_2_row(name, seed):
             "total_cycles_with_loads": p["cycles"], "computes": len(computes),
             "source": "model (compute unit, all weights on chip)",
             "shape": [n_out, n_in], "weight_density": wd, "neuron_density": nd}
+
+
+def _full_size_row(name, seed, sim, workdir, progress=print):
+    """A table 5.2 layer at full size on the RTL (Tn = Tm = 16, every weight on chip
+    after its LOADs): the compute unit's cycles against the model's and the thesis',
+    and the tools' figures (Verilog generation, lines, simulator build)."""
+    from golden.perf import perfmodel
+    from tb.run import run_model
+    model, x, cfg = _table_5_2_setup(name, seed)
+    t52 = _table_5_2_row(name, seed)
+    workdir = Path(workdir)
+    progress(f"        generating the Tn = Tm = 16 Verilog and building it on {sim} "
+             "(about half an hour the first time on two cores; cached after) ...")
+    r = run_model(model, x, cfg, sim=sim, workdir=workdir,
+                  memory={"latency": 4, "interval": 1, "p_stall": 0.0})
+    if not r["bit_exact"]:
+        raise AssertionError(f"{name} at full size: RTL differs from golden: {r['mismatch']}")
+    (program,) = r["compiled"]
+    p = perfmodel.predict(program, {"latency": 4})
+    lines = sum(1 for _ in open(workdir / "top.v"))
+    return {"layer": name, "tn": 16, "tm": 16, "shape": t52["shape"],
+            "weight_density": t52["weight_density"], "neuron_density": t52["neuron_density"],
+            "rtl_compute_cycles": r["compute_cycles"], "rtl_cycles": r["cycles"],
+            "model_compute_cycles": p["compute_cycles"], "model_cycles": p["cycles"],
+            "model_error": round((p["compute_cycles"] - r["compute_cycles"])
+                                 / max(r["compute_cycles"], 1), 5),
+            "ideal_cycles": r["ideal_cycles"], "thesis_cycles": t52["thesis_cycles"],
+            "eie_cycles": t52["eie_cycles"], "bit_exact": True, "sim": sim,
+            "verilog_generation_seconds": r["generate_seconds"], "verilog_lines": lines,
+            # the simulator's build and start-up: the whole run less its clocked loop
+            "sim_build_seconds": round(r["sim_seconds"] - r["loop_seconds"], 1),
+            "sim_loop_seconds": r["loop_seconds"],
+            "sim_cycles_per_second": r["sim_cycles_per_second"]}
 
 
 def _generation_time():
@@ -443,6 +490,13 @@ def _goals(report):
                       f"worst {ratio:.2f}"))
         err = max(max(abs(r["model_error"]), abs(r["model_dense_error"])) for r in rows)
         goals.append(("performance model error <= 2 %", err <= 0.02, f"worst {100 * err:.2f} %"))
+    for r in report.get("full_size", []):
+        ok = abs(r["model_error"]) <= 0.02 and r["rtl_compute_cycles"] <= r["thesis_cycles"]
+        goals.append((f"full size on the RTL ({r['layer']}, Tn = Tm = 16): within 2 % of the "
+                      "model and at or below the thesis", ok,
+                      f"RTL {r['rtl_compute_cycles']}, model {r['model_compute_cycles']} "
+                      f"({100 * r['model_error']:+.2f} %), thesis {r['thesis_cycles']} "
+                      f"({r['rtl_compute_cycles'] / r['thesis_cycles']:.2f}x)"))
     if t:
         ok = all(r["cycles"] <= r["thesis_cycles"] for r in t)
         goals.append(("table 5.2 cycles at or below the thesis'", ok,
@@ -498,6 +552,20 @@ def _markdown(report):
             L.append(f"| {r['layer']} | {r['ideal_cycles']} | {r['cycles']} | "
                      f"{r['cycles'] / max(r['ideal_cycles'], 1):.2f} | {r['thesis_cycles']} | "
                      f"{r['eie_cycles']} | {r['cycles'] / r['thesis_cycles']:.2f} |")
+    if report.get("full_size"):
+        L += ["", "## Full size on the RTL (Tn = Tm = 16, every weight on chip, Verilator)", "",
+              "Compute cycles: the compute unit's busy cycles (the RTL's counter), after the "
+              "LOADs that put the layer's weights on chip (total: with them).", "",
+              "| layer | ideal | RTL compute | model | model error | thesis ACC | RTL / thesis | "
+              "RTL total | Verilog lines | generation | simulator build | simulated cycles/s |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in report["full_size"]:
+            L.append(f"| {r['layer']} | {r['ideal_cycles']} | {r['rtl_compute_cycles']} | "
+                     f"{r['model_compute_cycles']} | {100 * r['model_error']:+.2f} % | "
+                     f"{r['thesis_cycles']} | {r['rtl_compute_cycles'] / r['thesis_cycles']:.2f} | "
+                     f"{r['rtl_cycles']} | {r['verilog_lines']} | "
+                     f"{r['verilog_generation_seconds']:.0f} s | {r['sim_build_seconds']:.0f} s | "
+                     f"{r['sim_cycles_per_second']:.0f} |")
     if report["layers"]:
         L += [""] + energy_markdown(
             [(r["name"], r["energy"]["sparse"], r["energy"]["dense"], r["energy_pj_by_width"])
@@ -510,10 +578,11 @@ def _markdown(report):
 
 
 def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=print,
-              energy_table=None):
+              energy_table=None, full=False):
     """Run the benchmarks; write ``report.md``, ``bench.json`` and plots into
     ``out``; return the report dict.  ``energy_table``: a JSON file of energy
-    entries replacing the default's (:func:`golden.energy.load_table`)."""
+    entries replacing the default's (:func:`golden.energy.load_table`).  ``full``:
+    also AlexNet fc8 at full size, Tn = Tm = 16, on the RTL (``full_size``)."""
     from golden.energy import load_table
     from tb.runner import SIMULATORS
     table = load_table(energy_table)
@@ -562,6 +631,18 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
         r = t52[-1]
         progress(f"        {r['cycles']} cycles; thesis {r['thesis_cycles']}, "
                  f"EIE {r['eie_cycles']}")
+    full_rows = []
+    if full:
+        # (always Verilator: Icarus would take hours at this size)
+        progress("[bench] RTL alexnet-fc8 at full size, Tn = Tm = 16, on verilator ...")
+        full_rows.append(_full_size_row("alexnet-fc8", seed, "verilator", out / "rtl-full",
+                                        progress))
+        r = full_rows[-1]
+        progress(f"        compute {r['rtl_compute_cycles']} cycles (model "
+                 f"{r['model_compute_cycles']}, thesis {r['thesis_cycles']}); total "
+                 f"{r['rtl_cycles']} with the weights' loads; Verilog {r['verilog_lines']} lines "
+                 f"in {r['verilog_generation_seconds']:.0f} s, built in "
+                 f"{r['sim_build_seconds']:.0f} s")
     tools = {}
     if not quick:
         progress("[bench] Verilog generation at Tn = Tm = 16 ...")
@@ -571,7 +652,7 @@ def run_bench(out="build/bench", *, quick=False, sim=None, seed=1, progress=prin
     tools["sim_cycles_per_second_" + sim] = round(float(np.mean(
         [r["sim_cycles_per_second"] for r in rows])), 1) if rows else None
     report = {"quick": quick, "sim": sim, "scale": scale, "seed": seed, "layers": rows,
-              "thesis_table_5_2": t52, "tools": tools,
+              "thesis_table_5_2": t52, "full_size": full_rows, "tools": tools,
               "energy_table": {"name": table["name"], "node": table["node"],
                                "entries": table["entries"]}}
     report["goals"] = _goals(report)
@@ -589,6 +670,10 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="a reduced set (AlexNet fc8 and conv3 on a 2x2 map on Icarus, the "
                         "two fc8 rows of table 5.2)")
+    p.add_argument("--full", action="store_true",
+                   help="also AlexNet fc8 at full size, Tn = Tm = 16, on the RTL (always "
+                        "Verilator: about 40 minutes to generate and build the first time on "
+                        "two cores, cached after)")
     p.add_argument("--sim", type=simulator, default=None, metavar="{icarus,verilator}",
                    help="simulator (default: verilator, icarus with --quick)")
     add_seed(p, "seed of the random layers and inputs")
@@ -605,7 +690,7 @@ def _run(args):
     load_table(args.energy_table)          # a bad table fails before any work
     try:
         report = run_bench(args.output, quick=args.quick, sim=args.sim, seed=args.seed,
-                           energy_table=args.energy_table)
+                           energy_table=args.energy_table, full=args.full)
     except AssertionError as e:
         print(f"python -m tb.bench: {e}", file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
 """Compiler stage 3, **emit**: the instruction stream, then the ``par`` marks.
 
 Per layer and input vector: load the vector (NIBin bitmaps, NBin nonzeros; a
-layer after the first fences its loads behind the stores that wrote them), then
+layer after the first fences its loads behind the stores that wrote them; under
+synapse reuse a pass's vectors side by side in one NBin half when they fit), then
 per output block per chunk: load the chunk's weights (LUTs when a PE's region
 changes, SIB rows, SB words, biases) unless the layer's weights stay resident
 (one chunk for the whole layer: loaded once for every vector), COMPUTE, and
@@ -65,25 +66,32 @@ class Emitter:
         self.emit("LOAD", f"{plan.name}: bias {groups}", target="BIAS", half=half,
                   mem_addr=chunk.bias, row=0, count=chunk.g1 - chunk.g0)
 
-    def load_input(self, li, plan, src, v):
-        """LOADs of vector ``v``'s input (``src``) into the next NBin half; its half."""
-        hn = self.next_half("nbin")
+    def load_input(self, li, plan, src, v, hn=None, row=0):
+        """LOADs of vector ``v``'s input (``src``) into NBin half ``hn`` (default: the
+        next) from ``row``; its half."""
+        if hn is None:
+            hn = self.next_half("nbin")
         fence = int(li > 0)
         if not self.dense:
             self.emit("LOAD", f"{plan.name}: input bitmaps, vector {v}", target="NIB",
-                      half=hn, mem_addr=src.bm_addr, row=0, count=plan.windows, fence=fence)
+                      half=hn, mem_addr=src.bm_addr, row=row, count=plan.windows, fence=fence)
         self.emit("LOAD", f"{plan.name}: input neurons, vector {v}", target="NBIN",
-                  half=hn, dense=int(self.dense), mem_addr=src.val_addr, row=0,
+                  half=hn, dense=int(self.dense), mem_addr=src.val_addr, row=row,
                   count=plan.windows, fence=fence)
         return hn
 
-    def compute(self, plan, chunk, v, hn, hw, ho, out_row, pool=0):
-        self.emit("COMPUTE", f"{plan.name}: vector {v}, groups {chunk.g0}..{chunk.g1 - 1}",
+    def compute(self, plan, chunk, what, hn, hw, ho, out_row, pool=0, vectors=1,
+                out_stride=0):
+        """A COMPUTE of ``chunk`` on ``vectors`` vectors (``what`` names them) from row 0
+        of NBin half ``hn``, their outputs ``out_stride`` NBout rows apart."""
+        self.emit("COMPUTE", f"{plan.name}: {what}, groups {chunk.g0}..{chunk.g1 - 1}",
                   nbin_half=hn, sib_half=hw, sb_half=hw, bias_half=hw, out_half=ho,
                   dense=int(self.dense), slot=plan.slot, shift=plan.shift,
                   activation=activation_code(plan.activation), windows=plan.windows,
                   groups=chunk.g1 - chunk.g0, sib_row=0, sb_base=0, bias_row=0,
-                  out_row=out_row, pool=pool, skip=int(plan.skip))
+                  out_row=out_row, pool=pool, skip=int(plan.skip),
+                  vectors=vectors if vectors > 1 else 0,
+                  out_stride=out_stride if vectors > 1 else 0)
         self.flush()
 
     def store(self, plan, blk, dst, v, ho, row=0):
@@ -100,19 +108,38 @@ class Emitter:
 
     def layer_synapse(self, li, plan, layout, acts, tiling):
         """Synapse reuse: per pass of ``tiling.per_pass`` vectors, each chunk's weights
-        once, then every vector of the pass through it (its input loaded again per
-        chunk), the pass's output blocks side by side in one NBout half."""
+        once (a layer of one chunk: once for every pass), the pass's output blocks
+        side by side in one NBout half.  With ``tiling.inputs_resident`` the pass's
+        inputs side by side in one NBin half, loaded once, and one COMPUTE per
+        chunk runs them all; else each vector's input again per chunk and a
+        COMPUTE per vector."""
         block_rows = tiling.block_windows * self.cfg.groups_per_window
+        resident = tiling.inputs_resident
+        once = layout.n_chunks == 1
+        if once:
+            (chunk,) = layout.chunks[layout.blocks[0]]
+            hw = self.next_half("w")
+            self.load_weights(li, plan, chunk, hw)
         for p0 in range(0, len(acts), tiling.per_pass):
             batch = range(p0, min(p0 + tiling.per_pass, len(acts)))
+            if resident:
+                hn = self.next_half("nbin")
+                for i, v in enumerate(batch):
+                    self.load_input(li, plan, acts[v][li], v, hn, i * plan.windows)
             for blk in layout.blocks:
                 ho = self.next_half("out")
                 for chunk in layout.chunks[blk]:
-                    hw = self.next_half("w")
-                    self.load_weights(li, plan, chunk, hw)
+                    if not once:
+                        hw = self.next_half("w")
+                        self.load_weights(li, plan, chunk, hw)
+                    if resident:
+                        self.compute(plan, chunk, f"vectors {batch[0]}..{batch[-1]}", hn, hw,
+                                     ho, chunk.g0 - blk[0], vectors=len(batch),
+                                     out_stride=block_rows)
+                        continue
                     for i, v in enumerate(batch):
                         hn = self.load_input(li, plan, acts[v][li], v)
-                        self.compute(plan, chunk, v, hn, hw, ho,
+                        self.compute(plan, chunk, f"vector {v}", hn, hw, ho,
                                      i * block_rows + chunk.g0 - blk[0])
                 for i, v in enumerate(batch):
                     self.store(plan, blk, acts[v][li + 1], v, ho, i * block_rows)
@@ -126,7 +153,8 @@ class Emitter:
                 "weights_resident": layout.n_chunks == 1, "shift": plan.shift,
                 "activation": plan.activation, "pool": pool if pool > 1 else 1,
                 "reuse": tiling.as_dict() if tiling else None}
-        if tiling is not None and tiling.strategy == "synapse" and layout.n_chunks > 1:
+        if tiling is not None and tiling.strategy == "synapse" and (
+                layout.n_chunks > 1 or tiling.inputs_resident):
             self.layer_synapse(li, plan, layout, acts, tiling)
             return info
         pooled = pool > 1
@@ -147,7 +175,7 @@ class Emitter:
                     hw = resident_half if resident else self.next_half("w")
                     if not resident:
                         self.load_weights(li, plan, chunk, hw)
-                    self.compute(plan, chunk, v, hn, hw, ho, chunk.g0 - blk[0],
+                    self.compute(plan, chunk, f"vector {v}", hn, hw, ho, chunk.g0 - blk[0],
                                  pool=int(not first))
                 if last:
                     self.store(plan, blk, dst, v, ho)

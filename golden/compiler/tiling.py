@@ -23,28 +23,46 @@ nonzeros (the golden model's activations) and chooses:
   input once, then every chunk's weights (lookup tables, SIB rows, SB words,
   biases) — again for every vector;
 * synapse-reuse loads each chunk's weights once per *pass* of ``per_pass``
-  vectors whose output blocks share an NBout half (``STORE.row``), and each
-  vector's input once per chunk; smaller output blocks let more vectors share a
-  half but cut the layer into more chunks, so every block size is tried;
+  vectors whose output blocks share an NBout half (``STORE.row``), and either
+  each vector's input once per chunk, a COMPUTE per vector, or — when the
+  pass's inputs fit an NBin half side by side (``inputs_resident``) — the
+  pass's inputs once, and one COMPUTE per chunk runs every vector of the pass
+  (``COMPUTE.vectors``, ``out_stride``: the compute pipeline fills once per
+  chunk, not once per vector and chunk); smaller output blocks let more vectors
+  share a half but cut the layer into more chunks, and fewer vectors per pass
+  may let their inputs stay, so every block size and both kinds of pass are
+  tried (the fewest words wins; resident inputs on a tie);
 * output-reuse (an output block stays while inputs and weights pass) moves the
   input once per output block and the weights once per vector: never less than
   input-reuse without partial sums, reported for comparison.
 
 A layer whose weights fit one chunk keeps them resident (loaded once: synapse
-reuse at one pass).  A pooled last layer (``pool > 1``) keeps input-reuse.
+reuse), and runs its vectors in passes of as many as NBin and NBout halves hold,
+one COMPUTE each.  A pooled last layer (``pool > 1``) keeps input-reuse.
 """
 
 from dataclasses import dataclass, field
 
-from golden.contract.isa import Slot
+from golden.contract.isa import Op, Slot, offsets
 
 from .place import output_blocks
 from .plan import chunks
 
-__all__ = ["STRATEGIES", "Tiling", "reuse_traffic", "vector_words", "chunk_words",
-           "lut_words", "plan_reuse"]
+__all__ = ["STRATEGIES", "VECTORS_MAX", "STRIDE_LIMIT", "Tiling", "reuse_traffic",
+           "vector_words", "chunk_words", "lut_words", "plan_reuse", "resident_vectors"]
 
 STRATEGIES = ("input", "output", "synapse")
+
+#: The most vectors one COMPUTE runs (its ``vectors`` field), and the NBout rows
+#: its ``out_stride`` can step between them.
+VECTORS_MAX = (1 << offsets(Op.COMPUTE)["vectors"][1]) - 1
+STRIDE_LIMIT = 1 << offsets(Op.COMPUTE)["out_stride"][1]
+
+
+def resident_vectors(windows, cfg):
+    """How many vectors of ``windows`` NBin rows each fit an NBin half side by side
+    (and one COMPUTE runs)."""
+    return min(cfg.half(cfg.window_rows) // windows, VECTORS_MAX)
 
 
 def reuse_traffic(seg_in, seg_syn, seg_out, n_in, n_out, n_pass):
@@ -105,7 +123,10 @@ def lut_words(sequence):
 class Tiling:
     """A layer's reuse strategy: its output blocks (``block_windows`` Encoder windows
     each), ``per_pass`` vectors sharing an NBout half, and the words each strategy
-    would move (``traffic``), the chosen one's exactly what the program moves."""
+    would move (``traffic``), the chosen one's exactly what the program moves.
+    ``inputs_resident``: under synapse reuse, a pass's inputs are loaded once, side
+    by side in an NBin half, and each chunk's COMPUTE runs the whole pass
+    (instead of each input once per chunk and a COMPUTE per vector)."""
     strategy: str
     batch: int
     per_pass: int
@@ -114,6 +135,7 @@ class Tiling:
     #: the least any schedule moves: every weight word, bitmap, bias and table once,
     #: every input and output once (the memory side of the roofline)
     minimum: int = 0
+    inputs_resident: bool = False
 
     @property
     def words(self):
@@ -123,12 +145,13 @@ class Tiling:
     def from_dict(cls, d):
         """The inverse of :meth:`as_dict`."""
         return cls(d["strategy"], d["batch"], d["per_pass"], d["block_windows"],
-                   dict(d["traffic_words"]), d.get("minimum_words", 0))
+                   dict(d["traffic_words"]), d.get("minimum_words", 0),
+                   bool(d.get("inputs_resident", False)))
 
     def as_dict(self):
         return {"strategy": self.strategy, "batch": self.batch, "per_pass": self.per_pass,
                 "block_windows": self.block_windows, "traffic_words": dict(self.traffic),
-                "minimum_words": self.minimum}
+                "minimum_words": self.minimum, "inputs_resident": self.inputs_resident}
 
 
 def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=None):
@@ -153,28 +176,44 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=N
     minimum = n_i + per_vector + n_o
     every = V * S + lut_words(tables * V)     # weights again for every vector
     traffic = {"input": n_i + every + n_o, "output": n_blocks * n_i + every + n_o}
-    if len(full) == 1 and (like is None or like.block_windows == H):   # resident: once
+    fit = resident_vectors(plan.windows, cfg)
+    batched = not pooled and V > 1
+    if len(full) == 1 and (like is None or like.strategy == "synapse"):
+        # Resident weights (loaded once); the vectors in passes of what an NBin
+        # half and an NBout half hold, a COMPUTE each.
         traffic["synapse"] = minimum
+        bw = -(-plan.groups // G)                # the windows of the layer's one block
+        if like is not None:
+            return Tiling("synapse", V, like.per_pass, like.block_windows, traffic, minimum,
+                          like.inputs_resident)
+        P = min(V, fit, H // bw) if batched and bw * G < STRIDE_LIMIT else 1
+        if P > 1:
+            return Tiling("synapse", V, P, bw, traffic, minimum, True)
         return Tiling("synapse", V, V, H, traffic, minimum)
     best = None
-    if not pooled and V > 1:
-        sizes_k = range(H, 0, -1)
-        if like is not None and like.strategy == "synapse":
-            sizes_k = [like.block_windows]
-        for k in sizes_k:
+    if batched:
+        options = []                 # (block windows, vectors per pass, inputs resident)
+        for k in range(H, 0, -1):
             P = min(V, H // k)
+            if k * G < STRIDE_LIMIT and min(P, fit) > 1:
+                options.append((k, min(P, fit), True))
+            options.append((k, P, False))
+        if like is not None and like.strategy == "synapse":
+            k = like.block_windows
+            options = [(k, min(like.per_pass, H // k), like.inputs_resident)]
+        for k, P, resident in options:
             passes = -(-V // P)
             cs = layer_chunks(k)
             sz = [chunk_words(plan, cfg, *c, dense) for c in cs]
             words = (passes * sum(s for s, _ in sz) + lut_words([t for _, t in sz] * passes)
-                     + len(cs) * n_i + n_o)
+                     + (n_i if resident else len(cs) * n_i) + n_o)
             if best is None or words < best[0]:
-                best = (words, k, P)
+                best = (words, k, P, resident)
     if best is None:
         traffic["synapse"] = traffic["input"]        # one vector: nothing to share
         return Tiling("input", V, 1, H, traffic, minimum)
     traffic["synapse"] = best[0]
     synapse = best[0] < traffic["input"] if like is None else like.strategy == "synapse"
     if synapse:
-        return Tiling("synapse", V, best[2], best[1], traffic, minimum)
+        return Tiling("synapse", V, best[2], best[1], traffic, minimum, best[3])
     return Tiling("input", V, 1, H, traffic, minimum)

@@ -26,16 +26,19 @@ at ``mem_addr + w * window_words``), ``bm_addr`` (bitmaps: one row per window),
 first NBout row in the half: several vectors' output blocks share a half under
 synapse reuse, :mod:`golden.compiler.tiling`).
 
-``COMPUTE`` (a tile), the compute unit: for each of ``groups`` output groups of
-Tn outputs, those of the ``windows`` NSM windows of NBin/NIBin half ``nbin_half``
-that its SIB mask rows name, against their SIB rows (from row ``sib_row`` of
-``sib_half``: first the groups' mask rows, then the named windows' rows; the
-layout of :mod:`golden.contract.sib`) when ``skip`` is set, else every window against SIB
-rows ``sib_row + g * windows + w`` (dense mode: every window, no SIB); the group's
-weights start
-at SB word ``sb_base`` of ``sb_half`` (the next group's base follows from the SIB
-popcount); biases from row ``bias_row + g`` of ``bias_half``; outputs to NBout row
-``out_row + g`` of ``out_half``; ``slot`` (:class:`Slot`: 4/8/16-bit weights), ``shift``,
+``COMPUTE`` (a tile), the compute unit: for each of ``vectors`` input vectors (0
+counts as 1; :func:`vectors`) and each of ``groups`` output groups of Tn outputs,
+those of the vector's ``windows`` NSM windows of NBin/NIBin half ``nbin_half``
+(vector ``v``'s from row ``v * windows``: a pass's inputs side by side,
+:mod:`golden.compiler.tiling`) that its SIB mask rows name, against their SIB
+rows (from row ``sib_row`` of ``sib_half``: first the groups' mask rows, then
+the named windows' rows; the layout of :mod:`golden.contract.sib`) when ``skip``
+is set, else every window against SIB rows ``sib_row + g * windows + w`` (dense
+mode: every window, no SIB); the group's weights start at SB word ``sb_base`` of
+``sb_half`` (the next group's base follows from the SIB popcount; every vector
+goes through the same weights); biases from row ``bias_row + g``
+of ``bias_half``; outputs to NBout row ``out_row + v * out_stride + g`` of
+``out_half``; ``slot`` (:class:`Slot`: 4/8/16-bit weights), ``shift``,
 ``activation``; ``dense``: the bitmaps are taken as all ones; ``pool``: each output
 is max-combined (:func:`golden.twins.pefu.pool_max`) into what its NBout row holds instead
 of overwriting it — max pooling across consecutive tiles (patches of one pool window).
@@ -47,7 +50,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import enum
 
 __all__ = ["WORD_BITS", "Op", "Target", "Slot", "Resource", "UNIT", "LAYOUTS", "offsets",
-           "encode", "decode", "listing", "accesses", "conflict"]
+           "encode", "decode", "listing", "accesses", "conflict", "vectors"]
 
 #: Bits per instruction word.
 WORD_BITS = 128
@@ -127,9 +130,9 @@ LAYOUTS = {
                        ("rows", 16), ("windows", 16), ("row", 16)],
     Op.COMPUTE: _HEAD + [("nbin_half", 1), ("sib_half", 1), ("sb_half", 1), ("bias_half", 1),
                          ("out_half", 1), ("dense", 1), ("slot", Slot), ("shift", 5),
-                         ("activation", 2), ("windows", 16), ("groups", 16), ("sib_row", 16),
-                         ("sb_base", 16), ("bias_row", 16), ("out_row", 16), ("pool", 1),
-                         ("skip", 1)],
+                         ("activation", 2), ("windows", 16), ("groups", 16), ("sib_row", 12),
+                         ("sb_base", 12), ("bias_row", 12), ("out_row", 16), ("pool", 1),
+                         ("skip", 1), ("vectors", 8), ("out_stride", 14)],
 }
 _ENUMS = {"op": Op, "target": Target, "slot": Slot}
 
@@ -150,6 +153,11 @@ for _op in LAYOUTS:
 #: Where the head's fields sit (the same in every layout).
 OP_FIELD = offsets(Op.NOP)["op"]
 PAR_BIT = 1 << offsets(Op.NOP)["par"][0]
+
+
+def vectors(fields):
+    """The input vectors a decoded ``COMPUTE`` runs (its ``vectors`` field; 0 counts as 1)."""
+    return max(1, fields.get("vectors", 0))
 
 
 def encode(op, **fields):

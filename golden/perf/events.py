@@ -103,7 +103,7 @@ def instruction_events(step, cfg):
             e["neuron_read_words"] = step.words
             e["neuron_read_words_dense"] = n * cfg.words["nbin"] if t == Target.NBIN else 0
     elif step.op == Op.COMPUTE:
-        dense, groups = f["dense"], f["groups"]
+        dense, groups = f["dense"], step.groups      # (over all its vectors)
         fed = step.windows
         e["nbin_read_bits"] = fed * 16 * W
         e["nibin_read_bits"] = 0 if dense else fed * W

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from golden.contract.isa import UNIT, Op, Target, accesses, conflict, decode
+from golden.contract.isa import UNIT, Op, Target, accesses, conflict, decode, vectors
 from golden.twins.machine import Machine
 
-__all__ = ["Timing", "TIMING", "work", "predict", "packer_cycles"]
+__all__ = ["Timing", "TIMING", "work", "predict", "packer_cycles", "store_cycles"]
 
 UNITS = ("load", "store", "compute")
 
@@ -57,9 +57,10 @@ class Timing:
     * STORE, per window: ``2 G`` to read its ``G`` NBout rows, then sparse
       ``packer_cycles + words + 2 ceil(nonzeros / tn)`` (a beat's values into the
       packer as fast as the word has room, a cycle per word written, two per
-      Encoder beat; the next
-      window's read overlaps it), dense ``words`` and a cycle between windows
-      (no overlap); plus ``store_fixed`` (sparse) or ``store_fixed_dense``;
+      Encoder beat), the next windows' reads and Encoder stages overlapping
+      it (:func:`store_cycles` follows them event by event), dense ``words``
+      and a cycle between windows (no overlap); plus ``store_fixed`` (sparse) or
+      ``store_fixed_dense``;
     * instructions issue from the controller's two-entry queue
       (:class:`_IssueQueue`; the first two cycles after the fetch fill it).
     """
@@ -156,7 +157,7 @@ class _Tracer(Machine):
         super().compute(f)
         self._cur.extra["group_cycles"] = list(self.stats.groups)
         s = self._cur
-        s.groups = f["groups"]
+        s.groups = f["groups"] * vectors(f)      # output groups over all its vectors
         s.windows = self.stats["windows"] - before.get("windows", 0)   # the windows fed
         s.steps = self.stats.get("steps", 0) - before.get("steps", 0)
         s.extra["window_cycles"] = self.stats["window_cycles"] - before.get("window_cycles", 0)
@@ -245,19 +246,60 @@ def duration(step, cfg, memory=None, timing=TIMING):
             # (a cycle between windows: the writer returns to idle before the next)
             return timing.store_fixed_dense + step.windows * (2 * G + W / lanes * per_write) + \
                 step.windows - 1
-        # The next window's rows are read while the Encoder and the writer work
-        # on the previous one: a window's read shows only where it is longer.
-        total = timing.store_fixed + 2 * G
-        prev = None
-        for n in step.extra["nonzeros"]:
-            write = packer_cycles(n, cfg.tn, lanes) + (bm + -(-n // lanes)) * per_write + \
-                2 * max(1, -(-n // cfg.tn))
-            if prev is not None:
-                total += max(0, 2 * G - prev)
-            total += write
-            prev = write
-        return total
+        return timing.store_fixed + store_cycles(step.extra["nonzeros"], cfg, per_write)
     return 0
+
+
+def _beat_cycles(v, fill, lanes, end, per_write):
+    """The store unit's writer on one Encoder beat of ``v`` values, the word being
+    filled holding ``fill``: ``(cycles in VALUES, fill after)``.  Each cycle it
+    writes a full word (or, at the window's ``end``, the partial one) or packs
+    as many of the beat's values as the word has room for."""
+    cycles = 0
+    while True:
+        if fill == lanes or (end and v == 0 and fill):
+            cycles += per_write
+            fill = 0
+        elif v:
+            take = min(v, lanes - fill)
+            fill, v, cycles = fill + take, v - take, cycles + 1
+        else:
+            return cycles, fill
+
+
+def store_cycles(nonzeros, cfg, per_write=1.0):
+    """Cycles of a sparse STORE of windows of ``nonzeros`` after its first read
+    (``Timing.store_fixed`` more in all), event by event as the store unit runs
+    (:class:`hdl.control.dma.StoreUnit`): the reader takes two cycles a NBout row
+    and starts a window's rows the cycle after the Encoder took the one before;
+    the Encoder holds a window in each of its two stages and emits a beat of up
+    to ``tn`` nonzeros when its output register is free; the writer spends per
+    beat a cycle to see it, the bitmap's words on a window's first beat, its
+    packing and word writes (:func:`_beat_cycles`), and a cycle to take it."""
+    G, tn = cfg.groups_per_window, cfg.tn
+    lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]
+    if not nonzeros:
+        return 2 * G
+    ready = 2 * G                 # the first window's rows read (win_full)
+    handed = ready
+    in_d = handed + 2             # the window enters the Encoder's second stage
+    take = None                   # the writer took the last beat (o.ready)
+    for k, n in enumerate(nonzeros):
+        if k:
+            ready = handed + 1 + 2 * G          # read from the cycle after the hand-over
+            handed = max(ready, in_d - 1)       # the first stage frees as the window moves on
+            in_d = max(handed + 2, final + 1)   # ... into the second once its last beat left
+        beats = max(1, -(-n // tn))
+        fill, left = 0, n
+        for j in range(beats):
+            emit = max(in_d, take) if j == 0 and take is not None else (in_d if j == 0 else take)
+            v = min(tn, left)
+            left -= v
+            c, fill = _beat_cycles(v, fill, lanes, left == 0, per_write)
+            take = emit + 2 + (bm * per_write if j == 0 else 0) + c
+            if j == beats - 1:
+                final = emit
+    return take - 2
 
 
 def packer_cycles(n, tn, lanes):

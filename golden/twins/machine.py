@@ -9,7 +9,7 @@ import numpy as np
 
 from golden.contract import sib
 from golden.contract.fixed import ACTIVATIONS
-from golden.contract.isa import Op, Target, decode
+from golden.contract.isa import Op, Target, decode, vectors
 from golden.contract.layout import MemoryImage, join_words, pack_values, split_words, unpack_values
 from golden.twins import encoder, wdm
 from golden.twins.fc import group_outputs
@@ -83,11 +83,18 @@ class Machine:
             self.lut[f["pe"], :f["count"]] = unpack_values(words, mw, f["count"])
 
     def compute(self, f):
+        for v in range(vectors(f)):
+            self._compute_vector(f, v)
+
+    def _compute_vector(self, f, v):
+        """COMPUTE ``f`` on its ``v``-th input vector (NBin rows from ``v * windows``,
+        outputs from NBout row ``out_row + v * out_stride``)."""
         cfg, W = self.cfg, self.cfg.window
         slot = f["slot"].bits
         per_word = 64 * cfg.tm // slot
         n_win = f["windows"]
-        rows_n = [self._row(cfg.window_rows, f["nbin_half"], w) for w in range(n_win)]
+        rows_n = [self._row(cfg.window_rows, f["nbin_half"], v * n_win + w)
+                  for w in range(n_win)]
         ones = np.ones(W, dtype=bool)
         nbm = np.concatenate([ones if f["dense"] else self.nib[r] for r in rows_n])
         nz = np.concatenate([self.nbin[r, :(W if f["dense"] else int(self.nib[r].sum()))]
@@ -126,7 +133,8 @@ class Machine:
             out = group_outputs(nz, nbm, sbm, comp, bias, f["shift"],
                                 ACTIVATIONS[f["activation"]], cfg.tm, W, stats=self.stats,
                                 fed=fed)
-            r = self._row(cfg.nbout_rows, f["out_half"], f["out_row"] + g)
+            r = self._row(cfg.nbout_rows, f["out_half"],
+                          f["out_row"] + v * f["out_stride"] + g)
             self.nbout[r] = pool_max(self.nbout[r], out) if f["pool"] else out
 
     def store(self, f):

@@ -11,6 +11,10 @@ first SB word, which follows from the SIB popcount of the groups before it,
 and the slot width) and its biases, shift and activation.  Each group's ``tn``
 outputs are written to an NBout row the cycle after they come out (meanwhile
 the row is read: with ``pool`` the write keeps the larger value of each lane).
+With ``vectors`` > 1 it does all that once per input vector, the next vector's
+windows right behind the last one's (NBin rows ``windows`` further on, the SIB
+mask rows and SB words read again from the start, outputs ``out_stride`` rows
+further on): the pipeline fills once for the whole pass.
 
 Overlap.  The unit takes its next instruction (``ready``) once the current one
 has fed its last window and the NSM and the SSM sequencer have run empty: what
@@ -98,7 +102,7 @@ class ComputeUnit(wiring.Component):
         with m.If(start):
             m.d.sync += ins.eq(nxt)
         feeding, f1_valid = self._feed(m, start, view(Op.COMPUTE, ins), nxt)
-        self._outputs(m, start, ins, feeding, f1_valid)
+        self._outputs(m, start, ins, nxt, feeding, f1_valid)
         return m
 
     def _feed(self, m, start, cp, nxt):
@@ -143,6 +147,7 @@ class ComputeUnit(wiring.Component):
         cur = Signal(W)
         cur_cnt = Signal(cnt_w)
         cur_valid = Signal()
+        vleft = Signal(8)                 # vectors left to feed after this one
         masks_left = Signal(32)
         mask_ptr = Signal(16)
         row_ptr = Signal(16)
@@ -153,10 +158,13 @@ class ComputeUnit(wiring.Component):
         fa_g = Signal(16)
         fa_first = Signal()
         fa_last = Signal()
+        fa_vend = Signal()                # the last window of a vector
+        fa_vbase = Signal(range(cfg.window_rows))
         fa_go = Signal()
         f1_valid = Signal()
         f1_first = Signal()
         f1_last = Signal()
+        f1_vend = Signal()
         f1_push = Signal()
         f0_go = Signal()
 
@@ -187,7 +195,13 @@ class ComputeUnit(wiring.Component):
         masks_nz = Signal()
         n_masks = Signal(32)
         m.d.sync += setup.eq(start)
+        # Every vector reads the same mask rows: a round of ``n_masks`` per vector,
+        # ``mvec`` rounds left after this one.
+        n_masks_r = Signal(32)
+        mvec = Signal(8)
+        round_last = Signal()             # this fetch takes its round's last mask
         m.d.comb += [n_masks.eq(cp.groups * segs),
+                     round_last.eq(Mux(setup, n_masks == 1, masks_left == 1)),
                      fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
                               (mq_n + reading + arriving < depth))]
         m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving - take)]
@@ -219,9 +233,12 @@ class ComputeUnit(wiring.Component):
             take.eq(f0_go & ~cur_valid & ~every),
         ]
         sib_base = Mux(cp.sib_half, cfg.half(cfg.sib_rows), 0) + cp.sib_row
-        win_half = Mux(cp.nbin_half, cfg.half(cfg.window_rows), 0)
+        # (the vector's first NBin row, a register: the half's first row as the
+        # instruction starts, ``windows`` more for each vector)
+        vbase = Signal(range(cfg.window_rows))
+        v_last = Signal()                 # the vector fed is the instruction's last
         m.d.comb += [
-            self.nib_r.addr.eq(win_half + fa_window), self.nbin_r.addr.eq(win_half + fa_window),
+            self.nib_r.addr.eq(fa_vbase + fa_window), self.nbin_r.addr.eq(fa_vbase + fa_window),
             self.sib_r.addr.eq(sib_base + rows_base + row_ptr), self.sib_r.en.eq(f0_go),
             self.sibm_r.addr.eq(sib_base + mask_ptr), self.sibm_r.en.eq(fetch),
             self.bias_r.addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row
@@ -230,23 +247,35 @@ class ComputeUnit(wiring.Component):
         for port in (self.nib_r, self.nbin_r, self.bias_r):
             m.d.comb += port.en.eq(fa_go)
         with m.If(fetch):
-            m.d.sync += [mask_ptr.eq(mask_ptr + 1), masks_left.eq(masks_left - 1)]
+            with m.If(round_last & (mvec != 0)):
+                m.d.sync += [mask_ptr.eq(0), masks_left.eq(Mux(setup, n_masks, n_masks_r)),
+                             mvec.eq(mvec - 1)]
+            with m.Else():
+                m.d.sync += [mask_ptr.eq(mask_ptr + 1),
+                             masks_left.eq(Mux(setup, n_masks, masks_left) - 1)]
+        with m.Elif(setup):
+            m.d.sync += masks_left.eq(Mux(masks_nz, n_masks, 0))
         with m.If(setup):
-            m.d.sync += [masks_left.eq(Mux(masks_nz, n_masks - fetch, 0)),
+            m.d.sync += [n_masks_r.eq(n_masks),
                          rows_base.eq(Mux(cp.skip, n_masks, 0))]
         seg_done = cm_cnt == 1
         group_done = seg_done & seg_last
         with m.If(f0_go):
             m.d.sync += [fa_valid.eq(1), fa_window.eq(Cat(widx, seg)),
                          fa_g.eq(g), fa_first.eq(first), fa_last.eq(group_done),
+                         fa_vend.eq(group_done & g_last), fa_vbase.eq(vbase),
                          cur.eq(rest), cur_cnt.eq(cm_cnt - 1), cur_valid.eq(~seg_done),
                          row_ptr.eq(row_ptr + 1),
                          first.eq(group_done)]
             with m.If(group_done):
                 m.d.sync += [seg.eq(0), seg_last.eq(segs == 1), g.eq(g + 1),
                              g_last.eq(g + 2 == cp.groups)]
-                with m.If(g_last):
+                with m.If(g_last & v_last):
                     m.d.sync += feeding.eq(0)
+                with m.Elif(g_last):      # the next vector: the same groups again
+                    m.d.sync += [g.eq(0), g_last.eq(cp.groups == 1), row_ptr.eq(0),
+                                 vbase.eq(vbase + cp.windows), v_last.eq(vleft == 1),
+                                 vleft.eq(vleft - 1)]
             with m.Elif(seg_done):
                 m.d.sync += [seg.eq(seg + 1), seg_last.eq(seg + 2 == segs)]
         with m.Elif(fa_go):
@@ -257,6 +286,7 @@ class ComputeUnit(wiring.Component):
         sb_in = Mux(cp.dense, ones, self.sib_r.data)
         with m.If(fa_go):
             m.d.sync += [f1_valid.eq(1), f1_first.eq(fa_first), f1_last.eq(fa_last),
+                         f1_vend.eq(fa_vend),
                          f1_sb.eq(sb_in)]
         with m.Elif(f1_push):
             m.d.sync += f1_valid.eq(0)
@@ -277,6 +307,7 @@ class ComputeUnit(wiring.Component):
         group_syn = syn_count + popcount(m, f1_sb, "sib_pop")
         g_syn = Signal(16)
         g_syn_valid = Signal()
+        g_syn_vend = Signal()             # ... and it ended a vector: the next starts over
         group_words = Signal(16)
         with m.Switch(cp.slot):
             for slot in Slot:
@@ -304,14 +335,15 @@ class ComputeUnit(wiring.Component):
             bias.activation.eq(cp.activation),
             bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nfifo.i.ready),
         ]
-        m.d.sync += [tile_pend.eq(f1_push & f1_first), g_syn_valid.eq(f1_push & f1_last)]
+        m.d.sync += [tile_pend.eq(f1_push & f1_first), g_syn_valid.eq(f1_push & f1_last),
+                     g_syn_vend.eq(f1_push & f1_last & f1_vend)]
         with m.If(f1_push):
             with m.If(f1_last):
                 m.d.sync += [syn_count.eq(0), g_syn.eq(group_syn)]
             with m.Else():
                 m.d.sync += syn_count.eq(group_syn)
         with m.If(g_syn_valid):
-            m.d.sync += sb_base.eq(sb_base + group_words)
+            m.d.sync += sb_base.eq(Mux(g_syn_vend, cp.sb_base, sb_base + group_words))
 
         with m.If(start):
             cv = view(Op.COMPUTE, nxt)
@@ -319,7 +351,11 @@ class ComputeUnit(wiring.Component):
             # (the flags without the adder: they load on the issue path)
             some = cv.windows != 0
             one_seg = some & (((cv.windows >> lg_w) == 0) | (cv.windows == W))
-            m.d.sync += [segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
+            m.d.sync += [vbase.eq(Mux(cv.nbin_half, cfg.half(cfg.window_rows), 0)),
+                         v_last.eq(cv.vectors <= 1), vleft.eq(Mux(cv.vectors == 0, 0,
+                                                                  cv.vectors - 1)),
+                         mvec.eq(Mux(cv.vectors == 0, 0, cv.vectors - 1)),
+                         segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
                          mq_n.eq(0), reading.eq(0), arriving.eq(0), mask_ptr.eq(0),
                          row_ptr.eq(0), fa_valid.eq(0), every.eq(cv.dense | ~cv.skip),
                          masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & some),
@@ -333,7 +369,7 @@ class ComputeUnit(wiring.Component):
         m.d.comb += in_flight.eq(fa_valid | f1_valid)
         return feeding, in_flight
 
-    def _outputs(self, m, start, ins, feeding, f1_valid):
+    def _outputs(self, m, start, ins, nxt, feeding, f1_valid):
         """The slice's outputs into NBout, and when the unit is busy and ready.
 
         Each output is written the cycle after it comes out: its row is read
@@ -351,16 +387,28 @@ class ComputeUnit(wiring.Component):
         old = Signal(WORD_BITS)
         old_pending = Signal()
         tail = Signal(2)                  # the older one's last write, then its release
+        # The outputs' place: group ``out_k`` of the vector whose first row is
+        # ``out_base`` (a register: the half's row ``out_row`` for the first vector,
+        # ``out_stride`` more for each next); ``out_vlast``: the vector is the
+        # instruction's last; ``out_done``: every output of it is out.
         out_k = Signal(16)
+        out_base = Signal.like(self.nbout_w.addr)
+        out_vleft = Signal(8)
+        out_vlast = Signal()
+        out_done = Signal()
         desc = Signal(WORD_BITS)
         m.d.comb += desc.eq(Mux(old_pending, old, ins))
         dv = view(Op.COMPUTE, desc)
         fire = Signal()
+        final = Signal()                  # the next output is the instruction's last
+        group_end = Signal()              # ... the vector's last
         out_addr = Signal.like(self.nbout_w.addr)
         m.d.comb += [
             self.outputs.ready.eq(1),
             fire.eq(self.outputs.valid & busy),
-            out_addr.eq(Mux(dv.out_half, cfg.half(cfg.nbout_rows), 0) + dv.out_row + out_k),
+            group_end.eq(out_k + 1 == dv.groups),
+            final.eq(group_end & out_vlast),
+            out_addr.eq(out_base + out_k),
             self.nbout_r.addr.eq(out_addr),
             self.nbout_r.en.eq(1),
         ]
@@ -379,8 +427,23 @@ class ComputeUnit(wiring.Component):
                      self.nbout_w.data.eq(Mux(pend_pool, pooled, pend_data)),
                      self.nbout_w.en.eq(pend)]
 
+        def restart(v):
+            """The output counters for instruction view ``v``, its first output next."""
+            return [out_k.eq(0), out_done.eq(v.groups == 0),
+                    out_base.eq(Mux(v.out_half, cfg.half(cfg.nbout_rows), 0) + v.out_row),
+                    out_vlast.eq(v.vectors <= 1),
+                    out_vleft.eq(Mux(v.vectors == 0, 0, v.vectors - 1))]
+
+        def advance():
+            """One output written: the next group, or the next vector's first."""
+            return [out_k.eq(Mux(group_end, 0, out_k + 1)),
+                    out_done.eq(final),
+                    out_base.eq(Mux(group_end & ~out_vlast, out_base + dv.out_stride, out_base)),
+                    out_vlast.eq(out_vlast | (group_end & (out_vleft == 1))),
+                    out_vleft.eq(Mux(group_end & ~out_vlast, out_vleft - 1, out_vleft))]
+
         finishing_old = Signal()
-        m.d.comb += finishing_old.eq(old_pending & fire & (out_k + 1 == dv.groups))
+        m.d.comb += finishing_old.eq(old_pending & fire & final)
         m.d.comb += [
             older_busy.eq(old_pending | tail.any()),
             self.issue.instr.ready.eq(~start & ~feeding & ~f1_valid & self.front_idle &
@@ -394,17 +457,21 @@ class ComputeUnit(wiring.Component):
             # The newest instruction becomes the older one while its outputs
             # come (``ready`` holds only when no older one is left).
             keep = Signal()
-            m.d.comb += keep.eq(busy & (out_k + fire != cp.groups))
+            m.d.comb += keep.eq(busy & ~out_done & ~(fire & final))
             m.d.sync += [busy.eq(1), old.eq(ins), old_pending.eq(keep),
-                         out_k.eq(Mux(keep, out_k + fire, 0)),
-                         tail.eq(Cat(busy & fire & (out_k + 1 == cp.groups),
-                                     busy & pend & ~fire & (out_k == cp.groups)))]
+                         tail.eq(Cat(busy & fire & final,
+                                     busy & pend & ~fire & out_done))]
+            with m.If(keep):
+                with m.If(fire):
+                    m.d.sync += advance()
+            with m.Else():
+                m.d.sync += restart(view(Op.COMPUTE, nxt))
         with m.Else():
             m.d.sync += tail.eq(Cat(finishing_old, tail[0]))
             with m.If(finishing_old):
-                m.d.sync += [old_pending.eq(0), out_k.eq(0)]
+                m.d.sync += [old_pending.eq(0), *restart(cp)]
             with m.Elif(fire):
-                m.d.sync += out_k.eq(out_k + 1)
-            with m.If(busy & ~feeding & ~f1_valid & ~old_pending & (out_k == cp.groups)
+                m.d.sync += advance()
+            with m.If(busy & ~feeding & ~f1_valid & ~old_pending & out_done
                       & ~pend & ~tail.any()):
                 m.d.sync += busy.eq(0)

@@ -376,6 +376,45 @@ def test_store_unit_packs_like_the_machine(tn, tm, dense, seed, row):
     assert written == dict(golden.mem)
 
 
+@pytest.mark.parametrize("tn, tm, seed", [(4, 4, 1), (4, 2, 2), (2, 2, 3), (8, 2, 4),
+                                          (1, 2, 5)])
+def test_store_unit_cycles_equal_the_models(tn, tm, seed):
+    # A sparse STORE's busy cycles, window by window: whether the reader (two
+    # cycles a row), the Encoder's two stages or the writer holds it up, the
+    # performance model (perfmodel.store_cycles) follows the RTL exactly.
+    from golden.perf.perfmodel import TIMING, store_cycles
+    cfg = small_config(tn, tm)
+    G, W = cfg.groups_per_window, cfg.window
+    rng = np.random.default_rng(seed)
+    cases = [(0,), (W,), (3, 3, 3)] + [tuple(int(n) for n in rng.integers(0, W + 1, size=k))
+                                        for k in (1, 2, 2, 3, 4, 4)]
+    for nz in cases:
+        values = np.zeros((cfg.nbout_rows, tn), dtype=np.int64)
+        for w, n in enumerate(nz):      # window w's first n values nonzero
+            values.reshape(-1)[w * W:w * W + n] = rng.integers(1, 300, size=n)
+        f = dict(half=0, dense=0, mem_addr=500, bm_addr=100, rows=len(nz) * G, windows=len(nz))
+        dut = _StoreBench(cfg, [join_words([int(v) for v in r], 16) for r in values])
+        u = dut.unit
+        busy = []
+
+        async def bench(ctx):
+            ctx.set(u.mem_write.ready, 1)
+            ctx.set(u.issue.instr.payload, encode("STORE", **f))
+            ctx.set(u.issue.instr.valid, 1)
+            await ctx.tick().until(u.issue.instr.ready)
+            ctx.set(u.issue.instr.valid, 0)
+            while not busy or busy[-1]:
+                await ctx.tick()
+                busy.append(ctx.get(u.issue.busy))
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-6)
+        sim.add_testbench(bench)
+        sim.run()
+        want = TIMING.store_fixed + store_cycles(list(nz), cfg)
+        assert len(busy) == want, f"replay: tn={tn} tm={tm} seed={seed} nonzeros={nz}"
+
+
 # --- the compute unit: which windows reach the slice ------------------------------------
 
 class _ComputeBench(Elaboratable):
