@@ -241,7 +241,7 @@ def duration(step, cfg, memory=None, timing=TIMING):
         return compute_time(step, cfg, timing)[0]
     if step.op == Op.STORE:
         G, W = cfg.groups_per_window, cfg.window
-        lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]
+        lanes = cfg.words["values_per_word"]
         if step.fields["dense"]:
             # (a cycle between windows: the writer returns to idle before the next)
             return timing.store_fixed_dense + step.windows * (2 * G + W / lanes * per_write) + \
@@ -283,7 +283,8 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
     ready = 2 * G                 # the first window's rows read (win_full)
     handed = ready
     in_d = handed + 2             # the window enters the Encoder's second stage
-    take = None                   # the writer took the last beat (o.ready)
+    take = final = None           # the writer took the last beat (o.ready); the
+    #                               last beat left the Encoder's second stage
     for k, n in enumerate(nonzeros):
         if k:
             ready = handed + 1 + 2 * G          # read from the cycle after the hand-over

@@ -393,26 +393,33 @@ def test_store_unit_cycles_equal_the_models(tn, tm, seed):
         for w, n in enumerate(nz):      # window w's first n values nonzero
             values.reshape(-1)[w * W:w * W + n] = rng.integers(1, 300, size=n)
         f = dict(half=0, dense=0, mem_addr=500, bm_addr=100, rows=len(nz) * G, windows=len(nz))
-        dut = _StoreBench(cfg, [join_words([int(v) for v in r], 16) for r in values])
-        u = dut.unit
-        busy = []
-
-        async def bench(ctx):
-            ctx.set(u.mem_write.ready, 1)
-            ctx.set(u.issue.instr.payload, encode("STORE", **f))
-            ctx.set(u.issue.instr.valid, 1)
-            await ctx.tick().until(u.issue.instr.ready)
-            ctx.set(u.issue.instr.valid, 0)
-            while not busy or busy[-1]:
-                await ctx.tick()
-                busy.append(ctx.get(u.issue.busy))
-
-        sim = Simulator(dut)
-        sim.add_clock(1e-6)
-        sim.add_testbench(bench)
-        sim.run()
         want = TIMING.store_fixed + store_cycles(list(nz), cfg)
-        assert len(busy) == want, f"replay: tn={tn} tm={tm} seed={seed} nonzeros={nz}"
+        assert _store_busy(cfg, values, f) == want, \
+            f"replay: tn={tn} tm={tm} seed={seed} nonzeros={nz}"
+
+
+def _store_busy(cfg, values, f):
+    """Cycles the store unit is busy with ``STORE f`` of NBout rows ``values``
+    (memory always ready)."""
+    dut = _StoreBench(cfg, [join_words([int(v) for v in r], 16) for r in values])
+    u = dut.unit
+    busy = []
+
+    async def bench(ctx):
+        ctx.set(u.mem_write.ready, 1)
+        ctx.set(u.issue.instr.payload, encode("STORE", **f))
+        ctx.set(u.issue.instr.valid, 1)
+        await ctx.tick().until(u.issue.instr.ready)
+        ctx.set(u.issue.instr.valid, 0)
+        while not busy or busy[-1]:
+            await ctx.tick()
+            busy.append(ctx.get(u.issue.busy))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return len(busy)
 
 
 # --- the compute unit: which windows reach the slice ------------------------------------
