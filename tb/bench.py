@@ -161,12 +161,13 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
     # The test configuration, grown where a layer needs it:
     base = small_config(tn, tm)
     windows = -(-n_in // base.window)
-    # NBin/NIBin hold the layer's input (the compiler does not tile inputs), an SB
-    # half one group's raw 16-bit weights (dense mode), and NBout is the thesis' 8 KB
-    # (a batch's output blocks side by side: synapse reuse loads the weights once).
+    # NBin/NIBin hold the layer's input (the compiler does not tile inputs) and are
+    # at least the thesis' 8 KB, an SB half one group's raw 16-bit weights (dense
+    # mode), and NBout is the thesis' 8 KB (a batch's inputs and output blocks side
+    # by side: synapse reuse loads the weights once per pass of vectors).
     dense_words = windows * base.window // (4 * tm)   # raw 16-bit slots, whole windows
-    cfg = small_config(tn, tm, nbin_bytes=max(base.nbin_bytes, 2 * windows * 2 * base.window),
-                       nibin_bytes=max(base.nibin_bytes, 2 * windows * base.window // 8),
+    nbin = max(base.nbin_bytes, 2 * windows * 2 * base.window, 8 * 1024)
+    cfg = small_config(tn, tm, nbin_bytes=nbin, nibin_bytes=nbin // 16,
                        sb_bytes=max(base.sb_bytes, 2 * dense_words * 8 * tm),
                        nbout_bytes=max(base.nbout_bytes, 8 * 1024))
     res, model_cycles, ideal, busy_share, timeline = {}, {}, {}, {}, []

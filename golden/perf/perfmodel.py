@@ -54,7 +54,7 @@ class Timing:
       H-tree and PE pipeline), once the one before has ended (the fill is the
       pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each
       output's NBout row before writing it);
-    * STORE, per window: ``2 G`` to read its ``G`` NBout rows, then sparse
+    * STORE, per window: ``G + 1`` to read its ``G`` NBout rows, then sparse
       ``packer_cycles + words + 2 ceil(nonzeros / tn)`` (a beat's values into the
       packer as fast as the word has room, a cycle per word written, two per
       Encoder beat), the next windows' reads and Encoder stages overlapping
@@ -244,7 +244,7 @@ def duration(step, cfg, memory=None, timing=TIMING):
         lanes = cfg.words["values_per_word"]
         if step.fields["dense"]:
             # (a cycle between windows: the writer returns to idle before the next)
-            return timing.store_fixed_dense + step.windows * (2 * G + W / lanes * per_write) + \
+            return timing.store_fixed_dense + step.windows * (G + 1 + W / lanes * per_write) + \
                 step.windows - 1
         return timing.store_fixed + store_cycles(step.extra["nonzeros"], cfg, per_write)
     return 0
@@ -270,8 +270,9 @@ def _beat_cycles(v, fill, lanes, end, per_write):
 def store_cycles(nonzeros, cfg, per_write=1.0):
     """Cycles of a sparse STORE of windows of ``nonzeros`` after its first read
     (``Timing.store_fixed`` more in all), event by event as the store unit runs
-    (:class:`hdl.control.dma.StoreUnit`): the reader takes two cycles a NBout row
-    and starts a window's rows the cycle after the Encoder took the one before;
+    (:class:`hdl.control.dma.StoreUnit`): the reader reads an NBout row a cycle
+    (a window's in ``G + 1``) and starts a window's rows the cycle after the
+    Encoder took the one before;
     the Encoder holds a window in each of its two stages and emits a beat of up
     to ``tn`` nonzeros when its output register is free; the writer spends per
     beat a cycle to see it, the bitmap's words on a window's first beat, its
@@ -279,15 +280,15 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
     G, tn = cfg.groups_per_window, cfg.tn
     lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]
     if not nonzeros:
-        return 2 * G
-    ready = 2 * G                 # the first window's rows read (win_full)
+        return G + 1
+    ready = G + 1                 # the first window's rows read (win_full)
     handed = ready
     in_d = handed + 2             # the window enters the Encoder's second stage
     take = final = None           # the writer took the last beat (o.ready); the
     #                               last beat left the Encoder's second stage
     for k, n in enumerate(nonzeros):
         if k:
-            ready = handed + 1 + 2 * G          # read from the cycle after the hand-over
+            ready = handed + 2 + G              # read from the cycle after the hand-over
             handed = max(ready, in_d - 1)       # the first stage frees as the window moves on
             in_d = max(handed + 2, final + 1)   # ... into the second once its last beat left
         beats = max(1, -(-n // tn))

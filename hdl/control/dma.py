@@ -340,13 +340,13 @@ class StoreUnit(wiring.Component):
         reading = Signal()
         row_index = win_rd * G + grp
         m.d.comb += [rd.addr.eq(out_base + row_index[:16]), rd.en.eq(1)]
-        can_read = reading & ~win_full & ~rd_pending & (grp < G)
+        # (a row a cycle: each read's row index and range travel with it)
+        can_read = reading & ~win_full & (grp < G)
         in_range = Signal()       # the row read is one of the STORE's (else zeros)
+        m.d.sync += rd_pending.eq(can_read)
         with m.If(can_read):
-            m.d.sync += [rd_pending.eq(1), rd_grp.eq(grp), grp.eq(grp + 1),
-                         in_range.eq(row_index < st.rows)]
+            m.d.sync += [rd_grp.eq(grp), grp.eq(grp + 1), in_range.eq(row_index < st.rows)]
         with m.If(rd_pending):
-            m.d.sync += rd_pending.eq(0)
             for k in range(G):
                 with m.If(rd_grp == k):
                     m.d.sync += window[k * 16 * tn:(k + 1) * 16 * tn].eq(

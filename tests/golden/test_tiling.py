@@ -106,3 +106,70 @@ def test_synapse_reuse_loads_a_chunk_once_per_pass():
     fc2 = program.layers[1]["reuse"]
     assert program.layers[1]["chunks"] == 1
     assert fc2["traffic_words"]["synapse"] == fc2["minimum_words"] < fc2["traffic_words"]["input"]
+
+
+def test_resident_inputs_one_compute_per_chunk_and_pass():
+    # With an NBin half that holds a pass's inputs side by side, each vector's input
+    # is loaded once (at NBin row v * windows of one half) and each chunk runs the
+    # whole pass in one COMPUTE (vectors, out_stride = the block's rows).
+    rng = np.random.default_rng(11)
+    model = random_model(rng, [150, 90, 10], 0.5, 4)
+    x = random_inputs(rng, 150, vectors=6, density=0.5)
+    cfg = small_config(4, 4, sb_bytes=512, nbout_bytes=2048, nbin_bytes=8192, nibin_bytes=512)
+    program = compile_model(model, cfg, x)
+    fc1 = program.layers[0]
+    assert fc1["reuse"]["inputs_resident"] and fc1["chunks"] > 1, fc1["reuse"]
+    P, windows = fc1["reuse"]["per_pass"], fc1["windows"]
+    passes = -(-6 // P)
+    ops = [(decode(w), c) for w, c in zip(program.words, program.comments)
+           if c.startswith("fc1:")]
+    nbin = [f for (op, f), _ in ops if op == Op.LOAD and f["target"] == Target.NBIN]
+    assert len(nbin) == 6                                    # each input once
+    assert sorted(f["row"] for f in nbin[:P]) == [i * windows for i in range(P)]
+    computes = [f for (op, f), _ in ops if op == Op.COMPUTE]
+    assert len(computes) == passes * fc1["chunks"]
+    rows = fc1["reuse"]["block_windows"] * cfg.groups_per_window
+    assert all(f["vectors"] in (0, P, 6 - P * (passes - 1)) and f["out_stride"] in (0, rows)
+               for f in computes)
+    # One COMPUTE of V vectors is the same as V COMPUTEs of one (the golden machine),
+    # and the whole program is the golden inference.
+    expected, _ = run_program(program)
+    np.testing.assert_array_equal(expected, infer(model, x))
+
+
+def test_a_compute_of_several_vectors_equals_one_per_vector():
+    # The machine's rule for COMPUTE.vectors from first principles: vector v reads
+    # NBin rows from v * windows and writes NBout rows from out_row + v * out_stride,
+    # exactly what a COMPUTE of one vector at those rows writes.
+    from golden.contract.isa import encode
+    from golden.twins.machine import Machine
+    rng = np.random.default_rng(5)
+    model = random_model(rng, [70, 20], 0.5, 4)
+    x = random_inputs(rng, 70, vectors=3, density=0.6)
+    cfg = small_config(4, 4, nbin_bytes=8192, nibin_bytes=512, nbout_bytes=2048)
+    program = compile_model(model, cfg, x)
+    (word,) = [w for w in program.words if decode(w)[0] == Op.COMPUTE]
+    op, f = decode(word)
+    assert f["vectors"] == 3 and f["out_stride"] > 0
+    m = Machine(cfg, program.image)
+    for w in program.words[:program.words.index(word)]:
+        m.execute(*decode(w))
+    one = Machine(cfg, program.image)
+    one.__dict__.update({k: (v.copy() if hasattr(v, "copy") else v) for k, v in m.__dict__.items()
+                         if k in ("nib", "nbin", "sib", "sb", "bias", "lut", "nbout")})
+    one.sb = [s.copy() for s in m.sb]
+    m.execute(op, f)
+    W = f["windows"]
+    for v in range(3):
+        # vector v's input moved to the half's first rows, its outputs at out_row
+        half = cfg.half(cfg.window_rows) * f["nbin_half"]
+        k = Machine(cfg, program.image)
+        k.__dict__.update({n: getattr(one, n).copy() for n in ("nib", "nbin", "sib", "bias",
+                                                                "lut", "nbout")})
+        k.sb = [s.copy() for s in one.sb]
+        k.nib[half:half + W] = one.nib[half + v * W:half + (v + 1) * W]
+        k.nbin[half:half + W] = one.nbin[half + v * W:half + (v + 1) * W]
+        k.execute(Op.COMPUTE, {**f, "vectors": 0, "out_stride": 0})
+        ob = cfg.half(cfg.nbout_rows) * f["out_half"] + f["out_row"]
+        got = m.nbout[ob + v * f["out_stride"]:ob + v * f["out_stride"] + f["groups"]]
+        np.testing.assert_array_equal(got, k.nbout[ob:ob + f["groups"]], err_msg=f"vector {v}")

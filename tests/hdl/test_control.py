@@ -379,8 +379,8 @@ def test_store_unit_packs_like_the_machine(tn, tm, dense, seed, row):
 @pytest.mark.parametrize("tn, tm, seed", [(4, 4, 1), (4, 2, 2), (2, 2, 3), (8, 2, 4),
                                           (1, 2, 5)])
 def test_store_unit_cycles_equal_the_models(tn, tm, seed):
-    # A sparse STORE's busy cycles, window by window: whether the reader (two
-    # cycles a row), the Encoder's two stages or the writer holds it up, the
+    # A sparse STORE's busy cycles, window by window: whether the reader (a row
+    # a cycle), the Encoder's two stages or the writer holds it up, the
     # performance model (perfmodel.store_cycles) follows the RTL exactly.
     from golden.perf.perfmodel import TIMING, store_cycles
     cfg = small_config(tn, tm)
