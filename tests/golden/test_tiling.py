@@ -140,8 +140,10 @@ def test_resident_inputs_one_compute_per_chunk_and_pass():
 def test_a_compute_of_several_vectors_equals_one_per_vector():
     # The machine's rule for COMPUTE.vectors from first principles: vector v reads
     # NBin rows from v * windows and writes NBout rows from out_row + v * out_stride,
-    # exactly what a COMPUTE of one vector at those rows writes.
-    from golden.contract.isa import encode
+    # exactly what a COMPUTE of one vector writes with that vector's input moved
+    # to the half's first rows.
+    import copy
+
     from golden.twins.machine import Machine
     rng = np.random.default_rng(5)
     model = random_model(rng, [70, 20], 0.5, 4)
@@ -151,25 +153,18 @@ def test_a_compute_of_several_vectors_equals_one_per_vector():
     (word,) = [w for w in program.words if decode(w)[0] == Op.COMPUTE]
     op, f = decode(word)
     assert f["vectors"] == 3 and f["out_stride"] > 0
-    m = Machine(cfg, program.image)
+    before = Machine(cfg, program.image)
     for w in program.words[:program.words.index(word)]:
-        m.execute(*decode(w))
-    one = Machine(cfg, program.image)
-    one.__dict__.update({k: (v.copy() if hasattr(v, "copy") else v) for k, v in m.__dict__.items()
-                         if k in ("nib", "nbin", "sib", "sb", "bias", "lut", "nbout")})
-    one.sb = [s.copy() for s in m.sb]
+        before.execute(*decode(w))
+    m = copy.deepcopy(before)
     m.execute(op, f)
-    W = f["windows"]
+    W, half = f["windows"], cfg.half(cfg.window_rows) * f["nbin_half"]
+    out = cfg.half(cfg.nbout_rows) * f["out_half"] + f["out_row"]
     for v in range(3):
-        # vector v's input moved to the half's first rows, its outputs at out_row
-        half = cfg.half(cfg.window_rows) * f["nbin_half"]
-        k = Machine(cfg, program.image)
-        k.__dict__.update({n: getattr(one, n).copy() for n in ("nib", "nbin", "sib", "bias",
-                                                                "lut", "nbout")})
-        k.sb = [s.copy() for s in one.sb]
-        k.nib[half:half + W] = one.nib[half + v * W:half + (v + 1) * W]
-        k.nbin[half:half + W] = one.nbin[half + v * W:half + (v + 1) * W]
+        k = copy.deepcopy(before)
+        k.nib[half:half + W] = before.nib[half + v * W:half + (v + 1) * W]
+        k.nbin[half:half + W] = before.nbin[half + v * W:half + (v + 1) * W]
         k.execute(Op.COMPUTE, {**f, "vectors": 0, "out_stride": 0})
-        ob = cfg.half(cfg.nbout_rows) * f["out_half"] + f["out_row"]
-        got = m.nbout[ob + v * f["out_stride"]:ob + v * f["out_stride"] + f["groups"]]
-        np.testing.assert_array_equal(got, k.nbout[ob:ob + f["groups"]], err_msg=f"vector {v}")
+        at = out + v * f["out_stride"]
+        np.testing.assert_array_equal(m.nbout[at:at + f["groups"]],
+                                      k.nbout[out:out + f["groups"]], err_msg=f"vector {v}")
