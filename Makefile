@@ -117,7 +117,7 @@ board-sim: install ## the board top in simulation behind TCP PORT (5555): then p
 demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20)
 	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
 
-bench: install ## cycles vs ideal, sparse vs dense, model vs RTL (FC and conv layers), thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~1.5 min; FULL=1: AlexNet fc8 at full size, Tn=Tm=16, on Verilator, ~35 min more the first time)
+bench: install ## cycles vs ideal, sparse vs dense, model vs RTL (FC and conv layers), thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~1.5 min; FULL=1: AlexNet fc8 at full size, Tn=Tm=16, on Verilator, ~40 min more the first time)
 	$(PY) -m tb.bench -o build/bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(filter-out 0,$(FULL)),--full) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
 
 clean: ## remove build outputs and caches (keeps .venv)

@@ -314,7 +314,8 @@ def _full_size_row(name, seed, sim, workdir, progress=print):
         raise AssertionError(f"{name} at full size: RTL differs from golden: {r['mismatch']}")
     (program,) = r["compiled"]
     p = perfmodel.predict(program, {"latency": 4})
-    lines = sum(1 for _ in open(workdir / "top.v"))
+    with open(workdir / "top.v") as f:
+        lines = sum(1 for _ in f)
     return {"layer": name, "tn": 16, "tm": 16, "shape": t52["shape"],
             "weight_density": t52["weight_density"], "neuron_density": t52["neuron_density"],
             "rtl_compute_cycles": r["compute_cycles"], "rtl_cycles": r["cycles"],

@@ -124,6 +124,30 @@ def test_bench_quick_report_is_consistent(tmp_path):
     assert goals["performance model error <= 2 %"]["met"] == (err <= 0.02)
 
 
+@pytest.mark.slow       # a Verilator build of a small accelerator: make test-slow
+def test_bench_full_size_row_on_a_small_stand_in(tmp_path, monkeypatch):
+    # make bench FULL=1's row (tb.bench._full_size_row) end to end, with the layer and
+    # configuration shrunk (the real one builds for half an hour): bit-exact, the
+    # model's compute cycles equal to the RTL's, the tools' figures, its goal.
+    import tb.bench as bench
+    from golden.contract.config import small_config
+
+    def small(name, seed):
+        rng = np.random.default_rng(seed)
+        model = random_sparse_fc(rng, 96, 20, 0.3, 4, block=(2, 2), name=name)
+        return model, random_inputs(rng, 96, vectors=1, density=0.4), small_config(2, 2)
+    monkeypatch.setattr(bench, "_table_5_2_setup", small)
+    r = bench._full_size_row("alexnet-fc8", 1, "verilator", tmp_path, progress=lambda *_: None)
+    assert r["bit_exact"] and r["model_error"] == 0
+    assert r["rtl_compute_cycles"] == r["model_compute_cycles"] >= r["ideal_cycles"] > 0
+    assert r["rtl_cycles"] > r["rtl_compute_cycles"]
+    assert r["verilog_lines"] > 1000 and r["sim_build_seconds"] >= 0
+    assert r["thesis_cycles"] == round(bench.THESIS_TABLE_5_2["alexnet-fc8"][0] * 1000)
+    goals = bench._goals({"layers": [], "thesis_table_5_2": [], "full_size": [r]})
+    (goal,) = [g for g in goals if g["goal"].startswith("full size on the RTL")]
+    assert goal["met"] == (r["rtl_compute_cycles"] <= r["thesis_cycles"])
+
+
 # (Seeds 12 and 16 draw the largest configurations: make test-slow.)
 @pytest.mark.parametrize("seed", [11, pytest.param(12, marks=pytest.mark.slow),
                                   pytest.param(13, marks=pytest.mark.slow), 14,
