@@ -194,6 +194,8 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
         if bad:
             raise AssertionError(f"{what} ({mode}): the event counts differ from the RTL's "
                                  f"counters: {'; '.join(bad)}")
+        if not dense:
+            overheads = _overheads(programs)
         for program in programs:
             p = perfmodel.predict(program, {"latency": 4})
             predicted += p["cycles"]
@@ -225,6 +227,9 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
         # Where the cycles go (the model's timeline, which equals the RTL's):
         # the share of the run each unit is busy, sparse and dense.
         "busy": busy_share["sparse"], "dense_busy": busy_share["dense"],
+        # What the units spend beyond the work itself, per kind of instruction
+        # (sparse; busy cycles, some hidden behind other units).
+        "overheads": overheads,
         "timeline": timeline,
         # Energy per inference (golden.energy): the events' counts checked
         # against the RTL's counters above.
@@ -238,6 +243,44 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
         "events": {mode: e["events"] for mode, e in energy.items()},
     }
     return row, cfg
+
+
+def _overheads(programs):
+    """Busy cycles the units spend beyond the work itself, summed over ``programs``
+    (the performance model's Timing): per COMPUTE its pipeline fill, the windows'
+    cycles over ``Σ ceil(pairs / Tm)`` and its groups' waits for room in the
+    configuration FIFOs; per LOAD its fixed cycles (request
+    pipeline, memory latency, a sparse NBin row's length lookup) and a lookup
+    table's entries written one a cycle; per STORE its cycles beyond a cycle per
+    word written."""
+    from golden.contract.isa import Target
+    from golden.perf import perfmodel
+    t = perfmodel.TIMING
+    out = {"computes": 0, "compute_fill_cycles": 0, "compute_window_cycles_over_ideal": 0,
+           "compute_config_wait_cycles": 0, "loads": 0, "load_fixed_cycles": 0,
+           "lut_entry_cycles": 0, "stores": 0, "store_cycles_over_words": 0}
+    for program in programs:
+        cfg = program.cfg
+        for s in perfmodel.work(program):
+            if s.op == Op.COMPUTE:
+                out["computes"] += 1
+                fill = t.fill(cfg.tn, cfg.tm, cfg.window) + \
+                    3 * (s.fields["skip"] and not s.fields["dense"])
+                out["compute_fill_cycles"] += fill
+                out["compute_window_cycles_over_ideal"] += s.extra["window_cycles"] - s.ideal
+                # (groups waiting for room in the tile/bias FIFOs)
+                out["compute_config_wait_cycles"] += (perfmodel.duration(s, cfg) - fill
+                                                      - s.extra["window_cycles"])
+            elif s.op == Op.LOAD:
+                out["loads"] += 1
+                lut = s.extra.get("target") == Target.LUT
+                out["lut_entry_cycles"] += s.extra["entries"] if lut else 0
+                out["load_fixed_cycles"] += perfmodel.duration(s, cfg) - s.words - (
+                    s.extra["entries"] if lut else 0)
+            elif s.op == Op.STORE:
+                out["stores"] += 1
+                out["store_cycles_over_words"] += perfmodel.duration(s, cfg) - s.words
+    return {k: int(round(v)) for k, v in out.items()}
 
 
 def width_energy(model, x, cfg, table, per=None):
@@ -554,6 +597,23 @@ def _markdown(report):
             L.append(f"| {r['layer']} | {r['ideal_cycles']} | {r['cycles']} | "
                      f"{r['cycles'] / max(r['ideal_cycles'], 1):.2f} | {r['thesis_cycles']} | "
                      f"{r['eie_cycles']} | {r['cycles'] / r['thesis_cycles']:.2f} |")
+    if report["layers"]:
+        L += ["", "## Overheads (sparse): busy cycles beyond the work, per kind of instruction",
+              "", "Per COMPUTE its pipeline fill, its windows' cycles over Σ ceil(pairs / Tm) and "
+              "its groups' waits for the configuration FIFOs; per LOAD its fixed cycles (request "
+              "pipeline, latency, NBin length lookup) and lookup-table entries written one a "
+              "cycle; per STORE its cycles over one a word written. Units overlap, so these "
+              "are not additive to the total.", "",
+              "| layer | batch | COMPUTEs | fill | windows over ideal | config waits | LOADs | "
+              "fixed | LUT entries | STOREs | store over words |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in report["layers"]:
+            o = r["overheads"]
+            L.append(f"| {r['name']} | {r['batch']} | {o['computes']} | "
+                     f"{o['compute_fill_cycles']} | {o['compute_window_cycles_over_ideal']} | "
+                     f"{o['compute_config_wait_cycles']} | {o['loads']} | "
+                     f"{o['load_fixed_cycles']} | {o['lut_entry_cycles']} | {o['stores']} | "
+                     f"{o['store_cycles_over_words']} |")
     if report.get("full_size"):
         L += ["", "## Full size on the RTL (Tn = Tm = 16, every weight on chip, Verilator)", "",
               "Compute cycles: the compute unit's busy cycles (the RTL's counter), after the "

@@ -105,9 +105,15 @@ def test_bench_quick_report_is_consistent(tmp_path):
         assert 0 < r["energy_offchip_share"] < 1 and 0 < r["energy_onchip_buffer_share"] < 1
         assert r["events"]["sparse"]["steps"] < r["events"]["dense"]["steps"]
         assert r["energy_pj_by_width"] and "energy.png" in data["plots"]
-    # A batched FC row, whose weights synapse reuse loads once per pass.
+    # A batched FC row, whose weights synapse reuse loads once per pass, and one
+    # COMPUTE per chunk runs a whole pass: fewer COMPUTEs than vectors, so fewer fills.
     (batched,) = [r for r in data["layers"] if r["kind"] == "fc" and r["batch"] == 16]
     assert batched["reuse"] == ["synapse"]
+    assert 0 < batched["overheads"]["computes"] < batched["batch"]
+    for r in data["layers"]:
+        o = r["overheads"]
+        assert all(v >= 0 for v in o.values()) and o["computes"] and o["loads"] and o["stores"]
+        assert o["compute_fill_cycles"] >= o["computes"] * perfmodel.TIMING.fill(r["tn"], r["tm"])
     # Conv rows: one input vector per output pixel (padding keeps the map's size).
     convs = [r for r in data["layers"] if r["kind"] == "conv"]
     assert convs and all(r["vectors"] == r["conv"]["patches"] == r["conv"]["input"] ** 2
