@@ -194,10 +194,11 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
         if bad:
             raise AssertionError(f"{what} ({mode}): the event counts differ from the RTL's "
                                  f"counters: {'; '.join(bad)}")
+        steps = [perfmodel.work(program) for program in programs]
         if not dense:
-            overheads = _overheads(programs)
-        for program in programs:
-            p = perfmodel.predict(program, {"latency": 4})
+            overheads = _overheads(programs, steps)
+        for program, st in zip(programs, steps):
+            p = perfmodel.predict(program, {"latency": 4}, steps=st)
             predicted += p["cycles"]
             for e in p["timeline"]:
                 if e["unit"]:
@@ -245,23 +246,23 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
     return row, cfg
 
 
-def _overheads(programs):
+def _overheads(programs, steps):
     """Busy cycles the units spend beyond the work itself, summed over ``programs``
-    (the performance model's Timing): per COMPUTE its pipeline fill, the windows'
-    cycles over ``Σ ceil(pairs / Tm)`` and its groups' waits for room in the
-    configuration FIFOs; per LOAD its fixed cycles (request
-    pipeline, memory latency, a sparse NBin row's length lookup) and a lookup
-    table's entries written one a cycle; per STORE its cycles beyond a cycle per
-    word written."""
+    (``steps``: their :func:`golden.perf.perfmodel.work`; the model's Timing): per
+    COMPUTE its pipeline fill, the windows' cycles over ``Σ ceil(pairs / Tm)`` and
+    its groups' waits for room in the configuration FIFOs; per LOAD its fixed
+    cycles (request pipeline, memory latency, a sparse NBin row's length lookup)
+    and a lookup table's entries written one a cycle; per STORE its cycles beyond
+    a cycle per word written."""
     from golden.contract.isa import Target
     from golden.perf import perfmodel
     t = perfmodel.TIMING
     out = {"computes": 0, "compute_fill_cycles": 0, "compute_window_cycles_over_ideal": 0,
            "compute_config_wait_cycles": 0, "loads": 0, "load_fixed_cycles": 0,
            "lut_entry_cycles": 0, "stores": 0, "store_cycles_over_words": 0}
-    for program in programs:
+    for program, work in zip(programs, steps):
         cfg = program.cfg
-        for s in perfmodel.work(program):
+        for s in work:
             if s.op == Op.COMPUTE:
                 out["computes"] += 1
                 fill = t.fill(cfg.tn, cfg.tm, cfg.window) + \

@@ -250,21 +250,20 @@ def duration(step, cfg, memory=None, timing=TIMING):
     return 0
 
 
-def _beat_cycles(v, fill, lanes, end, per_write):
+def _beat_cycles(v, fill, lanes, end):
     """The store unit's writer on one Encoder beat of ``v`` values, the word being
-    filled holding ``fill``: ``(cycles in VALUES, fill after)``.  Each cycle it
-    writes a full word (or, at the window's ``end``, the partial one) or packs
-    as many of the beat's values as the word has room for."""
-    cycles = 0
+    filled holding ``fill``: ``(pack cycles, words written, fill after)``.  Each
+    cycle it writes a full word (or, at the window's ``end``, the partial one) or
+    packs as many of the beat's values as the word has room for."""
+    packs = writes = 0
     while True:
         if fill == lanes or (end and v == 0 and fill):
-            cycles += per_write
-            fill = 0
+            writes, fill = writes + 1, 0
         elif v:
             take = min(v, lanes - fill)
-            fill, v, cycles = fill + take, v - take, cycles + 1
+            fill, v, packs = fill + take, v - take, packs + 1
         else:
-            return cycles, fill
+            return packs, writes, fill
 
 
 def store_cycles(nonzeros, cfg, per_write=1.0):
@@ -294,11 +293,14 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
         beats = max(1, -(-n // tn))
         fill, left = 0, n
         for j in range(beats):
-            emit = max(in_d, take) if j == 0 and take is not None else (in_d if j == 0 else take)
+            if j:                               # (the Encoder holds the window's next beat)
+                emit = take
+            else:                               # (when it is in, and the output is free)
+                emit = in_d if take is None else max(in_d, take)
             v = min(tn, left)
             left -= v
-            c, fill = _beat_cycles(v, fill, lanes, left == 0, per_write)
-            take = emit + 2 + (bm * per_write if j == 0 else 0) + c
+            packs, writes, fill = _beat_cycles(v, fill, lanes, left == 0)
+            take = emit + 2 + (bm * per_write if j == 0 else 0) + packs + writes * per_write
             if j == beats - 1:
                 final = emit
     return take - 2
@@ -309,14 +311,14 @@ def packer_cycles(n, tn, lanes):
     the Encoder hands them in beats of ``tn`` (the last one the rest), and each
     cycle the packer takes as many of a beat's values as the word being filled
     (``lanes`` values) has room for; a full word is written in a cycle of its own
-    (counted with the writes)."""
+    (counted with the writes; :func:`_beat_cycles`, the rule :func:`store_cycles`
+    follows)."""
     cycles = fill = 0
     while n > 0:
         v = min(tn, n)
         n -= v
-        first = min(lanes - fill, v)
-        cycles += 1 + -(-(v - first) // lanes)
-        fill = (fill + v) % lanes
+        packs, _, fill = _beat_cycles(v, fill, lanes, n == 0)
+        cycles += packs
     return cycles
 
 

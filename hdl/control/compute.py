@@ -39,6 +39,11 @@ from hdl.datapath.slice import bias_layout, output_layout, tile_layout
 
 __all__ = ["ComputeUnit", "CONFIG_DEPTH"]
 
+
+def _more(v):
+    """The vectors after the first of COMPUTE view ``v`` (its ``vectors``; 0 counts as 1)."""
+    return Mux(v.vectors == 0, 0, v.vectors - 1)
+
 #: Depth of the tile and bias configuration FIFOs: a group's configuration stays
 #: until the PEs finish the group, so short groups need this many in flight
 #: (golden.perf.perfmodel.Timing.config_depth).
@@ -352,9 +357,7 @@ class ComputeUnit(wiring.Component):
             some = cv.windows != 0
             one_seg = some & (((cv.windows >> lg_w) == 0) | (cv.windows == W))
             m.d.sync += [vbase.eq(Mux(cv.nbin_half, cfg.half(cfg.window_rows), 0)),
-                         v_last.eq(cv.vectors <= 1), vleft.eq(Mux(cv.vectors == 0, 0,
-                                                                  cv.vectors - 1)),
-                         mvec.eq(Mux(cv.vectors == 0, 0, cv.vectors - 1)),
+                         v_last.eq(cv.vectors <= 1), vleft.eq(_more(cv)), mvec.eq(_more(cv)),
                          segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
                          mq_n.eq(0), reading.eq(0), arriving.eq(0), mask_ptr.eq(0),
                          row_ptr.eq(0), fa_valid.eq(0), every.eq(cv.dense | ~cv.skip),
@@ -431,8 +434,7 @@ class ComputeUnit(wiring.Component):
             """The output counters for instruction view ``v``, its first output next."""
             return [out_k.eq(0), out_done.eq(v.groups == 0),
                     out_base.eq(Mux(v.out_half, cfg.half(cfg.nbout_rows), 0) + v.out_row),
-                    out_vlast.eq(v.vectors <= 1),
-                    out_vleft.eq(Mux(v.vectors == 0, 0, v.vectors - 1))]
+                    out_vlast.eq(v.vectors <= 1), out_vleft.eq(_more(v))]
 
         def advance():
             """One output written: the next group, or the next vector's first."""
