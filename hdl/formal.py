@@ -373,7 +373,8 @@ def _load(env, fault):
     depth = 2                          # reads in flight: reached within the bound
     dut = m.submodules.dut = LoadUnit(cfg, depth=depth)
     _, ins = _instruction(env, dut.issue.instr, Op.LOAD, "instr",
-                          {"count": 3, "mem_addr": 1 << 8, "row": 2})
+                          {"count": 3, "mem_addr": 1 << 8, "row": 2, "segments": 3,
+                           "seg_step": 1 << 5})
     # NIBin: a memory nobody writes during the LOAD: the same address reads the same row.
     rows = dut.nib_rows
     m.d.comb += [rows.data.eq(AnySeq(len(rows.data))),
@@ -404,8 +405,11 @@ def _load(env, fault):
         with m.Default():
             m.d.comb += per_row.eq(w["bitmap"])
     addr = o.flat[0:32]
+    # (segments: up to (segments - 1) * seg_step words further; 0 counts as 1)
+    last_seg = Mux(ins.segments == 0, 0, ins.segments - 1)
     env.check("bounds", ~o.fire | ((addr >= ins.mem_addr) &
-                                   (addr < ins.mem_addr + ins.count * per_row)))
+                                   (addr < ins.mem_addr + last_seg * ins.seg_step
+                                    + ins.count * per_row)))
 
 
 def _store(env, fault):

@@ -17,7 +17,11 @@ bits   field   meaning
 ``dense`` (NBIN: full rows instead of ``popcount(NIB row)`` values), ``mem_addr`` (word
 address), ``row`` (first buffer row in the half), ``count`` (rows; LUT: entries),
 ``pe`` (LUT: the PE whose table is written), ``fence`` (wait until the store
-unit is idle: the load reads what an earlier STORE wrote).
+unit is idle: the load reads what an earlier STORE wrote).  ``segments`` (0 counts
+as 1; :func:`segments`) repeats the row run: segment ``s`` reads ``count`` rows
+from ``mem_addr + s * seg_step`` into buffer rows ``row + s * count`` on — a 2-D
+gather, e.g. a convolution patch's kernel rows from a feature map in memory
+(:mod:`golden.contract.layout`'s map layout); a LUT load has one segment.
 
 ``STORE`` (NBout half → memory through the Encoder), the store unit: ``half``,
 ``dense`` (no Encoder: every value, no bitmap), ``mem_addr`` (values: window ``w``
@@ -50,7 +54,8 @@ from amaranth.hdl import Shape
 from amaranth.lib import enum
 
 __all__ = ["WORD_BITS", "Op", "Target", "Slot", "Resource", "UNIT", "LAYOUTS", "offsets",
-           "encode", "decode", "listing", "accesses", "conflict", "vectors"]
+           "encode", "decode", "listing", "accesses", "conflict", "vectors", "segments",
+           "split_segments"]
 
 #: Bits per instruction word.
 WORD_BITS = 128
@@ -125,7 +130,8 @@ LAYOUTS = {
     Op.SYNC: _HEAD,
     Op.END: _HEAD,
     Op.LOAD: _HEAD + [("target", Target), ("half", 1), ("dense", 1), ("fence", 1),
-                      ("mem_addr", 32), ("row", 16), ("count", 16), ("pe", 8)],
+                      ("mem_addr", 32), ("row", 16), ("count", 16), ("pe", 8),
+                      ("segments", 8), ("seg_step", 24)],
     Op.STORE: _HEAD + [("half", 1), ("dense", 1), ("mem_addr", 32), ("bm_addr", 32),
                        ("rows", 16), ("windows", 16), ("row", 16)],
     Op.COMPUTE: _HEAD + [("nbin_half", 1), ("sib_half", 1), ("sb_half", 1), ("bias_half", 1),
@@ -158,6 +164,23 @@ PAR_BIT = 1 << offsets(Op.NOP)["par"][0]
 def vectors(fields):
     """The input vectors a decoded ``COMPUTE`` runs (its ``vectors`` field; 0 counts as 1)."""
     return max(1, fields.get("vectors", 0))
+
+
+def segments(fields):
+    """The segments a decoded ``LOAD`` reads (its ``segments`` field; 0 counts as 1)."""
+    return max(1, fields.get("segments", 0))
+
+
+def split_segments(fields):
+    """A decoded ``LOAD`` as one ``LOAD`` per segment (each of one segment): the
+    segment rule of the golden machine and the performance model.  A LUT load
+    of several segments raises ``ValueError``."""
+    n = segments(fields)
+    if n > 1 and fields["target"] == Target.LUT:
+        raise ValueError(f"a LUT LOAD has one segment, not segments = {n}")
+    return [{**fields, "segments": 0, "seg_step": 0,
+             "mem_addr": fields["mem_addr"] + s * fields.get("seg_step", 0),
+             "row": fields["row"] + s * fields["count"]} for s in range(n)]
 
 
 def encode(op, **fields):

@@ -40,7 +40,7 @@ neurons (NIBin and NBin LOADs; STOREs), and what they would be with every
 neuron vector stored dense (int16 rows, no bitmaps).
 """
 
-from golden.contract.isa import WORD_BITS, Op, Target
+from golden.contract.isa import WORD_BITS, Op, Target, segments
 from golden.perf.perfmodel import work
 from golden.twins.wdm import table_depth
 
@@ -90,7 +90,7 @@ def instruction_events(step, cfg):
     f = step.fields
     e["ib_read_bits"] = WORD_BITS
     if step.op == Op.LOAD:
-        t, n = step.extra["target"], f["count"]
+        t, n = step.extra["target"], f["count"] * segments(f)     # rows written
         e["offchip_read_words"] = step.words
         if t == Target.LUT:
             e["lut_write_bits"] = lut_copies(cfg, n) * LUT_ENTRY_BITS

@@ -68,6 +68,8 @@ class Timing:
     # sparse NBin rows: their lengths come through the load unit's lookup
     # pipeline (NIBin read, popcount parts, sum, FIFO) before the first request
     nbin_lookup: int = 5
+    # sparse NBin rows: from the request generator's last (empty) row to the end
+    empty_tail: int = -1
     store_fixed: int = 4
     store_fixed_dense: int = 2
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
@@ -138,8 +140,10 @@ class _Tracer(Machine):
                 words = f["count"] * w["nbin"]
             else:
                 lanes = w["values_per_word"]
-                words = sum(-(-int(self.nib[self._row(cfg.window_rows, f["half"], f["row"] + i)]
-                                      .sum()) // lanes) for i in range(f["count"]))
+                rows = [-(-int(self.nib[self._row(cfg.window_rows, f["half"], f["row"] + i)]
+                                .sum()) // lanes) for i in range(f["count"])]
+                self._cur.extra.setdefault("row_words", []).extend(rows)
+                words = sum(rows)
         elif t == Target.SB:
             words = f["count"] * cfg.tn * w["sb"]
         elif t == Target.BIAS:
@@ -147,7 +151,7 @@ class _Tracer(Machine):
         else:
             words = -(-f["count"] // w["values_per_word"])
             self._cur.extra["entries"] = f["count"]
-        self._cur.words = words
+        self._cur.words += words       # (once per segment: Machine.execute splits them)
         self._cur.extra["target"] = t
         super().load(f)
 
@@ -234,9 +238,10 @@ def duration(step, cfg, memory=None, timing=TIMING):
         words = step.words * per_read
         if step.extra.get("target") == Target.LUT:   # each word's entries written before the next
             words += step.extra["entries"]
-        lookup = timing.nbin_lookup if (step.extra.get("target") == Target.NBIN
-                                        and not step.fields["dense"]) else 0
-        return timing.load_fixed + lookup + mem["latency"] + words
+        if "row_words" in step.extra:      # sparse NBin rows: lengths looked up first
+            return timing.load_fixed + timing.nbin_lookup + _sparse_rows(
+                step.extra["row_words"], per_read, mem["latency"], timing)
+        return timing.load_fixed + mem["latency"] + words
     if step.op == Op.COMPUTE:
         return compute_time(step, cfg, timing)[0]
     if step.op == Op.STORE:
@@ -248,6 +253,19 @@ def duration(step, cfg, memory=None, timing=TIMING):
                 step.windows - 1
         return timing.store_fixed + store_cycles(step.extra["nonzeros"], cfg, per_write)
     return 0
+
+
+def _sparse_rows(row_words, per_read, latency, timing):
+    """The load unit's request generator on sparse NBin rows of ``row_words`` words
+    each: a cycle per word, an empty row one cycle without a request; the LOAD
+    ends ``latency`` after its last request or ``empty_tail`` after the
+    generator's last row (empty rows trailing it), whichever is later."""
+    t = last = 0
+    for n in row_words:
+        t += n * per_read if n else 1
+        if n:
+            last = t
+    return max(last + latency if last else 0, t + timing.empty_tail)
 
 
 def _beat_cycles(v, fill, lanes, end):

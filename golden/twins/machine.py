@@ -9,7 +9,7 @@ import numpy as np
 
 from golden.contract import sib
 from golden.contract.fixed import ACTIVATIONS
-from golden.contract.isa import Op, Target, decode, vectors
+from golden.contract.isa import Op, Target, decode, split_segments, vectors
 from golden.contract.layout import MemoryImage, join_words, pack_values, split_words, unpack_values
 from golden.twins import encoder, wdm
 from golden.twins.fc import group_outputs
@@ -159,7 +159,8 @@ class Machine:
     def execute(self, op, f):
         """Run one decoded instruction (NOP, SYNC and END change nothing)."""
         if op == Op.LOAD:
-            self.load(f)
+            for part in split_segments(f):
+                self.load(part)
         elif op == Op.STORE:
             self.store(f)
         elif op == Op.COMPUTE:

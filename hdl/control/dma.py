@@ -8,7 +8,9 @@ requests (a word address each), read data (in request order), write requests
   descriptor FIFO saying where each returning word goes, and assembles buffer
   rows (NIBin, SIB, NBin, per-PE SB, bias) or LUT entries.  An NBin row takes
   ``ceil(popcount(NIBin row) * 16 / mem_width)`` words (the window's nonzeros),
-  or a full row in dense mode.
+  or a full row in dense mode.  A LOAD of several ``segments`` (a 2-D gather)
+  jumps to the next segment's start, ``seg_step`` words on, after each
+  ``count`` rows, in the same cycle as its last request (no bubble).
 * :class:`StoreUnit` (``STORE``) reads NBout rows, assembles windows of
   ``16 * tm`` outputs, compresses each with the Encoder (or, dense, passes it
   whole) and writes the window's bitmap and its packed nonzeros.
@@ -139,11 +141,14 @@ class LoadUnit(wiring.Component):
         in_flight = Signal(range(self.LEN_DEPTH + 3))
         m.d.comb += [in_flight.eq(s1_valid + s2_valid + lens.level),
                      self.nib_rows.addr.eq(look_addr)]
+        look_seg_left = Signal(8)          # segments after the one being looked up
         look_go = busy & (look_left != 0) & (in_flight < self.LEN_DEPTH)
         m.d.sync += [s1_valid.eq(look_go), s2_valid.eq(s1_valid)]
         with m.If(look_go):
             m.d.sync += [s1_bits.eq(self.nib_rows.data), look_addr.eq(look_addr + 1),
                          look_left.eq(look_left - 1)]
+            with m.If((look_left == 1) & (look_seg_left != 0)):    # the next segment's rows
+                m.d.sync += [look_left.eq(ld.count), look_seg_left.eq(look_seg_left - 1)]
         for (a, b), reg in zip(parts, s2_part):
             m.d.sync += reg.eq(popcount(m, s1_bits[a:b], f"{reg.name}_c"))
         total = sum(s2_part[1:], s2_part[0])
@@ -175,6 +180,13 @@ class LoadUnit(wiring.Component):
         addr = Signal(32)
         row_base = Signal(32)
         is_nbin = target == Target.NBIN
+        # Segments (a 2-D gather): after a segment's ``count`` rows the addresses jump
+        # to the next segment's start, ``seg_step`` words after this one's.
+        seg_row = Signal(16)               # the row in hand's index in its segment
+        seg_left = Signal(8)               # segments after the current one
+        seg_base = Signal(32)
+        seg_next = Signal(32)
+        m.d.comb += seg_next.eq(seg_base + ld.seg_step)
 
         n_rows = Signal(16)
         m.d.comb += n_rows.eq(Mux(is_lut, (ld.count + lanes - 1) >> clog2(lanes), ld.count))
@@ -198,12 +210,17 @@ class LoadUnit(wiring.Component):
             with m.Else():
                 m.d.sync += [word.eq(word + 1), left.eq(left - 1), word_last.eq(left == 1)]
         with m.If(next_row):
-            m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0)]
+            m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0), seg_row.eq(seg_row + 1)]
             with m.If(is_nbin):
                 m.d.sync += [row_base.eq(row_base + words["nbin"]),
                              addr.eq(row_base + words["nbin"])]
-            with m.If(row + 1 >= n_rows):
-                m.d.sync += gen_done.eq(1)
+            with m.If(seg_row + 1 >= n_rows):
+                with m.If(seg_left == 0):
+                    m.d.sync += gen_done.eq(1)
+                with m.Else():
+                    m.d.sync += [seg_row.eq(0), seg_left.eq(seg_left - 1),
+                                 seg_base.eq(seg_next), row_base.eq(seg_next),
+                                 addr.eq(seg_next)]
             with m.If(sparse):
                 m.d.sync += have.eq(0)
         # A sparse row's length from the FIFO, as soon as the row before is done.
@@ -217,6 +234,10 @@ class LoadUnit(wiring.Component):
             is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
+                         seg_row.eq(0), seg_base.eq(iv.mem_addr),
+                         seg_left.eq(Mux((iv.target == Target.LUT) | (iv.segments == 0), 0,
+                                         iv.segments - 1)),
+                         look_seg_left.eq(Mux(iv.segments == 0, 0, iv.segments - 1)),
                          sparse.eq(is_sparse), have.eq(~is_sparse),
                          empty.eq(fixed == 0), left.eq(fixed_m1), chunk_m1.eq(fixed_m1),
                          word_last.eq(fixed == 1),

@@ -27,7 +27,13 @@ from golden.contract.isa import (
     decode,
     encode,
 )
-from golden.contract.layout import MemoryImage, join_words, split_words, unpack_values
+from golden.contract.layout import (
+    MemoryImage,
+    join_words,
+    pack_values,
+    split_words,
+    unpack_values,
+)
 from golden.data.synthetic import random_inputs, random_model
 from golden.twins.machine import Machine
 from hdl.control.compute import ComputeUnit
@@ -310,6 +316,100 @@ def test_load_unit_assembles_every_buffer_like_the_machine(tn, tm, dense, bits):
     sim.add_testbench(writes, background=True)
     sim.add_testbench(bench)
     sim.run()
+
+
+def _gather_memory(cfg, rng, records, empty=0.4):
+    """A feature map's worth of windows in memory (bitmaps from 0, values at a fixed
+    stride from 4096), a share ``empty`` of them empty; and its image."""
+    W, w = cfg.window, cfg.words
+    image = MemoryImage(cfg.mem_width)
+    for r in range(records):
+        bits = (rng.random(W) < rng.random()) & (rng.random() >= empty)
+        vals = rng.integers(-300, 300, int(bits.sum()))
+        image.write(r * w["bitmap"], split_words(sum(1 << p for p in np.flatnonzero(bits)),
+                                                 W, cfg.mem_width))
+        image.write(4096 + r * w["nbin"], pack_values(vals, cfg.mem_width))
+    return image
+
+
+def _gathers(cfg, rng, records, n):
+    """``n`` random segmented LOAD pairs (NIBin, then NBin at the same rows)."""
+    w = cfg.words
+    out = []
+    for _ in range(n):
+        count = int(rng.integers(1, 4))
+        segs = int(rng.integers(1, min(4, cfg.half(cfg.window_rows) // count) + 1))
+        step = int(rng.integers(count, count + 4))
+        first = int(rng.integers(0, records - (segs - 1) * step - count + 1))
+        half, row = int(rng.integers(2)), int(rng.integers(0, cfg.half(cfg.window_rows)
+                                                           - segs * count + 1))
+        common = dict(half=half, row=row, count=count, segments=segs if segs > 1 else 0)
+        out.append(encode("LOAD", target="NIB", mem_addr=first * w["bitmap"],
+                          seg_step=step * w["bitmap"], **common))
+        out.append(encode("LOAD", target="NBIN", mem_addr=4096 + first * w["nbin"],
+                          seg_step=step * w["nbin"], **common))
+    return out
+
+
+@pytest.mark.parametrize("tn, tm, seed", [(2, 2, 0), (4, 4, 1), (1, 2, 2)])
+def test_load_unit_gathers_segments_like_the_machine(tn, tm, seed):
+    """Segmented LOADs (a 2-D gather: ``segments`` runs of ``count`` rows,
+    ``seg_step`` words apart) fill NIBin and NBin like the golden machine's
+    segment-by-segment rule, under random memory stalls, and without stalls
+    take the performance model's cycles (empty windows among them)."""
+    from types import SimpleNamespace
+
+    from golden.perf.perfmodel import duration, work
+    cfg = small_config(tn, tm)
+    rng = np.random.default_rng(seed)
+    image = _gather_memory(cfg, rng, 24)
+    loads = _gathers(cfg, rng, 24, 6)
+    golden = Machine(cfg, image)
+    steps = work(SimpleNamespace(cfg=cfg, image=image, words=loads))
+    W = cfg.window
+
+    for stalls in (True, False):
+        dut = _LoadBench(cfg)
+        u = dut.unit
+        cycles = []
+
+        async def bench(ctx):
+            for word in loads:
+                ctx.set(u.issue.instr.payload, word)
+                ctx.set(u.issue.instr.valid, 1)
+                await ctx.tick().until(u.issue.instr.ready)
+                ctx.set(u.issue.instr.valid, 0)
+                n = 0
+                while True:
+                    await ctx.tick()
+                    n += 1
+                    if not ctx.get(u.issue.busy):
+                        break
+                cycles.append(n)
+                if stalls:
+                    golden.execute(*decode(word))
+                    nib = [int(ctx.get(dut.nib.data[r])) for r in range(cfg.window_rows)]
+                    assert nib == [sum(int(b) << p for p, b in enumerate(r)) for r in golden.nib]
+                    for r in range(cfg.window_rows * (decode(word)[1]["target"] == Target.NBIN)):
+                        row = unpack_values(split_words(int(ctx.get(dut.nbin.data[r])), 16 * W,
+                                                        16), 16, W)
+                        n_r = int(golden.nib[r].sum())
+                        np.testing.assert_array_equal(
+                            row[:n_r], golden.nbin[r, :n_r],
+                            err_msg=f"replay: tn={tn} tm={tm} seed={seed}, {decode(word)}: "
+                                    f"NBin row {r}")
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-6)
+        if stalls:
+            sim.add_testbench(_serve_reads(u.mem, image, random.Random(seed)), background=True)
+        else:
+            sim.add_testbench(_serve_reads(u.mem, image, random.Random(seed), latency=4,
+                                           p_stall=0.0), background=True)
+        sim.add_testbench(bench)
+        sim.run()
+    want = [duration(s, cfg) for s in steps]
+    assert cycles == want, f"replay: tn={tn} tm={tm} seed={seed}: RTL {cycles}, model {want}"
 
 
 # --- the store unit: NBout through the Encoder to memory ----------------------------------
