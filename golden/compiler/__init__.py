@@ -47,12 +47,14 @@ from golden.contract.layout import MemoryImage
 from golden.contract.model import decompress, load
 from golden.twins.pefu import check_pool
 
+from .cnn import cnn_stages, compile_cnn
 from .emit import emit_program, mark_par
 from .place import place, relocate
 from .plan import CompileError, LayerPlan, plan_model
 from .tiling import Tiling, plan_reuse, vector_words
 
-__all__ = ["CompileError", "Program", "LayerPlan", "Tiling", "compile_model", "plan_model",
+__all__ = ["CompileError", "Program", "LayerPlan", "Tiling", "compile_model", "compile_cnn",
+           "cnn_stages", "plan_model",
            "tile", "place",
            "emit_program", "mark_par", "relocate", "read_inputs", "small_config", "main"]
 
@@ -70,6 +72,16 @@ class Program:
     layers: list            # per layer: a dict of what the compiler decided
     activations: list = field(default_factory=list)  # [vector][layer] VectorLayout
     tilings: list = field(default_factory=list)      # per layer its tiling.Tiling
+    #: a CNN program without FC layers: per image the last map (layout.MapLayout)
+    output_maps: list | None = None
+
+    def read_outputs(self, mem):
+        """The program's outputs in memory ``mem`` (a memory image after the run):
+        int16 ``(vectors, N_out)`` — a last map flattened in ``(C, H, W)`` order."""
+        from golden.contract.layout import decode_vector
+        if self.output_maps:
+            return np.stack([m.decode(mem, self.cfg).reshape(-1) for m in self.output_maps])
+        return np.stack([decode_vector(mem, lay, self.cfg) for lay in self.outputs])
 
     def listing(self):
         return listing(self.words, self.comments)

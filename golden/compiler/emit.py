@@ -18,6 +18,8 @@ writes the pooled pixel.
 from golden.contract.fixed import activation_code
 from golden.contract.isa import PAR_BIT, UNIT, accesses, conflict, decode, encode
 
+from .plan import CompileError
+
 __all__ = ["Emitter", "emit_program", "mark_par"]
 
 
@@ -67,17 +69,24 @@ class Emitter:
                   mem_addr=chunk.bias, row=0, count=chunk.g1 - chunk.g0)
 
     def load_input(self, li, plan, src, v, hn=None, row=0):
-        """LOADs of vector ``v``'s input (``src``) into NBin half ``hn`` (default: the
-        next) from ``row``; its half."""
+        """LOADs of vector ``v``'s input (``src``: a :class:`~golden.contract.layout.VectorLayout`,
+        or a patch's :class:`~golden.contract.layout.Gather`) into NBin half ``hn``
+        (default: the next) from ``row``; its half."""
         if hn is None:
             hn = self.next_half("nbin")
         fence = int(li > 0)
+        count, segments, bm_step, val_step = src.rows(self.cfg)
+        if count * segments != plan.windows:
+            raise CompileError(f"layer {plan.name!r}: its input brings {count * segments} "
+                               f"windows, the layer takes {plan.windows}")
+        seg = dict(segments=segments if segments > 1 else 0)
         if not self.dense:
             self.emit("LOAD", f"{plan.name}: input bitmaps, vector {v}", target="NIB",
-                      half=hn, mem_addr=src.bm_addr, row=row, count=plan.windows, fence=fence)
+                      half=hn, mem_addr=src.bm_addr, row=row, count=count, fence=fence,
+                      seg_step=bm_step if segments > 1 else 0, **seg)
         self.emit("LOAD", f"{plan.name}: input neurons, vector {v}", target="NBIN",
                   half=hn, dense=int(self.dense), mem_addr=src.val_addr, row=row,
-                  count=plan.windows, fence=fence)
+                  count=count, fence=fence, seg_step=val_step if segments > 1 else 0, **seg)
         return hn
 
     def compute(self, plan, chunk, what, hn, hw, ho, out_row, pool=0, vectors=1,
@@ -106,7 +115,7 @@ class Emitter:
                          bm_addr=0 if self.dense else dst.bm_addr + w0 * cfg.words["bitmap"],
                          rows=rows, windows=w1 - w0, row=row)
 
-    def layer_synapse(self, li, plan, layout, acts, tiling):
+    def layer_synapse(self, li, plan, layout, io, tiling):
         """Synapse reuse: per pass of ``tiling.per_pass`` vectors, each chunk's weights
         once (a layer of one chunk: once for every pass), the pass's output blocks
         side by side in one NBout half.  With ``tiling.inputs_resident`` the pass's
@@ -120,12 +129,12 @@ class Emitter:
             (chunk,) = layout.chunks[layout.blocks[0]]
             hw = self.next_half("w")
             self.load_weights(li, plan, chunk, hw)
-        for p0 in range(0, len(acts), tiling.per_pass):
-            batch = range(p0, min(p0 + tiling.per_pass, len(acts)))
+        for p0 in range(0, len(io), tiling.per_pass):
+            batch = range(p0, min(p0 + tiling.per_pass, len(io)))
             if resident:
                 hn = self.next_half("nbin")
                 for i, v in enumerate(batch):
-                    self.load_input(li, plan, acts[v][li], v, hn, i * plan.windows)
+                    self.load_input(li, plan, io[v][0], v, hn, i * plan.windows)
             for blk in layout.blocks:
                 ho = self.next_half("out")
                 for chunk in layout.chunks[blk]:
@@ -138,15 +147,17 @@ class Emitter:
                                      out_stride=block_rows)
                         continue
                     for i, v in enumerate(batch):
-                        hn = self.load_input(li, plan, acts[v][li], v)
+                        hn = self.load_input(li, plan, io[v][0], v)
                         self.compute(plan, chunk, f"vector {v}", hn, hw, ho,
                                      i * block_rows + chunk.g0 - blk[0])
                 for i, v in enumerate(batch):
-                    self.store(plan, blk, acts[v][li + 1], v, ho, i * block_rows)
+                    self.store(plan, blk, io[v][1], v, ho, i * block_rows)
         self.flush()
 
-    def layer(self, li, plan, layout, acts, pool, tiling=None):
-        """Emit one layer for every input vector; return what was decided."""
+    def layer(self, li, plan, layout, io, pool, tiling=None):
+        """Emit layer ``li`` for every input vector ``v``, from ``io[v][0]`` to
+        ``io[v][1]`` (with pooling the vectors of a pool window share their
+        ``io[v][1]``); return what was decided."""
         info = {"name": plan.name, "n_in": plan.n_in, "n_out": plan.n_out,
                 "windows": plan.windows, "groups": plan.groups, "slot": plan.slot.bits,
                 "raw_reason": plan.why_raw, "chunks": layout.n_chunks,
@@ -155,7 +166,7 @@ class Emitter:
                 "reuse": tiling.as_dict() if tiling else None}
         if tiling is not None and tiling.strategy == "synapse" and (
                 layout.n_chunks > 1 or tiling.inputs_resident):
-            self.layer_synapse(li, plan, layout, acts, tiling)
+            self.layer_synapse(li, plan, layout, io, tiling)
             return info
         pooled = pool > 1
         resident = layout.n_chunks == 1
@@ -163,8 +174,7 @@ class Emitter:
             (chunk,) = layout.chunks[layout.blocks[0]]
             resident_half = self.next_half("w")
             self.load_weights(li, plan, chunk, resident_half)
-        for v, row in enumerate(acts):
-            src, dst = row[li], row[li + 1]
+        for v, (src, dst) in enumerate(io):
             hn = self.load_input(li, plan, src, v)
             first = not pooled or v % pool == 0         # a pool window's first tile writes
             last = not pooled or v % pool == pool - 1   # and its last one is stored
@@ -186,7 +196,7 @@ class Emitter:
 def emit_program(plans, placement, cfg, dense, pool, tilings=None):
     """``(words, comments, layer_info)`` of the whole program, ``par`` marked."""
     em = Emitter(cfg, dense)
-    info = [em.layer(li, plan, layout, placement.acts,
+    info = [em.layer(li, plan, layout, [(row[li], row[li + 1]) for row in placement.acts],
                      pool if li == len(plans) - 1 else 1, tilings[li] if tilings else None)
             for li, (plan, layout) in enumerate(zip(plans, placement.layers))]
     em.emit("END", "done")

@@ -24,7 +24,8 @@ from golden.contract.layout import (
 
 from .plan import CompileError, chunks
 
-__all__ = ["Chunk", "LayerPlacement", "Placement", "output_blocks", "place", "relocate"]
+__all__ = ["Chunk", "LayerPlacement", "Placement", "output_blocks", "place", "place_layer",
+           "relocate"]
 
 
 @dataclass
@@ -116,15 +117,22 @@ def place(plans, cfg, inputs, dense, pool, tilings=None):
         encode_vector(data, row[0], cfg, inputs[v])
     out = Placement(data, acts)
     for li, plan in enumerate(plans):
-        blocks = output_blocks(plan, cfg, tilings[li].block_windows if tilings else None)
-        if pool > 1 and li == len(plans) - 1 and len(blocks) > 1:
-            raise CompileError(f"layer {plan.name!r}: pool = {pool} keeps a pool window's "
-                               f"outputs in one NBout half, but its {plan.n_out} outputs need "
-                               f"{len(blocks)} (parameter nbout_bytes)")
-        out.layers.append(LayerPlacement(blocks, {
-            blk: [_place_chunk(data, plan, cfg, g0, g1) for g0, g1 in chunks(plan, cfg, *blk)]
-            for blk in blocks}))
+        out.layers.append(place_layer(data, plan, cfg, tilings[li] if tilings else None,
+                                      pool if li == len(plans) - 1 else 1))
     return out
+
+
+def place_layer(data, plan, cfg, tiling=None, pool=1):
+    """A layer's weights in ``data``: its :class:`LayerPlacement`, output blocks as
+    its ``tiling`` says (default: as many windows as an NBout half holds)."""
+    blocks = output_blocks(plan, cfg, tiling.block_windows if tiling else None)
+    if pool > 1 and len(blocks) > 1:
+        raise CompileError(f"layer {plan.name!r}: pool = {pool} keeps a pool window's "
+                           f"outputs in one NBout half, but its {plan.n_out} outputs need "
+                           f"{len(blocks)} (parameter nbout_bytes)")
+    return LayerPlacement(blocks, {
+        blk: [_place_chunk(data, plan, cfg, g0, g1) for g0, g1 in chunks(plan, cfg, *blk)]
+        for blk in blocks})
 
 
 def relocate(words, placement, cfg):

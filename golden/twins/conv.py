@@ -43,9 +43,8 @@ import numpy as np
 
 from golden.contract.fixed import output_shift, output_stage
 
-__all__ = ["im2col", "conv2d", "as_fc", "run_conv", "pool_order", "max_pool", "avg_pool",
-           "avg_pool_layer",
-           "out_size", "infer_cnn", "POOLS"]
+__all__ = ["im2col", "conv2d", "as_fc", "gathered", "map_columns", "run_conv", "pool_order",
+           "max_pool", "avg_pool", "avg_pool_layer", "out_size", "infer_cnn", "POOLS"]
 
 
 def out_size(n, k, stride, padding):
@@ -117,6 +116,32 @@ def as_fc(layer):
     bm = np.asarray(layer.block_mask)
     return dataclasses.replace(layer, kind="fc", shape=(o, c * kh * kw), block=block,
                                block_mask=bm.reshape(bm.shape[0], -1), stride=1, padding=0)
+
+
+def gathered(weight, record_windows, window):
+    """A conv layer's weights ``(O, C, kh, kw)`` as an FC matrix over a gathered patch
+    (:meth:`golden.contract.layout.MapLayout.patch`): ``w[o, c, ky, kx]`` at column
+    ``(ky * kw + kx) * record_windows * window + c``, zeros elsewhere."""
+    w = np.asarray(weight)
+    o, c, kh, kw = w.shape
+    slots = record_windows * window
+    if c > slots:
+        raise ValueError(f"{c} channels do not fit a record of {slots} positions")
+    out = np.zeros((o, kh, kw, slots), dtype=w.dtype)
+    out[:, :, :, :c] = w.transpose(0, 2, 3, 1)
+    return out.reshape(o, kh * kw * slots)
+
+
+def map_columns(weight, shape, record_windows, window):
+    """An FC layer's weights ``(O, C·H·W)`` over a flattened ``(C, H, W)`` map, as a
+    matrix over that map in memory (an unpadded :class:`golden.contract.layout.MapLayout`
+    read as one vector): column ``c·H·W + y·W + x`` to ``(y·W + x) * slots + c``."""
+    w = np.asarray(weight)
+    c, h, wd = shape
+    slots = record_windows * window
+    out = np.zeros((w.shape[0], h, wd, slots), dtype=w.dtype)
+    out[:, :, :, :c] = w.reshape(-1, c, h, wd).transpose(0, 2, 3, 1)
+    return out.reshape(w.shape[0], h * wd * slots)
 
 
 def pool_order(h, w, k, stride=None):

@@ -178,8 +178,6 @@ class Machine:
 
 def run_program(program):
     """Run a compiled program; returns ``(outputs int16 (vectors, N_out), machine)``."""
-    from golden.contract.layout import decode_vector
     m = Machine(program.cfg, program.image)
     m.run(program.words)
-    outs = np.stack([decode_vector(m.mem, lay, program.cfg) for lay in program.outputs])
-    return outs, m
+    return program.read_outputs(m.mem), m

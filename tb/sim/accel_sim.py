@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from amaranth.sim import Simulator
 
-from golden.contract.layout import MemoryImage, decode_vector
+from golden.contract.layout import MemoryImage
 
 __all__ = ["MemoryModel", "run_accelerator"]
 
@@ -31,7 +31,6 @@ def run_accelerator(program, memory=None, max_cycles=200000, vcd=None, trace=Non
     ``(start, end)`` cycles of each instruction it ran, in order, counted like
     the ``cycles`` counter (0 = the first cycle after the program fetch); a
     COMPUTE that drains behind the next one ends when ``compute_older`` falls."""
-    import numpy as np
     memory = memory or MemoryModel()
 
     from hdl.top import COUNTERS, Accelerator
@@ -105,5 +104,5 @@ def run_accelerator(program, memory=None, max_cycles=200000, vcd=None, trace=Non
         sim.run()
     if not state["done"]:
         raise AssertionError(f"the accelerator did not finish within {max_cycles} cycles")
-    outs = np.stack([decode_vector(image, lay, cfg) for lay in program.outputs])
+    outs = program.read_outputs(image)
     return outs, counters, image
