@@ -4,12 +4,19 @@
 
     python -m tb.run MODEL --input X.npy [--tn N --tm M] [--dense] [--output Y.npy]
                      [--json R.json] [--waves] [--latency L --interval I --p-stall P]
-                     [--input-shape C,H,W [--pool max|avg] [--pool-size K]]
+                     [--input-shape C,H,W [--pool max|avg] [--pool-size K]
+                      [--cnn-route on-chip|im2col]]
 
 A model with conv layers (LeNet-style: conv layers, each followed by pooling,
-then FC layers) needs ``--input-shape``; each conv layer runs as FC programs
-over patches with its pooling on chip (:mod:`golden.twins.conv`), all on one build,
-and the outputs are also checked against ``golden.twins.conv.infer_cnn``.
+then FC layers) needs ``--input-shape``.  It runs as one program per batch of
+images (:func:`golden.compiler.compile_cnn`): the host writes the images, the
+accelerator reads each convolution's patches from the maps in memory itself,
+and the host reads the outputs — nothing between layers; the JSON gives
+``programs`` and ``layer_cycles`` (per layer, from the performance model, which
+must equal the RTL: ``model_cycles``).  ``--cnn-route im2col`` runs the old
+route instead, each conv layer as FC programs over patches the host gathers
+(:mod:`golden.twins.conv`).  Either way the outputs are also checked against
+``golden.twins.conv.infer_cnn``.
 
 ``X.npy``: int16, one row per input vector, at the first layer's ``f_in``.
 Compiles the model (:mod:`golden.compiler`), runs the program on the golden
@@ -35,7 +42,7 @@ import numpy as np
 
 from tb.runner import build_root, default_sim, simulate
 
-__all__ = ["run_model", "run_cnn", "main"]
+__all__ = ["run_model", "run_cnn", "run_cnn_im2col", "batches", "cnn_batches", "main"]
 
 
 def _generate(cfg, workdir):
@@ -52,32 +59,42 @@ def batches(model, x, cfg, dense, pool=1):
     """Split the input vectors into batches whose programs fit the instruction
     buffer (whole pool windows of ``pool`` vectors each); returns a list of row
     slices."""
-    from golden.compiler import CompileError, compile_model
-    n = x.shape[0]
+    from golden.compiler import compile_model
+    return _batches(x.shape[0], lambda rows: compile_model(model, cfg, x[rows], dense=dense,
+                                                           pool=pool), pool, "input vector")
+
+
+def _batches(n, compile_rows, unit, what):
+    """Row slices of ``n`` rows (whole runs of ``unit``) whose programs
+    (``compile_rows(slice)``) fit the instruction buffer."""
+    from golden.compiler import CompileError
     try:
-        compile_model(model, cfg, x, dense=dense, pool=pool)
+        program = compile_rows(slice(0, n))
         return [slice(0, n)]
     except CompileError as e:
-        if "instruction buffer" not in str(e) or n == pool:
+        if "instruction buffer" not in str(e) or n == unit:
             raise
-    one = len(compile_model(model, cfg, x[:pool], dense=dense, pool=pool).words)
-    two = len(compile_model(model, cfg, x[:2 * pool], dense=dense, pool=pool).words)
+    one = compile_rows(slice(0, unit))
+    two = len(compile_rows(slice(0, 2 * unit)).words)
+    ib = one.cfg.ib_depth
+    one = len(one.words)
     per = max(1, two - one)
-    size = max(1, (cfg.ib_depth - (one - per)) // per)
-    if size < 1 or one > cfg.ib_depth:
-        raise CompileError(f"one input vector needs {one} instructions, the instruction buffer "
-                           f"holds {cfg.ib_depth} (parameter ib_bytes)")
-    size *= pool
+    size = max(1, (ib - (one - per)) // per)
+    if one > ib:
+        raise CompileError(f"one {what} needs {one} instructions, the instruction buffer "
+                           f"holds {ib} (parameter ib_bytes)")
+    size *= unit
     # (the reuse strategy may change with the batch: shrink until every batch fits)
-    while size > pool:
+    while size > unit:
         try:
             for k in range(0, n, size):
-                compile_model(model, cfg, x[k:k + size], dense=dense, pool=pool)
+                program = compile_rows(slice(k, min(n, k + size)))
             break
         except CompileError as e:
             if "instruction buffer" not in str(e):
                 raise
-            size = max(pool, (size // 2) // pool * pool)
+            size = max(unit, (size // 2) // unit * unit)
+    del program
     return [slice(k, min(n, k + size)) for k in range(0, n, size)]
 
 
@@ -96,25 +113,47 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
     under its reuse strategy and output blocks (``result["parts"]``,
     ``result["tilings"]``), so sparse and dense compare under one tiling."""
     from golden.compiler import compile_model
-    from golden.contract.layout import MemoryImage, decode_vector
     from golden.twins.infer import infer
+
+    x = np.asarray(x)
+    reference = infer(model, x, pool=pool)
+    if like is None:
+        parts = batches(model, x, cfg, dense, pool)  # a model that cannot compile fails here
+    else:
+        parts = [slice(a, b) for a, b in like["parts"]]
+
+    def compile_part(b, part):
+        tilings = _like_tilings(like, b)
+        return compile_model(model, cfg, x[part], dense=dense, pool=pool, tilings=tilings)
+
+    return _run_programs(cfg, parts, compile_part,
+                         lambda part: reference[part.start // pool:part.stop // pool],
+                         dense=dense, sim=sim, waves=waves, memory=memory, workdir=workdir,
+                         seed=seed, max_cycles=max_cycles, quiet=quiet, runner=runner)
+
+
+def _like_tilings(like, b):
+    from golden.compiler.tiling import Tiling
+    if like is None:
+        return None
+    return [Tiling.from_dict(t) for t in like["tilings"][b]]
+
+
+def _run_programs(cfg, parts, compile_part, expected, *, dense, sim, waves, memory, workdir,
+                  seed, max_cycles, quiet, runner):
+    """Compile each batch (``compile_part(b, slice)``), run it on the golden machine
+    (which must give ``expected(slice)``) and on the RTL, one build for all;
+    compare every activation in memory; sum the counters."""
+    from golden.contract.layout import MemoryImage, decode_vector
+    from golden.perf import perfmodel
     from golden.twins.machine import run_program
 
     sim = sim or default_sim()
-    x = np.asarray(x)
-    reference = infer(model, x, pool=pool)
     mem = {"latency": 4, "interval": 1, "p_stall": 0.0, "seed": seed, **(memory or {})}
     if workdir is None:
         tag = f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}-{sim}"
         workdir = build_root() / "run" / tag
     workdir = Path(workdir).resolve()
-    if like is None:
-        parts = batches(model, x, cfg, dense, pool)  # a model that cannot compile fails here
-        part_tilings = [None] * len(parts)
-    else:
-        from golden.compiler.tiling import Tiling
-        parts = [slice(a, b) for a, b in like["parts"]]
-        part_tilings = [[Tiling.from_dict(t) for t in ts] for ts in like["tilings"]]
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     ports = _generate(cfg, workdir)
@@ -122,18 +161,18 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
 
     totals = {k: 0 for k in ("cycles", "compute_cycles", "stall_cycles", "steps",
                              "dual_issues", "mem_reads", "mem_writes")}
-    ideal = golden_steps = instructions = tb_cycles = 0
+    ideal = golden_steps = instructions = tb_cycles = model_cycles = 0
     sim_seconds = loop_seconds = 0.0
     mismatch, outputs, golden_outs, layers, tilings, compiled = None, [], [], None, [], []
+    per_layer = {}
     for b, part in enumerate(parts):
-        xb = x[part]
-        program = compile_model(model, cfg, xb, dense=dense, pool=pool, tilings=part_tilings[b])
+        program = compile_part(b, part)
         tilings.append([t.as_dict() for t in program.tilings])
         compiled.append(program)
         golden_out, machine = run_program(program)
-        if not np.array_equal(golden_out, reference[part.start // pool:part.stop // pool]):
-            raise AssertionError("internal error: the golden machine differs from "
-                                 "golden.twins.infer")
+        if not np.array_equal(golden_out, expected(part)):
+            raise AssertionError("internal error: the golden machine differs from the "
+                                 "golden inference")
         job = {
             "image": {str(a): str(w) for a, w in program.image.items()},
             "prog_addr": program.prog_addr, "prog_len": len(program.words), "ports": ports,
@@ -173,7 +212,7 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
                     mismatch = (f"layer {names[li]!r}, vector {part.start + v}, output {k}: "
                                 f"RTL {int(got[k])}, golden {int(want[k])} "
                                 f"({bad.size} outputs differ)")
-        outputs.append(np.stack([decode_vector(rtl_mem, lay, cfg) for lay in program.outputs]))
+        outputs.append(program.read_outputs(rtl_mem))
         golden_outs.append(golden_out)
         for k in totals:
             totals[k] += res["counters"][k]
@@ -183,15 +222,26 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
         tb_cycles += res["tb_cycles"]
         loop_seconds += res["loop_seconds"]
         layers = program.layers
+        if mem["p_stall"] == 0 and mem["interval"] == 1:
+            pred = perfmodel.predict(program, mem)
+            model_cycles += pred["cycles"]
+            for name, c in perfmodel.layer_cycles(program, pred).items():
+                per_layer[name] = per_layer.get(name, 0) + c
     return {
         "bit_exact": mismatch is None, "mismatch": mismatch, **totals,
         "ideal_cycles": ideal, "golden_steps": golden_steps, "instructions": instructions,
-        "batches": len(parts), "dense": dense, "config": cfg.as_dict(), "memory": mem,
+        "batches": len(parts), "programs": len(parts), "dense": dense,
+        "config": cfg.as_dict(), "memory": mem,
         "sim": sim, "sim_seconds": round(sim_seconds, 3),
         "generate_seconds": round(gen_seconds, 3),
         # simulated clock cycles per second of the clocked loop (no build, no start-up)
         "sim_cycles_per_second": round(tb_cycles / max(loop_seconds, 1e-9), 1),
         "loop_seconds": round(loop_seconds, 3),
+        # per layer the cycles the performance model attributes to it (the span from
+        # the previous layer's end to its own), summed over the programs; only
+        # without memory stalls, and only meaningful while model_cycles == cycles
+        "model_cycles": model_cycles if per_layer else None,
+        "layer_cycles": per_layer or None,
         "layers": layers, "workdir": str(workdir),
         "parts": [[p.start, p.stop] for p in parts], "tilings": tilings,
         "compiled": compiled,     # the Programs run, batch by batch (not in --json)
@@ -200,12 +250,56 @@ def run_model(model, x, cfg, *, dense=False, sim=None, waves=False, memory=None,
     }
 
 
-def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=None,
-            workdir=None, **kwargs):
-    """A LeNet-style model with conv layers (``golden.twins.conv.infer_cnn``): every conv
-    layer runs as FC programs over patches, every FC program on the same build.
-    Returns :func:`run_model`'s keys, counters summed over the programs, and
-    ``bit_exact`` also against the golden ``infer_cnn``."""
+def cnn_batches(model, x, cfg, shape, pool="max", pool_size=2, dense=False):
+    """Split the images into batches whose one-program CNNs
+    (:func:`golden.compiler.compile_cnn`) fit the instruction buffer."""
+    from golden.compiler import compile_cnn
+    return _batches(x.shape[0], lambda rows: compile_cnn(model, cfg, x[rows], shape, pool=pool,
+                                                         pool_size=pool_size, dense=dense),
+                    1, "image")
+
+
+def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, like=None,
+            **kwargs):
+    """A LeNet-style CNN as one program per batch of images
+    (:func:`golden.compiler.compile_cnn`: the accelerator reads its patches from
+    memory; the host writes the images and reads the outputs, nothing between
+    layers), checked against the golden ``infer_cnn``.  Returns :func:`run_model`'s
+    keys, ``programs`` the programs run (one per batch that fits the instruction
+    buffer) and ``layer_cycles``.  ``like``: an earlier result on the same images
+    (the sparse run): its batches and each stage's tiling."""
+    from golden.compiler import compile_cnn
+    from golden.twins.conv import infer_cnn
+
+    x = np.asarray(x)
+    reference = infer_cnn(model, x, shape, pool=pool, pool_size=pool_size)
+    if like is None:
+        parts = cnn_batches(model, x, cfg, shape, pool, pool_size, dense)
+    else:
+        parts = [slice(a, b) for a, b in like["parts"]]
+
+    def compile_part(b, part):
+        return compile_cnn(model, cfg, x[part], shape, pool=pool, pool_size=pool_size,
+                           dense=dense, tilings=_like_tilings(like, b))
+
+    res = _run_programs(cfg, parts, compile_part, lambda part: reference[part], dense=dense,
+                        sim=kwargs.pop("sim", None), waves=kwargs.pop("waves", False),
+                        memory=kwargs.pop("memory", None), workdir=kwargs.pop("workdir", None),
+                        seed=kwargs.pop("seed", 1), max_cycles=kwargs.pop("max_cycles", None),
+                        quiet=kwargs.pop("quiet", True), runner=kwargs.pop("runner", None))
+    if kwargs:
+        raise TypeError(f"run_cnn got unexpected arguments {sorted(kwargs)}")
+    res["route"] = "on-chip"
+    return res
+
+
+def run_cnn_im2col(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=None,
+                   workdir=None, **kwargs):
+    """The host-im2col route, for comparison: every conv layer runs as FC programs
+    over patches the host gathers (``golden.twins.conv.infer_cnn`` with the
+    accelerator as its FC runner), every program on the same build.  Returns
+    :func:`run_model`'s keys, counters summed over the programs, and ``bit_exact``
+    also against the golden ``infer_cnn``."""
     from golden.twins.conv import infer_cnn
     sim = sim or default_sim()
     if workdir is None:
@@ -218,7 +312,7 @@ def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=N
         res = run_model(fc_model, vectors, cfg, dense=dense, sim=sim, workdir=workdir,
                         runner=state["runner"], pool=pool, **kwargs)
         state["runner"] = res["runner"]
-        state["programs"] += 1
+        state["programs"] += res["programs"]
         if not res["bit_exact"] and state["mismatch"] is None:
             state["mismatch"] = f"program {state['programs']}: {res['mismatch']}"
         for k in sums:
@@ -237,7 +331,7 @@ def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, sim=N
             "golden_outputs": want, "programs": state["programs"], "dense": dense,
             "config": cfg.as_dict(), "sim": sim, "memory": last["memory"],
             "sim_cycles_per_second": last["sim_cycles_per_second"], "workdir": str(workdir),
-            "runner": state["runner"]}
+            "runner": state["runner"], "route": "im2col"}
 
 
 def main(argv=None):
@@ -272,8 +366,13 @@ def main(argv=None):
                    help="for models with conv layers: each input row is a (C, H, W) image")
     p.add_argument("--pool", choices=["max", "avg"], default="max",
                    help="pooling after each conv layer, on the accelerator (max: in the "
-                        "PEFU; avg: as a conv layer for 2x2/4x4, else on the host; default max)")
+                        "PEFU; avg: as a conv layer, for 2x2/4x4 windows; default max)")
     p.add_argument("--pool-size", type=int, default=2, help="pooling window (default 2)")
+    p.add_argument("--cnn-route", choices=["on-chip", "im2col"], default="on-chip",
+                   help="on-chip (default): one program per batch of images, the "
+                        "accelerator gathers each conv patch from memory; im2col: the "
+                        "host gathers the patches between layers, a program per layer "
+                        "(the old route, for comparison)")
     args = p.parse_args(argv)
     prog = "python -m tb.run"
 
@@ -302,9 +401,10 @@ def main(argv=None):
                                  f"input's row length), not {args.input_shape!r}")
             if args.pool_size < 1:
                 raise UsageError(f"--pool-size must be at least 1, not {args.pool_size}")
-            res = run_cnn(model, x, cfg, shape, pool=args.pool, pool_size=args.pool_size,
-                          dense=args.dense, sim=args.sim, waves=args.waves, memory=memory,
-                          seed=args.seed)
+            run = run_cnn if args.cnn_route == "on-chip" else run_cnn_im2col
+            res = run(model, x, cfg, shape, pool=args.pool, pool_size=args.pool_size,
+                      dense=args.dense, sim=args.sim, waves=args.waves, memory=memory,
+                      seed=args.seed)
         else:
             res = run_model(model, x, cfg, dense=args.dense, sim=args.sim, waves=args.waves,
                             memory=memory, seed=args.seed)
@@ -316,8 +416,13 @@ def main(argv=None):
                                                  "compiled")})
         mode = "dense" if args.dense else "sparse"
         print(f"{mode}: {res['cycles']} cycles, compute {res['compute_cycles']}, ideal "
-              f"{res['ideal_cycles']}, stalls {res['stall_cycles']}; "
-              f"{res['sim_cycles_per_second']:.0f} simulated cycles/s")
+              f"{res['ideal_cycles']}, stalls {res['stall_cycles']}; {res['programs']} "
+              f"program(s); {res['sim_cycles_per_second']:.0f} simulated cycles/s")
+        if res.get("layer_cycles"):
+            print("  cycles per layer (performance model, "
+                  f"{'equal to' if res['model_cycles'] == res['cycles'] else 'NOT equal to'} "
+                  f"the RTL's total): " + ", ".join(f"{k} {v}"
+                                                    for k, v in res["layer_cycles"].items()))
         if not res["bit_exact"]:
             print(f"MISMATCH: {res['mismatch']}", file=sys.stderr)
             return 1

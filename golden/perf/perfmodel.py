@@ -33,7 +33,8 @@ import numpy as np
 from golden.contract.isa import UNIT, Op, Target, accesses, conflict, decode, vectors
 from golden.twins.machine import Machine
 
-__all__ = ["Timing", "TIMING", "work", "predict", "packer_cycles", "store_cycles"]
+__all__ = ["Timing", "TIMING", "work", "predict", "layer_cycles", "packer_cycles",
+           "store_cycles"]
 
 UNITS = ("load", "store", "compute")
 
@@ -201,6 +202,25 @@ def work(program):
         out.append(m._cur)
         if op == Op.END:
             break
+    return out
+
+
+def layer_cycles(program, prediction):
+    """Per layer of ``program`` (its ``layers``' names, read off each instruction's
+    comment) the cycles of :func:`predict`'s timeline from the end of the layer
+    before (0 for the first) to the end of its own last instruction: the layers'
+    cycles add up to the program's, less the END."""
+    names = [layer["name"] for layer in program.layers]
+    ends = {}
+    for e in prediction["timeline"]:
+        head = (program.comments[e["index"]] or "").split(":", 1)[0].strip()
+        if head in names:
+            ends[head] = max(ends.get(head, 0), int(round(e["end"])))
+    out, prev = {}, 0
+    for name in names:
+        if name in ends:
+            out[name] = max(0, ends[name] - prev)
+            prev = max(prev, ends[name])
     return out
 
 

@@ -292,11 +292,22 @@ def test_tb_run_cli_runs_a_cnn_on_verilog(tmp_path):
     assert proc.returncode == 2 and "--input-shape C,H,W" in proc.stderr
     proc = subprocess.run(base + ["--input-shape", "1,5,5"], capture_output=True, text=True)
     assert proc.returncode == 2 and "C*H*W = 36" in proc.stderr
+    # A 3x3 patch of one-window records is 9 windows: NBin halves of 8 are too small.
+    proc = subprocess.run(base + ["--input-shape", "1,6,6"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "parameter nbin_bytes" in proc.stderr, proc.stderr
     env = {**__import__("os").environ, "SPARSEGEN_BUILD": str(tmp_path / "b")}
-    proc = subprocess.run(base + ["--input-shape", "1,6,6", "--json", str(tmp_path / "r.json"),
-                                  "--output", str(tmp_path / "y.npy")],
-                          capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    report = json.loads((tmp_path / "r.json").read_text())
-    assert report["bit_exact"] and report["programs"] == 2 and report["cycles"] > 0
-    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), infer_cnn(model, x, (1, 6, 6)))
+    base += ["--input-shape", "1,6,6", "--nbin-bytes", "2048", "--nibin-bytes", "128"]
+    for route, programs in (("on-chip", 1), ("im2col", 2)):
+        proc = subprocess.run(base + ["--json", str(tmp_path / "r.json"), "--cnn-route", route,
+                                      "--output", str(tmp_path / "y.npy")],
+                              capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["bit_exact"] and report["cycles"] > 0, route
+        assert report["programs"] == programs and report["route"] == route
+        np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
+                                      infer_cnn(model, x, (1, 6, 6)))
+        if route == "on-chip":     # the model, exact, gives each layer its cycles
+            assert report["model_cycles"] == report["cycles"]
+            assert list(report["layer_cycles"]) == ["conv1", "fc"]
+            assert sum(report["layer_cycles"].values()) <= report["cycles"]
