@@ -2,7 +2,9 @@
 program (:mod:`golden.contract.isa`), a memory image (:mod:`golden.contract.layout`) and a
 listing out.
 
-``python -m golden.compile MODEL --tn N --tm M -o DIR [--input X.npy] [--dense]``
+``python -m golden.compile MODEL --tn N --tm M -o DIR [--input X.npy] [--dense]
+[--input-shape C,H,W [--pool max|avg] [--pool-size K]]`` (a model with conv
+layers compiles whole into one program: :func:`compile_cnn`, :mod:`.cnn`)
 
 Four stages, each its own module and testable alone: **plan** each layer
 (:mod:`.plan`, a :class:`LayerPlan`), **place** the data (:mod:`.place`), **emit**
@@ -209,15 +211,42 @@ def main(argv=None):
     p.add_argument("--report", action="store_true",
                    help="print per layer the off-chip words of input-, output- and "
                         "synapse-reuse and the strategy chosen (also in program.json)")
+    p.add_argument("--input-shape", metavar="C,H,W",
+                   help="a model with conv layers: each input row is a (C, H, W) image; the "
+                        "whole CNN compiles into one program (compile_cnn)")
+    p.add_argument("--pool", choices=["max", "avg"], default="max",
+                   help="CNN: pooling after each conv layer (default max)")
+    p.add_argument("--pool-size", type=int, default=2, help="CNN: pooling window (default 2)")
     args = p.parse_args(argv)
 
     def body():
+        from golden.cli import UsageError
         cfg = config_from_args(args)
         out = output_dir(args.output, "-o/--output")
         model = load(args.model)
-        n_in = decompress(model)[0]["weight"].shape[1]
+        conv = any(layer.kind == "conv" for layer in model.layers)
+        if conv:
+            if not args.input_shape:
+                raise UsageError("the model has conv layers: give --input-shape C,H,W")
+            try:
+                shape = tuple(int(v) for v in args.input_shape.split(","))
+            except ValueError:
+                shape = ()
+            if len(shape) != 3 or min(shape) < 1:
+                raise UsageError(f"--input-shape must be C,H,W (three positive integers), "
+                                 f"not {args.input_shape!r}")
+            n_in = int(np.prod(shape))
+        else:
+            n_in = decompress(model)[0]["weight"].shape[1]
         x = read_inputs(args.input) if args.input else np.zeros((1, n_in), np.int16)
-        program = compile_model(model, cfg, x, dense=args.dense)
+        if conv and x.shape[1] != n_in:
+            raise UsageError(f"--input rows hold {x.shape[1]} values, --input-shape "
+                             f"{args.input_shape} needs C*H*W = {n_in}")
+        if conv:
+            program = compile_cnn(model, cfg, x, shape, pool=args.pool,
+                                  pool_size=args.pool_size, dense=args.dense)
+        else:
+            program = compile_model(model, cfg, x, dense=args.dense)
         addrs = np.array(sorted(program.image), dtype=np.int64)
         import io
         buf = io.BytesIO()

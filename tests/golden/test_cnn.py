@@ -218,3 +218,32 @@ def test_cnn_program_on_rtl_bit_exact_cycle_exact(case):
     fetch = len(program.words) * cfg.words["instruction"]
     moved = counters["mem_reads"] - fetch + counters["mem_writes"]
     assert moved == sum(t.words for t in program.tilings), replay
+
+
+def test_compile_cli_compiles_a_cnn_into_one_program(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from golden.contract.model import save
+    rng = np.random.default_rng(21)
+    model = _cnn(rng, 2, [(4, 3, 1, 1)], [(3, 4 * 3 * 3)])
+    save(model, tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", _images(rng, 2, 2, 6, 6))
+    base = [sys.executable, "-m", "golden.compile", tmp_path / "m.npz", "--tn", "2", "--tm",
+            "2", "--input", tmp_path / "x.npy", "-o", tmp_path / "o", "--nbin-bytes", "2048",
+            "--nibin-bytes", "128"]
+    proc = subprocess.run(base, capture_output=True, text=True)
+    assert proc.returncode == 2 and "give --input-shape C,H,W" in proc.stderr
+    proc = subprocess.run(base + ["--input-shape", "2,6,5"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "C*H*W = 60" in proc.stderr
+    proc = subprocess.run(base + ["--input-shape", "2,6,6", "--report"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "o" / "program.json").read_text())
+    assert summary["ops"]["END"] == 1
+    conv, fc = summary["layers"]
+    assert (conv["kind"], conv["input_map"], conv["output_map"], conv["patches"]) == \
+        ("conv", [2, 6, 6], [4, 3, 3], 2 * 36)
+    assert fc["kind"] == "fc" and "conv1" in proc.stdout
+    assert "segments=3" in (tmp_path / "o" / "program.lst").read_text()
