@@ -15,6 +15,8 @@ JOBS ?= auto
 DEMO_TN ?= $(if $(filter command line,$(origin TN)),$(TN),4)
 DEMO_TM ?= $(if $(filter command line,$(origin TM)),$(TM),4)
 IMAGES ?= 20
+# make demo MODEL=cnn: the digits CNN (one program per batch of images) instead of the MLP.
+MODEL ?= mlp
 # make bench QUICK=1: the reduced benchmark set; FULL=1: also AlexNet fc8 at full size on the RTL.
 QUICK ?=
 FULL ?=
@@ -41,7 +43,7 @@ export SIM
 
 help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
-	@echo "  make demo takes TN, TM (default 4 each) and IMAGES=$(IMAGES); demo and bench take ENERGY_TABLE=FILE;"
+	@echo "  make demo takes TN, TM (default 4 each), IMAGES=$(IMAGES) and MODEL=mlp|cnn; demo and bench take ENERGY_TABLE=FILE;"
 	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N SCHEDULER=tcp://HOST:PORT;"
 	@echo "  make bitstream takes BOARD=$(BOARD), TN, TM, WINDOW_K, MHZ (the board's unless given), NEXTPNR_OPTS; make board-sim takes PORT=$(PORT) and SIM)"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -114,8 +116,8 @@ bitstream: install ## board top (accelerator + RAM + UART host link) for BOARD=u
 board-sim: install ## the board top in simulation behind TCP PORT (5555): then python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:PORT
 	$(PY) -m boards.sim --port $(PORT) --sim $(SIM)
 
-demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20)
-	$(PY) -m tb.demo -o build/demo --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
+demo: install ## the main job: digits MLP trained, compressed, run on the Verilog (TN=4 TM=4 IMAGES=20; MODEL=cnn: the digits CNN, one program per batch, in build/demo-cnn)
+	$(PY) -m tb.demo -o build/demo$(if $(filter cnn,$(MODEL)),-cnn) --model $(MODEL) --tn $(DEMO_TN) --tm $(DEMO_TM) --images $(IMAGES) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))
 
 bench: install ## cycles vs ideal, sparse vs dense, model vs RTL (FC and conv layers), thesis table 5.2: build/bench/report.md, bench.json, PNGs (QUICK=1: ~1.5 min; FULL=1: AlexNet fc8 at full size, Tn=Tm=16, on Verilator, ~40 min more the first time)
 	$(PY) -m tb.bench -o build/bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(filter-out 0,$(FULL)),--full) $(if $(ENERGY_TABLE),--energy-table $(ENERGY_TABLE))

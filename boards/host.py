@@ -1,5 +1,6 @@
 """Run a model on the board from the host:
-``python -m boards.host MODEL --input X.npy --port /dev/ttyUSB1``.
+``python -m boards.host MODEL --input X.npy --port /dev/ttyUSB1``
+(a model with conv layers: ``--input-shape C,H,W``, one program per batch of images).
 
 Asks the board for its configuration (PING → INFO), compiles ``MODEL`` (a
 compressed model, ``python -m golden.compress``) for it with the int16 inputs of
@@ -153,24 +154,39 @@ def _runs(image):
     return out
 
 
-def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=None):
+def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=None,
+                 shape=None, pool="max", pool_size=2):
     """Compile ``model`` for the board, run every input vector, return a result dict
     (``outputs``, ``golden_outputs``, ``bit_exact``, ``mismatch``, ``counters``,
-    ``words_written``, ``seconds``)."""
+    ``words_written``, ``seconds``, ``programs``).  A model with conv layers takes
+    ``shape`` (the images' ``(C, H, W)``; ``pool``, ``pool_size``): each batch of
+    images is one program (:func:`golden.compiler.compile_cnn`) — the images go
+    in, the outputs come out, nothing in between."""
     from tqdm import tqdm
 
-    from golden.compiler import compile_model
-    from golden.contract.layout import MemoryImage, decode_vector
+    from golden.compiler import compile_cnn, compile_model
+    from golden.contract.layout import MemoryImage
     from golden.twins.machine import run_program
-    from tb.run import batches
+    from tb.run import batches, cnn_batches
     quiet = progress is None
     progress = progress or (lambda msg: None)
     cfg = board.cfg or board.ping()
     x = np.asarray(x)
     t0 = time.monotonic()
     outs, golden, counters, written = [], [], {k: 0 for k in COUNTERS}, 0
-    for part in batches(model, x, cfg, dense):
-        program = compile_model(model, cfg, x[part], dense=dense)
+    if shape is None:
+        parts = batches(model, x, cfg, dense)
+
+        def compile_part(part):
+            return compile_model(model, cfg, x[part], dense=dense)
+    else:
+        parts = cnn_batches(model, x, cfg, shape, pool, pool_size, dense)
+
+        def compile_part(part):
+            return compile_cnn(model, cfg, x[part], shape, pool=pool, pool_size=pool_size,
+                               dense=dense)
+    for part in parts:
+        program = compile_part(part)
         top = max(program.image) + 1
         if top > board.mem_words:
             raise LinkError(f"the program and data need {top} words; the board has "
@@ -195,7 +211,7 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
                             (lay.val_addr, lay.windows(cfg) * cfg.words["nbin"])):
                 if n:
                     mem.write(base, board.read(base, n))
-        outs.append(np.stack([decode_vector(mem, lay, cfg) for lay in program.outputs]))
+        outs.append(program.read_outputs(mem))
         golden.append(want)
     got, want = np.concatenate(outs), np.concatenate(golden)
     bad = np.argwhere(got != want)
@@ -207,7 +223,8 @@ def run_on_board(board, model, x, *, dense=False, progress=None, run_timeout=Non
     return {"outputs": got, "golden_outputs": want, "bit_exact": mismatch is None,
             "mismatch": mismatch, "counters": counters, "words_written": written,
             "seconds": round(time.monotonic() - t0, 3), "config": cfg.as_dict(),
-            "mem_words": board.mem_words, "link_errors": list(board.errors)}
+            "mem_words": board.mem_words, "link_errors": list(board.errors),
+            "programs": len(parts)}
 
 
 def main(argv=None):
@@ -233,6 +250,12 @@ def main(argv=None):
                    help="seconds to wait for a reply before sending again (default 10)")
     p.add_argument("--run-timeout", type=float, default=600.0,
                    help="seconds to wait for a run to finish (default 600)")
+    p.add_argument("--input-shape", metavar="C,H,W",
+                   help="a model with conv layers: each input row is a (C, H, W) image; "
+                        "one program per batch of images, nothing between layers")
+    p.add_argument("--pool", choices=["max", "avg"], default="max",
+                   help="CNN: pooling after each conv layer (default max)")
+    p.add_argument("--pool-size", type=int, default=2, help="CNN: pooling window (default 2)")
     p.add_argument("-o", "--output", help="write the board's outputs here (.npy)")
     p.add_argument("--json", help="write the report here (JSON)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -257,6 +280,17 @@ def main(argv=None):
         output_file(args.json, "--json")
         model = load(args.model)
         x = read_inputs(args.input)
+        shape = None
+        if any(layer.kind == "conv" for layer in model.layers):
+            if not args.input_shape:
+                raise UsageError("the model has conv layers: give --input-shape C,H,W")
+            try:
+                shape = tuple(int(v) for v in args.input_shape.split(","))
+            except ValueError:
+                shape = ()
+            if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != x.shape[1]:
+                raise UsageError(f"--input-shape must be C,H,W with C*H*W = {x.shape[1]} (the "
+                                 f"input's row length), not {args.input_shape!r}")
         url = f"socket://127.0.0.1:{args.port}" if args.port.isdigit() else args.port
         try:
             port = serial.serial_for_url(url, baudrate=args.baud, timeout=0.05)
@@ -268,11 +302,13 @@ def main(argv=None):
             say(f"board: Tn={cfg.tn} Tm={cfg.tm}, {board.mem_words} words of "
                 f"{cfg.mem_width} bits")
             res = run_on_board(board, model, x, dense=args.dense, progress=say,
-                               run_timeout=args.run_timeout)
+                               run_timeout=args.run_timeout, shape=shape, pool=args.pool,
+                               pool_size=args.pool_size)
         finally:
             port.close()
         c = res["counters"]
-        print(f"{prog}: {len(x)} vector(s), {res['words_written']} words written, "
+        print(f"{prog}: {len(x)} vector(s) in {res['programs']} program(s), "
+              f"{res['words_written']} words written, "
               f"{c['cycles']} accelerator cycles ({c['compute_cycles']} computing), "
               f"{res['seconds']:.1f} s on the link; link errors retried: "
               f"{len(res['link_errors'])}")

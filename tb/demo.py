@@ -1,6 +1,8 @@
 """``make demo``: the whole story on a network that really learned something.
 
-``python -m tb.demo [-o build/demo] [--tn 4 --tm 4] [--images 20]``
+``python -m tb.demo [-o build/demo] [--tn 4 --tm 4] [--images 20] [--model mlp|cnn]``
+
+(``--model cnn``, ``make demo MODEL=cnn``: the digits CNN instead, :func:`run_cnn_demo`.)
 
 1. trains an MLP (64-128-64-10) on scikit-learn's bundled digits (seeded);
 2. coarse-grained pruning with masked retraining, local quantization, Huffman:
@@ -38,7 +40,7 @@ from golden.cli import (
     run_main,
 )
 
-__all__ = ["run_demo", "demo_config", "main"]
+__all__ = ["run_demo", "demo_config", "run_cnn_demo", "cnn_demo_config", "main"]
 
 
 def demo_config(tn, tm):
@@ -273,6 +275,137 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
     return report
 
 
+def cnn_demo_config(tn, tm):
+    """The CNN demo's configuration: :func:`demo_config` with the thesis' NBin,
+    NIBin and SIB (8 KB, 1 KB, 1 KB): NBin halves hold a 3x3 patch of pixel records
+    (nine windows; the small test buffers hold eight), and a SIB half all of conv2's
+    shared bitmaps (its weights load once, not once per patch)."""
+    from golden.contract.config import small_config
+    return small_config(tn, tm, ib_bytes=32 * 1024, nbout_bytes=8 * 1024,
+                        nbin_bytes=8 * 1024, nibin_bytes=1024, sib_bytes=1024)
+
+
+def run_cnn_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, log=print):
+    """``make demo MODEL=cnn``: the digits CNN (conv 3x3 8 → max-pool 2 → conv 3x3 16
+    → max-pool 2 → FC 10) trained and compressed, run on the generated Verilog as
+    one program per batch of images (the accelerator gathers its patches from
+    memory), beside the host-im2col route, sparse and dense; returns the report
+    dict (also ``report.json``/``report.md`` in ``out``).
+
+    The dense baseline runs on the im2col route: its patches hold exactly
+    ``C·kh·kw`` values, where the on-chip route's pixel records pad each pixel's
+    channels to whole NSM windows (which costs a dense accelerator every padded
+    position, and the sparse one a window visit per record)."""
+    from tqdm import tqdm
+
+    from golden.contract.model import load
+    from golden.data.digits import load_data
+    from golden.data.digits import run as digits_run
+    from golden.twins.conv import infer_cnn
+    from golden.twins.infer import quantize_input
+    from tb.run import run_cnn, run_cnn_im2col
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs_of = [("sparse", "on-chip"), ("sparse", "im2col"), ("dense", "im2col")]
+    steps = ["train + compress (digits CNN)"] + [f"RTL, {m}, {r}" for m, r in runs_of]
+    bar = tqdm(steps, desc="demo cnn", unit="step", file=sys.stderr)
+    t_start = time.perf_counter()
+    bar.set_postfix_str(steps[0])
+    digits = digits_run(out / "digits", epochs=epochs, seed=seed, with_cnn=True,
+                        log=lambda s: bar.write(f"  {s}"))
+    bar.update()
+    model = load(out / "digits" / "cnn.npz")
+    _, xte, _, yte = load_data(seed)
+    x = quantize_input(xte[:images], 8)
+    labels = yte[:images]
+    shape = (1, 8, 8)
+    cfg = cnn_demo_config(tn, tm)
+    golden_sub = infer_cnn(model, x, shape)
+    runs = {}
+    for mode, route in runs_of:
+        bar.set_postfix_str(f"RTL {mode} ({route}): {images} images")
+        run = run_cnn if route == "on-chip" else run_cnn_im2col
+        r = runs[mode, route] = run(model, x, cfg, shape, dense=mode == "dense",
+                                    workdir=out / f"rtl_{mode}")
+        bar.write(f"  RTL {mode}, {route}: "
+                  f"{'bit-exact' if r['bit_exact'] else 'MISMATCH ' + str(r['mismatch'])}, "
+                  f"{r['cycles']} cycles (compute {r['compute_cycles']}), "
+                  f"{r['programs']} program(s)")
+        bar.update()
+    bar.close()
+    on, im, de = runs["sparse", "on-chip"], runs["sparse", "im2col"], runs["dense", "im2col"]
+    cnn = digits["cnn"]
+    comp = cnn["compression"]["total"]
+
+    def moved(r):
+        return r["mem_reads"] + r["mem_writes"]
+
+    report = {
+        "model": "cnn", "tn": tn, "tm": tm, "images": int(images), "seed": seed,
+        "bit_exact": bool(all(r["bit_exact"] and np.array_equal(r["outputs"], golden_sub)
+                              for r in runs.values())),
+        "accuracy_float": cnn["accuracy_float"], "accuracy_pruned": cnn["accuracy_pruned"],
+        "accuracy_quantized": cnn["accuracy_quantized"], "accuracy_fixed": cnn["accuracy_fixed"],
+        "accuracy_fixed_subset": float((golden_sub.argmax(axis=1) == labels).mean()),
+        "accuracy_rtl": float((on["outputs"].argmax(axis=1) == labels).mean()),
+        "compression_ratio": comp["r_c"], "baseline_compression_ratio": comp["baseline"]["r_c"],
+        "sparsity": comp["sparsity"],
+        "cycles_sparse": on["cycles"], "compute_cycles_sparse": on["compute_cycles"],
+        "ideal_cycles_sparse": on["ideal_cycles"], "programs_sparse": on["programs"],
+        "layer_cycles_sparse": on["layer_cycles"], "model_cycles_sparse": on["model_cycles"],
+        "cycles_sparse_im2col": im["cycles"], "programs_sparse_im2col": im["programs"],
+        "compute_cycles_sparse_im2col": im["compute_cycles"],
+        "cycles_dense": de["cycles"], "compute_cycles_dense": de["compute_cycles"],
+        "ideal_cycles_dense": de["ideal_cycles"], "programs_dense": de["programs"],
+        "speedup": de["cycles"] / max(1, on["cycles"]),
+        "speedup_im2col": de["cycles"] / max(1, im["cycles"]),
+        "words_moved_sparse": moved(on), "words_moved_sparse_im2col": moved(im),
+        "words_moved_dense": moved(de),
+        "wall_seconds": round(time.perf_counter() - t_start, 1),
+        "config": cfg.as_dict(),
+    }
+    atomic_json(out / "report.json", report)
+    layers = ", ".join(f"{k} {v}" for k, v in (on["layer_cycles"] or {}).items())
+    md = [
+        "# sparsegen demo: digits CNN on the generated Verilog", "",
+        f"Configuration: Tn = {tn}, Tm = {tm} ({cfg.window}-position NSM windows; NBin "
+        f"{cfg.nbin_bytes // 1024} KB, instruction buffer {cfg.ib_bytes // 1024} KB), "
+        f"{images} test images, seed {seed}.  *On-chip*: the whole CNN is one program per "
+        f"batch of images (the host writes the images, the accelerator gathers every "
+        f"patch from the maps in memory, the host reads the classes); *im2col*: the old "
+        f"route, the host gathers each conv layer's patches and runs a program per layer.",
+        "", "| | value |", "|---|---:|",
+        "| bit-exact (RTL = golden, every run) | "
+        f"{'yes' if report['bit_exact'] else 'NO'} |",
+        f"| accuracy, float (360 test images) | {report['accuracy_float']:.4f} |",
+        f"| accuracy, pruned + retrained | {report['accuracy_pruned']:.4f} |",
+        f"| accuracy, quantized | {report['accuracy_quantized']:.4f} |",
+        f"| accuracy, fixed-point golden (360 images) | {report['accuracy_fixed']:.4f} |",
+        f"| accuracy, fixed-point golden ({images} images) | "
+        f"{report['accuracy_fixed_subset']:.4f} |",
+        f"| accuracy, RTL ({images} images) | {report['accuracy_rtl']:.4f} |",
+        f"| sparsity | {100 * report['sparsity']:.1f} % |",
+        f"| compression ratio r_c (coarse) | {report['compression_ratio']:.1f}x |",
+        f"| compression ratio r_c (Deep Compression baseline) | "
+        f"{report['baseline_compression_ratio']:.1f}x |",
+        f"| cycles, sparse on-chip ({on['programs']} program(s)) | {on['cycles']} |",
+        f"| cycles per layer, sparse on-chip (performance model = RTL: "
+        f"{'yes' if on['model_cycles'] == on['cycles'] else 'NO'}) | {layers} |",
+        f"| cycles, sparse im2col ({im['programs']} programs) | {im['cycles']} |",
+        f"| cycles, dense im2col ({de['programs']} programs) | {de['cycles']} |",
+        f"| speed-up, dense im2col / sparse on-chip | {report['speedup']:.2f}x |",
+        f"| speed-up, dense / sparse, both im2col | {report['speedup_im2col']:.2f}x |",
+        f"| memory words moved by the accelerator: on-chip / im2col (sparse) | "
+        f"{moved(on)} / {moved(im)} |",
+        f"| wall time | {report['wall_seconds']:.0f} s |", "",
+        "Per-layer compression: digits/cnn_report/report.md.  Programs: rtl_sparse/"
+        "program*.lst.",
+    ]
+    atomic_write(out / "report.md", "\n".join(md) + "\n")
+    return report
+
+
 def main(argv=None):
     from golden.contract.config import DEFAULT_TM, DEFAULT_TN
     p = ArgumentParser(prog="python -m tb.demo", description=__doc__,
@@ -285,6 +418,10 @@ def main(argv=None):
     p.add_argument("--epochs", type=positive_int, default=200, help="MLP training epochs")
     add_seed(p, "seed of the data split, training and compression")
     p.add_argument("--no-area", action="store_true", help="skip the Yosys area table")
+    p.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
+                   help="mlp (default): the digits MLP; cnn: the digits CNN as one program "
+                        "per batch of images, beside the host-im2col route (no area table "
+                        "or energy: see run_cnn_demo)")
     p.add_argument("--energy-table", metavar="FILE",
                    help="JSON energy table replacing entries of the default (45 nm, Horowitz "
                         "ISSCC 2014; see python -m golden.energy --help)")
@@ -297,9 +434,14 @@ def main(argv=None):
         demo_config(args.tn, args.tm)
         output_dir(args.output, "-o/--output")
         load_table(args.energy_table)          # a bad table fails before any work
-        r = run_demo(args.output, tn=args.tn, tm=args.tm, images=args.images,
-                     epochs=args.epochs, seed=args.seed, area=not args.no_area,
-                     energy_table=args.energy_table)
+        if args.model == "cnn":
+            cnn_demo_config(args.tn, args.tm)
+            r = run_cnn_demo(args.output, tn=args.tn, tm=args.tm, images=args.images,
+                             epochs=args.epochs, seed=args.seed)
+        else:
+            r = run_demo(args.output, tn=args.tn, tm=args.tm, images=args.images,
+                         epochs=args.epochs, seed=args.seed, area=not args.no_area,
+                         energy_table=args.energy_table)
         print()
         print(Path(args.output, "report.md").read_text())
         return 0 if r["bit_exact"] else 1

@@ -33,7 +33,7 @@ def _free_port():
 
 
 def _start_board(work):
-    """A simulated board (Icarus) serving two host sessions, in a thread."""
+    """A simulated board (Icarus) serving three host sessions, in a thread."""
     d = BOARD_SIM_DEFAULTS
     cfg = small_config(d["tn"], d["tm"], ib_bytes=d["ib_bytes"])
     port = _free_port()
@@ -42,7 +42,7 @@ def _start_board(work):
     def run():
         try:
             out["result"] = serve(cfg, port=port, workdir=work, mem_words=d["mem_words"],
-                                  divisor=d["divisor"], timeout=d["timeout"], connections=2,
+                                  divisor=d["divisor"], timeout=d["timeout"], connections=3,
                                   sim="icarus", ready=work / "ready")
         except BaseException as e:       # reported by the test that waits
             out["error"] = e
@@ -54,11 +54,13 @@ def _start_board(work):
 
 
 def test_board_over_uart_model(tmp_path):
-    """One simulated board, two sessions: the host tool runs a model, then a raw
-    client sends corrupt and broken-off frames; the board must stay usable."""
+    """One simulated board, three sessions: the host tool runs an MLP, then a CNN
+    (one program per batch of images), then a raw client sends corrupt and
+    broken-off frames; the board must stay usable."""
     board = _start_board(tmp_path / "board")
     try:
         _host_runs_model_bit_exact(board, tmp_path)
+        _host_runs_cnn_bit_exact(board, tmp_path)
         _corrupt_and_broken_off_frames(board)
     finally:
         board["thread"].join(timeout=600)
@@ -86,6 +88,32 @@ def _host_runs_model_bit_exact(board, tmp_path):
     y = np.load(tmp_path / "y.npy")
     np.testing.assert_array_equal(y, infer(model, x))       # independent of the host's check
     assert report["counters"]["cycles"] > 0 and report["counters"]["steps"] > 0
+
+
+def _host_runs_cnn_bit_exact(board, tmp_path):
+    """A small CNN (2x2 kernel, stride 2, padding 1, max pooling, then FC) through
+    the host tool: the images in, the outputs out, the patches gathered on chip."""
+    from golden.compression.pipeline import CompressConfig, compress_network
+    from golden.twins.conv import infer_cnn
+    rng = np.random.default_rng(SEED + 1)
+    layers = [("conv1", rng.normal(size=(3, 1, 2, 2)), rng.normal(size=3) * 0.1,
+               {"stride": 2, "padding": 1}),
+              ("fc", rng.normal(size=(4, 3)) * 0.5, rng.normal(size=4) * 0.1, {})]
+    model, _ = compress_network(layers, CompressConfig(block_fc=(2, 1), block_conv=(1, 1, 1, 1),
+                                                       sparsity_fc=0.3, sparsity_conv=0.3,
+                                                       bits_fc=4, bits_conv=4, steps=1))
+    x = rng.integers(-200, 300, size=(2, 16)).astype(np.int16)
+    save(model, tmp_path / "cnn.npz")
+    np.save(tmp_path / "xc.npy", x)
+    cmd = [sys.executable, "-m", "boards.host", str(tmp_path / "cnn.npz"), "--input",
+           str(tmp_path / "xc.npy"), "--input-shape", "1,4,4", "--port",
+           f"socket://127.0.0.1:{board['port']}", "--json", str(tmp_path / "rc.json"),
+           "-o", str(tmp_path / "yc.npy"), "--reply-timeout", "120"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"seed {SEED + 1}: {proc.stdout}{proc.stderr}"
+    report = json.loads((tmp_path / "rc.json").read_text())
+    assert report["bit_exact"] and 1 <= report["programs"] <= 2
+    np.testing.assert_array_equal(np.load(tmp_path / "yc.npy"), infer_cnn(model, x, (1, 4, 4)))
 
 
 class _Corrupting:

@@ -39,3 +39,20 @@ def test_demo_small(tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert "bit-exact (RTL = golden, sparse and dense) | yes" in text
     assert report == saved
+
+
+def test_demo_cnn_small(tmp_path):
+    """make demo MODEL=cnn at a reduced size: the digits CNN as one program on the
+    Verilog, bit-exact, its RTL accuracy the fixed-point golden's, beside the
+    host-im2col route."""
+    from tb.demo import run_cnn_demo
+    report = run_cnn_demo(tmp_path, tn=4, tm=4, images=2, epochs=60, log=lambda *a: None)
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert report == saved and saved["bit_exact"] is True and saved["model"] == "cnn"
+    assert saved["programs_sparse"] == 1 and saved["programs_sparse_im2col"] > 1
+    assert saved["accuracy_rtl"] == saved["accuracy_fixed_subset"]
+    assert saved["model_cycles_sparse"] == saved["cycles_sparse"]
+    assert list(saved["layer_cycles_sparse"]) == ["conv1", "conv2", "fc"]
+    assert saved["speedup"] == pytest.approx(saved["cycles_dense"] / saved["cycles_sparse"])
+    assert saved["compression_ratio"] > saved["baseline_compression_ratio"]
+    assert "bit-exact (RTL = golden, every run) | yes" in (tmp_path / "report.md").read_text()
