@@ -282,7 +282,7 @@ def cnn_demo_config(tn, tm):
     shared bitmaps (its weights load once, not once per patch)."""
     from golden.contract.config import small_config
     return small_config(tn, tm, ib_bytes=32 * 1024, nbout_bytes=8 * 1024,
-                        nbin_bytes=8 * 1024, nibin_bytes=1024, sib_bytes=1024)
+                        nbin_bytes=16 * 1024, nibin_bytes=2048, sib_bytes=1024)
 
 
 def run_cnn_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, log=print):

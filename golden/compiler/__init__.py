@@ -109,7 +109,7 @@ def tile(plans, model, cfg, inputs, dense, pool, like=None):
     values = [inputs] + list(outs)
     return [plan_reuse(plan, cfg, [vector_words(v, cfg, dense) for v in values[li]],
                        [vector_words(v, cfg, dense) for v in values[li + 1]], dense,
-                       pooled=pool > 1 and li == len(plans) - 1,
+                       pool=pool if li == len(plans) - 1 else 1,
                        like=like[li] if like else None)
             for li, plan in enumerate(plans)]
 

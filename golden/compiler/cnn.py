@@ -235,7 +235,7 @@ def compile_cnn(model, cfg, images, shape, pool="max", pool_size=2, dense=False,
         in_words.append(wi)
         out_words.append(wo_)
     tiles_of = [t for _, t in stages]
-    tilings = [plan_reuse(plan, cfg, in_words[i], out_words[i], dense, pooled=tiles_of[i] > 1,
+    tilings = [plan_reuse(plan, cfg, in_words[i], out_words[i], dense, pool=tiles_of[i],
                           like=tilings[i] if tilings else None)
                for i, plan in enumerate(plans)]
     placement = Placement(data, acts)

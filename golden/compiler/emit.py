@@ -90,9 +90,10 @@ class Emitter:
         return hn
 
     def compute(self, plan, chunk, what, hn, hw, ho, out_row, pool=0, vectors=1,
-                out_stride=0):
+                out_stride=0, tiles=1):
         """A COMPUTE of ``chunk`` on ``vectors`` vectors (``what`` names them) from row 0
-        of NBin half ``hn``, their outputs ``out_stride`` NBout rows apart."""
+        of NBin half ``hn``, their outputs ``out_stride`` NBout rows apart (every
+        ``tiles`` vectors one pool window's, sharing their rows)."""
         self.emit("COMPUTE", f"{plan.name}: {what}, groups {chunk.g0}..{chunk.g1 - 1}",
                   nbin_half=hn, sib_half=hw, sb_half=hw, bias_half=hw, out_half=ho,
                   dense=int(self.dense), slot=plan.slot, shift=plan.shift,
@@ -100,7 +101,7 @@ class Emitter:
                   groups=chunk.g1 - chunk.g0, sib_row=0, sb_base=0, bias_row=0,
                   out_row=out_row, pool=pool, skip=int(plan.skip),
                   vectors=vectors if vectors > 1 else 0,
-                  out_stride=out_stride if vectors > 1 else 0)
+                  out_stride=out_stride if vectors > 1 else 0, tiles=tiles if tiles > 1 else 0)
         self.flush()
 
     def store(self, plan, blk, dst, v, ho, row=0):
@@ -115,13 +116,15 @@ class Emitter:
                          bm_addr=0 if self.dense else dst.bm_addr + w0 * cfg.words["bitmap"],
                          rows=rows, windows=w1 - w0, row=row)
 
-    def layer_synapse(self, li, plan, layout, io, tiling):
+    def layer_synapse(self, li, plan, layout, io, tiling, pool=1):
         """Synapse reuse: per pass of ``tiling.per_pass`` vectors, each chunk's weights
         once (a layer of one chunk: once for every pass), the pass's output blocks
         side by side in one NBout half.  With ``tiling.inputs_resident`` the pass's
         inputs side by side in one NBin half, loaded once, and one COMPUTE per
         chunk runs them all; else each vector's input again per chunk and a
-        COMPUTE per vector."""
+        COMPUTE per vector.  With ``pool`` every ``pool`` consecutive vectors are one
+        pool window's tiles: they share an output block (max-combined) and one
+        STORE."""
         block_rows = tiling.block_windows * self.cfg.groups_per_window
         resident = tiling.inputs_resident
         once = layout.n_chunks == 1
@@ -144,14 +147,16 @@ class Emitter:
                     if resident:
                         self.compute(plan, chunk, f"vectors {batch[0]}..{batch[-1]}", hn, hw,
                                      ho, chunk.g0 - blk[0], vectors=len(batch),
-                                     out_stride=block_rows)
+                                     out_stride=block_rows, tiles=pool)
                         continue
                     for i, v in enumerate(batch):
                         hn = self.load_input(li, plan, io[v][0], v)
                         self.compute(plan, chunk, f"vector {v}", hn, hw, ho,
-                                     i * block_rows + chunk.g0 - blk[0])
+                                     i // pool * block_rows + chunk.g0 - blk[0],
+                                     pool=int(i % pool != 0))
                 for i, v in enumerate(batch):
-                    self.store(plan, blk, io[v][1], v, ho, i * block_rows)
+                    if i % pool == pool - 1:          # a pool window's last tile
+                        self.store(plan, blk, io[v][1], v, ho, i // pool * block_rows)
         self.flush()
 
     def layer(self, li, plan, layout, io, pool, tiling=None):
@@ -166,7 +171,7 @@ class Emitter:
                 "reuse": tiling.as_dict() if tiling else None}
         if tiling is not None and tiling.strategy == "synapse" and (
                 layout.n_chunks > 1 or tiling.inputs_resident):
-            self.layer_synapse(li, plan, layout, io, tiling)
+            self.layer_synapse(li, plan, layout, io, tiling, pool)
             return info
         pooled = pool > 1
         resident = layout.n_chunks == 1

@@ -38,7 +38,9 @@ nonzeros (the golden model's activations) and chooses:
 
 A layer whose weights fit one chunk keeps them resident (loaded once: synapse
 reuse), and runs its vectors in passes of as many as NBin and NBout halves hold,
-one COMPUTE each.  A pooled last layer (``pool > 1``) keeps input-reuse.
+one COMPUTE each.  A pooled layer (max pooling on chip, every ``pool``
+consecutive vectors one pool window's tiles) passes whole pool windows; a
+resident pass's COMPUTE combines each window's tiles itself (``COMPUTE.tiles``).
 """
 
 from dataclasses import dataclass, field
@@ -154,15 +156,19 @@ class Tiling:
                 "minimum_words": self.minimum, "inputs_resident": self.inputs_resident}
 
 
-def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=None):
+def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1):
     """The :class:`Tiling` of ``plan`` for a batch whose vectors move ``in_words``
     (input) and ``out_words`` (output) words each (:func:`vector_words`).  ``like``,
     a :class:`Tiling` (of the same layer compiled sparse, say), fixes the strategy
-    and the blocks instead of choosing them: sparse and dense under one tiling."""
+    and the blocks instead of choosing them: sparse and dense under one tiling.
+    ``pool`` (max pooling on chip): every ``pool`` consecutive vectors are one
+    pool window's tiles and share one output (``out_words`` has one entry per
+    window): a pass holds whole windows, and its output blocks one per window."""
     G = cfg.groups_per_window
     H = cfg.half(cfg.nbout_rows) // G        # Encoder windows an NBout half holds
     V = len(in_words)
     n_i, n_o = sum(in_words), sum(out_words)
+    T = max(1, pool)                         # vectors per output
 
     def layer_chunks(windows):
         return [c for blk in output_blocks(plan, cfg, windows) for c in chunks(plan, cfg, *blk)]
@@ -176,8 +182,15 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=N
     minimum = n_i + per_vector + n_o
     every = V * S + lut_words(tables * V)     # weights again for every vector
     traffic = {"input": n_i + every + n_o, "output": n_blocks * n_i + every + n_o}
-    fit = resident_vectors(plan.windows, cfg)
-    batched = not pooled and V > 1
+    fit = resident_vectors(plan.windows, cfg) // T * T     # whole pool windows
+    if V % T:
+        raise ValueError(f"{V} vectors are not whole pool windows of {T}")
+    batched = V > 1
+
+    def per_pass(outputs, vectors=V):
+        """Vectors per pass: ``outputs`` outputs of ``T`` tiles each, at most ``vectors``."""
+        return T * min(vectors // T, outputs)
+
     if len(full) == 1 and (like is None or like.strategy == "synapse"):
         # Resident weights (loaded once); the vectors in passes of what an NBin
         # half and an NBout half hold, a COMPUTE each.
@@ -186,7 +199,7 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=N
         if like is not None:
             return Tiling("synapse", V, like.per_pass, like.block_windows, traffic, minimum,
                           like.inputs_resident)
-        P = min(V, fit, H // bw) if batched and bw * G < STRIDE_LIMIT else 1
+        P = per_pass(H // bw, fit) if batched and bw * G < STRIDE_LIMIT else 1
         if P > 1:
             return Tiling("synapse", V, P, bw, traffic, minimum, True)
         return Tiling("synapse", V, V, H, traffic, minimum)
@@ -194,13 +207,14 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, pooled=False, like=N
     if batched:
         options = []                 # (block windows, vectors per pass, inputs resident)
         for k in range(H, 0, -1):
-            P = min(V, H // k)
+            P = per_pass(H // k)
             if k * G < STRIDE_LIMIT and min(P, fit) > 1:
                 options.append((k, min(P, fit), True))
-            options.append((k, P, False))
+            if P:
+                options.append((k, P, False))
         if like is not None and like.strategy == "synapse":
             k = like.block_windows
-            options = [(k, min(like.per_pass, H // k), like.inputs_resident)]
+            options = [(k, min(like.per_pass, per_pass(H // k)), like.inputs_resident)]
         for k, P, resident in options:
             passes = -(-V // P)
             cs = layer_chunks(k)

@@ -41,11 +41,14 @@ is set, else every window against SIB rows ``sib_row + g * windows + w`` (dense
 mode: every window, no SIB); the group's weights start at SB word ``sb_base`` of
 ``sb_half`` (the next group's base follows from the SIB popcount; every vector
 goes through the same weights); biases from row ``bias_row + g``
-of ``bias_half``; outputs to NBout row ``out_row + v * out_stride + g`` of
+of ``bias_half``; outputs to NBout row ``out_row + (v // tiles) * out_stride + g`` of
 ``out_half``; ``slot`` (:class:`Slot`: 4/8/16-bit weights), ``shift``,
 ``activation``; ``dense``: the bitmaps are taken as all ones; ``pool``: each output
 is max-combined (:func:`golden.twins.pefu.pool_max`) into what its NBout row holds instead
-of overwriting it — max pooling across consecutive tiles (patches of one pool window).
+of overwriting it — max pooling across consecutive tiles (patches of one pool window);
+``tiles`` (0 counts as 1; :func:`tiles`): every ``tiles`` consecutive vectors are the
+tiles of one pool window — they share their NBout rows, and each but the first
+of them is max-combined into them (as with ``pool``).
 
 ``SYNC`` waits until every unit is idle; ``END`` does the same, then stops.
 """
@@ -54,8 +57,8 @@ from amaranth.hdl import Shape
 from amaranth.lib import enum
 
 __all__ = ["WORD_BITS", "Op", "Target", "Slot", "Resource", "UNIT", "LAYOUTS", "offsets",
-           "encode", "decode", "listing", "accesses", "conflict", "vectors", "segments",
-           "split_segments"]
+           "encode", "decode", "listing", "accesses", "conflict", "vectors", "tiles", "pooled",
+           "segments", "split_segments"]
 
 #: Bits per instruction word.
 WORD_BITS = 128
@@ -136,9 +139,9 @@ LAYOUTS = {
                        ("rows", 16), ("windows", 16), ("row", 16)],
     Op.COMPUTE: _HEAD + [("nbin_half", 1), ("sib_half", 1), ("sb_half", 1), ("bias_half", 1),
                          ("out_half", 1), ("dense", 1), ("slot", Slot), ("shift", 5),
-                         ("activation", 2), ("windows", 16), ("groups", 16), ("sib_row", 12),
+                         ("activation", 2), ("windows", 12), ("groups", 12), ("sib_row", 12),
                          ("sb_base", 12), ("bias_row", 12), ("out_row", 16), ("pool", 1),
-                         ("skip", 1), ("vectors", 8), ("out_stride", 14)],
+                         ("skip", 1), ("vectors", 8), ("out_stride", 14), ("tiles", 5)],
 }
 _ENUMS = {"op": Op, "target": Target, "slot": Slot}
 
@@ -164,6 +167,19 @@ PAR_BIT = 1 << offsets(Op.NOP)["par"][0]
 def vectors(fields):
     """The input vectors a decoded ``COMPUTE`` runs (its ``vectors`` field; 0 counts as 1)."""
     return max(1, fields.get("vectors", 0))
+
+
+def tiles(fields):
+    """The pool tiles per output of a decoded ``COMPUTE`` (its ``tiles`` field; 0 counts
+    as 1)."""
+    return max(1, fields.get("tiles", 0))
+
+
+def pooled(fields, v):
+    """Whether a decoded ``COMPUTE``'s vector ``v`` max-combines its outputs into
+    NBout (``pool``, or not the first tile of its pool window), and the index of
+    its output rows' block (``v // tiles``)."""
+    return bool(fields["pool"]) or v % tiles(fields) != 0, v // tiles(fields)
 
 
 def segments(fields):

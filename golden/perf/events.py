@@ -40,7 +40,7 @@ neurons (NIBin and NBin LOADs; STOREs), and what they would be with every
 neuron vector stored dense (int16 rows, no bitmaps).
 """
 
-from golden.contract.isa import WORD_BITS, Op, Target, segments
+from golden.contract.isa import WORD_BITS, Op, Target, pooled, segments, vectors
 from golden.perf.perfmodel import work
 from golden.twins.wdm import table_depth
 
@@ -114,7 +114,8 @@ def instruction_events(step, cfg):
             e["lut_read_bits"] = step.extra["beats"] * tn * tm * LUT_ENTRY_BITS
         e["bias_read_bits"] = groups * 32 * tn
         e["nbout_write_bits"] = groups * 16 * tn
-        e["nbout_read_bits"] = groups * 16 * tn if f["pool"] else 0
+        combining = sum(pooled(f, v)[0] for v in range(vectors(f)))   # vectors read first
+        e["nbout_read_bits"] = f["groups"] * combining * 16 * tn
         e["steps"] = step.steps
         e["multiplies"] = step.steps * tn * tm
         e["adds"] = step.steps * tn * tm + groups * tn

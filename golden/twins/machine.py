@@ -9,7 +9,7 @@ import numpy as np
 
 from golden.contract import sib
 from golden.contract.fixed import ACTIVATIONS
-from golden.contract.isa import Op, Target, decode, split_segments, vectors
+from golden.contract.isa import Op, Target, decode, pooled, split_segments, vectors
 from golden.contract.layout import MemoryImage, join_words, pack_values, split_words, unpack_values
 from golden.twins import encoder, wdm
 from golden.twins.fc import group_outputs
@@ -88,7 +88,8 @@ class Machine:
 
     def _compute_vector(self, f, v):
         """COMPUTE ``f`` on its ``v``-th input vector (NBin rows from ``v * windows``,
-        outputs from NBout row ``out_row + v * out_stride``)."""
+        outputs from NBout row ``out_row + (v // tiles) * out_stride``, max-combined
+        when ``pool`` or not the first of its ``tiles``)."""
         cfg, W = self.cfg, self.cfg.window
         slot = f["slot"].bits
         per_word = 64 * cfg.tm // slot
@@ -133,9 +134,9 @@ class Machine:
             out = group_outputs(nz, nbm, sbm, comp, bias, f["shift"],
                                 ACTIVATIONS[f["activation"]], cfg.tm, W, stats=self.stats,
                                 fed=fed)
-            r = self._row(cfg.nbout_rows, f["out_half"],
-                          f["out_row"] + v * f["out_stride"] + g)
-            self.nbout[r] = pool_max(self.nbout[r], out) if f["pool"] else out
+            combine, block = pooled(f, v)
+            r = self._row(cfg.nbout_rows, f["out_half"], f["out_row"] + block * f["out_stride"] + g)
+            self.nbout[r] = pool_max(self.nbout[r], out) if combine else out
 
     def store(self, f):
         cfg, W, mw = self.cfg, self.cfg.window, self.cfg.mem_width

@@ -14,7 +14,10 @@ the row is read: with ``pool`` the write keeps the larger value of each lane).
 With ``vectors`` > 1 it does all that once per input vector, the next vector's
 windows right behind the last one's (NBin rows ``windows`` further on, the SIB
 mask rows and SB words read again from the start, outputs ``out_stride`` rows
-further on): the pipeline fills once for the whole pass.
+further on): the pipeline fills once for the whole pass.  With ``tiles`` > 1,
+every ``tiles`` consecutive vectors are one pool window's tiles: they share
+their output rows, and all but the first max-combine into them (a row written
+in the cycle it is read for the next tile is forwarded).
 
 Overlap.  The unit takes its next instruction (``ready``) once the current one
 has fed its last window and the NSM and the SSM sequencer have run empty: what
@@ -399,6 +402,9 @@ class ComputeUnit(wiring.Component):
         out_vleft = Signal(8)
         out_vlast = Signal()
         out_done = Signal()
+        # ``tiles``: the vector's index in its pool window; a window's vectors share
+        # ``out_base``, and all but its first max-combine into the rows.
+        out_tile = Signal(5)
         desc = Signal(WORD_BITS)
         m.d.comb += desc.eq(Mux(old_pending, old, ins))
         dv = view(Op.COMPUTE, desc)
@@ -422,27 +428,39 @@ class ComputeUnit(wiring.Component):
         m.d.sync += pend.eq(fire)
         with m.If(fire):
             m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(self.outputs.payload),
-                         pend_pool.eq(dv.pool)]
-        held = self.nbout_r.data
+                         pend_pool.eq(dv.pool | (out_tile != 0))]
+        # The row read for an output is the one in NBout, or — when the output
+        # before it was written to the same row in the cycle of the read (the
+        # tiles of a pool window one group apart) — what that write wrote.
+        wrote = Signal(16 * tn)
+        forward = Signal()
+        written = Signal(16 * tn)
+        m.d.sync += [forward.eq(fire & pend & (pend_addr == out_addr)), wrote.eq(written)]
+        held = Mux(forward, wrote, self.nbout_r.data)
         lanes = [(held[16 * j:16 * (j + 1)], pend_data[16 * j:16 * (j + 1)]) for j in range(tn)]
         pooled = Cat(Mux(h.as_signed() > o.as_signed(), h, o) for h, o in lanes)
-        m.d.comb += [self.nbout_w.addr.eq(pend_addr),
-                     self.nbout_w.data.eq(Mux(pend_pool, pooled, pend_data)),
+        m.d.comb += [written.eq(Mux(pend_pool, pooled, pend_data)),
+                     self.nbout_w.addr.eq(pend_addr),
+                     self.nbout_w.data.eq(written),
                      self.nbout_w.en.eq(pend)]
 
         def restart(v):
             """The output counters for instruction view ``v``, its first output next."""
-            return [out_k.eq(0), out_done.eq(v.groups == 0),
+            return [out_k.eq(0), out_done.eq(v.groups == 0), out_tile.eq(0),
                     out_base.eq(Mux(v.out_half, cfg.half(cfg.nbout_rows), 0) + v.out_row),
                     out_vlast.eq(v.vectors <= 1), out_vleft.eq(_more(v))]
 
         def advance():
-            """One output written: the next group, or the next vector's first."""
+            """One output written: the next group, or the next vector's first (its
+            pool window's rows, or the next window's ``out_stride`` on)."""
+            next_v = group_end & ~out_vlast
+            window_end = out_tile + 1 >= dv.tiles
             return [out_k.eq(Mux(group_end, 0, out_k + 1)),
                     out_done.eq(final),
-                    out_base.eq(Mux(group_end & ~out_vlast, out_base + dv.out_stride, out_base)),
+                    out_base.eq(Mux(next_v & window_end, out_base + dv.out_stride, out_base)),
+                    out_tile.eq(Mux(next_v, Mux(window_end, 0, out_tile + 1), out_tile)),
                     out_vlast.eq(out_vlast | (group_end & (out_vleft == 1))),
-                    out_vleft.eq(Mux(group_end & ~out_vlast, out_vleft - 1, out_vleft))]
+                    out_vleft.eq(Mux(next_v, out_vleft - 1, out_vleft))]
 
         finishing_old = Signal()
         m.d.comb += finishing_old.eq(old_pending & fire & final)

@@ -168,3 +168,40 @@ def test_a_compute_of_several_vectors_equals_one_per_vector():
         at = out + v * f["out_stride"]
         np.testing.assert_array_equal(m.nbout[at:at + f["groups"]],
                                       k.nbout[out:out + f["groups"]], err_msg=f"vector {v}")
+
+
+def test_a_compute_of_pool_tiles_is_the_max_of_its_tiles():
+    # COMPUTE.tiles from first principles: every `tiles` consecutive vectors are one
+    # pool window; its output rows hold the lane-wise max of what each tile alone
+    # computes (a one-vector COMPUTE, pool 0, its input moved to the half's start).
+    import copy
+
+    from golden.twins.machine import Machine
+    rng = np.random.default_rng(6)
+    model = random_model(rng, [70, 20], 0.5, 4, scale=1.0, activation="identity")
+    x = random_inputs(rng, 70, vectors=8, density=0.6)
+    cfg = small_config(4, 4, nbin_bytes=8192, nibin_bytes=512, nbout_bytes=2048)
+    program = compile_model(model, cfg, x, pool=4)
+    (word,) = [w for w in program.words if decode(w)[0] == Op.COMPUTE]
+    op, f = decode(word)
+    assert (f["vectors"], f["tiles"], f["pool"]) == (8, 4, 0) and f["out_stride"] > 0
+    np.testing.assert_array_equal(run_program(program)[0], infer(model, x, pool=4))
+    before = Machine(cfg, program.image)
+    for w in program.words[:program.words.index(word)]:
+        before.execute(*decode(w))
+    m = copy.deepcopy(before)
+    m.execute(op, f)
+    W, half = f["windows"], cfg.half(cfg.window_rows) * f["nbin_half"]
+    out = cfg.half(cfg.nbout_rows) * f["out_half"] + f["out_row"]
+    alone = []
+    for v in range(8):
+        k = copy.deepcopy(before)
+        k.nib[half:half + W] = before.nib[half + v * W:half + (v + 1) * W]
+        k.nbin[half:half + W] = before.nbin[half + v * W:half + (v + 1) * W]
+        k.execute(Op.COMPUTE, {**f, "vectors": 0, "out_stride": 0, "tiles": 0})
+        alone.append(k.nbout[out:out + f["groups"]].astype(np.int64))
+    for b in range(2):
+        at = out + b * f["out_stride"]
+        want = np.max(alone[4 * b:4 * b + 4], axis=0)
+        assert (want < 0).any()          # signed maxima, not just ReLU outputs
+        np.testing.assert_array_equal(m.nbout[at:at + f["groups"]], want, err_msg=f"window {b}")
