@@ -306,7 +306,7 @@ def run_cnn_im2col(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False
         workdir = build_root() / "run" / f"{cfg.tn}x{cfg.tm}-{'dense' if dense else 'sparse'}-{sim}"
     sums = {k: 0 for k in ("cycles", "compute_cycles", "stall_cycles", "steps", "dual_issues",
                            "mem_reads", "mem_writes", "ideal_cycles", "instructions", "batches")}
-    state = {"mismatch": None, "runner": None, "programs": 0}
+    state = {"mismatch": None, "runner": kwargs.pop("runner", None), "programs": 0}
 
     def on_rtl(fc_model, vectors, pool=1):
         res = run_model(fc_model, vectors, cfg, dense=dense, sim=sim, workdir=workdir,

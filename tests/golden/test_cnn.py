@@ -224,6 +224,15 @@ def test_cnn_program_on_rtl_bit_exact_cycle_exact(case):
     fetch = len(program.words) * cfg.words["instruction"]
     moved = counters["mem_reads"] - fetch + counters["mem_writes"]
     assert moved == sum(t.words for t in program.tilings), replay
+    # per stage: the words its LOADs and STOREs move (the model's, whose total is
+    # the RTL's) are the compiler's figure for it
+    per_stage = {}
+    for s in perfmodel.work(program):
+        if s.op in (Op.LOAD, Op.STORE):
+            name = program.comments[s.index].split(":")[0]
+            per_stage[name] = per_stage.get(name, 0) + s.words
+    assert per_stage == {layer["name"]: t.words
+                         for layer, t in zip(program.layers, program.tilings)}, replay
 
 
 def test_compile_cli_compiles_a_cnn_into_one_program(tmp_path):

@@ -249,23 +249,23 @@ def test_lenet_cnn_end_to_end_on_rtl(dense):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("dense", [False, True])
 def test_lenet_cnn_end_to_end_on_verilog(tmp_path, dense):
-    """The CNN on the generated Verilog (Verilator), one build for every layer."""
-    from tb.run import run_model
+    """The CNN on the generated Verilog (Verilator): one program for both images
+    (the patches gathered on chip), then the host-im2col route on the same build."""
+    from tb.run import run_cnn, run_cnn_im2col
     rng = np.random.default_rng(18)
     model = _lenet(rng)
-    cfg = small_config(4, 4)
-    state = {}
-
-    def on_verilog(fc_model, vectors, pool=1):
-        res = run_model(fc_model, vectors, cfg, dense=dense, sim="verilator",
-                        workdir=tmp_path / "run", runner=state.get("runner"), pool=pool)
-        state["runner"] = res["runner"]
-        assert res["bit_exact"], res["mismatch"]
-        return res["outputs"]
-
+    cfg = small_config(4, 4, nbin_bytes=4096, nibin_bytes=256, sb_bytes=4096)
     images = _digits(2)
-    np.testing.assert_array_equal(infer_cnn(model, images, (1, 8, 8), run_fc=on_verilog),
-                                  infer_cnn(model, images, (1, 8, 8)), err_msg="seed 18")
+    want = infer_cnn(model, images, (1, 8, 8))
+    res = run_cnn(model, images, cfg, (1, 8, 8), dense=dense, sim="verilator",
+                  workdir=tmp_path / "run")
+    assert res["bit_exact"], res["mismatch"]
+    assert res["programs"] == 1 and res["model_cycles"] == res["cycles"]
+    np.testing.assert_array_equal(res["outputs"], want, err_msg="seed 18")
+    old = run_cnn_im2col(model, images, cfg, (1, 8, 8), dense=dense, sim="verilator",
+                         workdir=tmp_path / "run", runner=res["runner"])
+    assert old["bit_exact"] and old["programs"] > 1, old["mismatch"]
+    np.testing.assert_array_equal(old["outputs"], want, err_msg="seed 18, im2col")
 
 
 @pytest.mark.cocotb
