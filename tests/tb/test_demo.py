@@ -41,6 +41,7 @@ def test_demo_small(tmp_path):
     assert report == saved
 
 
+@pytest.mark.slow
 def test_demo_cnn_small(tmp_path):
     """make demo MODEL=cnn at a reduced size: the digits CNN as one program on the
     Verilog, bit-exact, its RTL accuracy the fixed-point golden's, beside the
