@@ -25,6 +25,14 @@ def files(tmp_path_factory):
                                                        steps=1))
     save(model, d / "model.npz")
     np.save(d / "x.npy", rng.integers(-200, 200, size=(2, 24)).astype(np.int16))
+    cnn, _ = compress_network(
+        [("conv1", rng.normal(size=(3, 1, 2, 2)), rng.normal(size=3) * 0.1,
+          {"stride": 2, "padding": 1}),
+         ("fc", rng.normal(size=(4, 3)) * 0.5, rng.normal(size=4) * 0.1, {})],
+        CompressConfig(block_fc=(2, 1), block_conv=(1, 1, 1, 1), sparsity_fc=0.3,
+                       sparsity_conv=0.3, steps=1))
+    save(cnn, d / "cnn.npz")
+    np.save(d / "xc.npy", rng.integers(-200, 200, size=(2, 16)).astype(np.int16))
     np.save(d / "empty.npy", np.zeros((0, 24), dtype=np.int16))
     np.savez(d / "x.npz", x=np.zeros((2, 24), dtype=np.int16))
     (d / "garbage.npz").write_bytes(b"not a model at all")
@@ -66,6 +74,7 @@ def files(tmp_path_factory):
 
 def _cases():
     M, X = "{d}/model.npz", "{d}/x.npy"
+    C, XC = "{d}/cnn.npz", "{d}/xc.npy"
     c = "golden.compress"
     cases = [
         # golden.compression.pipeline: the weights file, the network, the options, the outputs
@@ -110,6 +119,17 @@ def _cases():
         ("tb.run", [M, "--input", X, "--tm", "2", "--window-k", "8"],
          r"window_k \* tm must be at least 32"),
         ("tb.run", ["{d}/garbage.npz", "--input", X], "no sparsegen checksum"),
+        # a model with conv layers (one program per batch of images)
+        ("golden.compile", [C, "--input", XC, "-o", "{o}"], "give --input-shape C,H,W"),
+        ("golden.compile", [C, "--input", XC, "-o", "{o}", "--input-shape", "1,4,5"],
+         r"--input-shape 1,4,5 needs C\*H\*W = 20"),
+        ("golden.compile", [C, "--input", XC, "-o", "{o}", "--input-shape", "1,4,4", "--pool",
+                            "avg", "--pool-size", "3"], "parameter 'pool_size'.*power of two"),
+        ("tb.run", [C, "--input", XC, "--input-shape", "1,4,4", "--pool-size", "0"],
+         "--pool-size must be at least 1"),
+        ("boards.host", [C, "--input", XC, "--port", "1"], "give --input-shape C,H,W"),
+        ("boards.host", [C, "--input", XC, "--port", "1", "--input-shape", "4,4"],
+         "--input-shape must be C,H,W with C\\*H\\*W = 16"),
         # boards.host: every check before the port is opened
         ("boards.host", [M, "--input", X, "--port", "1", "--run-timeout", "0"],
          "--run-timeout must be a positive number of seconds, not 0.0"),
