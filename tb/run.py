@@ -69,32 +69,30 @@ def _batches(n, compile_rows, unit, what):
     (``compile_rows(slice)``) fit the instruction buffer."""
     from golden.compiler import CompileError
     try:
-        program = compile_rows(slice(0, n))
+        compile_rows(slice(0, n))
         return [slice(0, n)]
     except CompileError as e:
         if "instruction buffer" not in str(e) or n == unit:
             raise
-    one = compile_rows(slice(0, unit))
-    two = len(compile_rows(slice(0, 2 * unit)).words)
-    ib = one.cfg.ib_depth
-    one = len(one.words)
-    per = max(1, two - one)
-    size = max(1, (ib - (one - per)) // per)
-    if one > ib:
-        raise CompileError(f"one {what} needs {one} instructions, the instruction buffer "
-                           f"holds {ib} (parameter ib_bytes)")
-    size *= unit
+    try:
+        one = compile_rows(slice(0, unit))
+    except CompileError as e:
+        if "instruction buffer" in str(e):
+            raise CompileError(f"one {what} alone does not fit: {e}") from None
+        raise
+    ib, one = one.cfg.ib_depth, len(one.words)
+    per = max(1, len(compile_rows(slice(0, 2 * unit)).words) - one)
+    size = max(1, (ib - (one - per)) // per) * unit
     # (the reuse strategy may change with the batch: shrink until every batch fits)
     while size > unit:
         try:
             for k in range(0, n, size):
-                program = compile_rows(slice(k, min(n, k + size)))
+                compile_rows(slice(k, min(n, k + size)))
             break
         except CompileError as e:
             if "instruction buffer" not in str(e):
                 raise
             size = max(unit, (size // 2) // unit * unit)
-    del program
     return [slice(k, min(n, k + size)) for k in range(0, n, size)]
 
 
