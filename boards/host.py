@@ -231,8 +231,10 @@ def main(argv=None):
     from golden.cli import (
         ArgumentParser,
         UsageError,
+        add_cnn_arguments,
         atomic_json,
         atomic_npy,
+        cnn_shape,
         output_file,
         run_main,
     )
@@ -250,12 +252,7 @@ def main(argv=None):
                    help="seconds to wait for a reply before sending again (default 10)")
     p.add_argument("--run-timeout", type=float, default=600.0,
                    help="seconds to wait for a run to finish (default 600)")
-    p.add_argument("--input-shape", metavar="C,H,W",
-                   help="a model with conv layers: each input row is a (C, H, W) image; "
-                        "one program per batch of images, nothing between layers")
-    p.add_argument("--pool", choices=["max", "avg"], default="max",
-                   help="CNN: pooling after each conv layer (default max)")
-    p.add_argument("--pool-size", type=int, default=2, help="CNN: pooling window (default 2)")
+    add_cnn_arguments(p, "one program per batch of images, nothing between layers")
     p.add_argument("-o", "--output", help="write the board's outputs here (.npy)")
     p.add_argument("--json", help="write the report here (JSON)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -280,17 +277,7 @@ def main(argv=None):
         output_file(args.json, "--json")
         model = load(args.model)
         x = read_inputs(args.input)
-        shape = None
-        if any(layer.kind == "conv" for layer in model.layers):
-            if not args.input_shape:
-                raise UsageError("the model has conv layers: give --input-shape C,H,W")
-            try:
-                shape = tuple(int(v) for v in args.input_shape.split(","))
-            except ValueError:
-                shape = ()
-            if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != x.shape[1]:
-                raise UsageError(f"--input-shape must be C,H,W with C*H*W = {x.shape[1]} (the "
-                                 f"input's row length), not {args.input_shape!r}")
+        shape = cnn_shape(args, model, x.shape[1])
         url = f"socket://127.0.0.1:{args.port}" if args.port.isdigit() else args.port
         try:
             port = serial.serial_for_url(url, baudrate=args.baud, timeout=0.05)

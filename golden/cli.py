@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["UsageError", "ArgumentParser", "run_main", "output_file", "output_dir",
+           "add_cnn_arguments", "cnn_shape",
            "atomic_write", "atomic_json", "atomic_npy", "atomic_savefig", "warn", "positive_int",
            "nonnegative_int", "simulator", "add_seed", "add_jobs", "add_sim", "SIMULATORS",
            "default_sim"]
@@ -95,6 +96,43 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_cnn_arguments(parser, what="one program per batch of images"):
+    """``--input-shape``, ``--pool``, ``--pool-size``: how a model with conv layers runs
+    (:func:`cnn_shape` reads them)."""
+    parser.add_argument("--input-shape", metavar="C,H,W",
+                        help=f"a model with conv layers: each input row is a (C, H, W) image; "
+                             f"{what}")
+    parser.add_argument("--pool", choices=["max", "avg"], default="max",
+                        help="CNN: pooling after each conv layer, on the accelerator (max: in "
+                             "the PEFU; avg: as a conv layer, 2x2/4x4 windows; default max)")
+    parser.add_argument("--pool-size", type=int, default=2,
+                        help="CNN: pooling window (default 2)")
+
+
+def cnn_shape(args, model, row_length=None):
+    """The images' ``(C, H, W)`` of :func:`add_cnn_arguments` for ``model``: None for a
+    model without conv layers; else checked (``UsageError`` naming the option):
+    given, three positive integers, ``C*H*W = row_length`` (the inputs' row length,
+    when known), and ``--pool-size`` at least 1."""
+    if not any(layer.kind == "conv" for layer in model.layers):
+        return None
+    if not args.input_shape:
+        raise UsageError("the model has conv layers: give --input-shape C,H,W")
+    try:
+        shape = tuple(int(v) for v in args.input_shape.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise UsageError(f"--input-shape must be C,H,W (three positive integers), not "
+                         f"{args.input_shape!r}")
+    if row_length is not None and shape[0] * shape[1] * shape[2] != row_length:
+        raise UsageError(f"--input-shape must be C,H,W with C*H*W = {row_length} (the "
+                         f"input's row length), not {args.input_shape!r}")
+    if args.pool_size < 1:
+        raise UsageError(f"--pool-size must be at least 1, not {args.pool_size}")
+    return shape
 
 
 def _umask():

@@ -122,6 +122,23 @@ def _energy(model, x, cfg, runs, table):
     return out
 
 
+def _accuracy_rows(report, images):
+    """The report table's rows of accuracy (every step, then the RTL's), sparsity and
+    compression."""
+    return [
+        f"| accuracy, float (360 test images) | {report['accuracy_float']:.4f} |",
+        f"| accuracy, pruned + retrained | {report['accuracy_pruned']:.4f} |",
+        f"| accuracy, quantized | {report['accuracy_quantized']:.4f} |",
+        f"| accuracy, fixed-point golden (360 images) | {report['accuracy_fixed']:.4f} |",
+        f"| accuracy, fixed-point golden ({images} images) | "
+        f"{report['accuracy_fixed_subset']:.4f} |",
+        f"| accuracy, RTL ({images} images) | {report['accuracy_rtl']:.4f} |",
+        f"| sparsity | {100 * report['sparsity']:.1f} % |",
+        f"| compression ratio r_c (coarse) | {report['compression_ratio']:.1f}x |",
+        f"| compression ratio r_c (Deep Compression baseline) | "
+        f"{report['baseline_compression_ratio']:.1f}x |"]
+
+
 def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=print,
              energy_table=None):
     """Run the demo; return the report dict (also written to ``out``).
@@ -244,17 +261,7 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         "| | value |", "|---|---:|",
         "| bit-exact (RTL = golden, sparse and dense) | "
         f"{'yes' if report['bit_exact'] else 'NO'} |",
-        f"| accuracy, float (360 test images) | {report['accuracy_float']:.4f} |",
-        f"| accuracy, pruned + retrained | {report['accuracy_pruned']:.4f} |",
-        f"| accuracy, quantized | {report['accuracy_quantized']:.4f} |",
-        f"| accuracy, fixed-point golden (360 images) | {report['accuracy_fixed']:.4f} |",
-        f"| accuracy, fixed-point golden ({images} images) | "
-        f"{report['accuracy_fixed_subset']:.4f} |",
-        f"| accuracy, RTL ({images} images) | {report['accuracy_rtl']:.4f} |",
-        f"| sparsity | {100 * report['sparsity']:.1f} % |",
-        f"| compression ratio r_c (coarse) | {report['compression_ratio']:.1f}x |",
-        f"| compression ratio r_c (Deep Compression baseline) | "
-        f"{report['baseline_compression_ratio']:.1f}x |",
+        *_accuracy_rows(report, images),
         f"| R(Irr) | {report['R_irr']:.1f}x |",
         f"| cycles sparse / dense | {report['cycles_sparse']} / {report['cycles_dense']} |",
         f"| speed-up (whole run) | {report['speedup']:.2f}x |",
@@ -378,17 +385,7 @@ def run_cnn_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, log=print):
         "", "| | value |", "|---|---:|",
         "| bit-exact (RTL = golden, every run) | "
         f"{'yes' if report['bit_exact'] else 'NO'} |",
-        f"| accuracy, float (360 test images) | {report['accuracy_float']:.4f} |",
-        f"| accuracy, pruned + retrained | {report['accuracy_pruned']:.4f} |",
-        f"| accuracy, quantized | {report['accuracy_quantized']:.4f} |",
-        f"| accuracy, fixed-point golden (360 images) | {report['accuracy_fixed']:.4f} |",
-        f"| accuracy, fixed-point golden ({images} images) | "
-        f"{report['accuracy_fixed_subset']:.4f} |",
-        f"| accuracy, RTL ({images} images) | {report['accuracy_rtl']:.4f} |",
-        f"| sparsity | {100 * report['sparsity']:.1f} % |",
-        f"| compression ratio r_c (coarse) | {report['compression_ratio']:.1f}x |",
-        f"| compression ratio r_c (Deep Compression baseline) | "
-        f"{report['baseline_compression_ratio']:.1f}x |",
+        *_accuracy_rows(report, images),
         f"| cycles, sparse on-chip ({on['programs']} program(s)) | {on['cycles']} |",
         f"| cycles per layer, sparse on-chip (performance model = RTL: "
         f"{'yes' if on['model_cycles'] == on['cycles'] else 'NO'}) | {layers} |",

@@ -336,10 +336,12 @@ def main(argv=None):
     from golden.cli import (
         ArgumentParser,
         UsageError,
+        add_cnn_arguments,
         add_seed,
         add_sim,
         atomic_json,
         atomic_npy,
+        cnn_shape,
         output_file,
         run_main,
     )
@@ -360,12 +362,7 @@ def main(argv=None):
     p.add_argument("--interval", type=int, default=1, help="cycles between memory requests")
     p.add_argument("--p-stall", type=float, default=0.0, help="memory stall probability")
     add_seed(p, "seed of the memory model's stalls")
-    p.add_argument("--input-shape", metavar="C,H,W",
-                   help="for models with conv layers: each input row is a (C, H, W) image")
-    p.add_argument("--pool", choices=["max", "avg"], default="max",
-                   help="pooling after each conv layer, on the accelerator (max: in the "
-                        "PEFU; avg: as a conv layer, for 2x2/4x4 windows; default max)")
-    p.add_argument("--pool-size", type=int, default=2, help="pooling window (default 2)")
+    add_cnn_arguments(p)
     p.add_argument("--cnn-route", choices=["on-chip", "im2col"], default="on-chip",
                    help="on-chip (default): one program per batch of images, the "
                         "accelerator gathers each conv patch from memory; im2col: the "
@@ -387,18 +384,8 @@ def main(argv=None):
         model = load(args.model)
         x = read_inputs(args.input)
         memory = {"latency": args.latency, "interval": args.interval, "p_stall": args.p_stall}
-        if any(layer.kind == "conv" for layer in model.layers):
-            if not args.input_shape:
-                raise UsageError("the model has conv layers: give --input-shape C,H,W")
-            try:
-                shape = tuple(int(v) for v in args.input_shape.split(","))
-            except ValueError:
-                shape = ()
-            if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != x.shape[1]:
-                raise UsageError(f"--input-shape must be C,H,W with C*H*W = {x.shape[1]} (the "
-                                 f"input's row length), not {args.input_shape!r}")
-            if args.pool_size < 1:
-                raise UsageError(f"--pool-size must be at least 1, not {args.pool_size}")
+        shape = cnn_shape(args, model, x.shape[1])
+        if shape:
             run = run_cnn if args.cnn_route == "on-chip" else run_cnn_im2col
             res = run(model, x, cfg, shape, pool=args.pool, pool_size=args.pool_size,
                       dense=args.dense, sim=args.sim, waves=args.waves, memory=memory,

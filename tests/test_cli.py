@@ -122,14 +122,14 @@ def _cases():
         # a model with conv layers (one program per batch of images)
         ("golden.compile", [C, "--input", XC, "-o", "{o}"], "give --input-shape C,H,W"),
         ("golden.compile", [C, "--input", XC, "-o", "{o}", "--input-shape", "1,4,5"],
-         r"--input-shape 1,4,5 needs C\*H\*W = 20"),
+         r"--input-shape must be C,H,W with C\*H\*W = 16 .*not '1,4,5'"),
         ("golden.compile", [C, "--input", XC, "-o", "{o}", "--input-shape", "1,4,4", "--pool",
                             "avg", "--pool-size", "3"], "parameter 'pool_size'.*power of two"),
         ("tb.run", [C, "--input", XC, "--input-shape", "1,4,4", "--pool-size", "0"],
          "--pool-size must be at least 1"),
         ("boards.host", [C, "--input", XC, "--port", "1"], "give --input-shape C,H,W"),
         ("boards.host", [C, "--input", XC, "--port", "1", "--input-shape", "4,4"],
-         "--input-shape must be C,H,W with C\\*H\\*W = 16"),
+         r"--input-shape must be C,H,W \(three positive integers\), not '4,4'"),
         # boards.host: every check before the port is opened
         ("boards.host", [M, "--input", X, "--port", "1", "--run-timeout", "0"],
          "--run-timeout must be a positive number of seconds, not 0.0"),

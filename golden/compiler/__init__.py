@@ -198,7 +198,15 @@ def read_inputs(path, option="--input"):
 
 
 def main(argv=None):
-    from golden.cli import ArgumentParser, atomic_json, atomic_write, output_dir, run_main
+    from golden.cli import (
+        ArgumentParser,
+        add_cnn_arguments,
+        atomic_json,
+        atomic_write,
+        cnn_shape,
+        output_dir,
+        run_main,
+    )
     p = ArgumentParser(prog="python -m golden.compile",
                        description="Compile a compressed model for the accelerator.")
     p.add_argument("model", help="compressed model file (python -m golden.compress)")
@@ -211,38 +219,20 @@ def main(argv=None):
     p.add_argument("--report", action="store_true",
                    help="print per layer the off-chip words of input-, output- and "
                         "synapse-reuse and the strategy chosen (also in program.json)")
-    p.add_argument("--input-shape", metavar="C,H,W",
-                   help="a model with conv layers: each input row is a (C, H, W) image; the "
-                        "whole CNN compiles into one program (compile_cnn)")
-    p.add_argument("--pool", choices=["max", "avg"], default="max",
-                   help="CNN: pooling after each conv layer (default max)")
-    p.add_argument("--pool-size", type=int, default=2, help="CNN: pooling window (default 2)")
+    add_cnn_arguments(p, "the whole CNN compiles into one program (compile_cnn)")
     args = p.parse_args(argv)
 
     def body():
-        from golden.cli import UsageError
         cfg = config_from_args(args)
         out = output_dir(args.output, "-o/--output")
         model = load(args.model)
-        conv = any(layer.kind == "conv" for layer in model.layers)
-        if conv:
-            if not args.input_shape:
-                raise UsageError("the model has conv layers: give --input-shape C,H,W")
-            try:
-                shape = tuple(int(v) for v in args.input_shape.split(","))
-            except ValueError:
-                shape = ()
-            if len(shape) != 3 or min(shape) < 1:
-                raise UsageError(f"--input-shape must be C,H,W (three positive integers), "
-                                 f"not {args.input_shape!r}")
-            n_in = int(np.prod(shape))
-        else:
-            n_in = decompress(model)[0]["weight"].shape[1]
-        x = read_inputs(args.input) if args.input else np.zeros((1, n_in), np.int16)
-        if conv and x.shape[1] != n_in:
-            raise UsageError(f"--input rows hold {x.shape[1]} values, --input-shape "
-                             f"{args.input_shape} needs C*H*W = {n_in}")
-        if conv:
+        x = read_inputs(args.input) if args.input else None
+        shape = cnn_shape(args, model, None if x is None else x.shape[1])
+        if x is None:
+            n_in = (int(np.prod(shape)) if shape else
+                    decompress(model)[0]["weight"].shape[1])
+            x = np.zeros((1, n_in), np.int16)
+        if shape:
             program = compile_cnn(model, cfg, x, shape, pool=args.pool,
                                   pool_size=args.pool_size, dense=args.dense)
         else:

@@ -251,7 +251,7 @@ def test_compile_cli_compiles_a_cnn_into_one_program(tmp_path):
     proc = subprocess.run(base, capture_output=True, text=True)
     assert proc.returncode == 2 and "give --input-shape C,H,W" in proc.stderr
     proc = subprocess.run(base + ["--input-shape", "2,6,5"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "C*H*W = 60" in proc.stderr
+    assert proc.returncode == 2 and "C*H*W = 72" in proc.stderr
     proc = subprocess.run(base + ["--input-shape", "2,6,6", "--report"], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr

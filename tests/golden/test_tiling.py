@@ -142,9 +142,6 @@ def test_a_compute_of_several_vectors_equals_one_per_vector():
     # NBin rows from v * windows and writes NBout rows from out_row + v * out_stride,
     # exactly what a COMPUTE of one vector writes with that vector's input moved
     # to the half's first rows.
-    import copy
-
-    from golden.twins.machine import Machine
     rng = np.random.default_rng(5)
     model = random_model(rng, [70, 20], 0.5, 4)
     x = random_inputs(rng, 70, vectors=3, density=0.6)
@@ -153,6 +150,23 @@ def test_a_compute_of_several_vectors_equals_one_per_vector():
     (word,) = [w for w in program.words if decode(w)[0] == Op.COMPUTE]
     op, f = decode(word)
     assert f["vectors"] == 3 and f["out_stride"] > 0
+    m, alone, out = _against_one_vector_computes(program, word)
+    for v in range(3):
+        at = out + v * f["out_stride"]
+        np.testing.assert_array_equal(m.nbout[at:at + f["groups"]], alone[v],
+                                      err_msg=f"vector {v}")
+
+
+def _against_one_vector_computes(program, word):
+    """The machine after the program up to and with the COMPUTE ``word``, and per
+    vector of that COMPUTE its outputs from a one-vector COMPUTE alone (on a deep
+    copy of the machine before it, the vector's input moved to the half's first
+    rows, pool 0); and the NBout row of the COMPUTE's first output."""
+    import copy
+
+    from golden.twins.machine import Machine
+    cfg = program.cfg
+    op, f = decode(word)
     before = Machine(cfg, program.image)
     for w in program.words[:program.words.index(word)]:
         before.execute(*decode(w))
@@ -160,23 +174,20 @@ def test_a_compute_of_several_vectors_equals_one_per_vector():
     m.execute(op, f)
     W, half = f["windows"], cfg.half(cfg.window_rows) * f["nbin_half"]
     out = cfg.half(cfg.nbout_rows) * f["out_half"] + f["out_row"]
-    for v in range(3):
+    alone = []
+    for v in range(f["vectors"]):
         k = copy.deepcopy(before)
         k.nib[half:half + W] = before.nib[half + v * W:half + (v + 1) * W]
         k.nbin[half:half + W] = before.nbin[half + v * W:half + (v + 1) * W]
-        k.execute(Op.COMPUTE, {**f, "vectors": 0, "out_stride": 0})
-        at = out + v * f["out_stride"]
-        np.testing.assert_array_equal(m.nbout[at:at + f["groups"]],
-                                      k.nbout[out:out + f["groups"]], err_msg=f"vector {v}")
+        k.execute(Op.COMPUTE, {**f, "vectors": 0, "out_stride": 0, "tiles": 0, "pool": 0})
+        alone.append(k.nbout[out:out + f["groups"]].astype(np.int64))
+    return m, alone, out
 
 
 def test_a_compute_of_pool_tiles_is_the_max_of_its_tiles():
     # COMPUTE.tiles from first principles: every `tiles` consecutive vectors are one
     # pool window; its output rows hold the lane-wise max of what each tile alone
     # computes (a one-vector COMPUTE, pool 0, its input moved to the half's start).
-    import copy
-
-    from golden.twins.machine import Machine
     rng = np.random.default_rng(6)
     model = random_model(rng, [70, 20], 0.5, 4, scale=1.0, activation="identity")
     x = random_inputs(rng, 70, vectors=8, density=0.6)
@@ -186,20 +197,7 @@ def test_a_compute_of_pool_tiles_is_the_max_of_its_tiles():
     op, f = decode(word)
     assert (f["vectors"], f["tiles"], f["pool"]) == (8, 4, 0) and f["out_stride"] > 0
     np.testing.assert_array_equal(run_program(program)[0], infer(model, x, pool=4))
-    before = Machine(cfg, program.image)
-    for w in program.words[:program.words.index(word)]:
-        before.execute(*decode(w))
-    m = copy.deepcopy(before)
-    m.execute(op, f)
-    W, half = f["windows"], cfg.half(cfg.window_rows) * f["nbin_half"]
-    out = cfg.half(cfg.nbout_rows) * f["out_half"] + f["out_row"]
-    alone = []
-    for v in range(8):
-        k = copy.deepcopy(before)
-        k.nib[half:half + W] = before.nib[half + v * W:half + (v + 1) * W]
-        k.nbin[half:half + W] = before.nbin[half + v * W:half + (v + 1) * W]
-        k.execute(Op.COMPUTE, {**f, "vectors": 0, "out_stride": 0, "tiles": 0})
-        alone.append(k.nbout[out:out + f["groups"]].astype(np.int64))
+    m, alone, out = _against_one_vector_computes(program, word)
     for b in range(2):
         at = out + b * f["out_stride"]
         want = np.max(alone[4 * b:4 * b + 4], axis=0)
