@@ -46,7 +46,9 @@ class Timing:
 
     * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
       idles when the last datum is written; LUT: one entry per cycle; sparse
-      NBin rows ``nbin_lookup`` more, their lengths looked up first);
+      NBin rows ``nbin_lookup`` more, their lengths looked up first, and an
+      empty row a cycle unless it trails the last request: :func:`_sparse_rows`;
+      a LOAD's segments cost nothing more);
     * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps; an
       empty window one cycle unless the sequencer's backlog hides it,
       :func:`golden.twins.fc.window_cycles`; and each group's wait for room in the
