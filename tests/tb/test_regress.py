@@ -126,8 +126,10 @@ def test_cases_on_a_dask_cluster_give_the_local_results(tmp_path):
     # A LocalCluster of two workers in this process; the regression's CLI runs its
     # cases there (--scheduler) and its records equal those of the cases run here.
     from distributed import LocalCluster
+    # (the scheduler's HTTP server on a free port: with dashboard_address=None it
+    # takes 8787, which another test's cluster on the other worker may hold)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=None) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         proc = subprocess.run([sys.executable, "-m", "tb.regress", "--preset", "quick",
                                "--only", "htree", "--seeds", "1", "--sim", "icarus",
                                "--scheduler", cluster.scheduler_address,

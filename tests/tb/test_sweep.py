@@ -84,8 +84,10 @@ def test_pareto_by_hand():
 def test_sweep_on_a_dask_cluster_gives_the_local_results(small_sweep, tmp_path):
     from distributed import LocalCluster
     _, local = small_sweep
+    # (the scheduler's HTTP server on a free port: with dashboard_address=None it
+    # takes 8787, which another test's cluster on the other worker may hold)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=None) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         proc = subprocess.run([sys.executable, "-m", "tb.sweep", *ARGS, "-o", str(tmp_path),
                                "--scheduler", cluster.scheduler_address],
                               capture_output=True, text=True)
