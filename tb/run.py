@@ -45,13 +45,17 @@ from tb.runner import build_root, default_sim, simulate
 __all__ = ["run_model", "run_cnn", "run_cnn_im2col", "batches", "cnn_batches", "main"]
 
 
-def _generate(cfg, workdir):
+def _generate(cfg, workdir, reuse=False):
+    """The accelerator's Verilog for ``cfg`` in ``workdir``; its port table.  ``reuse``:
+    a build of it is running there already (a ``runner`` handed on), so an existing
+    ``top.v`` is kept instead of converting again."""
     from amaranth.back import verilog
 
     from hdl.generate import port_table
     from hdl.top import Accelerator
     top = Accelerator(cfg)
-    (workdir / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
+    if not (reuse and (workdir / "top.v").exists()):
+        (workdir / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
     return port_table(top)
 
 
@@ -154,7 +158,7 @@ def _run_programs(cfg, parts, compile_part, expected, *, dense, sim, waves, memo
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    ports = _generate(cfg, workdir)
+    ports = _generate(cfg, workdir, reuse=runner is not None)
     gen_seconds = time.perf_counter() - t0
 
     totals = {k: 0 for k in ("cycles", "compute_cycles", "stall_cycles", "steps",
