@@ -142,10 +142,12 @@ def _like_tilings(like, b):
 
 
 def _run_programs(cfg, parts, compile_part, expected, *, dense, sim, waves, memory, workdir,
-                  seed, max_cycles, quiet, runner):
+                  seed, max_cycles, quiet, runner, per_layer=False):
     """Compile each batch (``compile_part(b, slice)``), run it on the golden machine
     (which must give ``expected(slice)``) and on the RTL, one build for all;
-    compare every activation in memory; sum the counters."""
+    compare every activation in memory; sum the counters.  ``per_layer``: also the
+    performance model's cycles per layer (``layer_cycles``; it replays each program
+    on the golden machine once more, so only where asked)."""
     from golden.contract.layout import MemoryImage, decode_vector
     from golden.perf import perfmodel
     from golden.twins.machine import run_program
@@ -166,7 +168,7 @@ def _run_programs(cfg, parts, compile_part, expected, *, dense, sim, waves, memo
     ideal = golden_steps = instructions = tb_cycles = model_cycles = 0
     sim_seconds = loop_seconds = 0.0
     mismatch, outputs, golden_outs, layers, tilings, compiled = None, [], [], None, [], []
-    per_layer = {}
+    layer_sums = {}
     for b, part in enumerate(parts):
         program = compile_part(b, part)
         tilings.append([t.as_dict() for t in program.tilings])
@@ -224,11 +226,11 @@ def _run_programs(cfg, parts, compile_part, expected, *, dense, sim, waves, memo
         tb_cycles += res["tb_cycles"]
         loop_seconds += res["loop_seconds"]
         layers = program.layers
-        if mem["p_stall"] == 0 and mem["interval"] == 1:
+        if per_layer and mem["p_stall"] == 0 and mem["interval"] == 1:
             pred = perfmodel.predict(program, mem)
             model_cycles += pred["cycles"]
             for name, c in perfmodel.layer_cycles(program, pred).items():
-                per_layer[name] = per_layer.get(name, 0) + c
+                layer_sums[name] = layer_sums.get(name, 0) + c
     return {
         "bit_exact": mismatch is None, "mismatch": mismatch, **totals,
         "ideal_cycles": ideal, "golden_steps": golden_steps, "instructions": instructions,
@@ -242,8 +244,8 @@ def _run_programs(cfg, parts, compile_part, expected, *, dense, sim, waves, memo
         # per layer the cycles the performance model attributes to it (the span from
         # the previous layer's end to its own), summed over the programs; only
         # without memory stalls, and only meaningful while model_cycles == cycles
-        "model_cycles": model_cycles if per_layer else None,
-        "layer_cycles": per_layer or None,
+        "model_cycles": model_cycles if layer_sums else None,
+        "layer_cycles": layer_sums or None,
         "layers": layers, "workdir": str(workdir),
         "parts": [[p.start, p.stop] for p in parts], "tilings": tilings,
         "compiled": compiled,     # the Programs run, batch by batch (not in --json)
@@ -288,7 +290,8 @@ def run_cnn(model, x, cfg, shape, *, pool="max", pool_size=2, dense=False, like=
                         sim=kwargs.pop("sim", None), waves=kwargs.pop("waves", False),
                         memory=kwargs.pop("memory", None), workdir=kwargs.pop("workdir", None),
                         seed=kwargs.pop("seed", 1), max_cycles=kwargs.pop("max_cycles", None),
-                        quiet=kwargs.pop("quiet", True), runner=kwargs.pop("runner", None))
+                        quiet=kwargs.pop("quiet", True), runner=kwargs.pop("runner", None),
+                        per_layer=True)
     if kwargs:
         raise TypeError(f"run_cnn got unexpected arguments {sorted(kwargs)}")
     res["route"] = "on-chip"
