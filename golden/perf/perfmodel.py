@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden.contract.isa import UNIT, Op, Target, accesses, conflict, decode, vectors
+from golden.twins.fc import sequencer_cycles
 from golden.twins.machine import Machine
 
 __all__ = ["Timing", "TIMING", "work", "predict", "layer_cycles", "packer_cycles",
@@ -49,10 +50,11 @@ class Timing:
       NBin rows ``nbin_lookup`` more, their lengths looked up first, and an
       empty row a cycle unless it trails the last request: :func:`_sparse_rows`;
       a LOAD's segments cost nothing more);
-    * COMPUTE: ``fill(tn, tm) + window_cycles`` (per NSM window its SSM steps; an
-      empty window one cycle unless the sequencer's backlog hides it,
-      :func:`golden.twins.fc.window_cycles`; and each group's wait for room in the
-      config FIFOs); the
+    * COMPUTE: ``fill(tn, tm)`` + the cycles of its groups (the NSM's drain stage
+      to the SSM sequencer cycle by cycle, :func:`golden.twins.fc.sequencer_cycles`:
+      a step a cycle, an empty window a cycle of the drain stage, hidden only
+      where the pipeline holds a beat ahead of the sequencer; and each group's
+      wait for room in the config FIFOs); the
       unit takes the next COMPUTE ``drain(tn, tm)`` cycles before the end (the
       H-tree and PE pipeline), once the one before has ended (the fill is the
       pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each
@@ -116,22 +118,9 @@ class Step:
     extra: dict = field(default_factory=dict)
 
 
-class _GroupLog(dict):
-    """The machine's stats dict, also logging each group's ``window_cycles``."""
-    def __init__(self, *a):
-        super().__init__(*a)
-        self.groups = []
-
-    def __setitem__(self, key, value):
-        if key == "window_cycles":
-            self.groups.append(value - self.get(key, 0))
-        super().__setitem__(key, value)
-
-
 class _Tracer(Machine):
     def __init__(self, cfg, image):
         super().__init__(cfg, image)
-        self.stats = _GroupLog(self.stats)
 
     def load(self, f):
         cfg, w = self.cfg, self.cfg.words
@@ -160,14 +149,15 @@ class _Tracer(Machine):
 
     def compute(self, f):
         before = dict(self.stats)
-        self.stats.groups = []
+        self.group_windows = []
         super().compute(f)
-        self._cur.extra["group_cycles"] = list(self.stats.groups)
         s = self._cur
+        s.extra["group_cycles"] = sequencer_cycles(self.group_windows)
+        self.group_windows = None
         s.groups = f["groups"] * vectors(f)      # output groups over all its vectors
         s.windows = self.stats["windows"] - before.get("windows", 0)   # the windows fed
         s.steps = self.stats.get("steps", 0) - before.get("steps", 0)
-        s.extra["window_cycles"] = self.stats["window_cycles"] - before.get("window_cycles", 0)
+        s.extra["window_cycles"] = sum(s.extra["group_cycles"])
         s.ideal = self.stats.get("ideal", 0) - before.get("ideal", 0)
         s.extra["beats"] = self.stats.get("beats", 0) - before.get("beats", 0)
         for key in ("sb_words", "sib_rows"):     # per PE; rows (golden.perf.events)

@@ -8,7 +8,7 @@ from golden.contract.bitmap import as_bitmap
 from golden.twins import encoder, nsm, pefu, ssm
 
 __all__ = ["shared_synapse_bitmap", "compress_group", "group_outputs", "window_cycles",
-           "sparse_fc_group"]
+           "sequencer_cycles", "sparse_fc_group"]
 
 
 def shared_synapse_bitmap(weights):
@@ -28,15 +28,18 @@ def compress_group(weights, synapse_bitmap=None):
 
 
 def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, shift,
-                  activation="identity", tm=16, window=None, stats=None, fed=None):
+                  activation="identity", tm=16, window=None, stats=None, fed=None,
+                  windows=None):
     """The ``tn`` outputs of one group from its compressed operands, the hardware's way:
     NSM beats over the bitmaps, per PE the SSM's picks out of its compressed
     weights ``comp_weights[j]`` (one per set bit of the synapse bitmap), the PEFU.
 
     ``stats`` (a dict), if given, accumulates ``ideal`` (NSM cycles,
     ``sum ceil(pairs / tm)`` per window), ``beats``, ``steps`` (SSM steps) and
-    ``window_cycles`` (per window ``max(1, its beats' SSM steps)``: the datapath's
-    cycles, which :mod:`golden.perf.perfmodel` uses).
+    ``window_cycles`` (the group's datapath cycles alone, :func:`window_cycles`).
+    ``windows`` (a list), if given, receives the group: per NSM window the SSM
+    steps of each of its beats (:func:`sequencer_cycles` times a run of groups;
+    :mod:`golden.perf.perfmodel` uses it).
 
     ``fed``: the windows the compute unit feeds to the NSM
     (:func:`golden.contract.sib.fed_windows`; default all of them).  The NSM sees only
@@ -77,33 +80,78 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
         stats["steps"] = stats.get("steps", 0) + sum(steps)
         per_window = [-(-len(p) // tm) for p in nsm.window_pairs(neuron_bitmap, synapse_bitmap,
                                                                   window or 16 * tm)]
-        owner = [w for w, n in enumerate(per_window) for _ in range(n)]
-        owner += [len(per_window) - 1] * (len(steps) - len(owner))   # the closing empty beat
-        cost = [0] * len(per_window)
-        for w, n in zip(owner, steps):
-            cost[w] += n
-        stats["window_cycles"] = stats.get("window_cycles", 0) + window_cycles(per_window, cost)
+        # per window its beats' steps (an empty last window: the closing beat's)
+        per_window[-1] = max(per_window[-1], 1)
+        bounds = np.cumsum([0] + per_window)
+        group = [steps[a:b] for a, b in zip(bounds, bounds[1:])]
+        stats["window_cycles"] = stats.get("window_cycles", 0) + window_cycles(group)
+        if windows is not None:
+            windows.append(group)
     bias = np.broadcast_to(np.asarray(bias), (tn,))
     return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
                      for j in range(tn)], dtype=np.int16)
 
 
-def window_cycles(beats, steps):
-    """The datapath's cycles for a group's NSM windows, ``beats`` (NSM beats) and
-    ``steps`` (SSM steps) per window: a window takes a cycle per SSM step of its
-    beats, and an empty one a cycle of the NSM's drain stage, unless the
-    sequencer is still working off steps beyond the beats of the windows before
-    it (its backlog: the drain stage runs ahead meanwhile)."""
-    backlog = total = 0
-    for b, c in zip(beats, steps):
-        if c:
-            backlog += c - b
-            total += c
-        elif backlog:
-            backlog -= 1
+def window_cycles(group):
+    """The datapath's cycles for one group alone (:func:`sequencer_cycles` of it)."""
+    return sequencer_cycles([group])[0]
+
+
+def sequencer_cycles(groups):
+    """Per group, the cycles from the SSM sequencer's last step of the group
+    before (for the first: from its first window in the NSM's drain stage, less
+    the three stages to the sequencer) to its own last step.
+
+    ``groups``: the groups one COMPUTE feeds, in order; a group is its NSM
+    windows, a window the SSM steps of each of its beats (none: an empty window;
+    a group's empty last window holds its closing beat, one step).
+
+    The RTL's pipeline from the NSM's drain stage to the sequencer, cycle by
+    cycle (hdl.datapath.nsm, hdl.datapath.ssm): the drain stage hands on a beat
+    a cycle, or takes a cycle for an empty window, into stages e1 and e2; e2
+    passes beats into the NSM's output skid buffer (whose ``ready`` is a
+    register: the skid register is empty) and drops empty windows; the
+    sequencer takes a beat when it has done the last step of the one before,
+    a step a cycle.  The windows are taken to be waiting in the prefix stages
+    (the compute unit feeds them ahead) and the steps' consumers always ready.
+    """
+    slots = []          # per drain cycle: None (an empty window) or (steps, group ended)
+    for g, group in enumerate(groups):
+        for w, beats in enumerate(group):
+            if not beats:
+                slots.append(None)
+            for b, n in enumerate(beats):
+                slots.append((n, g if w == len(group) - 1 and b == len(beats) - 1 else None))
+    ends = []
+    nxt = 0
+    e1 = e2 = out = skid = None   # (valid, item): None = empty register
+    beat, left = None, 0          # the sequencer's beat, steps left after this one
+    cycle = 0
+    while nxt < len(slots) or e1 or e2 or out or skid or beat:
+        done = beat is not None and left == 0
+        if done and beat[1] is not None:
+            ends.append(cycle)
+        take = beat is None or done                       # the sequencer's i.ready
+        e2_go = e2 is not None and (e2[1] is None or skid is None)
+        e2_free = e2 is None or e2_go
+        e1_free = e1 is None or e2_free
+        drain = nxt < len(slots) and e1_free
+        push = e2[1] if e2_go else None                   # a beat into the skid buffer
+        if take:
+            beat, left = out, (out[0] - 1 if out else 0)
         else:
-            total += 1
-    return total
+            left -= 1
+        if out is None or take:                           # the skid's output register frees
+            out, skid = (skid, None) if skid else (push, None)
+        elif push:                                        # the beat skids
+            skid = push
+        if e2_free:
+            e2 = e1
+        if e1_free:
+            e1 = (True, slots[nxt]) if drain else None
+            nxt += drain
+        cycle += 1
+    return [b - a for a, b in zip([3] + ends, ends)]
 
 
 def sparse_fc_group(neurons, weights, bias, shift, activation="identity", tm=16,

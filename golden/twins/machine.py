@@ -36,6 +36,10 @@ class Machine:
         # the energy events of golden.perf.events)
         self.stats = {"ideal": 0, "beats": 0, "steps": 0, "instructions": 0, "sb_words": 0,
                       "sib_rows": 0}
+        # (a list to receive each group a COMPUTE computes, as its windows' SSM
+        # steps per beat: golden.twins.fc.group_outputs' ``windows``; for the
+        # performance model)
+        self.group_windows = None
 
     def _row(self, rows, half, r):
         return half * (rows // 2) + r
@@ -133,7 +137,7 @@ class Machine:
             bias = self.bias[self._row(cfg.bias_rows, f["bias_half"], f["bias_row"] + g)]
             out = group_outputs(nz, nbm, sbm, comp, bias, f["shift"],
                                 ACTIVATIONS[f["activation"]], cfg.tm, W, stats=self.stats,
-                                fed=fed)
+                                fed=fed, windows=self.group_windows)
             combine, block = pooled(f, v)
             r = self._row(cfg.nbout_rows, f["out_half"], f["out_row"] + block * f["out_stride"] + g)
             self.nbout[r] = pool_max(self.nbout[r], out) if combine else out
