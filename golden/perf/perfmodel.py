@@ -83,10 +83,10 @@ class Timing:
 
     def drain(self, tn, tm):
         """Cycles from the NSM and the sequencer running empty to the end of a
-        COMPUTE: the H-tree, the PEs and the NBout write; the next COMPUTE
+        COMPUTE: the H-tree, the PEs and the NBout row read and write; the next COMPUTE
         starts while they drain."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 19 + lt + lm
+        return 20 + lt + lm
 
     def fill(self, tn, tm, window=None):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn), the
@@ -94,7 +94,7 @@ class Timing:
         log2(window)-level tree each; the window is ``16 * tm`` unless given)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
         window = 16 * tm if window is None else window
-        return 29 + lt + lm + -(-((window - 1).bit_length()) // 2)
+        return 30 + lt + lm + -(-((window - 1).bit_length()) // 2)
 
 
 TIMING = Timing()

@@ -392,7 +392,7 @@ class ComputeUnit(wiring.Component):
                      self.issue.older_busy.eq(older_busy | (start & busy))]
         old = Signal(WORD_BITS)
         old_pending = Signal()
-        tail = Signal(2)                  # the older one's last write, then its release
+        tail = Signal(3)                  # the older one's last two stages, then its release
         # The outputs' place: group ``out_k`` of the vector whose first row is
         # ``out_base`` (a register: the half's row ``out_row`` for the first vector,
         # ``out_stride`` more for each next); ``out_vlast``: the vector is the
@@ -421,6 +421,13 @@ class ComputeUnit(wiring.Component):
             self.nbout_r.addr.eq(out_addr),
             self.nbout_r.en.eq(1),
         ]
+        # Two stages after an output fires (ECP5 timing: no NBout read data
+        # runs into a compare): ``pend`` holds it while its row is read, then
+        # ``post`` holds it with the row and writes it, with ``pool`` the larger
+        # value of each lane.  The row read misses the writes of the two outputs
+        # before it: from ``post`` (written this cycle) or ``wrote`` (last
+        # cycle's write) when they went to the same row (the tiles of a pool
+        # window one or two groups apart).
         pend = Signal()
         pend_pool = Signal()
         pend_addr = Signal.like(out_addr)
@@ -429,20 +436,29 @@ class ComputeUnit(wiring.Component):
         with m.If(fire):
             m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(self.outputs.payload),
                          pend_pool.eq(dv.pool | (out_tile != 0))]
-        # The row read for an output is the one in NBout, or — when the output
-        # before it was written to the same row in the cycle of the read (the
-        # tiles of a pool window one group apart) — what that write wrote.
-        wrote = Signal(16 * tn)
-        forward = Signal()
+        post = Signal()
+        post_pool = Signal()
+        post_addr = Signal.like(out_addr)
+        post_data = Signal(16 * tn)
+        post_held = Signal(16 * tn)
         written = Signal(16 * tn)
-        m.d.sync += [forward.eq(fire & pend & (pend_addr == out_addr)), wrote.eq(written)]
-        held = Mux(forward, wrote, self.nbout_r.data)
-        lanes = [(held[16 * j:16 * (j + 1)], pend_data[16 * j:16 * (j + 1)]) for j in range(tn)]
+        wrote = Signal(16 * tn)
+        wrote_addr = Signal.like(out_addr)
+        wrote_valid = Signal()
+        held = Mux(post & (post_addr == pend_addr), written,
+                   Mux(wrote_valid & (wrote_addr == pend_addr), wrote, self.nbout_r.data))
+        m.d.sync += [post.eq(pend), wrote_valid.eq(post), wrote_addr.eq(post_addr),
+                     wrote.eq(written)]
+        with m.If(pend):
+            m.d.sync += [post_addr.eq(pend_addr), post_data.eq(pend_data),
+                         post_pool.eq(pend_pool), post_held.eq(held)]
+        lanes = [(post_held[16 * j:16 * (j + 1)], post_data[16 * j:16 * (j + 1)])
+                 for j in range(tn)]
         pooled = Cat(Mux(h.as_signed() > o.as_signed(), h, o) for h, o in lanes)
-        m.d.comb += [written.eq(Mux(pend_pool, pooled, pend_data)),
-                     self.nbout_w.addr.eq(pend_addr),
+        m.d.comb += [written.eq(Mux(post_pool, pooled, post_data)),
+                     self.nbout_w.addr.eq(post_addr),
                      self.nbout_w.data.eq(written),
-                     self.nbout_w.en.eq(pend)]
+                     self.nbout_w.en.eq(post)]
 
         def restart(v):
             """The output counters for instruction view ``v``, its first output next."""
@@ -470,9 +486,10 @@ class ComputeUnit(wiring.Component):
                                       ~older_busy),
         ]
 
-        # An instruction's unit is busy until the third cycle after its last
-        # output (the write, then the release); an older one's ``tail`` counts
-        # those cycles, so it is released exactly when it would be alone.
+        # An instruction's unit is busy until the fourth cycle after its last
+        # output (the row read, the write, then the release); an older one's
+        # ``tail`` counts those cycles, so it is released exactly when it would
+        # be alone.
         with m.If(start):
             # The newest instruction becomes the older one while its outputs
             # come (``ready`` holds only when no older one is left).
@@ -480,18 +497,19 @@ class ComputeUnit(wiring.Component):
             m.d.comb += keep.eq(busy & ~out_done & ~(fire & final))
             m.d.sync += [busy.eq(1), old.eq(ins), old_pending.eq(keep),
                          tail.eq(Cat(busy & fire & final,
-                                     busy & pend & ~fire & out_done))]
+                                     busy & pend & ~fire & out_done,
+                                     busy & post & ~pend & ~fire & out_done))]
             with m.If(keep):
                 with m.If(fire):
                     m.d.sync += advance()
             with m.Else():
                 m.d.sync += restart(view(Op.COMPUTE, nxt))
         with m.Else():
-            m.d.sync += tail.eq(Cat(finishing_old, tail[0]))
+            m.d.sync += tail.eq(Cat(finishing_old, tail[:2]))
             with m.If(finishing_old):
                 m.d.sync += [old_pending.eq(0), *restart(cp)]
             with m.Elif(fire):
                 m.d.sync += advance()
             with m.If(busy & ~feeding & ~f1_valid & ~old_pending & out_done
-                      & ~pend & ~tail.any()):
+                      & ~pend & ~post & ~tail.any()):
                 m.d.sync += busy.eq(0)
