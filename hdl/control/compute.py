@@ -169,6 +169,21 @@ class ComputeUnit(wiring.Component):
         fa_vend = Signal()                # the last window of a vector
         fa_vbase = Signal(range(cfg.window_rows))
         fa_go = Signal()
+        # fa's skid entry (``fb``): f0 hands a window on when fb is empty (a
+        # register), not when fa moves on (ECP5 timing: f1's ready no longer
+        # runs through the window choice into the mask queue); the SIB rows read
+        # for them, kept once the port moves on (``*_fresh``: still on the port)
+        fb_valid = Signal()
+        fb_window = Signal.like(fa_window)
+        fb_g = Signal(16)
+        fb_first = Signal()
+        fb_last = Signal()
+        fb_vend = Signal()
+        fb_vbase = Signal.like(fa_vbase)
+        fa_sib = Signal(W)
+        fb_sib = Signal(W)
+        fa_fresh = Signal()
+        fb_fresh = Signal()
         f1_valid = Signal()
         f1_first = Signal()
         f1_last = Signal()
@@ -237,7 +252,7 @@ class ComputeUnit(wiring.Component):
             m.d.comb += widx[b].eq(Cat(low[i] for i in range(W) if i >> b & 1).any())
         m.d.comb += [
             fa_go.eq(fa_valid & (~f1_valid | f1_push)),
-            f0_go.eq(feeding & (~fa_valid | fa_go) & (cur_valid | every | mq_valid)),
+            f0_go.eq(feeding & ~fb_valid & (cur_valid | every | mq_valid)),
             take.eq(f0_go & ~cur_valid & ~every),
         ]
         sib_base = Mux(cp.sib_half, cfg.half(cfg.sib_rows), 0) + cp.sib_row
@@ -268,11 +283,29 @@ class ComputeUnit(wiring.Component):
                          rows_base.eq(Mux(cp.skip, n_masks, 0))]
         seg_done = cm_cnt == 1
         group_done = seg_done & seg_last
+        # fa takes fb's window, else f0's; f0's goes to fb while fa holds.
+        head_free = ~fa_valid | fa_go
+        new = [Cat(widx, seg), g, first, group_done, group_done & g_last, vbase]
+        fa_regs = [fa_window, fa_g, fa_first, fa_last, fa_vend, fa_vbase]
+        fb_regs = [fb_window, fb_g, fb_first, fb_last, fb_vend, fb_vbase]
+        with m.If(head_free):
+            with m.If(fb_valid):
+                m.d.sync += [fa_valid.eq(1), fb_valid.eq(0), fa_fresh.eq(0),
+                             fa_sib.eq(Mux(fb_fresh, self.sib_r.data, fb_sib))]
+                m.d.sync += [a.eq(b) for a, b in zip(fa_regs, fb_regs)]
+            with m.Else():
+                m.d.sync += [fa_valid.eq(f0_go), fa_fresh.eq(1)]
+                m.d.sync += [a.eq(b) for a, b in zip(fa_regs, new)]
+        with m.Else():
+            with m.If(fa_fresh):          # the SIB port moves on to fb's row
+                m.d.sync += [fa_sib.eq(self.sib_r.data), fa_fresh.eq(0)]
+            with m.If(f0_go):
+                m.d.sync += [fb_valid.eq(1), fb_fresh.eq(1)]
+                m.d.sync += [a.eq(b) for a, b in zip(fb_regs, new)]
+            with m.Elif(fb_fresh):
+                m.d.sync += [fb_sib.eq(self.sib_r.data), fb_fresh.eq(0)]
         with m.If(f0_go):
-            m.d.sync += [fa_valid.eq(1), fa_window.eq(Cat(widx, seg)),
-                         fa_g.eq(g), fa_first.eq(first), fa_last.eq(group_done),
-                         fa_vend.eq(group_done & g_last), fa_vbase.eq(vbase),
-                         cur.eq(rest), cur_cnt.eq(cm_cnt - 1), cur_valid.eq(~seg_done),
+            m.d.sync += [cur.eq(rest), cur_cnt.eq(cm_cnt - 1), cur_valid.eq(~seg_done),
                          row_ptr.eq(row_ptr + 1),
                          first.eq(group_done)]
             with m.If(group_done):
@@ -286,12 +319,10 @@ class ComputeUnit(wiring.Component):
                                  vleft.eq(vleft - 1)]
             with m.Elif(seg_done):
                 m.d.sync += [seg.eq(seg + 1), seg_last.eq(seg + 2 == segs)]
-        with m.Elif(fa_go):
-            m.d.sync += fa_valid.eq(0)
         # The window's SIB row is read a stage early (its address is known in f0),
         # so that it enters f1 as a register; its popcount adds up there.
         f1_sb = Signal(W)
-        sb_in = Mux(cp.dense, ones, self.sib_r.data)
+        sb_in = Mux(cp.dense, ones, Mux(fa_fresh, self.sib_r.data, fa_sib))
         with m.If(fa_go):
             m.d.sync += [f1_valid.eq(1), f1_first.eq(fa_first), f1_last.eq(fa_last),
                          f1_vend.eq(fa_vend),
@@ -363,7 +394,8 @@ class ComputeUnit(wiring.Component):
                          v_last.eq(cv.vectors <= 1), vleft.eq(_more(cv)), mvec.eq(_more(cv)),
                          segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
                          mq_n.eq(0), reading.eq(0), arriving.eq(0), mask_ptr.eq(0),
-                         row_ptr.eq(0), fa_valid.eq(0), every.eq(cv.dense | ~cv.skip),
+                         row_ptr.eq(0), fa_valid.eq(0), fb_valid.eq(0),
+                         every.eq(cv.dense | ~cv.skip),
                          masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & some),
                          masks_left.eq(0), rows_base.eq(0),
                          last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w]),
@@ -372,7 +404,7 @@ class ComputeUnit(wiring.Component):
                          seg_last.eq(one_seg), g_last.eq(cv.groups == 1),
                          sb_base.eq(cv.sb_base), syn_count.eq(0)]
         in_flight = Signal()              # windows chosen, not yet handed to the slice
-        m.d.comb += in_flight.eq(fa_valid | f1_valid)
+        m.d.comb += in_flight.eq(fa_valid | fb_valid | f1_valid)
         return feeding, in_flight
 
     def _outputs(self, m, start, ins, nxt, feeding, f1_valid):
