@@ -19,7 +19,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.params import check_int, check_pow2, clog2
-from hdl.datapath.logic import apply_levels, route_by_rank, sklansky_levels
+from hdl.datapath.logic import apply_levels, lane_onehots, onehot_select, sklansky_levels, tree_or
 from hdl.registry import TN, register
 
 __all__ = ["Encoder"]
@@ -133,10 +133,14 @@ class Encoder(wiring.Component):
             # (an empty window takes one beat, as does a window of up to tn nonzeros)
             m.d.sync += [rem.eq(total), d_final.eq(total <= tn)]
 
-        lane_valid, lane_pos = route_by_rank(m, d_nz, d_rank, beat, tn)
+        # Each lane's value: the AND-OR of the positions whose one-hot lane it
+        # is (ECP5 timing: no encoded position and multiplexer after the rank
+        # compare).
+        hot = lane_onehots(m, d_nz, d_rank, beat, tn, name="d_hot")
+        lane_valid = [tree_or(h[k] for h in hot) for k in range(tn)]
         flat = d_value.as_value()
-        lane_value = [Mux(lane_valid[k], flat.word_select(lane_pos[k], self._width).as_signed(), 0)
-                      for k in range(tn)]
+        values = [flat.word_select(p, self._width) for p in range(W)]
+        lane_value = [onehot_select(hot, values, k) for k in range(tn)]
         with m.If(emit):
             m.d.sync += [
                 self.o.valid.eq(1),

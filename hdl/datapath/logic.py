@@ -2,7 +2,7 @@
 
 import operator
 
-__all__ = ["tree_reduce", "tree_or", "sklansky_levels", "apply_levels", "route_by_rank",
+__all__ = ["tree_reduce", "tree_or", "sklansky_levels", "apply_levels",
            "lane_onehots", "onehot_select"]
 
 
@@ -44,43 +44,6 @@ def apply_levels(values, levels, width=None):
             new[t] = total[:width] if width is not None else total
         values = new
     return values
-
-
-def route_by_rank(m, present, rank, beat, lanes, name="route"):
-    """Compaction: position ``p`` (with ``present[p]``) goes to lane ``rank[p] % lanes``
-    of beat ``rank[p] // lanes`` (``lanes`` a power of two).
-
-    Returns ``(lane_valid, lane_pos)``: per lane a 1-bit value and the routed
-    position (0 where the lane is empty).  Built as ``lanes``-wide vectors: one
-    one-hot decode per position, then OR trees (one for the valid bits, one per
-    bit of the position number), so its size grows as ``len(present) * log``
-    vector gates rather than with a mux per lane and position; callers fetch the
-    lane's data with ``word_select(lane_pos[k], width)``.
-    """
-    from amaranth.hdl import Cat, Const, Signal
-    n = len(present)
-    lg = (lanes - 1).bit_length()
-    pos_bits = max(1, (n - 1).bit_length())
-    # vec[p]: the one-hot lane of position p, if p is in this beat.  Each is a
-    # signal of its own, so the OR trees below share it instead of copying it.
-    vec = []
-    for p in range(n):
-        v = Signal(lanes, name=f"{name}_vec{p}")
-        hit = present[p] & ((rank[p] >> lg) == beat)
-        with m.If(hit):
-            m.d.comb += v.eq(Const(1, lanes) << rank[p][:max(lg, 1)] if lanes > 1 else 1)
-        vec.append(v)
-    valid = Signal(lanes, name=f"{name}_valid")
-    m.d.comb += valid.eq(tree_or(vec))
-    bits = []
-    for b in range(pos_bits):
-        members = [vec[p] for p in range(n) if (p >> b) & 1]
-        bit = Signal(lanes, name=f"{name}_pos{b}")
-        m.d.comb += bit.eq(tree_or(members) if members else 0)
-        bits.append(bit)
-    lane_valid = [valid[k] for k in range(lanes)]
-    lane_pos = [Cat(*(bits[b][k] for b in range(pos_bits))) for k in range(lanes)]
-    return lane_valid, lane_pos
 
 
 def lane_onehots(m, present, rank, beat, lanes, name="hot"):
