@@ -9,15 +9,17 @@ mode) and hands them to the slice (NSM → SSM sequencer → H-tree → PEs); at
 group's first window it also hands over the group's tile configuration (its
 first SB word, which follows from the SIB popcount of the groups before it,
 and the slot width) and its biases, shift and activation.  Each group's ``tn``
-outputs are written to an NBout row the cycle after they come out (meanwhile
-the row is read: with ``pool`` the write keeps the larger value of each lane).
+outputs are written to an NBout row two cycles after they come out (the row is
+read in between: with ``pool`` the write keeps the larger value of each lane).
 With ``vectors`` > 1 it does all that once per input vector, the next vector's
 windows right behind the last one's (NBin rows ``windows`` further on, the SIB
 mask rows and SB words read again from the start, outputs ``out_stride`` rows
 further on): the pipeline fills once for the whole pass.  With ``tiles`` > 1,
 every ``tiles`` consecutive vectors are one pool window's tiles: they share
 their output rows, and all but the first max-combine into them (a row written
-in the cycle it is read for the next tile is forwarded).
+after it is read for the next tile, one or two cycles later, is forwarded).
+The windows chosen (f0) pass a two-entry stage (fa and its skid entry fb) that
+addresses the buffers, so that f1's back-pressure stops there.
 
 Overlap.  The unit takes its next instruction (``ready``) once the current one
 has fed its last window and the NSM and the SSM sequencer have run empty: what
