@@ -14,21 +14,12 @@ Generated Verilog (``python -m hdl.generate encoder --tn TN``), module ``encoder
              of a window), ``last`` (final beat of a final window)
 """
 
-import operator
-
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.params import check_int, check_pow2, clog2
-from hdl.datapath.logic import (
-    apply_levels,
-    lane_onehots,
-    onehot_select,
-    sklansky_levels,
-    tree_or,
-    tree_reduce,
-)
+from hdl.datapath.logic import apply_levels, lane_onehots, onehot_select, sklansky_levels, tree_or
 from hdl.registry import TN, register
 
 __all__ = ["Encoder"]
@@ -138,10 +129,7 @@ class Encoder(wiring.Component):
             m.d.sync += [d_value.eq(a_value), d_nz.eq(a_nz), d_last.eq(a_last)]
             # (the rank of position p: the nonzeros before it)
             m.d.sync += [d_rank[p].eq(inclusive[p - 1] if p else 0) for p in range(W)]
-            # (the count of nonzeros: stage a's block sums added up, off the
-            # prefix tree's wide fan-out — ECP5 timing)
-            block = 1 << split
-            total = tree_reduce(operator.add, [a_ps[b - 1] for b in range(block, W + 1, block)])
+            total = inclusive[W - 1]
             # (an empty window takes one beat, as does a window of up to tn nonzeros)
             m.d.sync += [rem.eq(total), d_final.eq(total <= tn)]
 
