@@ -124,7 +124,8 @@ def sequencer_cycles(groups):
                 slots.append((n, g if w == len(group) - 1 and b == len(beats) - 1 else None))
     ends = []
     nxt = 0
-    e1 = e2 = out = skid = None   # (valid, item): None = empty register
+    e1 = e2 = None                # (True, slot); None: the register is empty
+    out = skid = None             # a beat's slot (the skid buffer's two registers)
     beat, left = None, 0          # the sequencer's beat, steps left after this one
     cycle = 0
     while nxt < len(slots) or e1 or e2 or out or skid or beat:
