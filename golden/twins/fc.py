@@ -35,8 +35,7 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
     weights ``comp_weights[j]`` (one per set bit of the synapse bitmap), the PEFU.
 
     ``stats`` (a dict), if given, accumulates ``ideal`` (NSM cycles,
-    ``sum ceil(pairs / tm)`` per window), ``beats``, ``steps`` (SSM steps) and
-    ``window_cycles`` (the group's datapath cycles alone, :func:`window_cycles`).
+    ``sum ceil(pairs / tm)`` per window), ``beats`` and ``steps`` (SSM steps).
     ``windows`` (a list), if given, receives the group: per NSM window the SSM
     steps of each of its beats (:func:`sequencer_cycles` times a run of groups;
     :mod:`golden.perf.perfmodel` uses it).
@@ -71,22 +70,22 @@ def group_outputs(nonzeros, neuron_bitmap, synapse_bitmap, comp_weights, bias, s
         for j in range(tn):
             ws[j].append(lane_w[j])
         last.append(is_last)
+    steps = None
+    if stats is not None or windows is not None:
+        steps = [len(b) for b in ssm.tile_steps([[s for _, s in pairs] for pairs, _ in beats], tm)]
     if stats is not None:
         stats["ideal"] = stats.get("ideal", 0) + len(nsm.select(neuron_bitmap, synapse_bitmap,
                                                                 tm, window))
         stats["beats"] = stats.get("beats", 0) + len(beats)
         stats["windows"] = stats.get("windows", 0) + len(neuron_bitmap) // (window or 16 * tm)
-        steps = [len(b) for b in ssm.tile_steps([[s for _, s in pairs] for pairs, _ in beats], tm)]
         stats["steps"] = stats.get("steps", 0) + sum(steps)
+    if windows is not None:
+        # per window its beats' steps (an empty last window: the closing beat's)
         per_window = [-(-len(p) // tm) for p in nsm.window_pairs(neuron_bitmap, synapse_bitmap,
                                                                   window or 16 * tm)]
-        # per window its beats' steps (an empty last window: the closing beat's)
         per_window[-1] = max(per_window[-1], 1)
         bounds = np.cumsum([0] + per_window)
-        group = [steps[a:b] for a, b in zip(bounds, bounds[1:])]
-        stats["window_cycles"] = stats.get("window_cycles", 0) + window_cycles(group)
-        if windows is not None:
-            windows.append(group)
+        windows.append([steps[a:b] for a, b in zip(bounds, bounds[1:])])
     bias = np.broadcast_to(np.asarray(bias), (tn,))
     return np.array([pefu.pefu(nb, ws[j], last, int(bias[j]), shift, activation)[0]
                      for j in range(tn)], dtype=np.int16)

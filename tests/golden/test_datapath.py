@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from golden.contract import packing, sib
 from golden.contract.fixed import output_stage
 from golden.twins import encoder, nsm, ssm, wdm
-from golden.twins.fc import compress_group, group_outputs, shared_synapse_bitmap, sparse_fc_group
+from golden.twins.fc import (
+    compress_group,
+    group_outputs,
+    shared_synapse_bitmap,
+    sparse_fc_group,
+    window_cycles,
+)
 
 # --- NSM -----------------------------------------------------------------------
 
@@ -134,12 +140,14 @@ def test_fc_group_over_fed_windows_equals_all_windows():
     neurons = rng.integers(-50, 50, size=5 * W) * (rng.random(5 * W) < 0.5)
     comp, sbm = compress_group(weights)
     nz, nbm = encoder.encode(neurons)
-    all_stats, fed_stats = {}, {}
-    want = group_outputs(nz, nbm, sbm, comp, [3, -3], 4, tm=tm, stats=all_stats)
-    got = group_outputs(nz, nbm, sbm, comp, [3, -3], 4, tm=tm, stats=fed_stats, fed=[2, 4])
+    all_stats, fed_stats, all_w, fed_w = {}, {}, [], []
+    want = group_outputs(nz, nbm, sbm, comp, [3, -3], 4, tm=tm, stats=all_stats, windows=all_w)
+    got = group_outputs(nz, nbm, sbm, comp, [3, -3], 4, tm=tm, stats=fed_stats, fed=[2, 4],
+                        windows=fed_w)
     np.testing.assert_array_equal(got, want)
     assert fed_stats["ideal"] == all_stats["ideal"]
-    assert fed_stats["window_cycles"] == all_stats["window_cycles"] - 3   # three skipped
+    assert len(all_w[0]) == 5 and len(fed_w[0]) == 2
+    assert window_cycles(fed_w[0]) == window_cycles(all_w[0]) - 3   # three skipped
     with pytest.raises(ValueError, match="not fed"):
         group_outputs(nz, nbm, sbm, comp, [3, -3], 4, tm=tm, fed=[2])
 
