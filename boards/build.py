@@ -26,7 +26,7 @@ from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib import io
 
 from boards.clocks import PLL, ecp5_pll, ice40_pll
-from boards.timing import slack_histogram, worst_paths
+from boards.timing import late_endpoints, slack_histogram, worst_paths
 from golden.cli import ArgumentParser, UsageError, atomic_json, atomic_write, output_dir, run_main
 from golden.contract.config import PROFILES, WINDOW_KS
 
@@ -89,7 +89,8 @@ _ROW_KEYS = ("luts", "luts_available", "ffs", "dsp", "bram", "bram_available", "
              "target_mhz", "peak_gops", "fits", "timing_met", "build_seconds")
 
 #: nextpnr options the build sets itself (not to be given again by --nextpnr-opts).
-_OWN_NEXTPNR_OPTS = ("--report", "--json", "--lpf", "--pcf", "--textcfg", "--asc", "--log")
+_OWN_NEXTPNR_OPTS = ("--report", "--detailed-timing-report", "--json", "--lpf", "--pcf",
+                     "--textcfg", "--asc", "--log")
 
 #: How long a frame may stall on the wire before the board breaks it off.
 FRAME_TIMEOUT_S = 0.05
@@ -181,9 +182,10 @@ def _tool_env():
             "ECPPACK": tool("yowasp-ecppack"), "OPENFPGALOADER": "true"}
 
 
-def _parse_nextpnr(family, report_path, log_text):
-    """Utilization and Fmax from nextpnr's --report JSON (or, if it failed before
-    writing one, from its log)."""
+def _parse_nextpnr(family, report_path, log_text, target_mhz):
+    """Utilization, Fmax, the worst paths and the endpoints late for ``target_mhz``
+    from nextpnr's --report JSON (or, if it failed before writing one, utilization
+    from its log)."""
     out = {}
     names = _BELS[family]
     if report_path.exists():
@@ -198,6 +200,7 @@ def _parse_nextpnr(family, report_path, log_text):
             worst = min(fmax.values(), key=lambda v: v["achieved"])
             out["fmax_mhz"] = round(worst["achieved"], 2)
         out["worst_paths"] = worst_paths(rep)
+        out["late_endpoints"] = late_endpoints(rep, 1000 / target_mhz)
     else:
         for key, bel in names.items():
             hit = re.search(rf"{bel}:\s+(\d+)/\s*(\d+)", log_text)
@@ -238,6 +241,7 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, next
     try:
         plan = platform.build(PlatformTop(spec, cfg, pll), name="sparsegen", do_build=False,
                               nextpnr_opts=" ".join(["--report nextpnr_report.json",
+                                                     "--detailed-timing-report",
                                                      spec.nextpnr_opts, nextpnr_opts]).strip(),
                               **_synth_overrides(spec))
         plan.execute_local(str(gw), env=env)
@@ -253,7 +257,7 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, next
               "nextpnr_opts": " ".join([spec.nextpnr_opts, nextpnr_opts]).strip(),
               "fmax_mhz": None, "luts": None, "dsp": None,
               "bram": None, "build_seconds": round(seconds, 1), "note": spec.note}
-    report.update(_parse_nextpnr(spec.family, gw / "nextpnr_report.json", log_text))
+    report.update(_parse_nextpnr(spec.family, gw / "nextpnr_report.json", log_text, target))
     bit = next((p for p in (gw / "sparsegen.bin", gw / "sparsegen.bit") if p.exists()), None)
     fits = all(report.get(k) is None or report[k] <= report.get(f"{k}_available", report[k])
                for k in ("luts", "bram", "dsp"))
@@ -369,6 +373,18 @@ def _markdown(r):
                   f"- from `{p['from']}`", f"- to `{p['to']}`"]
         if p["sources"]:
             lines += ["- source lines: " + ", ".join(f"`{_short_src(x)}`" for x in p["sources"])]
+        lines += [""]
+    late = r.get("late_endpoints")
+    if late and late["late"]:
+        lines += [f"Endpoints late for the target ({late['period_ns']} ns): {late['late']} of "
+                  f"{late['endpoints']} timed, per block:", "",
+                  "| block | late endpoints | worst arrival (ns) |", "|---|---:|---:|"]
+        lines += [f"| {b['block']} | {b['late']} | {b['worst_ns']} |" for b in late["by_block"]]
+        lines += ["", "The latest registers (a register's bits and a memory's ports count "
+                  "as its endpoints):", "", "| register | block | late endpoints | worst "
+                  "arrival (ns) |", "|---|---|---:|---:|"]
+        lines += [f"| `{g['register']}` | {g['block']} | {g['late']} | {g['worst_ns']} |"
+                  for g in late["by_register"]]
         lines += [""]
     if r.get("slack_histogram"):
         lines += ["Slack histogram (ns, endpoints):", "", "| from | to | endpoints |",

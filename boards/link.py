@@ -49,7 +49,7 @@ class HostLink(wiring.Component):
         B = mw // 8
         lgB = B.bit_length() - 1
         info = encode_info(cfg, self.mem_words, self.max_payload)
-        small_bits = 8 * max(len(info), 4 * len(COUNTERS), 1)
+        payload_bits = 8 * max(len(info), 4 * len(COUNTERS), 1)
 
         fbuf = Memory(shape=8, depth=self.max_payload, init=[])
         m.submodules.fbuf = fbuf
@@ -60,12 +60,15 @@ class HostLink(wiring.Component):
 
         byte = self.rx.payload
         got = self.rx.valid
+        # The line has been quiet for `timeout` cycles: a register (`hushed`) kept
+        # beside the counter, so the comparison stays off the states' registers.
         quiet = Signal(range(self.timeout + 1))
+        hushed = Signal()
         with m.If(got):
-            m.d.sync += quiet.eq(0)
-        with m.Elif(quiet != self.timeout):
-            m.d.sync += quiet.eq(quiet + 1)
-        timed_out = ~got & (quiet == self.timeout)
+            m.d.sync += [quiet.eq(0), hushed.eq(0)]
+        with m.Elif(~hushed):
+            m.d.sync += [quiet.eq(quiet + 1), hushed.eq(quiet == self.timeout - 1)]
+        timed_out = ~got & hushed
 
         length = Signal(16)
         ftype = Signal(8)
@@ -82,20 +85,26 @@ class HostLink(wiring.Component):
         tx_idle = Signal()
         r_type = Signal(8)
         r_len = Signal(16)
-        r_ram = Signal()                 # payload from memory (DATA), else from `small`
+        r_ram = Signal()                 # payload from memory (DATA), else by `r_src`
         r_addr = Signal(32)
-        small = Signal(small_bits)
+        # A reply's payload, when not from memory: the INFO bytes (a constant), an
+        # error code, or the counters as the run left them; the transmitter picks
+        # it by `r_src` (no wide register loaded from every state).
+        r_src = Signal(range(3))
+        SRC_INFO, SRC_CODE, SRC_COUNTERS = 0, 1, 2
+        r_code = Signal(8)
+        snap = Signal(len(self.counters))
 
-        def reply(m, rtype, payload=None, nbytes=0):
-            m.d.sync += [r_type.eq(rtype), r_len.eq(nbytes), r_ram.eq(0)]
-            if payload is not None:
-                m.d.sync += small.eq(payload)
+        def reply(m, rtype, src=SRC_CODE, nbytes=0, code=None):
+            m.d.sync += [r_type.eq(rtype), r_len.eq(nbytes), r_ram.eq(0), r_src.eq(src)]
+            if code is not None:
+                m.d.sync += r_code.eq(code)
 
         def fail(m, code, then="DRAIN"):
             # A frame that may still be arriving (bad length, bad CRC: LEN itself may
             # be wrong) is drained first: the ERROR goes out once the line has been
             # quiet for `timeout`, so the host may resend as soon as it reads it.
-            reply(m, Type.ERROR, code, 1)
+            reply(m, Type.ERROR, SRC_CODE, 1, code)
             m.d.sync += self.error.eq(1)
             m.next = then
 
@@ -110,7 +119,10 @@ class HostLink(wiring.Component):
         w_len_bad, w_addr_bad = Signal(), Signal()
         r_len_bad, r_addr_bad = Signal(), Signal()
         run_len_bad, run_addr_bad = Signal(), Signal()
+        len_big, len_zero = Signal(), Signal()
         m.d.sync += [
+            len_big.eq(length > self.max_payload),
+            len_zero.eq(length == 0),
             w_len_bad.eq((length < 4 + B) | (((length - 4) & (B - 1)) != 0)),
             w_addr_bad.eq(addr + ((length - 4) >> lgB) > self.mem_words),
             r_len_bad.eq((length != 6) | (count == 0) | (count > self.max_payload // B)),
@@ -135,9 +147,9 @@ class HostLink(wiring.Component):
                     with m.Elif(timed_out):
                         fail(m, Error.TIMEOUT, "REPLY_IDLE")
             with m.State("CHECKLEN"):
-                with m.If(length > self.max_payload):
+                with m.If(len_big):
                     fail(m, Error.LENGTH)
-                with m.Elif(length == 0):
+                with m.Elif(len_zero):
                     m.next = "CRC0"
                 with m.Else():
                     m.next = "PAYLOAD"
@@ -172,7 +184,7 @@ class HostLink(wiring.Component):
                         with m.If(length != 0):
                             fail(m, Error.LENGTH, "REPLY_IDLE")
                         with m.Else():
-                            reply(m, Type.INFO, int.from_bytes(info, "little"), len(info))
+                            reply(m, Type.INFO, SRC_INFO, len(info))
                             m.next = "REPLY_IDLE"
                     with m.Case(Type.WRITE):
                         with m.If(w_len_bad):
@@ -223,7 +235,8 @@ class HostLink(wiring.Component):
             with m.State("RUN_WAIT"):
                 m.d.comb += self.running.eq(1)
                 with m.If(self.done):
-                    reply(m, Type.DONE, self.counters, 4 * len(COUNTERS))
+                    m.d.sync += snap.eq(self.counters)
+                    reply(m, Type.DONE, SRC_COUNTERS, 4 * len(COUNTERS))
                     m.next = "REPLY_IDLE"
 
             # Replies: hand the reply to the transmitter and wait until it is sent.
@@ -240,7 +253,7 @@ class HostLink(wiring.Component):
         # The transmitter: SYNC, LEN, TYPE, payload, CRC.
         left = Signal(16)
         nbyte = Signal(range(B))
-        out = Signal(max(small_bits, mw))
+        out = Signal(max(payload_bits, mw))
         tbyte = Signal(8)
         m.d.comb += [self.tx.payload.eq(tbyte), txcrc.data.eq(tbyte)]
         sent = self.tx.valid & self.tx.ready
@@ -248,7 +261,14 @@ class HostLink(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += tx_idle.eq(1)
                 with m.If(tx_go):
-                    m.d.sync += [left.eq(r_len), out.eq(small), nbyte.eq(0)]
+                    m.d.sync += [left.eq(r_len), nbyte.eq(0)]
+                    with m.Switch(r_src):
+                        with m.Case(SRC_INFO):
+                            m.d.sync += out.eq(int.from_bytes(info, "little"))
+                        with m.Case(SRC_CODE):
+                            m.d.sync += out.eq(r_code)
+                        with m.Default():
+                            m.d.sync += out.eq(snap)
                     m.next = "SYNC"
             with m.State("SYNC"):
                 m.d.comb += [tbyte.eq(SYNC), self.tx.valid.eq(1), txcrc.start.eq(1)]

@@ -1,7 +1,10 @@
 """nextpnr's timing, read for a person: the worst path of each clock pair from its
 ``--report`` JSON (start and end register, the accelerator blocks the path crosses,
-logic levels, nanoseconds of logic and of routing) and the slack histogram from its
-log.
+logic levels, nanoseconds of logic and of routing), the slack histogram from its
+log, and — nextpnr reporting one path per clock pair — every endpoint that misses
+the target, counted per block and per register (:func:`late_endpoints`, from the
+arrival times of ``--detailed-timing-report``), so that what stands between a
+build and its clock is seen at once, not one path per build.
 
 A cell of the flattened design is named by its Amaranth hierarchy (``soc.accel.
 compute.slice.nsm.d_nrank``, Yosys' ``flatten``); :func:`hdl.synth.block_of` maps that
@@ -12,7 +15,13 @@ file even where Yosys renamed a cell.
 
 import re
 
-__all__ = ["path_summary", "worst_paths", "slack_histogram"]
+__all__ = ["path_summary", "worst_paths", "slack_histogram", "late_endpoints",
+           "register_of"]
+
+#: What Yosys and nextpnr append to a register's name when they map it to cells
+#: (``out_k_TRELLIS_FF_Q_3``, ``d_final_SB_DFFE_Q``, a memory's ``..._DP16KD``).
+_CELL_SUFFIX = re.compile(r"(_(TRELLIS|SB|DP16KD|MULT18X18D|LUT4|CCU2C|PFUMX|L6MUX|ICESTORM)"
+                          r"|\$).*$")
 
 #: Yosys' own cell-name prefixes (``$auto$...``, ``\$1234_CCU2C...``) carry no hierarchy.
 _INTERNAL = re.compile(r"^\\?\$")
@@ -21,7 +30,7 @@ _INTERNAL = re.compile(r"^\\?\$")
 def _hier(cell):
     """The Amaranth hierarchy of a flattened cell name: its dotted module path
     (``soc.accel.nsm``), or ``""`` for a cell of the top module or a Yosys-made one."""
-    name = cell.lstrip("\\")
+    name = cell.lstrip("\\").split("$")[0]        # (a packed cell: ``bias.0.15$DPRAM_COMB0``)
     if _INTERNAL.match(cell) or "." not in name:
         return ""
     parts = name.split(".")
@@ -116,3 +125,47 @@ def slack_histogram(log_text):
         n = bar.count("*") * per_star + bar.count("+")
         out.append((int(lo) / 1000, int(hi) / 1000, n))
     return out
+
+
+def register_of(cell):
+    """The register (or memory) a timing endpoint's cell belongs to: its name without
+    the suffixes synthesis appends (``soc.accel.store.encoder.rem_TRELLIS_FF_Q_3`` ->
+    ``soc.accel.store.encoder.rem``; a memory's tiles to the memory)."""
+    parts = _CELL_SUFFIX.sub("", cell.lstrip("\\")).split(".")
+    while len(parts) > 1 and parts[-1].isdigit():  # a memory's tiles: ``bias.0.15``
+        parts.pop()
+    return ".".join(parts)
+
+
+def late_endpoints(report, period_ns, top=25):
+    """The endpoints of a nextpnr ``--report`` dict (with ``--detailed-timing-report``)
+    whose latest arrival exceeds ``period_ns``: ``None`` without the detailed data,
+    else ``{"period_ns", "endpoints" (all timed), "late", "by_block": [{"block",
+    "late", "worst_ns"}], "by_register": [{"register", "block", "late",
+    "worst_ns"}]}``, worst first (``top`` registers).  An endpoint is a cell input
+    nextpnr times (a flip-flop's data or enable, a RAM port); its arrival counts
+    from the launching clock edge."""
+    nets = report.get("detailed_net_timings")
+    if nets is None:
+        return None
+    total = 0
+    blocks, regs = {}, {}                     # name -> [late, worst arrival, block]
+    for net in nets:
+        for ep in net.get("endpoints", []):
+            total += 1
+            delay = ep.get("delay", 0.0)
+            arrival = max(delay) if isinstance(delay, list) else float(delay)
+            if arrival <= period_ns:
+                continue
+            block = _block(ep.get("cell", ""), net.get("sources", []))
+            for table, key in ((blocks, block), (regs, register_of(ep.get("cell", "")))):
+                entry = table.setdefault(key, [0, 0.0, block])
+                entry[0] += 1
+                entry[1] = max(entry[1], arrival)
+    worst_regs = sorted(regs.items(), key=lambda kv: (-kv[1][1], kv[0]))[:top]
+    return {"period_ns": round(period_ns, 3), "endpoints": total,
+            "late": sum(v[0] for v in blocks.values()),
+            "by_block": [{"block": b, "late": v[0], "worst_ns": round(v[1], 3)}
+                         for b, v in sorted(blocks.items(), key=lambda kv: (-kv[1][0], kv[0]))],
+            "by_register": [{"register": r, "block": v[2], "late": v[0], "worst_ns": round(v[1], 3)}
+                            for r, v in worst_regs]}

@@ -302,8 +302,9 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
     (:class:`hdl.control.dma.StoreUnit`): the reader reads an NBout row a cycle
     (a window's in ``G + 1``) and starts a window's rows the cycle after the
     Encoder took the one before;
-    the Encoder holds a window in each of its two stages and emits a beat of up
-    to ``tn`` nonzeros when its output register is free; the writer spends per
+    the Encoder holds a window in each of its two stages, counts its nonzeros in
+    its first cycle in the second, and from the next emits a beat of up to ``tn``
+    nonzeros when its output register is free; the writer spends per
     beat a cycle to see it, the bitmap's words on a window's first beat, its
     packing and word writes (:func:`_beat_cycles`), and a cycle to take it."""
     G, tn = cfg.groups_per_window, cfg.tn
@@ -325,8 +326,9 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
         for j in range(beats):
             if j:                               # (the Encoder holds the window's next beat)
                 emit = take
-            else:                               # (when it is in, and the output is free)
-                emit = in_d if take is None else max(in_d, take)
+            else:                               # (a cycle after it is in, once the
+                #                                   output is free: its count is taken first)
+                emit = in_d + 1 if take is None else max(in_d + 1, take)
             v = min(tn, left)
             left -= v
             packs, writes, fill = _beat_cycles(v, fill, lanes, left == 0)

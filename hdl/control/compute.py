@@ -153,14 +153,17 @@ class ComputeUnit(wiring.Component):
         last_mask = Signal(W)             # dense: the windows of the last segment
         last_cnt = Signal(cnt_w)
         every = Signal()                  # every window: no mask rows (dense or no skip)
-        rows_base = Signal(16)            # the first window row: after the mask rows
+        # (SIB row counts are as wide as a SIB address: a program's mask and window
+        # rows lie within a half, so no carry chain longer than the address)
+        sib_w = clog2(cfg.sib_rows + 1)
+        rows_base = Signal(sib_w)         # the first window row: after the mask rows
         cur = Signal(W)
         cur_cnt = Signal(cnt_w)
         cur_valid = Signal()
         vleft = Signal(8)                 # vectors left to feed after this one
-        masks_left = Signal(32)
-        mask_ptr = Signal(16)
-        row_ptr = Signal(16)
+        masks_left = Signal(sib_w)
+        mask_ptr = Signal(sib_w)
+        row_ptr = Signal(sib_w)
         first = Signal()                  # the next window fed opens its group
         feeding = Signal()
         fa_valid = Signal()
@@ -218,11 +221,11 @@ class ComputeUnit(wiring.Component):
         # first fetch goes by ``masks_nz``.
         setup = Signal()
         masks_nz = Signal()
-        n_masks = Signal(32)
+        n_masks = Signal(sib_w)
         m.d.sync += setup.eq(start)
         # Every vector reads the same mask rows: a round of ``n_masks`` per vector,
         # ``mvec`` rounds left after this one.
-        n_masks_r = Signal(32)
+        n_masks_r = Signal(sib_w)
         mvec = Signal(8)
         round_last = Signal()             # this fetch takes its round's last mask
         m.d.comb += [n_masks.eq(cp.groups * segs),
@@ -427,11 +430,16 @@ class ComputeUnit(wiring.Component):
         old = Signal(WORD_BITS)
         old_pending = Signal()
         tail = Signal(3)                  # the older one's last two stages, then its release
-        # The outputs' place: group ``out_k`` of the vector whose first row is
-        # ``out_base`` (a register: the half's row ``out_row`` for the first vector,
-        # ``out_stride`` more for each next); ``out_vlast``: the vector is the
-        # instruction's last; ``out_done``: every output of it is out.
-        out_k = Signal(16)
+        # The outputs' place: row ``out_addr`` (``out_base`` + the group), in the
+        # vector whose first row is ``out_base`` (a register: the half's row
+        # ``out_row`` for the first vector, ``out_stride`` more for each next);
+        # ``out_glast``: the next output is the vector's last group (``out_gleft``
+        # groups after it); ``out_vlast``: the vector is the instruction's last;
+        # ``out_done``: every output of it is out.  All registers (ECP5 timing: no
+        # adder or compare between an output and its row).
+        out_addr = Signal.like(self.nbout_w.addr)
+        out_gleft = Signal(16)
+        out_glast = Signal()
         out_base = Signal.like(self.nbout_w.addr)
         out_vleft = Signal(8)
         out_vlast = Signal()
@@ -445,13 +453,11 @@ class ComputeUnit(wiring.Component):
         fire = Signal()
         final = Signal()                  # the next output is the instruction's last
         group_end = Signal()              # ... the vector's last
-        out_addr = Signal.like(self.nbout_w.addr)
         m.d.comb += [
             self.outputs.ready.eq(1),
             fire.eq(self.outputs.valid & busy),
-            group_end.eq(out_k + 1 == dv.groups),
+            group_end.eq(out_glast),
             final.eq(group_end & out_vlast),
-            out_addr.eq(out_base + out_k),
             self.nbout_r.addr.eq(out_addr),
             self.nbout_r.en.eq(1),
         ]
@@ -496,8 +502,10 @@ class ComputeUnit(wiring.Component):
 
         def restart(v):
             """The output counters for instruction view ``v``, its first output next."""
-            return [out_k.eq(0), out_done.eq(v.groups == 0), out_tile.eq(0),
-                    out_base.eq(Mux(v.out_half, cfg.half(cfg.nbout_rows), 0) + v.out_row),
+            base = Mux(v.out_half, cfg.half(cfg.nbout_rows), 0) + v.out_row
+            return [out_gleft.eq(v.groups - 1), out_glast.eq(v.groups == 1),
+                    out_done.eq(v.groups == 0), out_tile.eq(0),
+                    out_base.eq(base), out_addr.eq(base),
                     out_vlast.eq(v.vectors <= 1), out_vleft.eq(_more(v))]
 
         def advance():
@@ -505,9 +513,12 @@ class ComputeUnit(wiring.Component):
             pool window's rows, or the next window's ``out_stride`` on)."""
             next_v = group_end & ~out_vlast
             window_end = out_tile + 1 >= dv.tiles
-            return [out_k.eq(Mux(group_end, 0, out_k + 1)),
+            next_base = Mux(next_v & window_end, out_base + dv.out_stride, out_base)
+            return [out_gleft.eq(Mux(group_end, dv.groups - 1, out_gleft - 1)),
+                    out_glast.eq(Mux(group_end, dv.groups == 1, out_gleft == 1)),
+                    out_addr.eq(Mux(group_end, next_base, out_addr + 1)),
                     out_done.eq(final),
-                    out_base.eq(Mux(next_v & window_end, out_base + dv.out_stride, out_base)),
+                    out_base.eq(next_base),
                     out_tile.eq(Mux(next_v, Mux(window_end, 0, out_tile + 1), out_tile)),
                     out_vlast.eq(out_vlast | (group_end & (out_vleft == 1))),
                     out_vleft.eq(Mux(next_v, out_vleft - 1, out_vleft))]

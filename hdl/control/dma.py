@@ -121,7 +121,6 @@ class LoadUnit(wiring.Component):
         gen_done = Signal()
         target = ld.target
         is_sb = target == Target.SB
-        is_lut = target == Target.LUT
 
         # Row lengths.  A sparse NBin row's is the popcount of the NIBin row of the
         # same half and index: a lookup pipeline (NIBin's asynchronous read into a
@@ -182,14 +181,21 @@ class LoadUnit(wiring.Component):
         is_nbin = target == Target.NBIN
         # Segments (a 2-D gather): after a segment's ``count`` rows the addresses jump
         # to the next segment's start, ``seg_step`` words after this one's.
-        seg_row = Signal(16)               # the row in hand's index in its segment
+        # (``seg_end``: the row in hand is its segment's last, a register beside
+        # the count of rows after it, ``seg_rows_left``: no compare on the path
+        # from the memory's ready into the address registers)
+        seg_end = Signal()
+        seg_rows_left = Signal(16)
         seg_left = Signal(8)               # segments after the current one
         seg_base = Signal(32)
         seg_next = Signal(32)
         m.d.comb += seg_next.eq(seg_base + ld.seg_step)
 
-        n_rows = Signal(16)
-        m.d.comb += n_rows.eq(Mux(is_lut, (ld.count + lanes - 1) >> clog2(lanes), ld.count))
+
+        def rows_of(v):
+            """Rows per segment of instruction view ``v``: LUT words, else ``count``."""
+            return Mux(v.target == Target.LUT, (v.count + lanes - 1) >> clog2(lanes), v.count)
+        n_rows = Signal(16)                # (a register, with the instruction)
         last_pe = Mux(is_sb, pe == cfg.tn - 1, 1)
         req = self.mem.req
         req_fire = req.valid & req.ready
@@ -210,15 +216,17 @@ class LoadUnit(wiring.Component):
             with m.Else():
                 m.d.sync += [word.eq(word + 1), left.eq(left - 1), word_last.eq(left == 1)]
         with m.If(next_row):
-            m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0), seg_row.eq(seg_row + 1)]
+            m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0),
+                         seg_rows_left.eq(seg_rows_left - 1), seg_end.eq(seg_rows_left == 1)]
             with m.If(is_nbin):
                 m.d.sync += [row_base.eq(row_base + words["nbin"]),
                              addr.eq(row_base + words["nbin"])]
-            with m.If(seg_row + 1 >= n_rows):
+            with m.If(seg_end):
                 with m.If(seg_left == 0):
                     m.d.sync += gen_done.eq(1)
                 with m.Else():
-                    m.d.sync += [seg_row.eq(0), seg_left.eq(seg_left - 1),
+                    m.d.sync += [seg_rows_left.eq(n_rows - 1), seg_end.eq(n_rows == 1),
+                                 seg_left.eq(seg_left - 1),
                                  seg_base.eq(seg_next), row_base.eq(seg_next),
                                  addr.eq(seg_next)]
             with m.If(sparse):
@@ -234,7 +242,8 @@ class LoadUnit(wiring.Component):
             is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
-                         seg_row.eq(0), seg_base.eq(iv.mem_addr),
+                         n_rows.eq(rows_of(iv)), seg_rows_left.eq(rows_of(iv) - 1),
+                         seg_end.eq(rows_of(iv) <= 1), seg_base.eq(iv.mem_addr),
                          seg_left.eq(Mux((iv.target == Target.LUT) | (iv.segments == 0), 0,
                                          iv.segments - 1)),
                          look_seg_left.eq(Mux(iv.segments == 0, 0, iv.segments - 1)),

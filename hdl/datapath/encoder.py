@@ -70,7 +70,7 @@ class Encoder(wiring.Component):
 
     @property
     def latency(self):
-        return 3
+        return 4
 
     @property
     def parameters(self):
@@ -98,11 +98,15 @@ class Encoder(wiring.Component):
         # The nonzeros from this beat on (``rem``) and whether this is the window's
         # last beat (``d_final``) are registers, counted down as beats go: the
         # handshake that enables the stages' wide registers does no arithmetic.
+        # They are counted in a window's first cycle in stage d (``d_known`` low),
+        # from its registered ranks: the window's first beat leaves a cycle later
+        # (ECP5 timing: no prefix tree and compare in one cycle).
         rem = Signal(cw)
         d_final = Signal()
+        d_known = Signal()
 
         o_free = ~self.o.valid | self.o.ready
-        emit = d_valid & o_free
+        emit = d_valid & d_known & o_free
         finish = emit & d_final
         d_take = ~d_valid | finish
         a_take = ~a_valid | d_take
@@ -129,7 +133,9 @@ class Encoder(wiring.Component):
             m.d.sync += [d_value.eq(a_value), d_nz.eq(a_nz), d_last.eq(a_last)]
             # (the rank of position p: the nonzeros before it)
             m.d.sync += [d_rank[p].eq(inclusive[p - 1] if p else 0) for p in range(W)]
-            total = inclusive[W - 1]
+        m.d.sync += d_known.eq(~(d_take & a_valid))
+        with m.If(~d_known):
+            total = (d_rank[W - 1] + d_nz[W - 1])[:cw]
             # (an empty window takes one beat, as does a window of up to tn nonzeros)
             m.d.sync += [rem.eq(total), d_final.eq(total <= tn)]
 

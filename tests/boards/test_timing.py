@@ -6,7 +6,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import ClockDomain, Module, Signal
 
 from boards.clocks import PLL, ecp5_pll, ice40_pll
-from boards.timing import path_summary, slack_histogram, worst_paths
+from boards.timing import late_endpoints, path_summary, register_of, slack_histogram, worst_paths
 
 
 @pytest.mark.parametrize("f_in, f_out", [(25e6, 100e6), (25e6, 125e6), (25e6, 62.5e6),
@@ -113,6 +113,7 @@ def test_path_summary_counts_levels_delays_and_blocks():
 
 @pytest.mark.parametrize("cell, block", [
     ("soc.accel.sib.1.0", "buffers (NBin, NIBin, SIB, bias, NBout) + counters"),
+    ("soc.accel.bias.0.15$DPRAM_COMB0", "buffers (NBin, NIBin, SIB, bias, NBout) + counters"),
     ("soc.accel.compute.rest_LUT4_Z", "compute unit"),
     ("soc.accel.compute.slice.nsm.x_FF", "NSM"),
     ("soc.link.state_FF", "host link + UART"),
@@ -139,3 +140,43 @@ def test_slack_histogram_reads_the_last_one():
            "Info: [  -500,   1000) |*+\nInfo: [  1000,   2500) |***\n\nInfo: done\n")
     assert slack_histogram(log) == [(-0.5, 1.0, 4), (1.0, 2.5, 9)]
     assert slack_histogram("no histogram") == []
+
+
+@pytest.mark.parametrize("cell, register", [
+    ("soc.accel.store.encoder.rem_TRELLIS_FF_Q_3", "soc.accel.store.encoder.rem"),
+    ("soc.accel.store.encoder.d_final_TRELLIS_FF_Q", "soc.accel.store.encoder.d_final"),
+    ("soc.accel.bias.0.15$DPRAM_COMB0", "soc.accel.bias"),
+    ("soc.accel.cp.ib.0.0", "soc.accel.cp.ib"),
+    ("soc.link.quiet_SB_DFFE_Q_2", "soc.link.quiet"),
+])
+def test_register_of_strips_what_synthesis_appends(cell, register):
+    assert register_of(cell) == register
+
+
+def test_late_endpoints_counts_per_block_and_register():
+    def ep(cell, delay, port="DI"):
+        return {"cell": cell, "port": port, "event": "posedge clk", "delay": delay}
+    report = {"detailed_net_timings": [
+        {"net": "n1", "sources": [], "endpoints": [
+            ep("soc.accel.store.encoder.rem_TRELLIS_FF_Q", [1.0, 12.5]),
+            ep("soc.accel.store.encoder.rem_TRELLIS_FF_Q_1", [1.0, 11.0]),
+            ep("soc.accel.store.encoder.rem_TRELLIS_FF_Q_2", [1.0, 9.9])]},   # on time
+        {"net": "n2", "sources": [], "endpoints": [
+            ep("soc.accel.compute.out_k_TRELLIS_FF_Q", 13.0),                # a plain number
+            ep("soc.accel.bias.0.15$DPRAM_COMB0", [2.0, 10.5], "WD"),
+            ep("soc.accel.bias.0.3$DPRAM_COMB1", [2.0, 10.25], "WAD0")]},
+    ]}
+    late = late_endpoints(report, 10.0)
+    assert late["endpoints"] == 6 and late["late"] == 5 and late["period_ns"] == 10.0
+    assert late["by_block"] == [
+        {"block": "Encoder", "late": 2, "worst_ns": 12.5},
+        {"block": "buffers (NBin, NIBin, SIB, bias, NBout) + counters", "late": 2,
+         "worst_ns": 10.5},
+        {"block": "compute unit", "late": 1, "worst_ns": 13.0}]
+    assert [(g["register"], g["late"], g["worst_ns"]) for g in late["by_register"]] == [
+        ("soc.accel.compute.out_k", 1, 13.0), ("soc.accel.store.encoder.rem", 2, 12.5),
+        ("soc.accel.bias", 2, 10.5)]
+    assert late_endpoints(report, 10.0, top=1)["by_register"][0]["block"] == "compute unit"
+    assert late_endpoints(report, 20.0)["late"] == 0
+    # without --detailed-timing-report there is nothing to count
+    assert late_endpoints({"critical_paths": []}, 10.0) is None
