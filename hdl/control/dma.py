@@ -192,10 +192,12 @@ class LoadUnit(wiring.Component):
         m.d.comb += seg_next.eq(seg_base + ld.seg_step)
 
 
-        def rows_of(v):
-            """Rows per segment of instruction view ``v``: LUT words, else ``count``."""
-            return Mux(v.target == Target.LUT, (v.count + lanes - 1) >> clog2(lanes), v.count)
-        n_rows = Signal(16)                # (a register, with the instruction)
+        def rows_m1(v):
+            """Rows per segment of instruction view ``v`` less one (LUT words, else
+            ``count``; ``ceil(c / lanes) - 1 = (c - 1) // lanes``): one decrement on
+            the issue path, no adder before it."""
+            return Mux(v.target == Target.LUT, (v.count - 1) >> clog2(lanes), v.count - 1)
+        n_rows_m1 = Signal(16)             # (a register, with the instruction)
         last_pe = Mux(is_sb, pe == cfg.tn - 1, 1)
         req = self.mem.req
         req_fire = req.valid & req.ready
@@ -225,7 +227,7 @@ class LoadUnit(wiring.Component):
                 with m.If(seg_left == 0):
                     m.d.sync += gen_done.eq(1)
                 with m.Else():
-                    m.d.sync += [seg_rows_left.eq(n_rows - 1), seg_end.eq(n_rows == 1),
+                    m.d.sync += [seg_rows_left.eq(n_rows_m1), seg_end.eq(n_rows_m1 == 0),
                                  seg_left.eq(seg_left - 1),
                                  seg_base.eq(seg_next), row_base.eq(seg_next),
                                  addr.eq(seg_next)]
@@ -242,8 +244,10 @@ class LoadUnit(wiring.Component):
             is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
-                         n_rows.eq(rows_of(iv)), seg_rows_left.eq(rows_of(iv) - 1),
-                         seg_end.eq(rows_of(iv) <= 1), seg_base.eq(iv.mem_addr),
+                         n_rows_m1.eq(rows_m1(iv)), seg_rows_left.eq(rows_m1(iv)),
+                         seg_end.eq(Mux(iv.target == Target.LUT, iv.count <= lanes,
+                                        iv.count <= 1)),
+                         seg_base.eq(iv.mem_addr),
                          seg_left.eq(Mux((iv.target == Target.LUT) | (iv.segments == 0), 0,
                                          iv.segments - 1)),
                          look_seg_left.eq(Mux(iv.segments == 0, 0, iv.segments - 1)),
@@ -408,21 +412,32 @@ class StoreUnit(wiring.Component):
         beat = enc.o.payload
         n_valid = popcount(m, beat.valid, "beat_count")
         win_pop = popcount(m, beat.bitmap, "win_pop")
+        # The packer's conditions, registers kept beside the counters they read
+        # (ECP5 timing: the Encoder's ``o.ready``, which enables its wide stage
+        # registers, comes from these and the state alone): the word is full
+        # (``fill == lanes``), holds a value (``fill != 0``), every nonzero of the
+        # window is packed (``emitted == pop``), the beat has values left
+        # (``lane < n_valid``).
+        word_full, fill_nz, all_packed, more = Signal(), Signal(), Signal(), Signal()
+
+        def set_fill(v):
+            return [fill.eq(v), word_full.eq(v == lanes), fill_nz.eq(v != 0)]
 
         with m.FSM(name="writer"):
             with m.State("IDLE"):
                 with m.If(busy & reading & st.dense & win_full):
-                    m.d.sync += [dense_words_left.eq(W // lanes), fill.eq(0)]
+                    m.d.sync += [dense_words_left.eq(W // lanes), *set_fill(0)]
                     m.next = "DENSE"
                 with m.Elif(busy & ~st.dense & enc.o.valid):
                     with m.If(beat.first):
                         m.d.sync += [bm_left.eq(cfg.words["bitmap"]), beat_bm.eq(beat.bitmap),
-                                     pop.eq(win_pop), emitted.eq(0), fill.eq(0),
+                                     pop.eq(win_pop), emitted.eq(0), *set_fill(0),
+                                     all_packed.eq(win_pop == 0),
                                      val_addr.eq(st.mem_addr + w_win * cfg.words["nbin"])]
                         m.next = "BITMAP"
                     with m.Else():
                         m.next = "VALUES"
-                    m.d.sync += lane.eq(0)
+                    m.d.sync += [lane.eq(0), more.eq(beat.valid.any())]
             with m.State("BITMAP"):
                 idx = cfg.words["bitmap"] - bm_left
                 m.d.comb += [wreq.valid.eq(1),
@@ -436,8 +451,7 @@ class StoreUnit(wiring.Component):
             with m.State("VALUES"):
                 # as many of the beat's values per cycle as the word has room for
                 # (the Encoder's rate); a full word (or the window's end) is written
-                word_full = fill == lanes
-                at_end = (emitted == pop) & (fill != 0)
+                at_end = all_packed & fill_nz
                 left = Signal(range(tn + 1))      # the beat's values not yet taken
                 room = Signal(range(lanes + 1))
                 take = Signal(range(max(tn, lanes) + 1))
@@ -447,8 +461,8 @@ class StoreUnit(wiring.Component):
                     m.d.comb += [wreq.valid.eq(1), wreq.payload.addr.eq(val_addr),
                                  wreq.payload.data.eq(word_buf)]
                     with m.If(wreq.ready):
-                        m.d.sync += [val_addr.eq(val_addr + 1), fill.eq(0), word_buf.eq(0)]
-                with m.Elif(lane < n_valid):
+                        m.d.sync += [val_addr.eq(val_addr + 1), *set_fill(0), word_buf.eq(0)]
+                with m.Elif(more):
                     # word lane j takes beat lane (lane + j - fill) where fill <= j < fill + take
                     values = beat.value.as_value()
                     for j in range(lanes):
@@ -457,13 +471,14 @@ class StoreUnit(wiring.Component):
                         with m.If((j >= fill) & (j < fill + take)):
                             m.d.sync += word_buf[16 * j:16 * (j + 1)].eq(
                                 values.word_select(src[:max(1, clog2(tn))] if tn > 1 else 0, 16))
-                    m.d.sync += [fill.eq(fill + take), lane.eq(lane + take),
-                                 emitted.eq(emitted + take)]
+                    m.d.sync += [*set_fill(fill + take), lane.eq(lane + take),
+                                 more.eq(lane + take < n_valid),
+                                 emitted.eq(emitted + take), all_packed.eq(emitted + take == pop)]
                 with m.Else():
                     # the beat is used up: take it; a finished window moves on
                     m.d.comb += enc.o.ready.eq(1)
-                    with m.If(emitted == pop):
-                        m.d.sync += [w_win.eq(w_win + 1), fill.eq(0), word_buf.eq(0)]
+                    with m.If(all_packed):
+                        m.d.sync += [w_win.eq(w_win + 1), *set_fill(0), word_buf.eq(0)]
                     m.next = "IDLE"
             with m.State("DENSE"):
                 k = W // lanes - dense_words_left
