@@ -275,36 +275,48 @@ class LoadUnit(wiring.Component):
         lut_index = Signal(clog2(lanes + 1))
         lut_word = Signal(mw)
         lut_busy = Signal()
+        # A complete row is written a cycle after its last word arrived, from
+        # registers (ECP5 timing: no block-RAM output, word multiplexer or address
+        # adder before the buffers' write ports): ``assembly`` holds the row while
+        # ``w_pending``, and a row's first word starts from zeros (``fresh``).  The
+        # unit stays busy a cycle after its last word (its descriptor FIFO empties
+        # first), so the row is written before anything else can read it.
+        w_pending = Signal()
+        fresh = Signal(init=1)    # the next word is its row's first
+        w_addr = Signal(16)       # the pending row's buffer row (its half's base + row)
+        w_pe = Signal(len(rsp_pe))
+        half_base = Signal(16)
+        with m.Switch(target):
+            for tgt, rows in ((Target.NIB, cfg.window_rows), (Target.SIB, cfg.sib_rows),
+                              (Target.NBIN, cfg.window_rows), (Target.BIAS, cfg.bias_rows),
+                              (Target.SB, cfg.sb_words)):
+                with m.Case(tgt):
+                    m.d.comb += half_base.eq(Mux(ld.half, rows // 2, 0))
         with_word = Signal(row_bits)
-        m.d.comb += with_word.eq(assembly)
+        m.d.comb += with_word.eq(Mux(fresh, 0, assembly))
         for k in range(row_bits // mw):
             with m.If(rsp_word == k):
                 m.d.comb += with_word[k * mw:(k + 1) * mw].eq(resp.payload.data)
         take = resp.valid & resp.ready
         m.d.comb += [resp.ready.eq(desc.r_rdy & ~lut_busy), desc.r_en.eq(take)]
+        m.d.sync += w_pending.eq(take & rsp_last & ~is_lut)
         with m.If(take):
-            m.d.sync += assembly.eq(Mux(rsp_last, 0, with_word))
+            m.d.sync += [assembly.eq(with_word), fresh.eq(rsp_last), w_pe.eq(rsp_pe),
+                         w_addr.eq(half_base + ld.row + rsp_row)]
             with m.If(is_lut):
                 m.d.sync += [lut_busy.eq(1), lut_word.eq(resp.payload.data), lut_index.eq(0)]
 
-        def buf_row(rows, r):
-            return Mux(ld.half, rows // 2, 0) + ld.row + r
-
-        row_data = with_word
-        write_row = take & rsp_last & ~is_lut
-        for port, tgt, rows in ((self.nib_w, Target.NIB, cfg.window_rows),
-                                (self.sib_w, Target.SIB, cfg.sib_rows),
-                                (self.nbin_w, Target.NBIN, cfg.window_rows),
-                                (self.bias_w, Target.BIAS, cfg.bias_rows)):
-            m.d.comb += [port.addr.eq(buf_row(rows, rsp_row)),
-                         port.data.eq(row_data[:len(port.data)]),
-                         port.en.eq(write_row & (target == tgt))]
+        for port, tgt in ((self.nib_w, Target.NIB), (self.sib_w, Target.SIB),
+                          (self.nbin_w, Target.NBIN), (self.bias_w, Target.BIAS)):
+            m.d.comb += [port.addr.eq(w_addr),
+                         port.data.eq(assembly[:len(port.data)]),
+                         port.en.eq(w_pending & (target == tgt))]
         sb = self.sb_write
         m.d.comb += [
-            sb.valid.eq(write_row & is_sb),
-            sb.payload.pe.eq(rsp_pe),
-            sb.payload.addr.eq(buf_row(cfg.sb_words, rsp_row)),
-            sb.payload.data.eq(row_data[:64 * cfg.tm]),
+            sb.valid.eq(w_pending & is_sb),
+            sb.payload.pe.eq(w_pe),
+            sb.payload.addr.eq(w_addr),
+            sb.payload.data.eq(assembly[:64 * cfg.tm]),
         ]
         # LUT words are written one entry per cycle.
         entry = rsp_row  # for LUT loads `row` counts words
