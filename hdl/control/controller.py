@@ -151,11 +151,15 @@ class Controller(wiring.Component):
         """The instruction queue: two entries read from the IB, ``pops`` of them taken
         each cycle by the dispatch.  Returns ``(entries, decoded, count, pops)``.
 
-        A ring of two slots and a head pointer: an arriving word is written at
-        the tail (head + count, free whenever a word arrives: a read is issued
-        only while fewer than two are held or coming), and the dispatch's pops
-        move the head pointer only, so its issue logic enables no wide register
-        (ECP5 timing)."""
+        A ring of two slots and a head pointer: a word is pushed at the tail
+        (head + count) whenever fewer than two are held after the cycle before's
+        pops (``count``, a register), and the dispatch's pops move the head
+        pointer only, so its issue logic enables no wide register (ECP5 timing).
+        The IB is read every cycle at the next push's address (``ptr + push``,
+        from registers): the word pushed is the one read the cycle before, and no
+        IB read or fetch pointer waits on this cycle's pops.  (The same cycles as
+        reading the IB a cycle ahead whenever fewer than two are held or coming
+        after this cycle's pops: the first push is the second cycle of the run.)"""
         # Beside each entry its decoded unit and resources (decode_resources of
         # the word as it arrives from the IB): the dispatch's hazard check starts
         # from registers.
@@ -165,19 +169,20 @@ class Controller(wiring.Component):
         slots_d = [Signal(len(incoming), name=f"slot{k}_decoded") for k in range(2)]
         head = Signal()
         count = Signal(2)
-        fetch_ptr = Signal(range(self._cfg.ib_depth + 1))
-        inflight = Signal()
+        ptr = Signal(range(self._cfg.ib_depth + 1))       # words pushed
+        ptr1 = Signal(range(self._cfg.ib_depth + 2), init=1)  # ptr + 1
+        primed = Signal()         # the IB's output holds the word at ``ptr``
         pops = Signal(2)
-        push = inflight  # the IB read issued last cycle arrives now
-        can_read = self.running & (count + inflight - pops < 2) & (fetch_ptr < self.prog_len)
-        m.d.comb += [ib_r.addr.eq(fetch_ptr), ib_r.en.eq(1)]
+        push = Signal()
+        m.d.comb += [push.eq(self.running & primed & ~count[1] & (ptr < self.prog_len)),
+                     ib_r.addr.eq(Mux(push, ptr1, ptr)), ib_r.en.eq(1)]
         tail = (head + count)[0]
         with m.If(self.start):
-            m.d.sync += [fetch_ptr.eq(0), inflight.eq(0), count.eq(0), head.eq(0)]
+            m.d.sync += [ptr.eq(0), ptr1.eq(1), primed.eq(0), count.eq(0), head.eq(0)]
         with m.Else():
-            m.d.sync += inflight.eq(can_read)
-            with m.If(can_read):
-                m.d.sync += fetch_ptr.eq(fetch_ptr + 1)
+            m.d.sync += primed.eq(self.running)
+            with m.If(push):
+                m.d.sync += [ptr.eq(ptr1), ptr1.eq(ptr1 + 1)]
             for k in range(2):
                 with m.If(push & (tail == k)):
                     m.d.sync += [slots[k].eq(ib_r.data), slots_d[k].eq(incoming)]
