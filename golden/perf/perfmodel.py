@@ -302,7 +302,8 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
     (:class:`hdl.control.dma.StoreUnit`): the reader reads an NBout row a cycle
     (a window's in ``G + 1``) and starts a window's rows the cycle after the
     Encoder took the one before;
-    the Encoder holds a window in each of its two stages, counts its nonzeros in
+    the Encoder takes a window into its first stage when that is empty, holds a
+    window in each of its two stages, counts its nonzeros in
     its first cycle in the second, and from the next emits a beat of up to ``tn``
     nonzeros when its output register is free; the writer spends per
     beat a cycle to see it, the bitmap's words on a window's first beat, its
@@ -319,7 +320,7 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
     for k, n in enumerate(nonzeros):
         if k:
             ready = handed + 2 + G              # read from the cycle after the hand-over
-            handed = max(ready, in_d - 1)       # the first stage frees as the window moves on
+            handed = max(ready, in_d)           # the first stage is empty once it moved on
             in_d = max(handed + 2, final + 1)   # ... into the second once its last beat left
         beats = max(1, -(-n // tn))
         fill, left = 0, n

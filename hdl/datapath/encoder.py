@@ -109,7 +109,12 @@ class Encoder(wiring.Component):
         emit = d_valid & d_known & o_free
         finish = emit & d_final
         d_take = ~d_valid | finish
-        a_take = ~a_valid | d_take
+        # A window is taken only into an empty stage a: ``i.ready`` is a register
+        # and stage a's wide registers load on the producer's ``valid`` alone, so
+        # the consumer's ``o.ready`` reaches neither the producer nor them (ECP5
+        # timing; a window handed on meets a window moving into stage d a cycle
+        # later than it would with a pass-through ready).
+        a_take = ~a_valid
 
         m.d.comb += self.i.ready.eq(a_take)
         # The nonzeros' ranks: a Sklansky prefix sum, its first half of levels
@@ -121,6 +126,8 @@ class Encoder(wiring.Component):
         a_ps = [Signal(min(split + 1, cw), name=f"a_ps{p}", reset_less=True) for p in range(W)]
         with m.If(a_take):
             m.d.sync += a_valid.eq(self.i.valid)
+        with m.Elif(d_take):
+            m.d.sync += a_valid.eq(0)
         with m.If(a_take & self.i.valid):
             m.d.sync += [a_value.eq(self.i.payload.value), a_last.eq(self.i.payload.last)]
             m.d.sync += [a_nz[p].eq(nz_in[p]) for p in range(W)]
