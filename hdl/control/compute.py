@@ -216,20 +216,19 @@ class ComputeUnit(wiring.Component):
         in_mask = Mux(arr_any, arr, 1)
         in_cnt = Mux(arr_any, popcount(m, arr, "mask_pop"), 1)
         mq_valid = mq_n != 0
-        # The cycle after ``start`` (``setup``) multiplies out the mask rows from
-        # the instruction taken (no multiplier on the issue path); meanwhile the
-        # first fetch goes by ``masks_nz``.
+        # The mask rows (``n_masks``, groups times segments) are multiplied out as
+        # the instruction starts, into a register (no multiplier on the issue
+        # path nor before the mask counters); the cycle after (``setup``) loads
+        # the counters, meanwhile the first fetch goes by ``masks_nz``.
         setup = Signal()
         masks_nz = Signal()
         n_masks = Signal(sib_w)
         m.d.sync += setup.eq(start)
         # Every vector reads the same mask rows: a round of ``n_masks`` per vector,
         # ``mvec`` rounds left after this one.
-        n_masks_r = Signal(sib_w)
         mvec = Signal(8)
         round_last = Signal()             # this fetch takes its round's last mask
-        m.d.comb += [n_masks.eq(cp.groups * segs),
-                     round_last.eq(Mux(setup, n_masks == 1, masks_left == 1)),
+        m.d.comb += [round_last.eq(Mux(setup, n_masks == 1, masks_left == 1)),
                      fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
                               (mq_n + reading + arriving < depth))]
         m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving - take)]
@@ -276,7 +275,7 @@ class ComputeUnit(wiring.Component):
             m.d.comb += port.en.eq(fa_go)
         with m.If(fetch):
             with m.If(round_last & (mvec != 0)):
-                m.d.sync += [mask_ptr.eq(0), masks_left.eq(Mux(setup, n_masks, n_masks_r)),
+                m.d.sync += [mask_ptr.eq(0), masks_left.eq(n_masks),
                              mvec.eq(mvec - 1)]
             with m.Else():
                 m.d.sync += [mask_ptr.eq(mask_ptr + 1),
@@ -284,8 +283,7 @@ class ComputeUnit(wiring.Component):
         with m.Elif(setup):
             m.d.sync += masks_left.eq(Mux(masks_nz, n_masks, 0))
         with m.If(setup):
-            m.d.sync += [n_masks_r.eq(n_masks),
-                         rows_base.eq(Mux(cp.skip, n_masks, 0))]
+            m.d.sync += rows_base.eq(Mux(cp.skip, n_masks, 0))
         seg_done = cm_cnt == 1
         group_done = seg_done & seg_last
         # fa takes fb's window, else f0's; f0's goes to fb while fa holds.
@@ -397,7 +395,8 @@ class ComputeUnit(wiring.Component):
             one_seg = some & (((cv.windows >> lg_w) == 0) | (cv.windows == W))
             m.d.sync += [vbase.eq(Mux(cv.nbin_half, cfg.half(cfg.window_rows), 0)),
                          v_last.eq(cv.vectors <= 1), vleft.eq(_more(cv)), mvec.eq(_more(cv)),
-                         segs.eq(n_segs), seg.eq(0), first.eq(1), cur_valid.eq(0),
+                         segs.eq(n_segs), n_masks.eq(cv.groups * n_segs), seg.eq(0),
+                         first.eq(1), cur_valid.eq(0),
                          mq_n.eq(0), reading.eq(0), arriving.eq(0), mask_ptr.eq(0),
                          row_ptr.eq(0), fa_valid.eq(0), fb_valid.eq(0),
                          every.eq(cv.dense | ~cv.skip),
