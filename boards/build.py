@@ -150,13 +150,13 @@ class PlatformTop(Elaboratable):
 
 
 def _synth_overrides(spec):
-    """The synthesis flow of ``hdl.synth.FAMILIES`` inside Amaranth's build script:
-    its first part after reading the design, its last ``synth_*`` step (from
-    ``map_cells``) as the options of the script's own ``synth_*`` call.  This keeps
-    the classic ``abc -lut 4`` in place of ``abc9``, which crashes in the
+    """The synthesis flow of ``hdl.synth.BOARD_FAMILIES`` inside Amaranth's build
+    script: its first part after reading the design, its last ``synth_*`` step
+    (from ``map_cells``) as the options of the script's own ``synth_*`` call.  This
+    keeps the classic ``abc`` in place of ``abc9``, which crashes in the
     WebAssembly Yosys 0.70 on this design (an assertion in rtlil.cc)."""
-    from hdl.synth import FAMILIES
-    flow = FAMILIES[spec.family].format(top="sparsegen")
+    from hdl.synth import BOARD_FAMILIES
+    flow = BOARD_FAMILIES[spec.family].format(top="sparsegen")
     head, last = flow.rsplit("; synth_", 1)
     opts = last.split(" ", 1)[1].replace("-top sparsegen", "").split()
     return {"script_after_read": head.replace("; ", "\n"), "synth_opts": " ".join(opts)}

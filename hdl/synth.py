@@ -27,8 +27,8 @@ from golden.cli import (
     run_main,
 )
 
-__all__ = ["FAMILIES", "CATEGORIES", "BLOCKS", "cell_library", "synthesize", "summarize",
-           "block_of", "synthesize_blocks", "GATES_FLOW", "gates_blocks", "main"]
+__all__ = ["FAMILIES", "BOARD_FAMILIES", "CATEGORIES", "BLOCKS", "cell_library", "synthesize",
+           "summarize", "block_of", "synthesize_blocks", "GATES_FLOW", "gates_blocks", "main"]
 
 #: Yosys synthesis command per family.  iCE40: map multipliers to SB_MAC16 (-dsp).
 #: Both families run their synth script with the classic `abc -lut 4` in place
@@ -42,6 +42,18 @@ FAMILIES = {
     "ecp5": ("synth_ecp5 -top {top} -run :map_luts; techmap -map +/lattice/latches_map.v; "
              "abc -lut 4; clean; synth_ecp5 -top {top} -run map_cells:"),
 }
+
+#: The board builds' flows (``boards.build``): as :data:`FAMILIES`, but on ECP5 ABC
+#: also maps 5-, 6- and 7-input LUTs, two, four or eight LUT4s joined by the
+#: slice's PFUMX / L6MUX21 multiplexers (``synth_ecp5``'s own mapping when not
+#: using abc9): a wide function costs a multiplexer delay instead of another LUT
+#: and a trip through the routing (ULX3S, Tn = Tm = 2: the endpoints late for
+#: 10 ns went from 3,407 to 727, Fmax from 74.4 to 79.7 MHz with the load unit's
+#: registered row write; 1 % more LUT4s).  :data:`FAMILIES` keeps LUT4-only
+#: mapping for ``make synth``: the same cells on both families and the figures
+#: ``hdl.estimate`` is calibrated on.
+BOARD_FAMILIES = {**FAMILIES, "ecp5": FAMILIES["ecp5"].replace("abc -lut 4;",
+                                                               "abc -dress -lut 4:7;")}
 
 #: Which cell types count towards each resource, per family.
 CATEGORIES = {
@@ -108,18 +120,19 @@ def cell_library(family):
     return path, defines
 
 
-def synthesize(verilog, top, family, netlist=None):
+def synthesize(verilog, top, family, netlist=None, flows=FAMILIES):
     """Synthesize ``verilog`` (a path) for ``family``; return :func:`summarize` plus ``seconds``.
 
     ``netlist``, if given, is where the synthesized netlist is written as Verilog
-    (for gate-level simulation with :func:`cell_library`).  YoWASP tools see only
-    their working directory, so Yosys runs in a temporary directory holding a
-    copy of the source.
+    (for gate-level simulation with :func:`cell_library`).  ``flows`` is
+    :data:`FAMILIES` (area figures) or :data:`BOARD_FAMILIES` (what a board build
+    runs).  YoWASP tools see only their working directory, so Yosys runs in a
+    temporary directory holding a copy of the source.
     """
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
+    if family not in flows:
+        raise ValueError(f"family must be one of {', '.join(flows)}, not {family!r}")
     extra = "; write_verilog -noattr netlist.v" if netlist is not None else ""
-    stat, seconds = _yosys(verilog, FAMILIES[family].format(top=top), family, extra,
+    stat, seconds = _yosys(verilog, flows[family].format(top=top), family, extra,
                            keep={"netlist.v": netlist} if netlist is not None else None)
     cells = stat["design"]["num_cells_by_type"]
     result = summarize(family, cells)

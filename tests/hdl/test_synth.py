@@ -5,7 +5,7 @@ import json
 import pytest
 
 from hdl.generate import generate
-from hdl.synth import TOP_BLOCK, block_of, synthesize
+from hdl.synth import BOARD_FAMILIES, FAMILIES, TOP_BLOCK, block_of, synthesize
 from hdl.synth import main as synth_main
 from tb.runner import run
 
@@ -137,3 +137,19 @@ def test_gates_table_shares_by_hand():
         line = next(x for x in md.splitlines() if x.startswith(f"| {row} |"))
         assert line.split("|")[3].strip() == f"{share} %", line
     assert "| **logic, GE** | | 1,000 |" in md and "| memory, bits | | 4,096 |" in md
+
+
+def test_board_flow_maps_wide_luts_on_ecp5(tmp_path):
+    # A registered 16:1 multiplexer (20 inputs): the board flow builds it from
+    # LUT4s joined by the slice's PFUMX / L6MUX21 (fewer LUT levels); the area
+    # flow from LUT4s alone.  iCE40 has no wide LUTs: its board flow is its own.
+    src = tmp_path / "mux.v"
+    src.write_text("module mux(input clk, input [15:0] d, input [3:0] s, output reg q);\n"
+                   "  always @(posedge clk) q <= d[s];\nendmodule\n")
+    area = synthesize(src, "mux", "ecp5")
+    board = synthesize(src, "mux", "ecp5", flows=BOARD_FAMILIES)
+    wide = ("PFUMX", "L6MUX21")
+    assert not any(c in area["cells"] for c in wide), area["cells"]
+    assert any(board["cells"].get(c, 0) > 0 for c in wide), board["cells"]
+    assert board["ffs"] == area["ffs"] == 1
+    assert BOARD_FAMILIES["ice40"] == FAMILIES["ice40"]
