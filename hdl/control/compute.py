@@ -55,6 +55,11 @@ def _more(v):
 CONFIG_DEPTH = 16
 
 
+def _lowest(v):
+    """The lowest set bit of ``v``, one-hot (zero when ``v`` is)."""
+    return (v & (~v + 1))[:len(v)]
+
+
 class ComputeUnit(wiring.Component):
     """``COMPUTE``: buffers → the sparse slice → NBout.
 
@@ -206,6 +211,7 @@ class ComputeUnit(wiring.Component):
         depth = 4
         mq = [Signal(W, name=f"mq{k}") for k in range(depth)]
         mq_cnt = [Signal(cnt_w, name=f"mq_cnt{k}") for k in range(depth)]
+        mq_low = [Signal(W, name=f"mq_low{k}") for k in range(depth)]   # lowest set bit
         mq_n = Signal(range(depth + 1))
         reading = Signal()                # a mask row read the cycle before
         arriving = Signal()               # ``arr`` holds a row read
@@ -215,6 +221,7 @@ class ComputeUnit(wiring.Component):
         arr_any = arr.any()
         in_mask = Mux(arr_any, arr, 1)
         in_cnt = Mux(arr_any, popcount(m, arr, "mask_pop"), 1)
+        in_low = Mux(arr_any, _lowest(arr), 1)
         mq_valid = mq_n != 0
         # The mask rows (``n_masks``, groups times segments) are multiplied out as
         # the instruction starts, into a register (no multiplier on the issue
@@ -237,10 +244,11 @@ class ComputeUnit(wiring.Component):
         land = mq_n - take                # where an arriving row goes
         for k in range(depth):
             with m.If(arriving & (land == k)):
-                m.d.sync += [mq[k].eq(in_mask), mq_cnt[k].eq(in_cnt)]
+                m.d.sync += [mq[k].eq(in_mask), mq_cnt[k].eq(in_cnt), mq_low[k].eq(in_low)]
             with m.Elif(take):
                 m.d.sync += [mq[k].eq(mq[k + 1] if k + 1 < depth else 0),
-                             mq_cnt[k].eq(mq_cnt[k + 1] if k + 1 < depth else 0)]
+                             mq_cnt[k].eq(mq_cnt[k + 1] if k + 1 < depth else 0),
+                             mq_low[k].eq(mq_low[k + 1] if k + 1 < depth else 0)]
 
         cm = Signal(W)                    # the mask the next window comes from
         cm_cnt = Signal(cnt_w)            # its windows
@@ -248,10 +256,16 @@ class ComputeUnit(wiring.Component):
                                Mux(every, Mux(seg_last, last_mask, ones), mq[0]))),
                      cm_cnt.eq(Mux(cur_valid, cur_cnt,
                                    Mux(every, Mux(seg_last, last_cnt, W), mq_cnt[0])))]
-        low = Signal(W)                   # its lowest set bit, one-hot
+        # Its lowest set bit, one-hot: a register beside each mask (the queue's
+        # found as a row arrives, ``cur``'s as the bit before it is taken; the
+        # masks of ``every`` start at window 0), so the carry chain that finds it
+        # is not on the way from the masks to the window chosen (ECP5 timing).
+        low = Signal(W)
+        cur_low = Signal(W)
         rest = Signal(W)
         widx = Signal(lg_w)
-        m.d.comb += [low.eq((cm & (~cm + 1))[:W]), rest.eq(cm ^ low)]
+        m.d.comb += [low.eq(Mux(cur_valid, cur_low, Mux(every, 1, mq_low[0]))),
+                     rest.eq(cm ^ low)]
         for b in range(lg_w):
             m.d.comb += widx[b].eq(Cat(low[i] for i in range(W) if i >> b & 1).any())
         m.d.comb += [
@@ -308,7 +322,8 @@ class ComputeUnit(wiring.Component):
             with m.Elif(fb_fresh):
                 m.d.sync += [fb_sib.eq(self.sib_r.data), fb_fresh.eq(0)]
         with m.If(f0_go):
-            m.d.sync += [cur.eq(rest), cur_cnt.eq(cm_cnt - 1), cur_valid.eq(~seg_done),
+            m.d.sync += [cur.eq(rest), cur_low.eq(_lowest(rest)), cur_cnt.eq(cm_cnt - 1),
+                         cur_valid.eq(~seg_done),
                          row_ptr.eq(row_ptr + 1),
                          first.eq(group_done)]
             with m.If(group_done):
