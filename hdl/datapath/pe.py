@@ -134,19 +134,26 @@ class PE(wiring.Component):
             ssm.o.ready.eq(wdm.i.ready),
         ]
 
-        # Join: the output's last beat waits for its bias.
+        # Join: the output's last beat waits for its bias.  The biases come in
+        # through a skid buffer too: ``bias.ready`` is a register and the bias
+        # joined is one, so the join stays inside the PE (ECP5 timing: the slice's
+        # lockstep fork of the biases no longer runs from one PE's PEFU credit
+        # through every PE's join into the SSMs' output registers).
+        m.submodules.bias_in = bias_in = SkidBuffer(bias_layout())
+        wiring.connect(m, wiring.flipped(self.bias), bias_in.i)
+        bias = bias_in.o
         beat = wdm.o.payload
-        has_bias = ~beat.side.last | self.bias.valid
+        has_bias = ~beat.side.last | bias.valid
         m.d.comb += [
             pefu.i.valid.eq(wdm.o.valid & has_bias),
             pefu.i.payload.neuron.eq(beat.side.neuron),
             pefu.i.payload.weight.eq(beat.weight),
             pefu.i.payload.last.eq(beat.side.last),
-            pefu.i.payload.bias.eq(self.bias.payload.bias),
-            pefu.i.payload.shift.eq(self.bias.payload.shift),
-            pefu.i.payload.activation.eq(self.bias.payload.activation),
+            pefu.i.payload.bias.eq(bias.payload.bias),
+            pefu.i.payload.shift.eq(bias.payload.shift),
+            pefu.i.payload.activation.eq(bias.payload.activation),
             wdm.o.ready.eq(pefu.i.ready & has_bias),
-            self.bias.ready.eq(wdm.o.valid & beat.side.last & pefu.i.ready),
+            bias.ready.eq(wdm.o.valid & beat.side.last & pefu.i.ready),
         ]
         wiring.connect(m, pefu.o, wiring.flipped(self.o))
         return m
