@@ -91,8 +91,8 @@ class Controller(wiring.Component):
         m = Module()
         m.submodules.ib = ib = Memory(shape=WORD_BITS, depth=self._cfg.ib_depth, init=[])
         self._fetch(m, ib.write_port())
-        queue, decoded, count, pops, ring = self._queue(m, ib.read_port())
-        self._dispatch(m, queue, decoded, count, pops, ring)
+        queue, decoded, count, pops = self._queue(m, ib.read_port())
+        self._dispatch(m, queue, decoded, count, pops)
         return m
 
     def _fetch(self, m, ib_w):
@@ -192,19 +192,10 @@ class Controller(wiring.Component):
         m.d.comb += [q[0].eq(Mux(head, slots[1], slots[0])), q[1].eq(Mux(head, slots[0], slots[1])),
                      qd[0].eq(Mux(head, slots_d[1], slots_d[0])),
                      qd[1].eq(Mux(head, slots_d[0], slots_d[1]))]
-        ring = {"head": head, "tail": tail, "push": push, "incoming": incoming, "slots": slots_d}
-        return q, qd, count, pops, ring
+        return q, qd, count, pops
 
-    def _dispatch(self, m, q, qd, count, pops, ring):
-        """In-order issue to the units' ports, the scoreboard, dual issue, ``END``.
-
-        The hazard check reads registers only: beside each queue slot its conflict
-        with each unit's current instruction and with the draining compute
-        instruction, and the two slots' conflict with each other, each found as
-        a word arrives (against the instructions as they will stand after this
-        cycle's issue) and kept as instructions issue (a unit's new instruction is
-        the other slot's, whose conflict with this one is known).  ECP5 timing:
-        no resource comparison between the queue and the issue ports."""
+    def _dispatch(self, m, q, qd, count, pops):
+        """In-order issue to the units' ports, the scoreboard, dual issue, ``END``."""
         # Per unit its issue port: ``instr`` offered when the queue's head is the
         # unit's and conflicts with nothing (or the second is, marked ``par``, to
         # another unit, and the head issues now), taken when the unit is ready.
@@ -227,57 +218,28 @@ class Controller(wiring.Component):
                    for u in UNITS]
         drain_res = (None, Signal(nr, name="drain_reads"), Signal(nr, name="drain_writes"))
 
-        fire = [p.instr.valid & p.instr.ready for p in ports]
-        # cflt[k][i]: slot k conflicts with unit i's instruction; cflt_drain[k]: with
-        # the draining compute instruction; cflt_slots: the slots with each other.
-        cflt = [[Signal(name=f"slot{k}_conflicts_{u}") for u in UNITS] for k in range(2)]
-        cflt_drain = [Signal(name=f"slot{k}_conflicts_drain") for k in range(2)]
-        cflt_slots = Signal()
-        _, in_reads, in_writes = split(ring["incoming"], "incoming_res")
-        slot_res = [split(ring["slots"][k], f"slot{k}_res") for k in range(2)]
-        for k in range(2):
-            # (a word arrives only in an empty slot while the other holds at most
-            # the head: whatever issues this cycle is the other slot's)
-            _, o_reads, o_writes = slot_res[1 - k]
-            with_other = conflict(in_reads, in_writes, o_reads, o_writes)
-            with m.If(ring["push"] & (ring["tail"] == k)):
-                m.d.sync += cflt_slots.eq(with_other)
-                for i in range(3):
-                    _, r2, w2 = cur_res[i]
-                    m.d.sync += cflt[k][i].eq(Mux(fire[i], with_other,
-                                                  conflict(in_reads, in_writes, r2, w2)))
-                _, cr, cw = cur_res[ci]
-                _, dr, dw = drain_res
-                m.d.sync += cflt_drain[k].eq(Mux(fire[ci], conflict(in_reads, in_writes, cr, cw),
-                                                 conflict(in_reads, in_writes, dr, dw)))
-            with m.Else():
-                # (an instruction issued from this slot leaves it: its entries
-                # no longer matter until the next word arrives)
-                for i in range(3):
-                    with m.If(fire[i]):
-                        m.d.sync += cflt[k][i].eq(cflt_slots)
-                with m.If(fire[ci]):
-                    m.d.sync += cflt_drain[k].eq(cflt[k][ci])
-
-        def hazard(unit, k):
-            """Slot ``k`` (0 or 1, a value) conflicts with a busy unit's instruction."""
-            terms = [busy[i] & ~unit[i] & Mux(k, cflt[1][i], cflt[0][i]) for i in range(3)]
-            terms.append(self.compute.older_busy & ~unit[ci] &
-                         Mux(k, cflt_drain[1], cflt_drain[0]))
+        def hazard(unit, reads, writes):
+            terms = []
+            for i in range(3):
+                _, r2, w2 = cur_res[i]
+                terms.append(busy[i] & ~unit[i] & conflict(reads, writes, r2, w2))
+            _, r2, w2 = drain_res
+            terms.append(self.compute.older_busy & ~unit[ci] & conflict(reads, writes, r2, w2))
             return Cat(*terms).any()
 
         all_idle = ~Cat(*busy).any()
         h_op = view(Op.NOP, q[0]).op
         is_io = Cat(*h_unit).any()
         head_ok = Signal()
-        m.d.comb += head_ok.eq(self.running & (count >= 1) & ~hazard(h_unit, ring["head"]))
+        m.d.comb += head_ok.eq(self.running & (count >= 1) & ~hazard(h_unit, h_reads, h_writes))
         h_free = Cat(*[h_unit[i] & free[i] for i in range(3)]).any()
         issue0 = Signal()
         m.d.comb += issue0.eq(self.running & (count >= 1) & Mux(
             is_io, h_free & head_ok, Mux(h_op == Op.NOP, 1, all_idle)))
         second_ok = Signal()
         m.d.comb += second_ok.eq(issue0 & is_io & (count == 2) & view(Op.NOP, q[1]).par &
-                                 ~hazard(s_unit, ~ring["head"]) & ~cflt_slots)
+                                 ~hazard(s_unit, s_reads, s_writes) &
+                                 ~conflict(s_reads, s_writes, h_reads, h_writes))
         h_offer = [head_ok & h_unit[i] for i in range(3)]
         s_offer = [second_ok & s_unit[i] & ~h_unit[i] for i in range(3)]
         issue1 = Cat(*[s_offer[i] & free[i] for i in range(3)]).any()
