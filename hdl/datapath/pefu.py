@@ -161,11 +161,16 @@ class PEFU(wiring.Component):
 
         # Credit: outputs queued in the FIFO or still in the pipeline.  Taking a
         # beat only when a FIFO slot is guaranteed means the pipeline never stalls.
+        # (``i.ready`` is a register beside the count, its compare done on the
+        # count's next value: ECP5 timing, no compare on the PE's back-pressure)
         reserved = Signal(range(self._fifo_depth + 1))
+        reserved_next = Signal.like(reserved)
+        ready = Signal(init=1)
         take = self.i.valid & self.i.ready
         give = self.o.valid & self.o.ready
-        m.d.comb += self.i.ready.eq(reserved < self._fifo_depth)
-        m.d.sync += reserved.eq(reserved + (take & self.i.payload.last) - give)
+        m.d.comb += [self.i.ready.eq(ready),
+                     reserved_next.eq(reserved + (take & self.i.payload.last) - give)]
+        m.d.sync += [reserved.eq(reserved_next), ready.eq(reserved_next < self._fifo_depth)]
 
         # Stage a: input register.
         a_valid = Signal()
