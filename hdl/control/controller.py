@@ -90,19 +90,22 @@ class Controller(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.ib = ib = Memory(shape=WORD_BITS, depth=self._cfg.ib_depth, init=[])
-        self._fetch(m, ib.write_port())
-        queue, decoded, count, pops = self._queue(m, ib.read_port())
-        self._dispatch(m, queue, decoded, count, pops)
+        first_words = self._fetch(m, ib.write_port())
+        queue, decoded, count, pops, ring = self._queue(m, ib.read_port(), first_words)
+        self._dispatch(m, queue, decoded, count, pops, ring)
         return m
 
     def _fetch(self, m, ib_w):
-        """``prog_len`` instructions from ``prog_addr`` into the IB, then run."""
+        """``prog_len`` instructions from ``prog_addr`` into the IB, then run.  Returns
+        the program's first two words, registers (the queue's prefetch starts
+        from them)."""
         mw = self._cfg.mem_width
         per_instr = WORD_BITS // mw
         req_count = Signal(32)
         rsp_count = Signal(32)
         total = Signal(32)
         assemble = Signal(WORD_BITS)
+        first_words = [Signal(WORD_BITS, name=f"first_word{k}") for k in range(2)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -129,8 +132,11 @@ class Controller(wiring.Component):
                             m.d.comb += new[k * mw:(k + 1) * mw].eq(resp.payload.data)
                     m.d.sync += [assemble.eq(new), rsp_count.eq(rsp_count + 1)]
                     with m.If(word_sel == per_instr - 1):
-                        m.d.comb += [ib_w.addr.eq(rsp_count // per_instr), ib_w.data.eq(new),
-                                     ib_w.en.eq(1)]
+                        index = rsp_count // per_instr
+                        m.d.comb += [ib_w.addr.eq(index), ib_w.data.eq(new), ib_w.en.eq(1)]
+                        for k in range(2):
+                            with m.If(index == k):
+                                m.d.sync += first_words[k].eq(new)
                 with m.If((rsp_count == total) & (total != 0)):
                     m.next = "RUN"
                 with m.Elif(total == 0):
@@ -146,8 +152,9 @@ class Controller(wiring.Component):
                     m.next = "FETCH"
         with m.If(self.start):
             m.d.sync += self.done.eq(0)
+        return first_words
 
-    def _queue(self, m, ib_r):
+    def _queue(self, m, ib_r, first_words):
         """The instruction queue: two entries read from the IB, ``pops`` of them taken
         each cycle by the dispatch.  Returns ``(entries, decoded, count, pops)``.
 
@@ -155,47 +162,67 @@ class Controller(wiring.Component):
         (head + count) whenever fewer than two are held after the cycle before's
         pops (``count``, a register), and the dispatch's pops move the head
         pointer only, so its issue logic enables no wide register (ECP5 timing).
-        The IB is read every cycle at the next push's address (``ptr + push``,
-        from registers): the word pushed is the one read the cycle before, and no
-        IB read or fetch pointer waits on this cycle's pops.  (The same cycles as
-        reading the IB a cycle ahead whenever fewer than two are held or coming
-        after this cycle's pops: the first push is the second cycle of the run.)"""
-        # Beside each entry its decoded unit and resources (decode_resources of
-        # the word as it arrives from the IB): the dispatch's hazard check starts
-        # from registers.
-        in_unit, in_reads, in_writes = decode_resources(m, ib_r.data, "incoming")
-        incoming = Cat(*in_unit, in_reads, in_writes)
+
+        The words to push wait in two prefetch registers, the next (``next0``,
+        decoded too) and the one after (``next1``): the program's first two as
+        the fetch writes them, then each push moves ``next1`` on and takes the
+        IB's word two after the one pushed (the IB is read every cycle at
+        ``ptr + 2 + push``, from registers).  So the word pushed and its decoded
+        resources are registers: no IB read (a DP16KD, slow from clock to data),
+        decode or fetch pointer waits on this cycle's pops, and the dispatch's
+        conflict bits (see :meth:`_dispatch`) are found from registers.  (The
+        same cycles as reading the IB a cycle ahead whenever fewer than two are
+        held or coming after this cycle's pops: the first push is the second
+        cycle of the run.)"""
+        next0, next1 = first_words
+        next0_d = Signal(3 + 2 * len(Resource), name="next0_decoded")
+        n_unit, n_reads, n_writes = decode_resources(m, next1, "next1")
+        n0_unit, n0_reads, n0_writes = decode_resources(m, next0, "next0")
         slots = [Signal(WORD_BITS, name=f"slot{k}") for k in range(2)]
-        slots_d = [Signal(len(incoming), name=f"slot{k}_decoded") for k in range(2)]
+        slots_d = [Signal(len(next0_d), name=f"slot{k}_decoded") for k in range(2)]
         head = Signal()
         count = Signal(2)
-        ptr = Signal(range(self._cfg.ib_depth + 1))       # words pushed
-        ptr1 = Signal(range(self._cfg.ib_depth + 2), init=1)  # ptr + 1
-        primed = Signal()         # the IB's output holds the word at ``ptr``
+        ptr = Signal(range(self._cfg.ib_depth + 1))              # words pushed
+        ptr2 = Signal(range(self._cfg.ib_depth + 3), init=2)     # ptr + 2
+        primed = Signal()         # ``next0_decoded`` is next0's
         pops = Signal(2)
         push = Signal()
         m.d.comb += [push.eq(self.running & primed & ~count[1] & (ptr < self.prog_len)),
-                     ib_r.addr.eq(Mux(push, ptr1, ptr)), ib_r.en.eq(1)]
+                     ib_r.addr.eq(Mux(push, ptr2 + 1, ptr2)), ib_r.en.eq(1)]
         tail = (head + count)[0]
         with m.If(self.start):
-            m.d.sync += [ptr.eq(0), ptr1.eq(1), primed.eq(0), count.eq(0), head.eq(0)]
+            m.d.sync += [ptr.eq(0), ptr2.eq(2), primed.eq(0), count.eq(0), head.eq(0)]
         with m.Else():
             m.d.sync += primed.eq(self.running)
+            with m.If(~primed):
+                m.d.sync += next0_d.eq(Cat(*n0_unit, n0_reads, n0_writes))
             with m.If(push):
-                m.d.sync += [ptr.eq(ptr1), ptr1.eq(ptr1 + 1)]
+                m.d.sync += [ptr.eq(ptr + 1), ptr2.eq(ptr2 + 1),
+                             next0.eq(next1), next0_d.eq(Cat(*n_unit, n_reads, n_writes)),
+                             next1.eq(ib_r.data)]
             for k in range(2):
                 with m.If(push & (tail == k)):
-                    m.d.sync += [slots[k].eq(ib_r.data), slots_d[k].eq(incoming)]
+                    m.d.sync += [slots[k].eq(next0), slots_d[k].eq(next0_d)]
             m.d.sync += [head.eq(head ^ pops[0]), count.eq(count - pops + push)]
+        incoming = next0_d
         q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
         qd = [Signal(len(incoming), name=f"q{k}_decoded") for k in range(2)]
         m.d.comb += [q[0].eq(Mux(head, slots[1], slots[0])), q[1].eq(Mux(head, slots[0], slots[1])),
                      qd[0].eq(Mux(head, slots_d[1], slots_d[0])),
                      qd[1].eq(Mux(head, slots_d[0], slots_d[1]))]
-        return q, qd, count, pops
+        ring = {"head": head, "tail": tail, "push": push, "incoming": incoming, "slots": slots_d}
+        return q, qd, count, pops, ring
 
-    def _dispatch(self, m, q, qd, count, pops):
-        """In-order issue to the units' ports, the scoreboard, dual issue, ``END``."""
+    def _dispatch(self, m, q, qd, count, pops, ring):
+        """In-order issue to the units' ports, the scoreboard, dual issue, ``END``.
+
+        The hazard check reads registers only: beside each queue slot its conflict
+        with each unit's current instruction and with the draining compute
+        instruction, and the two slots' conflict with each other, each found as
+        a word arrives (against the instructions as they will stand after this
+        cycle's issue) and kept as instructions issue (a unit's new instruction is
+        the other slot's, whose conflict with this one is known).  ECP5 timing:
+        no resource comparison between the queue and the issue ports."""
         # Per unit its issue port: ``instr`` offered when the queue's head is the
         # unit's and conflicts with nothing (or the second is, marked ``par``, to
         # another unit, and the head issues now), taken when the unit is ready.
@@ -218,28 +245,57 @@ class Controller(wiring.Component):
                    for u in UNITS]
         drain_res = (None, Signal(nr, name="drain_reads"), Signal(nr, name="drain_writes"))
 
-        def hazard(unit, reads, writes):
-            terms = []
-            for i in range(3):
-                _, r2, w2 = cur_res[i]
-                terms.append(busy[i] & ~unit[i] & conflict(reads, writes, r2, w2))
-            _, r2, w2 = drain_res
-            terms.append(self.compute.older_busy & ~unit[ci] & conflict(reads, writes, r2, w2))
+        fire = [p.instr.valid & p.instr.ready for p in ports]
+        # cflt[k][i]: slot k conflicts with unit i's instruction; cflt_drain[k]: with
+        # the draining compute instruction; cflt_slots: the slots with each other.
+        cflt = [[Signal(name=f"slot{k}_conflicts_{u}") for u in UNITS] for k in range(2)]
+        cflt_drain = [Signal(name=f"slot{k}_conflicts_drain") for k in range(2)]
+        cflt_slots = Signal()
+        _, in_reads, in_writes = split(ring["incoming"], "incoming_res")
+        slot_res = [split(ring["slots"][k], f"slot{k}_res") for k in range(2)]
+        for k in range(2):
+            # (a word arrives only in an empty slot while the other holds at most
+            # the head: whatever issues this cycle is the other slot's)
+            _, o_reads, o_writes = slot_res[1 - k]
+            with_other = conflict(in_reads, in_writes, o_reads, o_writes)
+            with m.If(ring["push"] & (ring["tail"] == k)):
+                m.d.sync += cflt_slots.eq(with_other)
+                for i in range(3):
+                    _, r2, w2 = cur_res[i]
+                    m.d.sync += cflt[k][i].eq(Mux(fire[i], with_other,
+                                                  conflict(in_reads, in_writes, r2, w2)))
+                _, cr, cw = cur_res[ci]
+                _, dr, dw = drain_res
+                m.d.sync += cflt_drain[k].eq(Mux(fire[ci], conflict(in_reads, in_writes, cr, cw),
+                                                 conflict(in_reads, in_writes, dr, dw)))
+            with m.Else():
+                # (an instruction issued from this slot leaves it: its entries
+                # no longer matter until the next word arrives)
+                for i in range(3):
+                    with m.If(fire[i]):
+                        m.d.sync += cflt[k][i].eq(cflt_slots)
+                with m.If(fire[ci]):
+                    m.d.sync += cflt_drain[k].eq(cflt[k][ci])
+
+        def hazard(unit, k):
+            """Slot ``k`` (0 or 1, a value) conflicts with a busy unit's instruction."""
+            terms = [busy[i] & ~unit[i] & Mux(k, cflt[1][i], cflt[0][i]) for i in range(3)]
+            terms.append(self.compute.older_busy & ~unit[ci] &
+                         Mux(k, cflt_drain[1], cflt_drain[0]))
             return Cat(*terms).any()
 
         all_idle = ~Cat(*busy).any()
         h_op = view(Op.NOP, q[0]).op
         is_io = Cat(*h_unit).any()
         head_ok = Signal()
-        m.d.comb += head_ok.eq(self.running & (count >= 1) & ~hazard(h_unit, h_reads, h_writes))
+        m.d.comb += head_ok.eq(self.running & (count >= 1) & ~hazard(h_unit, ring["head"]))
         h_free = Cat(*[h_unit[i] & free[i] for i in range(3)]).any()
         issue0 = Signal()
         m.d.comb += issue0.eq(self.running & (count >= 1) & Mux(
             is_io, h_free & head_ok, Mux(h_op == Op.NOP, 1, all_idle)))
         second_ok = Signal()
         m.d.comb += second_ok.eq(issue0 & is_io & (count == 2) & view(Op.NOP, q[1]).par &
-                                 ~hazard(s_unit, s_reads, s_writes) &
-                                 ~conflict(s_reads, s_writes, h_reads, h_writes))
+                                 ~hazard(s_unit, ~ring["head"]) & ~cflt_slots)
         h_offer = [head_ok & h_unit[i] for i in range(3)]
         s_offer = [second_ok & s_unit[i] & ~h_unit[i] for i in range(3)]
         issue1 = Cat(*[s_offer[i] & free[i] for i in range(3)]).any()
