@@ -106,12 +106,15 @@ class Controller(wiring.Component):
         total = Signal(32)
         assemble = Signal(WORD_BITS)
         first_words = [Signal(WORD_BITS, name=f"first_word{k}") for k in range(2)]
+        def restart():
+            m.d.sync += [req_count.eq(0), rsp_count.eq(0),
+                         total.eq(self.prog_len * per_instr), self.done.eq(0)]
+            m.next = "FETCH"
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [req_count.eq(0), rsp_count.eq(0),
-                                 total.eq(self.prog_len * per_instr), self.done.eq(0)]
-                    m.next = "FETCH"
+                    restart()
             with m.State("FETCH"):
                 req, resp = self.mem.req, self.mem.resp
                 m.d.comb += [
@@ -144,12 +147,14 @@ class Controller(wiring.Component):
             with m.State("RUN"):
                 m.d.comb += self.running.eq(1)
                 with m.If(self.done):
-                    m.next = "DONE"
+                    # (a start in the first cycle ``done`` shows is taken too)
+                    with m.If(self.start):
+                        restart()
+                    with m.Else():
+                        m.next = "DONE"
             with m.State("DONE"):
                 with m.If(self.start):
-                    m.d.sync += [req_count.eq(0), rsp_count.eq(0),
-                                 total.eq(self.prog_len * per_instr), self.done.eq(0)]
-                    m.next = "FETCH"
+                    restart()
         with m.If(self.start):
             m.d.sync += self.done.eq(0)
         return first_words

@@ -136,17 +136,22 @@ class _ControllerBench(Elaboratable):
         return m
 
 
-def _run_controller(program, durations, seed=0):
+def _run_controller(program, durations, seed=0, then=()):
     """Run ``program`` (instruction words) on the controller with stub units busy
-    ``durations[unit]`` cycles per instruction; return the issues (cycle, unit, pc)
-    and the dual-issue count."""
+    ``durations[unit]`` cycles per instruction, then each program of ``then`` (from
+    further addresses, each started once the one before is done); return the
+    issues (cycle, unit, pc: the index in ``program`` and ``then`` joined) and the
+    dual-issue count of the last run."""
     cfg = small_config(2, 2)
     dut = _ControllerBench(cfg)
     cp = dut.cp
     image = MemoryImage(cfg.mem_width)
     n = cfg.words["instruction"]
-    for k, w in enumerate(program):
+    runs = [program, *then]
+    joined = [w for p in runs for w in p]
+    for k, w in enumerate(joined):
         image.write(k * n, split_words(w, WORD_BITS, cfg.mem_width))
+    program = joined
     issues, state = [], {"done": False}
     rng = random.Random(seed)
 
@@ -171,16 +176,22 @@ def _run_controller(program, durations, seed=0):
         return run
 
     async def main(ctx):
-        ctx.set(cp.prog_addr, 0)
-        ctx.set(cp.prog_len, len(program))
-        ctx.set(cp.start, 1)
-        await ctx.tick()
-        ctx.set(cp.start, 0)
-        for _ in range(3000):
+        base = 0
+        for run in runs:
+            state["done"] = False
+            ctx.set(cp.prog_addr, base * n)
+            ctx.set(cp.prog_len, len(run))
+            ctx.set(cp.start, 1)
             await ctx.tick()
-            if ctx.get(cp.done):
-                state["done"] = True
-                break
+            ctx.set(cp.start, 0)
+            for _ in range(3000):
+                await ctx.tick()
+                if ctx.get(cp.done):
+                    state["done"] = True
+                    break
+            if not state["done"]:
+                return
+            base += len(run)
         state["dual"] = ctx.get(cp.dual_issues)
 
     sim = Simulator(dut)
@@ -212,6 +223,23 @@ def test_controller_waits_for_conflicts_and_dual_issues_independent_instructions
     assert at[2] == at[1] and dual == 1                                # dual issue
     assert at[3] >= at[1] + durations["compute"]                       # WAR: after the compute
     assert at[4] >= at[3] + durations["store"]                         # the fence
+
+
+def test_controller_runs_short_programs_and_restarts_on_new_ones():
+    # One- and two-instruction programs, each started after the one before is
+    # done: every run issues its own instructions (the queue's prefetch of the
+    # first words is taken afresh), in order, each once.
+    durations = {"load": 2, "store": 3, "compute": 4}
+    runs = [[encode("END")],
+            [encode("LOAD", target="SB", half=0, count=1), encode("END")],
+            [encode("STORE", half=1, windows=2), encode("END")],
+            [encode("COMPUTE", sb_half=1, nbin_half=1), encode("LOAD", target="SB", half=0,
+                                                                   count=3), encode("END")]]
+    issues, _ = _run_controller(runs[0], durations, then=runs[1:])
+    joined = [w for r in runs for w in r]
+    assert [pc for _, _, pc in issues] == [pc for pc, w in enumerate(joined)
+                                           if decode(w)[0] in UNIT]
+    assert [u for _, u, _ in issues] == ["load", "store", "compute", "load"]
 
 
 @pytest.mark.parametrize("seed", range(3))
