@@ -106,6 +106,17 @@ class Controller(wiring.Component):
         total = Signal(32)
         assemble = Signal(WORD_BITS)
         first_words = [Signal(WORD_BITS, name=f"first_word{k}") for k in range(2)]
+        # A complete word is written to the IB (and the first two kept) the cycle
+        # after its last part arrived, from ``assemble`` (ECP5 timing: no block
+        # RAM read data and word multiplexer before the IB's write port).
+        ib_pend = Signal()
+        ib_index = Signal(range(self._cfg.ib_depth))
+        m.d.sync += ib_pend.eq(0)
+        m.d.comb += [ib_w.addr.eq(ib_index), ib_w.data.eq(assemble), ib_w.en.eq(ib_pend)]
+        for k in range(2):
+            with m.If(ib_pend & (ib_index == k)):
+                m.d.sync += first_words[k].eq(assemble)
+
         def restart():
             m.d.sync += [req_count.eq(0), rsp_count.eq(0),
                          total.eq(self.prog_len * per_instr), self.done.eq(0)]
@@ -135,11 +146,7 @@ class Controller(wiring.Component):
                             m.d.comb += new[k * mw:(k + 1) * mw].eq(resp.payload.data)
                     m.d.sync += [assemble.eq(new), rsp_count.eq(rsp_count + 1)]
                     with m.If(word_sel == per_instr - 1):
-                        index = rsp_count // per_instr
-                        m.d.comb += [ib_w.addr.eq(index), ib_w.data.eq(new), ib_w.en.eq(1)]
-                        for k in range(2):
-                            with m.If(index == k):
-                                m.d.sync += first_words[k].eq(new)
+                        m.d.sync += [ib_pend.eq(1), ib_index.eq(rsp_count // per_instr)]
                 with m.If((rsp_count == total) & (total != 0)):
                     m.next = "RUN"
                 with m.Elif(total == 0):
