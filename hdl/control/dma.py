@@ -423,7 +423,10 @@ class StoreUnit(wiring.Component):
         beat_bm = Signal(W)
         beat = enc.o.payload
         n_valid = popcount(m, beat.valid, "beat_count")
-        win_pop = popcount(m, beat.bitmap, "win_pop")
+        # (the window's nonzeros, counted from the bitmap registered with its first
+        # beat while its bitmap words are written: no adder tree after the
+        # Encoder's output register; the values come after at least one bitmap word)
+        win_pop = popcount(m, beat_bm, "win_pop")
         # The packer's conditions, registers kept beside the counters they read
         # (ECP5 timing: the Encoder's ``o.ready``, which enables its wide stage
         # registers, comes from these and the state alone): the word is full
@@ -443,14 +446,15 @@ class StoreUnit(wiring.Component):
                 with m.Elif(busy & ~st.dense & enc.o.valid):
                     with m.If(beat.first):
                         m.d.sync += [bm_left.eq(cfg.words["bitmap"]), beat_bm.eq(beat.bitmap),
-                                     pop.eq(win_pop), emitted.eq(0), *set_fill(0),
-                                     all_packed.eq(win_pop == 0),
+                                     emitted.eq(0), *set_fill(0),
+                                     all_packed.eq(beat.bitmap == 0),
                                      val_addr.eq(st.mem_addr + w_win * cfg.words["nbin"])]
                         m.next = "BITMAP"
                     with m.Else():
                         m.next = "VALUES"
                     m.d.sync += [lane.eq(0), more.eq(beat.valid.any())]
             with m.State("BITMAP"):
+                m.d.sync += pop.eq(win_pop)
                 idx = cfg.words["bitmap"] - bm_left
                 m.d.comb += [wreq.valid.eq(1),
                              wreq.payload.addr.eq(st.bm_addr + w_win * cfg.words["bitmap"] + idx),
