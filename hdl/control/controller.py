@@ -168,7 +168,9 @@ class Controller(wiring.Component):
 
     def _queue(self, m, ib_r, first_words):
         """The instruction queue: two entries read from the IB, ``pops`` of them taken
-        each cycle by the dispatch.  Returns ``(entries, decoded, count, pops)``.
+        each cycle by the dispatch.  Returns ``(entries, decoded, count, pops, ring)``,
+        ``ring`` the slots' pointers, push and decoded resources for the dispatch's
+        conflict registers.
 
         A ring of two slots and a head pointer: a word is pushed at the tail
         (head + count) whenever fewer than two are held after the cycle before's
