@@ -6,10 +6,11 @@ listing out.
 [--input-shape C,H,W [--pool max|avg] [--pool-size K]]`` (a model with conv
 layers compiles whole into one program: :func:`compile_cnn`, :mod:`.cnn`)
 
-Four stages, each its own module and testable alone: **plan** each layer
+Five stages, each its own module and testable alone: **plan** each layer
 (:mod:`.plan`, a :class:`LayerPlan`), **place** the data (:mod:`.place`), **emit**
 the instructions and mark ``par`` (:mod:`.emit`), **relocate** the data behind the
-program (:func:`relocate`).  Per FC layer the compiler
+program (:func:`relocate`), **schedule**: reorder the instructions where the
+performance model predicts fewer cycles (:mod:`.schedule`).  Per FC layer the compiler
 
 * splits the outputs into groups of ``tn`` (one per PE), the groups into *output
   blocks* that fit an NBout half (whole Encoder windows of ``16 * tm / tn`` groups),
@@ -53,12 +54,14 @@ from .cnn import cnn_stages, compile_cnn
 from .emit import emit_program, mark_par
 from .place import place, relocate
 from .plan import CompileError, LayerPlan, plan_model
+from .schedule import schedule as run_schedule
 from .tiling import Tiling, plan_reuse, vector_words
 
 __all__ = ["CompileError", "Program", "LayerPlan", "Tiling", "compile_model", "compile_cnn",
            "cnn_stages", "plan_model",
            "tile", "place",
-           "emit_program", "mark_par", "relocate", "read_inputs", "small_config", "main"]
+           "emit_program", "mark_par", "relocate", "scheduled", "read_inputs", "small_config",
+           "main"]
 
 
 @dataclass
@@ -76,6 +79,9 @@ class Program:
     tilings: list = field(default_factory=list)      # per layer its tiling.Tiling
     #: a CNN program without FC layers: per image the last map (layout.MapLayout)
     output_maps: list | None = None
+    #: what the schedule stage did (:func:`golden.compiler.schedule.schedule`): the
+    #: model's cycles as emitted and as scheduled, instructions moved
+    schedule: dict | None = None
 
     def read_outputs(self, mem):
         """The program's outputs in memory ``mem`` (a memory image after the run):
@@ -95,6 +101,7 @@ class Program:
             ops[op.name] = ops.get(op.name, 0) + 1
         return {"instructions": len(self.words), "ops": ops, "memory_words": len(self.image),
                 "par": sum(decode(w)[1].get("par", 0) for w in self.words),
+                "schedule": {k: v for k, v in (self.schedule or {}).items() if k != "order"},
                 "layers": self.layers}
 
 
@@ -114,7 +121,7 @@ def tile(plans, model, cfg, inputs, dense, pool, like=None):
             for li, plan in enumerate(plans)]
 
 
-def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None):
+def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None, schedule=True):
     """Compile ``model`` for ``cfg`` with int16 ``inputs`` ``(vectors, N_in)``: plan
     (:mod:`.plan`), place (:mod:`.place`), emit and mark ``par`` (:mod:`.emit`),
     relocate.
@@ -126,7 +133,13 @@ def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None):
 
     ``tilings`` (``program.tilings`` of another compile of the same model and
     inputs, e.g. the sparse one for its dense baseline) fixes every layer's reuse
-    strategy and output blocks; by default each layer takes the least traffic."""
+    strategy and output blocks; by default each layer takes the least traffic.
+
+    ``schedule`` (default True): reorder the instructions where the performance
+    model says the controller then runs the program in fewer cycles
+    (:mod:`.schedule`); ``False`` keeps the emitted order; another compile's
+    ``program.schedule`` (the same model and tilings on other inputs) takes its
+    order, so the two programs differ only in their data."""
     if not isinstance(cfg, AccelConfig):
         raise TypeError("cfg must be an AccelConfig")
     inputs = np.asarray(inputs)
@@ -150,10 +163,28 @@ def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None):
                            f"buffer holds {cfg.ib_depth} (parameter ib_bytes)")
     words, image = relocate(words, placement, cfg)
     acts = placement.acts
-    return Program(cfg=cfg, dense=dense, words=words, comments=comments, image=image,
-                   prog_addr=0, inputs=[r[0] for r in acts],
-                   outputs=[r[-1] for r in acts[::pool]], layers=layers, activations=acts,
-                   tilings=tilings)
+    program = Program(cfg=cfg, dense=dense, words=words, comments=comments, image=image,
+                      prog_addr=0, inputs=[r[0] for r in acts],
+                      outputs=[r[-1] for r in acts[::pool]], layers=layers, activations=acts,
+                      tilings=tilings)
+    return scheduled(program, schedule)
+
+
+def scheduled(program, how=True):
+    """``program`` through the schedule stage (:func:`.schedule.schedule`) as ``how``
+    says (True, False, or another compile's ``program.schedule``: see
+    :func:`compile_model`), what it did in ``program.schedule``."""
+    if how is False or how is None:
+        return program
+    if how is not True and not (isinstance(how, dict) and "order" in how):
+        raise CompileError(f"schedule must be True, False or another compile's "
+                           f"program.schedule, not {how!r}")
+    try:
+        program, report = run_schedule(program, order=None if how is True else how["order"])
+    except ValueError as e:
+        raise CompileError(f"schedule: {e}") from None
+    program.schedule = report
+    return program
 
 
 # --- the command line ---------------------------------------------------------------------

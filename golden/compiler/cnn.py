@@ -98,7 +98,8 @@ def _golden_stages(stages, decs, image, pool_size):
     return outs
 
 
-def compile_cnn(model, cfg, images, shape, pool="max", pool_size=2, dense=False, tilings=None):
+def compile_cnn(model, cfg, images, shape, pool="max", pool_size=2, dense=False, tilings=None,
+                schedule=True):
     """Compile LeNet-style ``model`` for ``cfg`` into one program over int16 ``images``
     ``(N, C·H·W)`` or ``(N, C, H, W)`` of ``shape = (C, H, W)``: a
     :class:`golden.compiler.Program` whose ``inputs`` are the images' maps (the
@@ -106,8 +107,9 @@ def compile_cnn(model, cfg, images, shape, pool="max", pool_size=2, dense=False,
     vectors (or, for a model without FC layers, the last maps:
     ``Program.read_outputs``), and whose ``activations`` are every stage's output
     per image.  ``tilings``: another compile's ``program.tilings`` (the sparse
-    one for its dense baseline) fixes each stage's strategy and blocks."""
-    from golden.compiler import Program
+    one for its dense baseline) fixes each stage's strategy and blocks; ``schedule``:
+    as :func:`golden.compiler.compile_model`'s."""
+    from golden.compiler import Program, scheduled
     if not isinstance(cfg, AccelConfig):
         raise TypeError("cfg must be an AccelConfig")
     try:
@@ -261,7 +263,8 @@ def compile_cnn(model, cfg, images, shape, pool="max", pool_size=2, dense=False,
                            f"buffer holds {cfg.ib_depth} (parameter ib_bytes)")
     words, image = relocate(words, placement, cfg)
     last_maps = [row[-1] for row in maps] if stages[-1][0].kind == "conv" else None
-    return Program(cfg=cfg, dense=dense, words=words, comments=em.comments, image=image,
-                   prog_addr=0, inputs=[row[0] for row in acts],
-                   outputs=[row[-1] for row in acts], layers=info, activations=acts,
-                   tilings=tilings, output_maps=last_maps)
+    program = Program(cfg=cfg, dense=dense, words=words, comments=em.comments, image=image,
+                      prog_addr=0, inputs=[row[0] for row in acts],
+                      outputs=[row[-1] for row in acts], layers=info, activations=acts,
+                      tilings=tilings, output_maps=last_maps)
+    return scheduled(program, schedule)

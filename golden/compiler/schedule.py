@@ -1,0 +1,152 @@
+"""Compiler stage 5, **schedule**: the instruction order the in-order controller
+runs fastest.
+
+The emitter writes each layer's instructions in the order of its loop nest
+(:mod:`.emit`); the controller issues them in that order, one unit's
+instruction waiting for the one before it even when another unit could start
+now.  Two orders the emitter writes leave a unit idle: a pass's STOREs, which
+the store unit runs one after another, hold back the next chunk's weight LOADs
+behind them; and the next pass's input LOADs wait behind the COMPUTE that
+precedes them, for the compute unit, though the NBin half they write is free.
+
+:func:`schedule` reorders by list scheduling on the performance model's
+durations (:func:`golden.perf.perfmodel.duration`): each step takes, among the
+first instruction left of each unit that no earlier instruction left conflicts
+with (the scoreboard's rule, :func:`golden.contract.isa.accesses` — so every
+buffer half and every fenced LOAD sees what it saw before, and the machine
+computes the same), the one that can issue first, the earlier in program order
+on a tie.  One unit's instructions keep their order; ``SYNC`` and ``END`` stay
+where they are.  The new order is kept only if the exact model
+(:func:`golden.perf.perfmodel.predict`, which the RTL matches cycle for cycle)
+gives it fewer cycles; ``par`` is marked afresh (:func:`.emit.mark_par`).
+"""
+
+import dataclasses
+
+from golden.contract.isa import PAR_BIT, UNIT, WORD_BITS, Op, conflict
+from golden.contract.layout import MemoryImage, split_words
+
+from .emit import mark_par
+
+__all__ = ["schedule", "schedule_order"]
+
+
+def schedule_order(steps, cfg):
+    """The issue order (indices into ``steps``, :func:`golden.perf.perfmodel.work`'s
+    list) by list scheduling: see the module's text."""
+    from golden.perf.perfmodel import TIMING, compute_time, duration
+    order, segment = [], []
+    for s in steps:
+        if s.op in UNIT:
+            segment.append(s)
+            continue
+        order += _list_schedule(segment, cfg, TIMING, duration, compute_time)
+        order.append(s.index)           # SYNC, NOP, END: a barrier, kept in place
+        segment = []
+    return order + _list_schedule(segment, cfg, TIMING, duration, compute_time)
+
+
+def _list_schedule(steps, cfg, timing, duration, compute_time):
+    remaining = list(steps)
+    left = {u: sum(s.unit == u for s in steps) for u in ("load", "store", "compute")}
+    free_at = dict.fromkeys(left, 0)    # when the unit takes its next instruction
+    running = dict.fromkeys(left)       # (end, step) of its last one
+    older = None                        # (end, step) of the COMPUTE draining behind it
+    drain = timing.drain(cfg.tn, cfg.tm)
+    last, order = 0, []
+    while remaining:
+        # The candidates: per unit its first instruction left, if none before it conflicts.
+        cands, seen, reads, writes = [], set(), 0, 0
+        wanted = sum(n > 0 for n in left.values())
+        for k, s in enumerate(remaining):
+            if s.unit not in seen:
+                seen.add(s.unit)
+                if not conflict(s.reads, s.writes, reads, writes):
+                    cands.append(k)
+                if len(seen) == wanted:
+                    break
+            reads, writes = reads | s.reads, writes | s.writes
+        best = None
+        for k in cands:
+            s = remaining[k]
+            t = max(last, free_at[s.unit])
+            for u, cur in [*running.items(), ("compute", older)]:
+                if u != s.unit and cur is not None and conflict(s.reads, s.writes,
+                                                                cur[1].reads, cur[1].writes):
+                    t = max(t, cur[0])
+            if s.op == Op.LOAD and s.fields.get("fence"):
+                t = max(t, free_at["store"])
+            if best is None or t < best[0]:
+                best = (t, k)
+        t, k = best
+        s = remaining.pop(k)
+        left[s.unit] -= 1
+        order.append(s.index)
+        last = t
+        if s.unit == "compute":
+            end = t + 1 + compute_time(s, cfg, timing)[0]
+            prev_end = running["compute"][0] if running["compute"] else 0
+            older = running["compute"] if prev_end > t else None
+            free_at["compute"] = max(end - drain, prev_end)
+        else:
+            end = t + 1 + duration(s, cfg, timing=timing)
+            free_at[s.unit] = end
+        running[s.unit] = (end, s)
+    return order
+
+
+def reorder(program, order, steps=None):
+    """``program`` with its instructions in ``order`` (``par`` marked afresh, and in
+    its memory image, where the controller fetches them), and, given its
+    ``steps``, theirs in the new order."""
+    cfg = program.cfg
+    words = mark_par([program.words[i] & ~PAR_BIT for i in order])
+    image = MemoryImage(program.image.width)
+    image.update(program.image)
+    image.next_free = program.image.next_free
+    for k, word in enumerate(words):
+        image.write(program.prog_addr + k * cfg.words["instruction"],
+                    split_words(word, WORD_BITS, cfg.mem_width))
+    new = dataclasses.replace(program, words=words, image=image,
+                              comments=[program.comments[i] for i in order])
+    if steps is None:
+        return new, None
+    moved = [dataclasses.replace(steps[i], index=j,
+                                 fields={**steps[i].fields, "par": int((w & PAR_BIT) != 0)})
+             for j, (i, w) in enumerate(zip(order, words))]
+    return new, moved
+
+
+def schedule(program, memory=None, order=None):
+    """``(program, report)``: ``program`` reordered by :func:`schedule_order` if the
+    performance model (under ``memory``, its default if None) predicts fewer cycles
+    for it, else as it was; ``report``: ``{"order", "cycles_emitted", "cycles",
+    "moved"}`` (the issue order as indices into the emitted program, the model's
+    cycles before and after, instructions not in their emitted place).
+
+    ``order``: another compile's ``report["order"]`` (the same model and tilings on
+    other inputs, whose emitted program is the same): that order, without the
+    model, so the two programs differ only in their data."""
+    n = len(program.words)
+    if order is not None:
+        order = [int(i) for i in order]
+        if sorted(order) != list(range(n)):
+            raise ValueError(f"order must be a permutation of the program's {n} "
+                             f"instructions (another compile's program.schedule['order'] "
+                             f"of the same model and tilings)")
+        new, _ = reorder(program, order)
+        return new, {"order": order, "cycles_emitted": None, "cycles": None,
+                     "moved": sum(i != j for j, i in enumerate(order))}
+    from golden.perf.perfmodel import predict, work
+    steps = work(program)
+    keep = {"order": list(range(n)), "moved": 0}
+    if len(steps) != n:          # (words after END: left as they are)
+        return program, {**keep, "cycles_emitted": None, "cycles": None}
+    before = predict(program, memory, steps=steps)["cycles"]
+    order = schedule_order(steps, program.cfg)
+    new, moved_steps = reorder(program, order, steps)
+    after = predict(new, memory, steps=moved_steps)["cycles"]
+    if after >= before:
+        return program, {**keep, "cycles_emitted": before, "cycles": before}
+    return new, {"order": order, "cycles_emitted": before, "cycles": after,
+                 "moved": sum(i != j for j, i in enumerate(order))}
