@@ -19,6 +19,7 @@ from golden.contract.fixed import activation_code
 from golden.contract.isa import PAR_BIT, UNIT, accesses, conflict, decode, encode
 
 from .plan import CompileError
+from .tiling import table_half
 
 __all__ = ["Emitter", "emit_program", "mark_par"]
 
@@ -31,7 +32,9 @@ class Emitter:
         self.cfg, self.dense = cfg, dense
         self.words, self.comments = [], []
         self.halves = {"nbin": 0, "w": 0, "out": 0}
-        self.luts = [None] * cfg.tn     # (layer, region) each PE's table holds
+        # (layer, region) each PE's two tables hold; the half the last COMPUTE read
+        self.luts = [[None] * cfg.tn for _ in range(2)]
+        self.lut_half = 0
         self.deferred = []
 
     def emit(self, op, comment="", **fields):
@@ -53,12 +56,18 @@ class Emitter:
             self.emit("STORE", comment, **fields)
 
     def load_weights(self, li, plan, chunk, half):
+        """The LOADs of ``chunk``'s weights into buffer ``half``; its lookup tables
+        into the half :func:`~golden.compiler.tiling.table_half` picks, which the
+        next COMPUTEs decode with."""
         if chunk.luts is not None:
-            for j, (region, at, entries) in enumerate(chunk.luts):
-                if self.luts[j] != (li, region):
-                    self.emit("LOAD", f"{plan.name}: LUT of PE {j} (region {region})",
-                              target="LUT", mem_addr=at, count=entries, pe=j)
-                    self.luts[j] = (li, region)
+            self.lut_half, pes = table_half(self.luts, [(li, r) for r, _, _ in chunk.luts],
+                                            self.lut_half)
+            for j in pes:
+                region, at, entries = chunk.luts[j]
+                self.emit("LOAD", f"{plan.name}: LUT {self.lut_half} of PE {j} (region "
+                                  f"{region})", target="LUT", half=self.lut_half, mem_addr=at,
+                          count=entries, pe=j)
+                self.luts[self.lut_half][j] = (li, region)
         groups = f"groups {chunk.g0}..{chunk.g1 - 1}"
         if not self.dense:
             self.emit("LOAD", f"{plan.name}: SIB {groups}", target="SIB", half=half,
@@ -101,7 +110,8 @@ class Emitter:
                   groups=chunk.g1 - chunk.g0, sib_row=0, sb_base=0, bias_row=0,
                   out_row=out_row, pool=pool, skip=int(plan.skip),
                   vectors=vectors if vectors > 1 else 0,
-                  out_stride=out_stride if vectors > 1 else 0, tiles=tiles if tiles > 1 else 0)
+                  out_stride=out_stride if vectors > 1 else 0, tiles=tiles if tiles > 1 else 0,
+                  lut_half=self.lut_half)
         self.flush()
 
     def store(self, plan, blk, dst, v, ho, row=0):

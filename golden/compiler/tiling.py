@@ -51,7 +51,8 @@ from .place import output_blocks
 from .plan import chunks
 
 __all__ = ["STRATEGIES", "VECTORS_MAX", "STRIDE_LIMIT", "Tiling", "reuse_traffic",
-           "vector_words", "chunk_words", "lut_words", "plan_reuse", "resident_vectors"]
+           "vector_words", "chunk_words", "table_half", "lut_words", "plan_reuse",
+           "resident_vectors"]
 
 STRATEGIES = ("input", "output", "synapse")
 
@@ -108,16 +109,33 @@ def chunk_words(plan, cfg, g0, g1, dense=False):
     return words, tables
 
 
+def table_half(held, regions, last):
+    """``(half, pes)``: the half of each PE's two lookup tables a chunk's COMPUTE
+    decodes with (``lut_half``) and the PEs whose table in it is loaded first.
+    ``held[h][j]``: what PE ``j``'s table ``h`` holds; ``regions[j]``: what the chunk
+    needs; ``last``: the half the COMPUTE before decoded with.  The half needing
+    the fewest loads; on a tie the other one than ``last``, so its loads run
+    beside the COMPUTE before (the emitter's rule and the traffic's)."""
+    need = [[j for j, r in enumerate(regions) if held[h][j] != r] for h in (0, 1)]
+    half = 1 - last if len(need[1 - last]) <= len(need[last]) else last
+    return half, need[half]
+
+
 def lut_words(sequence):
     """Words of the lookup-table LOADs along ``sequence``, a layer's chunks' tables
-    in the order they are computed: a PE's table is loaded when its region changes
-    (the emitter's rule, :meth:`golden.compiler.emit.Emitter.load_weights`)."""
-    held, total = {}, 0
+    in the order they are computed: a PE's table is loaded where
+    :func:`table_half` says (the emitter's rule,
+    :meth:`golden.compiler.emit.Emitter.load_weights`)."""
+    held, last, total = None, 0, 0
     for tables in sequence:
-        for j, (region, words) in enumerate(tables or ()):
-            if held.get(j) != region:
-                held[j] = region
-                total += words
+        if not tables:
+            continue
+        held = held or [[None] * len(tables) for _ in range(2)]
+        half, pes = table_half(held, [r for r, _ in tables], last)
+        for j in pes:
+            held[half][j] = tables[j][0]
+            total += tables[j][1]
+        last = half
     return total
 
 

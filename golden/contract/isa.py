@@ -16,12 +16,13 @@ bits   field   meaning
 ``target`` (:class:`Target`: NIB, SIB, NBIN, SB, BIAS, LUT), ``half`` (ping-pong half),
 ``dense`` (NBIN: full rows instead of ``popcount(NIB row)`` values), ``mem_addr`` (word
 address), ``row`` (first buffer row in the half), ``count`` (rows; LUT: entries),
-``pe`` (LUT: the PE whose table is written), ``fence`` (wait until the store
-unit is idle: the load reads what an earlier STORE wrote).  ``segments`` (0 counts
-as 1; :func:`segments`) repeats the row run: segment ``s`` reads ``count`` rows
-from ``mem_addr + s * seg_step`` into buffer rows ``row + s * count`` on — a 2-D
-gather, e.g. a convolution patch's kernel rows from a feature map in memory
-(:mod:`golden.contract.layout`'s map layout); a LUT load has one segment.
+``pe`` (LUT: the PE whose table is written; ``half``: which of its two tables),
+``fence`` (wait until the store unit is idle: the load reads what an earlier STORE
+wrote).  ``segments`` (0 counts as 1; :func:`segments`) repeats the row run: segment
+``s`` reads ``count`` rows from ``mem_addr + s * seg_step`` into buffer rows
+``row + s * count`` on — a 2-D gather, e.g. a convolution patch's kernel rows from
+a feature map in memory (:mod:`golden.contract.layout`'s map layout); a LUT load
+has one segment.
 
 ``STORE`` (NBout half → memory through the Encoder), the store unit: ``half``,
 ``dense`` (no Encoder: every value, no bitmap), ``mem_addr`` (values: window ``w``
@@ -48,7 +49,9 @@ is max-combined (:func:`golden.twins.pefu.pool_max`) into what its NBout row hol
 of overwriting it — max pooling across consecutive tiles (patches of one pool window);
 ``tiles`` (0 counts as 1; :func:`tiles`): every ``tiles`` consecutive vectors are the
 tiles of one pool window — they share their NBout rows, and each but the first
-of them is max-combined into them (as with ``pool``).
+of them is max-combined into them (as with ``pool``); ``lut_half``: which of each
+PE's two lookup tables decodes the weights (so the next chunk's tables load
+beside this COMPUTE).
 
 ``SYNC`` waits until every unit is idle; ``END`` does the same, then stops.
 """
@@ -106,8 +109,8 @@ class Slot(enum.Enum, shape=2):
 
 class Resource(enum.IntEnum):
     """What the scoreboard tracks (a bit each): the buffers' ping-pong halves (NBin
-    and NIBin together), the lookup tables, and memory (what STOREs write and
-    fenced LOADs read)."""
+    and NIBin together), the lookup tables' halves, and memory (what STOREs write
+    and fenced LOADs read)."""
     NBIN0 = 0
     NBIN1 = 1
     SIB0 = 2
@@ -118,8 +121,9 @@ class Resource(enum.IntEnum):
     BIAS1 = 7
     NBOUT0 = 8
     NBOUT1 = 9
-    LUT = 10
-    MEM = 11
+    LUT0 = 10
+    LUT1 = 11
+    MEM = 12
 
 
 #: The functional unit of each opcode that has one.
@@ -141,7 +145,8 @@ LAYOUTS = {
                          ("out_half", 1), ("dense", 1), ("slot", Slot), ("shift", 5),
                          ("activation", 2), ("windows", 12), ("groups", 12), ("sib_row", 12),
                          ("sb_base", 12), ("bias_row", 12), ("out_row", 16), ("pool", 1),
-                         ("skip", 1), ("vectors", 8), ("out_stride", 14), ("tiles", 5)],
+                         ("skip", 1), ("vectors", 8), ("out_stride", 14), ("tiles", 5),
+                         ("lut_half", 1)],
 }
 _ENUMS = {"op": Op, "target": Target, "slot": Slot}
 
@@ -292,7 +297,7 @@ def accesses(op, f, mux=_pick):
     def half(base, h):
         return mux(h, _bit(Resource[base + "1"]), _bit(Resource[base + "0"]))
     if op == Op.LOAD:
-        writes = mux(f["target"] == Target.LUT, _bit(Resource.LUT), 0)
+        writes = mux(f["target"] == Target.LUT, half("LUT", f["half"]), 0)
         for target, base in _LOAD_WRITES.items():
             writes = writes | mux(f["target"] == target, half(base, f["half"]), 0)
         return mux(f["fence"], _bit(Resource.MEM), 0), writes
@@ -300,7 +305,8 @@ def accesses(op, f, mux=_pick):
         return half("NBOUT", f["half"]), _bit(Resource.MEM)
     if op == Op.COMPUTE:
         reads = (half("NBIN", f["nbin_half"]) | half("SIB", f["sib_half"]) |
-                 half("SB", f["sb_half"]) | half("BIAS", f["bias_half"]) | _bit(Resource.LUT))
+                 half("SB", f["sb_half"]) | half("BIAS", f["bias_half"]) |
+                 half("LUT", f["lut_half"]))
         return reads, half("NBOUT", f["out_half"])
     return 0, 0
 

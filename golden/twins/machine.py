@@ -31,7 +31,7 @@ class Machine:
         self.sb = [[0] * cfg.sb_words for _ in range(cfg.tn)]
         self.bias = np.zeros((cfg.bias_rows, cfg.tn), dtype=np.int64)
         self.nbout = np.zeros((cfg.nbout_rows, cfg.tn), dtype=np.int64)
-        self.lut = np.zeros((cfg.tn, wdm.LUT_SIZE), dtype=np.int64)
+        self.lut = np.zeros((2, cfg.tn, wdm.LUT_SIZE), dtype=np.int64)  # [half, PE]
         # (``sb_words``: SB words read per PE; ``sib_rows``: SIB rows read; for
         # the energy events of golden.perf.events)
         self.stats = {"ideal": 0, "beats": 0, "steps": 0, "instructions": 0, "sb_words": 0,
@@ -84,7 +84,7 @@ class Machine:
         elif target == Target.LUT:
             lanes = cfg.words["values_per_word"]
             words = self.mem.read(addr, -(-f["count"] // lanes))
-            self.lut[f["pe"], :f["count"]] = unpack_values(words, mw, f["count"])
+            self.lut[f["half"], f["pe"], :f["count"]] = unpack_values(words, mw, f["count"])
 
     def compute(self, f):
         for v in range(vectors(f)):
@@ -132,7 +132,8 @@ class Machine:
             for j in range(cfg.tn):
                 words = [self.sb[j][self._row(cfg.sb_words, f["sb_half"], base + k)]
                          for k in range(n_words)]
-                comp[j] = wdm.decode_stream(words, self.lut[j], slot, cfg.tm, count)
+                comp[j] = wdm.decode_stream(words, self.lut[f["lut_half"], j], slot, cfg.tm,
+                                             count)
             base += n_words
             bias = self.bias[self._row(cfg.bias_rows, f["bias_half"], f["bias_row"] + g)]
             out = group_outputs(nz, nbm, sbm, comp, bias, f["shift"],

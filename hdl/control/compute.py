@@ -386,6 +386,7 @@ class ComputeUnit(wiring.Component):
             nfifo.i.payload.eq(self.nbin_r.data),
             tile.sb_base.eq(Mux(cp.sb_half, cfg.half(cfg.sb_words), 0) + sb_base),
             tile.slot.eq(cp.slot),
+            tile.table.eq(cp.lut_half),
             tfifo.i.valid.eq(tile_pend),
             bias.bias.eq(self.bias_r.data),
             bias.shift.eq(cp.shift),

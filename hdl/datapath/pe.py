@@ -15,11 +15,10 @@ from amaranth.lib.wiring import In, Out
 
 from golden.contract.packing import SLOT_WIDTHS
 from golden.contract.params import check_int, check_pow2, clog2
-from golden.twins.wdm import LUT_SIZE
 from hdl.datapath.pefu import ACTIVATION_WIDTH, PEFU
 from hdl.datapath.skid import SkidBuffer
 from hdl.datapath.ssm import SSM, step_layout
-from hdl.datapath.wdm import WDM
+from hdl.datapath.wdm import WDM, lut_layout
 
 __all__ = ["PE", "bias_layout", "sb_write_layout", "sb_addr_width"]
 
@@ -70,8 +69,7 @@ class PE(wiring.Component):
             "step": In(stream.Signature(self.step_layout)),
             "sb_write": In(stream.Signature(sb_write_layout(tm=self._tm,
                                                             addr_width=self._addr_width))),
-            "lut": In(stream.Signature(data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)),
-                                                          "value": signed(16)}))),
+            "lut": In(stream.Signature(lut_layout())),
             "bias": In(stream.Signature(bias_layout())),
             "o": Out(stream.Signature(signed(16))),
         })
@@ -129,6 +127,7 @@ class PE(wiring.Component):
             wdm.i.payload.code.eq(sel.code),
             wdm.i.payload.valid.eq(sel.valid),
             wdm.i.payload.slot.eq(sel.slot),
+            wdm.i.payload.table.eq(sel.table),
             wdm.i.payload.side.neuron.eq(sel.neuron),
             wdm.i.payload.side.last.eq(sel.last),
             ssm.o.ready.eq(wdm.i.ready),

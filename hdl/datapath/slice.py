@@ -8,9 +8,9 @@ beats into SSM steps, the H-tree broadcasts them, and every PE (SB → SSM → W
 Ports (module ``slice`` from ``python -m hdl.generate slice --tn TN --tm TM``):
 
 ``i``, ``neurons`` (in)   the NSM's (:mod:`hdl.datapath.nsm`)
-``tile`` (in)             ``sb_base``, ``slot`` per tile (:mod:`hdl.datapath.ssm`)
+``tile`` (in)             ``sb_base``, ``slot``, ``table`` per tile (:mod:`hdl.datapath.ssm`)
 ``sb_write`` (in)         ``pe``, ``addr``, ``data``: one SB word write (ready = 1)
-``lut`` (in)              ``pe``, ``addr``, ``value``: one LUT write (ready = 1)
+``lut`` (in)              ``pe``, ``addr``, ``value``, ``half``: one LUT write (ready = 1)
 ``bias`` (in)             ``bias[tn]``, ``shift``, ``activation`` per tile, taken at its end
 ``o`` (out)               ``tn`` int16 outputs per tile, all PEs together
 """
@@ -41,12 +41,13 @@ def write_layouts(*, tn, tm, sb_depth):
     return (data.StructLayout({"pe": unsigned(pe_bits), "addr": unsigned(sb_addr_width(sb_depth)),
                                "data": unsigned(64 * tm)}),
             data.StructLayout({"pe": unsigned(pe_bits), "addr": unsigned(clog2(LUT_SIZE)),
-                               "value": signed(16)}))
+                               "value": signed(16), "half": 1}))
 
 
 def tile_layout(*, sb_depth):
-    """A tile's configuration: its first SB word and the slot width."""
-    return data.StructLayout({"sb_base": unsigned(sb_addr_width(sb_depth)), "slot": Slot})
+    """A tile's configuration: its first SB word, the slot width, the WDM's table."""
+    return data.StructLayout({"sb_base": unsigned(sb_addr_width(sb_depth)), "slot": Slot,
+                              "table": 1})
 
 
 def bias_layout(*, tn):
@@ -145,6 +146,7 @@ class SparseSlice(wiring.Component):
                 pe.lut.valid.eq(self.lut.valid & (self.lut.payload.pe == k)),
                 pe.lut.payload.addr.eq(self.lut.payload.addr),
                 pe.lut.payload.value.eq(self.lut.payload.value),
+                pe.lut.payload.half.eq(self.lut.payload.half),
                 # Lockstep fork of the tile's biases and join of the outputs.
                 pe.bias.valid.eq(self.bias.valid & bias_wanted),
                 pe.bias.payload.bias.eq(self.bias.payload.bias[k]),

@@ -24,10 +24,12 @@ Generated Verilog: ``python -m hdl.generate ssm --tm TM`` (module ``ssm``, the
 per-PE selector) and ``ssm_seq`` (module ``ssm_seq``, the sequencer).
 
 ``ssm_seq``: ``i`` (in) the NSM beat (:func:`hdl.datapath.nsm.nsm_beat_layout`); ``tile`` (in)
-``sb_base`` (the tile's first SB word), ``slot`` (0/1/2: 4/8/16-bit), taken after the
-tile's last step; ``o`` (out) the step (:func:`step_layout`).
+``sb_base`` (the tile's first SB word), ``slot`` (0/1/2: 4/8/16-bit), ``table`` (which
+of the WDM's two lookup tables), taken after the tile's last step; ``o`` (out) the
+step (:func:`step_layout`).
 ``ssm``: ``i`` (in) ``word`` (a packed SB word) and ``side`` (the step); ``o``
-(out) ``neuron[tm]``, ``code[tm]``, ``valid`` (the beat's lanes), ``slot``, ``last``.
+(out) ``neuron[tm]``, ``code[tm]``, ``valid`` (the beat's lanes), ``slot``, ``table``,
+``last``.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
@@ -51,6 +53,7 @@ def step_layout(*, tm, addr_width=16, neuron_width=16):
     return data.StructLayout({
         "sb_addr":        unsigned(addr_width),
         "slot":           Slot,
+        "table":          1,                 # the WDM's lookup table
         "window_in_word": unsigned(2),
         "valid":          unsigned(tm),      # the beat's lanes
         "mask":           unsigned(tm),      # the lanes resolved from the window read
@@ -63,7 +66,7 @@ def step_layout(*, tm, addr_width=16, neuron_width=16):
 
 
 def tile_layout(*, addr_width=16):
-    return data.StructLayout({"sb_base": unsigned(addr_width), "slot": Slot})
+    return data.StructLayout({"sb_base": unsigned(addr_width), "slot": Slot, "table": 1})
 
 
 def ssm_beat_layout(*, tm, widths=SLOT_WIDTHS, neuron_width=16):
@@ -73,6 +76,7 @@ def ssm_beat_layout(*, tm, widths=SLOT_WIDTHS, neuron_width=16):
         "code": data.ArrayLayout(unsigned(code_width(widths)), tm),
         "valid": unsigned(tm),
         "slot": Slot,
+        "table": 1,
         "last": 1,
     })
 
@@ -225,6 +229,7 @@ class SSMSequencer(wiring.Component):
             skid.i.valid.eq(emit),
             p.sb_addr.eq(self.tile.payload.sb_base + word),
             p.slot.eq(slot),
+            p.table.eq(self.tile.payload.table),
             p.window_in_word.eq(win_in_word),
             p.valid.eq(b.valid),
             p.mask.eq(in_win),
@@ -343,6 +348,7 @@ class SSM(wiring.Component):
                          self.o.payload.neuron.eq(w_step.neuron),
                          self.o.payload.valid.eq(w_step.valid),
                          self.o.payload.slot.eq(w_step.slot),
+                         self.o.payload.table.eq(w_step.table),
                          self.o.payload.last.eq(w_step.last)]
             for k in range(tm):
                 m.d.sync += self.o.payload.code[k].eq(

@@ -1,7 +1,8 @@
 """The weight decoding module (WDM, thesis §4.2.2, docs/architecture.md §3).
 
-Per PE: a lookup table (the codebook of the quantization region the PE's
-weights come from), loaded through its own port, and a decoder that turns the
+Per PE: two lookup tables (each the codebook of a quantization region the PE's
+weights come from: one decodes a COMPUTE's weights while the next chunk's is
+loaded into the other), loaded through their own port, and a decoder that turns the
 ``tm`` slot codes of a beat into int16 weights each cycle: 4- and 8-bit codes
 are looked up, 16-bit codes pass through as raw weights, lanes outside the beat
 are 0.  It sits after the SSM (SB → SSM → WDM → PEFU): the SSM picks the beat's
@@ -11,18 +12,19 @@ then picking).  The golden twin is :func:`golden.twins.wdm.lookup`.
 
 Generated Verilog (``python -m hdl.generate wdm --tm TM``), module ``wdm``:
 
-``lut`` (in, ready = 1)    ``addr`` (``log2 LUT_SIZE`` bits), ``value`` (signed 16): one table write
+``lut`` (in, ready = 1)    ``addr`` (``log2 LUT_SIZE`` bits), ``value`` (signed 16), ``half``
+                            (which table): one table write
 ``i`` (in)                  ``code[tm]`` (:func:`code_width` bits each, the slot's value in the
                             low bits), ``valid`` (``tm`` bits: the beat's lanes),
-                            ``slot`` (0: 4-bit, 1: 8-bit, 2: 16-bit), ``side`` (passed
-                            through unchanged)
+                            ``slot`` (0: 4-bit, 1: 8-bit, 2: 16-bit), ``table`` (which
+                            table decodes the beat), ``side`` (passed through unchanged)
 ``o`` (out)                 ``weight[tm]`` signed 16 (0 where ``valid`` is 0), ``side``
 
 A table write takes effect for beats taken on ``i`` after it (a write at the
 edge that takes a beat is not seen by that beat).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -34,7 +36,7 @@ from golden.twins.wdm import LUT_SIZE
 from golden.twins.wdm import table_depth as golden_table_depth
 from hdl.registry import TM, register
 
-__all__ = ["WDM", "code_width", "table_depth"]
+__all__ = ["WDM", "code_width", "table_depth", "lut_layout"]
 
 
 def code_width(widths):
@@ -43,8 +45,14 @@ def code_width(widths):
 
 
 def table_depth(widths):
-    """Entries of each lane's table (:func:`golden.twins.wdm.table_depth`)."""
+    """Entries of each of a lane's two tables (:func:`golden.twins.wdm.table_depth`)."""
     return golden_table_depth(check_widths(widths))
+
+
+def lut_layout():
+    """One table write: the entry, its value, which of the two tables."""
+    return data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)), "value": signed(16),
+                              "half": 1})
 
 
 class WDM(wiring.Component):
@@ -56,8 +64,9 @@ class WDM(wiring.Component):
         Lanes (multipliers) per PE, a power of two in 1..64.
     widths : tuple of int
         Slot widths the decoder supports, a non-empty subset of (4, 8, 16).
-        Each lane reads its own copy of the table (a memory with one read
-        port; :func:`table_depth` entries); 16 bits only: no table.
+        Each lane reads its own copy of the two tables (a memory with one read
+        port; twice :func:`table_depth` entries, the table the high address
+        bit); 16 bits only: no table.
     side : shape or None
         Shape of the ``side`` field carried from ``i`` to ``o`` unchanged.
 
@@ -76,15 +85,14 @@ class WDM(wiring.Component):
         self._side = side
         tm = self._tm
         fields = {"code": data.ArrayLayout(unsigned(self._code_width), tm),
-                  "valid": unsigned(tm), "slot": Slot}
+                  "valid": unsigned(tm), "slot": Slot, "table": 1}
         out_fields = {"weight": data.ArrayLayout(signed(16), tm)}
         if side is not None:
             fields["side"] = side
             out_fields["side"] = side
         self.input_layout = data.StructLayout(fields)
         self.output_layout = data.StructLayout(out_fields)
-        self.lut_layout = data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)),
-                                             "value": signed(16)})
+        self.lut_layout = lut_layout()
         super().__init__({
             "lut": In(stream.Signature(self.lut_layout)),
             "i": In(stream.Signature(self.input_layout)),
@@ -105,7 +113,7 @@ class WDM(wiring.Component):
         m = Module()
         tm = self._tm
         m.d.comb += self.lut.ready.eq(1)  # a table write never waits
-        addr, value = self.lut.payload.addr, self.lut.payload.value
+        addr, value, half = self.lut.payload.addr, self.lut.payload.value, self.lut.payload.half
 
         # One stage, a: the tables read, the slot code, the lanes, the raw codes
         # and the side band in registers; the weights chosen by the slot code
@@ -132,18 +140,21 @@ class WDM(wiring.Component):
         # The tables: one memory per lane (all written together) with a
         # synchronous read port, read with the code at the edge that takes the
         # beat and held while stage a stalls.  A 4-bit code addresses the first
-        # 16 entries, as golden.twins.wdm.lookup does.
+        # 16 entries, as golden.twins.wdm.lookup does; the table bit is the
+        # address's top bit.
         looked = []
         if self._depth:
             width = clog2(self._depth)
             for k in range(tm):
-                mem = Memory(shape=signed(16), depth=self._depth, init=[])
+                mem = Memory(shape=signed(16), depth=2 * self._depth, init=[])
                 m.submodules[f"lut{k}"] = mem
                 wr = mem.write_port()
                 rd = mem.read_port()
-                m.d.comb += [wr.addr.eq(addr[:width]), wr.data.eq(value),
+                m.d.comb += [wr.addr.eq(Cat(addr[:width], half)), wr.data.eq(value),
                              wr.en.eq(self.lut.valid & (addr < self._depth)),
-                             rd.addr.eq(self.i.payload.code[k][:width]), rd.en.eq(take)]
+                             rd.addr.eq(Cat(self.i.payload.code[k][:width],
+                                            self.i.payload.table)),
+                             rd.en.eq(take)]
                 looked.append(rd.data)
         for k in range(tm):
             choice = looked[k] if looked else 0

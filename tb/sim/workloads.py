@@ -330,7 +330,8 @@ def ssm_inputs(codes, slot, beats, tm):
     per_word = slots_per_word(slot, tm)
     wpw = per_word // (4 * tm)
     out = []
-    for beat, beat_steps in zip(beats, tile_steps([b["index"] for b in beats], tm)):
+    for k, (beat, beat_steps) in enumerate(zip(beats, tile_steps([b["index"] for b in beats],
+                                                                  tm))):
         idx = beat["index"]
         valid = (1 << len(idx)) - 1
         for n, (win, lanes, held) in enumerate(beat_steps):
@@ -339,7 +340,8 @@ def ssm_inputs(codes, slot, beats, tm):
             final = n == len(beat_steps) - 1
             offsets = [int(s) % (4 * tm) for s in idx] + [0] * (tm - len(idx))
             out.append({"word": packed[0] if packed else 0, "side": {
-                "sb_addr": word, "slot": Slot.of(slot).value, "window_in_word": win % wpw,
+                "sb_addr": word, "slot": Slot.of(slot).value, "table": k % 2,
+                "window_in_word": win % wpw,
                 "valid": valid, "mask": sum(1 << k for k in lanes),
                 "mask_held": sum(1 << k for k in held),
                 "offset": offsets, "neuron": beat["neuron"], "final": int(final),
@@ -349,15 +351,16 @@ def ssm_inputs(codes, slot, beats, tm):
 
 def ssm_expected(codes, slot, beats, tm):
     """Per beat the SSM's output: golden.twins.ssm.select of the codes (as the
-    unsigned ``slot``-bit fields of the SB word), 0 past the beat."""
+    unsigned ``slot``-bit fields of the SB word), 0 past the beat; the WDM table
+    passed through (:func:`ssm_inputs` alternates it beat by beat)."""
     from golden.contract.isa import Slot
     from golden.twins.ssm import select
     out = []
-    for beat in beats:
+    for k, beat in enumerate(beats):
         c = [int(v) & ((1 << slot) - 1) for v in select(codes, beat["index"])]
         out.append({"neuron": beat["neuron"], "code": c + [0] * (tm - len(c)),
                     "valid": (1 << len(c)) - 1, "slot": Slot.of(slot).value,
-                    "last": int(beat["last"])})
+                    "table": k % 2, "last": int(beat["last"])})
     return out
 
 

@@ -12,10 +12,10 @@ from tb.sim.simstreams import Scenario, run_streams, stream_put
 from tb.sim.workloads import wdm_expected, wdm_workload
 
 
-def load_lut(dut, lut):
+def load_lut(dut, lut, half=0):
     async def setup(ctx):
         for addr, value in enumerate(lut):
-            ctx.set(dut.lut.payload, {"addr": addr, "value": int(value)})
+            ctx.set(dut.lut.payload, {"addr": addr, "value": int(value), "half": half})
             ctx.set(dut.lut.valid, 1)
             await ctx.tick()
         ctx.set(dut.lut.valid, 0)
@@ -116,3 +116,51 @@ def test_table_depth_and_lookup_errors():
 def test_parameter_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         WDM(**kwargs)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_two_tables_one_loaded_while_the_other_decodes(seed):
+    # Table 0 holds LUT A, then table 1 is written with LUT B entry by entry while
+    # beats stream through decoding with table 0 (random stalls); then beats
+    # alternate between the tables.  Each beat decodes with the table it names.
+    rng = np.random.default_rng(seed)
+    lut_a, beats = wdm_workload(rng, 4, 30, widths=(4, 8))
+    lut_b = rng.integers(-32768, 32768, size=256)
+    dut = WDM(tm=4)
+    tables = [0] * 20 + [k % 2 for k in range(len(beats) - 20)]
+    inputs = [payload(b, table=t) for b, t in zip(beats, tables)]
+    got = []
+
+    async def bench(ctx):
+        await load_lut(dut, lut_a, 0)(ctx)
+        # (not run_streams: table 1's writes interleave with the beats)
+        k_in = k_out = 0
+        pending_b = list(enumerate(lut_b))
+        while k_out < len(beats):
+            if pending_b and k_in >= 2:
+                addr, value = pending_b.pop(0)
+                ctx.set(dut.lut.payload, {"addr": addr, "value": int(value), "half": 1})
+                ctx.set(dut.lut.valid, 1)
+            else:
+                ctx.set(dut.lut.valid, 0)
+            offer = k_in < len(beats) and (k_in < 20 or not pending_b) and rng.random() < 0.7
+            if offer:
+                ctx.set(dut.i.payload, inputs[k_in])
+            ctx.set(dut.i.valid, offer)
+            ready = rng.random() < 0.7
+            ctx.set(dut.o.ready, ready)
+            _, _, i_ready, o_valid, out = await ctx.tick().sample(dut.i.ready, dut.o.valid,
+                                                                    dut.o.payload)
+            if offer and i_ready:
+                k_in += 1
+            if o_valid and ready:
+                got.append([int(x) for x in out.weight])
+                k_out += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    want = [wdm_expected(lut_a if t == 0 else lut_b, [b])[0] for b, t in zip(beats, tables)]
+    assert got == want, f"[{Scenario(seed, {'tm': 4})}]"
+    assert dut.parameters["lut_size"] == 256       # each table's; the memory holds two
