@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from golden.compiler import compile_model, small_config
-from golden.compiler.tiling import lut_words, reuse_traffic, vector_words
+from golden.compiler.tiling import lut_words, reuse_traffic, table_half, vector_words
 from golden.contract.isa import Op, Target, decode
 from golden.data.synthetic import random_inputs, random_model
 from golden.perf import perfmodel
@@ -48,6 +48,21 @@ def test_vector_words_and_lut_words_by_hand():
     seq = [[(0, 3), (5, 2)], [(1, 3), (5, 2)], [(0, 3), (5, 2)]]
     assert lut_words(seq) == 9 + 2
     assert lut_words([None, None]) == 0
+
+
+def test_two_tables_per_pe_by_hand():
+    # Chunks needing regions A, B, A, B in both PEs (3 and 2 words): A goes into
+    # half 1 (a tie; not the half before, 0), B into half 0, then each is held.
+    A, B = [(0, 3), (0, 2)], [(1, 3), (1, 2)]
+    assert lut_words([A, B, A, B]) == 2 * (3 + 2)
+    # The half needing the fewest loads wins over the other one than before.
+    held = [[0, 0], [0, 1]]
+    assert table_half(held, [0, 1], 1) == (1, [])
+    assert table_half(held, [0, 2], 1) == (0, [1])      # a tie: not half 1
+    assert table_half(held, [0, 2], 0) == (1, [1])
+    assert table_half([[None] * 2] * 2, [5, 5], 0) == (1, [0, 1])
+    # A chunk without tables (16-bit weights) changes nothing.
+    assert lut_words([A, None, A]) == 5
 
 
 def _mem_traffic(program, counters):
