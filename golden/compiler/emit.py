@@ -19,7 +19,7 @@ from golden.contract.fixed import activation_code
 from golden.contract.isa import PAR_BIT, UNIT, accesses, conflict, decode, encode
 
 from .plan import CompileError
-from .tiling import table_half
+from .tiling import table_loads
 
 __all__ = ["Emitter", "emit_program", "mark_par"]
 
@@ -60,14 +60,18 @@ class Emitter:
         into the half :func:`~golden.compiler.tiling.table_half` picks, which the
         next COMPUTEs decode with."""
         if chunk.luts is not None:
-            self.lut_half, pes = table_half(self.luts, [(li, r) for r, _, _ in chunk.luts],
-                                            self.lut_half)
-            for j in pes:
-                region, at, entries = chunk.luts[j]
-                self.emit("LOAD", f"{plan.name}: LUT {self.lut_half} of PE {j} (region "
-                                  f"{region})", target="LUT", half=self.lut_half, mem_addr=at,
-                          count=entries, pe=j)
-                self.luts[self.lut_half][j] = (li, region)
+            h, loads = table_loads(self.luts, [(li, r) for r, _, _ in chunk.luts],
+                                   self.lut_half, self.cfg.lut_tables)
+            self.lut_half = h
+            for pes in loads:
+                region, at, entries = chunk.luts[pes[0]]
+                every = len(pes) > 1
+                self.emit("LOAD", f"{plan.name}: LUT {h} of "
+                                  f"{'every PE' if every else f'PE {pes[0]}'} (region {region})",
+                          target="LUT", half=h, mem_addr=at, count=entries, pe=pes[0],
+                          broadcast=int(every))
+                for j in pes:
+                    self.luts[h][j] = (li, region)
         groups = f"groups {chunk.g0}..{chunk.g1 - 1}"
         if not self.dense:
             self.emit("LOAD", f"{plan.name}: SIB {groups}", target="SIB", half=half,

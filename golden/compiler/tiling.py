@@ -51,7 +51,8 @@ from .place import output_blocks
 from .plan import chunks
 
 __all__ = ["STRATEGIES", "VECTORS_MAX", "STRIDE_LIMIT", "Tiling", "reuse_traffic",
-           "vector_words", "chunk_words", "table_half", "lut_words", "plan_reuse",
+           "vector_words", "chunk_words", "table_half", "table_loads", "lut_words",
+           "plan_reuse",
            "resident_vectors"]
 
 STRATEGIES = ("input", "output", "synapse")
@@ -109,32 +110,47 @@ def chunk_words(plan, cfg, g0, g1, dense=False):
     return words, tables
 
 
-def table_half(held, regions, last):
+def table_half(held, regions, last, tables=2):
     """``(half, pes)``: the half of each PE's two lookup tables a chunk's COMPUTE
     decodes with (``lut_half``) and the PEs whose table in it is loaded first.
     ``held[h][j]``: what PE ``j``'s table ``h`` holds; ``regions[j]``: what the chunk
     needs; ``last``: the half the COMPUTE before decoded with.  The half needing
     the fewest loads; on a tie the other one than ``last``, so its loads run
-    beside the COMPUTE before (the emitter's rule and the traffic's)."""
-    need = [[j for j, r in enumerate(regions) if held[h][j] != r] for h in (0, 1)]
+    beside the COMPUTE before (the emitter's rule and the traffic's).  With one
+    table per PE (``tables``, the configuration's ``lut_tables``): half 0."""
+    need = [[j for j, r in enumerate(regions) if held[h][j] != r] for h in range(tables)]
+    if tables == 1:
+        return 0, need[0]
     half = 1 - last if len(need[1 - last]) <= len(need[last]) else last
     return half, need[half]
 
 
-def lut_words(sequence):
+def table_loads(held, regions, last, tables=2):
+    """``(half, loads)``: :func:`table_half`'s half, and the table LOADs into it as
+    lists of PEs — one LOAD for every PE (``broadcast``) when the chunk's PEs all
+    take the same table and some lack it, else a LOAD per PE that lacks its own
+    (the emitter's rule and the traffic's)."""
+    half, pes = table_half(held, regions, last, tables)
+    if pes and len(set(regions)) == 1:
+        return half, [list(range(len(regions)))]
+    return half, [[j] for j in pes]
+
+
+def lut_words(sequence, n_tables=2):
     """Words of the lookup-table LOADs along ``sequence``, a layer's chunks' tables
-    in the order they are computed: a PE's table is loaded where
-    :func:`table_half` says (the emitter's rule,
+    in the order they are computed, with ``n_tables`` tables per PE: a PE's table
+    is loaded where :func:`table_loads` says (the emitter's rule,
     :meth:`golden.compiler.emit.Emitter.load_weights`)."""
     held, last, total = None, 0, 0
     for tables in sequence:
         if not tables:
             continue
         held = held or [[None] * len(tables) for _ in range(2)]
-        half, pes = table_half(held, [r for r, _ in tables], last)
-        for j in pes:
-            held[half][j] = tables[j][0]
-            total += tables[j][1]
+        half, loads = table_loads(held, [r for r, _ in tables], last, n_tables)
+        for pes in loads:
+            for j in pes:
+                held[half][j] = tables[j][0]
+            total += tables[pes[0]][1]
         last = half
     return total
 
@@ -196,9 +212,9 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1):
     S = sum(s for s, _ in sizes)
     tables = [t for _, t in sizes]
     n_blocks = len(output_blocks(plan, cfg, H))
-    per_vector = S + lut_words(tables)
+    per_vector = S + lut_words(tables, cfg.lut_tables)
     minimum = n_i + per_vector + n_o
-    every = V * S + lut_words(tables * V)     # weights again for every vector
+    every = V * S + lut_words(tables * V, cfg.lut_tables)     # weights again for every vector
     traffic = {"input": n_i + every + n_o, "output": n_blocks * n_i + every + n_o}
     fit = resident_vectors(plan.windows, cfg) // T * T     # whole pool windows
     if V % T:
@@ -237,7 +253,8 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1):
             passes = -(-V // P)
             cs = layer_chunks(k)
             sz = [chunk_words(plan, cfg, *c, dense) for c in cs]
-            words = (passes * sum(s for s, _ in sz) + lut_words([t for _, t in sz] * passes)
+            words = (passes * sum(s for s, _ in sz)
+                     + lut_words([t for _, t in sz] * passes, cfg.lut_tables)
                      + (n_i if resident else len(cs) * n_i) + n_o)
             if best is None or words < best[0]:
                 best = (words, k, P, resident)

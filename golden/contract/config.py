@@ -24,11 +24,15 @@ from golden.contract.packing import check_widths
 from golden.contract.params import check_choice, check_pow2
 
 __all__ = ["AccelConfig", "THESIS", "SMALL", "DEFAULT_TN", "DEFAULT_TM", "WINDOW_KS",
+           "LUT_TABLES",
            "small_config", "add_config_arguments", "config_from_args", "PROFILES",
            "profile_config"]
 
 #: The NSM window is ``window_k * tm`` positions, ``window_k`` one of these (the thesis: 16).
 WINDOW_KS = (4, 8, 16)
+#: Lookup tables per PE (``lut_tables``): two double-buffer them (a chunk's load
+#: while the chunk before decodes); one halves the WDM's memories (small parts).
+LUT_TABLES = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,13 @@ class AccelConfig:
     widths: tuple = (4, 8, 16)
     max_fanin: int = 1 << 16
     window_k: int = 16
+    lut_tables: int = 2
 
     def __post_init__(self):
         check_pow2("tn", self.tn, 1, 64)
         check_pow2("tm", self.tm, 2, 64)
         check_choice("window_k", self.window_k, WINDOW_KS)
+        check_choice("lut_tables", self.lut_tables, LUT_TABLES)
         if self.tn > self.window:
             raise ValueError(f"tn must be at most the window {self.window_k} * tm = {self.window} "
                              f"(an Encoder window of that many outputs holds whole groups), "
@@ -193,8 +199,8 @@ def profile_config(name):
     return THESIS if spec is None else small_config(**spec)
 
 
-_CONFIG_OPTIONS = ("window_k", "nbin_bytes", "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes",
-                   "bias_bytes", "ib_bytes", "mem_width")
+_CONFIG_OPTIONS = ("window_k", "lut_tables", "nbin_bytes", "nbout_bytes", "nibin_bytes",
+                   "sib_bytes", "sb_bytes", "bias_bytes", "ib_bytes", "mem_width")
 
 #: Tn and Tm of every command that takes them, unless the user gives others.
 DEFAULT_TN = DEFAULT_TM = 4
@@ -209,6 +215,9 @@ def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM):
                    help="NSM window in multiples of Tm (default 16, the thesis'; 4 or 8 "
                         "for small parts: a smaller NSM, NBin and Encoder, a speed-up "
                         "bound of window / Tm)")
+    p.add_argument("--lut-tables", type=int, choices=LUT_TABLES,
+                   help="lookup tables per PE (default 2: a chunk's tables load while the "
+                        "chunk before computes; 1: half the WDM memory, the loads wait)")
     for name, help_ in (("nbin-bytes", "NBin size"), ("nbout-bytes", "NBout size"),
                         ("nibin-bytes", "NIBin size"), ("sib-bytes", "SIB size"),
                         ("sb-bytes", "SB size per PE"), ("bias-bytes", "bias buffer size"),

@@ -16,7 +16,8 @@ bits   field   meaning
 ``target`` (:class:`Target`: NIB, SIB, NBIN, SB, BIAS, LUT), ``half`` (ping-pong half),
 ``dense`` (NBIN: full rows instead of ``popcount(NIB row)`` values), ``mem_addr`` (word
 address), ``row`` (first buffer row in the half), ``count`` (rows; LUT: entries),
-``pe`` (LUT: the PE whose table is written; ``half``: which of its two tables),
+``pe`` (LUT: the PE whose table is written; ``half``: which of its two tables;
+``broadcast``: every PE's, ``pe`` ignored),
 ``fence`` (wait until the store unit is idle: the load reads what an earlier STORE
 wrote).  ``segments`` (0 counts as 1; :func:`segments`) repeats the row run: segment
 ``s`` reads ``count`` rows from ``mem_addr + s * seg_step`` into buffer rows
@@ -138,7 +139,7 @@ LAYOUTS = {
     Op.END: _HEAD,
     Op.LOAD: _HEAD + [("target", Target), ("half", 1), ("dense", 1), ("fence", 1),
                       ("mem_addr", 32), ("row", 16), ("count", 16), ("pe", 8),
-                      ("segments", 8), ("seg_step", 24)],
+                      ("segments", 8), ("seg_step", 24), ("broadcast", 1)],
     Op.STORE: _HEAD + [("half", 1), ("dense", 1), ("mem_addr", 32), ("bm_addr", 32),
                        ("rows", 16), ("windows", 16), ("row", 16)],
     Op.COMPUTE: _HEAD + [("nbin_half", 1), ("sib_half", 1), ("sb_half", 1), ("bias_half", 1),

@@ -93,7 +93,8 @@ def instruction_events(step, cfg):
         t, n = step.extra["target"], f["count"] * segments(f)     # rows written
         e["offchip_read_words"] = step.words
         if t == Target.LUT:
-            e["lut_write_bits"] = lut_copies(cfg, n) * LUT_ENTRY_BITS
+            e["lut_write_bits"] = (lut_copies(cfg, n) * LUT_ENTRY_BITS
+                                   * (cfg.tn if f.get("broadcast") else 1))
         else:
             buf, row = {Target.NIB: ("nibin", W), Target.SIB: ("sib", W),
                         Target.NBIN: ("nbin", 16 * W), Target.SB: ("sb", tn * 64 * tm),

@@ -84,7 +84,8 @@ class Machine:
         elif target == Target.LUT:
             lanes = cfg.words["values_per_word"]
             words = self.mem.read(addr, -(-f["count"] // lanes))
-            self.lut[f["half"], f["pe"], :f["count"]] = unpack_values(words, mw, f["count"])
+            pes = slice(None) if f.get("broadcast") else f["pe"]
+            self.lut[f["half"], pes, :f["count"]] = unpack_values(words, mw, f["count"])
 
     def compute(self, f):
         for v in range(vectors(f)):

@@ -326,6 +326,7 @@ class LoadUnit(wiring.Component):
             lut.valid.eq(lut_busy & (lut_entry < ld.count)),
             lut.payload.pe.eq(ld.pe),
             lut.payload.half.eq(ld.half),
+            lut.payload.broadcast.eq(ld.broadcast),
             lut.payload.addr.eq(lut_entry),
             lut.payload.value.eq(lut_word.word_select(lut_index, 16)),
         ]

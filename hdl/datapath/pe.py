@@ -51,6 +51,8 @@ class PE(wiring.Component):
         Slot widths the WDM supports.
     max_fanin : int
         The PEFU's accumulator bound.
+    lut_tables : int
+        The WDM's lookup tables per lane (1 or 2).
 
     Attributes
     ----------
@@ -58,12 +60,13 @@ class PE(wiring.Component):
         SB word address width (``clog2(sb_depth)``, at least 4).
     """
 
-    def __init__(self, *, tm, sb_depth=64, widths=SLOT_WIDTHS, max_fanin=1 << 16):
+    def __init__(self, *, tm, sb_depth=64, widths=SLOT_WIDTHS, max_fanin=1 << 16, lut_tables=2):
         self._tm = check_pow2("tm", tm, 2, 64)
         self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
         self._addr_width = sb_addr_width(self._sb_depth)
         self._widths = tuple(widths)
         self._max_fanin = max_fanin
+        self._lut_tables = lut_tables
         self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width)
         super().__init__({
             "step": In(stream.Signature(self.step_layout)),
@@ -85,8 +88,10 @@ class PE(wiring.Component):
         wr = sb.write_port()
         rd = sb.read_port()
         m.submodules.ssm = ssm = SSM(tm=tm, addr_width=self._addr_width, widths=self._widths)
-        m.submodules.wdm = wdm = WDM(tm=tm, widths=self._widths, side=data.StructLayout({
-            "neuron": ssm.beat_layout.members["neuron"], "last": 1}))
+        m.submodules.wdm = wdm = WDM(tm=tm, widths=self._widths, tables=self._lut_tables,
+                                     side=data.StructLayout({
+                                         "neuron": ssm.beat_layout.members["neuron"],
+                                         "last": 1}))
         m.submodules.pefu = pefu = PEFU(tm=tm, max_fanin=self._max_fanin)
 
         m.d.comb += [

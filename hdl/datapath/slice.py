@@ -10,7 +10,8 @@ Ports (module ``slice`` from ``python -m hdl.generate slice --tn TN --tm TM``):
 ``i``, ``neurons`` (in)   the NSM's (:mod:`hdl.datapath.nsm`)
 ``tile`` (in)             ``sb_base``, ``slot``, ``table`` per tile (:mod:`hdl.datapath.ssm`)
 ``sb_write`` (in)         ``pe``, ``addr``, ``data``: one SB word write (ready = 1)
-``lut`` (in)              ``pe``, ``addr``, ``value``, ``half``: one LUT write (ready = 1)
+``lut`` (in)              ``pe``, ``addr``, ``value``, ``half``, ``broadcast`` (every PE's):
+                          one LUT write (ready = 1)
 ``bias`` (in)             ``bias[tn]``, ``shift``, ``activation`` per tile, taken at its end
 ``o`` (out)               ``tn`` int16 outputs per tile, all PEs together
 """
@@ -36,12 +37,13 @@ __all__ = ["SparseSlice", "write_layouts", "tile_layout", "bias_layout", "output
 
 def write_layouts(*, tn, tm, sb_depth):
     """``(sb_write, lut_write)``: one SB word to PE ``pe`` at ``addr``; one LUT entry
-    to PE ``pe`` (the slice's ``sb_write`` and ``lut`` payloads, the load unit's)."""
+    to table ``half`` of PE ``pe``, or of every PE with ``broadcast`` (the slice's
+    ``sb_write`` and ``lut`` payloads, the load unit's)."""
     pe_bits = max(1, clog2(tn))
     return (data.StructLayout({"pe": unsigned(pe_bits), "addr": unsigned(sb_addr_width(sb_depth)),
                                "data": unsigned(64 * tm)}),
             data.StructLayout({"pe": unsigned(pe_bits), "addr": unsigned(clog2(LUT_SIZE)),
-                               "value": signed(16), "half": 1}))
+                               "value": signed(16), "half": 1, "broadcast": 1}))
 
 
 def tile_layout(*, sb_depth):
@@ -74,10 +76,12 @@ class SparseSlice(wiring.Component):
         NSM window (default ``16 * tm``).
     widths : tuple of int
         WDM slot widths.
+    lut_tables : int
+        The WDM's lookup tables per lane (1 or 2).
     """
 
     def __init__(self, *, tn, tm, sb_depth=64, window=None, widths=SLOT_WIDTHS,
-                 index_width=16, max_fanin=1 << 16):
+                 index_width=16, max_fanin=1 << 16, lut_tables=2):
         self._tn = check_pow2("tn", tn, 1, 64)
         self._tm = check_pow2("tm", tm, 2, 64)
         self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
@@ -85,6 +89,7 @@ class SparseSlice(wiring.Component):
         self._widths = tuple(widths)
         self._index_width = index_width
         self._max_fanin = max_fanin
+        self._lut_tables = lut_tables
         #: high in a cycle in which an SSM step enters the PEs (a performance probe)
         self.step_taken = Signal()
         #: the NSM and the sequencer are empty: what is left of a tile is the
@@ -117,7 +122,7 @@ class SparseSlice(wiring.Component):
                                               addr_width=self._addr_width)
         m.submodules.htree = htree = HTree(seq.step_layout, tn=tn)
         pes = [PE(tm=self._tm, sb_depth=self._sb_depth, widths=self._widths,
-                  max_fanin=self._max_fanin) for _ in range(tn)]
+                  max_fanin=self._max_fanin, lut_tables=self._lut_tables) for _ in range(tn)]
         for k, pe in enumerate(pes):
             m.submodules[f"pe{k}"] = pe
 
@@ -143,7 +148,8 @@ class SparseSlice(wiring.Component):
                 pe.sb_write.valid.eq(self.sb_write.valid & (self.sb_write.payload.pe == k)),
                 pe.sb_write.payload.addr.eq(self.sb_write.payload.addr),
                 pe.sb_write.payload.data.eq(self.sb_write.payload.data),
-                pe.lut.valid.eq(self.lut.valid & (self.lut.payload.pe == k)),
+                pe.lut.valid.eq(self.lut.valid & ((self.lut.payload.pe == k) |
+                                                  self.lut.payload.broadcast)),
                 pe.lut.payload.addr.eq(self.lut.payload.addr),
                 pe.lut.payload.value.eq(self.lut.payload.value),
                 pe.lut.payload.half.eq(self.lut.payload.half),

@@ -31,7 +31,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.contract.isa import Slot
 from golden.contract.packing import SLOT_WIDTHS, check_widths
-from golden.contract.params import check_pow2, clog2
+from golden.contract.params import check_choice, check_pow2, clog2
 from golden.twins.wdm import LUT_SIZE
 from golden.twins.wdm import table_depth as golden_table_depth
 from hdl.registry import TM, register
@@ -64,9 +64,12 @@ class WDM(wiring.Component):
         Lanes (multipliers) per PE, a power of two in 1..64.
     widths : tuple of int
         Slot widths the decoder supports, a non-empty subset of (4, 8, 16).
-        Each lane reads its own copy of the two tables (a memory with one read
-        port; twice :func:`table_depth` entries, the table the high address
-        bit); 16 bits only: no table.
+        Each lane reads its own copy of the tables (a memory with one read
+        port; ``tables`` times :func:`table_depth` entries, the table the high
+        address bit); 16 bits only: no table.
+    tables : int
+        Tables per lane, 1 or 2 (``lut_tables`` of the configuration); with one,
+        ``table`` and a write's ``half`` are ignored.
     side : shape or None
         Shape of the ``side`` field carried from ``i`` to ``o`` unchanged.
 
@@ -77,9 +80,10 @@ class WDM(wiring.Component):
         the output is combinational from that stage's registers).
     """
 
-    def __init__(self, *, tm, widths=SLOT_WIDTHS, side=None):
+    def __init__(self, *, tm, widths=SLOT_WIDTHS, side=None, tables=2):
         self._tm = check_pow2("tm", tm, 1, 64)
         self._widths = check_widths(widths)
+        self._tables = check_choice("tables", tables, (1, 2))
         self._depth = table_depth(self._widths)
         self._code_width = code_width(self._widths)
         self._side = side
@@ -106,6 +110,7 @@ class WDM(wiring.Component):
     @property
     def parameters(self):
         return {"tm": self._tm, "widths": list(self._widths), "lut_size": self._depth,
+                "tables": self._tables,
                 "code_width": self._code_width, "latency": self.latency,
                 "slot_codes": {str(s.value): s.bits for s in Slot}}
 
@@ -146,14 +151,15 @@ class WDM(wiring.Component):
         if self._depth:
             width = clog2(self._depth)
             for k in range(tm):
-                mem = Memory(shape=signed(16), depth=2 * self._depth, init=[])
+                mem = Memory(shape=signed(16), depth=self._tables * self._depth, init=[])
                 m.submodules[f"lut{k}"] = mem
                 wr = mem.write_port()
                 rd = mem.read_port()
-                m.d.comb += [wr.addr.eq(Cat(addr[:width], half)), wr.data.eq(value),
+                w_top = [half] if self._tables == 2 else []
+                r_top = [self.i.payload.table] if self._tables == 2 else []
+                m.d.comb += [wr.addr.eq(Cat(addr[:width], *w_top)), wr.data.eq(value),
                              wr.en.eq(self.lut.valid & (addr < self._depth)),
-                             rd.addr.eq(Cat(self.i.payload.code[k][:width],
-                                            self.i.payload.table)),
+                             rd.addr.eq(Cat(self.i.payload.code[k][:width], *r_top)),
                              rd.en.eq(take)]
                 looked.append(rd.data)
         for k in range(tm):

@@ -53,9 +53,12 @@ FAMILIES = ("ice40", "ecp5", "gates")
 
 
 def config_of(spec):
-    """The :class:`~golden.contract.config.AccelConfig` of a calibration entry."""
+    """The :class:`~golden.contract.config.AccelConfig` of a calibration entry.  The
+    entries are designs with one lookup table per PE (``lut_tables=1``, as they
+    were measured): a second table deepens only the WDM's memories, which the
+    inventory and the mapping rule count exactly (:mod:`.memories`)."""
     from golden.contract.config import small_config
-    spec = dict(spec)
+    spec = {"lut_tables": 1, **spec}
     if "widths" in spec:
         spec["widths"] = tuple(spec["widths"])
     return small_config(**spec)

@@ -62,7 +62,7 @@ def inventory(cfg):
         Mem("PEFU", "fifo", _fifo(pefu_latency(tm) + 2), 16,
             1, 0, tn),
     ]
-    depth = 2 * table_depth(cfg.widths)       # (each lane's two tables in one memory)
+    depth = cfg.lut_tables * table_depth(cfg.widths)    # (a lane's tables in one memory)
     if depth:
         mems.append(Mem("WDM", f"lut{ceil_log2(depth)}", depth, 16, 1, 0, tn * tm))
     return mems

@@ -18,11 +18,12 @@ async def ssm_seq_matches_golden(dut):
     tm = cfg.params["tm"]
     rng = np.random.default_rng(cfg.seed)
     beats, tiles, expected, slots = [], [], [], []
-    for _ in range(cfg.knob("tiles", 5)):
+    for t in range(cfg.knob("tiles", 5)):
         slot = int(rng.choice([4, 8, 16]))
         slots.append(slot)
         base = int(rng.integers(0, 1000))
-        tiles.append({"sb_base": base, "slot": Slot.of(slot).value})
+        table = t % 2                   # the WDM's lookup table, passed on with every step
+        tiles.append({"sb_base": base, "slot": Slot.of(slot).value, "table": table})
         wpw = {4: 4, 8: 2, 16: 1}[slot]
         n_beats = int(rng.integers(1, 8))
         start = 0
@@ -44,7 +45,7 @@ async def ssm_seq_matches_golden(dut):
                 final = k == len(beat_steps) - 1
                 expected.append({
                     "sb_addr": base + win // wpw, "slot": Slot.of(slot).value,
-                    "window_in_word": win % wpw, "valid": (1 << n) - 1,
+                    "table": table, "window_in_word": win % wpw, "valid": (1 << n) - 1,
                     "mask": sum(1 << q for q in lanes), "mask_held": sum(1 << q for q in held),
                     "offset": [s % (4 * tm) for s in idx] + [0] * (tm - n),
                     "neuron": neuron, "final": int(final), "last": int(final and last)})

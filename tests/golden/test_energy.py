@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from golden.compiler import compile_model, small_config
-from golden.contract.isa import Op
+from golden.contract.isa import Op, Target, decode
 from golden.contract.model import decompress
 from golden.data.synthetic import random_inputs, random_model, random_sparse_fc
 from golden.energy import (
@@ -67,7 +67,8 @@ def test_table_reads_and_writes_from_first_principles(bits):
     # All weights and all inputs nonzero (sparse mode): every position is a
     # pair, a window of p pairs takes ceil(p / tm) NSM beats, and each PE's WDM
     # decodes tm codes per beat (16 bits each).  A LUT LOAD writes each of its
-    # 2**bits entries into the tm lanes' copies of its PE's table.
+    # 2**bits entries into the tm lanes' copies of its PE's table (of every PE's
+    # with ``broadcast``).
     tn, tm, n_in, n_out, vectors = 2, 4, 70, 5, 2
     cfg = small_config(tn, tm)
     W = cfg.window
@@ -83,7 +84,11 @@ def test_table_reads_and_writes_from_first_principles(bits):
     lut_loads = sum(1 for r in ev["instructions"]
                     if r["op"] == Op.LOAD.name and r["events"]["lut_write_bits"])
     assert lut_loads >= 1
-    assert ev["total"]["lut_write_bits"] == lut_loads * (1 << bits) * tm * 16
+    tables = [f for op, f in map(decode, program.words)
+              if op == Op.LOAD and f["target"] == Target.LUT]
+    assert len(tables) == lut_loads
+    copies = sum(tn if f["broadcast"] else 1 for f in tables)
+    assert ev["total"]["lut_write_bits"] == copies * (1 << bits) * tm * 16
 
 
 def test_layers_sum_to_the_total_and_name_the_program_layers():

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from golden.compiler import compile_model, small_config
-from golden.compiler.tiling import lut_words, reuse_traffic, table_half, vector_words
+from golden.compiler.tiling import (
+    lut_words,
+    reuse_traffic,
+    table_half,
+    table_loads,
+    vector_words,
+)
 from golden.contract.isa import Op, Target, decode
 from golden.data.synthetic import random_inputs, random_model
 from golden.perf import perfmodel
@@ -51,9 +57,9 @@ def test_vector_words_and_lut_words_by_hand():
 
 
 def test_two_tables_per_pe_by_hand():
-    # Chunks needing regions A, B, A, B in both PEs (3 and 2 words): A goes into
-    # half 1 (a tie; not the half before, 0), B into half 0, then each is held.
-    A, B = [(0, 3), (0, 2)], [(1, 3), (1, 2)]
+    # Chunks needing tables A, B, A, B (PE 0's of 3 words, PE 1's of 2): A goes
+    # into half 1 (a tie; not the half before, 0), B into half 0, then each is held.
+    A, B = [(0, 3), (1, 2)], [(2, 3), (3, 2)]
     assert lut_words([A, B, A, B]) == 2 * (3 + 2)
     # The half needing the fewest loads wins over the other one than before.
     held = [[0, 0], [0, 1]]
@@ -63,6 +69,29 @@ def test_two_tables_per_pe_by_hand():
     assert table_half([[None] * 2] * 2, [5, 5], 0) == (1, [0, 1])
     # A chunk without tables (16-bit weights) changes nothing.
     assert lut_words([A, None, A]) == 5
+    # Every PE on one table: one LOAD for them all (its words once).
+    same = [(7, 3), (7, 3)]
+    assert lut_words([same, same]) == 3
+    assert table_loads([[None] * 2] * 2, [7, 7], 0) == (1, [[0, 1]])
+    assert table_loads([[7, None], [None] * 2], [7, 7], 1) == (0, [[0, 1]])  # (a tie)
+    assert table_loads([[7, 7], [None] * 2], [7, 7], 0) == (0, [])
+    assert table_loads([[None] * 2] * 2, [7, 8], 0) == (1, [[0], [1]])
+
+
+def test_a_broadcast_table_load_writes_every_pe():
+    from golden.contract.isa import encode
+    from golden.contract.layout import pack_values
+    from golden.twins.machine import Machine
+    cfg = small_config(4, 4)
+    table = list(range(-8, 8))
+    words = pack_values(table, cfg.mem_width)
+    mem = {100 + k: w for k, w in enumerate(words)}
+    m = Machine(cfg, mem)
+    m.execute(*decode(encode("LOAD", target="LUT", half=1, mem_addr=100, count=16, pe=2,
+                             broadcast=1)))
+    assert (m.lut[1, :, :16] == table).all() and not m.lut[0].any()
+    m.execute(*decode(encode("LOAD", target="LUT", half=0, mem_addr=100, count=16, pe=2)))
+    assert (m.lut[0, 2, :16] == table).all() and not m.lut[0, [0, 1, 3]].any()
 
 
 def _mem_traffic(program, counters):
@@ -74,7 +103,7 @@ def _mem_traffic(program, counters):
     (1, 4, 4, 4, dict(sb_bytes=512, nbout_bytes=2048), False),
     pytest.param(2, 4, 4, 5, dict(sb_bytes=2048, nbout_bytes=1024), True,
                  marks=pytest.mark.slow),     # (dense under synapse reuse: also make demo's)
-    (3, 2, 4, 3, dict(sb_bytes=1024, window_k=8), False),
+    (3, 2, 4, 3, dict(sb_bytes=1024, window_k=8, lut_tables=1), False),   # one table a PE
 ])
 def test_words_moved_on_the_rtl_equal_the_compilers_figure(seed, tn, tm, vectors, overrides,
                                                           dense):
@@ -88,6 +117,9 @@ def test_words_moved_on_the_rtl_equal_the_compilers_figure(seed, tn, tm, vectors
     for r in reuse:     # the choice is the least traffic, never below the minimum
         assert r["traffic_words"][r["strategy"]] == min(r["traffic_words"].values()), replay
         assert r["minimum_words"] <= r["traffic_words"][r["strategy"]], replay
+    tables = {f["half"] for op, f in map(decode, program.words)
+              if op == Op.LOAD and f["target"] == Target.LUT}
+    assert tables == ({0} if overrides.get("lut_tables") == 1 else {0, 1} if seed % 2 else set())
     expected, _ = run_program(program)
     np.testing.assert_array_equal(expected, infer(model, x), err_msg=replay)
     got, counters, _ = run_accelerator(program, MemoryModel(latency=3))

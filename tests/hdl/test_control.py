@@ -302,7 +302,7 @@ def test_load_unit_assembles_every_buffer_like_the_machine(tn, tm, dense, bits):
     dut = _LoadBench(cfg)
     u = dut.unit
     sb = [[0] * cfg.sb_words for _ in range(tn)]
-    lut = np.zeros((tn, 256), dtype=np.int64)
+    lut = np.zeros((2, tn, 256), dtype=np.int64)         # [table, PE]
 
     async def writes(ctx):
         ctx.set(u.sb_write.ready, 1)
@@ -313,7 +313,8 @@ def test_load_unit_assembles_every_buffer_like_the_machine(tn, tm, dense, bits):
             if sv:
                 sb[int(sp.pe)][int(sp.addr)] = int(sp.data)
             if lv:
-                lut[int(lp.pe), int(lp.addr)] = int(lp.value)
+                pes = slice(None) if lp.broadcast else int(lp.pe)
+                lut[int(lp.half), pes, int(lp.addr)] = int(lp.value)
 
     def rows(ctx, mem, n):
         return [int(ctx.get(mem.data[r])) for r in range(n)]

@@ -147,8 +147,17 @@ def test_estimate_cli_json(tmp_path):
     for block in rec["blocks"].values():
         assert set(block) >= {"luts", "ffs", "dsp", "bram"}
     assert "| **total** |" in proc.stdout
-    want = estimate(config_of(dict(tn=4, tm=4, window_k=8, widths=(8, 16))), "ice40")
-    assert rec["total"] == want["total"]
+    want = estimate(config_of(dict(tn=4, tm=4, window_k=8, widths=(8, 16), lut_tables=2)),
+                    "ice40")
+    assert rec["config"]["lut_tables"] == 2 and rec["total"] == want["total"]
+    # One lookup table per PE: each of the 16 lanes' 256 x 16 tables is one
+    # SB_RAM40_4K instead of two (512 x 16).
+    one = tmp_path / "one.json"
+    proc = subprocess.run([sys.executable, "-m", "hdl.estimate", "--tn", "4", "--tm", "4",
+                           "--window", "32", "--widths", "8,16", "--family", "ice40",
+                           "--lut-tables", "1", "--json", str(one)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(one.read_text())["total"]["bram"] == rec["total"]["bram"] - 16
 
 
 @pytest.mark.slow

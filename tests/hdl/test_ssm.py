@@ -17,7 +17,8 @@ def test_ssm_picks_golden_codes(tm, seed):
     got, _ = run_streams(SSM(tm=tm), inputs, len(expected), seed=seed)
     for k, (g, e) in enumerate(zip(got, expected)):
         g = {"neuron": [int(x) for x in g.neuron], "code": [int(x) for x in g.code],
-             "valid": int(g.valid), "slot": int(g.slot.value), "last": int(g.last)}
+             "valid": int(g.valid), "slot": int(g.slot.value), "table": int(g.table),
+             "last": int(g.last)}
         assert g == e, f"[{Scenario(seed, {'tm': tm, 'slot': slot})}] beat {k}"
 
 
