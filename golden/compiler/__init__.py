@@ -189,6 +189,19 @@ def scheduled(program, how=True):
 
 # --- the command line ---------------------------------------------------------------------
 
+def schedule_line(program):
+    """What the schedule stage did, in a line (:func:`scheduled`)."""
+    s = program.schedule
+    if not s or s.get("cycles") is None:
+        return "schedule: the emitted order" + (f" (another compile's: {s['moved']} moved)"
+                                                 if s and s.get("moved") else "")
+    if not s["moved"]:
+        return (f"schedule: the emitted order ({s['cycles']} cycles by the performance "
+                f"model; no reordering gave fewer)")
+    return (f"schedule: {s['moved']} instructions moved, {s['cycles_emitted']} -> "
+            f"{s['cycles']} cycles by the performance model")
+
+
 def reuse_report(program):
     """A table per layer: the words each reuse strategy moves, the one chosen."""
     lines = [f"reuse per layer ({program.layers[0]['reuse']['batch']} vectors; words of "
@@ -249,7 +262,8 @@ def main(argv=None):
                    help="writes program.lst, program.json, image.npz")
     p.add_argument("--report", action="store_true",
                    help="print per layer the off-chip words of input-, output- and "
-                        "synapse-reuse and the strategy chosen (also in program.json)")
+                        "synapse-reuse and the strategy chosen, and what the schedule stage "
+                        "did (also in program.json)")
     add_cnn_arguments(p, "the whole CNN compiles into one program (compile_cnn)")
     args = p.parse_args(argv)
 
@@ -280,6 +294,7 @@ def main(argv=None):
         s = program.summary()
         if args.report:
             print(reuse_report(program))
+            print(schedule_line(program))
         print(f"{len(program.words)} instructions ({s['par']} marked parallel), "
               f"{s['memory_words']} memory words; wrote {out}/program.lst")
         return 0

@@ -265,4 +265,9 @@ def test_compile_cli_compiles_a_cnn_into_one_program(tmp_path):
     assert (conv["kind"], conv["input_map"], conv["output_map"], conv["patches"]) == \
         ("conv", [2, 6, 6], [4, 3, 3], 2 * 36)
     assert fc["kind"] == "fc" and "conv1" in proc.stdout
+    s = summary["schedule"]             # the schedule stage's figures, as printed
+    assert s["cycles"] <= s["cycles_emitted"] and "order" not in s
+    assert (f"schedule: {s['moved']} instructions moved, {s['cycles_emitted']} -> "
+            f"{s['cycles']} cycles" if s["moved"] else "schedule: the emitted order") \
+        in proc.stdout
     assert "segments=3" in (tmp_path / "o" / "program.lst").read_text()
