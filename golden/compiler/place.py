@@ -135,6 +135,14 @@ def place_layer(data, plan, cfg, tiling=None, pool=1):
         for blk in blocks})
 
 
+def write_program(image, words, cfg, at=0):
+    """Instruction ``words`` into memory ``image`` from word address ``at`` (where
+    the controller fetches them: ``mem_width``-bit parts, least significant first)."""
+    for k, word in enumerate(words):
+        image.write(at + k * cfg.words["instruction"], split_words(word, WORD_BITS,
+                                                                   cfg.mem_width))
+
+
 def relocate(words, placement, cfg):
     """Stage 4: the program at word 0, the data behind it.  Returns the relocated
     instruction words and the whole memory image; the activations' layouts move
@@ -142,15 +150,14 @@ def relocate(words, placement, cfg):
     offset = len(words) * cfg.words["instruction"]
     image = MemoryImage(cfg.mem_width)
     relocated = []
-    for k, word in enumerate(words):
+    for word in words:
         op, f = decode(word)
         if op in (Op.LOAD, Op.STORE):
             f["mem_addr"] += offset
         if op == Op.STORE and not f["dense"]:
             f["bm_addr"] += offset
         relocated.append(encode(op, **f))
-        image.write(k * cfg.words["instruction"], split_words(relocated[-1], WORD_BITS,
-                                                              cfg.mem_width))
+    write_program(image, relocated, cfg)
     for addr, value in placement.data.items():
         image[addr + offset] = value
     image.next_free = offset + placement.data.next_free

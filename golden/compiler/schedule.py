@@ -23,10 +23,11 @@ gives it fewer cycles; ``par`` is marked afresh (:func:`.emit.mark_par`).
 
 import dataclasses
 
-from golden.contract.isa import PAR_BIT, UNIT, WORD_BITS, Op, conflict
-from golden.contract.layout import MemoryImage, split_words
+from golden.contract.isa import PAR_BIT, UNIT, conflict
+from golden.contract.layout import MemoryImage
 
 from .emit import mark_par
+from .place import write_program
 
 __all__ = ["schedule", "schedule_order"]
 
@@ -34,25 +35,25 @@ __all__ = ["schedule", "schedule_order"]
 def schedule_order(steps, cfg):
     """The issue order (indices into ``steps``, :func:`golden.perf.perfmodel.work`'s
     list) by list scheduling: see the module's text."""
-    from golden.perf.perfmodel import TIMING, compute_time, duration
     order, segment = [], []
     for s in steps:
         if s.op in UNIT:
             segment.append(s)
             continue
-        order += _list_schedule(segment, cfg, TIMING, duration, compute_time)
+        order += _list_schedule(segment, cfg)
         order.append(s.index)           # SYNC, NOP, END: a barrier, kept in place
         segment = []
-    return order + _list_schedule(segment, cfg, TIMING, duration, compute_time)
+    return order + _list_schedule(segment, cfg)
 
 
-def _list_schedule(steps, cfg, timing, duration, compute_time):
+def _list_schedule(steps, cfg):
+    from golden.perf import perfmodel as pm
     remaining = list(steps)
     left = {u: sum(s.unit == u for s in steps) for u in ("load", "store", "compute")}
     free_at = dict.fromkeys(left, 0)    # when the unit takes its next instruction
     running = dict.fromkeys(left)       # (end, step) of its last one
     older = None                        # (end, step) of the COMPUTE draining behind it
-    drain = timing.drain(cfg.tn, cfg.tm)
+    drain = pm.TIMING.drain(cfg.tn, cfg.tm)
     last, order = 0, []
     while remaining:
         # The candidates: per unit its first instruction left, if none before it conflicts.
@@ -68,14 +69,7 @@ def _list_schedule(steps, cfg, timing, duration, compute_time):
             reads, writes = reads | s.reads, writes | s.writes
         best = None
         for k in cands:
-            s = remaining[k]
-            t = max(last, free_at[s.unit])
-            for u, cur in [*running.items(), ("compute", older)]:
-                if u != s.unit and cur is not None and conflict(s.reads, s.writes,
-                                                                cur[1].reads, cur[1].writes):
-                    t = max(t, cur[0])
-            if s.op == Op.LOAD and s.fields.get("fence"):
-                t = max(t, free_at["store"])
+            t = max(last, pm.unit_ready(remaining[k], free_at, running, older))
             if best is None or t < best[0]:
                 best = (t, k)
         t, k = best
@@ -84,12 +78,12 @@ def _list_schedule(steps, cfg, timing, duration, compute_time):
         order.append(s.index)
         last = t
         if s.unit == "compute":
-            end = t + 1 + compute_time(s, cfg, timing)[0]
+            end = t + 1 + pm.compute_time(s, cfg)[0]
             prev_end = running["compute"][0] if running["compute"] else 0
             older = running["compute"] if prev_end > t else None
             free_at["compute"] = max(end - drain, prev_end)
         else:
-            end = t + 1 + duration(s, cfg, timing=timing)
+            end = t + 1 + pm.duration(s, cfg)
             free_at[s.unit] = end
         running[s.unit] = (end, s)
     return order
@@ -104,9 +98,7 @@ def reorder(program, order, steps=None):
     image = MemoryImage(program.image.width)
     image.update(program.image)
     image.next_free = program.image.next_free
-    for k, word in enumerate(words):
-        image.write(program.prog_addr + k * cfg.words["instruction"],
-                    split_words(word, WORD_BITS, cfg.mem_width))
+    write_program(image, words, cfg, program.prog_addr)
     new = dataclasses.replace(program, words=words, image=image,
                               comments=[program.comments[i] for i in order])
     if steps is None:

@@ -35,7 +35,7 @@ from golden.twins.fc import sequencer_cycles
 from golden.twins.machine import Machine
 
 __all__ = ["Timing", "TIMING", "work", "predict", "layer_cycles", "packer_cycles",
-           "store_cycles"]
+           "store_cycles", "unit_ready"]
 
 UNITS = ("load", "store", "compute")
 
@@ -355,6 +355,22 @@ def packer_cycles(n, tn, lanes):
     return cycles
 
 
+def unit_ready(s, free_at, running, older):
+    """The first cycle Step ``s`` may issue as far as the units go: its unit takes
+    its next instruction (``free_at``), no other unit's instruction in flight
+    (``running``: per unit ``(end, step)`` of its last; ``older``: the COMPUTE
+    draining behind the newest) conflicts with it, and a fenced LOAD waits for
+    the store unit.  The scoreboard's rule, for :func:`predict` and the
+    compiler's schedule stage."""
+    earliest = free_at[s.unit]
+    for u, cur in [*running.items(), ("compute", older)]:
+        if u != s.unit and cur is not None and _conflict(s, cur[1]):
+            earliest = max(earliest, cur[0])
+    if s.op == Op.LOAD and s.fields.get("fence"):
+        earliest = max(earliest, free_at["store"])
+    return earliest
+
+
 def _conflict(a, b):
     """Whether Steps ``a`` and ``b`` conflict (:func:`golden.contract.isa.conflict`, the
     scoreboard's rule)."""
@@ -411,16 +427,10 @@ def predict(program, memory=None, timing=TIMING, steps=None):
     for s in steps:
         if s.op == Op.NOP:
             continue
-        earliest = 0
         if s.op in (Op.SYNC, Op.END):
-            earliest = max(earliest, *done_at.values())
+            earliest = max(0, *done_at.values())
         else:
-            earliest = max(earliest, free_at[s.unit])
-            for u, cur in list(running.items()) + [("compute", older)]:
-                if u != s.unit and cur is not None and _conflict(s, cur[1]):
-                    earliest = max(earliest, cur[0])
-            if s.op == Op.LOAD and s.fields.get("fence"):
-                earliest = max(earliest, free_at["store"])
+            earliest = unit_ready(s, free_at, running, older)
         # Dual issue: in the same cycle as the previous one only if marked par,
         # to another unit, without a conflict; otherwise at least a cycle later.
         same_cycle_ok = (prev is not None and s.fields.get("par") and issued_now == 1

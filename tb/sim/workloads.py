@@ -298,7 +298,7 @@ def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16), slot=None):
     """For the per-PE SSM alone: a PE's slot codes (indices below ``2**slot``,
     int16 weights for 16-bit slots, as golden.contract.packing.pack takes them), a
     slot width (drawn from ``widths`` unless given), and beats of increasing
-    synapse indices (with neurons) ending in ``last``."""
+    synapse indices (with neurons) ending in ``last``, each naming a WDM table."""
     if slot is None:
         slot = int(rng.choice(widths))
     elif slot not in widths:
@@ -316,7 +316,7 @@ def ssm_workload(rng, tm, n_beats, widths=(4, 8, 16), slot=None):
         idx = sorted(rng.choice(pool, size=min(n, pool.size), replace=False).tolist())
         start = idx[-1] + 1 if idx else start
         beats.append({"index": idx, "neuron": rng.integers(-32768, 32768, size=tm).tolist(),
-                      "last": b == n_beats - 1})
+                      "last": b == n_beats - 1, "table": b % 2})   # (the WDM's, passed on)
     return codes, slot, beats
 
 
@@ -330,8 +330,7 @@ def ssm_inputs(codes, slot, beats, tm):
     per_word = slots_per_word(slot, tm)
     wpw = per_word // (4 * tm)
     out = []
-    for k, (beat, beat_steps) in enumerate(zip(beats, tile_steps([b["index"] for b in beats],
-                                                                  tm))):
+    for beat, beat_steps in zip(beats, tile_steps([b["index"] for b in beats], tm)):
         idx = beat["index"]
         valid = (1 << len(idx)) - 1
         for n, (win, lanes, held) in enumerate(beat_steps):
@@ -340,7 +339,7 @@ def ssm_inputs(codes, slot, beats, tm):
             final = n == len(beat_steps) - 1
             offsets = [int(s) % (4 * tm) for s in idx] + [0] * (tm - len(idx))
             out.append({"word": packed[0] if packed else 0, "side": {
-                "sb_addr": word, "slot": Slot.of(slot).value, "table": k % 2,
+                "sb_addr": word, "slot": Slot.of(slot).value, "table": beat["table"],
                 "window_in_word": win % wpw,
                 "valid": valid, "mask": sum(1 << k for k in lanes),
                 "mask_held": sum(1 << k for k in held),
@@ -351,16 +350,16 @@ def ssm_inputs(codes, slot, beats, tm):
 
 def ssm_expected(codes, slot, beats, tm):
     """Per beat the SSM's output: golden.twins.ssm.select of the codes (as the
-    unsigned ``slot``-bit fields of the SB word), 0 past the beat; the WDM table
-    passed through (:func:`ssm_inputs` alternates it beat by beat)."""
+    unsigned ``slot``-bit fields of the SB word), 0 past the beat; the beat's WDM
+    table passed through."""
     from golden.contract.isa import Slot
     from golden.twins.ssm import select
     out = []
-    for k, beat in enumerate(beats):
+    for beat in beats:
         c = [int(v) & ((1 << slot) - 1) for v in select(codes, beat["index"])]
         out.append({"neuron": beat["neuron"], "code": c + [0] * (tm - len(c)),
                     "valid": (1 << len(c)) - 1, "slot": Slot.of(slot).value,
-                    "table": k % 2, "last": int(beat["last"])})
+                    "table": beat["table"], "last": int(beat["last"])})
     return out
 
 
