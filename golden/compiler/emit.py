@@ -16,7 +16,8 @@ writes the pooled pixel.
 """
 
 from golden.contract.fixed import activation_code
-from golden.contract.isa import PAR_BIT, UNIT, accesses, conflict, decode, encode
+from golden.contract.isa import PAR_BIT, UNIT, Op, accesses, conflict, decode, encode, offsets
+from golden.contract.layout import Gather
 
 from .plan import CompileError
 from .tiling import table_loads
@@ -81,25 +82,53 @@ class Emitter:
         self.emit("LOAD", f"{plan.name}: bias {groups}", target="BIAS", half=half,
                   mem_addr=chunk.bias, row=0, count=chunk.g1 - chunk.g0)
 
-    def load_input(self, li, plan, src, v, hn=None, row=0):
-        """LOADs of vector ``v``'s input (``src``: a :class:`~golden.contract.layout.VectorLayout`,
-        or a patch's :class:`~golden.contract.layout.Gather`) into NBin half ``hn``
-        (default: the next) from ``row``; its half."""
+    def load_input(self, li, plan, src, what, hn=None, row=0, windows=None):
+        """LOADs of an input (``src``: a :class:`~golden.contract.layout.VectorLayout`,
+        a patch's :class:`~golden.contract.layout.Gather` or several vectors'
+        gathered; ``what`` names it in the comments, ``"vector 3"``) into NBin half
+        ``hn`` (default: the next) from ``row``; its half.  ``windows``: the NBin rows
+        ``src`` brings (default the layer's: one vector)."""
         if hn is None:
             hn = self.next_half("nbin")
         fence = int(li > 0)
         count, segments, bm_step, val_step = src.rows(self.cfg)
-        if count * segments != plan.windows:
+        windows = plan.windows if windows is None else windows
+        if count * segments != windows:
             raise CompileError(f"layer {plan.name!r}: its input brings {count * segments} "
-                               f"windows, the layer takes {plan.windows}")
+                               f"windows, the layer takes {windows}")
         seg = dict(segments=segments if segments > 1 else 0)
         if not self.dense:
-            self.emit("LOAD", f"{plan.name}: input bitmaps, vector {v}", target="NIB",
+            self.emit("LOAD", f"{plan.name}: input bitmaps, {what}", target="NIB",
                       half=hn, mem_addr=src.bm_addr, row=row, count=count, fence=fence,
                       seg_step=bm_step if segments > 1 else 0, **seg)
-        self.emit("LOAD", f"{plan.name}: input neurons, vector {v}", target="NBIN",
+        self.emit("LOAD", f"{plan.name}: input neurons, {what}", target="NBIN",
                   half=hn, dense=int(self.dense), mem_addr=src.val_addr, row=row,
                   count=count, fence=fence, seg_step=val_step if segments > 1 else 0, **seg)
+        return hn
+
+    def load_inputs(self, li, plan, srcs, vs):
+        """LOADs of the inputs ``srcs`` of vectors ``vs`` side by side into the next
+        NBin half (vector ``i`` from row ``i * plan.windows``); its half.  Inputs of
+        one segment each at a constant stride in memory (a batch's vectors, placed
+        one after the other) come in one LOAD pair, a segment per vector: a LOAD's
+        fixed cycles and memory latency once, not once per vector."""
+        hn = self.next_half("nbin")
+        rows = [src.rows(self.cfg) for src in srcs]
+        steps = {(b.bm_addr - a.bm_addr, b.val_addr - a.val_addr)
+                 for a, b in zip(srcs, srcs[1:])}
+        if len(srcs) > 1 and len(steps) == 1 and all(r[1] == 1 for r in rows):
+            (bm_step, val_step), = steps
+            field = offsets(Op.LOAD)
+            if (val_step > 0 and (bm_step > 0 or self.dense)
+                    and len(srcs) < 1 << field["segments"][1]
+                    and max(bm_step, val_step) < 1 << field["seg_step"][1]):
+                gather = Gather(len(srcs) * plan.n_in, srcs[0].bm_addr, srcs[0].val_addr,
+                                self.dense, rows[0][0], len(srcs), bm_step, val_step)
+                self.load_input(li, plan, gather, f"vectors {vs[0]}..{vs[-1]}", hn,
+                                windows=len(srcs) * plan.windows)
+                return hn
+        for i, (src, v) in enumerate(zip(srcs, vs)):
+            self.load_input(li, plan, src, f"vector {v}", hn, i * plan.windows)
         return hn
 
     def compute(self, plan, chunk, what, hn, hw, ho, out_row, pool=0, vectors=1,
@@ -149,9 +178,7 @@ class Emitter:
         for p0 in range(0, len(io), tiling.per_pass):
             batch = range(p0, min(p0 + tiling.per_pass, len(io)))
             if resident:
-                hn = self.next_half("nbin")
-                for i, v in enumerate(batch):
-                    self.load_input(li, plan, io[v][0], v, hn, i * plan.windows)
+                hn = self.load_inputs(li, plan, [io[v][0] for v in batch], batch)
             for blk in layout.blocks:
                 ho = self.next_half("out")
                 for chunk in layout.chunks[blk]:
@@ -164,7 +191,7 @@ class Emitter:
                                      out_stride=block_rows, tiles=pool)
                         continue
                     for i, v in enumerate(batch):
-                        hn = self.load_input(li, plan, io[v][0], v)
+                        hn = self.load_input(li, plan, io[v][0], f"vector {v}")
                         self.compute(plan, chunk, f"vector {v}", hn, hw, ho,
                                      i // pool * block_rows + chunk.g0 - blk[0],
                                      pool=int(i % pool != 0))
@@ -194,7 +221,7 @@ class Emitter:
             resident_half = self.next_half("w")
             self.load_weights(li, plan, chunk, resident_half)
         for v, (src, dst) in enumerate(io):
-            hn = self.load_input(li, plan, src, v)
+            hn = self.load_input(li, plan, src, f"vector {v}")
             first = not pooled or v % pool == 0         # a pool window's first tile writes
             last = not pooled or v % pool == pool - 1   # and its last one is stored
             for blk in layout.blocks:

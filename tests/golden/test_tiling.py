@@ -12,7 +12,7 @@ from golden.compiler.tiling import (
     table_loads,
     vector_words,
 )
-from golden.contract.isa import Op, Target, decode
+from golden.contract.isa import Op, Target, decode, segments
 from golden.data.synthetic import random_inputs, random_model
 from golden.perf import perfmodel
 from golden.twins.infer import infer
@@ -170,9 +170,17 @@ def test_resident_inputs_one_compute_per_chunk_and_pass():
     passes = -(-6 // P)
     ops = [(decode(w), c) for w, c in zip(program.words, program.comments)
            if c.startswith("fc1:")]
-    nbin = [f for (op, f), _ in ops if op == Op.LOAD and f["target"] == Target.NBIN]
-    assert len(nbin) == 6                                    # each input once
-    assert sorted(f["row"] for f in nbin[:P]) == [i * windows for i in range(P)]
+    # each pass's inputs in one LOAD pair, a segment per vector (vector i of the
+    # pass from NBin row i * windows: the segments' rows follow one another), each
+    # segment from that vector's place in memory
+    for target, addr in ((Target.NIB, "bm_addr"), (Target.NBIN, "val_addr")):
+        loads = [f for (op, f), _ in ops if op == Op.LOAD and f["target"] == target]
+        assert len(loads) == passes, (target, loads)
+        for k, f in enumerate(loads):
+            vs = range(k * P, min(6, (k + 1) * P))
+            assert f["row"] == 0 and f["count"] == windows and segments(f) == len(vs)
+            assert [f["mem_addr"] + i * f["seg_step"] for i in range(len(vs))] == \
+                [getattr(program.inputs[v], addr) for v in vs]
     computes = [f for (op, f), _ in ops if op == Op.COMPUTE]
     assert len(computes) == passes * fc1["chunks"]
     rows = fc1["reuse"]["block_windows"] * cfg.groups_per_window
