@@ -34,7 +34,7 @@ from golden.contract.isa import UNIT, Op, Target, accesses, conflict, decode, ve
 from golden.twins.fc import sequencer_cycles
 from golden.twins.machine import Machine
 
-__all__ = ["Timing", "TIMING", "work", "predict", "layer_cycles", "packer_cycles",
+__all__ = ["Timing", "TIMING", "work", "predict", "layer_cycles",
            "store_cycles", "unit_ready"]
 
 UNITS = ("load", "store", "compute")
@@ -59,13 +59,11 @@ class Timing:
       H-tree and PE pipeline), once the one before has ended (the fill is the
       pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each
       output's NBout row before writing it);
-    * STORE, per window: ``G + 1`` to read its ``G`` NBout rows, then sparse
-      ``packer_cycles + words + 2 ceil(nonzeros / tn)`` (a beat's values into the
-      packer as fast as the word has room, a cycle per word written, two per
-      Encoder beat), the next windows' reads and Encoder stages overlapping
-      it (:func:`store_cycles` follows them event by event), dense ``words``
-      and a cycle between windows (no overlap); plus ``store_fixed`` (sparse) or
-      ``store_fixed_dense``;
+    * STORE, sparse: the reader, the Encoder's two stages and the writer's
+      gearbox, register by register (:func:`store_cycles`: a window's ``G`` NBout
+      rows read a row a cycle, an Encoder beat a cycle, a word written a
+      cycle); dense, per window ``G + 1`` to read its rows, then its ``words``
+      and a cycle between windows (no overlap), plus ``store_fixed_dense``;
     * instructions issue from the controller's two-entry queue
       (:class:`_IssueQueue`; the first two cycles after the fetch fill it).
     """
@@ -75,7 +73,6 @@ class Timing:
     nbin_lookup: int = 5
     # sparse NBin rows: from the request generator's last (empty) row to the end
     empty_tail: int = -1
-    store_fixed: int = 4
     store_fixed_dense: int = 2
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
     # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
@@ -263,7 +260,7 @@ def duration(step, cfg, memory=None, timing=TIMING):
             # (a cycle between windows: the writer returns to idle before the next)
             return timing.store_fixed_dense + step.windows * (G + 1 + W / lanes * per_write) + \
                 step.windows - 1
-        return timing.store_fixed + store_cycles(step.extra["nonzeros"], cfg, per_write)
+        return store_cycles(step.extra["nonzeros"], cfg, per_write)
     return 0
 
 
@@ -280,79 +277,95 @@ def _sparse_rows(row_words, per_read, latency, timing):
     return max(last + latency if last else 0, t + timing.empty_tail)
 
 
-def _beat_cycles(v, fill, lanes, end):
-    """The store unit's writer on one Encoder beat of ``v`` values, the word being
-    filled holding ``fill``: ``(pack cycles, words written, fill after)``.  Each
-    cycle it writes a full word (or, at the window's ``end``, the partial one) or
-    packs as many of the beat's values as the word has room for."""
-    packs = writes = 0
-    while True:
-        if fill == lanes or (end and v == 0 and fill):
-            writes, fill = writes + 1, 0
-        elif v:
-            take = min(v, lanes - fill)
-            fill, v, packs = fill + take, v - take, packs + 1
-        else:
-            return packs, writes, fill
-
-
 def store_cycles(nonzeros, cfg, per_write=1.0):
-    """Cycles of a sparse STORE of windows of ``nonzeros`` after its first read
-    (``Timing.store_fixed`` more in all), event by event as the store unit runs
-    (:class:`hdl.control.dma.StoreUnit`): the reader reads an NBout row a cycle
-    (a window's in ``G + 1``) and starts a window's rows the cycle after the
-    Encoder took the one before;
-    the Encoder takes a window into its first stage when that is empty, holds a
-    window in each of its two stages, counts its nonzeros in
-    its first cycle in the second, and from the next emits a beat of up to ``tn``
-    nonzeros when its output register is free; the writer spends per
-    beat a cycle to see it, the bitmap's words on a window's first beat, its
-    packing and word writes (:func:`_beat_cycles`), and a cycle to take it."""
+    """Busy cycles of a sparse STORE of windows of ``nonzeros``, register by
+    register as the store unit
+    runs (:class:`hdl.control.dma.StoreUnit`, memory always ready; under stalls
+    each word written costs ``per_write`` instead of one cycle):
+
+    * the reader reads an NBout row a cycle into the window register, a window's
+      ``G`` rows, and hands the full window to the Encoder when its first stage
+      is empty, starting the next window's rows the cycle after;
+    * the Encoder (:class:`hdl.datapath.encoder.Encoder`) moves a window from its
+      first stage to the second when that is empty or emits its last beat,
+      counts its nonzeros in the window's first cycle there and from the next
+      emits a beat of up to ``tn`` nonzeros whenever its output register is free;
+    * the writer's gearbox (``lanes + tn`` values) takes a beat when it holds at
+      most ``lanes`` values, is not flushing a window's partial last word, and
+      (a window's first beat) has written the window before's bitmap; each cycle
+      it writes a bitmap word (a window's, latched with its first beat) or else a
+      word of values when it holds ``lanes`` (or the window's last, partial)."""
     G, tn = cfg.groups_per_window, cfg.tn
-    lanes, bm = cfg.words["values_per_word"], cfg.words["bitmap"]
-    if not nonzeros:
-        return G + 1
-    ready = G + 1                 # the first window's rows read (win_full)
-    handed = ready
-    in_d = handed + 2             # the window enters the Encoder's second stage
-    take = final = None           # the writer took the last beat (o.ready); the
-    #                               last beat left the Encoder's second stage
-    for k, n in enumerate(nonzeros):
-        if k:
-            ready = handed + 2 + G              # read from the cycle after the hand-over
-            handed = max(ready, in_d)           # the first stage is empty once it moved on
-            in_d = max(handed + 2, final + 1)   # ... into the second once its last beat left
-        beats = max(1, -(-n // tn))
-        fill, left = 0, n
-        for j in range(beats):
-            if j:                               # (the Encoder holds the window's next beat)
-                emit = take
-            else:                               # (a cycle after it is in, once the
-                #                                   output is free: its count is taken first)
-                emit = in_d + 1 if take is None else max(in_d + 1, take)
-            v = min(tn, left)
-            left -= v
-            packs, writes, fill = _beat_cycles(v, fill, lanes, left == 0)
-            take = emit + 2 + (bm * per_write if j == 0 else 0) + packs + writes * per_write
-            if j == beats - 1:
-                final = emit
-    return take - 2
-
-
-def packer_cycles(n, tn, lanes):
-    """Cycles the store unit's packer takes in values for a window of ``n`` nonzeros:
-    the Encoder hands them in beats of ``tn`` (the last one the rest), and each
-    cycle the packer takes as many of a beat's values as the word being filled
-    (``lanes`` values) has room for; a full word is written in a cycle of its own
-    (counted with the writes; :func:`_beat_cycles`, the rule :func:`store_cycles`
-    follows)."""
-    cycles = fill = 0
-    while n > 0:
-        v = min(tn, n)
-        n -= v
-        packs, _, fill = _beat_cycles(v, fill, lanes, n == 0)
-        cycles += packs
-    return cycles
+    lanes, bm_words = cfg.words["values_per_word"], cfg.words["bitmap"]
+    n_windows = len(nonzeros)
+    # reader
+    reading, win_rd, grp, rd_pending, rd_grp, win_full = n_windows > 0, 0, 0, False, 0, False
+    # Encoder: stage a, stage d (its count register ``rem``), output register
+    a_valid, a_n = False, 0
+    d_valid, d_n, d_known, d_final, rem, beat = False, 0, True, False, 0, 0
+    o_valid, o_n, o_first, o_end = False, 0, False, False
+    # writer
+    cnt, closing, bm_left, w_in = 0, False, 0, 0
+    cycles = words = 0
+    while True:
+        cycles += 1
+        # -- this cycle's combinational decisions
+        w_bm = bm_left != 0
+        w_val = not w_bm and (cnt >= lanes or (closing and cnt != 0))
+        o_ready = cnt <= lanes and not closing and not (w_bm and o_first)
+        emit = d_valid and d_known and (not o_valid or o_ready)
+        finish = emit and d_final
+        d_take = not d_valid or finish
+        a_take = not a_valid
+        handed = win_full and a_take
+        can_read = reading and not win_full and grp < G
+        take = o_valid and o_ready
+        took_first, took_end = take and o_first, take and o_end
+        pos = (cnt - lanes if cnt >= lanes else 0) if w_val else cnt
+        n_next = pos + (o_n if take else 0)
+        done = w_in == n_windows and cnt == 0 and not closing and not w_bm and not reading
+        words += w_bm or w_val
+        if done:
+            return cycles if per_write == 1 else cycles + (per_write - 1) * words
+        # -- the registers' next values
+        if rd_pending and rd_grp == G - 1:
+            win_full = True
+        if can_read:
+            rd_grp, grp = grp, grp + 1
+        rd_pending = can_read
+        if a_take:
+            if handed:
+                a_n = nonzeros[win_rd]
+            nxt_a = handed
+        else:
+            nxt_a = False if d_take else a_valid
+        if handed:
+            win_full, grp, win_rd = False, 0, win_rd + 1
+            reading = win_rd < n_windows
+        if not d_known:
+            rem, d_final = d_n, d_n <= tn
+        if emit:
+            o_valid, o_n, o_first, o_end = True, min(tn, rem), beat == 0, d_final
+            beat = 0 if finish else beat + 1
+            if not d_final:
+                rem, d_final = rem - tn, rem <= 2 * tn
+        elif o_ready:
+            o_valid = False
+        nxt_known = not (d_take and a_valid)
+        if d_take:
+            if a_valid:
+                d_n = a_n
+            d_valid = a_valid
+        d_known, a_valid = nxt_known, nxt_a
+        if took_end:
+            closing, w_in = n_next != 0, w_in + 1
+        elif n_next == 0:
+            closing = False
+        if took_first:
+            bm_left = bm_words
+        elif w_bm:
+            bm_left -= 1
+        cnt = n_next
 
 
 def unit_ready(s, free_at, running, older):

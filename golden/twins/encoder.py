@@ -36,9 +36,10 @@ def decode(nonzeros, bitmap):
 
 
 def beats(values, tn, window=None):
-    """The hardware Encoder's output beats: ``(nonzeros, bitmap, first, last)`` per
-    beat, ``bitmap`` the window's (``window`` bools, zero-padded past the end),
-    ``first`` on a window's first beat, ``last`` on the final beat of the vector."""
+    """The hardware Encoder's output beats: ``(nonzeros, bitmap, first, end, last)``
+    per beat, ``bitmap`` the window's (``window`` bools, zero-padded past the end),
+    ``first`` on a window's first beat, ``end`` on its final one, ``last`` on the
+    final beat of the vector."""
     values = np.asarray(values)
     window = 4 * tn if window is None else window
     n_windows = max(1, -(-values.size // window))
@@ -50,6 +51,6 @@ def beats(values, tn, window=None):
         nz, bm = encode(chunk)
         pieces = [nz[c:c + tn] for c in range(0, nz.size, tn)] or [nz[:0]]
         for c, piece in enumerate(pieces):
-            out.append((piece.astype(np.int16), bm, c == 0,
-                        w == n_windows - 1 and c == len(pieces) - 1))
+            end = c == len(pieces) - 1
+            out.append((piece.astype(np.int16), bm, c == 0, end, w == n_windows - 1 and end))
     return out

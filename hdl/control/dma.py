@@ -16,7 +16,7 @@ requests (a word address each), read data (in request order), write requests
   whole) and writes the window's bitmap and its packed nonzeros.
 """
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import ReadPort, WritePort
@@ -412,104 +412,91 @@ class StoreUnit(wiring.Component):
             m.d.comb += handed.eq(1)
 
         # --- the packer and writer ---------------------------------------------------------
-        # Sparse: per Encoder beat, first the bitmap words (on a window's first
-        # beat), then its nonzeros one per cycle into words of `lanes` values.
-        w_win = Signal(16)         # window being written
-        bm_left = Signal(16)       # bitmap words still to write for this beat
-        lane = Signal(range(tn + 1))  # next lane of the current beat
-        word_buf = Signal(mw)
-        fill = Signal(range(lanes + 1))
-        val_addr = Signal(32)
-        emitted = Signal(16)       # nonzeros of this window written into words
-        pop = Signal(16)
-        beat_bm = Signal(W)
+        # Sparse: a gearbox of ``lanes + tn`` value slots (``acc``, filled from slot 0,
+        # ``cnt`` of them; the slots past ``cnt`` hold zeros) takes an Encoder beat
+        # whenever ``cnt <= lanes`` and writes a word of its first ``lanes`` slots
+        # whenever it holds that many, so a beat goes in every cycle the memory takes
+        # a word.  A window's last beat closes it: its partial word is written, and
+        # the next window's first beat waits for the empty gearbox (every window's
+        # values start a word).  A window's bitmap, latched with its first beat,
+        # is written before any value word.
+        C = lanes + tn
+        acc = [Signal(16, name=f"acc{j}") for j in range(C)]
+        cnt = Signal(range(C + 1))
+        # (registers beside ``cnt``: the gearbox holds a word, holds a value, has
+        # room for a beat; ``o.ready`` and the write's ``valid`` come from registers)
+        full, has, room = Signal(), Signal(), Signal(init=1)
+        closing = Signal()         # the window's last beat is in: flush its partial word
+        bm_buf = Signal(W)
+        bm_left = Signal(range(cfg.words["bitmap"] + 1))
+        bm_ptr = Signal(32)
+        val_ptr = Signal(32)
+        win_bm = Signal(32)        # the next window's bitmap and value addresses
+        win_val = Signal(32)
+        w_in = Signal(16)          # windows whose last beat went in
         beat = enc.o.payload
         n_valid = popcount(m, beat.valid, "beat_count")
-        # (the window's nonzeros, counted from the bitmap registered with its first
-        # beat while its bitmap words are written: no adder tree after the
-        # Encoder's output register; the values come after at least one bitmap word)
-        win_pop = popcount(m, beat_bm, "win_pop")
-        # The packer's conditions, registers kept beside the counters they read
-        # (ECP5 timing: the Encoder's ``o.ready``, which enables its wide stage
-        # registers, comes from these and the state alone): the word is full
-        # (``fill == lanes``), holds a value (``fill != 0``), every nonzero of the
-        # window is packed (``emitted == pop``), the beat has values left
-        # (``lane < n_valid``).
-        word_full, fill_nz, all_packed, more = Signal(), Signal(), Signal(), Signal()
 
-        def set_fill(v):
-            return [fill.eq(v), word_full.eq(v == lanes), fill_nz.eq(v != 0)]
+        w_bm = bm_left != 0
+        w_val = ~w_bm & (full | (closing & has))
+        wr_val = w_val & wreq.ready
+        take = Signal()
+        m.d.comb += [enc.o.ready.eq(busy & ~st.dense & room & ~closing
+                                    & ~(w_bm & beat.first)),
+                     take.eq(enc.o.valid & enc.o.ready)]
+        # the slots once this cycle's word is out, and where the beat's values go
+        pos = Signal(range(C + 1))
+        m.d.comb += pos.eq(Mux(wr_val, Mux(full, cnt - lanes, 0), cnt))
+        for j in range(C):
+            kept = Mux(wr_val, Mux(full, acc[j + lanes] if j + lanes < C else 0, 0), acc[j])
+            add = 0
+            for d in range(min(tn, j + 1)):
+                add = add | Mux(take & (pos == j - d) & beat.valid[d], beat.value[d], 0)
+            m.d.sync += acc[j].eq(kept | add)
+        n_next = Signal(range(C + 1))
+        m.d.comb += n_next.eq(pos + Mux(take, n_valid, 0))
+        m.d.sync += [cnt.eq(n_next), full.eq(n_next >= lanes), has.eq(n_next != 0),
+                     room.eq(n_next <= lanes)]
+        with m.If(take & beat.end):
+            m.d.sync += [closing.eq(n_next != 0), w_in.eq(w_in + 1)]
+        with m.Elif(n_next == 0):
+            m.d.sync += closing.eq(0)
+        with m.If(take & beat.first):
+            m.d.sync += [bm_buf.eq(beat.bitmap), bm_left.eq(cfg.words["bitmap"]),
+                         bm_ptr.eq(win_bm), win_bm.eq(win_bm + cfg.words["bitmap"]),
+                         val_ptr.eq(win_val), win_val.eq(win_val + cfg.words["nbin"])]
+        with m.If(~st.dense & w_bm & wreq.ready):
+            m.d.sync += [bm_left.eq(bm_left - 1), bm_ptr.eq(bm_ptr + 1), bm_buf.eq(bm_buf >> mw)]
+        with m.If(~st.dense & wr_val):
+            m.d.sync += val_ptr.eq(val_ptr + 1)
+        sparse_done = (w_in == st.windows) & ~has & ~closing & ~w_bm
 
-        with m.FSM(name="writer"):
+        # Dense: the window's words straight from the reader's register.
+        w_win = Signal(16)         # dense: window being written
+        k = W // lanes - dense_words_left
+        # (the write port's signals each one expression, outside the FSM's cases: a
+        # Verilog ``always @*`` whose inputs never change would leave them x at the
+        # start in an event-driven simulator)
+        with m.FSM(name="writer") as writer:
             with m.State("IDLE"):
                 with m.If(busy & reading & st.dense & win_full):
-                    m.d.sync += [dense_words_left.eq(W // lanes), *set_fill(0)]
+                    m.d.sync += dense_words_left.eq(W // lanes)
                     m.next = "DENSE"
-                with m.Elif(busy & ~st.dense & enc.o.valid):
-                    with m.If(beat.first):
-                        m.d.sync += [bm_left.eq(cfg.words["bitmap"]), beat_bm.eq(beat.bitmap),
-                                     emitted.eq(0), *set_fill(0),
-                                     all_packed.eq(beat.bitmap == 0),
-                                     val_addr.eq(st.mem_addr + w_win * cfg.words["nbin"])]
-                        m.next = "BITMAP"
-                    with m.Else():
-                        m.next = "VALUES"
-                    m.d.sync += [lane.eq(0), more.eq(beat.valid.any())]
-            with m.State("BITMAP"):
-                m.d.sync += pop.eq(win_pop)
-                idx = cfg.words["bitmap"] - bm_left
-                m.d.comb += [wreq.valid.eq(1),
-                             wreq.payload.addr.eq(st.bm_addr + w_win * cfg.words["bitmap"] + idx),
-                             wreq.payload.data.eq(beat_bm.word_select(idx[:max(1, clog2(
-                                 cfg.words["bitmap"]))] if cfg.words["bitmap"] > 1 else 0, mw))]
-                with m.If(wreq.ready):
-                    m.d.sync += bm_left.eq(bm_left - 1)
-                    with m.If(bm_left == 1):
-                        m.next = "VALUES"
-            with m.State("VALUES"):
-                # as many of the beat's values per cycle as the word has room for
-                # (the Encoder's rate); a full word (or the window's end) is written
-                at_end = all_packed & fill_nz
-                left = Signal(range(tn + 1))      # the beat's values not yet taken
-                room = Signal(range(lanes + 1))
-                take = Signal(range(max(tn, lanes) + 1))
-                m.d.comb += [left.eq(n_valid - lane), room.eq(lanes - fill),
-                             take.eq(Mux(left < room, left, room))]
-                with m.If(word_full | at_end):
-                    m.d.comb += [wreq.valid.eq(1), wreq.payload.addr.eq(val_addr),
-                                 wreq.payload.data.eq(word_buf)]
-                    with m.If(wreq.ready):
-                        m.d.sync += [val_addr.eq(val_addr + 1), *set_fill(0), word_buf.eq(0)]
-                with m.Elif(more):
-                    # word lane j takes beat lane (lane + j - fill) where fill <= j < fill + take
-                    values = beat.value.as_value()
-                    for j in range(lanes):
-                        src = Signal(range(tn + lanes + 1), name=f"pack_src{j}")
-                        m.d.comb += src.eq(lane + j - fill)
-                        with m.If((j >= fill) & (j < fill + take)):
-                            m.d.sync += word_buf[16 * j:16 * (j + 1)].eq(
-                                values.word_select(src[:max(1, clog2(tn))] if tn > 1 else 0, 16))
-                    m.d.sync += [*set_fill(fill + take), lane.eq(lane + take),
-                                 more.eq(lane + take < n_valid),
-                                 emitted.eq(emitted + take), all_packed.eq(emitted + take == pop)]
-                with m.Else():
-                    # the beat is used up: take it; a finished window moves on
-                    m.d.comb += enc.o.ready.eq(1)
-                    with m.If(all_packed):
-                        m.d.sync += [w_win.eq(w_win + 1), *set_fill(0), word_buf.eq(0)]
-                    m.next = "IDLE"
             with m.State("DENSE"):
-                k = W // lanes - dense_words_left
-                m.d.comb += [wreq.valid.eq(1),
-                             wreq.payload.addr.eq(st.mem_addr + w_win * cfg.words["nbin"] + k),
-                             wreq.payload.data.eq(window.word_select(k[:max(1, clog2(W // lanes))],
-                                                                  mw))]
                 with m.If(wreq.ready):
                     m.d.sync += dense_words_left.eq(dense_words_left - 1)
                     with m.If(dense_words_left == 1):
                         m.d.comb += handed.eq(1)
                         m.d.sync += w_win.eq(w_win + 1)
                         m.next = "IDLE"
+        m.d.comb += [
+            wreq.valid.eq(Mux(st.dense, writer.ongoing("DENSE"), busy & (w_bm | w_val))),
+            wreq.payload.addr.eq(Mux(st.dense, st.mem_addr + w_win * cfg.words["nbin"] + k,
+                                     Mux(w_bm, bm_ptr, val_ptr))),
+            wreq.payload.data.eq(Mux(st.dense,
+                                     window.word_select(k[:max(1, clog2(W // lanes))], mw),
+                                     Mux(w_bm, bm_buf[:mw], Cat(*acc[:lanes])))),
+        ]
 
         with m.If(handed):
             m.d.sync += [win_full.eq(0), grp.eq(0), win_rd.eq(win_rd + 1)]
@@ -522,7 +509,8 @@ class StoreUnit(wiring.Component):
         with m.If(~busy):
             sv = view(Op.STORE, self.issue.instr.payload)
             m.d.sync += [busy.eq(start), reading.eq(start & (sv.windows != 0)),
-                         win_rd.eq(0), grp.eq(0), win_full.eq(0), w_win.eq(0), rd_pending.eq(0)]
-        with m.Elif((w_win == st.windows) & ~reading):
+                         win_rd.eq(0), grp.eq(0), win_full.eq(0), w_win.eq(0), rd_pending.eq(0),
+                         w_in.eq(0), win_bm.eq(sv.bm_addr), win_val.eq(sv.mem_addr)]
+        with m.Elif(Mux(st.dense, w_win == st.windows, sparse_done) & ~reading):
             m.d.sync += busy.eq(0)
         return m

@@ -11,7 +11,8 @@ Generated Verilog (``python -m hdl.generate encoder --tn TN``), module ``encoder
 ``i`` (in)   ``value[window]`` signed 16, ``last`` (final window of the vector)
 ``o`` (out)  ``valid[tn]`` (lane mask, lanes filled from 0), ``value[tn]``,
              ``bitmap[window]`` (the window's, on every beat), ``first`` (first beat
-             of a window), ``last`` (final beat of a final window)
+             of a window), ``end`` (final beat of a window), ``last`` (final beat
+             of a final window)
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -40,7 +41,8 @@ class Encoder(wiring.Component):
     Members
     -------
     i : ``In(stream.Signature(...))``   a window of neurons and ``last``
-    o : ``Out(stream.Signature(...))``  nonzeros, lane mask, bitmap, ``first``, ``last``
+    o : ``Out(stream.Signature(...))``  nonzeros, lane mask, bitmap, ``first``, ``end``,
+        ``last``
 
     Attributes
     ----------
@@ -61,6 +63,7 @@ class Encoder(wiring.Component):
             "value": data.ArrayLayout(signed(self._width), self._tn),
             "bitmap": unsigned(W),
             "first": 1,
+            "end": 1,
             "last": 1,
         })
         super().__init__({
@@ -159,6 +162,7 @@ class Encoder(wiring.Component):
                 self.o.valid.eq(1),
                 self.o.payload.bitmap.eq(d_nz),
                 self.o.payload.first.eq(beat == 0),
+                self.o.payload.end.eq(d_final),
                 self.o.payload.last.eq(d_last & d_final),
             ]
             for k in range(tn):

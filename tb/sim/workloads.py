@@ -185,11 +185,12 @@ def encoder_expected(vectors, tn, window):
     from golden.twins.encoder import beats
     out = []
     for values in vectors:
-        for nz, bm, first, last in beats(values, tn, window):
+        for nz, bm, first, end, last in beats(values, tn, window):
             vals = [int(v) for v in nz]
             out.append({"valid": (1 << len(vals)) - 1,
                         "value": vals + [0] * (tn - len(vals)),
-                        "bitmap": _bits_to_int(bm), "first": int(first), "last": int(last)})
+                        "bitmap": _bits_to_int(bm), "first": int(first), "end": int(end),
+                        "last": int(last)})
     return out
 
 

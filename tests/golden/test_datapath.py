@@ -264,13 +264,15 @@ def test_encoder_hand_worked():
 def test_encoder_beats():
     # tn = 2, window 8: window 0 has 3 nonzeros (2 beats), window 1 is all zero (1 beat).
     values = [1, 0, 2, 0, 0, 0, 0, 3] + [0] * 8
+    # (nonzeros, first, end of the window, last of the vector)
     beats = encoder.beats(values, tn=2)
-    assert [(b[0].tolist(), b[2], b[3]) for b in beats] == \
-        [([1, 2], True, False), ([3], False, False), ([], True, True)]
+    assert [(b[0].tolist(), b[2], b[3], b[4]) for b in beats] == \
+        [([1, 2], True, False, False), ([3], False, True, False), ([], True, True, True)]
     assert beats[0][1].tolist() == [1, 0, 1, 0, 0, 0, 0, 1]
     # A vector that is not a multiple of the window is zero-padded.
     beats = encoder.beats([4, 5, 6], tn=2)
-    assert [(b[0].tolist(), b[3]) for b in beats] == [([4, 5], False), ([6], True)]
+    assert [(b[0].tolist(), b[3], b[4]) for b in beats] == [([4, 5], False, False),
+                                                           ([6], True, True)]
     assert beats[0][1].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
 
 

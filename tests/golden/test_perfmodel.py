@@ -198,19 +198,23 @@ def test_model_constants_follow_the_rtl():
         assert len(set(fills)) == 1, (tm, fills)
 
 
-@pytest.mark.parametrize("n, tn, lanes, cycles", [
-    # Worked by hand: beats of tn values (the last the rest), a take per cycle of as
-    # many as the word has room for, the fill carried from beat to beat.
-    (0, 4, 4, 0),
-    (10, 4, 4, 3),     # 4 | 4 | 2: one take each
-    (5, 4, 2, 3),      # 4 = 2 + 2 (two takes), then 1
-    (5, 2, 4, 3),      # 2 | 2 (fills the word) | 1
-    (7, 2, 4, 4),      # 2 | 2 | 2 | 1
-    (8, 8, 4, 2),      # 8 = 4 + 4
-    (3, 1, 4, 3),      # one value a beat
+@pytest.mark.parametrize("nonzeros, cycles", [
+    # Worked by hand at tn = tm = 4 (a window: G = 16 NBout rows, 64 values; a
+    # word: 4 values; a bitmap: 1 word).  Cycle 1 reads row 0, cycle 16 row 15,
+    # whose datum completes the window register at 18; the Encoder's first stage
+    # takes it at 18, its second at 19, counts its nonzeros at 20 and emits the
+    # first beat at 21, which the writer takes at 22.
+    ((0,), 24),    # the empty beat taken at 22, its bitmap written at 23, done at 24
+    # 16 beats of 4: beat 1 at 22, beat 2 at 23 while the bitmap is written (the
+    # gearbox then holds 8: no beat at 24, a word out), beats 3..16 at 25..38, a
+    # word written with each; the last word at 39, done at 40
+    ((64,), 40),
+    # 5 values: beats of 4 and 1 at 22 and 23 (bitmap at 23), words at 24 (full)
+    # and 25 (the partial last), done at 26
+    ((5,), 26),
 ])
-def test_packer_cycles_by_hand(n, tn, lanes, cycles):
-    assert perfmodel.packer_cycles(n, tn, lanes) == cycles
+def test_store_cycles_by_hand(nonzeros, cycles):
+    assert perfmodel.store_cycles(list(nonzeros), small_config(4, 4)) == cycles
 
 
 def test_window_cycles_by_hand():

@@ -10,7 +10,8 @@ from tb.sim.workloads import encoder_expected, encoder_inputs, encoder_workload
 
 def as_dict(c):
     return {"valid": int(c.valid), "value": [int(v) for v in c.value],
-            "bitmap": int(c.bitmap), "first": int(c.first), "last": int(c.last)}
+            "bitmap": int(c.bitmap), "first": int(c.first), "end": int(c.end),
+            "last": int(c.last)}
 
 
 @pytest.mark.parametrize("tn", [2, 4, 16])
