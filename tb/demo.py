@@ -44,12 +44,14 @@ __all__ = ["run_demo", "demo_config", "run_cnn_demo", "cnn_demo_config", "main"]
 
 
 def demo_config(tn, tm):
-    """The demo's configuration: the small test buffers at ``tn``/``tm`` with the
-    thesis' instruction buffer (32 KB: the 20 images' program in one batch) and
-    NBout (8 KB: output blocks of many images side by side, so synapse reuse loads
-    each chunk of weights once for all of them)."""
-    from golden.contract.config import small_config
-    return small_config(tn, tm, ib_bytes=32 * 1024, nbout_bytes=8 * 1024)
+    """The demo's configuration (the ``demo`` profile of
+    :data:`golden.contract.config.PROFILES`) at ``tn``/``tm``: the small test buffers
+    with the thesis' instruction buffer (32 KB: the 20 images' program in one
+    batch), NBin (8 KB: a pass's inputs side by side, loaded once) and an 8 KB
+    NBout (output blocks of many images side by side, so synapse reuse loads each
+    chunk of weights once for all of them)."""
+    from golden.contract.config import PROFILES, small_config
+    return small_config(**{**PROFILES["demo"], "tn": tn, "tm": tm})
 
 
 def _plots(out, report, digits):

@@ -35,6 +35,7 @@ from golden.cli import (
     output_dir,
     run_main,
 )
+from golden.contract.config import PROFILES
 
 __all__ = ["PARTS", "WORKLOADS", "BUFFERS", "grid", "point_cycles", "pareto", "run_sweep", "main"]
 
@@ -48,8 +49,9 @@ PARTS = {
 WORKLOADS = ("alexnet-fc8", "vgg16-fc7", "digits-mlp")
 _SCALE, _VECTORS, _IMAGES = 16, 4, 20
 #: Buffer sizes of a point: ``small`` (the test configuration at its Tn/Tm/window)
-#: or ``demo`` (``make demo``'s: a 32 KB instruction buffer and an 8 KB NBout).
-BUFFERS = {"small": {}, "demo": {"ib_bytes": 32 * 1024, "nbout_bytes": 8 * 1024}}
+#: or ``demo`` (``make demo``'s: a 32 KB instruction buffer, 8 KB NBin and NBout).
+BUFFERS = {"small": {}, "demo": {k: v for k, v in PROFILES["demo"].items()
+                                 if k not in ("tn", "tm")}}
 
 
 def _ints(text, name):

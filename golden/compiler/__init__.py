@@ -107,21 +107,76 @@ class Program:
 
 # --- the compiler: the stages in order ------------------------------------------------
 
-def tile(plans, model, cfg, inputs, dense, pool, like=None):
+def tile(plans, model, cfg, inputs, dense, pool, like=None, resident=None):
     """Each layer's :class:`~golden.compiler.tiling.Tiling`, from the words its
     vectors move (their nonzeros, from the golden model's activations); ``like``
-    (another program's tilings) fixes each layer's strategy and blocks."""
+    (another program's tilings; an entry None: choose) fixes each layer's strategy
+    and blocks; ``resident`` ``{layer: bool}`` keeps a layer to synapse-reuse passes
+    with (or without) resident inputs (its entry None if it has none)."""
     from golden.twins.infer import infer
     outs = infer(model, inputs, layers="all", pool=pool)
     values = [inputs] + list(outs)
+    resident = resident or {}
     return [plan_reuse(plan, cfg, [vector_words(v, cfg, dense) for v in values[li]],
                        [vector_words(v, cfg, dense) for v in values[li + 1]], dense,
                        pool=pool if li == len(plans) - 1 else 1,
-                       like=like[li] if like else None)
+                       like=like[li] if like else None, resident=resident.get(li))
             for li, plan in enumerate(plans)]
 
 
-def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None, schedule=True):
+def _build(plans, cfg, inputs, dense, pool, tilings, schedule):
+    """Place, emit, relocate and schedule a program of ``plans`` under ``tilings``."""
+    placement = place(plans, cfg, inputs, dense, pool, tilings)
+    words, comments, layers = emit_program(plans, placement, cfg, dense, pool, tilings)
+    if len(words) > cfg.ib_depth:
+        raise CompileError(f"the program has {len(words)} instructions, the instruction "
+                           f"buffer holds {cfg.ib_depth} (parameter ib_bytes)")
+    words, image = relocate(words, placement, cfg)
+    acts = placement.acts
+    program = Program(cfg=cfg, dense=dense, words=words, comments=comments, image=image,
+                      prog_addr=0, inputs=[r[0] for r in acts],
+                      outputs=[r[-1] for r in acts[::pool]], layers=layers, activations=acts,
+                      tilings=tilings)
+    return scheduled(program, schedule)
+
+
+def _cycles(program):
+    """The performance model's cycles for ``program`` (the schedule stage's, if it ran)."""
+    if program.schedule and program.schedule.get("cycles") is not None:
+        return program.schedule["cycles"]
+    from golden.perf import perfmodel
+    return perfmodel.predict(program)["cycles"]
+
+
+def _tuned(program, plans, model, cfg, inputs, dense, pool):
+    """``program`` with, layer by layer, its synapse-reuse passes of the other kind
+    (resident inputs or not, the fewest words of that kind) wherever the
+    performance model then gives fewer cycles: words alone do not count a
+    COMPUTE's fill or a LOAD's latency, which a COMPUTE per vector and chunk
+    pays again and again."""
+    best, best_cycles = program, _cycles(program)
+    for li, t in enumerate(program.tilings):
+        if t.strategy != "synapse" or program.layers[li]["chunks"] == 1 or t.batch == 1:
+            continue
+        like = list(best.tilings)
+        like[li] = None
+        tilings = tile(plans, model, cfg, inputs, dense, pool, like=like,
+                       resident={li: not t.inputs_resident})
+        if tilings[li] is None:
+            continue
+        tilings[li].chosen_by = "cycles"
+        try:
+            other = _build(plans, cfg, inputs, dense, pool, tilings, True)
+        except CompileError:
+            continue                  # (the other kind does not fit the instruction buffer)
+        cycles = _cycles(other)
+        if cycles < best_cycles:
+            best, best_cycles = other, cycles
+    return best
+
+
+def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None, schedule=True,
+                  tune=True):
     """Compile ``model`` for ``cfg`` with int16 ``inputs`` ``(vectors, N_in)``: plan
     (:mod:`.plan`), place (:mod:`.place`), emit and mark ``par`` (:mod:`.emit`),
     relocate.
@@ -133,7 +188,11 @@ def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None, schedul
 
     ``tilings`` (``program.tilings`` of another compile of the same model and
     inputs, e.g. the sparse one for its dense baseline) fixes every layer's reuse
-    strategy and output blocks; by default each layer takes the least traffic.
+    strategy and output blocks; by default each layer takes the least traffic,
+    and with ``tune`` (default True) a synapse-reuse layer of several chunks then
+    takes the other kind of pass (inputs resident or not) where the performance
+    model says the program runs in fewer cycles (:func:`_tuned`; the layer's
+    ``reuse`` then says ``chosen_by: cycles``).
 
     ``schedule`` (default True): reorder the instructions where the performance
     model says the controller then runs the program in fewer cycles
@@ -155,19 +214,16 @@ def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None, schedul
     plans = plan_model(model, cfg, dense, inputs.shape[1])
     if tilings is not None and len(tilings) != len(plans):
         raise CompileError(f"tilings has {len(tilings)} entries, the model {len(plans)} layers")
+    given = tilings is not None
     tilings = tile(plans, model, cfg, inputs, dense, pool, like=tilings)
-    placement = place(plans, cfg, inputs, dense, pool, tilings)
-    words, comments, layers = emit_program(plans, placement, cfg, dense, pool, tilings)
-    if len(words) > cfg.ib_depth:
-        raise CompileError(f"the program has {len(words)} instructions, the instruction "
-                           f"buffer holds {cfg.ib_depth} (parameter ib_bytes)")
-    words, image = relocate(words, placement, cfg)
-    acts = placement.acts
-    program = Program(cfg=cfg, dense=dense, words=words, comments=comments, image=image,
-                      prog_addr=0, inputs=[r[0] for r in acts],
-                      outputs=[r[-1] for r in acts[::pool]], layers=layers, activations=acts,
-                      tilings=tilings)
-    return scheduled(program, schedule)
+    if given or not tune:
+        return _build(plans, cfg, inputs, dense, pool, tilings, schedule)
+    # (the tilings are chosen on scheduled programs; the program then scheduled as asked)
+    program = _tuned(_build(plans, cfg, inputs, dense, pool, tilings, True), plans, model,
+                     cfg, inputs, dense, pool)
+    if schedule is True:
+        return program
+    return _build(plans, cfg, inputs, dense, pool, program.tilings, schedule)
 
 
 def scheduled(program, how=True):
@@ -213,7 +269,10 @@ def reuse_report(program):
         t = r["traffic_words"]
         lines.append(f"  {layer['name']:10s} {layer['chunks']:6d} {t['input']:10d} "
                      f"{t['output']:10d} {t['synapse']:10d}  {r['strategy']}-reuse "
-                     f"({r['per_pass']}, {r['block_windows']})")
+                     f"({r['per_pass']}, {r['block_windows']})"
+                     + (", inputs resident" if r.get("inputs_resident") else "")
+                     + (" (passes chosen by the model's cycles)"
+                        if r.get("chosen_by") == "cycles" else ""))
     return "\n".join(lines)
 
 

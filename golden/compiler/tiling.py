@@ -172,6 +172,9 @@ class Tiling:
     #: every input and output once (the memory side of the roofline)
     minimum: int = 0
     inputs_resident: bool = False
+    #: what chose the passes: the fewest ``words``, or the performance model's
+    #: ``cycles`` (the compiler's tuning: resident inputs or not)
+    chosen_by: str = "words"
 
     @property
     def words(self):
@@ -182,19 +185,24 @@ class Tiling:
         """The inverse of :meth:`as_dict`."""
         return cls(d["strategy"], d["batch"], d["per_pass"], d["block_windows"],
                    dict(d["traffic_words"]), d.get("minimum_words", 0),
-                   bool(d.get("inputs_resident", False)))
+                   bool(d.get("inputs_resident", False)), d.get("chosen_by", "words"))
 
     def as_dict(self):
         return {"strategy": self.strategy, "batch": self.batch, "per_pass": self.per_pass,
                 "block_windows": self.block_windows, "traffic_words": dict(self.traffic),
-                "minimum_words": self.minimum, "inputs_resident": self.inputs_resident}
+                "minimum_words": self.minimum, "inputs_resident": self.inputs_resident,
+                "chosen_by": self.chosen_by}
 
 
-def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1):
+def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1,
+               resident=None):
     """The :class:`Tiling` of ``plan`` for a batch whose vectors move ``in_words``
     (input) and ``out_words`` (output) words each (:func:`vector_words`).  ``like``,
     a :class:`Tiling` (of the same layer compiled sparse, say), fixes the strategy
     and the blocks instead of choosing them: sparse and dense under one tiling.
+    ``resident`` (True or False) keeps to synapse-reuse passes with (or without)
+    resident inputs for a layer of several chunks: the fewest words among them, or
+    None if there is none.
     ``pool`` (max pooling on chip): every ``pool`` consecutive vectors are one
     pool window's tiles and share one output (``out_words`` has one entry per
     window): a pass holds whole windows, and its output blocks one per window."""
@@ -226,6 +234,8 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1):
         return T * min(vectors // T, outputs)
 
     if len(full) == 1 and (like is None or like.strategy == "synapse"):
+        if resident is not None:
+            return None                          # (weights resident: one kind of pass)
         # Resident weights (loaded once); the vectors in passes of what an NBin
         # half and an NBout half hold, a COMPUTE each.
         traffic["synapse"] = minimum
@@ -249,6 +259,8 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1):
         if like is not None and like.strategy == "synapse":
             k = like.block_windows
             options = [(k, min(like.per_pass, per_pass(H // k)), like.inputs_resident)]
+        elif resident is not None:
+            options = [o for o in options if o[2] == resident]
         for k, P, resident in options:
             passes = -(-V // P)
             cs = layer_chunks(k)
@@ -258,11 +270,14 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1):
                      + (n_i if resident else len(cs) * n_i) + n_o)
             if best is None or words < best[0]:
                 best = (words, k, P, resident)
+    if resident is not None and best is None:
+        return None
     if best is None:
         traffic["synapse"] = traffic["input"]        # one vector: nothing to share
         return Tiling("input", V, 1, H, traffic, minimum)
     traffic["synapse"] = best[0]
-    synapse = best[0] < traffic["input"] if like is None else like.strategy == "synapse"
+    synapse = (best[0] < traffic["input"] or resident is not None) if like is None \
+        else like.strategy == "synapse"
     if synapse:
         return Tiling("synapse", V, best[2], best[1], traffic, minimum, best[3])
     return Tiling("input", V, 1, H, traffic, minimum)

@@ -185,7 +185,10 @@ def small_config(tn=4, tm=4, **overrides):
 PROFILES = {
     "thesis": None,
     "small": dict(tn=4, tm=4),
-    "demo": dict(tn=4, tm=4, ib_bytes=32 * 1024, nbout_bytes=8 * 1024),
+    # (the thesis' NBin: a pass of the demo's 20 images side by side; NIBin holds
+    # a bitmap per NBin row, 1/16 of its bytes)
+    "demo": dict(tn=4, tm=4, ib_bytes=32 * 1024, nbout_bytes=8 * 1024, nbin_bytes=8 * 1024,
+                 nibin_bytes=8 * 1024 // 16),
     "icebreaker": dict(tn=1, tm=2, ib_bytes=512, widths=(16,)),
     "ulx3s": dict(tn=2, tm=2, ib_bytes=1024),
 }
