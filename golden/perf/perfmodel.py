@@ -54,7 +54,8 @@ class Timing:
       to the SSM sequencer cycle by cycle, :func:`golden.twins.fc.sequencer_cycles`:
       a step a cycle, an empty window a cycle of the drain stage, hidden only
       where the pipeline holds a beat ahead of the sequencer; and each group's
-      wait for room in the config FIFOs); the
+      wait for room in the bias configuration queue, the FIFO and the PEs' skid
+      buffers, configuration by configuration: :func:`compute_time`); the
       unit takes the next COMPUTE ``drain(tn, tm)`` cycles before the end (the
       H-tree and PE pipeline), once the one before has ended (the fill is the
       pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each
@@ -75,7 +76,8 @@ class Timing:
     empty_tail: int = -1
     store_fixed_dense: int = 2
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
-    # + log2(tn) (+1 at tm >= 8): from a group's last window fed to its config's release
+    # + log2(tn) (+1 at tm >= 8): from a group's last window fed to the PEs taking
+    # its configuration (the group's last beat)
     config_release: int = 16
 
     def drain(self, tn, tm):
@@ -214,26 +216,39 @@ def layer_cycles(program, prediction):
 
 
 def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
-    """``(busy cycles, releases)`` of a COMPUTE starting at ``start`` (its first
-    busy cycle) behind configurations ``pending`` still in the FIFOs (the cycles
-    they leave, of the COMPUTE draining before it).
+    """``(busy cycles, queue)`` of a COMPUTE starting at ``start`` (its first busy
+    cycle) behind the configurations ``pending`` (the ``queue`` of the COMPUTE
+    before it: per configuration the cycles it leaves the FIFO and the PEs take it).
 
-    Each group's tile and bias configuration waits in a FIFO of
-    ``config_depth`` until the PEs finish the group: short groups back up
-    behind the pipeline's latency."""
+    Each group's bias configuration goes into a FIFO of ``config_depth`` when its
+    first window is fed (two cycles later it can leave), then into each PE's
+    two-entry skid buffer (when the PE has taken the configuration two before
+    it), and the PE takes it with the group's last beat, ``config_release`` (+
+    log2 tn, + 1 at tm >= 8) cycles after the group's last window was fed; a group
+    is fed only once the configuration ``config_depth`` before it has left the
+    FIFO.  Short groups back up behind the pipeline's latency: the FIFO and the
+    skid buffers hold ``config_depth + 2``."""
     # (skipping windows: three more cycles, to read the first SIB mask row,
     # register it and enter it in the compute unit's mask queue)
     fill = timing.fill(cfg.tn, cfg.tm, cfg.window) + \
         3 * (step.fields["skip"] and not step.fields["dense"])
     lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
-    release = [r - start for r in pending]     # when each configuration leaves
+    D = timing.config_depth
+    queue = [(out - start, take - start) for out, take in pending]   # (leaves, taken)
     t = 0
     for c in step.extra["group_cycles"]:
-        if len(release) >= timing.config_depth:
-            t = max(t, release[-timing.config_depth])
-        release.append(t + c + lat)
+        k = len(queue)
+        if k >= D:
+            t = max(t, queue[k - D][0] + 1)
+        out = t + 2
+        if k >= 1:
+            out = max(out, queue[k - 1][0] + 1)
+        if k >= 2:
+            out = max(out, queue[k - 2][1] + 1)
+        take = max(t + c - 1 + lat, out + 1, queue[k - 1][1] + 1 if k else 0)
+        queue.append((out, take))
         t += c
-    return fill + t, [start + r for r in release[len(pending):]]
+    return fill + t, [(start + out, start + take) for out, take in queue[-(D + 2):]]
 
 
 def duration(step, cfg, memory=None, timing=TIMING):
@@ -432,7 +447,7 @@ def predict(program, memory=None, timing=TIMING, steps=None):
     done_at = {u: 0 for u in UNITS}          # the cycle the unit is idle again
     running = {u: None for u in UNITS}       # (end, step) of its last instruction
     older = None                             # (end, step) of the COMPUTE draining behind it
-    releases = []                            # its configurations' release cycles
+    releases = []                            # its configurations' queue (compute_time)
     last_issue, issued_now = -1, 0
     queue = _IssueQueue(len(program.words))
     timeline, compute = [], 0
@@ -472,8 +487,7 @@ def predict(program, memory=None, timing=TIMING, steps=None):
             # the H-tree and PE pipeline (``drain`` cycles before its end), once
             # the one before it has ended.
             prev_end = done_at["compute"]
-            d, rel = compute_time(s, cfg, timing, issue + 1,
-                                  [r for r in releases if r > issue + 1])
+            d, rel = compute_time(s, cfg, timing, issue + 1, releases)
             end = issue + 1 + d
             older = running["compute"] if prev_end > issue else None
             free_at["compute"] = max(end - timing.drain(cfg.tn, cfg.tm), prev_end)

@@ -46,6 +46,28 @@ def test_model_predicts_the_rtl_cycle_for_cycle(tn, tm, dense, sizes, latency, p
         assert mine == rtl[u], f"unit {u}: model {mine} RTL {rtl[u]}"
 
 
+def test_model_follows_the_bias_queue_on_bursts_of_one_cycle_groups():
+    # A resident pass over a nearly empty layer: a COMPUTE of many one-cycle groups.
+    # Their bias configurations back up in the compute unit's FIFO and each PE's
+    # two-entry skid buffer (config_depth + 2 places), which the model follows
+    # configuration by configuration (perfmodel.compute_time): every
+    # instruction's interval as the RTL's.
+    rng = np.random.default_rng(0)
+    model = random_model(rng, [64, 32, 16], 0.97, 4)
+    x = random_inputs(rng, 64, vectors=6, density=0.5)
+    cfg = small_config(4, 4, nbin_bytes=8192, nibin_bytes=512, nbout_bytes=8192)
+    program = compile_model(model, cfg, x)
+    groups = [s.extra["group_cycles"] for s in perfmodel.work(program) if s.op == Op.COMPUTE]
+    assert any(g.count(1) > perfmodel.TIMING.config_depth + 2 for g in groups), groups
+    trace = []
+    _, counters, _ = run_accelerator(program, MemoryModel(latency=4), trace=trace)
+    p = perfmodel.predict(program, {"latency": 4})
+    assert p["cycles"] == counters["cycles"]
+    for u in perfmodel.UNITS:
+        mine = [(int(e["issue"]) + 1, int(e["end"])) for e in p["timeline"] if e["unit"] == u]
+        assert mine == [(a, b) for v, a, b in trace if v == u], f"unit {u}"
+
+
 def test_model_work_matches_the_golden_machine():
     rng = np.random.default_rng(3)
     model = random_model(rng, [80, 20], 0.6, 8, block=(4, 4))
