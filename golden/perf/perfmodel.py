@@ -63,8 +63,9 @@ class Timing:
     * STORE, sparse: the reader, the Encoder's two stages and the writer's
       gearbox, register by register (:func:`store_cycles`: a window's ``G`` NBout
       rows read a row a cycle, an Encoder beat a cycle, a word written a
-      cycle); dense, per window ``G + 1`` to read its rows, then its ``words``
-      and a cycle between windows (no overlap), plus ``store_fixed_dense``;
+      cycle); dense, per window a cycle and one per row read (none past the
+      STORE's ``rows``), then its ``words`` and a cycle between windows (no
+      overlap), plus ``store_fixed_dense``;
     * instructions issue from the controller's two-entry queue
       (:class:`_IssueQueue`; the first two cycles after the fetch fill it).
     """
@@ -272,10 +273,12 @@ def duration(step, cfg, memory=None, timing=TIMING):
         G, W = cfg.groups_per_window, cfg.window
         lanes = cfg.words["values_per_word"]
         if step.fields["dense"]:
-            # (a cycle between windows: the writer returns to idle before the next)
-            return timing.store_fixed_dense + step.windows * (G + 1 + W / lanes * per_write) + \
-                step.windows - 1
-        return store_cycles(step.extra["nonzeros"], cfg, per_write)
+            # (a window's rows read, or past ``rows`` none, then a cycle; a cycle
+            # between windows: the writer returns to idle before the next)
+            n = step.windows
+            return timing.store_fixed_dense + min(step.fields["rows"], n * G) + \
+                n * (1 + W / lanes * per_write) + n - 1
+        return store_cycles(step.extra["nonzeros"], cfg, per_write, step.fields["rows"])
     return 0
 
 
@@ -292,15 +295,16 @@ def _sparse_rows(row_words, per_read, latency, timing):
     return max(last + latency if last else 0, t + timing.empty_tail)
 
 
-def store_cycles(nonzeros, cfg, per_write=1.0):
+def store_cycles(nonzeros, cfg, per_write=1.0, rows=None):
     """Busy cycles of a sparse STORE of windows of ``nonzeros``, register by
     register as the store unit
     runs (:class:`hdl.control.dma.StoreUnit`, memory always ready; under stalls
     each word written costs ``per_write`` instead of one cycle):
 
     * the reader reads an NBout row a cycle into the window register, a window's
-      ``G`` rows, and hands the full window to the Encoder when its first stage
-      is empty, starting the next window's rows the cycle after;
+      ``G`` rows (or, past the STORE's ``rows``, none: the window is complete the
+      cycle it gets there), and hands the full window to the Encoder when its
+      first stage is empty, starting the next window's rows the cycle after;
     * the Encoder (:class:`hdl.datapath.encoder.Encoder`) moves a window from its
       first stage to the second when that is empty or emits its last beat,
       counts its nonzeros in the window's first cycle there and from the next
@@ -313,6 +317,7 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
     G, tn = cfg.groups_per_window, cfg.tn
     lanes, bm_words = cfg.words["values_per_word"], cfg.words["bitmap"]
     n_windows = len(nonzeros)
+    rows = n_windows * G if rows is None else rows
     # reader
     reading, win_rd, grp, rd_pending, rd_grp, win_full = n_windows > 0, 0, 0, False, 0, False
     # Encoder: stage a, stage d (its count register ``rem``), output register
@@ -333,7 +338,9 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
         d_take = not d_valid or finish
         a_take = not a_valid
         handed = win_full and a_take
-        can_read = reading and not win_full and grp < G
+        left_rows = reading and not win_full and grp < G
+        in_range = win_rd * G + grp < rows
+        can_read = left_rows and in_range
         take = o_valid and o_ready
         took_first, took_end = take and o_first, take and o_end
         pos = (cnt - lanes if cnt >= lanes else 0) if w_val else cnt
@@ -343,7 +350,7 @@ def store_cycles(nonzeros, cfg, per_write=1.0):
         if done:
             return cycles if per_write == 1 else cycles + (per_write - 1) * words
         # -- the registers' next values
-        if rd_pending and rd_grp == G - 1:
+        if (rd_pending and rd_grp == G - 1) or (left_rows and not in_range):
             win_full = True
         if can_read:
             rd_grp, grp = grp, grp + 1

@@ -388,17 +388,21 @@ class StoreUnit(wiring.Component):
         reading = Signal()
         row_index = win_rd * G + grp
         m.d.comb += [rd.addr.eq(out_base + row_index[:16]), rd.en.eq(1)]
-        # (a row a cycle: each read's row index and range travel with it)
-        can_read = reading & ~win_full & (grp < G)
-        in_range = Signal()       # the row read is one of the STORE's (else zeros)
+        # (a row a cycle, each read's row index travelling with it; the STORE's rows
+        # end at ``rows``: past them the window is complete at once, its rows left
+        # as the hand-over cleared them, zeros)
+        left_rows = reading & ~win_full & (grp < G)
+        in_range = row_index < st.rows
+        can_read = left_rows & in_range
         m.d.sync += rd_pending.eq(can_read)
         with m.If(can_read):
-            m.d.sync += [rd_grp.eq(grp), grp.eq(grp + 1), in_range.eq(row_index < st.rows)]
+            m.d.sync += [rd_grp.eq(grp), grp.eq(grp + 1)]
+        with m.If(left_rows & ~in_range):
+            m.d.sync += win_full.eq(1)
         with m.If(rd_pending):
             for k in range(G):
                 with m.If(rd_grp == k):
-                    m.d.sync += window[k * 16 * tn:(k + 1) * 16 * tn].eq(
-                        Mux(in_range, rd.data, 0))
+                    m.d.sync += window[k * 16 * tn:(k + 1) * 16 * tn].eq(rd.data)
             with m.If(rd_grp == G - 1):
                 m.d.sync += win_full.eq(1)
 
@@ -499,7 +503,7 @@ class StoreUnit(wiring.Component):
         ]
 
         with m.If(handed):
-            m.d.sync += [win_full.eq(0), grp.eq(0), win_rd.eq(win_rd + 1)]
+            m.d.sync += [win_full.eq(0), grp.eq(0), win_rd.eq(win_rd + 1), window.eq(0)]
             with m.If(win_rd + 1 == st.windows):
                 m.d.sync += reading.eq(0)
 
