@@ -285,10 +285,11 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
 
 
 def cnn_demo_config(tn, tm):
-    """The CNN demo's configuration: :func:`demo_config` with the thesis' NBin,
-    NIBin and SIB (8 KB, 1 KB, 1 KB): NBin halves hold a 3x3 patch of pixel records
-    (nine windows; the small test buffers hold eight), and a SIB half all of conv2's
-    shared bitmaps (its weights load once, not once per patch)."""
+    """The CNN demo's configuration: :func:`demo_config` with a 16 KB NBin, 2 KB
+    NIBin and 1 KB SIB: an NBin half holds a max-pool window's four 3x3 patches of
+    pixel records side by side (36 windows; the small test buffers hold eight), and
+    a SIB half all of conv2's shared bitmaps (its weights load once, not once per
+    patch)."""
     from golden.contract.config import small_config
     return small_config(tn, tm, ib_bytes=32 * 1024, nbout_bytes=8 * 1024,
                         nbin_bytes=16 * 1024, nibin_bytes=2048, sib_bytes=1024)
