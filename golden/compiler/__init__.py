@@ -107,15 +107,16 @@ class Program:
 
 # --- the compiler: the stages in order ------------------------------------------------
 
-def tile(plans, model, cfg, inputs, dense, pool, like=None, resident=None):
+def tile(plans, model, cfg, inputs, dense, pool, like=None, resident=None, values=None):
     """Each layer's :class:`~golden.compiler.tiling.Tiling`, from the words its
-    vectors move (their nonzeros, from the golden model's activations); ``like``
-    (another program's tilings; an entry None: choose) fixes each layer's strategy
-    and blocks; ``resident`` ``{layer: bool}`` keeps a layer to synapse-reuse passes
+    vectors move (their nonzeros, from the golden model's activations: ``values``,
+    the inputs and every layer's outputs, if already computed); ``like`` (another
+    program's tilings; an entry None: choose) fixes each layer's strategy and
+    blocks; ``resident`` ``{layer: bool}`` keeps a layer to synapse-reuse passes
     with (or without) resident inputs (its entry None if it has none)."""
-    from golden.twins.infer import infer
-    outs = infer(model, inputs, layers="all", pool=pool)
-    values = [inputs] + list(outs)
+    if values is None:
+        from golden.twins.infer import infer
+        values = [inputs] + list(infer(model, inputs, layers="all", pool=pool))
     resident = resident or {}
     return [plan_reuse(plan, cfg, [vector_words(v, cfg, dense) for v in values[li]],
                        [vector_words(v, cfg, dense) for v in values[li + 1]], dense,
@@ -148,7 +149,7 @@ def _cycles(program):
     return perfmodel.predict(program)["cycles"]
 
 
-def _tuned(program, plans, model, cfg, inputs, dense, pool):
+def _tuned(program, plans, model, cfg, inputs, dense, pool, values):
     """``program`` with, layer by layer, its synapse-reuse passes of the other kind
     (resident inputs or not, the fewest words of that kind) wherever the
     performance model then gives fewer cycles: words alone do not count a
@@ -161,7 +162,7 @@ def _tuned(program, plans, model, cfg, inputs, dense, pool):
         like = list(best.tilings)
         like[li] = None
         tilings = tile(plans, model, cfg, inputs, dense, pool, like=like,
-                       resident={li: not t.inputs_resident})
+                       resident={li: not t.inputs_resident}, values=values)
         if tilings[li] is None:
             continue
         tilings[li].chosen_by = "cycles"
@@ -215,12 +216,14 @@ def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None, schedul
     if tilings is not None and len(tilings) != len(plans):
         raise CompileError(f"tilings has {len(tilings)} entries, the model {len(plans)} layers")
     given = tilings is not None
-    tilings = tile(plans, model, cfg, inputs, dense, pool, like=tilings)
+    from golden.twins.infer import infer
+    values = [inputs] + list(infer(model, inputs, layers="all", pool=pool))
+    tilings = tile(plans, model, cfg, inputs, dense, pool, like=tilings, values=values)
     if given or not tune:
         return _build(plans, cfg, inputs, dense, pool, tilings, schedule)
     # (the tilings are chosen on scheduled programs; the program then scheduled as asked)
     program = _tuned(_build(plans, cfg, inputs, dense, pool, tilings, True), plans, model,
-                     cfg, inputs, dense, pool)
+                     cfg, inputs, dense, pool, values)
     if schedule is True:
         return program
     return _build(plans, cfg, inputs, dense, pool, program.tilings, schedule)
