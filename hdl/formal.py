@@ -414,19 +414,24 @@ def _load(env, fault):
 
 def _store(env, fault):
     """The store unit's memory writes: the stream contract, and every write inside
-    the STORE's bitmap or value region."""
+    the STORE's bitmap or value region (its vectors' regions and the gaps between)."""
     from golden.contract.isa import Op
     from hdl.control.dma import StoreUnit
     m, cfg = env.m, _port_config()
     w = cfg.words
     dut = m.submodules.dut = StoreUnit(cfg)
     _, ins = _instruction(env, dut.issue.instr, Op.STORE, "instr",
-                          {"windows": 2, "rows": 5, "mem_addr": 1 << 8, "bm_addr": 1 << 8})
+                          {"windows": 2, "rows": 5, "mem_addr": 1 << 8, "bm_addr": 1 << 8,
+                           "vectors": 3, "vec_step": 1 << 5})
     m.d.comb += dut.nbout_r.data.eq(AnySeq(len(dut.nbout_r.data)))
     o = _output(env, dut.mem_write, fault, lambda p: p ^ (1 << 31))
     addr = o.flat[0:32]
-    in_values = (addr >= ins.mem_addr) & (addr < ins.mem_addr + ins.windows * w["nbin"])
-    in_bitmaps = (addr >= ins.bm_addr) & (addr < ins.bm_addr + ins.windows * w["bitmap"])
+    # (vectors: up to (vectors - 1) * vec_step words further; 0 counts as 1)
+    further = Mux(ins.vectors == 0, 0, ins.vectors - 1) * ins.vec_step
+    in_values = (addr >= ins.mem_addr) & (addr < ins.mem_addr + further
+                                          + ins.windows * w["nbin"])
+    in_bitmaps = (addr >= ins.bm_addr) & (addr < ins.bm_addr + further
+                                          + ins.windows * w["bitmap"])
     env.check("bounds", ~o.fire | in_values | (in_bitmaps & ~ins.dense))
 
 

@@ -40,7 +40,7 @@ dense (no Encoder).
 """
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -151,13 +151,31 @@ def _cycles(program):
 
 def _tuned(program, plans, model, cfg, inputs, dense, pool, values):
     """``program`` with, layer by layer, its synapse-reuse passes of the other kind
-    (resident inputs or not, the fewest words of that kind) wherever the
+    (resident inputs or not, the fewest words of that kind) — or, for a layer
+    whose weights stay resident, passes of half as many vectors — wherever the
     performance model then gives fewer cycles: words alone do not count a
     COMPUTE's fill or a LOAD's latency, which a COMPUTE per vector and chunk
-    pays again and again."""
+    pays again and again, nor how passes overlap the layers before and after."""
     best, best_cycles = program, _cycles(program)
     for li, t in enumerate(program.tilings):
-        if t.strategy != "synapse" or program.layers[li]["chunks"] == 1 or t.batch == 1:
+        if t.strategy != "synapse" or t.batch == 1:
+            continue
+        if program.layers[li]["chunks"] == 1:
+            # Weights resident: the same words in passes half as large, so the first
+            # pass's inputs load (and compute) while the layer before still stores
+            # the rest (:meth:`golden.compiler.emit.Emitter.fence`).
+            if not t.inputs_resident:
+                continue
+            tiles, now = program.layers[li]["pool"], min(t.per_pass, t.batch)
+            sizes = {tiles * -(-now // (2 * tiles))}       # (whole pool windows)
+            if li > 0 and best.tilings[li - 1].strategy == "synapse":
+                sizes.add(best.tilings[li - 1].per_pass)    # the layer before's passes
+            for size in sorted(n for n in sizes if 0 < n < now and n % tiles == 0):
+                tilings = list(best.tilings)
+                tilings[li] = replace(t, per_pass=size, chosen_by="cycles")
+                other = _build(plans, cfg, inputs, dense, pool, tilings, True)
+                if _cycles(other) < best_cycles:
+                    best, best_cycles = other, _cycles(other)
             continue
         like = list(best.tilings)
         like[li] = None

@@ -37,8 +37,17 @@ class Emitter:
         self.luts = [[None] * cfg.tn for _ in range(2)]
         self.lut_half = 0
         self.deferred = []
+        # STOREs emitted, and per output (a layout's id) the index of the last that
+        # wrote it: an input LOAD needs no ``fence`` when every STORE that wrote its
+        # input came before the latest STORE emitted (:meth:`fence`)
+        self.stores, self.written = 0, {}
+        #: how many of a layer's vectors the next layer's first input LOAD reads
+        #: (:func:`emit_program` sets it): the layer's last STORE is split there
+        self.split = None
 
     def emit(self, op, comment="", **fields):
+        if op in ("END", Op.END):
+            self.flush()
         self.words.append(encode(op, **fields))
         self.comments.append(comment)
 
@@ -47,14 +56,37 @@ class Emitter:
         self.halves[buffer] ^= 1
         return half
 
-    def defer_store(self, comment, **fields):
-        self.deferred.append((comment, fields))
+    def defer_store(self, comment, dsts=(), **fields):
+        self.deferred.append((comment, fields, dsts))
 
     def flush(self):
         """The deferred STOREs, now."""
         while self.deferred:
-            comment, fields = self.deferred.pop(0)
+            comment, fields, dsts = self.deferred.pop(0)
             self.emit("STORE", comment, **fields)
+            for d in dsts:
+                self.written[id(d)] = self.stores
+            self.stores += 1
+
+    def fence(self, li, srcs):
+        """Whether layer ``li``'s LOAD of inputs ``srcs`` waits for the store unit
+        (``fence``), the deferred STOREs emitted first if it reads what one of
+        them writes.  A layer's last STOREs stay deferred into the next layer,
+        so its first input LOAD, when the STOREs it reads are out already, goes
+        before them (and, fenced, waits only for those).  The controller issues
+        in program order and the store unit takes a STORE only once the one
+        before has written its last word, so once the latest STORE emitted has
+        issued every earlier one is done: a LOAD whose inputs were all written
+        by earlier STOREs reads them without waiting (the schedule stage keeps
+        NBin LOADs behind the STOREs before them, :mod:`.schedule`).  Inputs no
+        STORE here wrote (a convolution's patches, say) keep the fence, behind
+        every STORE."""
+        if li == 0:
+            return False
+        pending = {id(d) for _, _, dsts in self.deferred for d in dsts}
+        if any(id(s) in pending or id(s) not in self.written for s in srcs):
+            self.flush()
+        return not all(self.written.get(id(s), self.stores) < self.stores - 1 for s in srcs)
 
     def load_weights(self, li, plan, chunk, half):
         """The LOADs of ``chunk``'s weights into buffer ``half``; its lookup tables
@@ -82,15 +114,15 @@ class Emitter:
         self.emit("LOAD", f"{plan.name}: bias {groups}", target="BIAS", half=half,
                   mem_addr=chunk.bias, row=0, count=chunk.g1 - chunk.g0)
 
-    def load_input(self, li, plan, src, what, hn=None, row=0, windows=None):
+    def load_input(self, li, plan, src, what, hn=None, row=0, windows=None, srcs=None):
         """LOADs of an input (``src``: a :class:`~golden.contract.layout.VectorLayout`,
         a patch's :class:`~golden.contract.layout.Gather` or several vectors'
-        gathered; ``what`` names it in the comments, ``"vector 3"``) into NBin half
-        ``hn`` (default: the next) from ``row``; its half.  ``windows``: the NBin rows
-        ``src`` brings (default the layer's: one vector)."""
+        gathered, ``srcs``; ``what`` names it in the comments, ``"vector 3"``) into
+        NBin half ``hn`` (default: the next) from ``row``; its half.  ``windows``: the
+        NBin rows ``src`` brings (default the layer's: one vector)."""
         if hn is None:
             hn = self.next_half("nbin")
-        fence = int(li > 0)
+        fence = int(self.fence(li, [src] if srcs is None else srcs))
         count, segments, bm_step, val_step = src.rows(self.cfg)
         windows = plan.windows if windows is None else windows
         if count * segments != windows:
@@ -125,7 +157,7 @@ class Emitter:
                 gather = Gather(len(srcs) * plan.n_in, srcs[0].bm_addr, srcs[0].val_addr,
                                 self.dense, rows[0][0], len(srcs), bm_step, val_step)
                 self.load_input(li, plan, gather, f"vectors {vs[0]}..{vs[-1]}", hn,
-                                windows=len(srcs) * plan.windows)
+                                windows=len(srcs) * plan.windows, srcs=srcs)
                 return hn
         for i, (src, v) in enumerate(zip(srcs, vs)):
             self.load_input(li, plan, src, f"vector {v}", hn, i * plan.windows)
@@ -150,14 +182,44 @@ class Emitter:
     def store(self, plan, blk, dst, v, ho, row=0):
         """Defer the STORE of vector ``v``'s output block ``blk`` (NBout half ``ho``
         from ``row``)."""
+        self.store_vectors(plan, blk, [dst], [v], ho, row)
+
+    def store_vectors(self, plan, blk, dsts, vs, ho, row=0, split=None):
+        """Defer the STOREs of vectors ``vs``' output block ``blk``, to ``dsts``, from
+        NBout half ``ho``: vector ``i``'s block from row ``row + i * windows * G`` (the
+        block's windows, one after the other).  Destinations at one stride in
+        memory (a batch's vectors, placed one after the other) take one STORE
+        (``vectors``, ``vec_step``: the store unit's fixed cycles and its pipeline's
+        fill once, not once per vector); else a STORE per vector.  ``split``: one
+        STORE for the vectors before it, one for the rest (the next layer's first
+        input LOAD then waits only for the first, :meth:`fence`)."""
         cfg, G = self.cfg, self.cfg.groups_per_window
         w0, w1 = blk[0] // G, -(-blk[1] // G)
         rows = min(blk[1], -(-plan.n_out // cfg.tn)) - blk[0]
-        self.defer_store(f"{plan.name}: vector {v}, output windows {w0}..{w1 - 1}",
-                         half=ho, dense=int(self.dense),
-                         mem_addr=dst.val_addr + w0 * cfg.words["nbin"],
-                         bm_addr=0 if self.dense else dst.bm_addr + w0 * cfg.words["bitmap"],
-                         rows=rows, windows=w1 - w0, row=row)
+        steps = {(b.val_addr - a.val_addr, 0 if self.dense else b.bm_addr - a.bm_addr)
+                 for a, b in zip(dsts, dsts[1:])}
+        field = offsets(Op.STORE)
+        one = len(dsts) > 1 and len(steps) == 1 and len(dsts) < 1 << field["vectors"][1]
+        if one:
+            (step, bm_step), = steps
+            one = 0 < step < 1 << field["vec_step"][1] and bm_step in (0, step) and \
+                (bm_step == step or self.dense)
+        groups = [(dsts, vs)] if one else [([d], [v]) for d, v in zip(dsts, vs)]
+        cut = sum(v < split for v in vs) if split is not None else 0
+        if one and 0 < cut < len(vs):      # (two STOREs: the first's outputs read sooner)
+            groups = [(dsts[:cut], vs[:cut]), (dsts[cut:], vs[cut:])]
+        at = 0
+        for ds, us in groups:
+            what = f"vector {us[0]}" if len(us) == 1 else f"vectors {us[0]}..{us[-1]}"
+            self.defer_store(f"{plan.name}: {what}, output windows {w0}..{w1 - 1}", ds,
+                             half=ho, dense=int(self.dense),
+                             mem_addr=ds[0].val_addr + w0 * cfg.words["nbin"],
+                             bm_addr=0 if self.dense else ds[0].bm_addr
+                             + w0 * cfg.words["bitmap"],
+                             rows=rows, windows=w1 - w0, row=row + at * (w1 - w0) * G,
+                             vectors=len(ds) if len(ds) > 1 else 0,
+                             vec_step=ds[1].val_addr - ds[0].val_addr if len(ds) > 1 else 0)
+            at += len(ds)
 
     def layer_synapse(self, li, plan, layout, io, tiling, pool=1):
         """Synapse reuse: per pass of ``tiling.per_pass`` vectors, each chunk's weights
@@ -168,7 +230,7 @@ class Emitter:
         COMPUTE per vector.  With ``pool`` every ``pool`` consecutive vectors are one
         pool window's tiles: they share an output block (max-combined) and one
         STORE."""
-        block_rows = tiling.block_windows * self.cfg.groups_per_window
+        G = self.cfg.groups_per_window
         resident = tiling.inputs_resident
         once = layout.n_chunks == 1
         if once:
@@ -177,12 +239,25 @@ class Emitter:
             self.load_weights(li, plan, chunk, hw)
         for p0 in range(0, len(io), tiling.per_pass):
             batch = range(p0, min(p0 + tiling.per_pass, len(io)))
+            ahead = None
             if resident:
+                if not once:
+                    # The pass's first weights before its inputs: a layer's first
+                    # input LOADs wait (``fence``) for the layer before's STOREs, and
+                    # the load unit takes its LOADs in order, so the weights load
+                    # while the stores run.
+                    first = layout.chunks[layout.blocks[0]][0]
+                    ahead = self.next_half("w")
+                    self.load_weights(li, plan, first, ahead)
                 hn = self.load_inputs(li, plan, [io[v][0] for v in batch], batch)
             for blk in layout.blocks:
                 ho = self.next_half("out")
+                # (the pass's output blocks one after the other: one STORE writes them)
+                block_rows = (-(-blk[1] // G) - blk[0] // G) * G
                 for chunk in layout.chunks[blk]:
-                    if not once:
+                    if ahead is not None:
+                        hw, ahead = ahead, None
+                    elif not once:
                         hw = self.next_half("w")
                         self.load_weights(li, plan, chunk, hw)
                     if resident:
@@ -195,10 +270,12 @@ class Emitter:
                         self.compute(plan, chunk, f"vector {v}", hn, hw, ho,
                                      i // pool * block_rows + chunk.g0 - blk[0],
                                      pool=int(i % pool != 0))
-                for i, v in enumerate(batch):
-                    if i % pool == pool - 1:          # a pool window's last tile
-                        self.store(plan, blk, io[v][1], v, ho, i // pool * block_rows)
-        self.flush()
+                last = [v for i, v in enumerate(batch) if i % pool == pool - 1]  # (tiles)
+                final = blk == layout.blocks[-1] and batch[-1] == len(io) - 1
+                self.store_vectors(plan, blk, [io[v][1] for v in last], last, ho,
+                                   split=self.split if final else None)
+        # (the last STOREs stay deferred: the next layer's first COMPUTE, or its
+        # input LOAD that reads them, or END emits them, :meth:`fence`)
 
     def layer(self, li, plan, layout, io, pool, tiling=None):
         """Emit layer ``li`` for every input vector ``v``, from ``io[v][0]`` to
@@ -235,18 +312,30 @@ class Emitter:
                                  pool=int(not first))
                 if last:
                     self.store(plan, blk, dst, v, ho)
-        self.flush()       # the next layer's (fenced) loads read what these stores write
-        return info
+        return info        # (the last STOREs deferred into the next layer: :meth:`fence`)
 
 
 def emit_program(plans, placement, cfg, dense, pool, tilings=None):
     """``(words, comments, layer_info)`` of the whole program, ``par`` marked."""
     em = Emitter(cfg, dense)
-    info = [em.layer(li, plan, layout, [(row[li], row[li + 1]) for row in placement.acts],
-                     pool if li == len(plans) - 1 else 1, tilings[li] if tilings else None)
-            for li, (plan, layout) in enumerate(zip(plans, placement.layers))]
+    info = []
+    for li, (plan, layout) in enumerate(zip(plans, placement.layers)):
+        nxt = tilings[li + 1] if tilings and li + 1 < len(plans) else None
+        em.split = first_reads(nxt) if li + 1 < len(plans) else None
+        info.append(em.layer(li, plan, layout, [(row[li], row[li + 1])
+                                                for row in placement.acts],
+                             pool if li == len(plans) - 1 else 1,
+                             tilings[li] if tilings else None))
     em.emit("END", "done")
     return mark_par(em.words), em.comments, info
+
+
+def first_reads(tiling):
+    """How many vectors a layer of ``tiling`` reads in its first input LOAD: a pass's
+    under synapse reuse with resident inputs, else one."""
+    if tiling is not None and tiling.strategy == "synapse" and tiling.inputs_resident:
+        return tiling.per_pass
+    return 1
 
 
 def mark_par(words):

@@ -16,20 +16,24 @@ with (the scoreboard's rule, :func:`golden.contract.isa.accesses` — so every
 buffer half and every fenced LOAD sees what it saw before, and the machine
 computes the same), the one that can issue first, the earlier in program order
 on a tie.  One unit's instructions keep their order; ``SYNC`` and ``END`` stay
-where they are.  The new order is kept only if the exact model
-(:func:`golden.perf.perfmodel.predict`, which the RTL matches cycle for cycle)
-gives it fewer cycles; ``par`` is marked afresh (:func:`.emit.mark_par`).
+where they are; an NBin or NIBin LOAD stays behind every STORE before it (an
+input LOAD without ``fence`` reads what the STOREs before the latest one wrote,
+done once that one issues: :meth:`.emit.Emitter.fence`).  The new order is kept
+only if the exact model (:func:`golden.perf.perfmodel.predict`, which the RTL
+matches cycle for cycle) gives it fewer cycles; ``par`` is marked afresh (:func:`.emit.mark_par`).
 """
 
 import dataclasses
 
-from golden.contract.isa import PAR_BIT, UNIT, conflict
+from golden.contract.isa import PAR_BIT, UNIT, Op, Target, conflict
 from golden.contract.layout import MemoryImage
 
 from .emit import mark_par
 from .place import write_program
 
 __all__ = ["schedule", "schedule_order"]
+
+_INPUTS = (Target.NIB, Target.NBIN)
 
 
 def schedule_order(steps, cfg):
@@ -58,15 +62,18 @@ def _list_schedule(steps, cfg):
     while remaining:
         # The candidates: per unit its first instruction left, if none before it conflicts.
         cands, seen, reads, writes = [], set(), 0, 0
+        stores = False
         wanted = sum(n > 0 for n in left.values())
         for k, s in enumerate(remaining):
             if s.unit not in seen:
                 seen.add(s.unit)
-                if not conflict(s.reads, s.writes, reads, writes):
+                if not conflict(s.reads, s.writes, reads, writes) and not (
+                        stores and s.op == Op.LOAD and s.fields.get("target") in _INPUTS):
                     cands.append(k)
                 if len(seen) == wanted:
                     break
             reads, writes = reads | s.reads, writes | s.writes
+            stores = stores or s.op == Op.STORE
         best = None
         for k in cands:
             t = max(last, pm.unit_ready(remaining[k], free_at, running, older))

@@ -30,7 +30,11 @@ has one segment.
 at ``mem_addr + w * window_words``), ``bm_addr`` (bitmaps: one row per window),
 ``rows`` (NBout rows holding outputs; the rest read as 0), ``windows``, ``row`` (the
 first NBout row in the half: several vectors' output blocks share a half under
-synapse reuse, :mod:`golden.compiler.tiling`).
+synapse reuse, :mod:`golden.compiler.tiling`); ``vectors`` (0 counts as 1;
+:func:`vectors`) repeats that for vectors whose blocks follow one another in
+NBout (vector ``v``'s from row ``row + v * windows * G``, each with ``rows`` rows of
+outputs) and lie ``vec_step`` words apart in memory (values and bitmaps alike),
+so a pass's outputs go in one STORE (:func:`golden.contract.layout.store_windows`).
 
 ``COMPUTE`` (a tile), the compute unit: for each of ``vectors`` input vectors (0
 counts as 1; :func:`vectors`) and each of ``groups`` output groups of Tn outputs,
@@ -140,8 +144,9 @@ LAYOUTS = {
     Op.LOAD: _HEAD + [("target", Target), ("half", 1), ("dense", 1), ("fence", 1),
                       ("mem_addr", 32), ("row", 16), ("count", 16), ("pe", 8),
                       ("segments", 8), ("seg_step", 24), ("broadcast", 1)],
-    Op.STORE: _HEAD + [("half", 1), ("dense", 1), ("mem_addr", 32), ("bm_addr", 32),
-                       ("rows", 16), ("windows", 16), ("row", 16)],
+    Op.STORE: _HEAD + [("half", 1), ("dense", 1), ("mem_addr", 24), ("bm_addr", 24),
+                       ("rows", 16), ("windows", 12), ("row", 16), ("vectors", 8),
+                       ("vec_step", 21)],
     Op.COMPUTE: _HEAD + [("nbin_half", 1), ("sib_half", 1), ("sb_half", 1), ("bias_half", 1),
                          ("out_half", 1), ("dense", 1), ("slot", Slot), ("shift", 5),
                          ("activation", 2), ("windows", 12), ("groups", 12), ("sib_row", 12),
@@ -171,7 +176,8 @@ PAR_BIT = 1 << offsets(Op.NOP)["par"][0]
 
 
 def vectors(fields):
-    """The input vectors a decoded ``COMPUTE`` runs (its ``vectors`` field; 0 counts as 1)."""
+    """The input vectors a decoded ``COMPUTE`` runs, or the vectors a ``STORE`` writes
+    (its ``vectors`` field; 0 counts as 1)."""
     return max(1, fields.get("vectors", 0))
 
 

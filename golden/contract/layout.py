@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MemoryImage", "VectorLayout", "MapLayout", "Gather", "split_words", "join_words",
+__all__ = ["MemoryImage", "VectorLayout", "MapLayout", "Gather", "store_windows",
+           "split_words", "join_words",
            "pack_values", "unpack_values", "encode_vector", "decode_vector"]
 
 
@@ -84,6 +85,24 @@ def unpack_values(words, width, count):
         out.extend((int(w) >> (16 * k)) & 0xFFFF for k in range(lanes))
     out = np.array(out[:count], dtype=np.int64)
     return np.where(out >= 1 << 15, out - (1 << 16), out).astype(np.int16)
+
+
+def store_windows(f, cfg):
+    """The windows a decoded ``STORE`` writes, in the order the store unit writes
+    them: ``(row, rows, val_addr, bm_addr)`` each — its first NBout row in the
+    half, how many of its ``G`` rows hold outputs (the rest read as 0), where its
+    values and bitmap go.  Vector ``v``'s windows follow vector ``v - 1``'s in NBout
+    and lie ``vec_step`` words further in memory; one rule for the golden
+    machine, the performance model and the tests (:mod:`golden.contract.isa`)."""
+    G, n = cfg.groups_per_window, f["windows"]
+    out = []
+    for v in range(max(1, f.get("vectors", 0))):
+        step = v * f.get("vec_step", 0)
+        for w in range(n):
+            out.append((f["row"] + (v * n + w) * G, min(G, max(0, f["rows"] - w * G)),
+                        f["mem_addr"] + step + w * cfg.words["nbin"],
+                        f["bm_addr"] + step + w * cfg.words["bitmap"]))
+    return out
 
 
 @dataclass

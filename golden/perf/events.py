@@ -124,7 +124,7 @@ def instruction_events(step, cfg):
         e["nsm_positions"] = fed * W
     elif step.op == Op.STORE:
         e["offchip_write_words"] = step.words
-        e["nbout_read_bits"] = f["rows"] * 16 * tn
+        e["nbout_read_bits"] = step.extra["rows_read"] * 16 * tn
         if not f["dense"]:
             e["encoder_windows"] = step.windows
             e["encoder_positions"] = step.windows * W

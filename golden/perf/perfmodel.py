@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden.contract.isa import UNIT, Op, Target, accesses, conflict, decode, vectors
+from golden.contract.layout import store_windows
 from golden.twins.fc import sequencer_cycles
 from golden.twins.machine import Machine
 
@@ -166,17 +167,16 @@ class _Tracer(Machine):
     def store(self, f):
         cfg, w = self.cfg, self.cfg.words
         s = self._cur
-        G, lanes = cfg.groups_per_window, w["values_per_word"]
-        per_window = []
-        for win in range(f["windows"]):
-            rows = [self.nbout[self._row(cfg.nbout_rows, f["half"], f["row"] + win * G + k)]
-                    for k in range(G) if win * G + k < f["rows"]]
-            per_window.append(sum(int(np.count_nonzero(r)) for r in rows))
-        s.windows = f["windows"]
-        s.values = f["windows"] * cfg.window
-        s.extra.update(rows=f["rows"], nonzeros=per_window)
+        lanes = w["values_per_word"]
+        wins = store_windows(f, cfg)
+        per_window = [sum(int(np.count_nonzero(self.nbout[self._row(cfg.nbout_rows, f["half"],
+                                                                   row + k)]))
+                          for k in range(rows)) for row, rows, _, _ in wins]
+        s.windows = len(wins)
+        s.values = len(wins) * cfg.window
+        s.extra.update(rows=f["rows"], nonzeros=per_window, rows_read=sum(r for _, r, _, _ in wins))
         if f["dense"]:
-            s.words = f["windows"] * w["nbin"]
+            s.words = len(wins) * w["nbin"]
         else:   # per window its bitmap and its packed nonzeros
             s.words = sum(w["bitmap"] + -(-n // lanes) for n in per_window)
         super().store(f)
@@ -270,15 +270,16 @@ def duration(step, cfg, memory=None, timing=TIMING):
     if step.op == Op.COMPUTE:
         return compute_time(step, cfg, timing)[0]
     if step.op == Op.STORE:
-        G, W = cfg.groups_per_window, cfg.window
+        W = cfg.window
         lanes = cfg.words["values_per_word"]
         if step.fields["dense"]:
             # (a window's rows read, or past ``rows`` none, then a cycle; a cycle
             # between windows: the writer returns to idle before the next)
             n = step.windows
-            return timing.store_fixed_dense + min(step.fields["rows"], n * G) + \
+            return timing.store_fixed_dense + step.extra["rows_read"] + \
                 n * (1 + W / lanes * per_write) + n - 1
-        return store_cycles(step.extra["nonzeros"], cfg, per_write, step.fields["rows"])
+        return store_cycles(step.extra["nonzeros"], cfg, per_write, step.fields["rows"],
+                            step.fields["windows"])
     return 0
 
 
@@ -295,14 +296,16 @@ def _sparse_rows(row_words, per_read, latency, timing):
     return max(last + latency if last else 0, t + timing.empty_tail)
 
 
-def store_cycles(nonzeros, cfg, per_write=1.0, rows=None):
+def store_cycles(nonzeros, cfg, per_write=1.0, rows=None, per_vector=None):
     """Busy cycles of a sparse STORE of windows of ``nonzeros``, register by
     register as the store unit
     runs (:class:`hdl.control.dma.StoreUnit`, memory always ready; under stalls
-    each word written costs ``per_write`` instead of one cycle):
+    each word written costs ``per_write`` instead of one cycle).  ``per_vector``:
+    the STORE's ``windows`` (its vectors' windows one after the other, each
+    vector's first ``rows`` rows holding outputs; default: one vector).
 
     * the reader reads an NBout row a cycle into the window register, a window's
-      ``G`` rows (or, past the STORE's ``rows``, none: the window is complete the
+      ``G`` rows (or, past the vector's ``rows``, none: the window is complete the
       cycle it gets there), and hands the full window to the Encoder when its
       first stage is empty, starting the next window's rows the cycle after;
     * the Encoder (:class:`hdl.datapath.encoder.Encoder`) moves a window from its
@@ -317,7 +320,8 @@ def store_cycles(nonzeros, cfg, per_write=1.0, rows=None):
     G, tn = cfg.groups_per_window, cfg.tn
     lanes, bm_words = cfg.words["values_per_word"], cfg.words["bitmap"]
     n_windows = len(nonzeros)
-    rows = n_windows * G if rows is None else rows
+    per_vector = per_vector or max(1, n_windows)
+    rows = per_vector * G if rows is None else rows
     # reader
     reading, win_rd, grp, rd_pending, rd_grp, win_full = n_windows > 0, 0, 0, False, 0, False
     # Encoder: stage a, stage d (its count register ``rem``), output register
@@ -339,7 +343,7 @@ def store_cycles(nonzeros, cfg, per_write=1.0, rows=None):
         a_take = not a_valid
         handed = win_full and a_take
         left_rows = reading and not win_full and grp < G
-        in_range = win_rd * G + grp < rows
+        in_range = win_rd % per_vector * G + grp < rows
         can_read = left_rows and in_range
         take = o_valid and o_ready
         took_first, took_end = take and o_first, take and o_end

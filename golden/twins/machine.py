@@ -10,12 +10,19 @@ import numpy as np
 from golden.contract import sib
 from golden.contract.fixed import ACTIVATIONS
 from golden.contract.isa import Op, Target, decode, pooled, split_segments, vectors
-from golden.contract.layout import MemoryImage, join_words, pack_values, split_words, unpack_values
+from golden.contract.layout import (
+    MemoryImage,
+    join_words,
+    pack_values,
+    split_words,
+    store_windows,
+    unpack_values,
+)
 from golden.twins import encoder, wdm
 from golden.twins.fc import group_outputs
 from golden.twins.pefu import pool_max
 
-__all__ = ["Machine", "run_program"]
+__all__ = ["Machine", "run_program", "unordered_reads"]
 
 
 
@@ -146,22 +153,18 @@ class Machine:
 
     def store(self, f):
         cfg, W, mw = self.cfg, self.cfg.window, self.cfg.mem_width
-        G = cfg.groups_per_window
-        for w in range(f["windows"]):
+        for row, rows, val_addr, bm_addr in store_windows(f, cfg):
             vals = np.zeros(W, dtype=np.int64)
-            for k in range(G):
-                r = w * G + k
-                if r < f["rows"]:
-                    vals[k * cfg.tn:(k + 1) * cfg.tn] = self.nbout[
-                        self._row(cfg.nbout_rows, f["half"], f["row"] + r)]
-            base = f["mem_addr"] + w * cfg.words["nbin"]
+            for k in range(rows):
+                vals[k * cfg.tn:(k + 1) * cfg.tn] = self.nbout[
+                    self._row(cfg.nbout_rows, f["half"], row + k)]
             if f["dense"]:
-                self.mem.write(base, pack_values(vals, mw))
+                self.mem.write(val_addr, pack_values(vals, mw))
                 continue
             nz, bm = encoder.encode(vals)
-            row = sum(1 << p for p in range(W) if bm[p])
-            self.mem.write(f["bm_addr"] + w * cfg.words["bitmap"], split_words(row, W, mw))
-            self.mem.write(base, pack_values(nz, mw))
+            bits = sum(1 << p for p in range(W) if bm[p])
+            self.mem.write(bm_addr, split_words(bits, W, mw))
+            self.mem.write(val_addr, pack_values(nz, mw))
 
     def execute(self, op, f):
         """Run one decoded instruction (NOP, SYNC and END change nothing)."""
@@ -188,3 +191,48 @@ def run_program(program):
     m = Machine(program.cfg, program.image)
     m.run(program.words)
     return program.read_outputs(m.mem), m
+
+
+class _Logged(MemoryImage):
+    """Memory that notes which instruction (``at``) last wrote each word and which
+    words each instruction read."""
+
+    def __init__(self, width, image):
+        super().__init__(width)
+        self.update(image)
+        self.at, self.writer, self.reads = None, {}, []
+
+    def read(self, addr, n):
+        self.reads.extend((self.at, addr + k) for k in range(n))
+        return super().read(addr, n)
+
+    def write(self, addr, words):
+        super().write(addr, words)
+        for k in range(len(words)):
+            self.writer[addr + k] = self.at
+
+
+def unordered_reads(program):
+    """The LOADs of ``program`` that may read a word before the STORE that writes it
+    is done, as ``(load index, store index, address)``: none, if the program is
+    right.  The controller issues in program order, a unit takes an instruction
+    only once its last is done, and a LOAD with ``fence`` waits for the store
+    unit; so a LOAD reads what STORE ``s`` wrote safely if it is fenced or if
+    another STORE lies between ``s`` and it (that one issued, ``s`` was done)."""
+    m = Machine(program.cfg, program.image)
+    m.mem = _Logged(program.cfg.mem_width, program.image)
+    stores, bad = [], []
+    for k, word in enumerate(program.words):
+        op, f = decode(word)
+        m.mem.at, m.mem.reads = k, []
+        m.execute(op, f)
+        if op == Op.STORE:
+            stores.append(k)
+        if op == Op.LOAD and not f["fence"]:
+            for _, addr in m.mem.reads:
+                s = m.mem.writer.get(addr)
+                if s is not None and stores[-1] == s:
+                    bad.append((k, s, addr))
+        if op == Op.END:
+            break
+    return bad

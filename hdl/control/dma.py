@@ -379,7 +379,9 @@ class StoreUnit(wiring.Component):
 
         # --- reader: NBout rows into windows -----------------------------------------
         rd = self.nbout_r
-        win_rd = Signal(16)       # window being read
+        win_rd = Signal(16)       # window being read (of the whole STORE)
+        vwin = Signal(12)         # ... and within its vector
+        vec_rd = Signal(8)        # the vector being read
         grp = Signal(range(G + 1))  # row within the window being read
         rd_pending = Signal()     # a read issued last cycle
         rd_grp = Signal(range(G + 1))
@@ -388,11 +390,14 @@ class StoreUnit(wiring.Component):
         reading = Signal()
         row_index = win_rd * G + grp
         m.d.comb += [rd.addr.eq(out_base + row_index[:16]), rd.en.eq(1)]
-        # (a row a cycle, each read's row index travelling with it; the STORE's rows
+        # (a row a cycle, each read's row index travelling with it; a vector's rows
         # end at ``rows``: past them the window is complete at once, its rows left
-        # as the hand-over cleared them, zeros)
+        # as the hand-over cleared them, zeros.  The vectors' windows follow one
+        # another in NBout.)
         left_rows = reading & ~win_full & (grp < G)
-        in_range = row_index < st.rows
+        in_range = (vwin * G + grp) < st.rows
+        vec_last_win = vwin == st.windows - 1
+        rd_last = vec_last_win & (vec_rd + 1 >= st.vectors)
         can_read = left_rows & in_range
         m.d.sync += rd_pending.eq(can_read)
         with m.If(can_read):
@@ -410,7 +415,7 @@ class StoreUnit(wiring.Component):
         handed = Signal()
         dense_words_left = Signal(16)
         m.d.comb += [enc.i.payload.value.as_value().eq(window),
-                     enc.i.payload.last.eq(win_rd == st.windows - 1),
+                     enc.i.payload.last.eq(rd_last),
                      enc.i.valid.eq(win_full & ~st.dense)]
         with m.If(win_full & ~st.dense & enc.i.ready):
             m.d.comb += handed.eq(1)
@@ -437,7 +442,12 @@ class StoreUnit(wiring.Component):
         val_ptr = Signal(32)
         win_bm = Signal(32)        # the next window's bitmap and value addresses
         win_val = Signal(32)
-        w_in = Signal(16)          # windows whose last beat went in
+        all_in = Signal()          # the last window's last beat went in
+        # (where the next window goes: ``wwin``, its index within its vector; a vector's
+        # last window done, the next one starts at the vector's base + ``vec_step``)
+        wwin = Signal(12)
+        vb_bm, vb_val = Signal(32), Signal(32)
+        advance = Signal()         # the next window's addresses taken: step them on
         beat = enc.o.payload
         n_valid = popcount(m, beat.valid, "beat_count")
 
@@ -462,21 +472,21 @@ class StoreUnit(wiring.Component):
         m.d.sync += [cnt.eq(n_next), full.eq(n_next >= lanes), has.eq(n_next != 0),
                      room.eq(n_next <= lanes)]
         with m.If(take & beat.end):
-            m.d.sync += [closing.eq(n_next != 0), w_in.eq(w_in + 1)]
+            m.d.sync += closing.eq(n_next != 0)
+        with m.If(take & beat.last):
+            m.d.sync += all_in.eq(1)
         with m.Elif(n_next == 0):
             m.d.sync += closing.eq(0)
         with m.If(take & beat.first):
             m.d.sync += [bm_buf.eq(beat.bitmap), bm_left.eq(cfg.words["bitmap"]),
-                         bm_ptr.eq(win_bm), win_bm.eq(win_bm + cfg.words["bitmap"]),
-                         val_ptr.eq(win_val), win_val.eq(win_val + cfg.words["nbin"])]
+                         bm_ptr.eq(win_bm), val_ptr.eq(win_val)]
         with m.If(~st.dense & w_bm & wreq.ready):
             m.d.sync += [bm_left.eq(bm_left - 1), bm_ptr.eq(bm_ptr + 1), bm_buf.eq(bm_buf >> mw)]
         with m.If(~st.dense & wr_val):
             m.d.sync += val_ptr.eq(val_ptr + 1)
-        sparse_done = (w_in == st.windows) & ~has & ~closing & ~w_bm
+        sparse_done = all_in & ~has & ~closing & ~w_bm
 
-        # Dense: the window's words straight from the reader's register.
-        w_win = Signal(16)         # dense: window being written
+        # Dense: the window's words straight from the reader's register, from ``win_val``.
         k = W // lanes - dense_words_left
         # (the write port's signals each one expression, outside the FSM's cases: a
         # Verilog ``always @*`` whose inputs never change would leave them x at the
@@ -491,21 +501,30 @@ class StoreUnit(wiring.Component):
                     m.d.sync += dense_words_left.eq(dense_words_left - 1)
                     with m.If(dense_words_left == 1):
                         m.d.comb += handed.eq(1)
-                        m.d.sync += w_win.eq(w_win + 1)
                         m.next = "IDLE"
         m.d.comb += [
             wreq.valid.eq(Mux(st.dense, writer.ongoing("DENSE"), busy & (w_bm | w_val))),
-            wreq.payload.addr.eq(Mux(st.dense, st.mem_addr + w_win * cfg.words["nbin"] + k,
-                                     Mux(w_bm, bm_ptr, val_ptr))),
+            wreq.payload.addr.eq(Mux(st.dense, win_val + k, Mux(w_bm, bm_ptr, val_ptr))),
             wreq.payload.data.eq(Mux(st.dense,
                                      window.word_select(k[:max(1, clog2(W // lanes))], mw),
                                      Mux(w_bm, bm_buf[:mw], Cat(*acc[:lanes])))),
         ]
 
         with m.If(handed):
-            m.d.sync += [win_full.eq(0), grp.eq(0), win_rd.eq(win_rd + 1), window.eq(0)]
-            with m.If(win_rd + 1 == st.windows):
+            m.d.sync += [win_full.eq(0), grp.eq(0), win_rd.eq(win_rd + 1), window.eq(0),
+                         vwin.eq(Mux(vec_last_win, 0, vwin + 1)),
+                         vec_rd.eq(vec_rd + vec_last_win)]
+            with m.If(rd_last):
                 m.d.sync += reading.eq(0)
+
+        m.d.comb += advance.eq(Mux(st.dense, handed, take & beat.first))
+        next_bm, next_val = vb_bm + st.vec_step, vb_val + st.vec_step
+        with m.If(advance & (wwin == st.windows - 1)):
+            m.d.sync += [wwin.eq(0), vb_bm.eq(next_bm), vb_val.eq(next_val),
+                         win_bm.eq(next_bm), win_val.eq(next_val)]
+        with m.Elif(advance):
+            m.d.sync += [wwin.eq(wwin + 1), win_bm.eq(win_bm + cfg.words["bitmap"]),
+                         win_val.eq(win_val + cfg.words["nbin"])]
 
         # While idle the reader's and writer's counters rest at their start values
         # (nothing reads them then): the issue handshake enables only ``busy`` and
@@ -513,8 +532,10 @@ class StoreUnit(wiring.Component):
         with m.If(~busy):
             sv = view(Op.STORE, self.issue.instr.payload)
             m.d.sync += [busy.eq(start), reading.eq(start & (sv.windows != 0)),
-                         win_rd.eq(0), grp.eq(0), win_full.eq(0), w_win.eq(0), rd_pending.eq(0),
-                         w_in.eq(0), win_bm.eq(sv.bm_addr), win_val.eq(sv.mem_addr)]
-        with m.Elif(Mux(st.dense, w_win == st.windows, sparse_done) & ~reading):
+                         win_rd.eq(0), vwin.eq(0), vec_rd.eq(0), grp.eq(0), win_full.eq(0),
+                         rd_pending.eq(0), all_in.eq(sv.windows == 0), wwin.eq(0),
+                         win_bm.eq(sv.bm_addr), win_val.eq(sv.mem_addr),
+                         vb_bm.eq(sv.bm_addr), vb_val.eq(sv.mem_addr)]
+        with m.Elif(Mux(st.dense, writer.ongoing("IDLE"), sparse_done) & ~reading):
             m.d.sync += busy.eq(0)
         return m

@@ -12,7 +12,7 @@ from golden.contract.isa import Op, Target, decode
 from golden.contract.layout import MapLayout, MemoryImage, decode_vector
 from golden.perf import perfmodel
 from golden.twins.conv import gathered, im2col, infer_cnn, map_columns
-from golden.twins.machine import run_program
+from golden.twins.machine import run_program, unordered_reads
 from tb.sim.accel_sim import MemoryModel, run_accelerator
 
 
@@ -146,6 +146,7 @@ def test_random_cnns_as_one_program_on_the_golden_machine(case):
     want = infer_cnn(model, x, shape, pool=pool, pool_size=pk)
     np.testing.assert_array_equal(got, want, err_msg=replay)
     assert np.abs(want).max() > 0, replay
+    assert unordered_reads(program) == [], replay    # every LOAD after the STOREs it reads
     ops = [decode(wd)[0] for wd in program.words]
     assert ops.count(Op.END) == 1 and ops[-1] == Op.END, replay
     # The patches come through segmented LOADs, one per kernel row.

@@ -108,14 +108,20 @@ def test_emit_orders_loads_compute_and_deferred_stores():
     computes = [k for k, (op, _) in enumerate(ops) if op == Op.COMPUTE]
     stores = [k for k, (op, _) in enumerate(ops) if op == Op.STORE]
     assert len(computes) == 6 and len(stores) == 6
-    # A STORE comes right after the COMPUTE that follows the one it stores; the
-    # layer's last one comes after that, before the next layer's fenced loads.
+    # A STORE comes right after the COMPUTE that follows the one it stores (a
+    # layer's last one after the next layer's first COMPUTE); the program's last
+    # one before END.
     for k in stores:
-        assert ops[k - 1][0] == Op.COMPUTE or ops[k + 1][0] in (Op.LOAD, Op.END)
-    assert [ops[k - 1][0] for k in stores].count(Op.STORE) == 2      # one per layer
+        assert ops[k - 1][0] == Op.COMPUTE or ops[k + 1][0] == Op.END
+    assert [ops[k - 1][0] for k in stores].count(Op.STORE) == 1
+    assert "fc1: vector 2" in comments[stores[2]] and computes[3] < stores[2]
+    # fc2's loads of vector v come after fc1's STORE of v and another STORE (which
+    # issues only once that one is done): no fence.
     for k, (op, f) in enumerate(ops):
-        if op == Op.LOAD and f["target"] in (Target.NIB, Target.NBIN):
-            assert f["fence"] == int("fc2" in comments[k])
+        if op == Op.LOAD and f["target"] in (Target.NIB, Target.NBIN) and "fc2" in comments[k]:
+            v = int(comments[k].rsplit("vector ", 1)[1])
+            wrote = stores.index(next(j for j in stores if f"fc1: vector {v}," in comments[j]))
+            assert f["fence"] == 0 and stores[wrote + 1] < k
     # The NBin half alternates per vector; a COMPUTE reads the half its vector's loads wrote.
     halves = [f["nbin_half"] for op, f in ops if op == Op.COMPUTE]
     assert halves == [0, 1, 0, 1, 0, 1]

@@ -461,10 +461,11 @@ class _StoreBench(Elaboratable):
         return m
 
 
-@pytest.mark.parametrize("tn, tm, dense, seed, row", [(2, 2, False, 1, 0), (4, 4, False, 2, 5),
-                                                      (4, 2, True, 3, 2), (1, 2, False, 4, 0),
-                                                      (2, 4, False, 5, 7)])
-def test_store_unit_packs_like_the_machine(tn, tm, dense, seed, row):
+@pytest.mark.parametrize("tn, tm, dense, seed, row, vectors",
+                         [(2, 2, False, 1, 0, 1), (4, 4, False, 2, 5, 2), (4, 2, True, 3, 2, 2),
+                          (1, 2, False, 4, 0, 3), (2, 4, False, 5, 7, 1), (2, 4, False, 7, 0, 2),
+                          (2, 2, True, 6, 0, 3)])
+def test_store_unit_packs_like_the_machine(tn, tm, dense, seed, row, vectors):
     cfg = small_config(tn, tm)
     rng = np.random.default_rng(seed)
     values = rng.integers(-300, 300, size=(cfg.nbout_rows, tn))
@@ -473,12 +474,25 @@ def test_store_unit_packs_like_the_machine(tn, tm, dense, seed, row):
     nbout = [join_words([int(v) & 0xFFFF for v in row], 16) for row in values]
     G = cfg.groups_per_window
     # (from NBout row ``row`` of the half: the rows before it are not stored)
-    windows = min(3, (cfg.half(cfg.nbout_rows) - row) // G)
+    room = (cfg.half(cfg.nbout_rows) - row) // G       # windows from ``row`` to the half's end
+    vectors = min(vectors, room)
+    windows = min(3, room // vectors)
+    step = windows * cfg.words["nbin"] + 3       # (a gap between the vectors' outputs)
     f = dict(half=1, dense=int(dense), mem_addr=500, bm_addr=0 if dense else 100,
-             rows=windows * G - 1, windows=windows, row=row)     # the last row reads as 0
+             rows=windows * G - 1, windows=windows, row=row,    # each vector's last row: 0
+             vectors=vectors, vec_step=step)
     golden = Machine(cfg, {})
     golden.nbout[:] = values
     golden.store(decode(encode("STORE", **f))[1])
+    # A STORE of several vectors writes what a STORE per vector writes: vector v's
+    # windows from NBout row ``row + v * windows * G``, ``v * vec_step`` words on.
+    apart = Machine(cfg, {})
+    apart.nbout[:] = values
+    for v in range(vectors):
+        one = {**f, "vectors": 1, "row": row + v * windows * G, "mem_addr": 500 + v * step,
+               "bm_addr": f["bm_addr"] + v * step * (1 - dense)}
+        apart.store(decode(encode("STORE", **one))[1])
+    assert dict(apart.mem) == dict(golden.mem)
     # ``row`` only moves where the rows come from: the same rows moved to the
     # half's start, stored from row 0, write the same memory.
     half = cfg.half(cfg.nbout_rows)
@@ -524,18 +538,27 @@ def test_store_unit_cycles_equal_the_models(tn, tm, seed):
                                         for k in (1, 2, 2, 3, 4, 4)]
     # (and STOREs whose rows end inside a window, or before the last window: the
     # reader reads no row past them)
-    cases = [(nz, len(nz) * G) for nz in cases] + [((5,), 3), ((0, 0), G + 1), ((7, 0), G - 2)]
-    for nz, rows in cases:
+    cases = [(nz, len(nz) * G, len(nz)) for nz in cases] + [
+        ((5,), 3, 1), ((0, 0), G + 1, 2), ((7, 0), G - 2, 2),
+        # several vectors in one STORE (``per_vector`` windows each, ``rows`` rows each)
+        ((5, 0, 9), G - 1, 1), ((3, W, 0, 2), G + 2, 2), ((W, W, W), G, 1),
+        tuple((tuple(int(n) for n in rng.integers(0, W + 1, size=4)), 2 * G - 3, 2))]
+    for nz, rows, per_vector in cases:
         values = np.zeros((cfg.nbout_rows, tn), dtype=np.int64)
         for w, n in enumerate(nz):      # window w's first n values nonzero
             values.reshape(-1)[w * W:w * W + n] = rng.integers(1, 300, size=n)
-        values[rows:] = 0                # (rows past the STORE's: never read)
+        for w in range(len(nz)):         # (rows past a vector's: never read)
+            for k in range(G):
+                if w % per_vector * G + k >= rows:
+                    values[w * G + k] = 0
         nz = [int(np.count_nonzero(values.reshape(-1)[w * W:(w + 1) * W]))
               for w in range(len(nz))]
-        f = dict(half=0, dense=0, mem_addr=500, bm_addr=100, rows=rows, windows=len(nz))
-        want = store_cycles(nz, cfg, rows=rows)
+        f = dict(half=0, dense=0, mem_addr=500, bm_addr=100, rows=rows, windows=per_vector,
+                 vectors=len(nz) // per_vector, vec_step=60)
+        want = store_cycles(nz, cfg, rows=rows, per_vector=per_vector)
         assert _store_busy(cfg, values, f) == want, \
-            f"replay: tn={tn} tm={tm} seed={seed} nonzeros={nz} rows={rows}"
+            f"replay: tn={tn} tm={tm} seed={seed} nonzeros={nz} rows={rows} " \
+            f"windows per vector={per_vector}"
 
 
 def _store_busy(cfg, values, f):
