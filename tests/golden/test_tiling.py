@@ -262,17 +262,23 @@ def test_a_compute_of_pool_tiles_is_the_max_of_its_tiles():
         np.testing.assert_array_equal(m.nbout[at:at + f["groups"]], want, err_msg=f"window {b}")
 
 
+def _batch(seed, sizes, sparsity, vectors):
+    """A random MLP of 4-bit weights, ``vectors`` inputs and the demo's buffers (an
+    8 KB NBin and NBout, a 32 KB instruction buffer) at Tn = Tm = 4."""
+    rng = np.random.default_rng(seed)
+    model = random_model(rng, sizes, sparsity, 4)
+    x = random_inputs(rng, sizes[0], vectors=vectors, density=0.5)
+    return model, x, small_config(4, 4, nbin_bytes=8192, nibin_bytes=512,
+                                  nbout_bytes=8192, ib_bytes=32768)
+
+
 def test_tuning_takes_the_other_kind_of_pass_where_the_model_says_fewer_cycles():
     # The fewest words is not the fewest cycles: a COMPUTE per vector and chunk
     # pays the pipeline's fill each time, a resident pass loads the weights once
     # per pass.  The compiler tries, per synapse-reuse layer of several chunks, the
     # other kind of pass, and per layer of resident weights passes of fewer
     # vectors, and keeps what the performance model gives fewer cycles.
-    rng = np.random.default_rng(0)
-    model = random_model(rng, [64, 128, 64, 10], 0.3, 4)
-    x = random_inputs(rng, 64, vectors=20, density=0.5)
-    cfg = small_config(4, 4, nbin_bytes=8192, nibin_bytes=512, nbout_bytes=8192,
-                       ib_bytes=32768)
+    model, x, cfg = _batch(0, [64, 128, 64, 10], 0.3, 20)
     tuned = compile_model(model, cfg, x)
     plain = compile_model(model, cfg, x, tune=False)
     flipped = [li for li, (a, b) in enumerate(zip(tuned.tilings, plain.tilings))
@@ -311,11 +317,7 @@ def test_a_pass_stores_in_one_store_and_the_next_layer_overlaps_it_on_the_rtl(se
     # loaded before the layer before's last STORE, and reading without a fence
     # what an earlier STORE wrote.  Bit-exact on the RTL, the model exact.
     replay = f"replay: seed={seed} dense={dense}"
-    rng = np.random.default_rng(seed)
-    model = random_model(rng, [64, 48, 40, 10], 0.6, 4)
-    x = random_inputs(rng, 64, vectors=12, density=0.5)
-    cfg = small_config(4, 4, nbin_bytes=8192, nibin_bytes=512, nbout_bytes=8192,
-                       ib_bytes=32768)
+    model, x, cfg = _batch(seed, [64, 48, 40, 10], 0.6, 12)
     program = compile_model(model, cfg, x)
     last = program.tilings[-1]
     assert program.layers[-1]["chunks"] == 1 and last.chosen_by == "cycles", replay
@@ -345,11 +347,7 @@ def test_a_pass_stores_in_one_store_and_the_next_layer_overlaps_it_on_the_rtl(se
 def test_unordered_reads_finds_a_load_moved_before_the_store_it_needs():
     # The check the test above relies on can fail: an unfenced input LOAD moved
     # before the STORE whose issue shows the one it reads is done.
-    rng = np.random.default_rng(3)
-    model = random_model(rng, [64, 48, 40, 10], 0.6, 4)
-    x = random_inputs(rng, 64, vectors=12, density=0.5)
-    cfg = small_config(4, 4, nbin_bytes=8192, nibin_bytes=512, nbout_bytes=8192,
-                       ib_bytes=32768)
+    model, x, cfg = _batch(3, [64, 48, 40, 10], 0.6, 12)
     program = compile_model(model, cfg, x)
     assert unordered_reads(program) == []
     ops = [decode(w) for w in program.words]
