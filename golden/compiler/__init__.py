@@ -152,10 +152,11 @@ def _cycles(program):
 def _tuned(program, plans, model, cfg, inputs, dense, pool, values):
     """``program`` with, layer by layer, its synapse-reuse passes of the other kind
     (resident inputs or not, the fewest words of that kind) — or, for a layer
-    whose weights stay resident, passes of half as many vectors — wherever the
-    performance model then gives fewer cycles: words alone do not count a
-    COMPUTE's fill or a LOAD's latency, which a COMPUTE per vector and chunk
-    pays again and again, nor how passes overlap the layers before and after."""
+    whose weights stay resident, passes of a half or a quarter as many vectors,
+    or as the layer before's — wherever the performance model then gives fewer
+    cycles: words alone do not count a COMPUTE's fill or a LOAD's latency, which
+    a COMPUTE per vector and chunk pays again and again, nor how passes overlap
+    the layers before and after."""
     best, best_cycles = program, _cycles(program)
     for li, t in enumerate(program.tilings):
         if t.strategy != "synapse" or t.batch == 1:
@@ -167,7 +168,7 @@ def _tuned(program, plans, model, cfg, inputs, dense, pool, values):
             if not t.inputs_resident:
                 continue
             tiles, now = program.layers[li]["pool"], min(t.per_pass, t.batch)
-            sizes = {tiles * -(-now // (2 * tiles))}       # (whole pool windows)
+            sizes = {tiles * -(-now // (k * tiles)) for k in (2, 4)}   # (whole pool windows)
             if li > 0 and best.tilings[li - 1].strategy == "synapse":
                 sizes.add(best.tilings[li - 1].per_pass)    # the layer before's passes
             for size in sorted(n for n in sizes if 0 < n < now and n % tiles == 0):

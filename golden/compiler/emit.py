@@ -41,9 +41,9 @@ class Emitter:
         # wrote it: an input LOAD needs no ``fence`` when every STORE that wrote its
         # input came before the latest STORE emitted (:meth:`fence`)
         self.stores, self.written = 0, {}
-        #: how many of a layer's vectors the next layer's first input LOAD reads
-        #: (:func:`emit_program` sets it): the layer's last STORE is split there
-        self.split = None
+        #: where the next layer's input LOADs start (the vectors its passes begin
+        #: with, :func:`emit_program` sets them): the layer's last STORE is split there
+        self.split = ()
 
     def emit(self, op, comment="", **fields):
         if op in ("END", Op.END):
@@ -167,7 +167,9 @@ class Emitter:
                 out_stride=0, tiles=1):
         """A COMPUTE of ``chunk`` on ``vectors`` vectors (``what`` names them) from row 0
         of NBin half ``hn``, their outputs ``out_stride`` NBout rows apart (every
-        ``tiles`` vectors one pool window's, sharing their rows)."""
+        ``tiles`` vectors one pool window's, sharing their rows).  The deferred
+        STOREs follow it (the compute unit takes it while the one before
+        drains, and the stores run beside it)."""
         self.emit("COMPUTE", f"{plan.name}: {what}, groups {chunk.g0}..{chunk.g1 - 1}",
                   nbin_half=hn, sib_half=hw, sb_half=hw, bias_half=hw, out_half=ho,
                   dense=int(self.dense), slot=plan.slot, shift=plan.shift,
@@ -184,15 +186,15 @@ class Emitter:
         from ``row``)."""
         self.store_vectors(plan, blk, [dst], [v], ho, row)
 
-    def store_vectors(self, plan, blk, dsts, vs, ho, row=0, split=None):
+    def store_vectors(self, plan, blk, dsts, vs, ho, row=0, split=()):
         """Defer the STOREs of vectors ``vs``' output block ``blk``, to ``dsts``, from
         NBout half ``ho``: vector ``i``'s block from row ``row + i * windows * G`` (the
         block's windows, one after the other).  Destinations at one stride in
         memory (a batch's vectors, placed one after the other) take one STORE
         (``vectors``, ``vec_step``: the store unit's fixed cycles and its pipeline's
-        fill once, not once per vector); else a STORE per vector.  ``split``: one
-        STORE for the vectors before it, one for the rest (the next layer's first
-        input LOAD then waits only for the first, :meth:`fence`)."""
+        fill once, not once per vector); else a STORE per vector.  ``split``: the
+        vectors where another STORE starts (the next layer's passes: each one's
+        input LOAD then waits only for the STOREs of its vectors, :meth:`fence`)."""
         cfg, G = self.cfg, self.cfg.groups_per_window
         w0, w1 = blk[0] // G, -(-blk[1] // G)
         rows = min(blk[1], -(-plan.n_out // cfg.tn)) - blk[0]
@@ -205,9 +207,10 @@ class Emitter:
             one = 0 < step < 1 << field["vec_step"][1] and bm_step in (0, step) and \
                 (bm_step == step or self.dense)
         groups = [(dsts, vs)] if one else [([d], [v]) for d, v in zip(dsts, vs)]
-        cut = sum(v < split for v in vs) if split is not None else 0
-        if one and 0 < cut < len(vs):      # (two STOREs: the first's outputs read sooner)
-            groups = [(dsts[:cut], vs[:cut]), (dsts[cut:], vs[cut:])]
+        if one:
+            cuts = [0, *sorted({sum(v < b for v in vs) for b in split} - {0, len(vs)}),
+                    len(vs)]
+            groups = [(dsts[a:b], vs[a:b]) for a, b in zip(cuts, cuts[1:])]
         at = 0
         for ds, us in groups:
             what = f"vector {us[0]}" if len(us) == 1 else f"vectors {us[0]}..{us[-1]}"
@@ -273,7 +276,7 @@ class Emitter:
                 last = [v for i, v in enumerate(batch) if i % pool == pool - 1]  # (tiles)
                 final = blk == layout.blocks[-1] and batch[-1] == len(io) - 1
                 self.store_vectors(plan, blk, [io[v][1] for v in last], last, ho,
-                                   split=self.split if final else None)
+                                   split=self.split if final else ())
         # (the last STOREs stay deferred: the next layer's first COMPUTE, or its
         # input LOAD that reads them, or END emits them, :meth:`fence`)
 
@@ -321,7 +324,7 @@ def emit_program(plans, placement, cfg, dense, pool, tilings=None):
     info = []
     for li, (plan, layout) in enumerate(zip(plans, placement.layers)):
         nxt = tilings[li + 1] if tilings and li + 1 < len(plans) else None
-        em.split = first_reads(nxt) if li + 1 < len(plans) else None
+        em.split = pass_starts(nxt, len(placement.acts)) if li + 1 < len(plans) else ()
         info.append(em.layer(li, plan, layout, [(row[li], row[li + 1])
                                                 for row in placement.acts],
                              pool if li == len(plans) - 1 else 1,
@@ -330,12 +333,13 @@ def emit_program(plans, placement, cfg, dense, pool, tilings=None):
     return mark_par(em.words), em.comments, info
 
 
-def first_reads(tiling):
-    """How many vectors a layer of ``tiling`` reads in its first input LOAD: a pass's
-    under synapse reuse with resident inputs, else one."""
+def pass_starts(tiling, vectors):
+    """The vectors (of ``vectors``) where a layer of ``tiling`` starts an input LOAD
+    of several: each pass's first under synapse reuse with resident inputs;
+    else (a LOAD per vector) just the second."""
     if tiling is not None and tiling.strategy == "synapse" and tiling.inputs_resident:
-        return tiling.per_pass
-    return 1
+        return tuple(range(tiling.per_pass, vectors, tiling.per_pass))
+    return (1,)
 
 
 def mark_par(words):

@@ -161,3 +161,38 @@ def test_compiled_programs_run_to_the_golden_inference(seed):
     for dense in (False, True):
         out, _ = run_program(compile_model(model, cfg, x, dense=dense))
         np.testing.assert_array_equal(out, infer(model, x), err_msg=f"seed {seed}")
+
+
+def test_a_pass_stores_in_one_store_split_where_the_next_layers_passes_start():
+    # Twelve vectors' outputs, one window each, at one stride in memory: one STORE
+    # of twelve; split at vectors 5 and 10 (where the next layer's passes start):
+    # STOREs of 5, 5 and 2, each from its first vector's rows and addresses.  At
+    # uneven strides: a STORE per vector.
+    from golden.compiler.emit import Emitter, pass_starts
+    from golden.compiler.tiling import Tiling
+    from golden.contract.layout import VectorLayout
+    G, w = CFG.groups_per_window, CFG.words
+    plan = plan_model(Model([_layer("fc", _hand_layer())]), CFG, False, 40)[0]
+    blk = (0, G)                                        # one window of outputs
+    step = 3 * w["nbin"]
+    dsts = [VectorLayout(CFG.window, 1000 + v * step, 1001 + v * step) for v in range(12)]
+    for split, sizes in [((), [12]), ((5, 10), [5, 5, 2]), ((12,), [12]), ((1,), [1, 11])]:
+        em = Emitter(CFG, False)
+        em.store_vectors(plan, blk, dsts, list(range(12)), 1, split=split)
+        em.flush()
+        fs = [decode(word)[1] for word in em.words]
+        assert [max(1, f["vectors"]) for f in fs] == sizes, split
+        first = [sum(sizes[:k]) for k in range(len(sizes))]
+        assert [f["row"] for f in fs] == [v * G for v in first]
+        assert [f["mem_addr"] for f in fs] == [dsts[v].val_addr for v in first]
+        assert [f["bm_addr"] for f in fs] == [dsts[v].bm_addr for v in first]
+        assert all(f["vec_step"] == (step if f["vectors"] else 0) for f in fs)
+    em = Emitter(CFG, False)
+    em.store_vectors(plan, blk, dsts[:2] + [VectorLayout(CFG.window, 5000, 5001)],
+                     [0, 1, 2], 0)
+    em.flush()
+    assert [decode(word)[1]["vectors"] for word in em.words] == [0, 0, 0]
+    # Where a layer's passes start: every pass under resident inputs, else vector 1.
+    assert pass_starts(Tiling("synapse", 12, 5, 1, inputs_resident=True), 12) == (5, 10)
+    assert pass_starts(Tiling("synapse", 12, 5, 1), 12) == (1,)
+    assert pass_starts(None, 12) == (1,)
