@@ -98,8 +98,8 @@ regress: install ## the cocotb regression: modules x Tn/Tm/widths/buffers x seed
 verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 	$(PY) -m hdl.generate all --tn $(TN) --tm $(TM) -o build/verilog
 
-synth: verilog ## Yosys area per module and per block of the whole accelerator (Tn=Tm=2), ice40 and ecp5: build/area.md, area.json, area.png
-	$(PY) -m hdl.synth build/verilog -o build
+synth: verilog ## Yosys area per module and per block of the whole accelerator (Tn=Tm=2; PROFILE=icebreaker|ulx3s|small|demo: that profile's, against its LUT budget if it has one), ice40 and ecp5: build/area.md, area.json, area.png
+	$(PY) -m hdl.synth build/verilog -o build $(if $(PROFILE),--profile $(PROFILE))
 
 estimate: install ## area per block without synthesis, in under a second (TN, TM, WINDOW_K, FAMILY=ecp5|ice40|gates); python -m hdl.estimate --help
 	$(PY) -m hdl.estimate $(if $(filter command line,$(origin TN)),--tn $(TN)) $(if $(filter command line,$(origin TM)),--tm $(TM)) $(if $(WINDOW_K),--window-k $(WINDOW_K)) --family $(FAMILY)

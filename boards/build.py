@@ -283,10 +283,42 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, next
     else:
         report["failure"] = None
     report["error"] = error
+    report.update(_blocks_against_budget(board, spec, cfg, pll, platform, log))
     report["configurations"] = _record_configuration(out / "configurations.json", report)
     atomic_json(out / "report.json", report)
     atomic_write(out / "report.md", _markdown(report))
     return report
+
+
+def _blocks_against_budget(board, spec, cfg, pll, platform, log):
+    """``{"blocks": …, "budget": …}``: the board top's LUTs per block (Yosys, the
+    hierarchy kept, :func:`hdl.synth.synthesize_blocks`) against the LUT budget of
+    the board's profile (:data:`hdl.synth.BUDGETS`), for a board that has one;
+    ``{}`` for the others.  A failed synthesis is recorded, not raised."""
+    import tempfile
+
+    from amaranth.back import verilog
+
+    from boards.soc import BoardTop
+    from boards.uart import divisor_for
+    from hdl.synth import BUDGETS, budget_rows, synthesize_blocks
+    budget = BUDGETS.get(board, {}).get(spec.family)
+    if not budget:
+        return {}
+    log(f"LUTs per block of the board top against the {board} profile's budget ...")
+    clk_hz = int(pll.f_out if pll else platform.default_clk_frequency)
+    top = BoardTop(cfg, spec.mem_words, divisor_for(clk_hz, spec.baud),
+                   int(clk_hz * FRAME_TIMEOUT_S), hold_cycles=clk_hz // 8)
+    try:
+        with tempfile.TemporaryDirectory(prefix="blocks-") as tmp:
+            path = Path(tmp) / "board_top.v"
+            path.write_text(verilog.convert(top, name="top", emit_src=False))
+            blocks = synthesize_blocks(path, "top", spec.family, top_block="board RAM")["blocks"]
+    except RuntimeError as e:
+        return {"blocks": None, "blocks_error": str(e)}
+    return {"blocks": blocks,
+            "budget": [dict(zip(("block", "luts", "budget", "over"), r))
+                       for r in budget_rows(blocks, budget)]}
 
 
 def _record_configuration(path, report):
@@ -374,6 +406,11 @@ def _markdown(r):
         if p["sources"]:
             lines += ["- source lines: " + ", ".join(f"`{_short_src(x)}`" for x in p["sources"])]
         lines += [""]
+    if r.get("blocks"):
+        from hdl.synth import BUDGETS, budget_markdown
+        lines += budget_markdown(r["blocks"], BUDGETS[r["board"]][r["family"]], r["family"])
+    elif r.get("blocks_error"):
+        lines += [f"LUTs per block: the synthesis failed ({r['blocks_error'][:200]}).", ""]
     late = r.get("late_endpoints")
     if late and late["late"]:
         lines += [f"Endpoints late for the target ({late['period_ns']} ns): {late['late']} of "

@@ -26,9 +26,12 @@ from golden.cli import (
     output_dir,
     run_main,
 )
+from golden.contract.config import PROFILES
 
-__all__ = ["FAMILIES", "BOARD_FAMILIES", "CATEGORIES", "BLOCKS", "cell_library", "synthesize",
-           "summarize", "block_of", "synthesize_blocks", "GATES_FLOW", "gates_blocks", "main"]
+__all__ = ["FAMILIES", "BOARD_FAMILIES", "CATEGORIES", "BLOCKS", "BUDGETS", "budget_rows",
+           "budget_markdown",
+           "cell_library", "synthesize", "summarize", "block_of", "synthesize_blocks",
+           "GATES_FLOW", "gates_blocks", "main"]
 
 #: Yosys synthesis command per family.  iCE40: map multipliers to SB_MAC16 (-dsp).
 #: Both families run their synth script with the classic `abc -lut 4` in place
@@ -150,13 +153,57 @@ BLOCKS = (
     ("compute unit", ("compute",)),
     ("host link + UART", ("link", "rx", "tx")), ("board RAM", ("ram",)),
 )
-#: What is left in the top module itself: the five on-chip buffers and the counters.
+#: What is left in the top module itself: the five on-chip buffers and the counters
+#: (in a board top, the accelerator's module ``accel``).
 TOP_BLOCK = "buffers (NBin, NIBin, SIB, bias, NBout) + counters"
+
+#: Per configuration profile (:data:`golden.contract.config.PROFILES`) and family, the
+#: LUTs each block may take: a part's area split among the blocks, so the change
+#: that breaks a block's share shows at once (``make synth PROFILE=…``, the
+#: board's report).  The iCE40UP5K (5 280 LUT4) profile: about 90 % of the part
+#: for the board top, the rest for packing (issue 19's goal; the blocks are far
+#: over it today).
+BUDGETS = {
+    "icebreaker": {"ice40": {
+        "NSM": 600, "SSM": 250, "WDM": 60, "PEFU": 350, "H-tree": 20, "SB + PE glue": 100,
+        "datapath glue": 50, "Encoder": 450, "compute unit": 700, "controller": 500,
+        "load/store units": 800, TOP_BLOCK: 300, "host link + UART": 450, "board RAM": 100,
+    }},
+}
+
+
+def budget_rows(blocks, budget):
+    """Per block ``(name, luts, budget, over)`` of a per-block table's ``blocks``
+    (name → ``{"luts": …}``) against ``budget`` (name → LUTs; a block without one
+    has none: every LUT of it is over), the blocks over their budget first, most
+    over first; then the budgeted blocks this netlist lacks (the board's, in a
+    core alone: ``luts`` and ``over`` None); then the total's row, over the
+    blocks present."""
+    rows = [(name, r["luts"], budget.get(name), r["luts"] - budget.get(name, 0))
+            for name, r in blocks.items()]
+    rows.sort(key=lambda r: -r[3])
+    absent = [(name, None, have, None) for name, have in budget.items() if name not in blocks]
+    total = sum(r[1] for r in rows)
+    limit = sum(budget.get(name, 0) for name in blocks)
+    return rows + absent + [("total", total, limit, total - limit)]
+
+
+def budget_markdown(blocks, budget, family):
+    """Markdown lines: :func:`budget_rows` of ``blocks`` against ``budget``."""
+    lines = [f"#### {family}: LUTs against the profile's budget", "",
+             "| block | LUTs | budget | over budget |", "|---|---:|---:|---:|"]
+    for name, luts, have, over in budget_rows(blocks, budget):
+        bold = "**" if name == "total" else ""
+        verdict = "not in this netlist" if over is None else f"+{over}" if over > 0 else "within"
+        lines.append(f"| {bold}{name}{bold} | {'–' if luts is None else luts} | "
+                     f"{'–' if have is None else have} | {verdict} |")
+    return lines + [""]
 
 
 def block_of(path):
     """The block of a hierarchical module name such as ``top.datapath.pe0.ssm``."""
-    parts = path.lstrip("\\").split(".")[1:]
+    # (a name Amaranth made unique, ``rx$61``, counts as ``rx``)
+    parts = [part.split("$")[0] for part in path.lstrip("\\").split(".")[1:]]
     for name, keys in BLOCKS:
         for key in keys:
             if key.endswith("*"):
@@ -164,16 +211,18 @@ def block_of(path):
                     return name
             elif key in parts:
                 return name
-    return TOP_BLOCK if not parts else "other"
+    return TOP_BLOCK if not parts or parts == ["accel"] else "other"
 
 
-def synthesize_blocks(verilog, top, family):
-    """Synthesize ``verilog`` keeping its hierarchy; resources per :data:`BLOCKS` block."""
+def synthesize_blocks(verilog, top, family, top_block=TOP_BLOCK):
+    """Synthesize ``verilog`` keeping its hierarchy; resources per :data:`BLOCKS` block
+    (the top module's own cells in ``top_block``: a board top's are its RAM's)."""
     flow = FAMILIES[family].format(top=top).replace(" -top ", " -noflatten -top ")
     stat, seconds = _yosys(verilog, flow, family)
     blocks = {}
     for module, rec in stat["modules"].items():
-        cells = blocks.setdefault(block_of(module), {})
+        block = block_of(module) if module.lstrip("\\") != top else top_block
+        cells = blocks.setdefault(block, {})
         for c, n in rec.get("num_cells_by_type", {}).items():
             cells[c] = cells.get(c, 0) + n
     out = {b: {k: v for k, v in summarize(family, cells).items() if k != "cells"}
@@ -255,7 +304,8 @@ def gates_markdown(columns):
 
 def _blocks_markdown(blocks):
     lines = ["## Blocks of the accelerator (thesis table 5.1)", "",
-             "Configuration: " + ", ".join(f"{k} = {v}" for k, v in blocks["config"].items()),
+             (f"Profile `{blocks['profile']}`. " if blocks.get("profile") else "")
+             + "Configuration: " + ", ".join(f"{k} = {v}" for k, v in blocks["config"].items()),
              "Hierarchy kept (`-noflatten`), each Amaranth submodule counted in its block; "
              "memories count where they are declared (the SBs in each PE, the five buffers "
              "in the top).", ""]
@@ -271,6 +321,9 @@ def _blocks_markdown(blocks):
                          f"{100 * r['bram'] / max(1, tot['bram']):.1f} % |")
         lines += [f"| **total** | {tot['luts']} | 100 % | {tot['ffs']} | {tot['dsp']} | "
                   f"{tot['bram']} | 100 % |", ""]
+        budget = BUDGETS.get(blocks.get("profile"), {}).get(family)
+        if budget:
+            lines += budget_markdown(rows, budget, family)
     return "\n".join(lines) + "\n"
 
 
@@ -357,6 +410,12 @@ def main(argv=None):
                              "(default 2)")
     parser.add_argument("--blocks-tm", type=int, default=2, metavar="TM",
                         help="Tm of the same (default 2)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="the per-block table for a configuration profile "
+                             "(golden.contract.config.PROFILES: "
+                             f"{', '.join(p for p in PROFILES if p != 'thesis')}) instead "
+                             "of --blocks-tn/--blocks-tm, against its LUT budget where it has "
+                             f"one ({', '.join(BUDGETS)})")
     parser.add_argument("--no-blocks", action="store_true",
                         help="skip the per-block table of the whole accelerator")
     parser.add_argument("--no-gates", action="store_true",
@@ -387,11 +446,19 @@ def _main(parser, args):
             cfg = small_config(args.blocks_tn, args.blocks_tm)
         except ValueError as e:
             parser.error(f"--blocks-tn/--blocks-tm: {e}")
+        if args.profile is not None:
+            if args.profile not in PROFILES or PROFILES[args.profile] is None:
+                parser.error(f"--profile: one of "
+                             f"{', '.join(p for p in PROFILES if p != 'thesis')}, not "
+                             f"{args.profile!r} (the thesis' 16 x 16 is too large to "
+                             f"synthesize here: make estimate)")
+            cfg = small_config(**PROFILES[args.profile])
         top_v = out / "area_top.v"
         top_v.write_text(amaranth_verilog.convert(Accelerator(cfg), name="top", emit_src=False))
-        blocks = {"config": {"tn": cfg.tn, "tm": cfg.tm, "widths": list(cfg.widths),
-                             "mem_width": cfg.mem_width},
-                  "families": {}}
+        blocks = {"config": {"tn": cfg.tn, "tm": cfg.tm, "window": cfg.window,
+                             "widths": list(cfg.widths), "mem_width": cfg.mem_width,
+                             "ib_bytes": cfg.ib_bytes, "lut_tables": cfg.lut_tables},
+                  "profile": args.profile, "families": {}}
         jobs = [("*blocks", fam) for fam in families] + jobs
         if not args.no_gates:
             jobs = [("*gates", "gates")] + jobs
@@ -426,6 +493,10 @@ def _main(parser, args):
         if name == "*gates":
             gates = _gates_columns(cfg, result)
         elif name == "*blocks":
+            budget = BUDGETS.get(args.profile, {}).get(fam)
+            if budget:
+                result["budget"] = [dict(zip(("block", "luts", "budget", "over"), r))
+                                    for r in budget_rows(result["blocks"], budget)]
             blocks["families"][fam] = result
         else:
             modules[name][fam] = result

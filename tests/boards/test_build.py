@@ -1,8 +1,9 @@
 """Board bitstreams with amaranth-boards and the YoWASP tools.
 
-The iCEBreaker build runs in the suite (about a minute): the UP5K is too small for
-the smallest configuration, and the build must say so — no bitstream, exit 1, the
-utilization against the device in the report.  The ULX3S build (Tn = Tm = 2, the
+The iCEBreaker build runs in the suite (about two minutes): the UP5K is too small
+for the smallest configuration, and the build must say so — no bitstream, exit 1,
+the utilization against the device in the report, and the LUTs of each block
+beside the profile's budget.  The ULX3S build (Tn = Tm = 2, the
 PLL's 50 MHz; about 6 minutes) is the timing regression check, marked slow
 (``make test-slow``; ``make bitstream`` builds it)."""
 
@@ -12,6 +13,7 @@ import pytest
 
 from boards.build import BOARDS, _record_configuration, configurations_markdown, largest_at_goal
 from boards.build import main as build_main
+from hdl.synth import BUDGETS
 
 pytestmark = pytest.mark.synth
 
@@ -40,6 +42,17 @@ def test_icebreaker_build_fails_loudly_when_it_does_not_fit(tmp_path, capsys):
     assert (row["tn"], row["tm"], row["luts"], row["fits"]) == (
         report["config"]["tn"], report["config"]["tm"], report["luts"], False)
     assert "none of those built" in (tmp_path / "report.md").read_text()
+    # LUTs per block of the board top beside the profile's budget (issue 19), the
+    # board's own blocks among them, the total over the blocks there
+    budget = {r["block"]: r for r in report["budget"]}
+    allowed = BUDGETS["icebreaker"]["ice40"]
+    assert set(allowed) <= set(report["blocks"]) and "other" not in report["blocks"]
+    for name in ("NSM", "Encoder", "host link + UART"):
+        assert budget[name]["luts"] == report["blocks"][name]["luts"] > 0
+        assert budget[name]["budget"] == allowed[name]
+    assert budget["total"]["luts"] == sum(b["luts"] for b in report["blocks"].values())
+    md = (tmp_path / "report.md").read_text()
+    assert f"| NSM | {budget['NSM']['luts']} | {allowed['NSM']} |" in md
 
 
 def _report(tn, tm, fmax, fits=True, luts=1000, window_k=16):

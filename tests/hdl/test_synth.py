@@ -5,7 +5,15 @@ import json
 import pytest
 
 from hdl.generate import generate
-from hdl.synth import BOARD_FAMILIES, FAMILIES, TOP_BLOCK, block_of, synthesize
+from hdl.synth import (
+    BOARD_FAMILIES,
+    BUDGETS,
+    FAMILIES,
+    TOP_BLOCK,
+    block_of,
+    budget_rows,
+    synthesize,
+)
 from hdl.synth import main as synth_main
 from tb.runner import run
 
@@ -75,20 +83,25 @@ def test_block_of_names_the_thesis_blocks():
              "top.store": "load/store units", "top.load.desc": "load/store units",
              "top.cp": "controller", "top.compute.tfifo": "compute unit",
              "top.datapath": "datapath glue", "board.link": "host link + UART",
-             "board.accel.datapath.nsm": "NSM", "top.mystery": "other"}
+             "board.accel.datapath.nsm": "NSM", "board.accel": TOP_BLOCK,
+             "top.rx$61.sync": "host link + UART",
+             "top.mystery": "other"}
     for path, block in cases.items():
         assert block_of(path) == block, path
 
 
 def test_synth_blocks_of_whole_accelerator(tmp_path):
-    """The per-block table (thesis table 5.1 shape): every block of the
-    accelerator is found, and the shares add up."""
+    """The per-block table (thesis table 5.1 shape) of the iCEBreaker's profile
+    (Tn = 1, Tm = 2): every block of the accelerator is found, the shares add
+    up, and each block stands beside its LUT budget."""
     vdir = tmp_path / "verilog"
     generate("htree", vdir, tn=2, tm=2)
-    assert synth_main([str(vdir), "-o", str(tmp_path), "--family", "ecp5", "-j", "2",
-                       "--blocks-tn", "1", "--blocks-tm", "2", "--no-gates"]) == 0
+    assert synth_main([str(vdir), "-o", str(tmp_path), "--family", "ice40", "-j", "2",
+                       "--profile", "icebreaker", "--no-gates"]) == 0
     report = json.loads((tmp_path / "area.json").read_text())
-    blocks = report["blocks"]["families"]["ecp5"]["blocks"]
+    assert report["blocks"]["profile"] == "icebreaker"
+    assert report["blocks"]["config"]["tn"] == 1 and report["blocks"]["config"]["ib_bytes"] == 512
+    blocks = report["blocks"]["families"]["ice40"]["blocks"]
     for name in ("NSM", "SSM", "WDM", "PEFU", "Encoder", "H-tree", "controller",
                  "load/store units", "compute unit", TOP_BLOCK):
         assert name in blocks, name
@@ -97,7 +110,7 @@ def test_synth_blocks_of_whole_accelerator(tmp_path):
     assert sum(b["bram"] for b in blocks.values()) > 0
     md = (tmp_path / "area.md").read_text()
     assert "## Blocks of the accelerator" in md and "| NSM |" in md
-    section = md.split("## Blocks of the accelerator")[1]
+    section = md.split("## Blocks of the accelerator")[1].split("####")[0]    # (not the budget)
     rows = [line.split("|") for line in section.splitlines()
             if line.startswith("| ") and not line.startswith(("| block", "| **total"))]
     assert len(rows) == len(blocks)
@@ -106,6 +119,37 @@ def test_synth_blocks_of_whole_accelerator(tmp_path):
         assert float(cells[3].strip(" %")) == pytest.approx(100 * int(cells[2]) / total, abs=0.06)
     assert sum(float(cells[3].strip(" %")) for cells in rows) == pytest.approx(100, abs=0.5)
     assert (tmp_path / "area.png").stat().st_size > 1000
+    # The budget: per block its LUTs measured and allowed, the total over the blocks here.
+    budget = {r["block"]: r for r in report["blocks"]["families"]["ice40"]["budget"]}
+    allowed = BUDGETS["icebreaker"]["ice40"]
+    for name, b in blocks.items():
+        assert budget[name]["luts"] == b["luts"] and budget[name]["budget"] == allowed.get(name)
+    assert budget["host link + UART"]["luts"] is None          # (the board's, not the core's)
+    assert budget["total"]["over"] == sum(b["luts"] for b in blocks.values()) - sum(
+        allowed[name] for name in blocks if name in allowed)
+    table = md.split("LUTs against the profile's budget")[1]
+    assert f"| NSM | {blocks['NSM']['luts']} | {allowed['NSM']} |" in table
+
+
+def test_budget_rows_by_hand():
+    # Two blocks over their budget (most over first), one within, one without a
+    # budget (all of it over), one budgeted block absent; the total over those here.
+    blocks = {"NSM": {"luts": 900}, "SSM": {"luts": 100}, "PEFU": {"luts": 500},
+              "other": {"luts": 30}}
+    budget = {"NSM": 600, "SSM": 250, "PEFU": 450, "board RAM": 100}
+    assert budget_rows(blocks, budget) == [
+        ("NSM", 900, 600, 300), ("PEFU", 500, 450, 50), ("other", 30, None, 30),
+        ("SSM", 100, 250, -150), ("board RAM", None, 100, None), ("total", 1530, 1300, 230)]
+
+
+def test_synth_rejects_an_unknown_profile(tmp_path, capsys):
+    vdir = tmp_path / "verilog"
+    generate("htree", vdir, tn=2, tm=2)
+    with pytest.raises(SystemExit) as info:
+        synth_main([str(vdir), "-o", str(tmp_path), "--profile", "upduino"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--profile" in err and "icebreaker" in err and "'upduino'" in err
 
 
 def test_gates_of_a_module_count_its_own_transistors(tmp_path):
