@@ -203,14 +203,14 @@ class Emitter:
         field = offsets(Op.STORE)
         one = len(dsts) > 1 and len(steps) == 1 and len(dsts) < 1 << field["vectors"][1]
         if one:
-            (step, bm_step), = steps
-            one = 0 < step < 1 << field["vec_step"][1] and bm_step in (0, step) and \
-                (bm_step == step or self.dense)
-        groups = [(dsts, vs)] if one else [([d], [v]) for d, v in zip(dsts, vs)]
+            (step, bm_step), = steps     # (values and bitmaps a step apart; dense: none)
+            one = 0 < step < 1 << field["vec_step"][1] and bm_step == (0 if self.dense else step)
         if one:
             cuts = [0, *sorted({sum(v < b for v in vs) for b in split} - {0, len(vs)}),
                     len(vs)]
             groups = [(dsts[a:b], vs[a:b]) for a, b in zip(cuts, cuts[1:])]
+        else:
+            groups = [([d], [v]) for d, v in zip(dsts, vs)]
         at = 0
         for ds, us in groups:
             what = f"vector {us[0]}" if len(us) == 1 else f"vectors {us[0]}..{us[-1]}"
