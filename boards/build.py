@@ -301,7 +301,7 @@ def _blocks_against_budget(board, spec, cfg, pll, platform, log):
 
     from boards.soc import BoardTop
     from boards.uart import divisor_for
-    from hdl.synth import BUDGETS, budget_rows, synthesize_blocks
+    from hdl.synth import BUDGETS, budget_records, synthesize_blocks
     budget = BUDGETS.get(board, {}).get(spec.family)
     if not budget:
         return {}
@@ -316,9 +316,7 @@ def _blocks_against_budget(board, spec, cfg, pll, platform, log):
             blocks = synthesize_blocks(path, "top", spec.family, top_block="board RAM")["blocks"]
     except RuntimeError as e:
         return {"blocks": None, "blocks_error": str(e)}
-    return {"blocks": blocks,
-            "budget": [dict(zip(("block", "luts", "budget", "over"), r))
-                       for r in budget_rows(blocks, budget)]}
+    return {"blocks": blocks, "budget": budget_records(blocks, budget)}
 
 
 def _record_configuration(path, report):

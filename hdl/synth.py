@@ -29,7 +29,7 @@ from golden.cli import (
 from golden.contract.config import PROFILES
 
 __all__ = ["FAMILIES", "BOARD_FAMILIES", "CATEGORIES", "BLOCKS", "BUDGETS", "budget_rows",
-           "budget_markdown",
+           "budget_records", "budget_markdown",
            "cell_library", "synthesize", "summarize", "block_of", "synthesize_blocks",
            "GATES_FLOW", "gates_blocks", "main"]
 
@@ -186,6 +186,11 @@ def budget_rows(blocks, budget):
     total = sum(r[1] for r in rows)
     limit = sum(budget.get(name, 0) for name in blocks)
     return rows + absent + [("total", total, limit, total - limit)]
+
+
+def budget_records(blocks, budget):
+    """:func:`budget_rows` as JSON records: ``block``, ``luts``, ``budget``, ``over``."""
+    return [dict(zip(("block", "luts", "budget", "over"), r)) for r in budget_rows(blocks, budget)]
 
 
 def budget_markdown(blocks, budget, family):
@@ -495,8 +500,7 @@ def _main(parser, args):
         elif name == "*blocks":
             budget = BUDGETS.get(args.profile, {}).get(fam)
             if budget:
-                result["budget"] = [dict(zip(("block", "luts", "budget", "over"), r))
-                                    for r in budget_rows(result["blocks"], budget)]
+                result["budget"] = budget_records(result["blocks"], budget)
             blocks["families"][fam] = result
         else:
             modules[name][fam] = result
