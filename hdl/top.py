@@ -95,7 +95,8 @@ class Accelerator(wiring.Component):
         m.submodules.datapath = sl = SparseSlice(tn=tn, tm=tm, sb_depth=cfg.sb_words,
                                                  window=W, widths=cfg.widths, index_width=16,
                                                  max_fanin=cfg.max_fanin,
-                                                 lut_tables=cfg.lut_tables)
+                                                 lut_tables=cfg.lut_tables,
+                                                 lut_lanes=cfg.words["values_per_word"])
         m.submodules.cp = cp = Controller(cfg)
         m.submodules.load = ld = LoadUnit(cfg)
         m.submodules.compute = cu = ComputeUnit(cfg)

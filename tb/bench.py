@@ -251,15 +251,14 @@ def _overheads(programs, steps):
     (``steps``: their :func:`golden.perf.perfmodel.work`; the model's Timing): per
     COMPUTE its pipeline fill, the windows' cycles over ``Σ ceil(pairs / Tm)`` and
     its groups' waits for room in the configuration FIFOs; per LOAD its fixed
-    cycles (request pipeline, memory latency, a sparse NBin row's length lookup)
-    and a lookup table's entries written one a cycle; per STORE its cycles beyond
-    a cycle per word written."""
-    from golden.contract.isa import Target
+    cycles (request pipeline, memory latency, a sparse NBin row's length lookup;
+    a lookup table's words are written a word a cycle); per STORE its cycles
+    beyond a cycle per word written."""
     from golden.perf import perfmodel
     t = perfmodel.TIMING
     out = {"computes": 0, "compute_fill_cycles": 0, "compute_window_cycles_over_ideal": 0,
            "compute_config_wait_cycles": 0, "loads": 0, "load_fixed_cycles": 0,
-           "lut_entry_cycles": 0, "stores": 0, "store_cycles_over_words": 0}
+           "stores": 0, "store_cycles_over_words": 0}
     for program, work in zip(programs, steps):
         cfg = program.cfg
         for s in work:
@@ -274,10 +273,7 @@ def _overheads(programs, steps):
                                                       - s.extra["window_cycles"])
             elif s.op == Op.LOAD:
                 out["loads"] += 1
-                lut = s.extra.get("target") == Target.LUT
-                out["lut_entry_cycles"] += s.extra["entries"] if lut else 0
-                out["load_fixed_cycles"] += perfmodel.duration(s, cfg) - s.words - (
-                    s.extra["entries"] if lut else 0)
+                out["load_fixed_cycles"] += perfmodel.duration(s, cfg) - s.words
             elif s.op == Op.STORE:
                 out["stores"] += 1
                 out["store_cycles_over_words"] += perfmodel.duration(s, cfg) - s.words
@@ -602,18 +598,17 @@ def _markdown(report):
         L += ["", "## Overheads (sparse): busy cycles beyond the work, per kind of instruction",
               "", "Per COMPUTE its pipeline fill, its windows' cycles over Σ ceil(pairs / Tm) and "
               "its groups' waits for the configuration FIFOs; per LOAD its fixed cycles (request "
-              "pipeline, latency, NBin length lookup) and lookup-table entries written one a "
-              "cycle; per STORE its cycles over one a word written. Units overlap, so these "
-              "are not additive to the total.", "",
+              "pipeline, latency, NBin length lookup); per STORE its cycles over one a word "
+              "written. Units overlap, so these are not additive to the total.", "",
               "| layer | batch | COMPUTEs | fill | windows over ideal | config waits | LOADs | "
-              "fixed | LUT entries | STOREs | store over words |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "fixed | STOREs | store over words |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in report["layers"]:
             o = r["overheads"]
             L.append(f"| {r['name']} | {r['batch']} | {o['computes']} | "
                      f"{o['compute_fill_cycles']} | {o['compute_window_cycles_over_ideal']} | "
                      f"{o['compute_config_wait_cycles']} | {o['loads']} | "
-                     f"{o['load_fixed_cycles']} | {o['lut_entry_cycles']} | {o['stores']} | "
+                     f"{o['load_fixed_cycles']} | {o['stores']} | "
                      f"{o['store_cycles_over_words']} |")
     if report.get("full_size"):
         L += ["", "## Full size on the RTL (Tn = Tm = 16, every weight on chip, Verilator)", "",

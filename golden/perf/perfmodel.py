@@ -47,7 +47,7 @@ class Timing:
     :mod:`hdl.control.compute`, :mod:`hdl.control.controller`) and checked against it by the bench.
 
     * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
-      idles when the last datum is written; LUT: one entry per cycle; sparse
+      idles when the last datum is written; LUT: a word's entries at once; sparse
       NBin rows ``nbin_lookup`` more, their lengths looked up first, and an
       empty row a cycle unless it trails the last request: :func:`_sparse_rows`;
       a LOAD's segments cost nothing more);
@@ -260,9 +260,7 @@ def duration(step, cfg, memory=None, timing=TIMING):
     if step.op == Op.LOAD:
         if step.fields["count"] == 0:     # nothing to request: idle the next cycle
             return 1
-        words = step.words * per_read
-        if step.extra.get("target") == Target.LUT:   # each word's entries written before the next
-            words += step.extra["entries"]
+        words = step.words * per_read      # (a LUT word's entries written at once)
         if "row_words" in step.extra:      # sparse NBin rows: lengths looked up first
             return timing.load_fixed + timing.nbin_lookup + _sparse_rows(
                 step.extra["row_words"], per_read, mem["latency"], timing)

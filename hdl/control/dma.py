@@ -71,7 +71,8 @@ class LoadUnit(wiring.Component):
         self._cfg = cfg
         self._depth = check_int("depth", depth, 1, 256)
         W = cfg.window
-        sb_layout, lut_layout = write_layouts(tn=cfg.tn, tm=cfg.tm, sb_depth=cfg.sb_words)
+        sb_layout, lut_layout = write_layouts(tn=cfg.tn, tm=cfg.tm, sb_depth=cfg.sb_words,
+                                              lut_lanes=cfg.words["values_per_word"])
         super().__init__({
             "issue": In(bus.issue()),
             "mem": Out(bus.mem_read(cfg.mem_width)),
@@ -101,10 +102,12 @@ class LoadUnit(wiring.Component):
                                          "last": 1})
         m.submodules.desc = desc = SyncFIFOBuffered(width=desc_layout.size, depth=self._depth)
         gen_done = self._requests(m, ld, busy, start, desc, data.View(desc_layout, desc.w_data))
-        lut_busy = self._responses(m, ld, desc, data.View(desc_layout, desc.r_data))
+        # (the last row or LUT word is written as ``busy`` falls: from registers, the
+        # cycle after it arrived)
+        self._responses(m, ld, desc, data.View(desc_layout, desc.r_data))
         with m.If(start):
             m.d.sync += busy.eq(1)
-        with m.Elif(busy & gen_done & (desc.level == 0) & ~lut_busy):
+        with m.Elif(busy & gen_done & (desc.level == 0)):
             m.d.sync += busy.eq(0)
         return m
 
@@ -259,9 +262,8 @@ class LoadUnit(wiring.Component):
         return gen_done
 
     def _responses(self, m, ld, desc, rsp):
-        """The read data, word by word into buffer rows (or LUT entries, one per
-        cycle) where their descriptors say.  Returns ``lut_busy``: LUT entries are
-        still being written."""
+        """The read data, word by word into buffer rows (or a word's LUT entries at
+        once) where their descriptors say."""
         cfg = self._cfg
         mw = cfg.mem_width
         lanes = cfg.words["values_per_word"]
@@ -272,9 +274,8 @@ class LoadUnit(wiring.Component):
         rsp_row, rsp_word, rsp_pe, rsp_last = rsp.row, rsp.word, rsp.pe, rsp.last
         row_bits = max(16 * cfg.window, 64 * cfg.tm, 32 * cfg.tn, cfg.window)
         assembly = Signal(row_bits)
-        lut_index = Signal(clog2(lanes + 1))
         lut_word = Signal(mw)
-        lut_busy = Signal()
+        lut_busy = Signal()       # a LUT word taken last cycle, written this one
         # A complete row is written a cycle after its last word arrived, from
         # registers (ECP5 timing: no block-RAM output, word multiplexer or address
         # adder before the buffers' write ports): ``assembly`` holds the row while
@@ -298,13 +299,14 @@ class LoadUnit(wiring.Component):
             with m.If(rsp_word == k):
                 m.d.comb += with_word[k * mw:(k + 1) * mw].eq(resp.payload.data)
         take = resp.valid & resp.ready
-        m.d.comb += [resp.ready.eq(desc.r_rdy & ~lut_busy), desc.r_en.eq(take)]
+        m.d.comb += [resp.ready.eq(desc.r_rdy), desc.r_en.eq(take)]
         m.d.sync += w_pending.eq(take & rsp_last & ~is_lut)
         with m.If(take):
             m.d.sync += [assembly.eq(with_word), fresh.eq(rsp_last), w_pe.eq(rsp_pe),
                          w_addr.eq(half_base + ld.row + rsp_row)]
             with m.If(is_lut):
-                m.d.sync += [lut_busy.eq(1), lut_word.eq(resp.payload.data), lut_index.eq(0)]
+                m.d.sync += lut_word.eq(resp.payload.data)
+        m.d.sync += lut_busy.eq(take & is_lut)
 
         for port, tgt in ((self.nib_w, Target.NIB), (self.sib_w, Target.SIB),
                           (self.nbin_w, Target.NBIN), (self.bias_w, Target.BIAS)):
@@ -318,7 +320,8 @@ class LoadUnit(wiring.Component):
             sb.payload.addr.eq(w_addr),
             sb.payload.data.eq(assembly[:64 * cfg.tm]),
         ]
-        # LUT words are written one entry per cycle.
+        # A LUT word's entries are written at once, the cycle after it arrived
+        # (those from ``count`` on are not), so a table loads at a word a cycle.
         entry = rsp_row  # for LUT loads `row` counts words
         lut_entry = Signal(16)
         lut = self.lut_write
@@ -328,15 +331,13 @@ class LoadUnit(wiring.Component):
             lut.payload.half.eq(ld.half),
             lut.payload.broadcast.eq(ld.broadcast),
             lut.payload.addr.eq(lut_entry),
-            lut.payload.value.eq(lut_word.word_select(lut_index, 16)),
         ]
+        # (a memory word holds at least two entries: mem_width >= 32)
+        m.d.comb += lut.payload.en.eq(Cat(*(lut_entry + k < ld.count for k in range(lanes))))
+        for k in range(lanes):
+            m.d.comb += lut.payload.value[k].eq(lut_word.word_select(k, 16))
         with m.If(take & is_lut):
             m.d.sync += lut_entry.eq(entry * lanes)
-        with m.If(lut_busy):
-            m.d.sync += [lut_index.eq(lut_index + 1), lut_entry.eq(lut_entry + 1)]
-            with m.If(lut_index == lanes - 1):
-                m.d.sync += lut_busy.eq(0)
-        return lut_busy
 
 
 class StoreUnit(wiring.Component):

@@ -53,6 +53,8 @@ class PE(wiring.Component):
         The PEFU's accumulator bound.
     lut_tables : int
         The WDM's lookup tables per lane (1 or 2).
+    lut_lanes : int
+        Entries a table write carries (:func:`hdl.datapath.wdm.lut_layout`).
 
     Attributes
     ----------
@@ -60,19 +62,21 @@ class PE(wiring.Component):
         SB word address width (``clog2(sb_depth)``, at least 4).
     """
 
-    def __init__(self, *, tm, sb_depth=64, widths=SLOT_WIDTHS, max_fanin=1 << 16, lut_tables=2):
+    def __init__(self, *, tm, sb_depth=64, widths=SLOT_WIDTHS, max_fanin=1 << 16, lut_tables=2,
+                 lut_lanes=1):
         self._tm = check_pow2("tm", tm, 2, 64)
         self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
         self._addr_width = sb_addr_width(self._sb_depth)
         self._widths = tuple(widths)
         self._max_fanin = max_fanin
         self._lut_tables = lut_tables
+        self._lut_lanes = lut_lanes
         self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width)
         super().__init__({
             "step": In(stream.Signature(self.step_layout)),
             "sb_write": In(stream.Signature(sb_write_layout(tm=self._tm,
                                                             addr_width=self._addr_width))),
-            "lut": In(stream.Signature(lut_layout())),
+            "lut": In(stream.Signature(lut_layout(lut_lanes))),
             "bias": In(stream.Signature(bias_layout())),
             "o": Out(stream.Signature(signed(16))),
         })
@@ -89,6 +93,7 @@ class PE(wiring.Component):
         rd = sb.read_port()
         m.submodules.ssm = ssm = SSM(tm=tm, addr_width=self._addr_width, widths=self._widths)
         m.submodules.wdm = wdm = WDM(tm=tm, widths=self._widths, tables=self._lut_tables,
+                                     lanes=self._lut_lanes,
                                      side=data.StructLayout({
                                          "neuron": ssm.beat_layout.members["neuron"],
                                          "last": 1}))

@@ -23,27 +23,28 @@ from amaranth.lib.wiring import In, Out
 from golden.contract.isa import Slot
 from golden.contract.packing import SLOT_WIDTHS
 from golden.contract.params import check_int, check_pow2, clog2
-from golden.twins.wdm import LUT_SIZE
 from hdl.datapath.htree import HTree
 from hdl.datapath.logic import tree_reduce
 from hdl.datapath.nsm import NSM
 from hdl.datapath.pe import PE, sb_addr_width
 from hdl.datapath.pefu import ACTIVATION_WIDTH
 from hdl.datapath.ssm import SSMSequencer
+from hdl.datapath.wdm import lut_layout
 from hdl.registry import TM, TN, register
 
 __all__ = ["SparseSlice", "write_layouts", "tile_layout", "bias_layout", "output_layout"]
 
 
-def write_layouts(*, tn, tm, sb_depth):
+def write_layouts(*, tn, tm, sb_depth, lut_lanes=1):
     """``(sb_write, lut_write)``: one SB word to PE ``pe`` at ``addr``; one LUT entry
-    to table ``half`` of PE ``pe``, or of every PE with ``broadcast`` (the slice's
-    ``sb_write`` and ``lut`` payloads, the load unit's)."""
+    (``lut_lanes`` entries, :func:`hdl.datapath.wdm.lut_layout`) to table ``half`` of
+    PE ``pe``, or of every PE with ``broadcast`` (the slice's ``sb_write`` and
+    ``lut`` payloads, the load unit's)."""
     pe_bits = max(1, clog2(tn))
     return (data.StructLayout({"pe": unsigned(pe_bits), "addr": unsigned(sb_addr_width(sb_depth)),
                                "data": unsigned(64 * tm)}),
-            data.StructLayout({"pe": unsigned(pe_bits), "addr": unsigned(clog2(LUT_SIZE)),
-                               "value": signed(16), "half": 1, "broadcast": 1}))
+            data.StructLayout({"pe": unsigned(pe_bits), **lut_layout(lut_lanes).members,
+                               "broadcast": 1}))
 
 
 def tile_layout(*, sb_depth):
@@ -78,10 +79,12 @@ class SparseSlice(wiring.Component):
         WDM slot widths.
     lut_tables : int
         The WDM's lookup tables per lane (1 or 2).
+    lut_lanes : int
+        Entries a table write carries (the load unit's memory word's).
     """
 
     def __init__(self, *, tn, tm, sb_depth=64, window=None, widths=SLOT_WIDTHS,
-                 index_width=16, max_fanin=1 << 16, lut_tables=2):
+                 index_width=16, max_fanin=1 << 16, lut_tables=2, lut_lanes=1):
         self._tn = check_pow2("tn", tn, 1, 64)
         self._tm = check_pow2("tm", tm, 2, 64)
         self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
@@ -90,6 +93,7 @@ class SparseSlice(wiring.Component):
         self._index_width = index_width
         self._max_fanin = max_fanin
         self._lut_tables = lut_tables
+        self._lut_lanes = lut_lanes
         #: high in a cycle in which an SSM step enters the PEs (a performance probe)
         self.step_taken = Signal()
         #: the NSM and the sequencer are empty: what is left of a tile is the
@@ -97,7 +101,8 @@ class SparseSlice(wiring.Component):
         self.front_idle = Signal()
         self._addr_width = sb_addr_width(self._sb_depth)
         self._nsm = NSM(tm=self._tm, window=window, index_width=index_width)
-        sb_write, lut_write = write_layouts(tn=self._tn, tm=self._tm, sb_depth=self._sb_depth)
+        sb_write, lut_write = write_layouts(tn=self._tn, tm=self._tm, sb_depth=self._sb_depth,
+                                            lut_lanes=lut_lanes)
         super().__init__({
             "i": In(stream.Signature(self._nsm.window_layout)),
             "neurons": In(stream.Signature(self._nsm.neurons_layout)),
@@ -122,7 +127,8 @@ class SparseSlice(wiring.Component):
                                               addr_width=self._addr_width)
         m.submodules.htree = htree = HTree(seq.step_layout, tn=tn)
         pes = [PE(tm=self._tm, sb_depth=self._sb_depth, widths=self._widths,
-                  max_fanin=self._max_fanin, lut_tables=self._lut_tables) for _ in range(tn)]
+                  max_fanin=self._max_fanin, lut_tables=self._lut_tables,
+                  lut_lanes=self._lut_lanes) for _ in range(tn)]
         for k, pe in enumerate(pes):
             m.submodules[f"pe{k}"] = pe
 
@@ -153,6 +159,7 @@ class SparseSlice(wiring.Component):
                 pe.lut.payload.addr.eq(self.lut.payload.addr),
                 pe.lut.payload.value.eq(self.lut.payload.value),
                 pe.lut.payload.half.eq(self.lut.payload.half),
+                *([pe.lut.payload.en.eq(self.lut.payload.en)] if self._lut_lanes > 1 else []),
                 # Lockstep fork of the tile's biases and join of the outputs.
                 pe.bias.valid.eq(self.bias.valid & bias_wanted),
                 pe.bias.payload.bias.eq(self.bias.payload.bias[k]),

@@ -13,7 +13,10 @@ then picking).  The golden twin is :func:`golden.twins.wdm.lookup`.
 Generated Verilog (``python -m hdl.generate wdm --tm TM``), module ``wdm``:
 
 ``lut`` (in, ready = 1)    ``addr`` (``log2 LUT_SIZE`` bits), ``value`` (signed 16), ``half``
-                            (which table): one table write
+                            (which table): one table write; with ``lanes`` > 1 a
+                            write of ``lanes`` consecutive entries from ``addr`` (a
+                            multiple of ``lanes``), ``value[lanes]`` and ``en`` (the
+                            entries written): a memory word's entries at once
 ``i`` (in)                  ``code[tm]`` (:func:`code_width` bits each, the slot's value in the
                             low bits), ``valid`` (``tm`` bits: the beat's lanes),
                             ``slot`` (0: 4-bit, 1: 8-bit, 2: 16-bit), ``table`` (which
@@ -49,10 +52,16 @@ def table_depth(widths):
     return golden_table_depth(check_widths(widths))
 
 
-def lut_layout():
-    """One table write: the entry, its value, which of the two tables."""
-    return data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)), "value": signed(16),
-                              "half": 1})
+def lut_layout(lanes=1):
+    """One table write: the entry, its value, which of the two tables; with ``lanes``
+    > 1, ``lanes`` entries from ``addr`` (``value[lanes]``, ``en``: which)."""
+    check_pow2("lanes", lanes, 1, LUT_SIZE)
+    if lanes == 1:
+        return data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)), "value": signed(16),
+                                  "half": 1})
+    return data.StructLayout({"addr": unsigned(clog2(LUT_SIZE)),
+                              "value": data.ArrayLayout(signed(16), lanes),
+                              "en": unsigned(lanes), "half": 1})
 
 
 class WDM(wiring.Component):
@@ -72,6 +81,10 @@ class WDM(wiring.Component):
         ``table`` and a write's ``half`` are ignored.
     side : shape or None
         Shape of the ``side`` field carried from ``i`` to ``o`` unchanged.
+    lanes : int
+        Entries a table write carries (:func:`lut_layout`): the load unit's
+        memory word's, so a table loads at a word a cycle; each lane's tables
+        are then rows of ``lanes`` entries, the code's low bits picking one.
 
     Attributes
     ----------
@@ -80,8 +93,9 @@ class WDM(wiring.Component):
         the output is combinational from that stage's registers).
     """
 
-    def __init__(self, *, tm, widths=SLOT_WIDTHS, side=None, tables=2):
+    def __init__(self, *, tm, widths=SLOT_WIDTHS, side=None, tables=2, lanes=1):
         self._tm = check_pow2("tm", tm, 1, 64)
+        self._lanes = check_pow2("lanes", lanes, 1, LUT_SIZE)
         self._widths = check_widths(widths)
         self._tables = check_choice("tables", tables, (1, 2))
         self._depth = table_depth(self._widths)
@@ -96,7 +110,7 @@ class WDM(wiring.Component):
             out_fields["side"] = side
         self.input_layout = data.StructLayout(fields)
         self.output_layout = data.StructLayout(out_fields)
-        self.lut_layout = lut_layout()
+        self.lut_layout = lut_layout(lanes)
         super().__init__({
             "lut": In(stream.Signature(self.lut_layout)),
             "i": In(stream.Signature(self.input_layout)),
@@ -110,7 +124,7 @@ class WDM(wiring.Component):
     @property
     def parameters(self):
         return {"tm": self._tm, "widths": list(self._widths), "lut_size": self._depth,
-                "tables": self._tables,
+                "tables": self._tables, "lanes": self._lanes,
                 "code_width": self._code_width, "latency": self.latency,
                 "slot_codes": {str(s.value): s.bits for s in Slot}}
 
@@ -148,7 +162,32 @@ class WDM(wiring.Component):
         # 16 entries, as golden.twins.wdm.lookup does; the table bit is the
         # address's top bit.
         looked = []
-        if self._depth:
+        L = min(self._lanes, self._depth) if self._depth else 1    # entries a row
+        if self._depth and self._lanes > 1:
+            # Rows of L entries: a write fills a row's entries ``en`` names; a read
+            # takes a row, the code's low bits (registered with the beat) its entry.
+            width, lb = clog2(self._depth), clog2(L)
+            a_low = Signal(tm * lb, reset_less=True)     # (L >= 2: lb >= 1)
+            with m.If(take):
+                m.d.sync += a_low.eq(Cat(*(self.i.payload.code[k][:lb] for k in range(tm))))
+            en = self.lut.payload.en
+            values = self.lut.payload.value
+            for k in range(tm):
+                mem = Memory(shape=data.ArrayLayout(signed(16), L),
+                             depth=self._tables * self._depth // L, init=[])
+                m.submodules[f"lut{k}"] = mem
+                wr = mem.write_port(granularity=1)
+                rd = mem.read_port()
+                w_top = [half] if self._tables == 2 else []
+                r_top = [self.i.payload.table] if self._tables == 2 else []
+                m.d.comb += [wr.addr.eq(Cat(addr[lb:width], *w_top)),
+                             wr.en.eq(Mux(self.lut.valid & (addr < self._depth), en[:L], 0)),
+                             rd.addr.eq(Cat(self.i.payload.code[k][lb:width], *r_top)),
+                             rd.en.eq(take)]
+                for j in range(L):
+                    m.d.comb += wr.data[j].eq(values[j])
+                looked.append(rd.data[a_low.word_select(k, lb)])
+        elif self._depth:
             width = clog2(self._depth)
             for k in range(tm):
                 mem = Memory(shape=signed(16), depth=self._tables * self._depth, init=[])

@@ -290,12 +290,13 @@ class _LoadBench(Elaboratable):
         return m
 
 
-@pytest.mark.parametrize("tn, tm, dense, bits", [(2, 2, False, 4), (4, 4, False, 8),
-                                                 (2, 4, True, 16), (1, 2, False, 16)])
-def test_load_unit_assembles_every_buffer_like_the_machine(tn, tm, dense, bits):
+@pytest.mark.parametrize("tn, tm, dense, bits, mem_width", [
+    (2, 2, False, 4, None), (4, 4, False, 8, None), (2, 4, True, 16, None),
+    (1, 2, False, 16, None), (4, 8, False, 4, 128)])   # (a LUT word of 2, 4 and 8 entries)
+def test_load_unit_assembles_every_buffer_like_the_machine(tn, tm, dense, bits, mem_width):
     rng = np.random.default_rng(tn * 10 + tm)
     model = random_model(rng, [90, 20, 7], 0.5, bits)
-    cfg = small_config(tn, tm)
+    cfg = small_config(tn, tm, **({"mem_width": mem_width} if mem_width else {}))
     program = compile_model(model, cfg, random_inputs(rng, 90, vectors=2), dense=dense)
     loads = [w for w in program.words if decode(w)[0] == Op.LOAD]
     golden = Machine(cfg, program.image)
@@ -303,6 +304,7 @@ def test_load_unit_assembles_every_buffer_like_the_machine(tn, tm, dense, bits):
     u = dut.unit
     sb = [[0] * cfg.sb_words for _ in range(tn)]
     lut = np.zeros((2, tn, 256), dtype=np.int64)         # [table, PE]
+    lanes = cfg.words["values_per_word"]
 
     async def writes(ctx):
         ctx.set(u.sb_write.ready, 1)
@@ -312,9 +314,12 @@ def test_load_unit_assembles_every_buffer_like_the_machine(tn, tm, dense, bits):
                                                            u.lut_write.valid, u.lut_write.payload)
             if sv:
                 sb[int(sp.pe)][int(sp.addr)] = int(sp.data)
-            if lv:
+            if lv:           # (a memory word's entries at once, those ``en`` names)
                 pes = slice(None) if lp.broadcast else int(lp.pe)
-                lut[int(lp.half), pes, int(lp.addr)] = int(lp.value)
+                assert int(lp.addr) % lanes == 0
+                for k in range(lanes):
+                    if int(lp.en) >> k & 1:
+                        lut[int(lp.half), pes, int(lp.addr) + k] = int(lp.value[k])
 
     def rows(ctx, mem, n):
         return [int(ctx.get(mem.data[r])) for r in range(n)]

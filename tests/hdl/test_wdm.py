@@ -164,3 +164,35 @@ def test_two_tables_one_loaded_while_the_other_decodes(seed):
     want = [wdm_expected(lut_a if t == 0 else lut_b, [b])[0] for b, t in zip(beats, tables)]
     assert got == want, f"[{Scenario(seed, {'tm': 4})}]"
     assert dut.parameters["lut_size"] == 256       # each table's; the memory holds two
+
+
+@pytest.mark.parametrize("lanes, seed", [(2, 1), (4, 2), (16, 3)])
+def test_a_write_of_several_entries_fills_a_row(lanes, seed):
+    # A table written ``lanes`` entries a cycle (a memory word's, as the load unit
+    # sends them), the last write's entries past the table's length left out by
+    # ``en`` (they keep what the table held); then random beats (stalls on both
+    # sides) decode through it exactly as entry by entry, with two tables.
+    rng = np.random.default_rng(seed)
+    lut, beats = wdm_workload(rng, 4, 40, widths=(4, 8, 16))
+    dut = WDM(tm=4, lanes=lanes)
+    old, other = rng.integers(-32768, 32768, size=(2, 256))
+    count = 256 - lanes // 2 if lanes > 1 else 256        # (a partial last word)
+    want_lut = np.concatenate([lut[:count], old[count:]])
+
+    async def setup(ctx):
+        for half, table, n in ((0, old, 256), (0, lut, count), (1, other, 256)):
+            for base in range(0, 256, lanes):
+                en = sum(1 << k for k in range(lanes) if base + k < n)
+                ctx.set(dut.lut.payload, {"addr": base, "half": half, "en": en,
+                                          "value": [int(v) for v in table[base:base + lanes]]})
+                ctx.set(dut.lut.valid, 1)
+                await ctx.tick()
+        ctx.set(dut.lut.valid, 0)
+
+    tables = [k % 2 for k in range(len(beats))]
+    got, _ = run_streams(dut, [payload(b, table=t) for b, t in zip(beats, tables)], len(beats),
+                         seed=seed, setup=setup)
+    want = [wdm_expected(want_lut if t == 0 else other, [b])[0] for b, t in zip(beats, tables)]
+    assert [[int(x) for x in g.weight] for g in got] == want, \
+        f"[{Scenario(seed, {'tm': 4, 'lanes': lanes})}]"
+    assert dut.parameters["lanes"] == lanes
