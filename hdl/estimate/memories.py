@@ -62,9 +62,13 @@ def inventory(cfg):
         Mem("PEFU", "fifo", _fifo(pefu_latency(tm) + 2), 16,
             1, 0, tn),
     ]
-    depth = cfg.lut_tables * table_depth(cfg.widths)    # (a lane's tables in one memory)
-    if depth:
-        mems.append(Mem("WDM", f"lut{ceil_log2(depth)}", depth, 16, 1, 0, tn * tm))
+    # A lane's tables in one memory, in rows of the memory word's entries (a LUT
+    # LOAD writes a word's entries at once; hdl.datapath.wdm.WDM(lanes=)).
+    entries = table_depth(cfg.widths)
+    if entries:
+        row = min(cfg.words["values_per_word"], entries)
+        depth = cfg.lut_tables * entries // row
+        mems.append(Mem("WDM", f"lut{ceil_log2(depth)}x{row}", depth, 16 * row, 1, 0, tn * tm))
     return mems
 
 

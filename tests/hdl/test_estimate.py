@@ -150,14 +150,17 @@ def test_estimate_cli_json(tmp_path):
     want = estimate(config_of(dict(tn=4, tm=4, window_k=8, widths=(8, 16), lut_tables=2)),
                     "ice40")
     assert rec["config"]["lut_tables"] == 2 and rec["total"] == want["total"]
-    # One lookup table per PE: each of the 16 lanes' 256 x 16 tables is one
-    # SB_RAM40_4K instead of two (512 x 16).
+    # The lanes' tables are rows of a memory word's 16-bit entries (a LUT LOAD
+    # writes a word at once; this configuration's word is 32 bits): 2 x 256
+    # entries are 256 rows of 32 bits, two SB_RAM40_4K (256 x 16) side by side
+    # per lane; one table per PE (128 rows) takes as many.
     one = tmp_path / "one.json"
     proc = subprocess.run([sys.executable, "-m", "hdl.estimate", "--tn", "4", "--tm", "4",
                            "--window", "32", "--widths", "8,16", "--family", "ice40",
                            "--lut-tables", "1", "--json", str(one)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(one.read_text())["total"]["bram"] == rec["total"]["bram"] - 16
+    assert rec["config"]["mem_width"] == 32 and rec["blocks"]["WDM"]["bram"] == 16 * 2
+    assert json.loads(one.read_text())["total"]["bram"] == rec["total"]["bram"]
 
 
 @pytest.mark.slow
