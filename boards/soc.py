@@ -61,17 +61,24 @@ class BoardTop(wiring.Component):
                      acc.prog_len.eq(link.prog_len), link.done.eq(acc.done),
                      link.counters.eq(Cat(*(getattr(acc, c) for c in COUNTERS)))]
 
-        # The accelerator's read channel: one request in flight, its data held in the
-        # RAM's read register until taken.
-        rvalid = Signal()
+        # The accelerator's read channel, two stages: the RAM's read register (held
+        # while the output register is full: ``rd.en`` only for a new request), then
+        # an output register the accelerator takes its data from (ECP5 timing: the
+        # block RAM's clock-to-data, 5.6 ns, no longer precedes the load unit's row
+        # assembly).  A request a cycle while the data are taken.
+        r1, r2 = Signal(), Signal()           # the read register's, the output's data valid
+        r2_data = Signal(cfg.mem_width)
+        r2_free = ~r2 | acc.mem_rdata.ready
         take = acc.mem_rreq.valid & acc.mem_rreq.ready
-        m.d.comb += [acc.mem_rreq.ready.eq(~rvalid | acc.mem_rdata.ready),
-                     acc.mem_rdata.valid.eq(rvalid), acc.mem_rdata.payload.data.eq(rd.data),
+        m.d.comb += [acc.mem_rreq.ready.eq(~r1 | r2_free),
+                     acc.mem_rdata.valid.eq(r2), acc.mem_rdata.payload.data.eq(r2_data),
                      acc.mem_wreq.ready.eq(1)]
+        with m.If(r2_free):
+            m.d.sync += [r2.eq(r1), r2_data.eq(rd.data)]
         with m.If(take):
-            m.d.sync += rvalid.eq(1)
-        with m.Elif(acc.mem_rdata.ready):
-            m.d.sync += rvalid.eq(0)
+            m.d.sync += r1.eq(1)
+        with m.Elif(r2_free):
+            m.d.sync += r1.eq(0)
 
         with m.If(link.running):
             m.d.comb += [rd.addr.eq(acc.mem_rreq.payload.addr[:abits]), rd.en.eq(take),

@@ -80,7 +80,7 @@ class Timing:
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
     # + log2(tn) (+1 at tm >= 8): from a group's last window fed to the PEs taking
     # its configuration (the group's last beat)
-    config_release: int = 16
+    config_release: int = 17
 
     def drain(self, tn, tm):
         """Cycles from the NSM and the sequencer running empty to the end of a
@@ -95,7 +95,7 @@ class Timing:
         log2(window)-level tree each; the window is ``16 * tm`` unless given)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
         window = 16 * tm if window is None else window
-        return 30 + lt + lm + -(-((window - 1).bit_length()) // 2)
+        return 31 + lt + lm + -(-((window - 1).bit_length()) // 2)
 
 
 TIMING = Timing()

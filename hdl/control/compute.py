@@ -40,6 +40,7 @@ from hdl.control import bus
 from hdl.control.dma import popcount, port_signature
 from hdl.control.isa import WORD_BITS, Op, Slot, view
 from hdl.datapath.nsm import neurons_layout, window_layout
+from hdl.datapath.skid import SkidBuffer
 from hdl.datapath.slice import bias_layout, output_layout, tile_layout
 
 __all__ = ["ComputeUnit", "CONFIG_DEPTH"]
@@ -116,14 +117,15 @@ class ComputeUnit(wiring.Component):
         ins = Signal(WORD_BITS)                 # the newest instruction
         with m.If(start):
             m.d.sync += ins.eq(nxt)
-        feeding, f1_valid = self._feed(m, start, view(Op.COMPUTE, ins), nxt)
-        self._outputs(m, start, ins, nxt, feeding, f1_valid)
+        feeding, f1_valid, f1_push = self._feed(m, start, view(Op.COMPUTE, ins), nxt)
+        self._outputs(m, start, ins, nxt, feeding, f1_valid, f1_push)
         return m
 
     def _feed(self, m, start, cp, nxt):
         """The windows of instruction ``cp`` from the buffers to the slice: stage f0
-        addresses the rows, stage f1 hands them on.  Returns ``(feeding, f1_valid)``:
-        windows are left to feed; one is read and not yet handed on."""
+        addresses the rows, stage f1 hands them on.  Returns ``(feeding, f1_valid, f1_push)``:
+        windows are left to feed; one is read and not yet handed on; one is
+        handed on this cycle."""
         cfg = self._cfg
         W, tn, tm = cfg.window, cfg.tn, cfg.tm
 
@@ -133,7 +135,12 @@ class ComputeUnit(wiring.Component):
         m.submodules.tfifo = tfifo = bus.StreamFIFO(tile_layout(sb_depth=cfg.sb_words),
                                                     depth=CONFIG_DEPTH + 1)
         m.submodules.bfifo = bfifo = bus.StreamFIFO(bias_layout(tn=tn), depth=CONFIG_DEPTH)
-        wiring.connect(m, nfifo.o, wiring.flipped(self.neurons))
+        # (through a skid buffer: the NSM takes a window's neurons in the stage that
+        # also moves its beats on, so its ready would reach the FIFO's read logic
+        # and its valid every enable of that stage: ECP5 timing)
+        m.submodules.nskid = nskid = SkidBuffer(neurons_layout(window=W))
+        wiring.connect(m, nfifo.o, nskid.i)
+        wiring.connect(m, nskid.o, wiring.flipped(self.neurons))
         wiring.connect(m, tfifo.o, wiring.flipped(self.tile))
         wiring.connect(m, bfifo.o, wiring.flipped(self.bias))
 
@@ -425,9 +432,9 @@ class ComputeUnit(wiring.Component):
                          sb_base.eq(cv.sb_base), syn_count.eq(0)]
         in_flight = Signal()              # windows chosen, not yet handed to the slice
         m.d.comb += in_flight.eq(fa_valid | fb_valid | f1_valid)
-        return feeding, in_flight
+        return feeding, in_flight, f1_push
 
-    def _outputs(self, m, start, ins, nxt, feeding, f1_valid):
+    def _outputs(self, m, start, ins, nxt, feeding, f1_valid, f1_push):
         """The slice's outputs into NBout, and when the unit is busy and ready.
 
         Each output is written the cycle after it comes out: its row is read
@@ -540,9 +547,15 @@ class ComputeUnit(wiring.Component):
 
         finishing_old = Signal()
         m.d.comb += finishing_old.eq(old_pending & fire & final)
+        # The NSM and the sequencer idle, a cycle late (a register: ECP5 timing, their
+        # pipelines' valid bits no longer reach the controller's issue logic); the
+        # cycle after a window was handed on they may not know it yet.
+        front_idle = Signal()
+        pushed = Signal()
+        m.d.sync += [front_idle.eq(self.front_idle), pushed.eq(f1_push)]
         m.d.comb += [
             older_busy.eq(old_pending | tail.any()),
-            self.issue.instr.ready.eq(~start & ~feeding & ~f1_valid & self.front_idle &
+            self.issue.instr.ready.eq(~start & ~feeding & ~f1_valid & front_idle & ~pushed &
                                       ~older_busy),
         ]
 

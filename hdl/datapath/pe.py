@@ -118,15 +118,20 @@ class PE(wiring.Component):
         # edge that loaded the stage and holds while the stage is stalled.
         r_valid = Signal()
         r_step = Signal(self.step_layout, reset_less=True)
-        r_load = ~r_valid | ssm.i.ready
+        # The word read goes on through a skid buffer (stage q) before the SSM picks
+        # its window out of it: no block RAM output (5.6 ns on the ECP5) before the
+        # SSM's slot multiplexers, and the read enable does not wait on the SSM.
+        m.submodules.sb_q = q = SkidBuffer(ssm.input_layout)
+        r_load = ~r_valid | q.i.ready
         m.d.comb += [
             step.ready.eq(r_load),
             rd.addr.eq(step.payload.sb_addr),
             rd.en.eq(r_load),
-            ssm.i.valid.eq(r_valid),
-            ssm.i.payload.word.eq(rd.data),
-            ssm.i.payload.side.eq(r_step),
+            q.i.valid.eq(r_valid),
+            q.i.payload.word.eq(rd.data),
+            q.i.payload.side.eq(r_step),
         ]
+        wiring.connect(m, q.o, ssm.i)
         with m.If(r_load):
             m.d.sync += [r_valid.eq(step.valid), r_step.eq(step.payload)]
 
