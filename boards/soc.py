@@ -80,10 +80,20 @@ class BoardTop(wiring.Component):
         with m.Elif(r2_free):
             m.d.sync += r1.eq(0)
 
+        # Its writes are registered on the way to the RAM (ECP5 timing: the store
+        # unit's packer does not run into the block RAM's data inputs): a write
+        # lands a cycle after the store unit handed it over, before any read the
+        # accelerator can make of it (a LOAD's first request comes two cycles
+        # after it issues, and it issues after the STORE is done).
+        w_valid = Signal()
+        w_addr = Signal(abits)
+        w_data = Signal(cfg.mem_width)
+        m.d.sync += [w_valid.eq(acc.mem_wreq.valid & link.running),
+                     w_addr.eq(acc.mem_wreq.payload.addr[:abits]),
+                     w_data.eq(acc.mem_wreq.payload.data)]
         with m.If(link.running):
             m.d.comb += [rd.addr.eq(acc.mem_rreq.payload.addr[:abits]), rd.en.eq(take),
-                         wr.addr.eq(acc.mem_wreq.payload.addr[:abits]),
-                         wr.data.eq(acc.mem_wreq.payload.data), wr.en.eq(acc.mem_wreq.valid)]
+                         wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_valid)]
         with m.Else():
             m.d.comb += [rd.addr.eq(link.mem_raddr), rd.en.eq(link.mem_ren),
                          wr.addr.eq(link.mem_waddr), wr.data.eq(link.mem_wdata),

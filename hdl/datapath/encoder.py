@@ -121,9 +121,10 @@ class Encoder(wiring.Component):
 
         m.d.comb += self.i.ready.eq(a_take)
         # The nonzeros' ranks: a Sklansky prefix sum, its first half of levels
+        # (the larger half: the later levels add wider sums and fan out further)
         # before stage a's registers (``a_ps``), the rest before stage d's.
         levels = sklansky_levels(W)
-        split = len(levels) // 2
+        split = (len(levels) + 1) // 2
         nz_in = [self.i.payload.value[p] != 0 for p in range(W)]
         ps_in = apply_levels(nz_in, levels[:split], cw)
         a_ps = [Signal(min(split + 1, cw), name=f"a_ps{p}", reset_less=True) for p in range(W)]
