@@ -131,6 +131,10 @@ class ComputeUnit(wiring.Component):
 
         # The window's neurons and each group's configurations wait in typed FIFOs.
         m.submodules.nfifo = nfifo = bus.StreamFIFO(neurons_layout(window=W), depth=8)
+        # (the NBin row enters the FIFO through a skid buffer: the block RAM's read
+        # data go into registers, not into the FIFO's memory; ECP5 timing)
+        m.submodules.nin = nin = SkidBuffer(neurons_layout(window=W))
+        wiring.connect(m, nin.o, nfifo.i)
         # (the tile FIFO one deeper: its entries come a cycle after the biases')
         m.submodules.tfifo = tfifo = bus.StreamFIFO(tile_layout(sb_depth=cfg.sb_words),
                                                     depth=CONFIG_DEPTH + 1)
@@ -384,13 +388,13 @@ class ComputeUnit(wiring.Component):
         # first window, the group's bias configuration to theirs: all together
         # or not at all (the tile configuration follows a cycle later).
         side_ok = ~f1_first | bfifo.i.ready
-        m.d.comb += f1_push.eq(f1_valid & self.window.ready & nfifo.i.ready & side_ok)
+        m.d.comb += f1_push.eq(f1_valid & self.window.ready & nin.i.ready & side_ok)
         win, tile, bias = self.window.payload, tfifo.i.payload, bfifo.i.payload
         m.d.comb += [
-            self.window.valid.eq(f1_valid & nfifo.i.ready & side_ok),
+            self.window.valid.eq(f1_valid & nin.i.ready & side_ok),
             win.neuron_bitmap.eq(nb), win.synapse_bitmap.eq(sb), win.last.eq(f1_last),
-            nfifo.i.valid.eq(f1_valid & self.window.ready & side_ok),
-            nfifo.i.payload.eq(self.nbin_r.data),
+            nin.i.valid.eq(f1_valid & self.window.ready & side_ok),
+            nin.i.payload.eq(self.nbin_r.data),
             tile.sb_base.eq(Mux(cp.sb_half, cfg.half(cfg.sb_words), 0) + sb_base),
             tile.slot.eq(cp.slot),
             tile.table.eq(cp.lut_half),
@@ -398,7 +402,7 @@ class ComputeUnit(wiring.Component):
             bias.bias.eq(self.bias_r.data),
             bias.shift.eq(cp.shift),
             bias.activation.eq(cp.activation),
-            bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nfifo.i.ready),
+            bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nin.i.ready),
         ]
         m.d.sync += [tile_pend.eq(f1_push & f1_first), g_syn_valid.eq(f1_push & f1_last),
                      g_syn_vend.eq(f1_push & f1_last & f1_vend)]

@@ -487,25 +487,29 @@ class StoreUnit(wiring.Component):
             m.d.sync += val_ptr.eq(val_ptr + 1)
         sparse_done = all_in & ~has & ~closing & ~w_bm
 
-        # Dense: the window's words straight from the reader's register, from ``win_val``.
-        k = W // lanes - dense_words_left
+        # Dense: the window's words straight from the reader's register, from ``win_val``
+        # (the word's index and address counted in registers: no subtraction or
+        # adder before the word multiplexer and the write port; ECP5 timing).
+        k = Signal(range(W // lanes + 1))
+        k_addr = Signal(32)
         # (the write port's signals each one expression, outside the FSM's cases: a
         # Verilog ``always @*`` whose inputs never change would leave them x at the
         # start in an event-driven simulator)
         with m.FSM(name="writer") as writer:
             with m.State("IDLE"):
                 with m.If(busy & reading & st.dense & win_full):
-                    m.d.sync += dense_words_left.eq(W // lanes)
+                    m.d.sync += [dense_words_left.eq(W // lanes), k.eq(0), k_addr.eq(win_val)]
                     m.next = "DENSE"
             with m.State("DENSE"):
                 with m.If(wreq.ready):
-                    m.d.sync += dense_words_left.eq(dense_words_left - 1)
+                    m.d.sync += [dense_words_left.eq(dense_words_left - 1), k.eq(k + 1),
+                                 k_addr.eq(k_addr + 1)]
                     with m.If(dense_words_left == 1):
                         m.d.comb += handed.eq(1)
                         m.next = "IDLE"
         m.d.comb += [
             wreq.valid.eq(Mux(st.dense, writer.ongoing("DENSE"), busy & (w_bm | w_val))),
-            wreq.payload.addr.eq(Mux(st.dense, win_val + k, Mux(w_bm, bm_ptr, val_ptr))),
+            wreq.payload.addr.eq(Mux(st.dense, k_addr, Mux(w_bm, bm_ptr, val_ptr))),
             wreq.payload.data.eq(Mux(st.dense,
                                      window.word_select(k[:max(1, clog2(W // lanes))], mw),
                                      Mux(w_bm, bm_buf[:mw], Cat(*acc[:lanes])))),

@@ -323,16 +323,20 @@ class SSM(wiring.Component):
         m.d.comb += self.i.ready.eq(w_free)
         with m.If(w_free):
             m.d.sync += w_valid.eq(self.i.valid)
+        # Each lane's offset decoded into a one-hot over the window as the step enters
+        # stage w (ECP5 timing: no compare before the lanes' AND-OR).
+        w_sel = [Signal(W, name=f"w_sel{k}", reset_less=True) for k in range(tm)]
         with m.If(w_free & self.i.valid):
             m.d.sync += [w_win[j].eq(window[j]) for j in range(W)]
             m.d.sync += w_step.eq(step)
+            m.d.sync += [w_sel[k].eq(1 << step.offset[k]) for k in range(tm)]
 
         # The window of the previous step, kept for lanes that need it.
         prev = [Signal(cw, name=f"prev{j}", reset_less=True) for j in range(W)]
         held = [Signal(cw, name=f"held{k}", reset_less=True) for k in range(tm)]
         picked = []
         for k in range(tm):
-            sel = [w_step.offset[k] == j for j in range(W)]
+            sel = [w_sel[k][j] for j in range(W)]
             source = [Mux(w_step.mask_held[k], prev[j], w_win[j]) for j in range(W)]
             pick = Signal(cw, name=f"pick{k}")
             m.d.comb += pick.eq(tree_or(Mux(sel[j], source[j], 0) for j in range(W)))
