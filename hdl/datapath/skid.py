@@ -36,11 +36,16 @@ class SkidBuffer(wiring.Component):
         skid = Signal(self._shape, reset_less=True)
         m.d.comb += self.i.ready.eq(~skid_valid)
         push = self.i.valid & ~skid_valid
+        # The skid register follows the input while it is empty (its enable is a
+        # register, not the producer's handshake: the payload's wide registers see
+        # no logic of the producer's), so it holds the beat that skids.
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(self.i.payload)
         with m.If(~self.o.valid | self.o.ready):          # the output register frees
             with m.If(skid_valid):
                 m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
             with m.Else():
                 m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(push)]
         with m.Elif(push):                                  # it holds: the beat skids
-            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+            m.d.sync += skid_valid.eq(1)
         return m
