@@ -265,7 +265,7 @@ def _overheads(programs, steps):
             if s.op == Op.COMPUTE:
                 out["computes"] += 1
                 fill = t.fill(cfg.tn, cfg.tm, cfg.window) + \
-                    3 * (s.fields["skip"] and not s.fields["dense"])
+                    t.skip_fill * (s.fields["skip"] and not s.fields["dense"])
                 out["compute_fill_cycles"] += fill
                 out["compute_window_cycles_over_ideal"] += s.extra["window_cycles"] - s.ideal
                 # (groups waiting for room in the tile/bias FIFOs)

@@ -81,6 +81,9 @@ class Timing:
     # + log2(tn) (+1 at tm >= 8): from a group's last window fed to the PEs taking
     # its configuration (the group's last beat)
     config_release: int = 17
+    # skipping windows: the fill is longer by the cycles to read the first SIB
+    # mask row, register it, count its bytes and enter it in the mask queue
+    skip_fill: int = 4
 
     def drain(self, tn, tm):
         """Cycles from the NSM and the sequencer running empty to the end of a
@@ -229,10 +232,8 @@ def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
     is fed only once the configuration ``config_depth`` before it has left the
     FIFO.  Short groups back up behind the pipeline's latency: the FIFO and the
     skid buffers hold ``config_depth + 2``."""
-    # (skipping windows: three more cycles, to read the first SIB mask row,
-    # register it and enter it in the compute unit's mask queue)
     fill = timing.fill(cfg.tn, cfg.tm, cfg.window) + \
-        3 * (step.fields["skip"] and not step.fields["dense"])
+        timing.skip_fill * (step.fields["skip"] and not step.fields["dense"])
     lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
     D = timing.config_depth
     queue = [(out - start, take - start) for out, take in pending]   # (leaves, taken)

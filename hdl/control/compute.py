@@ -213,13 +213,15 @@ class ComputeUnit(wiring.Component):
         f0_go = Signal()
 
         # The mask queue: a row read (``fetch``) is registered as it arrives
-        # (``arr``, two cycles later) and enters the queue the cycle after with
-        # its popcount, an empty mask as 1 (a segment without synapses still feeds
-        # its first window).  Four entries, so that a row is fetched whenever
-        # fewer than four are held or coming, without waiting for this cycle's
-        # take (ECP5 timing: the window choice no longer reaches the fetch), and
-        # a mask a cycle can be taken.
-        depth = 4
+        # (``arr``, two cycles later), the cycle after its byte popcounts and its
+        # lowest set bit are (``arr2``: ECP5 timing, no block RAM output nor a
+        # whole popcount before the queue's registers), and it enters the queue
+        # the cycle after that with its popcount, an empty mask as 1 (a segment
+        # without synapses still feeds its first window).  Five entries, so that
+        # a row is fetched whenever fewer than five are held or coming, without
+        # waiting for this cycle's take (ECP5 timing: the window choice no longer
+        # reaches the fetch), and a mask a cycle can be taken.
+        depth = 5
         mq = [Signal(W, name=f"mq{k}") for k in range(depth)]
         mq_cnt = [Signal(cnt_w, name=f"mq_cnt{k}") for k in range(depth)]
         mq_low = [Signal(W, name=f"mq_low{k}") for k in range(depth)]   # lowest set bit
@@ -227,12 +229,21 @@ class ComputeUnit(wiring.Component):
         reading = Signal()                # a mask row read the cycle before
         arriving = Signal()               # ``arr`` holds a row read
         arr = Signal(W)
+        arriving2 = Signal()              # ``arr2`` holds it, with its byte counts
+        arr2 = Signal(W)
+        arr2_low = Signal(W)
+        parts = [arr[i:i + 8] for i in range(0, W, 8)]
+        arr2_pop = [Signal(4, name=f"arr2_pop{i}") for i in range(len(parts))]
         take = Signal()                   # the head mask is taken this cycle
         fetch = Signal()
-        arr_any = arr.any()
-        in_mask = Mux(arr_any, arr, 1)
-        in_cnt = Mux(arr_any, popcount(m, arr, "mask_pop"), 1)
-        in_low = Mux(arr_any, _lowest(arr), 1)
+        arr2_any = Signal()
+        in_mask = Mux(arr2_any, arr2, 1)
+        in_cnt = Mux(arr2_any, sum(arr2_pop), 1)
+        in_low = Mux(arr2_any, arr2_low, 1)
+        m.d.sync += [arriving2.eq(arriving), arr2.eq(arr), arr2_low.eq(_lowest(arr)),
+                     arr2_any.eq(arr.any())]
+        m.d.sync += [c.eq(popcount(m, part, f"mask_pop{i}"))
+                     for i, (c, part) in enumerate(zip(arr2_pop, parts))]
         mq_valid = mq_n != 0
         # The mask rows (``n_masks``, groups times segments) are multiplied out as
         # the instruction starts, into a register (no multiplier on the issue
@@ -248,13 +259,13 @@ class ComputeUnit(wiring.Component):
         round_last = Signal()             # this fetch takes its round's last mask
         m.d.comb += [round_last.eq(Mux(setup, n_masks == 1, masks_left == 1)),
                      fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
-                              (mq_n + reading + arriving < depth))]
-        m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving - take)]
+                              (mq_n + reading + arriving + arriving2 < depth))]
+        m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving2 - take)]
         with m.If(reading):
             m.d.sync += arr.eq(self.sibm_r.data)
         land = mq_n - take                # where an arriving row goes
         for k in range(depth):
-            with m.If(arriving & (land == k)):
+            with m.If(arriving2 & (land == k)):
                 m.d.sync += [mq[k].eq(in_mask), mq_cnt[k].eq(in_cnt), mq_low[k].eq(in_low)]
             with m.Elif(take):
                 m.d.sync += [mq[k].eq(mq[k + 1] if k + 1 < depth else 0),
@@ -424,7 +435,7 @@ class ComputeUnit(wiring.Component):
                          v_last.eq(cv.vectors <= 1), vleft.eq(_more(cv)), mvec.eq(_more(cv)),
                          segs.eq(n_segs), n_masks.eq(cv.groups * n_segs), seg.eq(0),
                          first.eq(1), cur_valid.eq(0),
-                         mq_n.eq(0), reading.eq(0), arriving.eq(0), mask_ptr.eq(0),
+                         mq_n.eq(0), reading.eq(0), arriving.eq(0), arriving2.eq(0), mask_ptr.eq(0),
                          row_ptr.eq(0), fa_valid.eq(0), fb_valid.eq(0),
                          every.eq(cv.dense | ~cv.skip),
                          masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & some),
