@@ -414,7 +414,6 @@ class StoreUnit(wiring.Component):
 
         # --- the window goes to the Encoder (or, dense, straight to the packer) ------
         handed = Signal()
-        dense_words_left = Signal(16)
         m.d.comb += [enc.i.payload.value.as_value().eq(window),
                      enc.i.payload.last.eq(rd_last),
                      enc.i.valid.eq(win_full & ~st.dense)]
@@ -498,13 +497,12 @@ class StoreUnit(wiring.Component):
         with m.FSM(name="writer") as writer:
             with m.State("IDLE"):
                 with m.If(busy & reading & st.dense & win_full):
-                    m.d.sync += [dense_words_left.eq(W // lanes), k.eq(0), k_addr.eq(win_val)]
+                    m.d.sync += [k.eq(0), k_addr.eq(win_val)]
                     m.next = "DENSE"
             with m.State("DENSE"):
                 with m.If(wreq.ready):
-                    m.d.sync += [dense_words_left.eq(dense_words_left - 1), k.eq(k + 1),
-                                 k_addr.eq(k_addr + 1)]
-                    with m.If(dense_words_left == 1):
+                    m.d.sync += [k.eq(k + 1), k_addr.eq(k_addr + 1)]
+                    with m.If(k == W // lanes - 1):
                         m.d.comb += handed.eq(1)
                         m.next = "IDLE"
         m.d.comb += [

@@ -14,7 +14,8 @@ from tb.sim.simstreams import Scenario, run_streams
 @pytest.mark.parametrize("p_valid, p_ready", [(0.7, 0.7), (1.0, 0.3), (0.3, 1.0)])
 def test_random_stalls_keep_every_beat_in_order(seed, p_valid, p_ready):
     scenario = Scenario(seed, {"p_valid": p_valid, "p_ready": p_ready})
-    beats = [random.Random(seed).getrandbits(12) for _ in range(200)]
+    rng = random.Random(seed)
+    beats = [rng.getrandbits(12) for _ in range(200)]
     got, _ = run_streams(SkidBuffer(unsigned(12)), beats, len(beats), seed=seed,
                          p_valid=p_valid, p_ready=p_ready)
     assert [int(b) for b in got] == beats, \
