@@ -135,7 +135,7 @@ class ComputeUnit(wiring.Component):
         # data go into registers, not into the FIFO's memory; ECP5 timing)
         m.submodules.nin = nin = SkidBuffer(neurons_layout(window=W))
         wiring.connect(m, nin.o, nfifo.i)
-        # (the tile FIFO one deeper: its entries come a cycle after the biases')
+        # (the tile FIFO one deeper: its entries come two cycles after the biases')
         m.submodules.tfifo = tfifo = bus.StreamFIFO(tile_layout(sb_depth=cfg.sb_words),
                                                     depth=CONFIG_DEPTH + 1)
         m.submodules.bfifo = bfifo = bus.StreamFIFO(bias_layout(tn=tn), depth=CONFIG_DEPTH)
@@ -183,24 +183,24 @@ class ComputeUnit(wiring.Component):
         first = Signal()                  # the next window fed opens its group
         feeding = Signal()
         fa_valid = Signal()
-        fa_window = Signal(16 + lg_w)
         fa_g = Signal(16)
         fa_first = Signal()
         fa_last = Signal()
         fa_vend = Signal()                # the last window of a vector
-        fa_vbase = Signal(range(cfg.window_rows))
+        # (the NBin/NIBin row of fa's window, added as the window is chosen: the
+        # block RAMs' address pins come from registers, no adder before them)
+        fa_addr = Signal(range(cfg.window_rows))
         fa_go = Signal()
         # fa's skid entry (``fb``): f0 hands a window on when fb is empty (a
         # register), not when fa moves on (ECP5 timing: f1's ready no longer
         # runs through the window choice into the mask queue); the SIB rows read
         # for them, kept once the port moves on (``*_fresh``: still on the port)
         fb_valid = Signal()
-        fb_window = Signal.like(fa_window)
         fb_g = Signal(16)
         fb_first = Signal()
         fb_last = Signal()
         fb_vend = Signal()
-        fb_vbase = Signal.like(fa_vbase)
+        fb_addr = Signal.like(fa_addr)
         fa_sib = Signal(W)
         fb_sib = Signal(W)
         fa_fresh = Signal()
@@ -301,7 +301,7 @@ class ComputeUnit(wiring.Component):
         vbase = Signal(range(cfg.window_rows))
         v_last = Signal()                 # the vector fed is the instruction's last
         m.d.comb += [
-            self.nib_r.addr.eq(fa_vbase + fa_window), self.nbin_r.addr.eq(fa_vbase + fa_window),
+            self.nib_r.addr.eq(fa_addr), self.nbin_r.addr.eq(fa_addr),
             self.sib_r.addr.eq(sib_base + rows_base + row_ptr), self.sib_r.en.eq(f0_go),
             self.sibm_r.addr.eq(sib_base + mask_ptr), self.sibm_r.en.eq(fetch),
             self.bias_r.addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row
@@ -324,9 +324,9 @@ class ComputeUnit(wiring.Component):
         group_done = seg_done & seg_last
         # fa takes fb's window, else f0's; f0's goes to fb while fa holds.
         head_free = ~fa_valid | fa_go
-        new = [Cat(widx, seg), g, first, group_done, group_done & g_last, vbase]
-        fa_regs = [fa_window, fa_g, fa_first, fa_last, fa_vend, fa_vbase]
-        fb_regs = [fb_window, fb_g, fb_first, fb_last, fb_vend, fb_vbase]
+        new = [g, first, group_done, group_done & g_last, vbase + Cat(widx, seg)]
+        fa_regs = [fa_g, fa_first, fa_last, fa_vend, fa_addr]
+        fb_regs = [fb_g, fb_first, fb_last, fb_vend, fb_addr]
         with m.If(head_free):
             with m.If(fb_valid):
                 m.d.sync += [fa_valid.eq(1), fb_valid.eq(0), fa_fresh.eq(0),
@@ -374,16 +374,26 @@ class ComputeUnit(wiring.Component):
         sb = f1_sb
         # The SB base of each group: the SIB popcount of the groups before it, in
         # SB words of 64 * tm bits (16, 8 or 4 weights per tm by the slot width).
-        # ECP5 timing: a group's synapse count is registered at its last window
-        # (``g_syn``) and turned into words and added to the base the cycle after;
-        # the group's tile configuration goes to its FIFO the cycle after its
+        # ECP5 timing: a pushed window's SIB row is counted in bytes the cycle
+        # after the push (stage p), the counts added to the group's the cycle
+        # after that; a group's count is registered at its last window
+        # (``g_syn``), turned into words and added to the base the cycle after;
+        # the group's tile configuration goes to its FIFO two cycles after its
         # first window (``tile_pend``), when the base of the groups before it is
         # complete.  The tile FIFO empties ahead of the bias FIFO (a tile is
         # taken after its last SSM step, its biases after its last output), so
         # the bias FIFO's room stands for both.
         sb_base = Signal(16)
         syn_count = Signal(16)
-        group_syn = syn_count + popcount(m, f1_sb, "sib_pop")
+        p_valid = Signal()
+        p_last = Signal()
+        p_vend = Signal()
+        p_parts = [f1_sb[i:i + 8] for i in range(0, W, 8)]
+        p_pop = [Signal(4, name=f"p_pop{i}") for i in range(len(p_parts))]
+        m.d.sync += [p_valid.eq(f1_push), p_last.eq(f1_last), p_vend.eq(f1_vend)]
+        m.d.sync += [c.eq(popcount(m, part, f"sib_pop{i}"))
+                     for i, (c, part) in enumerate(zip(p_pop, p_parts))]
+        group_syn = syn_count + sum(p_pop)
         g_syn = Signal(16)
         g_syn_valid = Signal()
         g_syn_vend = Signal()             # ... and it ended a vector: the next starts over
@@ -394,6 +404,7 @@ class ComputeUnit(wiring.Component):
                 with m.Case(slot):
                     m.d.comb += group_words.eq((g_syn + (1 << shift) - 1) >> shift)
         tile_pend = Signal()
+        tile_pend1 = Signal()
 
         # A window goes to the slice, its neurons to their FIFO and, at a group's
         # first window, the group's bias configuration to theirs: all together
@@ -415,10 +426,10 @@ class ComputeUnit(wiring.Component):
             bias.activation.eq(cp.activation),
             bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nin.i.ready),
         ]
-        m.d.sync += [tile_pend.eq(f1_push & f1_first), g_syn_valid.eq(f1_push & f1_last),
-                     g_syn_vend.eq(f1_push & f1_last & f1_vend)]
-        with m.If(f1_push):
-            with m.If(f1_last):
+        m.d.sync += [tile_pend1.eq(f1_push & f1_first), tile_pend.eq(tile_pend1),
+                     g_syn_valid.eq(p_valid & p_last), g_syn_vend.eq(p_valid & p_last & p_vend)]
+        with m.If(p_valid):
+            with m.If(p_last):
                 m.d.sync += [syn_count.eq(0), g_syn.eq(group_syn)]
             with m.Else():
                 m.d.sync += syn_count.eq(group_syn)

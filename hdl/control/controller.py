@@ -181,9 +181,10 @@ class Controller(wiring.Component):
         decoded too) and the one after (``next1``): the program's first two as
         the fetch writes them, then each push moves ``next1`` on and takes the
         IB's word two after the one pushed (the IB is read every cycle at
-        ``ptr + 2 + push``, from registers).  So the word pushed and its decoded
-        resources are registers: no IB read (a DP16KD, slow from clock to data),
-        decode or fetch pointer waits on this cycle's pops, and the dispatch's
+        ``ptr2 + push``, ``ptr2`` two past the words pushed, a register).  So the
+        word pushed and its decoded resources are registers: no IB read (a
+        DP16KD, slow from clock to data), decode or fetch pointer waits on this
+        cycle's pops, and the dispatch's
         conflict bits (see :meth:`_dispatch`) are found from registers.  (The
         same cycles as reading the IB a cycle ahead whenever fewer than two are
         held or coming after this cycle's pops: the first push is the second
@@ -196,22 +197,27 @@ class Controller(wiring.Component):
         slots_d = [Signal(len(next0_d), name=f"slot{k}_decoded") for k in range(2)]
         head = Signal()
         count = Signal(2)
-        ptr = Signal(range(self._cfg.ib_depth + 1))              # words pushed
-        ptr2 = Signal(range(self._cfg.ib_depth + 3), init=2)     # ptr + 2
+        # (words left to push, and whether any is: registers, so that ``push``,
+        # which enables the slots' and prefetch registers, is a few gates on
+        # registers; ECP5 timing)
+        left = Signal(16)
+        more = Signal()
+        ptr2 = Signal(range(self._cfg.ib_depth + 3), init=2)     # words pushed + 2
         primed = Signal()         # ``next0_decoded`` is next0's
         pops = Signal(2)
         push = Signal()
-        m.d.comb += [push.eq(self.running & primed & ~count[1] & (ptr < self.prog_len)),
+        m.d.comb += [push.eq(self.running & primed & ~count[1] & more),
                      ib_r.addr.eq(Mux(push, ptr2 + 1, ptr2)), ib_r.en.eq(1)]
         tail = (head + count)[0]
         with m.If(self.start):
-            m.d.sync += [ptr.eq(0), ptr2.eq(2), primed.eq(0), count.eq(0), head.eq(0)]
+            m.d.sync += [left.eq(self.prog_len), more.eq(self.prog_len != 0), ptr2.eq(2),
+                         primed.eq(0), count.eq(0), head.eq(0)]
         with m.Else():
             m.d.sync += primed.eq(self.running)
             with m.If(~primed):
                 m.d.sync += next0_d.eq(Cat(*n0_unit, n0_reads, n0_writes))
             with m.If(push):
-                m.d.sync += [ptr.eq(ptr + 1), ptr2.eq(ptr2 + 1),
+                m.d.sync += [left.eq(left - 1), more.eq(left != 1), ptr2.eq(ptr2 + 1),
                              next0.eq(next1), next0_d.eq(Cat(*n_unit, n_reads, n_writes)),
                              next1.eq(ib_r.data)]
             for k in range(2):
