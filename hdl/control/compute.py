@@ -436,9 +436,14 @@ class ComputeUnit(wiring.Component):
         with m.If(g_syn_valid):
             m.d.sync += sb_base.eq(Mux(g_syn_vend, cp.sb_base, sb_base + group_words))
 
+        # (the segments per group from the instruction on offer, a register beside
+        # ``nxt``: no adder before the multiplier that counts the mask rows)
+        n_segs = Signal(16)
+        with m.If(~start):
+            offered = view(Op.COMPUTE, self.issue.instr.payload)
+            m.d.sync += n_segs.eq((offered.windows + W - 1) >> lg_w)
         with m.If(start):
             cv = view(Op.COMPUTE, nxt)
-            n_segs = (cv.windows + W - 1) >> lg_w
             # (the flags without the adder: they load on the issue path)
             some = cv.windows != 0
             one_seg = some & (((cv.windows >> lg_w) == 0) | (cv.windows == W))
