@@ -273,10 +273,12 @@ def duration(step, cfg, memory=None, timing=TIMING):
         lanes = cfg.words["values_per_word"]
         if step.fields["dense"]:
             # (a window's rows read, or past ``rows`` none, then a cycle; a cycle
-            # between windows: the writer returns to idle before the next)
+            # between windows: the writer returns to idle before the next; the
+            # first window's rows a cycle later, through the reader's register:
+            # the next window's first row is read as the one before is handed on)
             n = step.windows
             return timing.store_fixed_dense + step.extra["rows_read"] + \
-                n * (1 + W / lanes * per_write) + n - 1
+                (step.extra["rows_read"] > 0) + n * (1 + W / lanes * per_write) + n - 1
         return store_cycles(step.extra["nonzeros"], cfg, per_write, step.fields["rows"],
                             step.fields["windows"])
     return 0
@@ -303,10 +305,11 @@ def store_cycles(nonzeros, cfg, per_write=1.0, rows=None, per_vector=None):
     the STORE's ``windows`` (its vectors' windows one after the other, each
     vector's first ``rows`` rows holding outputs; default: one vector).
 
-    * the reader reads an NBout row a cycle into the window register, a window's
-      ``G`` rows (or, past the vector's ``rows``, none: the window is complete the
-      cycle it gets there), and hands the full window to the Encoder when its
-      first stage is empty, starting the next window's rows the cycle after;
+    * the reader reads an NBout row a cycle, through a register into the window
+      register, a window's ``G`` rows (or, past the vector's ``rows``, none: the
+      window is complete once the rows read before have landed), and hands the
+      full window to the Encoder when its first stage is empty, reading the next
+      window's first row (if it holds outputs) in the same cycle;
     * the Encoder (:class:`hdl.datapath.encoder.Encoder`) moves a window from its
       first stage to the second when that is empty or emits its last beat,
       counts its nonzeros in the window's first cycle there and from the next
@@ -323,6 +326,7 @@ def store_cycles(nonzeros, cfg, per_write=1.0, rows=None, per_vector=None):
     rows = per_vector * G if rows is None else rows
     # reader
     reading, win_rd, grp, rd_pending, rd_grp, win_full = n_windows > 0, 0, 0, False, 0, False
+    rq_valid, rq_grp = False, 0
     # Encoder: stage a, stage d (its count register ``rem``), output register
     a_valid, a_n = False, 0
     d_valid, d_n, d_known, d_final, rem, beat = False, 0, True, False, 0, 0
@@ -344,6 +348,7 @@ def store_cycles(nonzeros, cfg, per_write=1.0, rows=None, per_vector=None):
         left_rows = reading and not win_full and grp < G
         in_range = win_rd % per_vector * G + grp < rows
         can_read = left_rows and in_range
+        early = handed and win_rd + 1 < n_windows and (win_rd + 1) % per_vector * G < rows
         take = o_valid and o_ready
         took_first, took_end = take and o_first, take and o_end
         pos = (cnt - lanes if cnt >= lanes else 0) if w_val else cnt
@@ -353,11 +358,12 @@ def store_cycles(nonzeros, cfg, per_write=1.0, rows=None, per_vector=None):
         if done:
             return cycles if per_write == 1 else cycles + (per_write - 1) * words
         # -- the registers' next values
-        if (rd_pending and rd_grp == G - 1) or (left_rows and not in_range):
+        if (rq_valid and rq_grp == G - 1) or (left_rows and not in_range and not rd_pending):
             win_full = True
+        rq_valid, rq_grp = rd_pending, rd_grp
         if can_read:
             rd_grp, grp = grp, grp + 1
-        rd_pending = can_read
+        rd_pending = can_read or early
         if a_take:
             if handed:
                 a_n = nonzeros[win_rd]
@@ -365,7 +371,7 @@ def store_cycles(nonzeros, cfg, per_write=1.0, rows=None, per_vector=None):
         else:
             nxt_a = False if d_take else a_valid
         if handed:
-            win_full, grp, win_rd = False, 0, win_rd + 1
+            win_full, grp, rd_grp, win_rd = False, int(early), 0, win_rd + 1
             reading = win_rd < n_windows
         if not d_known:
             rem, d_final = d_n, d_n <= tn

@@ -388,32 +388,46 @@ class StoreUnit(wiring.Component):
         rd_grp = Signal(range(G + 1))
         window = Signal(16 * W)
         win_full = Signal()       # `window` holds a complete window not yet handed on
+        handed = Signal()         # ... and hands it on this cycle
         reading = Signal()
-        row_index = win_rd * G + grp
-        m.d.comb += [rd.addr.eq(out_base + row_index[:16]), rd.en.eq(1)]
         # (a row a cycle, each read's row index travelling with it; a vector's rows
-        # end at ``rows``: past them the window is complete at once, its rows left
-        # as the hand-over cleared them, zeros.  The vectors' windows follow one
-        # another in NBout.)
+        # end at ``rows``: past them the window is complete once the reads before
+        # have landed, its rows left as the hand-over cleared them, zeros.  The
+        # vectors' windows follow one another in NBout.)  A row read goes into a
+        # register first (``rq``), then into the window (ECP5 timing: the block
+        # RAM's clock-to-data, 5.6 ns, no longer precedes the window's slot
+        # multiplexers); the next window's first row is read as this one is handed
+        # on (``early``), so a window still takes its rows and two cycles.
+        rq_valid = Signal()
+        rq_grp = Signal.like(rd_grp)
+        rq_data = Signal(16 * tn)
+        m.d.sync += [rq_valid.eq(rd_pending), rq_grp.eq(rd_grp), rq_data.eq(rd.data)]
         left_rows = reading & ~win_full & (grp < G)
         in_range = (vwin * G + grp) < st.rows
         vec_last_win = vwin == st.windows - 1
         rd_last = vec_last_win & (vec_rd + 1 >= st.vectors)
         can_read = left_rows & in_range
-        m.d.sync += rd_pending.eq(can_read)
+        # (the next window's first row holds outputs: a register, found while this
+        # window's rows are read; its window ``vwin`` moves on only as it is handed)
+        next_in = Signal()
+        m.d.sync += next_in.eq(Mux(vec_last_win, st.rows != 0, (vwin + 1) * G < st.rows))
+        early = Signal()
+        m.d.comb += early.eq(handed & ~rd_last & next_in)
+        row_index = Mux(early, (win_rd + 1) * G, win_rd * G + grp)
+        m.d.comb += [rd.addr.eq(out_base + row_index[:16]), rd.en.eq(1)]
+        m.d.sync += rd_pending.eq(can_read | early)
         with m.If(can_read):
             m.d.sync += [rd_grp.eq(grp), grp.eq(grp + 1)]
-        with m.If(left_rows & ~in_range):
+        with m.If(left_rows & ~in_range & ~rd_pending):
             m.d.sync += win_full.eq(1)
-        with m.If(rd_pending):
+        with m.If(rq_valid):
             for k in range(G):
-                with m.If(rd_grp == k):
-                    m.d.sync += window[k * 16 * tn:(k + 1) * 16 * tn].eq(rd.data)
-            with m.If(rd_grp == G - 1):
+                with m.If(rq_grp == k):
+                    m.d.sync += window[k * 16 * tn:(k + 1) * 16 * tn].eq(rq_data)
+            with m.If(rq_grp == G - 1):
                 m.d.sync += win_full.eq(1)
 
         # --- the window goes to the Encoder (or, dense, straight to the packer) ------
-        handed = Signal()
         m.d.comb += [enc.i.payload.value.as_value().eq(window),
                      enc.i.payload.last.eq(rd_last),
                      enc.i.valid.eq(win_full & ~st.dense)]
@@ -514,7 +528,8 @@ class StoreUnit(wiring.Component):
         ]
 
         with m.If(handed):
-            m.d.sync += [win_full.eq(0), grp.eq(0), win_rd.eq(win_rd + 1), window.eq(0),
+            m.d.sync += [win_full.eq(0), grp.eq(early), rd_grp.eq(0), win_rd.eq(win_rd + 1),
+                         window.eq(0),
                          vwin.eq(Mux(vec_last_win, 0, vwin + 1)),
                          vec_rd.eq(vec_rd + vec_last_win)]
             with m.If(rd_last):

@@ -223,17 +223,22 @@ def test_model_constants_follow_the_rtl():
 @pytest.mark.parametrize("nonzeros, cycles", [
     # Worked by hand at tn = tm = 4 (a window: G = 16 NBout rows, 64 values; a
     # word: 4 values; a bitmap: 1 word).  Cycle 1 reads row 0, cycle 16 row 15,
-    # whose datum completes the window register at 18; the Encoder's first stage
-    # takes it at 18, its second at 19, counts its nonzeros at 20 and emits the
-    # first beat at 21, which the writer takes at 22.
-    ((0,), 24),    # the empty beat taken at 22, its bitmap written at 23, done at 24
-    # 16 beats of 4: beat 1 at 22, beat 2 at 23 while the bitmap is written (the
-    # gearbox then holds 8: no beat at 24, a word out), beats 3..16 at 25..38, a
-    # word written with each; the last word at 39, done at 40
-    ((64,), 40),
-    # 5 values: beats of 4 and 1 at 22 and 23 (bitmap at 23), words at 24 (full)
-    # and 25 (the partial last), done at 26
-    ((5,), 26),
+    # whose datum is in the read register at 18 and completes the window
+    # register at 19; the Encoder's first stage takes it at 19, its second at
+    # 20, counts its nonzeros at 21 and emits the first beat at 22, which the
+    # writer takes at 23.
+    ((0,), 25),    # the empty beat taken at 23, its bitmap written at 24, done at 25
+    # 16 beats of 4: beat 1 at 23, beat 2 at 24 while the bitmap is written (the
+    # gearbox then holds 8: no beat at 25, a word out), beats 3..16 at 26..39, a
+    # word written with each; the last word at 40, done at 41
+    ((64,), 41),
+    # 5 values: beats of 4 and 1 at 23 and 24 (bitmap at 24), words at 25 (full)
+    # and 26 (the partial last), done at 27
+    ((5,), 27),
+    # Two windows: the second's row 0 is read at 19, as the first is handed on,
+    # rows 1..15 at 20..34; it is complete and handed on at 37 (18 cycles after
+    # the first: a window's rows and two), and done six cycles later, as above
+    ((0, 0), 43),
 ])
 def test_store_cycles_by_hand(nonzeros, cycles):
     assert perfmodel.store_cycles(list(nonzeros), small_config(4, 4)) == cycles
