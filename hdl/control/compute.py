@@ -226,6 +226,9 @@ class ComputeUnit(wiring.Component):
         mq_cnt = [Signal(cnt_w, name=f"mq_cnt{k}") for k in range(depth)]
         mq_low = [Signal(W, name=f"mq_low{k}") for k in range(depth)]   # lowest set bit
         mq_n = Signal(range(depth + 1))
+        # (the rows held or coming, ``mq_n + reading + arriving + arriving2``, a
+        # counter of its own: no adder before the fetch; ECP5 timing)
+        held = Signal(range(depth + 1))
         reading = Signal()                # a mask row read the cycle before
         arriving = Signal()               # ``arr`` holds a row read
         arr = Signal(W)
@@ -259,8 +262,9 @@ class ComputeUnit(wiring.Component):
         round_last = Signal()             # this fetch takes its round's last mask
         m.d.comb += [round_last.eq(Mux(setup, n_masks == 1, masks_left == 1)),
                      fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
-                              (mq_n + reading + arriving + arriving2 < depth))]
-        m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving2 - take)]
+                              (held < depth))]
+        m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving2 - take),
+                     held.eq(held + fetch - take)]
         with m.If(reading):
             m.d.sync += arr.eq(self.sibm_r.data)
         land = mq_n - take                # where an arriving row goes
@@ -451,7 +455,8 @@ class ComputeUnit(wiring.Component):
                          v_last.eq(cv.vectors <= 1), vleft.eq(_more(cv)), mvec.eq(_more(cv)),
                          segs.eq(n_segs), n_masks.eq(cv.groups * n_segs), seg.eq(0),
                          first.eq(1), cur_valid.eq(0),
-                         mq_n.eq(0), reading.eq(0), arriving.eq(0), arriving2.eq(0), mask_ptr.eq(0),
+                         mq_n.eq(0), held.eq(0), reading.eq(0), arriving.eq(0), arriving2.eq(0),
+                         mask_ptr.eq(0),
                          row_ptr.eq(0), fa_valid.eq(0), fb_valid.eq(0),
                          every.eq(cv.dense | ~cv.skip),
                          masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & some),
