@@ -152,8 +152,15 @@ class Encoder(wiring.Component):
 
         # Each lane's value: the AND-OR of the positions whose one-hot lane it
         # is (ECP5 timing: no encoded position and multiplexer after the rank
-        # compare).
-        hot = lane_onehots(m, d_nz, d_rank, beat, tn, name="d_hot")
+        # compare).  The one-hot lanes are registers, found for the next beat: for
+        # the first in the window's first cycle in stage d (while its nonzeros
+        # are counted), for each next one as a beat goes; so no rank compare
+        # comes before the AND-OR and the output register.
+        hot_beat = Mux(d_known, beat + 1, 0)
+        hot_next = lane_onehots(m, d_nz, d_rank, hot_beat, tn, name="d_hot_next")
+        hot = [Signal(tn, name=f"d_hot{p}") for p in range(W)]
+        with m.If(~d_known | emit):
+            m.d.sync += [h.eq(n) for h, n in zip(hot, hot_next)]
         lane_valid = [tree_or(h[k] for h in hot) for k in range(tn)]
         flat = d_value.as_value()
         values = [flat.word_select(p, self._width) for p in range(W)]
