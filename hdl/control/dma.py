@@ -405,16 +405,21 @@ class StoreUnit(wiring.Component):
         left_rows = reading & ~win_full & (grp < G)
         in_range = (vwin * G + grp) < st.rows
         vec_last_win = vwin == st.windows - 1
-        rd_last = vec_last_win & (vec_rd + 1 >= st.vectors)
         can_read = left_rows & in_range
-        # (the next window's first row holds outputs: a register, found while this
-        # window's rows are read; its window ``vwin`` moves on only as it is handed)
+        # (whether the window is the STORE's last, and whether the next window's
+        # first row holds outputs: registers, found while the window's rows are
+        # read, as its ``vwin`` and ``vec_rd`` move on only as it is handed on;
+        # so the read address is a multiplexer after two adders of registers)
+        rd_last = Signal()
         next_in = Signal()
-        m.d.sync += next_in.eq(Mux(vec_last_win, st.rows != 0, (vwin + 1) * G < st.rows))
+        m.d.sync += [rd_last.eq(vec_last_win & (vec_rd + 1 >= st.vectors)),
+                     next_in.eq(Mux(vec_last_win, st.rows != 0, (vwin + 1) * G < st.rows))]
         early = Signal()
         m.d.comb += early.eq(handed & ~rd_last & next_in)
-        row_index = Mux(early, (win_rd + 1) * G, win_rd * G + grp)
-        m.d.comb += [rd.addr.eq(out_base + row_index[:16]), rd.en.eq(1)]
+        row_addr, first_addr = Signal(16), Signal(16)
+        m.d.comb += [row_addr.eq(out_base + win_rd * G + grp),
+                     first_addr.eq(out_base + (win_rd + 1) * G),
+                     rd.addr.eq(Mux(early, first_addr, row_addr)), rd.en.eq(1)]
         m.d.sync += rd_pending.eq(can_read | early)
         with m.If(can_read):
             m.d.sync += [rd_grp.eq(grp), grp.eq(grp + 1)]
