@@ -86,6 +86,7 @@ class HostLink(wiring.Component):
         r_type = Signal(8)
         r_len = Signal(16)
         r_ram = Signal()                 # payload from memory (DATA), else by `r_src`
+        ram_q = Signal(mw)               # the memory word read, registered
         r_addr = Signal(32)
         # A reply's payload, when not from memory: the INFO bytes (a constant), an
         # error code, or the counters as the run left them; the transmitter picks
@@ -288,11 +289,17 @@ class HostLink(wiring.Component):
                         m.next = "FETCH"
                     with m.Else():
                         m.next = "PAYLOAD"
+            # (the word read is registered before it enters ``out``, whose other
+            # sources make it a multiplexer: ECP5 timing, no block RAM output
+            # before it)
             with m.State("FETCH"):
                 m.d.comb += [self.mem_raddr.eq(r_addr), self.mem_ren.eq(1)]
+                m.next = "HOLD"
+            with m.State("HOLD"):
+                m.d.sync += ram_q.eq(self.mem_rdata)
                 m.next = "LATCH"
             with m.State("LATCH"):
-                m.d.sync += [out.eq(self.mem_rdata), r_addr.eq(r_addr + 1)]
+                m.d.sync += [out.eq(ram_q), r_addr.eq(r_addr + 1)]
                 m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
                 m.d.comb += [tbyte.eq(out[:8]), self.tx.valid.eq(1), txcrc.valid.eq(sent)]
