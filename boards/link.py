@@ -112,11 +112,15 @@ class HostLink(wiring.Component):
         m.d.sync += self.error.eq(0)
         m.d.comb += [rxcrc.data.eq(byte), fb_w.data.eq(byte), fb_w.addr.eq(idx),
                      fb_r.addr.eq(idx), self.prog_addr.eq(addr), self.prog_len.eq(count)]
-        end = Signal(33)
-        m.d.comb += end.eq(addr + Cat(count, Const(0, 17)))
         # The frame's checks, registers recomputed every cycle: LEN and the header
         # bytes are complete at least two UART bytes (the CRC) before EXEC reads
-        # them, and the carry chains stay off the reply registers' enables.
+        # them, and the carry chains stay off the reply registers' enables.  The
+        # ends of the ranges a READ and a WRITE name are registers too, compared
+        # the cycle after (one carry chain a cycle).
+        end = Signal(33)
+        w_end = Signal(33)
+        m.d.sync += [end.eq(addr + Cat(count, Const(0, 17))),
+                     w_end.eq(addr + ((length - 4) >> lgB))]
         w_len_bad, w_addr_bad = Signal(), Signal()
         r_len_bad, r_addr_bad = Signal(), Signal()
         run_len_bad, run_addr_bad = Signal(), Signal()
@@ -125,7 +129,7 @@ class HostLink(wiring.Component):
             len_big.eq(length > self.max_payload),
             len_zero.eq(length == 0),
             w_len_bad.eq((length < 4 + B) | (((length - 4) & (B - 1)) != 0)),
-            w_addr_bad.eq(addr + ((length - 4) >> lgB) > self.mem_words),
+            w_addr_bad.eq(w_end > self.mem_words),
             r_len_bad.eq((length != 6) | (count == 0) | (count > self.max_payload // B)),
             r_addr_bad.eq(end > self.mem_words),
             run_len_bad.eq((length != 6) | (count == 0) | (count > cfg.ib_depth)),
