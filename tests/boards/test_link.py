@@ -245,6 +245,7 @@ def test_link_commands_and_errors():
         (bytes([SYNC]) + struct.pack("<HB", MAX_PAYLOAD + 1, Type.WRITE) + bytes(40),
          _quiet(0)),                                 # too long: ERROR LENGTH, rest drained
         (frame(Type.READ, struct.pack("<IH", 20, 2)), _quiet(12)),
+        (frame(Type.WRITE, struct.pack("<I", WORDS - 1) + bytes(2 * B)), _quiet(0)),  # beyond
     ]
     dut = BoardTop(CFG, WORDS, DIV, TIMEOUT)
     got = uart_session(dut, steps, DIV)
@@ -266,6 +267,7 @@ def test_link_commands_and_errors():
     assert replies[10] == _error(Error.LENGTH)
     assert replies[11] == _error(Error.LENGTH)
     assert replies[12] == [(Type.DATA, data[B:3 * B])]
+    assert replies[13] == _error(Error.ADDRESS)
 
 
 def test_board_top_validates_parameters():
