@@ -213,9 +213,9 @@ class ComputeUnit(wiring.Component):
         f0_go = Signal()
 
         # The mask queue: a row read (``fetch``) is registered as it arrives
-        # (``arr``, two cycles later), the cycle after its byte popcounts and its
-        # lowest set bit are (``arr2``: ECP5 timing, no block RAM output nor a
-        # whole popcount before the queue's registers), and it enters the queue
+        # (``arr``, two cycles later), the cycle after its popcount and its lowest
+        # set bit are (``arr2``: ECP5 timing, no block RAM output, popcount or
+        # carry chain before the queue's registers), and it enters the queue
         # the cycle after that with its popcount, an empty mask as 1 (a segment
         # without synapses still feeds its first window).  Five entries, so that
         # a row is fetched whenever fewer than five are held or coming, without
@@ -235,18 +235,15 @@ class ComputeUnit(wiring.Component):
         arriving2 = Signal()              # ``arr2`` holds it, with its byte counts
         arr2 = Signal(W)
         arr2_low = Signal(W)
-        parts = [arr[i:i + 8] for i in range(0, W, 8)]
-        arr2_pop = [Signal(4, name=f"arr2_pop{i}") for i in range(len(parts))]
+        arr2_cnt = Signal(cnt_w)
         take = Signal()                   # the head mask is taken this cycle
         fetch = Signal()
         arr2_any = Signal()
         in_mask = Mux(arr2_any, arr2, 1)
-        in_cnt = Mux(arr2_any, sum(arr2_pop), 1)
+        in_cnt = Mux(arr2_any, arr2_cnt, 1)
         in_low = Mux(arr2_any, arr2_low, 1)
         m.d.sync += [arriving2.eq(arriving), arr2.eq(arr), arr2_low.eq(_lowest(arr)),
-                     arr2_any.eq(arr.any())]
-        m.d.sync += [c.eq(popcount(m, part, f"mask_pop{i}"))
-                     for i, (c, part) in enumerate(zip(arr2_pop, parts))]
+                     arr2_any.eq(arr.any()), arr2_cnt.eq(popcount(m, arr, "mask_pop"))]
         mq_valid = mq_n != 0
         # The mask rows (``n_masks``, groups times segments) are multiplied out as
         # the instruction starts, into a register (no multiplier on the issue

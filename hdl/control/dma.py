@@ -201,7 +201,10 @@ class LoadUnit(wiring.Component):
             the issue path, no adder before it."""
             return Mux(v.target == Target.LUT, (v.count - 1) >> clog2(lanes), v.count - 1)
         n_rows_m1 = Signal(16)             # (a register, with the instruction)
-        last_pe = Mux(is_sb, pe == cfg.tn - 1, 1)
+        # (the word goes to the last PE of its row: a register beside ``pe``, no
+        # compare between the memory's ready and the row registers' enables)
+        last_pe = Signal()
+        pe_first_last = Mux(is_sb, cfg.tn == 1, 1)
         req = self.mem.req
         req_fire = req.valid & req.ready
         m.d.comb += [
@@ -217,11 +220,11 @@ class LoadUnit(wiring.Component):
             with m.If(word_last):
                 m.d.sync += [word.eq(0), left.eq(chunk_m1), word_last.eq(chunk_m1 == 0)]
                 with m.If(~last_pe):
-                    m.d.sync += pe.eq(pe + 1)
+                    m.d.sync += [pe.eq(pe + 1), last_pe.eq(pe == max(cfg.tn - 2, 0))]
             with m.Else():
                 m.d.sync += [word.eq(word + 1), left.eq(left - 1), word_last.eq(left == 1)]
         with m.If(next_row):
-            m.d.sync += [row.eq(row + 1), pe.eq(0), word.eq(0),
+            m.d.sync += [row.eq(row + 1), pe.eq(0), last_pe.eq(pe_first_last), word.eq(0),
                          seg_rows_left.eq(seg_rows_left - 1), seg_end.eq(seg_rows_left == 1)]
             with m.If(is_nbin):
                 m.d.sync += [row_base.eq(row_base + words["nbin"]),
@@ -246,6 +249,7 @@ class LoadUnit(wiring.Component):
             fixed, fixed_m1 = fixed_chunk(iv), fixed_chunk(iv, 1)
             is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
+                         last_pe.eq(Mux(iv.target == Target.SB, cfg.tn == 1, 1)),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
                          n_rows_m1.eq(rows_m1(iv)), seg_rows_left.eq(rows_m1(iv)),
                          seg_end.eq(Mux(iv.target == Target.LUT, iv.count <= lanes,
