@@ -320,10 +320,15 @@ class Controller(wiring.Component):
         s_offer = [second_ok & s_unit[i] & ~h_unit[i] for i in range(3)]
         issue1 = Cat(*[s_offer[i] & free[i] for i in range(3)]).any()
         m.d.comb += [pops.eq(issue0 + issue1), self.issued.eq(issue0 + issue1)]
-        with m.If(issue1):
+        # (counted the cycle after, from a register: the issue logic enables one
+        # flip-flop, not the counter's 32; ECP5 timing.  The last dual issue is
+        # at least a cycle before END's, so the count is complete at ``done``.)
+        dual = Signal()
+        m.d.sync += dual.eq(issue1)
+        with m.If(dual):
             m.d.sync += self.dual_issues.eq(self.dual_issues + 1)
         with m.If(self.start):
-            m.d.sync += self.dual_issues.eq(0)
+            m.d.sync += [self.dual_issues.eq(0), dual.eq(0)]
         with m.If(issue0 & (h_op == Op.END)):
             m.d.sync += self.done.eq(1)
         for i, u in enumerate(UNITS):
