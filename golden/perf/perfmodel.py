@@ -82,7 +82,7 @@ class Timing:
     # its configuration (the group's last beat)
     config_release: int = 17
     # skipping windows: the fill is longer by the cycles to read the first SIB
-    # mask row, register it, count its bytes and enter it in the mask queue
+    # mask row, register it, count it and enter it in the mask queue
     skip_fill: int = 4
 
     def drain(self, tn, tm):

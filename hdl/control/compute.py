@@ -232,7 +232,7 @@ class ComputeUnit(wiring.Component):
         reading = Signal()                # a mask row read the cycle before
         arriving = Signal()               # ``arr`` holds a row read
         arr = Signal(W)
-        arriving2 = Signal()              # ``arr2`` holds it, with its byte counts
+        arriving2 = Signal()              # ``arr2`` holds it, with its count
         arr2 = Signal(W)
         arr2_low = Signal(W)
         arr2_cnt = Signal(cnt_w)

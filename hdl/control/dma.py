@@ -123,7 +123,6 @@ class LoadUnit(wiring.Component):
         pe = Signal(max(1, clog2(cfg.tn)))
         gen_done = Signal()
         target = ld.target
-        is_sb = target == Target.SB
 
         # Row lengths.  A sparse NBin row's is the popcount of the NIBin row of the
         # same half and index: a lookup pipeline (NIBin's asynchronous read into a
@@ -204,7 +203,11 @@ class LoadUnit(wiring.Component):
         # (the word goes to the last PE of its row: a register beside ``pe``, no
         # compare between the memory's ready and the row registers' enables)
         last_pe = Signal()
-        pe_first_last = Mux(is_sb, cfg.tn == 1, 1)
+
+        def first_pe_last(v):
+            """Whether a row's first word of instruction view ``v`` goes to its last
+            PE: rows of other targets than SB have one."""
+            return Mux(v.target == Target.SB, cfg.tn == 1, 1)
         req = self.mem.req
         req_fire = req.valid & req.ready
         m.d.comb += [
@@ -224,7 +227,7 @@ class LoadUnit(wiring.Component):
             with m.Else():
                 m.d.sync += [word.eq(word + 1), left.eq(left - 1), word_last.eq(left == 1)]
         with m.If(next_row):
-            m.d.sync += [row.eq(row + 1), pe.eq(0), last_pe.eq(pe_first_last), word.eq(0),
+            m.d.sync += [row.eq(row + 1), pe.eq(0), last_pe.eq(first_pe_last(ld)), word.eq(0),
                          seg_rows_left.eq(seg_rows_left - 1), seg_end.eq(seg_rows_left == 1)]
             with m.If(is_nbin):
                 m.d.sync += [row_base.eq(row_base + words["nbin"]),
@@ -249,7 +252,7 @@ class LoadUnit(wiring.Component):
             fixed, fixed_m1 = fixed_chunk(iv), fixed_chunk(iv, 1)
             is_sparse = (iv.target == Target.NBIN) & ~iv.dense
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
-                         last_pe.eq(Mux(iv.target == Target.SB, cfg.tn == 1, 1)),
+                         last_pe.eq(first_pe_last(iv)),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
                          n_rows_m1.eq(rows_m1(iv)), seg_rows_left.eq(rows_m1(iv)),
                          seg_end.eq(Mux(iv.target == Target.LUT, iv.count <= lanes,
