@@ -303,7 +303,8 @@ class SSM(wiring.Component):
 
         # Two stages: w (the step's window of codes, extracted from the word,
         # a register: the SB's read data does not run on into the lane
-        # multiplexers) and the output register (each lane's code).
+        # multiplexers; with it each lane's selection) and the output register
+        # (each lane's code).
         window = [Signal(cw, name=f"win{j}") for j in range(W)]
         for j in range(W):
             with m.Switch(step.slot):
@@ -320,33 +321,43 @@ class SSM(wiring.Component):
         o_free = ~self.o.valid | self.o.ready
         take = w_valid & o_free                      # stage o takes the step in w
         w_free = ~w_valid | take
+        enter = w_free & self.i.valid                # a step enters stage w
         m.d.comb += self.i.ready.eq(w_free)
         with m.If(w_free):
             m.d.sync += w_valid.eq(self.i.valid)
-        # Each lane's offset decoded into a one-hot over the window as the step enters
-        # stage w (ECP5 timing: no compare before the lanes' AND-OR).
+        # Each lane's control folded into registers as the step enters stage w, so
+        # the lanes' data paths carry no per-lane mask (ECP5 timing and routing: a
+        # mask bit no longer fans out to every bit of a lane's multiplexers):
+        # * ``w_sel``: a lane resolved from the window read, its offset one-hot
+        #   (all 0 otherwise);
+        # * ``w_hp``: a lane resolved from the window held (the previous step's,
+        #   still in ``w_win`` as this step enters), its code picked now (0
+        #   otherwise).
         w_sel = [Signal(W, name=f"w_sel{k}", reset_less=True) for k in range(tm)]
-        with m.If(w_free & self.i.valid):
+        w_hp = [Signal(cw, name=f"w_hp{k}", reset_less=True) for k in range(tm)]
+        held_word = Cat(*w_win)
+        with m.If(enter):
             m.d.sync += [w_win[j].eq(window[j]) for j in range(W)]
             m.d.sync += w_step.eq(step)
-            m.d.sync += [w_sel[k].eq(1 << step.offset[k]) for k in range(tm)]
-
-        # The window of the previous step, kept for lanes that need it.
-        prev = [Signal(cw, name=f"prev{j}", reset_less=True) for j in range(W)]
-        held = [Signal(cw, name=f"held{k}", reset_less=True) for k in range(tm)]
-        picked = []
-        for k in range(tm):
-            sel = [w_sel[k][j] for j in range(W)]
-            source = [Mux(w_step.mask_held[k], prev[j], w_win[j]) for j in range(W)]
-            pick = Signal(cw, name=f"pick{k}")
-            m.d.comb += pick.eq(tree_or(Mux(sel[j], source[j], 0) for j in range(W)))
-            picked.append(pick)
-
-        with m.If(take):
-            m.d.sync += [prev[j].eq(w_win[j]) for j in range(W)]
             for k in range(tm):
-                with m.If(w_step.mask[k] | w_step.mask_held[k]):
-                    m.d.sync += held[k].eq(picked[k])
+                m.d.sync += [
+                    w_sel[k].eq(Mux(step.mask[k], 1 << step.offset[k], 0)),
+                    w_hp[k].eq(Mux(step.mask_held[k],
+                                   held_word.word_select(step.offset[k], cw), 0)),
+                ]
+
+        # A lane's code is resolved in one step of its beat: ``acc`` gathers the
+        # beat's codes (an OR: unresolved lanes are 0) and starts again after the
+        # beat's final step; lanes outside the beat are never resolved, so 0.
+        acc = [Signal(cw, name=f"acc{k}") for k in range(tm)]
+        code = []
+        for k in range(tm):
+            pick = tree_or([w_hp[k]] + [Mux(w_sel[k][j], w_win[j], 0) for j in range(W)])
+            resolved = Signal(cw, name=f"code{k}")
+            m.d.comb += resolved.eq(acc[k] | pick)
+            code.append(resolved)
+        with m.If(take):
+            m.d.sync += [acc[k].eq(Mux(w_step.final, 0, code[k])) for k in range(tm)]
         with m.If(take & w_step.final):
             m.d.sync += [self.o.valid.eq(1),
                          self.o.payload.neuron.eq(w_step.neuron),
@@ -354,10 +365,7 @@ class SSM(wiring.Component):
                          self.o.payload.slot.eq(w_step.slot),
                          self.o.payload.table.eq(w_step.table),
                          self.o.payload.last.eq(w_step.last)]
-            for k in range(tm):
-                m.d.sync += self.o.payload.code[k].eq(
-                    Mux(w_step.valid[k],
-                        Mux(w_step.mask[k] | w_step.mask_held[k], picked[k], held[k]), 0))
+            m.d.sync += [self.o.payload.code[k].eq(code[k]) for k in range(tm)]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m
