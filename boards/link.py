@@ -73,7 +73,7 @@ class HostLink(wiring.Component):
         length = Signal(16)
         ftype = Signal(8)
         idx = Signal(16)
-        hdr = Signal(48)                 # the first 6 payload bytes: addr, count / prog_len
+        hdr = Signal(48, reset_less=True)   # the first 6 payload bytes: addr, count / prog_len
         crc_lo = Signal(8)
         addr = hdr[:32]
         count = hdr[32:48]
@@ -94,7 +94,7 @@ class HostLink(wiring.Component):
         r_src = Signal(range(3))
         SRC_INFO, SRC_CODE, SRC_COUNTERS = 0, 1, 2
         r_code = Signal(8)
-        snap = Signal(len(self.counters))
+        snap = Signal(len(self.counters), reset_less=True)
 
         def reply(m, rtype, src=SRC_CODE, nbytes=0, code=None):
             m.d.sync += [r_type.eq(rtype), r_len.eq(nbytes), r_ram.eq(0), r_src.eq(src)]
@@ -258,7 +258,7 @@ class HostLink(wiring.Component):
         # The transmitter: SYNC, LEN, TYPE, payload, CRC.
         left = Signal(16)
         nbyte = Signal(range(B))
-        out = Signal(max(payload_bits, mw))
+        out = Signal(max(payload_bits, mw), reset_less=True)
         tbyte = Signal(8)
         m.d.comb += [self.tx.payload.eq(tbyte), txcrc.data.eq(tbyte)]
         sent = self.tx.valid & self.tx.ready

@@ -109,12 +109,12 @@ class ComputeUnit(wiring.Component):
         # timing, the controller's issue logic does not reach the unit's state)
         # and starts the cycle after (``start``, a register).
         pend = Signal()
-        nxt = Signal(WORD_BITS)
+        nxt = Signal(WORD_BITS, reset_less=True)
         with m.If(~pend):
             m.d.sync += nxt.eq(self.issue.instr.payload)
         m.d.sync += pend.eq(self.issue.instr.valid & self.issue.instr.ready)
         start = pend
-        ins = Signal(WORD_BITS)                 # the newest instruction
+        ins = Signal(WORD_BITS, reset_less=True)    # the newest instruction
         with m.If(start):
             m.d.sync += ins.eq(nxt)
         feeding, f1_valid, f1_push = self._feed(m, start, view(Op.COMPUTE, ins), nxt)
@@ -482,7 +482,7 @@ class ComputeUnit(wiring.Component):
         # and as older_busy if the one before still drains)
         m.d.comb += [self.issue.busy.eq(busy | start),
                      self.issue.older_busy.eq(older_busy | (start & busy))]
-        old = Signal(WORD_BITS)
+        old = Signal(WORD_BITS, reset_less=True)
         old_pending = Signal()
         tail = Signal(3)                  # the older one's last two stages, then its release
         # The outputs' place: row ``out_addr`` (``out_base`` + the group), in the
@@ -526,7 +526,7 @@ class ComputeUnit(wiring.Component):
         pend = Signal()
         pend_pool = Signal()
         pend_addr = Signal.like(out_addr)
-        pend_data = Signal(16 * tn)
+        pend_data = Signal(16 * tn, reset_less=True)
         m.d.sync += pend.eq(fire)
         with m.If(fire):
             m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(self.outputs.payload),
@@ -534,10 +534,10 @@ class ComputeUnit(wiring.Component):
         post = Signal()
         post_pool = Signal()
         post_addr = Signal.like(out_addr)
-        post_data = Signal(16 * tn)
-        post_held = Signal(16 * tn)
+        post_data = Signal(16 * tn, reset_less=True)
+        post_held = Signal(16 * tn, reset_less=True)
         written = Signal(16 * tn)
-        wrote = Signal(16 * tn)
+        wrote = Signal(16 * tn, reset_less=True)
         wrote_addr = Signal.like(out_addr)
         wrote_valid = Signal()
         held = Mux(post & (post_addr == pend_addr), written,

@@ -104,8 +104,9 @@ class Controller(wiring.Component):
         req_count = Signal(32)
         rsp_count = Signal(32)
         total = Signal(32)
-        assemble = Signal(WORD_BITS)
-        first_words = [Signal(WORD_BITS, name=f"first_word{k}") for k in range(2)]
+        assemble = Signal(WORD_BITS, reset_less=True)
+        first_words = [Signal(WORD_BITS, name=f"first_word{k}", reset_less=True)
+                       for k in range(2)]
         # A complete word is written to the IB (and the first two kept) the cycle
         # after its last part arrived, from ``assemble`` (ECP5 timing: no block
         # RAM read data and word multiplexer before the IB's write port).
@@ -193,7 +194,7 @@ class Controller(wiring.Component):
         next0_d = Signal(3 + 2 * len(Resource), name="next0_decoded")
         n_unit, n_reads, n_writes = decode_resources(m, next1, "next1")
         n0_unit, n0_reads, n0_writes = decode_resources(m, next0, "next0")
-        slots = [Signal(WORD_BITS, name=f"slot{k}") for k in range(2)]
+        slots = [Signal(WORD_BITS, name=f"slot{k}", reset_less=True) for k in range(2)]
         slots_d = [Signal(len(next0_d), name=f"slot{k}_decoded") for k in range(2)]
         head = Signal()
         count = Signal(2)

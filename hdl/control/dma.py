@@ -90,7 +90,7 @@ class LoadUnit(wiring.Component):
         busy = Signal()
         start = self.issue.instr.valid & self.issue.instr.ready
         m.d.comb += [self.issue.instr.ready.eq(~busy), self.issue.busy.eq(busy)]
-        ins = Signal(WORD_BITS)
+        ins = Signal(WORD_BITS, reset_less=True)
         ld = view(Op.LOAD, ins)
         # While idle the unit's registers follow the instruction on offer (nothing
         # reads them then): the issue handshake enables one flip-flop, ``busy``,
@@ -280,8 +280,8 @@ class LoadUnit(wiring.Component):
         resp = self.mem.resp
         rsp_row, rsp_word, rsp_pe, rsp_last = rsp.row, rsp.word, rsp.pe, rsp.last
         row_bits = max(16 * cfg.window, 64 * cfg.tm, 32 * cfg.tn, cfg.window)
-        assembly = Signal(row_bits)
-        lut_word = Signal(mw)
+        assembly = Signal(row_bits, reset_less=True)   # (data: `fresh` starts a row)
+        lut_word = Signal(mw, reset_less=True)
         lut_busy = Signal()       # a LUT word taken last cycle, written this one
         # A complete row is written a cycle after its last word arrived, from
         # registers (ECP5 timing: no block-RAM output, word multiplexer or address
@@ -375,7 +375,7 @@ class StoreUnit(wiring.Component):
         start = self.issue.instr.valid & self.issue.instr.ready
         m.d.comb += [self.issue.instr.ready.eq(~busy), self.issue.busy.eq(busy)]
         wreq = self.mem_write
-        ins = Signal(WORD_BITS)
+        ins = Signal(WORD_BITS, reset_less=True)
         st = view(Op.STORE, ins)
         out_base = Signal(16)     # the STORE's first NBout row: its half's base + ``row``
         with m.If(~busy):           # (as the load unit's: only ``busy`` waits for the issue)
@@ -407,7 +407,7 @@ class StoreUnit(wiring.Component):
         # on (``early``), so a window still takes its rows and two cycles.
         rq_valid = Signal()
         rq_grp = Signal.like(rd_grp)
-        rq_data = Signal(16 * tn)
+        rq_data = Signal(16 * tn, reset_less=True)
         m.d.sync += [rq_valid.eq(rd_pending), rq_grp.eq(rd_grp), rq_data.eq(rd.data)]
         left_rows = reading & ~win_full & (grp < G)
         in_range = (vwin * G + grp) < st.rows

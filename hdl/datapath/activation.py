@@ -44,19 +44,19 @@ class PWL(wiring.Component):
 
         # Stage 1: segment, table read, offset; identity/ReLU result alongside.
         s_valid = Signal()
-        s_code = Signal(ACTIVATION_WIDTH)
-        s_plain = Signal(signed(16))
+        s_code = Signal(ACTIVATION_WIDTH, reset_less=True)
+        s_plain = Signal(signed(16), reset_less=True)
         tables = {name: table(name, ACT_FRAC) for name in NONLINEAR}
         shift_max = max(w.bit_length() - 1 for _, w in tables.values())
         d_max = max(int(abs(int(b[i + 1]) - int(b[i]))) for b, _ in tables.values()
                     for i in range(SEGMENTS))
-        s_b = Signal(signed(17))
-        s_d = Signal(signed(d_max.bit_length() + 1))
-        s_t = Signal(unsigned(shift_max))
-        s_low = Signal()
-        s_high = Signal()
-        s_first = Signal(signed(17))
-        s_last = Signal(signed(17))
+        s_b = Signal(signed(17), reset_less=True)
+        s_d = Signal(signed(d_max.bit_length() + 1), reset_less=True)
+        s_t = Signal(unsigned(shift_max), reset_less=True)
+        s_low = Signal(reset_less=True)
+        s_high = Signal(reset_less=True)
+        s_first = Signal(signed(17), reset_less=True)
+        s_last = Signal(signed(17), reset_less=True)
         m.d.sync += [s_valid.eq(self.valid), s_code.eq(self.code),
                      s_plain.eq(Mux((self.code == relu) & x[-1], 0, x))]
         shifts = {}
@@ -79,7 +79,7 @@ class PWL(wiring.Component):
         # for a DSP block, which Yosys would otherwise spend on it: one per PE);
         # the rest of stage 1 rides along.
         p_valid = Signal()
-        p_prod = Signal(signed(len(s_d) + len(s_t) + 1))
+        p_prod = Signal(signed(len(s_d) + len(s_t) + 1), reset_less=True)
         p_code, p_plain = Signal.like(s_code), Signal.like(s_plain)
         p_b, p_low, p_high = Signal.like(s_b), Signal.like(s_low), Signal.like(s_high)
         p_first, p_last = Signal.like(s_first), Signal.like(s_last)
@@ -98,5 +98,7 @@ class PWL(wiring.Component):
         for name in NONLINEAR:
             with m.If(p_code == ACTIVATIONS.index(name)):
                 m.d.comb += y.eq(Mux(p_low, p_first, Mux(p_high, p_last, interp[name])))
-        m.d.sync += [self.o_valid.eq(p_valid), self.y.eq(y)]
+        y_out = Signal(signed(16), reset_less=True)   # (data: only o_valid needs the reset)
+        m.d.comb += self.y.eq(y_out)
+        m.d.sync += [self.o_valid.eq(p_valid), y_out.eq(y)]
         return m

@@ -34,6 +34,12 @@ class SkidBuffer(wiring.Component):
         m = Module()
         skid_valid = Signal()
         skid = Signal(self._shape, reset_less=True)
+        # The output payload is a reset-less register too: only ``valid`` needs the
+        # reset, and a payload on the domain's reset would put every bit of it on
+        # the reset's net (ECP5: a third of the 4 x 4's flip-flops were, its
+        # widest net and the routing's worst congestion).
+        out = Signal(self._shape, reset_less=True)
+        m.d.comb += self.o.payload.eq(out)
         m.d.comb += self.i.ready.eq(~skid_valid)
         push = self.i.valid & ~skid_valid
         # The skid register follows the input while it is empty (its enable is a
@@ -43,9 +49,9 @@ class SkidBuffer(wiring.Component):
             m.d.sync += skid.eq(self.i.payload)
         with m.If(~self.o.valid | self.o.ready):          # the output register frees
             with m.If(skid_valid):
-                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
+                m.d.sync += [out.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
             with m.Else():
-                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(push)]
+                m.d.sync += [out.eq(self.i.payload), self.o.valid.eq(push)]
         with m.Elif(push):                                  # it holds: the beat skids
             m.d.sync += skid_valid.eq(1)
         return m

@@ -358,14 +358,17 @@ class SSM(wiring.Component):
             code.append(resolved)
         with m.If(take):
             m.d.sync += [acc[k].eq(Mux(w_step.final, 0, code[k])) for k in range(tm)]
+        # (the output payload a reset-less register: only ``valid`` needs the reset)
+        out = Signal(self.beat_layout, reset_less=True)
+        m.d.comb += self.o.payload.eq(out)
         with m.If(take & w_step.final):
             m.d.sync += [self.o.valid.eq(1),
-                         self.o.payload.neuron.eq(w_step.neuron),
-                         self.o.payload.valid.eq(w_step.valid),
-                         self.o.payload.slot.eq(w_step.slot),
-                         self.o.payload.table.eq(w_step.table),
-                         self.o.payload.last.eq(w_step.last)]
-            m.d.sync += [self.o.payload.code[k].eq(code[k]) for k in range(tm)]
+                         out.neuron.eq(w_step.neuron),
+                         out.valid.eq(w_step.valid),
+                         out.slot.eq(w_step.slot),
+                         out.table.eq(w_step.table),
+                         out.last.eq(w_step.last)]
+            m.d.sync += [out.code[k].eq(code[k]) for k in range(tm)]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m

@@ -145,6 +145,9 @@ class WDM(wiring.Component):
         a_slot = Signal(Slot, reset_less=True)
         a_lanes = Signal(tm, reset_less=True)
         a_code = Signal(self.input_layout.members["code"], reset_less=True)
+        if self._side is not None:
+            a_side = Signal(self._side, reset_less=True)
+            m.d.comb += self.o.payload.side.eq(a_side)
         with m.If(a_free):
             m.d.sync += a_valid.eq(self.i.valid)
         with m.If(take):
@@ -152,7 +155,7 @@ class WDM(wiring.Component):
             if 16 in self._widths:
                 m.d.sync += a_code.eq(self.i.payload.code)
             if self._side is not None:
-                m.d.sync += self.o.payload.side.eq(self.i.payload.side)
+                m.d.sync += a_side.eq(self.i.payload.side)
         m.d.comb += self.o.valid.eq(a_valid)
         weights = self.o.payload.weight
 
