@@ -318,8 +318,15 @@ class SSM(wiring.Component):
         w_valid = Signal()
         w_win = [Signal(cw, name=f"w_win{j}", reset_less=True) for j in range(W)]
         w_step = Signal(self.step_layout, reset_less=True)
+        # The output stage is a register and a skid register beside it (as
+        # :class:`SkidBuffer`'s): stage w moves on whenever the skid register is
+        # empty, so the enables of stage w and of the SB word's skid buffer
+        # before it are a gate or two on this module's registers, not the end of
+        # the WDM's and PEFU's handshake (ECP5 timing and routing: those enables
+        # reach some 700 flip-flops per PE).  Latency and throughput unchanged.
+        s_valid = Signal()
         o_free = ~self.o.valid | self.o.ready
-        take = w_valid & o_free                      # stage o takes the step in w
+        take = w_valid & ~s_valid                    # stage o takes the step in w
         w_free = ~w_valid | take
         enter = w_free & self.i.valid                # a step enters stage w
         m.d.comb += self.i.ready.eq(w_free)
@@ -358,19 +365,26 @@ class SSM(wiring.Component):
             code.append(resolved)
         with m.If(take):
             m.d.sync += [acc[k].eq(Mux(w_step.final, 0, code[k])) for k in range(tm)]
-        # (the output payload a reset-less register: only ``valid`` needs the reset)
+        # The beat of the step in stage w (on its final step), and the output:
+        # (payloads reset-less registers: only the valid bits need the reset)
+        beat = Signal(self.beat_layout)
+        m.d.comb += [beat.neuron.eq(w_step.neuron), beat.valid.eq(w_step.valid),
+                     beat.slot.eq(w_step.slot), beat.table.eq(w_step.table),
+                     beat.last.eq(w_step.last)]
+        m.d.comb += [beat.code[k].eq(code[k]) for k in range(tm)]
+        give = take & w_step.final
         out = Signal(self.beat_layout, reset_less=True)
+        skid = Signal(self.beat_layout, reset_less=True)
         m.d.comb += self.o.payload.eq(out)
-        with m.If(take & w_step.final):
-            m.d.sync += [self.o.valid.eq(1),
-                         out.neuron.eq(w_step.neuron),
-                         out.valid.eq(w_step.valid),
-                         out.slot.eq(w_step.slot),
-                         out.table.eq(w_step.table),
-                         out.last.eq(w_step.last)]
-            m.d.sync += [out.code[k].eq(code[k]) for k in range(tm)]
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+        with m.If(~s_valid):                         # (follows the beat while empty)
+            m.d.sync += skid.eq(beat)
+        with m.If(o_free):
+            with m.If(s_valid):
+                m.d.sync += [out.eq(skid), self.o.valid.eq(1), s_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [out.eq(beat), self.o.valid.eq(give)]
+        with m.Elif(give):                           # the output holds: the beat skids
+            m.d.sync += s_valid.eq(1)
         return m
 
 
