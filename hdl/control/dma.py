@@ -184,22 +184,24 @@ class LoadUnit(wiring.Component):
         # Segments (a 2-D gather): after a segment's ``count`` rows the addresses jump
         # to the next segment's start, ``seg_step`` words after this one's.
         # (``seg_end``: the row in hand is its segment's last, a register beside
-        # the count of rows after it, ``seg_rows_left``: no compare on the path
-        # from the memory's ready into the address registers)
+        # the count of what the segment has left from the row in hand on,
+        # ``seg_rows_left``: rows, or for LUT loads entries, a word's ``lanes`` a
+        # row: no compare on the path from the memory's ready into the address
+        # registers, and no adder on the issue path into the count)
         seg_end = Signal()
         seg_rows_left = Signal(16)
+        seg_lut = target == Target.LUT
         seg_left = Signal(8)               # segments after the current one
         seg_base = Signal(32)
         seg_next = Signal(32)
         m.d.comb += seg_next.eq(seg_base + ld.seg_step)
 
 
-        def rows_m1(v):
-            """Rows per segment of instruction view ``v`` less one (LUT words, else
-            ``count``; ``ceil(c / lanes) - 1 = (c - 1) // lanes``): one decrement on
-            the issue path, no adder before it."""
-            return Mux(v.target == Target.LUT, (v.count - 1) >> clog2(lanes), v.count - 1)
-        n_rows_m1 = Signal(16)             # (a register, with the instruction)
+        def one_row(v):
+            """Whether a segment of instruction view ``v`` is one row (LUT: one word)."""
+            return Mux(v.target == Target.LUT, v.count <= lanes, v.count <= 1)
+        n_rows = Signal(16)                # a segment's ``count`` (a register, with the
+        n_one = Signal()                   # instruction) and whether it is one row
         # (the word goes to the last PE of its row: a register beside ``pe``, no
         # compare between the memory's ready and the row registers' enables)
         last_pe = Signal()
@@ -228,7 +230,9 @@ class LoadUnit(wiring.Component):
                 m.d.sync += [word.eq(word + 1), left.eq(left - 1), word_last.eq(left == 1)]
         with m.If(next_row):
             m.d.sync += [row.eq(row + 1), pe.eq(0), last_pe.eq(first_pe_last(ld)), word.eq(0),
-                         seg_rows_left.eq(seg_rows_left - 1), seg_end.eq(seg_rows_left == 1)]
+                         seg_rows_left.eq(seg_rows_left - Mux(seg_lut, lanes, 1)),
+                         seg_end.eq(Mux(seg_lut, seg_rows_left <= 2 * lanes,
+                                        seg_rows_left == 2))]
             with m.If(is_nbin):
                 m.d.sync += [row_base.eq(row_base + words["nbin"]),
                              addr.eq(row_base + words["nbin"])]
@@ -236,7 +240,7 @@ class LoadUnit(wiring.Component):
                 with m.If(seg_left == 0):
                     m.d.sync += gen_done.eq(1)
                 with m.Else():
-                    m.d.sync += [seg_rows_left.eq(n_rows_m1), seg_end.eq(n_rows_m1 == 0),
+                    m.d.sync += [seg_rows_left.eq(n_rows), seg_end.eq(n_one),
                                  seg_left.eq(seg_left - 1),
                                  seg_base.eq(seg_next), row_base.eq(seg_next),
                                  addr.eq(seg_next)]
@@ -254,9 +258,8 @@ class LoadUnit(wiring.Component):
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
                          last_pe.eq(first_pe_last(iv)),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
-                         n_rows_m1.eq(rows_m1(iv)), seg_rows_left.eq(rows_m1(iv)),
-                         seg_end.eq(Mux(iv.target == Target.LUT, iv.count <= lanes,
-                                        iv.count <= 1)),
+                         n_rows.eq(iv.count), seg_rows_left.eq(iv.count),
+                         n_one.eq(one_row(iv)), seg_end.eq(one_row(iv)),
                          seg_base.eq(iv.mem_addr),
                          seg_left.eq(Mux((iv.target == Target.LUT) | (iv.segments == 0), 0,
                                          iv.segments - 1)),
