@@ -35,9 +35,9 @@ class SkidBuffer(wiring.Component):
         skid_valid = Signal()
         skid = Signal(self._shape, reset_less=True)
         # The output payload is a reset-less register too: only ``valid`` needs the
-        # reset, and a payload on the domain's reset would put every bit of it on
-        # the reset's net (ECP5: a third of the 4 x 4's flip-flops were, its
-        # widest net and the routing's worst congestion).
+        # reset, and a payload on the domain's reset puts every bit of it on the
+        # reset's net (ECP5 at 4 x 4: that net had reached a third of the
+        # flip-flops, and was the router's most congested).
         out = Signal(self._shape, reset_less=True)
         m.d.comb += self.o.payload.eq(out)
         m.d.comb += self.i.ready.eq(~skid_valid)
