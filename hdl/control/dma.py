@@ -200,8 +200,6 @@ class LoadUnit(wiring.Component):
         def one_row(v):
             """Whether a segment of instruction view ``v`` is one row (LUT: one word)."""
             return Mux(v.target == Target.LUT, v.count <= lanes, v.count <= 1)
-        n_rows = Signal(16)                # a segment's ``count`` (a register, with the
-        n_one = Signal()                   # instruction) and whether it is one row
         # (the word goes to the last PE of its row: a register beside ``pe``, no
         # compare between the memory's ready and the row registers' enables)
         last_pe = Signal()
@@ -240,7 +238,7 @@ class LoadUnit(wiring.Component):
                 with m.If(seg_left == 0):
                     m.d.sync += gen_done.eq(1)
                 with m.Else():
-                    m.d.sync += [seg_rows_left.eq(n_rows), seg_end.eq(n_one),
+                    m.d.sync += [seg_rows_left.eq(ld.count), seg_end.eq(one_row(ld)),
                                  seg_left.eq(seg_left - 1),
                                  seg_base.eq(seg_next), row_base.eq(seg_next),
                                  addr.eq(seg_next)]
@@ -258,8 +256,7 @@ class LoadUnit(wiring.Component):
             m.d.sync += [row.eq(0), word.eq(0), pe.eq(0), gen_done.eq(iv.count == 0),
                          last_pe.eq(first_pe_last(iv)),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
-                         n_rows.eq(iv.count), seg_rows_left.eq(iv.count),
-                         n_one.eq(one_row(iv)), seg_end.eq(one_row(iv)),
+                         seg_rows_left.eq(iv.count), seg_end.eq(one_row(iv)),
                          seg_base.eq(iv.mem_addr),
                          seg_left.eq(Mux((iv.target == Target.LUT) | (iv.segments == 0), 0,
                                          iv.segments - 1)),
