@@ -7,7 +7,8 @@ Layout (format ``sparsegen-model``, version 1).  The archive holds:
                     flattened row-major (a kept block is 1)
 ``L<i>.indices``    uint8: the stored weights of the kept blocks, in row-major
                     element order, packed by :mod:`golden.contract.packing` at the layer's
-                    slot width in 64-bit words (little-endian): codebook indices
+                    slot width in 64-bit words (little-endian), slot after slot
+                    (``interleaved=False``, not the SB words' lanes): codebook indices
                     for ``bits <= 8``, raw int16 weights above
 ``L<i>.codebooks``  int16 ``(regions, 2**bits)``: one codebook per region (``bits <= 8``)
 ``L<i>.bias``       int32 ``(N_out,)``: the bias at ``f_in + f_w`` fractional bits
@@ -130,7 +131,7 @@ def _arrays(i, layer):
     codes = np.asarray(layer.codes, dtype=np.int64)
     arrays = {
         f"L{i}.block_mask": np.packbits(np.asarray(layer.block_mask, dtype=bool).reshape(-1)),
-        f"L{i}.indices": words_to_bytes(pack(codes, layer.slot, 1), 1),
+        f"L{i}.indices": words_to_bytes(pack(codes, layer.slot, 1, interleaved=False), 1),
         f"L{i}.bias": np.asarray(layer.bias, dtype=np.int32),
     }
     if layer.slot != 16:
@@ -455,7 +456,7 @@ def _load(path, ctx):
             _fail(where, f"array 'L{i}.indices' has {idx.size} bytes, expected {8 * n_words} "
                          f"for {count} {slot}-bit slots")
         words = bytes_to_words(idx, 1)
-        all_slots = unpack(words, slot, 1)
+        all_slots = unpack(words, slot, 1, interleaved=False)
         if slot != 16 and all_slots[count:].any():
             _fail(where, f"array 'L{i}.indices' has nonzero padding past {count} slots")
         codes = all_slots[:count]

@@ -16,7 +16,9 @@ Two parts, because all PEs share the synapse indices and move in lockstep:
   WDM, which decodes them (:mod:`hdl.datapath.wdm`).
 
 A ``4 * tm``-slot window is a quarter, half or all of a ``64 * tm``-bit SB word
-with 4-, 8- or 16-bit slots, so narrow weights need fewer SB reads per window.
+with 4-, 8- or 16-bit slots, so narrow weights need fewer SB reads per window;
+the word's slots are lane-interleaved (:func:`golden.contract.packing.slot_offset`),
+so a window's code ``j`` is always in the word's 16-bit lane ``j``.
 Codes are routed at the width of the widest slot supported
 (:func:`hdl.datapath.wdm.code_width`), the slot's value in the low bits.
 
@@ -305,6 +307,10 @@ class SSM(wiring.Component):
         # a register: the SB's read data does not run on into the lane
         # multiplexers; with it each lane's selection) and the output register
         # (each lane's code).
+        # (SB words are lane-interleaved, golden.contract.packing.slot_offset: code
+        # j of every window sits in the word's 16-bit lane j, so each code is
+        # picked within its lane, from the block RAM that holds it: no select
+        # spans the word; ECP5 routing.)
         window = [Signal(cw, name=f"win{j}") for j in range(W)]
         for j in range(W):
             with m.Switch(step.slot):
@@ -313,7 +319,7 @@ class SSM(wiring.Component):
                         with m.Switch(step.window_in_word):
                             for q in range(16 // width):
                                 with m.Case(q):
-                                    at = (q * W + j) * width
+                                    at = 16 * j + q * width
                                     m.d.comb += window[j].eq(word[at:at + width])
         w_valid = Signal()
         w_win = [Signal(cw, name=f"w_win{j}", reset_less=True) for j in range(W)]

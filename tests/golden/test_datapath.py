@@ -199,10 +199,22 @@ def test_slot_bits(bits, slot):
 
 
 def test_packing_hand_worked():
-    # tm = 1: a 64-bit word holds 16 nibbles, slot 0 in the lowest bits.
+    # tm = 1: a 64-bit word holds 16 nibbles, four SSM windows of four codes;
+    # code j of window q sits in 16-bit lane j, nibble q (lane-interleaved).
     words = packing.pack([1, 2, 3], 4, tm=1)
+    assert words == [0x0003_0002_0001]
+    assert packing.words_to_bytes(words, 1).tolist() == [0x01, 0, 0x02, 0, 0x03, 0, 0, 0]
+    # slots 4..7 are window 1: the second nibble of lanes 0..3
+    words = packing.pack([0, 0, 0, 0, 0xA, 0xB, 0xC, 0xD], 4, tm=1)
+    assert words == [0x00D0_00C0_00B0_00A0]
+    # 8-bit slots: two windows, window 1 in each lane's high byte
+    words = packing.pack([1, 2, 3, 4, 5, 6, 7, 8], 8, tm=1)
+    assert words == [0x0804_0703_0602_0501]
+    assert [packing.slot_offset(k, 8, 2) for k in (0, 7, 8, 15)] == [0, 112, 8, 120]
+    # the model file's stream: slot after slot
+    words = packing.pack([1, 2, 3], 4, tm=1, interleaved=False)
     assert words == [0x321]
-    assert packing.words_to_bytes(words, 1).tolist() == [0x21, 0x03, 0, 0, 0, 0, 0, 0]
+    assert packing.unpack(words, 4, 1, count=3, interleaved=False).tolist() == [1, 2, 3]
     # 16-bit slots hold int16 two's complement; 4 per word at tm = 1.
     words = packing.pack([-1, 2, -32768, 32767, 5], 16, tm=1)
     assert words == [0x7FFF_8000_0002_FFFF, 5]
@@ -225,6 +237,13 @@ def test_packing_round_trip_every_width(data):
     assert all(0 <= w < 1 << (64 * tm) for w in words)
     assert packing.unpack(words, slot, tm, count=n).tolist() == values
     assert packing.bytes_to_words(packing.words_to_bytes(words, tm), tm) == words
+    # a window's code j comes from lane j alone, whatever the slot width
+    W, per = 4 * tm, packing.slots_per_word(slot, tm)
+    for k in range(min(n, per)):
+        at = packing.slot_offset(k, slot, tm)
+        assert 16 * (k % W) <= at and at + slot <= 16 * (k % W + 1)
+    plain = packing.pack(values, slot, tm, interleaved=False)
+    assert packing.unpack(plain, slot, tm, count=n, interleaved=False).tolist() == values
 
 
 def test_packing_errors():
@@ -234,6 +253,8 @@ def test_packing_errors():
         packing.pack([1], 5, 1)
     with pytest.raises(ValueError, match=r"^bits must be an integer in 1\.\.16, not 17$"):
         packing.slot_bits(17)
+    with pytest.raises(ValueError, match=r"^k must be a slot index in 0\.\.15, not 16$"):
+        packing.slot_offset(16, 4, 1)
 
 
 def test_wdm_decode_is_lookup_of_unpacked_slots():
