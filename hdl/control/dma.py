@@ -16,7 +16,7 @@ requests (a word address each), read data (in request order), write requests
   whole) and writes the window's bitmap and its packed nonzeros.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import ReadPort, WritePort
@@ -37,14 +37,26 @@ def port_signature(port_kind, rows, shape):
     return port_kind.Signature(addr_width=clog2(rows), shape=shape).flip()
 
 
+def _nibble_count(bits):
+    """The 3-bit count of up to four bits, as logic (a LUT4 per output bit), not
+    adders: ``b0 + b1 = p + 2q``, ``b2 + b3 = r + 2s``."""
+    b = list(bits) + [Const(0, 1)] * (4 - len(bits))
+    p, q, r, s = b[0] ^ b[1], b[0] & b[1], b[2] ^ b[3], b[2] & b[3]
+    return Cat(p ^ r, q ^ s ^ (p & r), q & s)
+
+
 def popcount(m, value, name):
-    """A signal holding the number of set bits of ``value`` (a balanced adder tree)."""
-    bits = [value[i] for i in range(len(value))]
-    while len(bits) > 1:
-        bits = [bits[i] + bits[i + 1] for i in range(0, len(bits) - 1, 2)] + \
-            ([bits[-1]] if len(bits) % 2 else [])
-    out = Signal(clog2(len(value) + 1), name=name)
-    m.d.comb += out.eq(bits[0])
+    """A signal holding the number of set bits of ``value``: each nibble counted in
+    logic (one LUT level), then a balanced adder tree of the counts (ECP5 timing:
+    two carry-chain levels fewer than adding bit to bit)."""
+    n = len(value)
+    counts = [_nibble_count([value[i] for i in range(a, min(a + 4, n))])
+              for a in range(0, n, 4)]
+    while len(counts) > 1:
+        counts = [counts[i] + counts[i + 1] for i in range(0, len(counts) - 1, 2)] + \
+            ([counts[-1]] if len(counts) % 2 else [])
+    out = Signal(clog2(n + 1), name=name)
+    m.d.comb += out.eq(counts[0])
     return out
 
 
