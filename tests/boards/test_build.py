@@ -11,7 +11,13 @@ import json
 
 import pytest
 
-from boards.build import BOARDS, _record_configuration, configurations_markdown, largest_at_goal
+from boards.build import (
+    BOARDS,
+    _record_configuration,
+    configurations_markdown,
+    largest_at_goal,
+    merge_nextpnr_opts,
+)
 from boards.build import main as build_main
 from hdl.synth import BUDGETS
 
@@ -88,6 +94,17 @@ def test_configurations_table_keeps_one_row_per_configuration(tmp_path, capsys):
     path.write_text("not json")
     assert len(_record_configuration(path, _report(2, 2, 50.0))) == 1
     assert "not a configurations table" in capsys.readouterr().err
+
+
+def test_board_nextpnr_options_give_way_to_the_users():
+    board = "--placer-heap-timingweight 40 --seed 1"
+    assert merge_nextpnr_opts(board, "") == board
+    # an option the user gives replaces the board's (nextpnr refuses one given twice)
+    assert merge_nextpnr_opts(board, "--router router2 --placer-heap-timingweight 10") == \
+        "--seed 1 --router router2 --placer-heap-timingweight 10"
+    assert merge_nextpnr_opts(board, "--seed=3 --placer static") == \
+        "--placer-heap-timingweight 40 --seed=3 --placer static"
+    assert merge_nextpnr_opts("", "--router2-tmg-ripup") == "--router2-tmg-ripup"
 
 
 @pytest.mark.slow
