@@ -39,7 +39,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.isa import Slot
-from golden.contract.packing import SLOT_WIDTHS, check_widths
+from golden.contract.packing import SLOT_WIDTHS, check_widths, slot_offset
 from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.logic import tree_or
 from hdl.datapath.nsm import nsm_beat_layout
@@ -307,8 +307,9 @@ class SSM(wiring.Component):
         # a register: the SB's read data does not run on into the lane
         # multiplexers; with it each lane's selection) and the output register
         # (each lane's code).
-        # (SB words are lane-interleaved, golden.contract.packing.slot_offset: code
-        # j of every window sits in the word's 16-bit lane j, so each code is
+        # (SB words are lane-interleaved, at golden.contract.packing.slot_offset,
+        # the rule the golden model packs by: code j of every window sits in
+        # the word's 16-bit lane j, so each code is
         # picked within its lane, from the block RAM that holds it: no select
         # spans the word; ECP5 routing.)
         window = [Signal(cw, name=f"win{j}") for j in range(W)]
@@ -319,7 +320,7 @@ class SSM(wiring.Component):
                         with m.Switch(step.window_in_word):
                             for q in range(16 // width):
                                 with m.Case(q):
-                                    at = 16 * j + q * width
+                                    at = slot_offset(q * W + j, width, tm)
                                     m.d.comb += window[j].eq(word[at:at + width])
         w_valid = Signal()
         w_win = [Signal(cw, name=f"w_win{j}", reset_less=True) for j in range(W)]
