@@ -20,7 +20,7 @@ from golden.contract.isa import PAR_BIT, UNIT, Op, accesses, conflict, decode, e
 from golden.contract.layout import Gather
 
 from .plan import CompileError
-from .tiling import table_loads
+from .tiling import pass_chunks, table_loads
 
 __all__ = ["Emitter", "emit_program", "mark_par"]
 
@@ -226,7 +226,9 @@ class Emitter:
 
     def layer_synapse(self, li, plan, layout, io, tiling, pool=1):
         """Synapse reuse: per pass of ``tiling.per_pass`` vectors, each chunk's weights
-        once (a layer of one chunk: once for every pass), the pass's output blocks
+        once (a layer of one chunk: once for every pass; every other pass visits the
+        chunks backwards, :func:`~golden.compiler.tiling.pass_chunks`, and starts
+        with the chunk still in SB), the pass's output blocks
         side by side in one NBout half.  With ``tiling.inputs_resident`` the pass's
         inputs side by side in one NBin half, loaded once, and one COMPUTE per
         chunk runs them all; else each vector's input again per chunk and a
@@ -236,33 +238,34 @@ class Emitter:
         G = self.cfg.groups_per_window
         resident = tiling.inputs_resident
         once = layout.n_chunks == 1
+        held = None                    # the chunk in SB, and its half
         if once:
             (chunk,) = layout.chunks[layout.blocks[0]]
-            hw = self.next_half("w")
-            self.load_weights(li, plan, chunk, hw)
-        for p0 in range(0, len(io), tiling.per_pass):
+            held = (chunk, self.next_half("w"))
+            self.load_weights(li, plan, chunk, held[1])
+        for p, p0 in enumerate(range(0, len(io), tiling.per_pass)):
             batch = range(p0, min(p0 + tiling.per_pass, len(io)))
-            ahead = None
+            # (every other pass backwards: it starts with the chunk still held)
+            blocks = pass_chunks(layout.blocks, p)
             if resident:
-                if not once:
+                first = pass_chunks(layout.chunks[blocks[0]], p)[0]
+                if held is None or held[0] is not first:
                     # The pass's first weights before its inputs: a layer's first
                     # input LOADs wait (``fence``) for the layer before's STOREs, and
                     # the load unit takes its LOADs in order, so the weights load
                     # while the stores run.
-                    first = layout.chunks[layout.blocks[0]][0]
-                    ahead = self.next_half("w")
-                    self.load_weights(li, plan, first, ahead)
+                    held = (first, self.next_half("w"))
+                    self.load_weights(li, plan, first, held[1])
                 hn = self.load_inputs(li, plan, [io[v][0] for v in batch], batch)
-            for blk in layout.blocks:
+            for blk in blocks:
                 ho = self.next_half("out")
                 # (the pass's output blocks one after the other: one STORE writes them)
                 block_rows = (-(-blk[1] // G) - blk[0] // G) * G
-                for chunk in layout.chunks[blk]:
-                    if ahead is not None:
-                        hw, ahead = ahead, None
-                    elif not once:
-                        hw = self.next_half("w")
-                        self.load_weights(li, plan, chunk, hw)
+                for chunk in pass_chunks(layout.chunks[blk], p):
+                    if held is None or held[0] is not chunk:
+                        held = (chunk, self.next_half("w"))
+                        self.load_weights(li, plan, chunk, held[1])
+                    hw = held[1]
                     if resident:
                         self.compute(plan, chunk, f"vectors {batch[0]}..{batch[-1]}", hn, hw,
                                      ho, chunk.g0 - blk[0], vectors=len(batch),
@@ -274,7 +277,7 @@ class Emitter:
                                      i // pool * block_rows + chunk.g0 - blk[0],
                                      pool=int(i % pool != 0))
                 last = [v for i, v in enumerate(batch) if i % pool == pool - 1]  # (tiles)
-                final = blk == layout.blocks[-1] and batch[-1] == len(io) - 1
+                final = blk == blocks[-1] and batch[-1] == len(io) - 1
                 self.store_vectors(plan, blk, [io[v][1] for v in last], last, ho,
                                    split=self.split if final else ())
         # (the last STOREs stay deferred: the next layer's first COMPUTE, or its

@@ -23,7 +23,9 @@ nonzeros (the golden model's activations) and chooses:
   input once, then every chunk's weights (lookup tables, SIB rows, SB words,
   biases) — again for every vector;
 * synapse-reuse loads each chunk's weights once per *pass* of ``per_pass``
-  vectors whose output blocks share an NBout half (``STORE.row``), and either
+  vectors whose output blocks share an NBout half (``STORE.row``) — every
+  other pass visits the chunks backwards, so the chunk at a pass boundary is
+  loaded once for both (:func:`pass_chunks`) — and either
   each vector's input once per chunk, a COMPUTE per vector, or — when the
   pass's inputs fit an NBin half side by side (``inputs_resident``) — the
   pass's inputs once, and one COMPUTE per chunk runs every vector of the pass
@@ -52,7 +54,7 @@ from .plan import chunks
 
 __all__ = ["STRATEGIES", "VECTORS_MAX", "STRIDE_LIMIT", "Tiling", "reuse_traffic",
            "vector_words", "chunk_words", "table_half", "table_loads", "lut_words",
-           "plan_reuse",
+           "pass_chunks", "pass_words", "plan_reuse",
            "resident_vectors"]
 
 STRATEGIES = ("input", "output", "synapse")
@@ -153,6 +155,25 @@ def lut_words(sequence, n_tables=2):
             total += tables[pes[0]][1]
         last = half
     return total
+
+
+def pass_chunks(items, p):
+    """The order in which pass ``p`` of a synapse-reuse layer visits its chunks
+    ``items`` (in layer order): every other pass backwards, so each pass starts
+    with the chunk the pass before ended with, which is still in its SB half and
+    is not loaded again (the emitter's order and the traffic's)."""
+    return list(items) if p % 2 == 0 else list(items)[::-1]
+
+
+def pass_words(sizes, passes, n_tables=2):
+    """Weight words (SIB rows, SB words, biases and lookup tables) that ``passes``
+    synapse-reuse passes over chunks of ``sizes`` (:func:`chunk_words` of each, in
+    layer order) move: :func:`pass_chunks`' order, a pass's first chunk loaded
+    only by the first pass."""
+    seq = []
+    for p in range(passes):
+        seq += pass_chunks(sizes, p)[1 if p else 0:]
+    return sum(w for w, _ in seq) + lut_words([t for _, t in seq], n_tables)
 
 
 @dataclass
@@ -265,8 +286,7 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1,
             passes = -(-V // P)
             cs = layer_chunks(k)
             sz = [chunk_words(plan, cfg, *c, dense) for c in cs]
-            words = (passes * sum(s for s, _ in sz)
-                     + lut_words([t for _, t in sz] * passes, cfg.lut_tables)
+            words = (pass_words(sz, passes, cfg.lut_tables)
                      + (n_i if resident else len(cs) * n_i) + n_o)
             if best is None or words < best[0]:
                 best = (words, k, P, resident)

@@ -135,7 +135,9 @@ def test_words_moved_on_the_rtl_equal_the_compilers_figure(seed, tn, tm, vectors
 
 def test_synapse_reuse_loads_a_chunk_once_per_pass():
     # fc1 of 90 outputs in several chunks (a small SB), 8 vectors: its SB words are
-    # loaded once per pass of per_pass vectors, not once per vector.
+    # loaded once per pass of per_pass vectors, not once per vector; every other
+    # pass runs the chunks backwards and starts with the one still in SB, so a
+    # chunk at a pass boundary is loaded once for both passes.
     rng = np.random.default_rng(7)
     model = random_model(rng, [150, 90, 10], 0.5, 4)
     x = random_inputs(rng, 150, vectors=8, density=0.5)
@@ -146,9 +148,18 @@ def test_synapse_reuse_loads_a_chunk_once_per_pass():
     passes = -(-8 // fc1["per_pass"])
     sb = [f for op, f in map(decode, program.words)
           if op == Op.LOAD and f["target"] == Target.SB]
-    fc1_sb = [w for w, c in zip(program.words, program.comments)
-              if c.startswith("fc1: SB")]
-    assert len(fc1_sb) == passes * program.layers[0]["chunks"] and len(sb) > len(fc1_sb)
+    fc1_sb = [c.split(" (")[0] for c in program.comments if c.startswith("fc1: SB")]
+    fc1_runs = [c.split(", groups ")[1] for c in program.comments
+                if c.startswith("fc1: vectors") and ", groups " in c]
+    n = program.layers[0]["chunks"]
+    assert passes > 1 and len(fc1_sb) == passes * n - (passes - 1) and len(sb) > len(fc1_sb)
+    assert len(fc1_runs) == passes * n
+    forward = fc1_runs[:n]
+    for p in range(passes):        # pass p's COMPUTEs: the chunks forwards, then backwards
+        assert fc1_runs[p * n:(p + 1) * n] == (forward if p % 2 == 0 else forward[::-1])
+    # the SB loads: every chunk of the first pass, then each pass's but its first
+    assert [c.split("SB groups ")[1] for c in fc1_sb] == forward + [
+        g for p in range(1, passes) for g in (forward if p % 2 == 0 else forward[::-1])[1:]]
     # input-reuse would load them for every vector
     assert fc1["traffic_words"]["input"] > fc1["traffic_words"]["synapse"]
     # fc2 fits one chunk: resident, it moves the minimum (its weights once)
@@ -278,7 +289,7 @@ def test_tuning_takes_the_other_kind_of_pass_where_the_model_says_fewer_cycles()
     # per pass.  The compiler tries, per synapse-reuse layer of several chunks, the
     # other kind of pass, and per layer of resident weights passes of fewer
     # vectors, and keeps what the performance model gives fewer cycles.
-    model, x, cfg = _batch(0, [64, 128, 64, 10], 0.3, 20)
+    model, x, cfg = _batch(0, [64, 192, 64, 10], 0.3, 12)
     tuned = compile_model(model, cfg, x)
     plain = compile_model(model, cfg, x, tune=False)
     flipped = [li for li, (a, b) in enumerate(zip(tuned.tilings, plain.tilings))
