@@ -47,6 +47,14 @@ class BoardSpec:
     baud: int = 115200
     note: str = ""
     nextpnr_opts: str = ""   # extra nextpnr options (the router, say)
+    # ... and in their place from this many multipliers (Tn * Tm) on (0: never)
+    large_from: int = 0
+    large_nextpnr_opts: str = ""
+
+    def nextpnr_for(self, cfg):
+        """The board's own nextpnr options for configuration ``cfg``."""
+        large = self.large_from and cfg.tn * cfg.tm >= self.large_from
+        return self.large_nextpnr_opts if large else self.nextpnr_opts
 
 
 BOARDS = {
@@ -75,7 +83,12 @@ BOARDS = {
         # between the controller and the units crosses the chip twice; at
         # Tn = Tm = 2 for 100 MHz 92.5-95.0 MHz with the default weight, 100.94,
         # 100.23 and 99.19 MHz at 40 (seeds 1, 2, 3).
-        nextpnr_opts="--placer-heap-timingweight 40"),
+        nextpnr_opts="--placer-heap-timingweight 40",
+        # From Tn * Tm = 16 on, the static placer: at Tn = Tm = 4 (window 8 * Tm) HeAP's
+        # placement leaves router2 with some 12,400 overused wires it never
+        # clears (router1 alike); the static placer's routes with router1 (38,641
+        # LUTs, 78.34 MHz for a 100 MHz target, 992352d).
+        large_from=16, large_nextpnr_opts="--placer static"),
 }
 
 #: Resource counters in nextpnr's --report JSON, per family.
@@ -260,7 +273,7 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, next
         f"of {cfg.mem_width} bits, clock {target:g} MHz"
         + (f" (PLL from {platform.default_clk_frequency / 1e6:g} MHz)" if pll else "")
         + f", UART {spec.baud} baud ...")
-    opts = merge_nextpnr_opts(spec.nextpnr_opts, nextpnr_opts)
+    opts = merge_nextpnr_opts(spec.nextpnr_for(cfg), nextpnr_opts)
     t0 = time.perf_counter()
     error = None
     try:
@@ -481,8 +494,9 @@ def main(argv=None):
                    help="the accelerator's clock from the board's PLL (default: the board's)")
     p.add_argument("--nextpnr-opts", default="", metavar="OPTS",
                    help="extra nextpnr options, one string (e.g. '--router router2 --seed 2'), "
-                        "after the board's own (ulx3s: --placer-heap-timingweight 40); an "
-                        "option given here replaces the board's")
+                        "after the board's own (ulx3s: --placer-heap-timingweight 40, from "
+                        "Tn*Tm = 16 on --placer static); an option given here replaces the "
+                        "board's")
     args = p.parse_args(argv)
     prog = "python -m boards.build"
     return run_main(prog, lambda: _run(prog, args), errors=(RuntimeError,))

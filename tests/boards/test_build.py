@@ -14,6 +14,7 @@ import pytest
 from boards.build import (
     BOARDS,
     _record_configuration,
+    board_config,
     configurations_markdown,
     largest_at_goal,
     merge_nextpnr_opts,
@@ -105,6 +106,19 @@ def test_board_nextpnr_options_give_way_to_the_users():
     assert merge_nextpnr_opts(board, "--seed=3 --placer static") == \
         "--placer-heap-timingweight 40 --seed=3 --placer static"
     assert merge_nextpnr_opts("", "--router2-tmg-ripup") == "--router2-tmg-ripup"
+
+
+def test_large_configurations_take_the_boards_large_nextpnr_options():
+    # The ULX3S places with HeAP weighted to timing, and from Tn * Tm = 16 on with
+    # the static placer (HeAP's placement of a 4 x 4 does not route).
+    spec = BOARDS["ulx3s"]
+    heap, static = "--placer-heap-timingweight 40", "--placer static"
+    for (tn, tm, k), opts in [((2, 2, None), heap), ((4, 2, None), heap),
+                              ((2, 8, None), static), ((4, 4, 8), static), ((8, 4, 8), static)]:
+        assert spec.nextpnr_for(board_config(spec, tn=tn, tm=tm, window_k=k)) == opts, (tn, tm)
+    # a board without large options keeps its own
+    ice = BOARDS["icebreaker"]
+    assert ice.nextpnr_for(board_config(ice, tn=4, tm=4)) == ice.nextpnr_opts
 
 
 @pytest.mark.slow
