@@ -63,7 +63,12 @@ def comb_read(addr_width, shape):
 class ReadSwitch(wiring.Component):
     """Two readers (``a`` while ``sel_a``, else ``b``) onto one memory read channel
     ``o``.  Switching while a reader has reads in flight is the user's business
-    (the controller fetches only while no unit runs)."""
+    (the controller fetches only while no unit runs).  Both see the read data;
+    ``a`` sees them valid only while selected, ``b`` always: ``b`` must take none
+    while ``a`` is selected (the load unit takes a datum only for a read it
+    requested, and has none in flight during the fetch), so its response path,
+    a wide register's enable, does not start at ``sel_a`` (ECP5 timing: at
+    Tn = Tm = 4 the controller's state → the load unit's word assembly, 12.8 ns)."""
 
     def __init__(self, width):
         super().__init__({"a": In(mem_read(width)), "b": In(mem_read(width)),
@@ -76,9 +81,11 @@ class ReadSwitch(wiring.Component):
                 m.d.comb += [self.o.req.valid.eq(src.req.valid),
                              self.o.req.payload.eq(src.req.payload),
                              src.req.ready.eq(self.o.req.ready),
-                             src.resp.valid.eq(self.o.resp.valid),
-                             src.resp.payload.eq(self.o.resp.payload),
                              self.o.resp.ready.eq(src.resp.ready)]
+        m.d.comb += [self.a.resp.valid.eq(self.o.resp.valid & self.sel_a),
+                     self.b.resp.valid.eq(self.o.resp.valid),
+                     self.a.resp.payload.eq(self.o.resp.payload),
+                     self.b.resp.payload.eq(self.o.resp.payload)]
         return m
 
 

@@ -451,6 +451,32 @@ def _run_loads(cfg, image, loads, rng, golden, replay):
     return cycles
 
 
+def test_load_unit_takes_no_read_data_it_did_not_request():
+    # The memory read switch hands the load unit the read data of the controller's
+    # program fetch too, valid (hdl.control.bus.ReadSwitch: no switch on the load
+    # unit's response path): idle, it must take none and write nothing.
+    cfg = small_config(2, 2)
+    dut = _LoadBench(cfg)
+    u = dut.unit
+    rng = np.random.default_rng(5)
+
+    async def bench(ctx):
+        ctx.set(u.mem.resp.valid, 1)
+        for _ in range(24):
+            ctx.set(u.mem.resp.payload.data, int(rng.integers(1 << cfg.mem_width)))
+            await ctx.tick()
+            assert not ctx.get(u.mem.resp.ready)
+            assert not any(ctx.get(getattr(u, f"{n}_w").en) for n in ("nib", "sib", "nbin",
+                                                                      "bias"))
+            assert not ctx.get(u.sb_write.valid) and not ctx.get(u.lut_write.valid)
+            assert not ctx.get(u.issue.busy)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 # --- the store unit: NBout through the Encoder to memory ----------------------------------
 
 class _StoreBench(Elaboratable):
