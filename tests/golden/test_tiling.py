@@ -9,6 +9,7 @@ import pytest
 from golden.compiler import compile_model, reuse_report, small_config
 from golden.compiler.tiling import (
     lut_words,
+    pass_words,
     reuse_traffic,
     table_half,
     table_loads,
@@ -56,6 +57,18 @@ def test_vector_words_and_lut_words_by_hand():
     seq = [[(0, 3), (5, 2)], [(1, 3), (5, 2)], [(0, 3), (5, 2)]]
     assert lut_words(seq) == 9 + 2
     assert lut_words([None, None]) == 0
+
+
+def test_pass_words_by_hand():
+    # Chunks of 5, 3 and 2 words, three passes: forwards 5 + 3 + 2, backwards
+    # without the 2 still held (3 + 5), forwards without the 5 (3 + 2).
+    assert pass_words([(5, None), (3, None), (2, None)], 3) == 10 + 8 + 5
+    # with tables (one PE): A, B, then backwards without B: A again, held in its
+    # half of the two, so its table is not loaded again (4 + 2 table words)
+    A, B = [(0, 4)], [(1, 2)]
+    assert pass_words([(5, A), (3, B)], 2) == 5 + 3 + 5 + 4 + 2
+    # one table a PE: A's table is gone by then and loaded again
+    assert pass_words([(5, A), (3, B)], 2, n_tables=1) == 5 + 3 + 5 + 4 + 2 + 4
 
 
 def test_two_tables_per_pe_by_hand():
