@@ -86,8 +86,8 @@ BOARDS = {
         nextpnr_opts="--placer-heap-timingweight 40",
         # From Tn * Tm = 16 on, the static placer: at Tn = Tm = 4 (window 8 * Tm) HeAP's
         # placement leaves router2 with some 12,400 overused wires it never
-        # clears (router1 alike); the static placer's routes with router1 (38,641
-        # LUTs, 78.34 MHz for a 100 MHz target, 992352d).
+        # clears (router1 alike); the static placer's routes with router1 (38,261
+        # LUTs, 77.13 MHz for a 100 MHz target, bba7f5c).
         large_from=16, large_nextpnr_opts="--placer static"),
 }
 
