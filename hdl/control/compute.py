@@ -502,9 +502,14 @@ class ComputeUnit(wiring.Component):
         # ``tiles``: the vector's index in its pool window; a window's vectors share
         # ``out_base``, and all but its first max-combine into the rows.
         out_tile = Signal(5)
-        desc = Signal(WORD_BITS)
-        m.d.comb += desc.eq(Mux(old_pending, old, ins))
-        dv = view(Op.COMPUTE, desc)
+        # The fields of the instruction whose outputs come, latched with its output
+        # counters (ECP5 timing: no multiplexer of the older and newer instruction
+        # before the counters' adders).
+        o_pool = Signal()
+        o_tiles = Signal.like(cp.tiles)
+        o_stride = Signal.like(cp.out_stride)
+        o_groups_m1 = Signal.like(cp.groups)
+        o_groups1 = Signal()
         fire = Signal()
         final = Signal()                  # the next output is the instruction's last
         group_end = Signal()              # ... the vector's last
@@ -530,7 +535,7 @@ class ComputeUnit(wiring.Component):
         m.d.sync += pend.eq(fire)
         with m.If(fire):
             m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(self.outputs.payload),
-                         pend_pool.eq(dv.pool | (out_tile != 0))]
+                         pend_pool.eq(o_pool | (out_tile != 0))]
         post = Signal()
         post_pool = Signal()
         post_addr = Signal.like(out_addr)
@@ -558,7 +563,9 @@ class ComputeUnit(wiring.Component):
         def restart(v):
             """The output counters for instruction view ``v``, its first output next."""
             base = Mux(v.out_half, cfg.half(cfg.nbout_rows), 0) + v.out_row
-            return [out_gleft.eq(v.groups - 1), out_glast.eq(v.groups == 1),
+            return [o_pool.eq(v.pool), o_tiles.eq(v.tiles), o_stride.eq(v.out_stride),
+                    o_groups_m1.eq(v.groups - 1), o_groups1.eq(v.groups == 1),
+                    out_gleft.eq(v.groups - 1), out_glast.eq(v.groups == 1),
                     out_done.eq(v.groups == 0), out_tile.eq(0),
                     out_base.eq(base), out_addr.eq(base),
                     out_vlast.eq(v.vectors <= 1), out_vleft.eq(_more(v))]
@@ -567,10 +574,10 @@ class ComputeUnit(wiring.Component):
             """One output written: the next group, or the next vector's first (its
             pool window's rows, or the next window's ``out_stride`` on)."""
             next_v = group_end & ~out_vlast
-            window_end = out_tile + 1 >= dv.tiles
-            next_base = Mux(next_v & window_end, out_base + dv.out_stride, out_base)
-            return [out_gleft.eq(Mux(group_end, dv.groups - 1, out_gleft - 1)),
-                    out_glast.eq(Mux(group_end, dv.groups == 1, out_gleft == 1)),
+            window_end = out_tile + 1 >= o_tiles
+            next_base = Mux(next_v & window_end, out_base + o_stride, out_base)
+            return [out_gleft.eq(Mux(group_end, o_groups_m1, out_gleft - 1)),
+                    out_glast.eq(Mux(group_end, o_groups1, out_gleft == 1)),
                     out_addr.eq(Mux(group_end, next_base, out_addr + 1)),
                     out_done.eq(final),
                     out_base.eq(next_base),

@@ -384,6 +384,9 @@ class StoreUnit(wiring.Component):
         G = cfg.groups_per_window
         lanes = cfg.words["values_per_word"]
         busy = Signal()
+        # ``busy`` with a sparse STORE (a register: ECP5 timing, the instruction's
+        # ``dense`` bit no longer precedes the Encoder's ``o.ready`` and the packer)
+        sparse = Signal()
         start = self.issue.instr.valid & self.issue.instr.ready
         m.d.comb += [self.issue.instr.ready.eq(~busy), self.issue.busy.eq(busy)]
         wreq = self.mem_write
@@ -493,7 +496,7 @@ class StoreUnit(wiring.Component):
         w_val = ~w_bm & (full | (closing & has))
         wr_val = w_val & wreq.ready
         take = Signal()
-        m.d.comb += [enc.o.ready.eq(busy & ~st.dense & room & ~closing
+        m.d.comb += [enc.o.ready.eq(sparse & room & ~closing
                                     & ~(w_bm & beat.first)),
                      take.eq(enc.o.valid & enc.o.ready)]
         # the slots once this cycle's word is out, and where the beat's values go
@@ -518,9 +521,9 @@ class StoreUnit(wiring.Component):
         with m.If(take & beat.first):
             m.d.sync += [bm_buf.eq(beat.bitmap), bm_left.eq(cfg.words["bitmap"]),
                          bm_ptr.eq(win_bm), val_ptr.eq(win_val)]
-        with m.If(~st.dense & w_bm & wreq.ready):
+        with m.If(sparse & w_bm & wreq.ready):
             m.d.sync += [bm_left.eq(bm_left - 1), bm_ptr.eq(bm_ptr + 1), bm_buf.eq(bm_buf >> mw)]
-        with m.If(~st.dense & wr_val):
+        with m.If(sparse & wr_val):
             m.d.sync += val_ptr.eq(val_ptr + 1)
         sparse_done = all_in & ~has & ~closing & ~w_bm
 
@@ -573,11 +576,12 @@ class StoreUnit(wiring.Component):
         # ``reading``.
         with m.If(~busy):
             sv = view(Op.STORE, self.issue.instr.payload)
-            m.d.sync += [busy.eq(start), reading.eq(start & (sv.windows != 0)),
+            m.d.sync += [busy.eq(start), sparse.eq(start & ~sv.dense),
+                         reading.eq(start & (sv.windows != 0)),
                          win_rd.eq(0), vwin.eq(0), vec_rd.eq(0), grp.eq(0), win_full.eq(0),
                          rd_pending.eq(0), all_in.eq(sv.windows == 0), wwin.eq(0),
                          win_bm.eq(sv.bm_addr), win_val.eq(sv.mem_addr),
                          vb_bm.eq(sv.bm_addr), vb_val.eq(sv.mem_addr)]
         with m.Elif(Mux(st.dense, writer.ongoing("IDLE"), sparse_done) & ~reading):
-            m.d.sync += busy.eq(0)
+            m.d.sync += [busy.eq(0), sparse.eq(0)]
         return m
