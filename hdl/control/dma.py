@@ -487,6 +487,7 @@ class StoreUnit(wiring.Component):
         # (where the next window goes: ``wwin``, its index within its vector; a vector's
         # last window done, the next one starts at the vector's base + ``vec_step``)
         wwin = Signal(12)
+        wlast = Signal()           # ``wwin`` is its vector's last window (a register)
         vb_bm, vb_val = Signal(32), Signal(32)
         advance = Signal()         # the next window's addresses taken: step them on
         beat = enc.o.payload
@@ -562,13 +563,15 @@ class StoreUnit(wiring.Component):
             with m.If(rd_last):
                 m.d.sync += reading.eq(0)
 
-        m.d.comb += advance.eq(Mux(st.dense, handed, take & beat.first))
+        m.d.comb += advance.eq(Mux(sparse, take & beat.first, handed))
         next_bm, next_val = vb_bm + st.vec_step, vb_val + st.vec_step
-        with m.If(advance & (wwin == st.windows - 1)):
-            m.d.sync += [wwin.eq(0), vb_bm.eq(next_bm), vb_val.eq(next_val),
+        with m.If(advance & wlast):
+            m.d.sync += [wwin.eq(0), wlast.eq(st.windows == 1),
+                         vb_bm.eq(next_bm), vb_val.eq(next_val),
                          win_bm.eq(next_bm), win_val.eq(next_val)]
         with m.Elif(advance):
-            m.d.sync += [wwin.eq(wwin + 1), win_bm.eq(win_bm + cfg.words["bitmap"]),
+            m.d.sync += [wwin.eq(wwin + 1), wlast.eq(wwin + 2 == st.windows),
+                         win_bm.eq(win_bm + cfg.words["bitmap"]),
                          win_val.eq(win_val + cfg.words["nbin"])]
 
         # While idle the reader's and writer's counters rest at their start values
@@ -580,6 +583,7 @@ class StoreUnit(wiring.Component):
                          reading.eq(start & (sv.windows != 0)),
                          win_rd.eq(0), vwin.eq(0), vec_rd.eq(0), grp.eq(0), win_full.eq(0),
                          rd_pending.eq(0), all_in.eq(sv.windows == 0), wwin.eq(0),
+                         wlast.eq(sv.windows == 1),
                          win_bm.eq(sv.bm_addr), win_val.eq(sv.mem_addr),
                          vb_bm.eq(sv.bm_addr), vb_val.eq(sv.mem_addr)]
         with m.Elif(Mux(st.dense, writer.ongoing("IDLE"), sparse_done) & ~reading):
