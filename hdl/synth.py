@@ -462,7 +462,8 @@ def _main(parser, args):
         top_v.write_text(amaranth_verilog.convert(Accelerator(cfg), name="top", emit_src=False))
         blocks = {"config": {"tn": cfg.tn, "tm": cfg.tm, "window": cfg.window,
                              "widths": list(cfg.widths), "mem_width": cfg.mem_width,
-                             "ib_bytes": cfg.ib_bytes, "lut_tables": cfg.lut_tables},
+                             "ib_bytes": cfg.ib_bytes, "lut_tables": cfg.lut_tables,
+                             "compact": cfg.compact},
                   "profile": args.profile, "families": {}}
         jobs = [("*blocks", fam) for fam in families] + jobs
         if not args.no_gates:

@@ -51,12 +51,18 @@ class AccelConfig:
     max_fanin: int = 1 << 16
     window_k: int = 16
     lut_tables: int = 2
+    # True: the small-part datapath, without the register slices that serve only
+    # the timing of large parts (cycle for cycle the same machine: the
+    # performance model does not change)
+    compact: bool = False
 
     def __post_init__(self):
         check_pow2("tn", self.tn, 1, 64)
         check_pow2("tm", self.tm, 2, 64)
         check_choice("window_k", self.window_k, WINDOW_KS)
         check_choice("lut_tables", self.lut_tables, LUT_TABLES)
+        if not isinstance(self.compact, bool):
+            raise ValueError(f"compact must be True or False, not {self.compact!r}")
         if self.tn > self.window:
             raise ValueError(f"tn must be at most the window {self.window_k} * tm = {self.window} "
                              f"(an Encoder window of that many outputs holds whole groups), "
@@ -189,7 +195,7 @@ PROFILES = {
     # a bitmap per NBin row, 1/16 of its bytes)
     "demo": dict(tn=4, tm=4, ib_bytes=32 * 1024, nbout_bytes=8 * 1024, nbin_bytes=8 * 1024,
                  nibin_bytes=8 * 1024 // 16),
-    "icebreaker": dict(tn=1, tm=2, ib_bytes=512, widths=(16,)),
+    "icebreaker": dict(tn=1, tm=2, ib_bytes=512, widths=(16,), compact=True),
     "ulx3s": dict(tn=2, tm=2, ib_bytes=1024),
 }
 
@@ -202,7 +208,7 @@ def profile_config(name):
     return THESIS if spec is None else small_config(**spec)
 
 
-_CONFIG_OPTIONS = ("window_k", "lut_tables", "nbin_bytes", "nbout_bytes", "nibin_bytes",
+_CONFIG_OPTIONS = ("window_k", "lut_tables", "compact", "nbin_bytes", "nbout_bytes", "nibin_bytes",
                    "sib_bytes", "sb_bytes", "bias_bytes", "ib_bytes", "mem_width")
 
 #: Tn and Tm of every command that takes them, unless the user gives others.
@@ -221,6 +227,9 @@ def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM):
     p.add_argument("--lut-tables", type=int, choices=LUT_TABLES,
                    help="lookup tables per PE (default 2: a chunk's tables load while the "
                         "chunk before computes; 1: half the WDM memory, the loads wait)")
+    p.add_argument("--compact", action="store_true", default=None,
+                   help="the small-part datapath: no register slices that serve only the "
+                        "timing of large parts (the same cycles; the iCE40 profile's)")
     for name, help_ in (("nbin-bytes", "NBin size"), ("nbout-bytes", "NBout size"),
                         ("nibin-bytes", "NIBin size"), ("sib-bytes", "SIB size"),
                         ("sb-bytes", "SB size per PE"), ("bias-bytes", "bias buffer size"),

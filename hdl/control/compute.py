@@ -132,9 +132,15 @@ class ComputeUnit(wiring.Component):
         # The window's neurons and each group's configurations wait in typed FIFOs.
         m.submodules.nfifo = nfifo = bus.StreamFIFO(neurons_layout(window=W), depth=8)
         # (the NBin row enters the FIFO through a skid buffer: the block RAM's read
-        # data go into registers, not into the FIFO's memory; ECP5 timing)
-        m.submodules.nin = nin = SkidBuffer(neurons_layout(window=W))
-        wiring.connect(m, nin.o, nfifo.i)
+        # data go into registers, not into the FIFO's memory; ECP5 timing.  A
+        # compact configuration writes the FIFO straight from NBin, and hands its
+        # head straight to the NSM: the neurons wait in the FIFO for the NSM's
+        # bitmap stages either way, so the cycles are the same)
+        if cfg.compact:
+            nin = nfifo
+        else:
+            m.submodules.nin = nin = SkidBuffer(neurons_layout(window=W))
+            wiring.connect(m, nin.o, nfifo.i)
         # (the tile FIFO one deeper: its entries come two cycles after the biases')
         m.submodules.tfifo = tfifo = bus.StreamFIFO(tile_layout(sb_depth=cfg.sb_words),
                                                     depth=CONFIG_DEPTH + 1)
@@ -142,9 +148,12 @@ class ComputeUnit(wiring.Component):
         # (through a skid buffer: the NSM takes a window's neurons in the stage that
         # also moves its beats on, so its ready would reach the FIFO's read logic
         # and its valid every enable of that stage: ECP5 timing)
-        m.submodules.nskid = nskid = SkidBuffer(neurons_layout(window=W))
-        wiring.connect(m, nfifo.o, nskid.i)
-        wiring.connect(m, nskid.o, wiring.flipped(self.neurons))
+        if cfg.compact:
+            wiring.connect(m, nfifo.o, wiring.flipped(self.neurons))
+        else:
+            m.submodules.nskid = nskid = SkidBuffer(neurons_layout(window=W))
+            wiring.connect(m, nfifo.o, nskid.i)
+            wiring.connect(m, nskid.o, wiring.flipped(self.neurons))
         wiring.connect(m, tfifo.o, wiring.flipped(self.tile))
         wiring.connect(m, bfifo.o, wiring.flipped(self.bias))
 

@@ -74,6 +74,7 @@ def test_scoreboard_rule_hand_worked(a, b, clash):
     (dict(tm=2, mem_width=64), r"^mem_width must be a power of two in 32\.\.32, not 64$"),
     (dict(nbin_bytes=1000), r"^nbin_bytes must be a positive multiple of two rows of 512 bytes"),
     (dict(widths=(4, 12)), r"^widths must be a non-empty subset of \(4, 8, 16\)"),
+    (dict(compact=1), r"^compact must be True or False, not 1$"),
 ])
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -96,6 +97,17 @@ def test_window_k_scales_the_window_rows_and_bound():
     assert cfg.speedup_bound == 4 and cfg.groups_per_window == 8
     assert (cfg.window_rows, cfg.sib_rows, cfg.words["bitmap"]) == (16, 64, 1)
     assert small_config(4, 8).window == 128 and small_config(4, 8).as_dict()["window_k"] == 16
+
+
+def test_compact_from_the_command_line_and_the_icebreaker_profile():
+    import argparse
+
+    from golden.contract.config import add_config_arguments, config_from_args, profile_config
+    p = argparse.ArgumentParser()
+    add_config_arguments(p)
+    assert config_from_args(p.parse_args(["--compact"])).compact is True
+    assert config_from_args(p.parse_args([])).compact is False
+    assert profile_config("icebreaker").compact and not profile_config("ulx3s").compact
 
 
 # --- compiler and golden machine (pure Python: many cases) ------------------------------
@@ -285,6 +297,30 @@ def test_rtl_with_a_smaller_nsm_window(tn, tm, k, skip_seed):
             assert fed == 2 * 3 * 5 and machine.stats["ideal"] == 2 * 3 * 5 * k
         else:         # per group the windows holding a synapse, at least one
             assert fed == 2 * sum(max(1, int(row.sum())) for row in mask)
+
+
+@pytest.mark.parametrize("seed, tn, tm, dense", [(51, 2, 2, False), (52, 4, 4, False),
+                                                 (53, 2, 4, True)])
+def test_compact_datapath_is_the_same_machine(seed, tn, tm, dense):
+    # ``compact`` drops register slices (small parts): the same outputs, bit for
+    # bit, and the same cycles, instruction by instruction, under memory stalls;
+    # so the performance model holds for both.
+    rng = np.random.default_rng(seed)
+    model = random_model(rng, [90, 40, 6], 0.7, 4, block=(tn, tm))
+    x = random_inputs(rng, 90, vectors=3, density=0.5)
+    memory = MemoryModel(latency=3, p_stall=0.3, seed=seed)
+    runs = []
+    for compact in (False, True):
+        program = compile_model(model, small_config(tn, tm, compact=compact), x, dense=dense)
+        trace = []
+        got, counters, _ = run_accelerator(program, memory, trace=trace)
+        np.testing.assert_array_equal(got, run_program(program)[0],
+                                      err_msg=f"replay: seed={seed} tn={tn} tm={tm} "
+                                              f"dense={dense} compact={compact}")
+        runs.append((counters, trace))
+    (full, full_trace), (compact, compact_trace) = runs
+    assert compact == full and compact_trace == full_trace, f"replay: seed={seed} tn={tn} tm={tm}"
+    assert len(full_trace) > 0 and full["cycles"] > 0
 
 
 def test_multi_issue_happens():
