@@ -103,7 +103,9 @@ def _top_cases(full):
              _top(4, 2, 8, memory={"latency": 12, "interval": 2, "p_stall": 0.3},
                   tag="-slowmem"),
              # A smaller NSM window (small parts): 4 * Tm = 32 positions.
-             _top(4, 8, 4, buffers={"window_k": 4}, tag="-k4")]
+             _top(4, 8, 4, buffers={"window_k": 4}, tag="-k4"),
+             # Windows narrower than the memory word (8 positions: the bitmaps padded).
+             _top(2, 2, 4, buffers={"window_k": 4}, tag="-w8")]
     if full:
         cases += [_top(8, 4, 4, sparsity=0.9), _top(4, 8, 16, dense=True),
                   _top(2, 2, 4, sizes=(40, 20, 10, 3), tag="-3layer"),
@@ -114,8 +116,9 @@ def _top_cases(full):
 
 PRESETS = {
     "quick": {"seeds": 2,
-              "help": "every module at Tn/Tm 2, 4, 16 and 6 accelerator cases (one at a "
-                      "4·Tm NSM window), 2 seeds"},
+              "help": "every module at Tn/Tm 2, 4, 16 and 7 accelerator cases (one at a "
+                      "4·Tm NSM window, one at a window narrower than the memory word), "
+                      "2 seeds"},
     "full": {"seeds": 5, "help": "the quick matrix plus 5 larger accelerator cases, 5 seeds"},
 }
 

@@ -66,7 +66,7 @@ def _ints(text, name):
 
 def grid(tns, tms, window_ks, widths, buffers):
     """Every valid configuration of the product, as ``(point, AccelConfig)``; a
-    combination the configuration rejects (a window under 32 positions, say) is
+    combination the configuration rejects (a window smaller than Tn, say) is
     left out."""
     from golden.contract.config import small_config
     out = []
@@ -153,7 +153,7 @@ def run_sweep(out, *, tns=(1, 2, 4, 8, 16), tms=(2, 4, 8, 16), window_ks=(4, 8, 
     points = grid(tns, tms, window_ks, widths, buffers)
     if not points:
         raise UsageError("the grid holds no valid configuration (the NSM window k * Tm must "
-                         "be at least 32 and at least Tn)")
+                         "be at least Tn)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if "digits-mlp" in workloads and not (out / "digits" / "mlp.npz").exists():

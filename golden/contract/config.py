@@ -7,8 +7,9 @@ ping-pong halves.  Rows:
 
 * NBin: one NSM window per row, ``window = window_k * tm`` int16 lanes (the window's
   nonzeros from lane 0; the thesis' window is ``16 * tm``, small parts take 4 or 8);
-* NIBin, SIB: one window's bitmap per row (``window`` bits); NBin and NIBin are
-  used row for row, so both hold ``window_rows`` (the smaller of the two sizes);
+* NIBin, SIB: one window's bitmap per row (``window`` bits; in memory a bitmap
+  narrower than a word takes a whole word, zero-padded); NBin and NIBin are used
+  row for row, so both hold ``window_rows`` (the smaller of the two sizes);
 * SB (per PE): one ``64 * tm``-bit word per row;
 * bias: ``tn`` int32 per row (one output group);
 * NBout: ``tn`` int16 per row (one output group);
@@ -67,11 +68,7 @@ class AccelConfig:
             raise ValueError(f"tn must be at most the window {self.window_k} * tm = {self.window} "
                              f"(an Encoder window of that many outputs holds whole groups), "
                              f"not {self.tn}")
-        if self.window < 32:
-            raise ValueError(f"window_k * tm must be at least 32 (a bitmap row of at least one "
-                             f"32-bit memory word), not {self.window_k} * {self.tm} = "
-                             f"{self.window}")
-        check_pow2("mem_width", self.mem_width, 32, self.window)
+        check_pow2("mem_width", self.mem_width, 32, max(32, self.window))
         if self.mem_width > 32 * self.tn:
             raise ValueError(f"mem_width must be at most 32 * tn = {32 * self.tn} (a bias row), "
                              f"not {self.mem_width}")
@@ -151,9 +148,10 @@ class AccelConfig:
 
     @property
     def words(self):
-        """Memory words per row of each buffer kind."""
+        """Memory words per row of each buffer kind (a bitmap row narrower than a
+        word: one)."""
         w = self.mem_width
-        return {"bitmap": self.window // w, "nbin": 16 * self.window // w,
+        return {"bitmap": -(-self.window // w), "nbin": 16 * self.window // w,
                 "sb": 64 * self.tm // w, "bias": 32 * self.tn // w,
                 "instruction": WORD_BITS // w, "values_per_word": w // 16}
 
@@ -174,14 +172,16 @@ SMALL = AccelConfig(tn=4, tm=4, nbin_bytes=2048, nbout_bytes=512, nibin_bytes=12
 def small_config(tn=4, tm=4, **overrides):
     """A configuration with buffers sized for tests and small FPGAs at any Tn/Tm
     (each keyword given and not None overrides its field; the buffers follow
-    ``window_k``: 16 windows in NBin/NIBin, 64 in the SIB, four in NBout)."""
+    ``window_k``: 16 windows in NBin/NIBin (as many more as make 512 inputs at a
+    window under 32 positions), 64 in the SIB, four in NBout)."""
     k = overrides.get("window_k") or 16
     window = k * tm
-    base = dict(tn=tn, tm=tm, window_k=k, nbin_bytes=16 * 2 * window,
-                nibin_bytes=16 * window // 8, sib_bytes=64 * window // 8,
+    rows = 16 * max(1, 32 // window)
+    base = dict(tn=tn, tm=tm, window_k=k, nbin_bytes=rows * 2 * window,
+                nibin_bytes=rows * window // 8, sib_bytes=64 * window // 8,
                 sb_bytes=64 * 8 * tm, bias_bytes=16 * 4 * tn,
                 nbout_bytes=max(64 * 2 * tn, 4 * window * 2), ib_bytes=16 * 1024,
-                mem_width=min(64, window, 32 * tn))
+                mem_width=min(64, max(32, window), 32 * tn))
     base.update({k: v for k, v in overrides.items() if v is not None})
     return AccelConfig(**base)
 

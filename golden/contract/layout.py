@@ -61,9 +61,10 @@ class MemoryImage(dict):
 
 
 def split_words(value, bits, width):
-    """A ``bits``-bit unsigned value as ``bits / width`` little-endian words."""
+    """A ``bits``-bit unsigned value as ``ceil(bits / width)`` little-endian words (a
+    value narrower than a word takes a whole word, zero-padded)."""
     mask = (1 << width) - 1
-    return [(int(value) >> (k * width)) & mask for k in range(bits // width)]
+    return [(int(value) >> (k * width)) & mask for k in range(-(-bits // width))]
 
 
 def join_words(words, width):

@@ -12,7 +12,7 @@ from golden.compiler import CompileError, compile_model, small_config
 from golden.compression.pipeline import CompressConfig, compress_network
 from golden.contract.config import SMALL, THESIS, AccelConfig
 from golden.contract.isa import UNIT, Op, Slot, Target, accesses, conflict, decode, encode, listing
-from golden.contract.layout import decode_vector
+from golden.contract.layout import decode_vector, split_words
 from golden.contract.model import save
 from golden.data.synthetic import random_inputs, random_model, random_sparse_fc
 from golden.perf import perfmodel
@@ -67,8 +67,9 @@ def test_scoreboard_rule_hand_worked(a, b, clash):
     (dict(tm=1), r"^tm must be a power of two in 2\.\.64, not 1$"),
     (dict(tn=64, tm=2), r"^tn must be at most the window 16 \* tm = 32"),
     (dict(window_k=5), r"^window_k must be one of 4, 8, 16, not 5$"),
-    (dict(tm=4, window_k=4, mem_width=32),
-     r"^window_k \* tm must be at least 32 .* not 4 \* 4 = 16$"),
+    (dict(tn=16, tm=2, window_k=4), r"^tn must be at most the window 4 \* tm = 8"),
+    (dict(tm=4, window_k=4, mem_width=64),
+     r"^mem_width must be a power of two in 32\.\.32, not 64$"),
     (dict(tm=4, window_k=8, mem_width=64),
      r"^mem_width must be a power of two in 32\.\.32, not 64$"),
     (dict(tm=2, mem_width=64), r"^mem_width must be a power of two in 32\.\.32, not 64$"),
@@ -97,6 +98,13 @@ def test_window_k_scales_the_window_rows_and_bound():
     assert cfg.speedup_bound == 4 and cfg.groups_per_window == 8
     assert (cfg.window_rows, cfg.sib_rows, cfg.words["bitmap"]) == (16, 64, 1)
     assert small_config(4, 8).window == 128 and small_config(4, 8).as_dict()["window_k"] == 16
+    # Tm = 2 at k = 4: an 8-position window, a 16-byte NBin row (four 32-bit words),
+    # a 1-byte bitmap row that takes a whole memory word (zero-padded).
+    cfg = small_config(2, 2, window_k=4)
+    assert (cfg.window, cfg.nbin_row_bytes, cfg.bitmap_row_bytes) == (8, 16, 1)
+    assert (cfg.words["bitmap"], cfg.words["nbin"], cfg.mem_width) == (1, 4, 32)
+    assert split_words(0b1011_0001, 8, 32) == [0b1011_0001]
+    assert split_words(0x1234_5678_9ABC, 48, 32) == [0x5678_9ABC, 0x1234]
 
 
 def test_compact_from_the_command_line_and_the_icebreaker_profile():
@@ -268,17 +276,20 @@ def test_rtl_matches_golden_in_amaranth_simulation(case):
     assert counters["mem_writes"] > 0 and counters["cycles"] > 0
 
 
-@pytest.mark.parametrize("tn, tm, k, skip_seed", [(4, 8, 4, 41), (2, 4, 8, 42)])
+@pytest.mark.parametrize("tn, tm, k, skip_seed", [(4, 8, 4, 41), (2, 4, 8, 42), (2, 2, 4, 43),
+                                                   (1, 2, 8, 44)])
 def test_rtl_with_a_smaller_nsm_window(tn, tm, k, skip_seed):
-    # The window is k * tm positions (issue: small parts): 32 here, so 150 inputs
-    # are 5 windows, and the shared bitmaps are random blocks of whole windows
-    # (some groups skip windows through the SIB masks).
+    # The window is k * tm positions (issue: small parts): 5 windows less 10
+    # inputs (32: 150 inputs; 8 and 16: windows narrower than a memory word, whose
+    # bitmaps take a word each), and the shared bitmaps are random blocks of whole
+    # windows (some groups skip windows through the SIB masks).
     W = k * tm
+    n_in = 5 * W - min(10, W // 2)
     rng = np.random.default_rng(skip_seed)
     mask = rng.random((3, 5)) < 0.6
     mask[1] = False
-    model = random_sparse_fc(rng, 150, 3 * tn, None, 4, block=(tn, W), block_mask=mask)
-    x = random_inputs(rng, 150, vectors=2, density=0.5)
+    model = random_sparse_fc(rng, n_in, 3 * tn, None, 4, block=(tn, W), block_mask=mask)
+    x = random_inputs(rng, n_in, vectors=2, density=0.5)
     cfg = small_config(tn, tm, window_k=k)
     for dense in (False, True):
         program = compile_model(model, cfg, x, dense=dense)

@@ -26,15 +26,16 @@ def small_sweep(tmp_path_factory):
 
 
 def test_grid_leaves_out_what_the_configuration_rejects():
-    points = sweep.grid([1, 2], [2, 4], [4, 8, 16], [(4, 8, 16)], ["small"])
+    points = sweep.grid([1, 2, 16], [2, 4], [4, 8, 16], [(4, 8, 16)], ["small"])
     keys = {(p["tn"], p["tm"], p["window_k"]) for p, _ in points}
-    # windows under 32 positions: Tm = 2 with k = 4, 8; Tm = 4 with k = 4
-    assert keys == {(tn, tm, k) for tn in (1, 2) for tm, k in ((2, 16), (4, 8), (4, 16))}
+    # a window smaller than Tn: Tn = 16 at Tm = 2, k = 4 (8 positions)
+    assert keys == {(tn, tm, k) for tn in (1, 2, 16) for tm in (2, 4) for k in (4, 8, 16)
+                    if (tn, tm, k) != (16, 2, 4)}
 
 
 def test_sweep_points_carry_model_cycles_area_and_fits(small_sweep):
     out, report = small_sweep
-    assert len(report["points"]) == 6
+    assert len(report["points"]) == 8
     for r in report["points"]:
         cfg = small_config(r["tn"], r["tm"], window_k=r["window_k"])
         assert r["window"] == cfg.window
