@@ -58,17 +58,17 @@ class BoardSpec:
 
 
 BOARDS = {
-    # iCE40UP5K: 5280 LUT4, 30 EBR (4 kbit), 8 SB_MAC16, 4 SPRAM.  The smallest
-    # configuration this architecture allows (Tn = 1, Tm = 2: a 32-neuron NSM
-    # window, 512-bit NBin rows) synthesizes to about 12 k LUT4 and 88 EBR, so the
-    # build stops at placement with the utilization in the report.
+    # iCE40UP5K: 5280 LUT4, 30 EBR (4 kbit), 8 SB_MAC16, 4 SPRAM.  Its profile
+    # (Tn = Tm = 2, an 8-position NSM window, the compact datapath) synthesizes to
+    # about 10.8 k LUT4 and 62 EBR for the core alone (7187255), so the build
+    # stops at placement with the utilization in the report.
     "icebreaker": BoardSpec(
         platform="icebreaker:ICEBreakerPlatform", family="ice40",
         config=PROFILES["icebreaker"], mem_words=1 << 10,
         leds=(None, None, ("led_r", 0), ("led_g", 0)),
         capacity={"luts": 5280, "bram": 30, "dsp": 8},
-        note="the smallest configuration is several times the UP5K (see the utilization); "
-             "fitting it needs a narrower NSM window than the thesis' 16 * Tm"),
+        note="the profile is about twice the UP5K (see the utilization and the LUTs per "
+             "block against their budget)"),
     # LFE5U-85F: 83 640 LUT4, 208 DP16KD (18 kbit), 156 MULT18X18D.
     "ulx3s": BoardSpec(
         platform="ulx3s:ULX3S_85F_Platform", family="ecp5",

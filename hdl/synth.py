@@ -160,14 +160,14 @@ TOP_BLOCK = "buffers (NBin, NIBin, SIB, bias, NBout) + counters"
 #: Per configuration profile (:data:`golden.contract.config.PROFILES`) and family, the
 #: LUTs each block may take: a part's area split among the blocks, so the change
 #: that breaks a block's share shows at once (``make synth PROFILE=…``, the
-#: board's report).  The iCE40UP5K (5 280 LUT4) profile: about 90 % of the part
-#: for the board top, the rest for packing (issue 19's goal; the blocks are far
-#: over it today).
+#: board's report).  The iCE40UP5K (5 280 LUT4) profile (Tn = Tm = 2, an 8-position
+#: NSM window): about 90 % of the part for the board top, the rest for packing
+#: (issue 19's goal; the blocks are far over it today).
 BUDGETS = {
     "icebreaker": {"ice40": {
-        "NSM": 600, "SSM": 250, "WDM": 60, "PEFU": 350, "H-tree": 20, "SB + PE glue": 100,
-        "datapath glue": 50, "Encoder": 450, "compute unit": 700, "controller": 500,
-        "load/store units": 800, TOP_BLOCK: 300, "host link + UART": 450, "board RAM": 100,
+        "NSM": 400, "SSM": 300, "WDM": 60, "PEFU": 500, "H-tree": 20, "SB + PE glue": 100,
+        "datapath glue": 50, "Encoder": 250, "compute unit": 700, "controller": 600,
+        "load/store units": 900, TOP_BLOCK: 300, "host link + UART": 450, "board RAM": 100,
     }},
 }
 

@@ -195,7 +195,8 @@ PROFILES = {
     # a bitmap per NBin row, 1/16 of its bytes)
     "demo": dict(tn=4, tm=4, ib_bytes=32 * 1024, nbout_bytes=8 * 1024, nbin_bytes=8 * 1024,
                  nibin_bytes=8 * 1024 // 16),
-    "icebreaker": dict(tn=1, tm=2, ib_bytes=512, widths=(16,), compact=True),
+    # (iCE40UP5K: four multipliers on an 8-position NSM window, the compact datapath)
+    "icebreaker": dict(tn=2, tm=2, window_k=4, ib_bytes=512, widths=(16,), compact=True),
     "ulx3s": dict(tn=2, tm=2, ib_bytes=1024),
 }
 

@@ -92,15 +92,17 @@ def test_block_of_names_the_thesis_blocks():
 
 def test_synth_blocks_of_whole_accelerator(tmp_path):
     """The per-block table (thesis table 5.1 shape) of the iCEBreaker's profile
-    (Tn = 1, Tm = 2): every block of the accelerator is found, the shares add
-    up, and each block stands beside its LUT budget."""
+    (Tn = Tm = 2, an 8-position window, compact): every block of the accelerator is
+    found, the shares add up, and each block stands beside its LUT budget."""
     vdir = tmp_path / "verilog"
     generate("htree", vdir, tn=2, tm=2)
     assert synth_main([str(vdir), "-o", str(tmp_path), "--family", "ice40", "-j", "2",
                        "--profile", "icebreaker", "--no-gates"]) == 0
     report = json.loads((tmp_path / "area.json").read_text())
     assert report["blocks"]["profile"] == "icebreaker"
-    assert report["blocks"]["config"]["tn"] == 1 and report["blocks"]["config"]["ib_bytes"] == 512
+    config = report["blocks"]["config"]
+    assert (config["tn"], config["tm"], config["window"], config["compact"],
+            config["ib_bytes"]) == (2, 2, 8, True, 512)
     blocks = report["blocks"]["families"]["ice40"]["blocks"]
     for name in ("NSM", "SSM", "WDM", "PEFU", "Encoder", "H-tree", "controller",
                  "load/store units", "compute unit", TOP_BLOCK):
