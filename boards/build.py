@@ -86,8 +86,9 @@ BOARDS = {
         nextpnr_opts="--placer-heap-timingweight 40",
         # From Tn * Tm = 16 on, the static placer: at Tn = Tm = 4 (window 8 * Tm) HeAP's
         # placement leaves router2 with some 12,400 overused wires it never
-        # clears (router1 alike); the static placer's routes with router1 (38,261
-        # LUTs, 77.13 MHz for a 100 MHz target, bba7f5c).
+        # clears (router1 alike: 40,500 left after 550,000 iterations, b607030); the
+        # static placer's routes with router1 (37,887 LUTs, 83.21 MHz for a 100 MHz
+        # target, e283a18).
         large_from=16, large_nextpnr_opts="--placer static"),
 }
 
