@@ -317,8 +317,25 @@ class ComputeUnit(wiring.Component):
             self.bias_r.addr.eq(Mux(cp.bias_half, cfg.half(cfg.bias_rows), 0) + cp.bias_row
                                 + fa_g),
         ]
-        for port in (self.nib_r, self.nbin_r, self.bias_r):
-            m.d.comb += port.en.eq(fa_go)
+        # A window's NBin, NIBin and bias rows are read as it enters f1 and stay
+        # until f1 pushes it.  Compact: the read ports' enable is ``fa_go``.  Else
+        # the ports read ``fa_addr`` every cycle and f1 keeps its rows in registers
+        # of its own from the cycle after they arrive (``f1_fresh``): ``fa_go``,
+        # late (it waits on the NSM's ready), would otherwise enable every bit of
+        # the read data (ECP5 timing: at Tn = Tm = 4, 708 flip-flops, 11.3 ns).
+        f1_fresh = Signal()
+        f1_rows = {}
+        if cfg.compact:
+            for port in (self.nib_r, self.nbin_r, self.bias_r):
+                m.d.comb += port.en.eq(fa_go)
+                f1_rows[port] = port.data
+        else:
+            m.d.sync += f1_fresh.eq(fa_go)
+            for port in (self.nib_r, self.nbin_r, self.bias_r):
+                keep = Signal.like(port.data, name=f"{port.data.name}_held")
+                with m.If(f1_fresh):
+                    m.d.sync += keep.eq(port.data)
+                f1_rows[port] = Mux(f1_fresh, port.data, keep)
         with m.If(fetch):
             with m.If(round_last & (mvec != 0)):
                 m.d.sync += [mask_ptr.eq(0), masks_left.eq(n_masks),
@@ -380,7 +397,7 @@ class ComputeUnit(wiring.Component):
         with m.Elif(f1_push):
             m.d.sync += f1_valid.eq(0)
 
-        nb = Mux(cp.dense, ones, self.nib_r.data)
+        nb = Mux(cp.dense, ones, f1_rows[self.nib_r])
         sb = f1_sb
         # The SB base of each group: the SIB popcount of the groups before it, in
         # SB words of 64 * tm bits (16, 8 or 4 weights per tm by the slot width).
@@ -426,12 +443,12 @@ class ComputeUnit(wiring.Component):
             self.window.valid.eq(f1_valid & nin.i.ready & side_ok),
             win.neuron_bitmap.eq(nb), win.synapse_bitmap.eq(sb), win.last.eq(f1_last),
             nin.i.valid.eq(f1_valid & self.window.ready & side_ok),
-            nin.i.payload.eq(self.nbin_r.data),
+            nin.i.payload.eq(f1_rows[self.nbin_r]),
             tile.sb_base.eq(Mux(cp.sb_half, cfg.half(cfg.sb_words), 0) + sb_base),
             tile.slot.eq(cp.slot),
             tile.table.eq(cp.lut_half),
             tfifo.i.valid.eq(tile_pend),
-            bias.bias.eq(self.bias_r.data),
+            bias.bias.eq(f1_rows[self.bias_r]),
             bias.shift.eq(cp.shift),
             bias.activation.eq(cp.activation),
             bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nin.i.ready),
@@ -511,6 +528,7 @@ class ComputeUnit(wiring.Component):
         # ``tiles``: the vector's index in its pool window; a window's vectors share
         # ``out_base``, and all but its first max-combine into the rows.
         out_tile = Signal(5)
+        out_wend = Signal()               # ``out_tile`` is its pool window's last: a register
         # The fields of the instruction whose outputs come, latched with its output
         # counters (ECP5 timing: no multiplexer of the older and newer instruction
         # before the counters' adders).
@@ -575,7 +593,7 @@ class ComputeUnit(wiring.Component):
             return [o_pool.eq(v.pool), o_tiles.eq(v.tiles), o_stride.eq(v.out_stride),
                     o_groups_m1.eq(v.groups - 1), o_groups1.eq(v.groups == 1),
                     out_gleft.eq(v.groups - 1), out_glast.eq(v.groups == 1),
-                    out_done.eq(v.groups == 0), out_tile.eq(0),
+                    out_done.eq(v.groups == 0), out_tile.eq(0), out_wend.eq(v.tiles <= 1),
                     out_base.eq(base), out_addr.eq(base),
                     out_vlast.eq(v.vectors <= 1), out_vleft.eq(_more(v))]
 
@@ -583,7 +601,7 @@ class ComputeUnit(wiring.Component):
             """One output written: the next group, or the next vector's first (its
             pool window's rows, or the next window's ``out_stride`` on)."""
             next_v = group_end & ~out_vlast
-            window_end = out_tile + 1 >= o_tiles
+            window_end = out_wend
             next_base = Mux(next_v & window_end, out_base + o_stride, out_base)
             return [out_gleft.eq(Mux(group_end, o_groups_m1, out_gleft - 1)),
                     out_glast.eq(Mux(group_end, o_groups1, out_gleft == 1)),
@@ -591,6 +609,8 @@ class ComputeUnit(wiring.Component):
                     out_done.eq(final),
                     out_base.eq(next_base),
                     out_tile.eq(Mux(next_v, Mux(window_end, 0, out_tile + 1), out_tile)),
+                    out_wend.eq(Mux(next_v, Mux(window_end, o_tiles <= 1, out_tile + 2 >= o_tiles),
+                                    out_wend)),
                     out_vlast.eq(out_vlast | (group_end & (out_vleft == 1))),
                     out_vleft.eq(Mux(next_v, out_vleft - 1, out_vleft))]
 

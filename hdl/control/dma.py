@@ -493,7 +493,7 @@ class StoreUnit(wiring.Component):
         beat = enc.o.payload
         n_valid = popcount(m, beat.valid, "beat_count")
 
-        w_bm = bm_left != 0
+        w_bm = Signal()            # bitmap words to write: ``bm_left != 0``, a register
         w_val = ~w_bm & (full | (closing & has))
         wr_val = w_val & wreq.ready
         take = Signal()
@@ -509,21 +509,27 @@ class StoreUnit(wiring.Component):
             for d in range(min(tn, j + 1)):
                 add = add | Mux(take & (pos == j - d) & beat.valid[d], beat.value[d], 0)
             m.d.sync += acc[j].eq(kept | add)
-        n_next = Signal(range(C + 1))
-        m.d.comb += n_next.eq(pos + Mux(take, n_valid, 0))
-        m.d.sync += [cnt.eq(n_next), full.eq(n_next >= lanes), has.eq(n_next != 0),
-                     room.eq(n_next <= lanes)]
+        # (the slots next cycle and what they imply, found for a beat taken and for
+        # none, then chosen by ``take``: the handshake is the last level before
+        # the registers, not the first of an adder and its compares; ECP5 timing)
+        n_take, n_next = Signal(range(C + 1)), Signal(range(C + 1))
+        m.d.comb += [n_take.eq(pos + n_valid), n_next.eq(Mux(take, n_take, pos))]
+        m.d.sync += [cnt.eq(n_next),
+                     full.eq(Mux(take, n_take >= lanes, pos >= lanes)),
+                     has.eq(Mux(take, n_take != 0, pos != 0)),
+                     room.eq(Mux(take, n_take <= lanes, pos <= lanes))]
         with m.If(take & beat.end):
-            m.d.sync += closing.eq(n_next != 0)
+            m.d.sync += closing.eq(n_take != 0)
         with m.If(take & beat.last):
             m.d.sync += all_in.eq(1)
-        with m.Elif(n_next == 0):
+        with m.Elif(Mux(take, n_take == 0, pos == 0)):
             m.d.sync += closing.eq(0)
         with m.If(take & beat.first):
-            m.d.sync += [bm_buf.eq(beat.bitmap), bm_left.eq(cfg.words["bitmap"]),
+            m.d.sync += [bm_buf.eq(beat.bitmap), bm_left.eq(cfg.words["bitmap"]), w_bm.eq(1),
                          bm_ptr.eq(win_bm), val_ptr.eq(win_val)]
         with m.If(sparse & w_bm & wreq.ready):
-            m.d.sync += [bm_left.eq(bm_left - 1), bm_ptr.eq(bm_ptr + 1), bm_buf.eq(bm_buf >> mw)]
+            m.d.sync += [bm_left.eq(bm_left - 1), w_bm.eq(bm_left != 1),
+                         bm_ptr.eq(bm_ptr + 1), bm_buf.eq(bm_buf >> mw)]
         with m.If(sparse & wr_val):
             m.d.sync += val_ptr.eq(val_ptr + 1)
         sparse_done = all_in & ~has & ~closing & ~w_bm
