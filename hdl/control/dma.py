@@ -201,6 +201,7 @@ class LoadUnit(wiring.Component):
         # row: no compare on the path from the memory's ready into the address
         # registers, and no adder on the issue path into the count)
         seg_end = Signal()
+        seg_end2 = Signal()                # ... and the row after it is (a register too)
         seg_rows_left = Signal(16)
         seg_lut = target == Target.LUT
         seg_left = Signal(8)               # segments after the current one
@@ -212,6 +213,10 @@ class LoadUnit(wiring.Component):
         def one_row(v):
             """Whether a segment of instruction view ``v`` is one row (LUT: one word)."""
             return Mux(v.target == Target.LUT, v.count <= lanes, v.count <= 1)
+
+        def two_rows(v):
+            """Whether its second row (LUT: word) is the segment's last, or there is none."""
+            return Mux(v.target == Target.LUT, v.count <= 2 * lanes, v.count <= 2)
         # (the word goes to the last PE of its row: a register beside ``pe``, no
         # compare between the memory's ready and the row registers' enables)
         last_pe = Signal()
@@ -241,8 +246,9 @@ class LoadUnit(wiring.Component):
         with m.If(next_row):
             m.d.sync += [row.eq(row + 1), pe.eq(0), last_pe.eq(first_pe_last(ld)), word.eq(0),
                          seg_rows_left.eq(seg_rows_left - Mux(seg_lut, lanes, 1)),
-                         seg_end.eq(Mux(seg_lut, seg_rows_left <= 2 * lanes,
-                                        seg_rows_left == 2))]
+                         seg_end.eq(seg_end2),
+                         seg_end2.eq(Mux(seg_lut, seg_rows_left <= 3 * lanes,
+                                         seg_rows_left == 3))]
             with m.If(is_nbin):
                 m.d.sync += [row_base.eq(row_base + words["nbin"]),
                              addr.eq(row_base + words["nbin"])]
@@ -251,6 +257,7 @@ class LoadUnit(wiring.Component):
                     m.d.sync += gen_done.eq(1)
                 with m.Else():
                     m.d.sync += [seg_rows_left.eq(ld.count), seg_end.eq(one_row(ld)),
+                                 seg_end2.eq(two_rows(ld)),
                                  seg_left.eq(seg_left - 1),
                                  seg_base.eq(seg_next), row_base.eq(seg_next),
                                  addr.eq(seg_next)]
@@ -269,6 +276,7 @@ class LoadUnit(wiring.Component):
                          last_pe.eq(first_pe_last(iv)),
                          addr.eq(iv.mem_addr), row_base.eq(iv.mem_addr),
                          seg_rows_left.eq(iv.count), seg_end.eq(one_row(iv)),
+                         seg_end2.eq(two_rows(iv)),
                          seg_base.eq(iv.mem_addr),
                          seg_left.eq(Mux((iv.target == Target.LUT) | (iv.segments == 0), 0,
                                          iv.segments - 1)),
