@@ -505,9 +505,17 @@ class ComputeUnit(wiring.Component):
         busy = Signal()          # an instruction in the unit (feeding or draining)
         older_busy = Signal()    # an older instruction still draining
         # (the cycle between taking an instruction and starting it counts as busy,
-        # and as older_busy if the one before still drains)
-        m.d.comb += [self.issue.busy.eq(busy | start),
-                     self.issue.older_busy.eq(older_busy | (start & busy))]
+        # and as older_busy if the one before still drains.  Both go to the
+        # controller from registers of their own, loaded from the next values of
+        # ``busy``, ``old_pending``, ``tail`` and ``start``: ECP5 timing, no gate
+        # between the unit's state and the controller's hazard check.)
+        busy_n = Signal()
+        old_pending_n = Signal()
+        tail_n = Signal(3)
+        busy_q = Signal()
+        older_q = Signal()
+        taken = self.issue.instr.valid & self.issue.instr.ready
+        m.d.comb += [self.issue.busy.eq(busy_q), self.issue.older_busy.eq(older_q)]
         old = Signal(WORD_BITS, reset_less=True)
         old_pending = Signal()
         tail = Signal(3)                  # the older one's last two stages, then its release
@@ -632,26 +640,36 @@ class ComputeUnit(wiring.Component):
         # output (the row read, the write, then the release); an older one's
         # ``tail`` counts those cycles, so it is released exactly when it would
         # be alone.
+        # (each next value one expression: a Verilog ``always @*`` whose inputs never
+        # change would leave it x at the start in an event-driven simulator)
+        keep = Signal()                   # the newest instruction's outputs still come
+        idle = Signal()                   # nothing left in the unit
+        m.d.comb += [
+            keep.eq(busy & ~out_done & ~(fire & final)),
+            idle.eq(busy & ~feeding & ~f1_valid & ~old_pending & out_done
+                    & ~pend & ~post & ~tail.any()),
+            busy_n.eq(start | (busy & ~idle)),
+            old_pending_n.eq(Mux(start, keep, old_pending & ~finishing_old)),
+            tail_n.eq(Mux(start, Cat(busy & fire & final,
+                                     busy & pend & ~fire & out_done,
+                                     busy & post & ~pend & ~fire & out_done),
+                          Cat(finishing_old, tail[:2]))),
+        ]
+        m.d.sync += [busy.eq(busy_n), old_pending.eq(old_pending_n), tail.eq(tail_n),
+                     busy_q.eq(busy_n | taken),
+                     older_q.eq(old_pending_n | tail_n.any() | (taken & busy_n))]
         with m.If(start):
             # The newest instruction becomes the older one while its outputs
             # come (``ready`` holds only when no older one is left).
-            keep = Signal()
-            m.d.comb += keep.eq(busy & ~out_done & ~(fire & final))
-            m.d.sync += [busy.eq(1), old.eq(ins), old_pending.eq(keep),
-                         tail.eq(Cat(busy & fire & final,
-                                     busy & pend & ~fire & out_done,
-                                     busy & post & ~pend & ~fire & out_done))]
+            m.d.sync += old.eq(ins)
             with m.If(keep):
                 with m.If(fire):
                     m.d.sync += advance()
             with m.Else():
                 m.d.sync += restart(view(Op.COMPUTE, nxt))
         with m.Else():
-            m.d.sync += tail.eq(Cat(finishing_old, tail[:2]))
             with m.If(finishing_old):
-                m.d.sync += [old_pending.eq(0), *restart(cp)]
+                m.d.sync += restart(cp)
             with m.Elif(fire):
                 m.d.sync += advance()
-            with m.If(busy & ~feeding & ~f1_valid & ~old_pending & out_done
-                      & ~pend & ~post & ~tail.any()):
-                m.d.sync += busy.eq(0)
+
