@@ -87,8 +87,10 @@ BOARDS = {
         # From Tn * Tm = 16 on, the static placer: at Tn = Tm = 4 (window 8 * Tm) HeAP's
         # placement leaves router2 with some 12,400 overused wires it never
         # clears (router1 alike: 40,500 left after 550,000 iterations, b607030); the
-        # static placer's routes with router1 (37,887 LUTs, 83.21 MHz for a 100 MHz
-        # target, e283a18).
+        # static placer's routes with router1 (38,643 LUTs, 91.74 MHz for a 100 MHz
+        # target, 2bd7a6c), though not every netlist: router1 can stall on it (at
+        # 3ffd0be, ~42,000 overused wires, over 100 s per 1,000 iterations; router2
+        # and HeAP with --placer-heap-beta 0.6 do not converge either).
         large_from=16, large_nextpnr_opts="--placer static"),
 }
 
