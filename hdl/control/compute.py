@@ -672,4 +672,3 @@ class ComputeUnit(wiring.Component):
                 m.d.sync += restart(cp)
             with m.Elif(fire):
                 m.d.sync += advance()
-
