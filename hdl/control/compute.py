@@ -323,13 +323,13 @@ class ComputeUnit(wiring.Component):
         # of its own from the cycle after they arrive (``f1_fresh``): ``fa_go``,
         # late (it waits on the NSM's ready), would otherwise enable every bit of
         # the read data (ECP5 timing: at Tn = Tm = 4, 708 flip-flops, 11.3 ns).
-        f1_fresh = Signal()
         f1_rows = {}
         if cfg.compact:
             for port in (self.nib_r, self.nbin_r, self.bias_r):
                 m.d.comb += port.en.eq(fa_go)
                 f1_rows[port] = port.data
         else:
+            f1_fresh = Signal()
             m.d.sync += f1_fresh.eq(fa_go)
             for port in (self.nib_r, self.nbin_r, self.bias_r):
                 keep = Signal.like(port.data, name=f"{port.data.name}_held")
