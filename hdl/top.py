@@ -24,8 +24,10 @@ port              dir    meaning
 ``dual_issues``   out    cycles in which the controller issued two instructions
 ``mem_reads``, ``mem_writes`` out  words moved by the load/fetch and the store unit
 ``unit_busy``     out    the load (bit 0), store (bit 1) and compute (bit 2) units are
-                         busy with an instruction (a trace for the performance model)
-``unit_start``    out    the same bits: the unit takes an instruction this cycle
+                         busy with an instruction, from the cycle after its issue (a
+                         trace for the performance model)
+``unit_start``    out    the same bits: the controller issues an instruction to the unit
+                         this cycle (the unit starts it the cycle after)
 ``compute_older`` out    an earlier COMPUTE still drains behind the current one
 ================  =====  ===================================================================
 
@@ -33,7 +35,7 @@ All three memory streams follow ``amaranth.lib.stream`` rules and tolerate any
 back-pressure; the memory may take any number of cycles per request.
 """
 
-from amaranth.hdl import Cat, Module, unsigned
+from amaranth.hdl import Module, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -121,10 +123,8 @@ class Accelerator(wiring.Component):
         wiring.connect(m, cp.load, ld.issue)
         wiring.connect(m, cp.store, su.issue)
         wiring.connect(m, cp.compute, cu.issue)
-        issued = [u.issue.instr.valid & u.issue.instr.ready for u in (ld, su, cu)]
-        m.d.comb += [self.unit_busy.eq(Cat(ld.issue.busy, su.issue.busy, cu.issue.busy)),
-                     self.unit_start.eq(Cat(*issued)),
-                     self.compute_older.eq(cu.issue.older_busy)]
+        m.d.comb += [self.unit_busy.eq(cp.unit_busy), self.unit_start.eq(cp.fired),
+                     self.compute_older.eq(cp.compute_older)]
 
         # The datapath: the compute unit feeds the slice; weights and tables come
         # from the load unit.

@@ -68,8 +68,11 @@ class Timing:
       STORE's ``rows``), then its ``words`` and a cycle between windows (no
       overlap), plus ``store_fixed_dense``;
     * instructions issue from the controller's two-entry queue
-      (:class:`_IssueQueue`; the first two cycles after the fetch fill it).
+      (:class:`_IssueQueue`; the first two cycles after the fetch fill it) and
+      reach their unit ``dispatch`` cycles later (the controller's issue
+      register), in which the unit counts as busy.
     """
+    dispatch: int = 1
     load_fixed: int = 2
     # sparse NBin rows: their lengths come through the load unit's lookup
     # pipeline (NIBin read, popcount parts, sum, FIFO) before the first request
@@ -503,15 +506,16 @@ def predict(program, memory=None, timing=TIMING, steps=None):
             # the H-tree and PE pipeline (``drain`` cycles before its end), once
             # the one before it has ended.
             prev_end = done_at["compute"]
-            d, rel = compute_time(s, cfg, timing, issue + 1, releases)
-            end = issue + 1 + d
+            start = issue + 1 + timing.dispatch
+            d, rel = compute_time(s, cfg, timing, start, releases)
+            end = start + d
             older = running["compute"] if prev_end > issue else None
             free_at["compute"] = max(end - timing.drain(cfg.tn, cfg.tm), prev_end)
             releases = rel
-            compute += end - max(issue + 1, prev_end)
+            compute += end - max(start, prev_end)
         else:
             d = duration(s, cfg, memory, timing)
-            end = issue + 1 + d
+            end = issue + 1 + timing.dispatch + d
             free_at[s.unit] = end
         done_at[s.unit] = end
         running[s.unit] = (end, s)

@@ -67,13 +67,20 @@ class Controller(wiring.Component):
     mem : ``Out(bus.mem_read(mem_width))``
         The program fetch (used only while ``fetching``).
     load, store, compute : ``Out(bus.issue())``
-        Per unit its instructions (a stream: offered when the head of the queue
-        is the unit's and conflicts with nothing, taken when the unit is ready;
-        a second one in the same cycle when ``par``) and its ``busy``; the
-        compute unit takes its next instruction while the previous one drains,
-        whose resources stay reserved while ``compute.older_busy``.
+        Per unit its instructions and its ``busy``.  An instruction issues when
+        the head of the queue is the unit's, conflicts with nothing and the unit
+        is ready (a second one in the same cycle when ``par``); ``instr.valid``
+        holds it the cycle after (a register, the issue register; the unit,
+        ready in the issue cycle, is still ready), and from that cycle the
+        unit counts as busy.  The compute unit takes its next instruction while
+        the previous one drains, whose resources stay reserved while
+        ``compute.older_busy``.
     issued, dual_issues : Out
         Instructions issued this cycle (0..2); cycles that issued two.
+    fired, unit_busy, compute_older : Out
+        Per unit (load, store, compute): an instruction issued to it this cycle;
+        it is busy (from the cycle after the issue: the issue register's cycle
+        counts); an older COMPUTE still drains behind the compute unit's newest.
     """
 
     def __init__(self, cfg):
@@ -85,6 +92,7 @@ class Controller(wiring.Component):
             "load": Out(bus.issue()), "store": Out(bus.issue()),
             "compute": Out(bus.issue(drains=True)),
             "issued": Out(2), "dual_issues": Out(32),
+            "unit_busy": Out(3), "compute_older": Out(1), "fired": Out(3),
         })
 
     def elaborate(self, platform):
@@ -244,13 +252,21 @@ class Controller(wiring.Component):
         cycle's issue) and kept as instructions issue (a unit's new instruction is
         the other slot's, whose conflict with this one is known).  ECP5 timing:
         no resource comparison between the queue and the issue ports."""
-        # Per unit its issue port: ``instr`` offered when the queue's head is the
-        # unit's and conflicts with nothing (or the second is, marked ``par``, to
-        # another unit, and the head issues now), taken when the unit is ready.
+        # Per unit an offer when the queue's head is the unit's and conflicts with
+        # nothing (or the second is, marked ``par``, to another unit, and the head
+        # issues now), issued (``fire``) when the unit is ready.
         ports = [getattr(self, u) for u in UNITS]
-        busy = [p.busy for p in ports]
-        free = [p.instr.ready for p in ports]
         ci = UNITS.index("compute")
+        # The issue register: an instruction chosen in a cycle reaches its unit's
+        # port the cycle after (``pending``, and its word), and the unit counts as
+        # busy from then on.  ECP5 timing: the issue decision (the hazard check,
+        # the dual issue) ends in this block's flip-flops, not in the units'
+        # across the chip (at Tn = Tm = 4, controller -> store.busy, 10.9 ns).
+        pending = [Signal(name=f"{u}_pending") for u in UNITS]
+        words = [Signal(WORD_BITS, name=f"{u}_word", reset_less=True) for u in UNITS]
+        busy = [ports[i].busy | pending[i] for i in range(3)]
+        older_busy = self.compute.older_busy | (pending[ci] & self.compute.busy)
+        free = [ports[i].instr.ready & ~pending[i] for i in range(3)]
         nr = len(Resource)
 
         def split(decoded, name):
@@ -266,7 +282,8 @@ class Controller(wiring.Component):
                    for u in UNITS]
         drain_res = (None, Signal(nr, name="drain_reads"), Signal(nr, name="drain_writes"))
 
-        fire = [p.instr.valid & p.instr.ready for p in ports]
+        offer = [Signal(name=f"{u}_offer") for u in UNITS]
+        fire = [offer[i] & free[i] for i in range(3)]
         # cflt[k][i]: slot k conflicts with unit i's instruction; cflt_drain[k]: with
         # the draining compute instruction; cflt_slots: the slots with each other.
         cflt = [[Signal(name=f"slot{k}_conflicts_{u}") for u in UNITS] for k in range(2)]
@@ -301,7 +318,7 @@ class Controller(wiring.Component):
         def hazard(unit, k):
             """Slot ``k`` (0 or 1, a value) conflicts with a busy unit's instruction."""
             terms = [busy[i] & ~unit[i] & Mux(k, cflt[1][i], cflt[0][i]) for i in range(3)]
-            terms.append(self.compute.older_busy & ~unit[ci] &
+            terms.append(older_busy & ~unit[ci] &
                          Mux(k, cflt_drain[1], cflt_drain[0]))
             return Cat(*terms).any()
 
@@ -332,15 +349,19 @@ class Controller(wiring.Component):
             m.d.sync += [self.dual_issues.eq(0), dual.eq(0)]
         with m.If(issue0 & (h_op == Op.END)):
             m.d.sync += self.done.eq(1)
+        m.d.comb += [self.fired.eq(Cat(*fire)), self.unit_busy.eq(Cat(*busy)),
+                     self.compute_older.eq(older_busy)]
         for i, u in enumerate(UNITS):
             instr = ports[i].instr
-            # (the payload by the head's unit alone, a register: when the port's
-            # valid holds, the head is offered to it exactly when it is the
-            # head's unit; the hazard check does not reach the units' registers
-            # that follow the payload)
-            m.d.comb += [instr.valid.eq(h_offer[i] | s_offer[i]),
-                         instr.payload.eq(Mux(h_unit[i], q[0], q[1]))]
-            with m.If(instr.valid & instr.ready):
+            # (the word by the head's unit alone: when the unit is offered one, the
+            # head is offered to it exactly when it is the head's unit; it follows
+            # the offer except while pending, so the unit sees the word issued)
+            m.d.comb += [offer[i].eq(h_offer[i] | s_offer[i]),
+                         instr.valid.eq(pending[i]), instr.payload.eq(words[i])]
+            m.d.sync += pending[i].eq(fire[i])
+            with m.If(~pending[i]):
+                m.d.sync += words[i].eq(Mux(h_unit[i], q[0], q[1]))
+            with m.If(fire[i]):
                 m.d.sync += [cur_res[i][1].eq(Mux(h_unit[i], h_reads, s_reads)),
                              cur_res[i][2].eq(Mux(h_unit[i], h_writes, s_writes))]
                 if u == "compute":
