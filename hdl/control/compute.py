@@ -177,6 +177,7 @@ class ComputeUnit(wiring.Component):
         segs = Signal(16)                 # segments per group: ceil(windows / W)
         last_mask = Signal(W)             # dense: the windows of the last segment
         last_cnt = Signal(cnt_w)
+        last_one = Signal()               # last_cnt == 1
         every = Signal()                  # every window: no mask rows (dense or no skip)
         # (SIB row counts are as wide as a SIB address: a program's mask and window
         # rows lie within a half, so no carry chain longer than the address)
@@ -184,6 +185,7 @@ class ComputeUnit(wiring.Component):
         rows_base = Signal(sib_w)         # the first window row: after the mask rows
         cur = Signal(W)
         cur_cnt = Signal(cnt_w)
+        cur_one = Signal()                # cur_cnt == 1
         cur_valid = Signal()
         vleft = Signal(8)                 # vectors left to feed after this one
         masks_left = Signal(sib_w)
@@ -233,6 +235,7 @@ class ComputeUnit(wiring.Component):
         depth = 5
         mq = [Signal(W, name=f"mq{k}") for k in range(depth)]
         mq_cnt = [Signal(cnt_w, name=f"mq_cnt{k}") for k in range(depth)]
+        mq_one = [Signal(name=f"mq_one{k}") for k in range(depth)]       # mq_cnt == 1
         mq_low = [Signal(W, name=f"mq_low{k}") for k in range(depth)]   # lowest set bit
         mq_n = Signal(range(depth + 1))
         # (the rows held or coming, ``mq_n + reading + arriving + arriving2``, a
@@ -253,7 +256,9 @@ class ComputeUnit(wiring.Component):
         in_low = Mux(arr2_any, arr2_low, 1)
         m.d.sync += [arriving2.eq(arriving), arr2.eq(arr), arr2_low.eq(_lowest(arr)),
                      arr2_any.eq(arr.any()), arr2_cnt.eq(popcount(m, arr, "mask_pop"))]
-        mq_valid = mq_n != 0
+        # (``mq_n != 0``, a register: ``f0_go`` enables the window choice's
+        # registers, one gate on registers; ECP5 timing)
+        mq_valid = Signal()
         # The mask rows (``n_masks``, groups times segments) are multiplied out as
         # the instruction starts, into a register (no multiplier on the issue
         # path nor before the mask counters); the cycle after (``setup``) loads
@@ -270,16 +275,19 @@ class ComputeUnit(wiring.Component):
                      fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
                               (held < depth))]
         m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving2 - take),
+                     mq_valid.eq(mq_n + arriving2 - take != 0),
                      held.eq(held + fetch - take)]
         with m.If(reading):
             m.d.sync += arr.eq(self.sibm_r.data)
         land = mq_n - take                # where an arriving row goes
         for k in range(depth):
             with m.If(arriving2 & (land == k)):
-                m.d.sync += [mq[k].eq(in_mask), mq_cnt[k].eq(in_cnt), mq_low[k].eq(in_low)]
+                m.d.sync += [mq[k].eq(in_mask), mq_cnt[k].eq(in_cnt), mq_low[k].eq(in_low),
+                             mq_one[k].eq(in_cnt == 1)]
             with m.Elif(take):
                 m.d.sync += [mq[k].eq(mq[k + 1] if k + 1 < depth else 0),
                              mq_cnt[k].eq(mq_cnt[k + 1] if k + 1 < depth else 0),
+                             mq_one[k].eq(mq_one[k + 1] if k + 1 < depth else 0),
                              mq_low[k].eq(mq_low[k + 1] if k + 1 < depth else 0)]
 
         cm = Signal(W)                    # the mask the next window comes from
@@ -347,7 +355,10 @@ class ComputeUnit(wiring.Component):
             m.d.sync += masks_left.eq(Mux(masks_nz, n_masks, 0))
         with m.If(setup):
             m.d.sync += rows_base.eq(Mux(cp.skip, n_masks, 0))
-        seg_done = cm_cnt == 1
+        # (``cm_cnt == 1`` from flags kept beside the counts: the segment's end
+        # enables the group's and vector's counters, no compare before them;
+        # ECP5 timing, at Tn = Tm = 4 ``every`` -> ``vbase`` 12.2 ns)
+        seg_done = Mux(cur_valid, cur_one, Mux(every, seg_last & last_one, mq_one[0]))
         group_done = seg_done & seg_last
         # fa takes fb's window, else f0's; f0's goes to fb while fa holds.
         head_free = ~fa_valid | fa_go
@@ -372,6 +383,7 @@ class ComputeUnit(wiring.Component):
                 m.d.sync += [fb_sib.eq(self.sib_r.data), fb_fresh.eq(0)]
         with m.If(f0_go):
             m.d.sync += [cur.eq(rest), cur_low.eq(_lowest(rest)), cur_cnt.eq(cm_cnt - 1),
+                         cur_one.eq(cm_cnt == 2),
                          cur_valid.eq(~seg_done),
                          row_ptr.eq(row_ptr + 1),
                          first.eq(group_done)]
@@ -478,14 +490,15 @@ class ComputeUnit(wiring.Component):
                          v_last.eq(cv.vectors <= 1), vleft.eq(_more(cv)), mvec.eq(_more(cv)),
                          segs.eq(n_segs), n_masks.eq(cv.groups * n_segs), seg.eq(0),
                          first.eq(1), cur_valid.eq(0),
-                         mq_n.eq(0), held.eq(0), reading.eq(0), arriving.eq(0), arriving2.eq(0),
-                         mask_ptr.eq(0),
+                         mq_n.eq(0), mq_valid.eq(0), held.eq(0), reading.eq(0), arriving.eq(0),
+                         arriving2.eq(0), mask_ptr.eq(0),
                          row_ptr.eq(0), fa_valid.eq(0), fb_valid.eq(0),
                          every.eq(cv.dense | ~cv.skip),
                          masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & some),
                          masks_left.eq(0), rows_base.eq(0),
                          last_mask.eq(ones >> (~cv.windows[:lg_w] + 1)[:lg_w]),
                          last_cnt.eq(Mux(cv.windows[:lg_w] == 0, W, cv.windows[:lg_w])),
+                         last_one.eq(Mux(cv.windows[:lg_w] == 0, W == 1, cv.windows[:lg_w] == 1)),
                          g.eq(0), feeding.eq(cv.groups != 0), f1_valid.eq(0),
                          seg_last.eq(one_seg), g_last.eq(cv.groups == 1),
                          sb_base.eq(cv.sb_base), syn_count.eq(0)]
