@@ -110,7 +110,7 @@ class LoadUnit(wiring.Component):
         with m.If(~busy):
             m.d.sync += ins.eq(self.issue.instr.payload)
         # Per request in flight, where its word goes: a FIFO of typed descriptors.
-        desc_layout = data.StructLayout({"row": 16, "word": 16, "pe": max(1, clog2(self._cfg.tn)),
+        desc_layout = data.StructLayout({"row": 16, "pe": max(1, clog2(self._cfg.tn)),
                                          "last": 1})
         m.submodules.desc = desc = SyncFIFOBuffered(width=desc_layout.size, depth=self._depth)
         gen_done = self._requests(m, ld, busy, start, desc, data.View(desc_layout, desc.w_data))
@@ -125,7 +125,7 @@ class LoadUnit(wiring.Component):
 
     def _requests(self, m, ld, busy, start, desc, desc_in):
         """The request generator: iterates rows (LUT: words), PEs (SB) and words; one
-        read request per word, its descriptor (row, word, PE, last word of the row)
+        read request per word, its descriptor (row, PE, last word of the row)
         into the FIFO.  Returns ``gen_done``: every request of the LOAD made."""
         cfg = self._cfg
         words = cfg.words
@@ -231,7 +231,7 @@ class LoadUnit(wiring.Component):
             req.valid.eq(busy & ~gen_done & have & ~empty & desc.w_rdy),
             req.payload.addr.eq(addr),
             desc.w_en.eq(req_fire),
-            desc_in.row.eq(row), desc_in.word.eq(word), desc_in.pe.eq(pe),
+            desc_in.row.eq(row), desc_in.pe.eq(pe),
             desc_in.last.eq(word_last),
         ]
         next_row = busy & ~gen_done & have & (empty | (req_fire & word_last & last_pe))
@@ -298,7 +298,7 @@ class LoadUnit(wiring.Component):
         is_sb = target == Target.SB
         is_lut = target == Target.LUT
         resp = self.mem.resp
-        rsp_row, rsp_word, rsp_pe, rsp_last = rsp.row, rsp.word, rsp.pe, rsp.last
+        rsp_row, rsp_pe, rsp_last = rsp.row, rsp.pe, rsp.last
         row_bits = max(16 * cfg.window, 64 * cfg.tm, 32 * cfg.tn, cfg.window)
         assembly = Signal(row_bits, reset_less=True)   # (data: `fresh` starts a row)
         lut_word = Signal(mw, reset_less=True)
@@ -320,16 +320,23 @@ class LoadUnit(wiring.Component):
                               (Target.SB, cfg.sb_words)):
                 with m.Case(tgt):
                     m.d.comb += half_base.eq(Mux(ld.half, rows // 2, 0))
+        # The words of a row (of a PE's row, for SB) arrive in order from its
+        # first, so the slot of the next one is a one-hot register shifted as
+        # they arrive (no word index in the descriptors, no decode: the slots'
+        # enables are a gate on registers; ECP5 timing, at Tn = Tm = 4 the
+        # index's decode was six LUTs deep, 11.1 ns)
+        slot = Signal(row_bits // mw, init=1)
         with_word = Signal(row_bits)
         m.d.comb += with_word.eq(Mux(fresh, 0, assembly))
         for k in range(row_bits // mw):
-            with m.If(rsp_word == k):
+            with m.If(slot[k]):
                 m.d.comb += with_word[k * mw:(k + 1) * mw].eq(resp.payload.data)
         take = resp.valid & resp.ready
         m.d.comb += [resp.ready.eq(desc.r_rdy), desc.r_en.eq(take)]
         m.d.sync += w_pending.eq(take & rsp_last & ~is_lut)
         with m.If(take):
             m.d.sync += [assembly.eq(with_word), fresh.eq(rsp_last), w_pe.eq(rsp_pe),
+                         slot.eq(Mux(rsp_last, 1, slot << 1)),
                          w_addr.eq(half_base + ld.row + rsp_row)]
             with m.If(is_lut):
                 m.d.sync += lut_word.eq(resp.payload.data)
