@@ -258,7 +258,12 @@ class HostLink(wiring.Component):
         # The transmitter: SYNC, LEN, TYPE, payload, CRC.
         left = Signal(16)
         nbyte = Signal(range(B))
+        # The payload is sent from ``out`` byte by byte at ``idx`` (restarting
+        # with each memory word), not shifted: ``out`` loads only as a reply or
+        # a word starts, so the transmitter's handshake enables a counter, not
+        # every bit of it (ECP5 timing at Tn = Tm = 4: 10.1 ns into ``out``).
         out = Signal(max(payload_bits, mw), reset_less=True)
+        idx = Signal(range(len(out) // 8))
         tbyte = Signal(8)
         m.d.comb += [self.tx.payload.eq(tbyte), txcrc.data.eq(tbyte)]
         sent = self.tx.valid & self.tx.ready
@@ -266,7 +271,7 @@ class HostLink(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += tx_idle.eq(1)
                 with m.If(tx_go):
-                    m.d.sync += [left.eq(r_len), nbyte.eq(0)]
+                    m.d.sync += [left.eq(r_len), nbyte.eq(0), idx.eq(0)]
                     with m.Switch(r_src):
                         with m.Case(SRC_INFO):
                             m.d.sync += out.eq(int.from_bytes(info, "little"))
@@ -303,12 +308,13 @@ class HostLink(wiring.Component):
                 m.d.sync += ram_q.eq(self.mem_rdata)
                 m.next = "LATCH"
             with m.State("LATCH"):
-                m.d.sync += [out.eq(ram_q), r_addr.eq(r_addr + 1)]
+                m.d.sync += [out.eq(ram_q), r_addr.eq(r_addr + 1), idx.eq(0)]
                 m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
-                m.d.comb += [tbyte.eq(out[:8]), self.tx.valid.eq(1), txcrc.valid.eq(sent)]
+                m.d.comb += [tbyte.eq(out.word_select(idx, 8)), self.tx.valid.eq(1),
+                             txcrc.valid.eq(sent)]
                 with m.If(sent):
-                    m.d.sync += [out.eq(out >> 8), left.eq(left - 1), nbyte.eq(nbyte + 1)]
+                    m.d.sync += [idx.eq(idx + 1), left.eq(left - 1), nbyte.eq(nbyte + 1)]
                     with m.If(left == 1):
                         m.next = "CRC0"
                     with m.Elif(r_ram & (nbyte == B - 1)):
