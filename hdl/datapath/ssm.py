@@ -34,7 +34,7 @@ step (:func:`step_layout`).
 ``last``.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -158,12 +158,16 @@ class SSMSequencer(wiring.Component):
             m.d.comb += in_win[k].eq(b.valid[k] & (gid[k] == rg))
         from_held = Mux(first, held_lanes, 0)
         # The window read: the first lane of the group's, or (a beat without
-        # lanes) the held window.
-        lead = in_win & ~(in_win << 1)
-        read_win = Signal(self._index_width)
-        m.d.comb += read_win.eq(Mux(n_grp == 0, Mux(held_valid, held_win, 0),
-                                    tree_or(lead[k].replicate(self._index_width) & lane_win[k]
-                                            for k in range(tm))))
+        # lanes) the held window; a register (``read_win``), found as the beat
+        # is taken and as each step moves on to the next group (ECP5 timing: no
+        # group compare and lane select before the SB address's adder).
+        read_win = Signal(self._index_width, reset_less=True)
+
+        def first_win(wins, run):
+            """``wins[k]`` of the first lane ``k`` of ``run`` (a run of consecutive
+            lanes: a group's), an OR over the lanes."""
+            lead = run & ~(run << 1)
+            return tree_or(lead[k].replicate(self._index_width) & wins[k] for k in range(tm))
 
         # Windows per SB word: 4, 2, 1 for 4-, 8-, 16-bit slots.
         slot = self.tile.payload.slot
@@ -217,14 +221,25 @@ class SSMSequencer(wiring.Component):
         m.d.comb += new_steps.eq(Mux(new_n == 0, 1, new_n - split))
         with m.If(self.i.ready):
             m.d.sync += b_valid.eq(self.i.valid)
+        # (group 0's first lane is lane 0; group 1's the first lane after a bound)
+        seen = [Const(0, 1)] * tm         # a bound before lane k (from lane 1 on)
+        for k in range(2, tm):
+            seen[k] = seen[k - 1] | bnd[k - 1]
+        group1_win = tree_or((bnd[k] & ~seen[k]).replicate(self._index_width) & win(new, k)
+                             for k in range(1, tm)) if tm > 1 else Const(0, self._index_width)
+        new_read_win = Mux(new_n == 0, Mux(next_held_valid, next_held_win, 0),
+                           Mux(split, group1_win, win(new, 0)))
+        next_in_win = Cat(*(b.valid[k] & (gid[k] == rg + 1) for k in range(tm)))
         with m.If(self.i.ready & self.i.valid):
             m.d.sync += [b.eq(new), n_grp.eq(new_n), b_last_win.eq(new_last_win),
+                         read_win.eq(new_read_win),
                          held_lanes.eq(Mux(split, group0, 0)), rg.eq(split), first.eq(1),
                          left.eq(new_steps - 1), final.eq(new_steps == 1)]
             m.d.sync += [gid[k].eq(new_gid[k]) for k in range(tm)]
         with m.Elif(emit):
             m.d.sync += [rg.eq(rg + 1), first.eq(0), left.eq(left - 1),
-                         final.eq(left == 1)]
+                         final.eq(left == 1),
+                         read_win.eq(first_win(lane_win, next_in_win))]
 
         p = skid.i.payload
         m.d.comb += [
