@@ -5,7 +5,9 @@ and each copy feeds two children, so no wire drives more than two loads and the
 PE count scales without a long broadcast net.  A register level every
 ``levels_per_register`` tree levels (1: one per level).  Back-pressure is
 applied to all leaves in lockstep: the leaves share one ``valid``/``ready``
-pair, so a beat is handed to every PE at the same clock edge.
+pair, so a beat is handed to every PE at the same clock edge.  The root
+register is a skid buffer's (:mod:`hdl.datapath.skid`): ``i.ready`` is a
+register, the leaves' ready stops at the root.
 
 Generated Verilog (``python -m hdl.generate htree --tn TN --tm TM``), module
 ``htree``, broadcasting the SSM sequencer's step (:mod:`hdl.datapath.ssm`):
@@ -19,6 +21,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.params import check_int, check_pow2, clog2
+from hdl.datapath.skid import SkidBuffer
 from hdl.registry import TM, TN, register
 
 __all__ = ["HTree"]
@@ -64,17 +67,23 @@ class HTree(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # stages[s] = (valid bits, payload copies) of register stage s; stage 0 is the root.
+        # The root register is a skid buffer's output register: ``i.ready`` is a
+        # register too, so the leaves' lockstep ready (an AND over the PEs, back
+        # through every stage) ends here instead of enabling the producer's
+        # output (ECP5 timing at Tn = Tm = 4: the PEs -> the SSM sequencer's
+        # output register, 10.3 ns).  The same latency and rate.
+        m.submodules.root = root = SkidBuffer(self._shape)
+        wiring.connect(m, wiring.flipped(self.i), root.i)
+        # stages[s] = (valid bits, payload copies) of register stage s after the root.
         stages = []
-        copies, valids = [self.i.payload], [self.i.valid]
+        copies, valids = [root.o.payload], [root.o.valid]
         pending_levels = 0
-        for lvl in range(self._levels + 1):
-            if lvl > 0:
-                # The tree level: each copy feeds two children.
-                copies = [c for c in copies for _ in range(2)]
-                valids = [v for v in valids for _ in range(2)]
-                pending_levels += 1
-            if lvl == 0 or pending_levels == self._lpr or lvl == self._levels:
+        for lvl in range(1, self._levels + 1):
+            # The tree level: each copy feeds two children.
+            copies = [c for c in copies for _ in range(2)]
+            valids = [v for v in valids for _ in range(2)]
+            pending_levels += 1
+            if pending_levels == self._lpr or lvl == self._levels:
                 regs = [Signal(self._shape, name=f"l{lvl}_copy{k}", reset_less=True)
                         for k in range(len(copies))]
                 rvalid = [Signal(name=f"l{lvl}_valid{k}") for k in range(len(copies))]
@@ -83,18 +92,19 @@ class HTree(wiring.Component):
                 pending_levels = 0
 
         # Lockstep advance, back to front: stage s loads when empty or when stage s+1 loads.
-        loads = [Signal(name=f"s{s}_load") for s in range(len(stages))]
+        loads = [Signal(name=f"s{s + 1}_load") for s in range(len(stages))]
         for s in reversed(range(len(stages))):
             rvalid = stages[s][0]
             moves_on = self.o.ready if s == len(stages) - 1 else loads[s + 1]
             m.d.comb += loads[s].eq(~rvalid[0] | moves_on)
-        m.d.comb += self.i.ready.eq(loads[0])
+        m.d.comb += root.o.ready.eq(loads[0] if stages else self.o.ready)
         for s, (rvalid, regs, srcs, svalids) in enumerate(stages):
             with m.If(loads[s]):
                 for reg, src, rv, sv in zip(regs, srcs, rvalid, svalids):
                     m.d.sync += [reg.eq(src), rv.eq(sv)]
-        leaf_valid, leaves = stages[-1][0], stages[-1][1]
-        m.d.comb += self.o.valid.eq(leaf_valid[0])
+        leaf_valid, leaves = (stages[-1][0][0], stages[-1][1]) if stages else \
+            (root.o.valid, [root.o.payload])
+        m.d.comb += self.o.valid.eq(leaf_valid)
         for k in range(self._tn):
             m.d.comb += self.o.payload[k].eq(leaves[k])
         return m
