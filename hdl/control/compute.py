@@ -377,10 +377,16 @@ class ComputeUnit(wiring.Component):
             with m.If(fa_fresh):          # the SIB port moves on to fb's row
                 m.d.sync += [fa_sib.eq(self.sib_r.data), fa_fresh.eq(0)]
             with m.If(f0_go):
-                m.d.sync += [fb_valid.eq(1), fb_fresh.eq(1)]
-                m.d.sync += [a.eq(b) for a, b in zip(fb_regs, new)]
-            with m.Elif(fb_fresh):
-                m.d.sync += [fb_sib.eq(self.sib_r.data), fb_fresh.eq(0)]
+                m.d.sync += fb_valid.eq(1)
+        # fb's registers follow f0's window while fb is empty and its SIB row the
+        # cycle after it enters (``fb_fresh``): enabled by registers, not by the
+        # handshake behind ``head_free`` (ECP5 timing at Tn = Tm = 4: the bias
+        # FIFO's level -> f1_push -> fa_go -> fb's enables, 12.8 ns).
+        with m.If(~fb_valid):
+            m.d.sync += [a.eq(b) for a, b in zip(fb_regs, new)]
+        m.d.sync += fb_fresh.eq(f0_go & ~head_free)
+        with m.If(fb_fresh):
+            m.d.sync += fb_sib.eq(self.sib_r.data)
         with m.If(f0_go):
             m.d.sync += [cur.eq(rest), cur_low.eq(_lowest(rest)), cur_cnt.eq(cm_cnt - 1),
                          cur_one.eq(cm_cnt == 2),
