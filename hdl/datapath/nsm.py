@@ -181,7 +181,11 @@ class NSM(wiring.Component):
         with m.If(loads[0]):
             m.d.sync += [valid[0].eq(src_valid), in_skid_valid.eq(0)]
         with m.Elif(self.i.valid & ~in_skid_valid):
-            m.d.sync += [in_skid.eq(self.i.payload), in_skid_valid.eq(1)]
+            m.d.sync += in_skid_valid.eq(1)
+        # (the skid register follows the input while empty: its enable is a
+        # register, not p0's advance; ECP5 timing, 43 endpoints at 10.9 ns)
+        with m.If(~in_skid_valid):
+            m.d.sync += in_skid.eq(self.i.payload)
         with m.If(loads[0] & src_valid):
             src_view = self.window_layout(src)
             nb, sb = src_view.neuron_bitmap, src_view.synapse_bitmap
