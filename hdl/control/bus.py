@@ -6,9 +6,11 @@
   switches them onto its memory port (:class:`ReadSwitch`).
 * :func:`mem_write` — write requests out (address and data).
 * :func:`issue` — an instruction from the controller to a unit: a stream of
-  instruction words (the controller offers it, the unit's ``ready`` says it can
-  take one) and the unit's ``busy`` back for the scoreboard; the compute unit's
-  also carries ``older_busy`` (an earlier COMPUTE still draining behind it).
+  instruction words (the unit's ``ready`` says it can take one; the controller,
+  having seen it, hands the word over the cycle after, from its issue
+  register, and the unit takes it) and the unit's ``busy`` back for the
+  scoreboard; the compute unit's also carries ``older_busy`` (an earlier
+  COMPUTE still draining behind it).
 * :func:`comb_read` — an asynchronous read of a buffer (address out, data in
   the same cycle).
 """
