@@ -28,7 +28,16 @@ from hdl.control.isa import WORD_BITS, Op, Target, view
 from hdl.datapath.encoder import Encoder
 from hdl.datapath.slice import write_layouts
 
-__all__ = ["LoadUnit", "StoreUnit", "popcount", "port_signature"]
+__all__ = ["LoadUnit", "StoreUnit", "descriptor_layout", "popcount", "port_signature"]
+
+
+def descriptor_layout(tn):
+    """The load unit's descriptor of a read in flight: where its word goes (the
+    buffer row, the word in it, the PE for SB rows, whether it is its row's
+    last word).  (The responses no longer read ``word``, the words of a row
+    arriving in order; it stays until the area model, calibrated with it, is
+    fitted again: ``make estimate-fit``.)"""
+    return data.StructLayout({"row": 16, "word": 16, "pe": max(1, clog2(tn)), "last": 1})
 
 
 def port_signature(port_kind, rows, shape):
@@ -110,8 +119,7 @@ class LoadUnit(wiring.Component):
         with m.If(~busy):
             m.d.sync += ins.eq(self.issue.instr.payload)
         # Per request in flight, where its word goes: a FIFO of typed descriptors.
-        desc_layout = data.StructLayout({"row": 16, "pe": max(1, clog2(self._cfg.tn)),
-                                         "last": 1})
+        desc_layout = descriptor_layout(self._cfg.tn)
         m.submodules.desc = desc = SyncFIFOBuffered(width=desc_layout.size, depth=self._depth)
         gen_done = self._requests(m, ld, busy, start, desc, data.View(desc_layout, desc.w_data))
         # (the last row or LUT word is written as ``busy`` falls: from registers, the
@@ -125,7 +133,7 @@ class LoadUnit(wiring.Component):
 
     def _requests(self, m, ld, busy, start, desc, desc_in):
         """The request generator: iterates rows (LUT: words), PEs (SB) and words; one
-        read request per word, its descriptor (row, PE, last word of the row)
+        read request per word, its descriptor (row, word, PE, last word of the row)
         into the FIFO.  Returns ``gen_done``: every request of the LOAD made."""
         cfg = self._cfg
         words = cfg.words
@@ -231,7 +239,7 @@ class LoadUnit(wiring.Component):
             req.valid.eq(busy & ~gen_done & have & ~empty & desc.w_rdy),
             req.payload.addr.eq(addr),
             desc.w_en.eq(req_fire),
-            desc_in.row.eq(row), desc_in.pe.eq(pe),
+            desc_in.row.eq(row), desc_in.word.eq(word), desc_in.pe.eq(pe),
             desc_in.last.eq(word_last),
         ]
         next_row = busy & ~gen_done & have & (empty | (req_fire & word_last & last_pe))
@@ -322,7 +330,7 @@ class LoadUnit(wiring.Component):
                     m.d.comb += half_base.eq(Mux(ld.half, rows // 2, 0))
         # The words of a row (of a PE's row, for SB) arrive in order from its
         # first, so the slot of the next one is a one-hot register shifted as
-        # they arrive (no word index in the descriptors, no decode: the slots'
+        # they arrive (the descriptors' word index not decoded: the slots'
         # enables are a gate on registers; ECP5 timing, at Tn = Tm = 4 the
         # index's decode was six LUTs deep, 11.1 ns)
         slot = Signal(row_bits // mw, init=1)

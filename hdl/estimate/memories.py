@@ -38,13 +38,13 @@ def inventory(cfg):
     from amaranth.utils import ceil_log2
 
     from hdl.control.compute import CONFIG_DEPTH
-    from hdl.control.dma import LoadUnit
+    from hdl.control.dma import LoadUnit, descriptor_layout
     from hdl.datapath.nsm import neurons_layout
     from hdl.datapath.pefu import pefu_latency
     from hdl.datapath.slice import bias_layout, tile_layout
     from hdl.datapath.wdm import table_depth
     tn, tm, W = cfg.tn, cfg.tm, cfg.window
-    desc_width = 16 + 16 + max(1, ceil_log2(tn)) + 1
+    desc_width = descriptor_layout(tn).size
     mems = [
         Mem(BUFFERS, "nibin", cfg.window_rows, W, 1, 1, 1),
         Mem(BUFFERS, "sib", cfg.sib_rows, W, 2, 0, 1),
