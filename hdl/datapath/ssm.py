@@ -34,7 +34,7 @@ step (:func:`step_layout`).
 ``last``.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -221,12 +221,9 @@ class SSMSequencer(wiring.Component):
         m.d.comb += new_steps.eq(Mux(new_n == 0, 1, new_n - split))
         with m.If(self.i.ready):
             m.d.sync += b_valid.eq(self.i.valid)
-        # (group 0's first lane is lane 0; group 1's the first lane after a bound)
-        seen = [Const(0, 1)] * tm         # a bound before lane k (from lane 1 on)
-        for k in range(2, tm):
-            seen[k] = seen[k - 1] | bnd[k - 1]
-        group1_win = tree_or((bnd[k] & ~seen[k]).replicate(self._index_width) & win(new, k)
-                             for k in range(1, tm)) if tm > 1 else Const(0, self._index_width)
+        # (group 0's first lane is lane 0)
+        group1 = Cat(*(new.valid[k] & (new_gid[k] == 1) for k in range(tm)))
+        group1_win = first_win([win(new, k) for k in range(tm)], group1)
         new_read_win = Mux(new_n == 0, Mux(next_held_valid, next_held_win, 0),
                            Mux(split, group1_win, win(new, 0)))
         next_in_win = Cat(*(b.valid[k] & (gid[k] == rg + 1) for k in range(tm)))
