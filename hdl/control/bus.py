@@ -15,7 +15,7 @@
   the same cycle).
 """
 
-from amaranth.hdl import Module, Shape, unsigned
+from amaranth.hdl import Module, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -94,7 +94,13 @@ class ReadSwitch(wiring.Component):
 class StreamFIFO(wiring.Component):
     """A FIFO of typed beats: ``i`` and ``o`` are streams of ``shape`` (a ``lib.data``
     layout, say), so its users never slice raw bits.  ``SyncFIFOBuffered`` inside:
-    a beat written is readable two cycles later; ``depth`` beats."""
+    a beat written is readable two cycles later; ``depth`` beats.
+
+    ``i.ready`` is a register, the FIFO's ``w_rdy`` cycle for cycle: the FIFO's
+    inner level is counted beside it and "full" kept from its next value, so a
+    producer whose handshake joins ``ready`` to other signals sees a flip-flop,
+    not the level's compare (ECP5 timing: the compute unit's bias FIFO in its f1
+    handshake, the enables of its window registers behind it)."""
 
     def __init__(self, shape, *, depth):
         self._shape, self._depth = shape, depth
@@ -105,7 +111,19 @@ class StreamFIFO(wiring.Component):
         width = Shape.cast(self._shape).width
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self._depth)
         m.d.comb += [fifo.w_en.eq(self.i.valid), fifo.w_data.eq(self.i.payload),
-                     self.i.ready.eq(fifo.w_rdy),
                      self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.o.ready)]
+        if self._depth < 2:
+            m.d.comb += self.i.ready.eq(fifo.w_rdy)
+            return m
+        # SyncFIFOBuffered: an inner FIFO of depth - 1 before an output register,
+        # which takes the inner head when it is empty or read
+        inner_depth = self._depth - 1
+        inner = Signal(range(inner_depth + 1))
+        full = Signal()
+        write = self.i.valid & ~full
+        inner_read = (inner != 0) & (~fifo.r_rdy | self.o.ready)
+        inner_next = inner + write - inner_read
+        m.d.sync += [inner.eq(inner_next), full.eq(inner_next == inner_depth)]
+        m.d.comb += self.i.ready.eq(~full)
         return m

@@ -40,7 +40,7 @@ from hdl.control import bus
 from hdl.control.dma import popcount, port_signature
 from hdl.control.isa import WORD_BITS, Op, Slot, view
 from hdl.datapath.nsm import neurons_layout, window_layout
-from hdl.datapath.skid import SkidBuffer
+from hdl.datapath.skid import PingPongBuffer, SkidBuffer
 from hdl.datapath.slice import bias_layout, output_layout, tile_layout
 
 __all__ = ["ComputeUnit", "CONFIG_DEPTH"]
@@ -147,11 +147,13 @@ class ComputeUnit(wiring.Component):
         m.submodules.bfifo = bfifo = bus.StreamFIFO(bias_layout(tn=tn), depth=CONFIG_DEPTH)
         # (through a skid buffer: the NSM takes a window's neurons in the stage that
         # also moves its beats on, so its ready would reach the FIFO's read logic
-        # and its valid every enable of that stage: ECP5 timing)
+        # and its valid every enable of that stage: ECP5 timing.  A ping-pong one:
+        # the NSM's ready, late, moves its read pointer, not the W neurons' bits;
+        # at Tn = Tm = 2 and 4 a 513-load enable after the NSM's e2 handshake)
         if cfg.compact:
             wiring.connect(m, nfifo.o, wiring.flipped(self.neurons))
         else:
-            m.submodules.nskid = nskid = SkidBuffer(neurons_layout(window=W))
+            m.submodules.nskid = nskid = PingPongBuffer(neurons_layout(window=W))
             wiring.connect(m, nfifo.o, nskid.i)
             wiring.connect(m, nskid.o, wiring.flipped(self.neurons))
         wiring.connect(m, tfifo.o, wiring.flipped(self.tile))
@@ -597,12 +599,18 @@ class ComputeUnit(wiring.Component):
         post_held = Signal(16 * tn, reset_less=True)
         written = Signal(16 * tn)
         wrote = Signal(16 * tn, reset_less=True)
-        wrote_addr = Signal.like(out_addr)
-        wrote_valid = Signal()
-        held = Mux(post & (post_addr == pend_addr), written,
-                   Mux(wrote_valid & (wrote_addr == pend_addr), wrote, self.nbout_r.data))
-        m.d.sync += [post.eq(pend), wrote_valid.eq(post), wrote_addr.eq(post_addr),
-                     wrote.eq(written)]
+        # (which of them the row read misses, found the cycle before from the
+        # addresses, in registers: the block RAM's read data pass one gate, not a
+        # compare's, on their way to ``post_held``; ECP5 timing at Tn = Tm = 2,
+        # NBout -> post_held 10.2 ns, the block RAM's clock-to-out the most of it)
+        by_post = Signal()                # pend's row is the one post writes
+        by_wrote = Signal()               # ... the one written the cycle before
+        by_any = Signal()
+        hit_post, hit_wrote = pend & (pend_addr == out_addr), post & (post_addr == out_addr)
+        m.d.sync += [by_post.eq(hit_post), by_wrote.eq(hit_wrote),
+                     by_any.eq(hit_post | hit_wrote)]
+        held = Mux(by_any, Mux(by_post, written, wrote), self.nbout_r.data)
+        m.d.sync += [post.eq(pend), wrote.eq(written)]
         with m.If(pend):
             m.d.sync += [post_addr.eq(pend_addr), post_data.eq(pend_data),
                          post_pool.eq(pend_pool), post_held.eq(held)]

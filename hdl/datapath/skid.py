@@ -10,11 +10,11 @@ already a register use it as that register: the same latency, and the
 consumer's ``ready`` no longer reaches into their logic.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SkidBuffer"]
+__all__ = ["PingPongBuffer", "SkidBuffer"]
 
 
 class SkidBuffer(wiring.Component):
@@ -54,4 +54,59 @@ class SkidBuffer(wiring.Component):
                 m.d.sync += [out.eq(self.i.payload), self.o.valid.eq(push)]
         with m.Elif(push):                                  # it holds: the beat skids
             m.d.sync += skid_valid.eq(1)
+        return m
+
+
+class PingPongBuffer(wiring.Component):
+    """A skid buffer's twin, cycle for cycle (two beats held, ``i.ready`` while
+    at most one is, one edge of latency), built as two slots read in turn, for
+    wide payloads whose consumer's ``ready`` is late.
+
+    A :class:`SkidBuffer`'s output register moves on with the consumer's
+    ``ready``: every bit of a wide payload then waits on the consumer's
+    handshake (ECP5: the NSM's ``neurons.ready`` on the 512 bits of the compute
+    unit's neuron window at Tn = Tm = 4, a net of 513 loads).  Here each slot
+    follows the input while it is empty, so its bits are enabled by one
+    flip-flop (the slot's ``valid``), and the consumer's ``ready`` moves only
+    the read pointer and the valid bits; the price is a two-way multiplexer
+    (the read pointer) in front of the payload.
+
+    Members
+    -------
+    i : ``In(stream.Signature(shape))``   ``ready`` is a register
+    o : ``Out(stream.Signature(shape))``  ``valid`` is a register; ``payload`` a
+        slot's register through the read pointer's multiplexer
+    """
+    def __init__(self, shape):
+        self._shape = shape
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        slots = [Signal(self._shape, reset_less=True, name=f"slot{k}") for k in range(2)]
+        full = [Signal(name=f"full{k}") for k in range(2)]
+        wp = Signal()                     # the slot the next beat goes to
+        rp = Signal()                     # the slot the output shows
+        both = Signal()                   # both slots hold a beat (a register)
+        for k in range(2):
+            with m.If(~full[k]):
+                m.d.sync += slots[k].eq(self.i.payload)
+        m.d.comb += [self.i.ready.eq(~both),
+                     self.o.payload.eq(Mux(rp, Value.cast(slots[1]), Value.cast(slots[0])))]
+        push = self.i.valid & ~both
+        pop = self.o.valid & self.o.ready
+        # a beat held after this cycle: one pushed, two held, or one held not popped
+        m.d.sync += self.o.valid.eq(push | both | (self.o.valid & ~pop))
+        for k in range(2):
+            with m.If(push & (wp == k)):
+                m.d.sync += full[k].eq(1)
+            with m.Elif(pop & (rp == k)):
+                m.d.sync += full[k].eq(0)
+        with m.If(push):
+            m.d.sync += wp.eq(~wp)
+        with m.If(pop):
+            m.d.sync += rp.eq(~rp)
+        # two held after this cycle: one held now and a push without a pop, or
+        # two held and no pop
+        m.d.sync += both.eq(Mux(both, ~pop, (full[0] | full[1]) & push & ~pop))
         return m
