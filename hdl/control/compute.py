@@ -259,8 +259,11 @@ class ComputeUnit(wiring.Component):
         m.d.sync += [arriving2.eq(arriving), arr2.eq(arr), arr2_low.eq(_lowest(arr)),
                      arr2_any.eq(arr.any()), arr2_cnt.eq(popcount(m, arr, "mask_pop"))]
         # (``mq_n != 0``, a register: ``f0_go`` enables the window choice's
-        # registers, one gate on registers; ECP5 timing)
+        # registers, one gate on registers; ECP5 timing.  Its next value and
+        # ``mq_n >= 2``'s from flags, ``take`` their last multiplexer's select: at
+        # Tn = Tm = 4 the count's adder and compare after ``take`` were 10.15 ns)
         mq_valid = Signal()
+        mq_multi = Signal()
         # The mask rows (``n_masks``, groups times segments) are multiplied out as
         # the instruction starts, into a register (no multiplier on the issue
         # path nor before the mask counters); the cycle after (``setup``) loads
@@ -276,8 +279,11 @@ class ComputeUnit(wiring.Component):
         m.d.comb += [round_last.eq(Mux(setup, n_masks == 1, masks_left == 1)),
                      fetch.eq(Mux(setup, masks_nz, masks_left != 0) &
                               (held < depth))]
+        # (a row is taken only while one is held: ``mq_n >= take``)
         m.d.sync += [reading.eq(fetch), arriving.eq(reading), mq_n.eq(mq_n + arriving2 - take),
-                     mq_valid.eq(mq_n + arriving2 - take != 0),
+                     mq_valid.eq(arriving2 | Mux(take, mq_multi, mq_valid)),
+                     mq_multi.eq(Mux(take, Mux(arriving2, mq_multi, mq_n >= 3),
+                                     Mux(arriving2, mq_valid, mq_multi))),
                      held.eq(held + fetch - take)]
         with m.If(reading):
             m.d.sync += arr.eq(self.sibm_r.data)
@@ -498,8 +504,8 @@ class ComputeUnit(wiring.Component):
                          v_last.eq(cv.vectors <= 1), vleft.eq(_more(cv)), mvec.eq(_more(cv)),
                          segs.eq(n_segs), n_masks.eq(cv.groups * n_segs), seg.eq(0),
                          first.eq(1), cur_valid.eq(0),
-                         mq_n.eq(0), mq_valid.eq(0), held.eq(0), reading.eq(0), arriving.eq(0),
-                         arriving2.eq(0), mask_ptr.eq(0),
+                         mq_n.eq(0), mq_valid.eq(0), mq_multi.eq(0), held.eq(0), reading.eq(0),
+                         arriving.eq(0), arriving2.eq(0), mask_ptr.eq(0),
                          row_ptr.eq(0), fa_valid.eq(0), fb_valid.eq(0),
                          every.eq(cv.dense | ~cv.skip),
                          masks_nz.eq(cv.skip & ~cv.dense & (cv.groups != 0) & some),
@@ -651,16 +657,24 @@ class ComputeUnit(wiring.Component):
 
         finishing_old = Signal()
         m.d.comb += finishing_old.eq(old_pending & fire & final)
-        # The NSM and the sequencer idle, a cycle late (a register: ECP5 timing, their
-        # pipelines' valid bits no longer reach the controller's issue logic); the
-        # cycle after a window was handed on they may not know it yet.
-        front_idle = Signal()
-        pushed = Signal()
-        m.d.sync += [front_idle.eq(self.front_idle), pushed.eq(f1_push)]
+        # The unit takes an instruction when it has none starting, no window left
+        # to feed or in flight, no older one draining, and the NSM and the
+        # sequencer were idle the cycle before (their valid bits do not reach the
+        # controller's issue logic; the cycle after a window was handed on they
+        # may not know it yet, so not then either).  ``ready`` is a register,
+        # loaded from those conditions' next values (ECP5 timing at Tn = Tm = 4: the
+        # unit's state -> its ready -> the controller's issue -> its conflict
+        # registers, 10.4 ns, 9 levels).  "Nothing to feed or in flight" holds
+        # after a cycle exactly when it holds in it, unless an instruction starts
+        # (then its groups say) or the last window is handed on (then the
+        # handing on says no).
+        ready = Signal()
+        quiet_n = Mux(start, view(Op.COMPUTE, nxt).groups == 0, ~feeding & ~f1_valid)
+        m.d.sync += ready.eq(~taken & quiet_n & self.front_idle & ~f1_push &
+                             ~old_pending_n & ~tail_n.any())
         m.d.comb += [
             older_busy.eq(old_pending | tail.any()),
-            self.issue.instr.ready.eq(~start & ~feeding & ~f1_valid & front_idle & ~pushed &
-                                      ~older_busy),
+            self.issue.instr.ready.eq(ready),
         ]
 
         # An instruction's unit is busy until the fourth cycle after its last
