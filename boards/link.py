@@ -75,6 +75,7 @@ class HostLink(wiring.Component):
         idx = Signal(16)
         hdr = Signal(48, reset_less=True)   # the first 6 payload bytes: addr, count / prog_len
         crc_lo = Signal(8)
+        crc_hi = Signal(8)
         addr = hdr[:32]
         count = hdr[32:48]
         waddr = Signal(32)
@@ -117,6 +118,13 @@ class HostLink(wiring.Component):
         # them, and the carry chains stay off the reply registers' enables.  The
         # ends of the ranges a READ and a WRITE name are registers too, compared
         # the cycle after (one carry chain a cycle).
+        # (the frame's type decoded into one-hot flags, for EXEC's choice)
+        exec_types = (Type.PING, Type.WRITE, Type.READ, Type.RUN)
+        ftype_is = Signal(len(exec_types))
+        type_case = {t: "-" * (len(exec_types) - 1 - i) + "1" + "-" * i
+                     for i, t in enumerate(exec_types)}
+        m.d.sync += ftype_is.eq(Cat(ftype == t for t in exec_types))
+        copy_last = Signal()
         end = Signal(33)
         w_end = Signal(33)
         m.d.sync += [end.eq(addr + Cat(count, Const(0, 17))),
@@ -176,22 +184,27 @@ class HostLink(wiring.Component):
                     fail(m, Error.TIMEOUT, "REPLY_IDLE")
             with m.State("CRC1"):
                 with m.If(got):
-                    with m.If(Cat(crc_lo, byte) == rxcrc.crc):
-                        m.next = "EXEC"
-                    with m.Else():
-                        fail(m, Error.CRC)
+                    m.d.sync += crc_hi.eq(byte)
+                    m.next = "CRC_CHECK"
                 with m.Elif(timed_out):
                     fail(m, Error.TIMEOUT, "REPLY_IDLE")
+            # (the CRC compared the cycle after its last byte, from registers: the
+            # compare is not before the reply registers' enables; ECP5 timing)
+            with m.State("CRC_CHECK"):
+                with m.If(Cat(crc_lo, crc_hi) == rxcrc.crc):
+                    m.next = "EXEC"
+                with m.Else():
+                    fail(m, Error.CRC)
 
             with m.State("EXEC"):
-                with m.Switch(ftype):
-                    with m.Case(Type.PING):
+                with m.Switch(ftype_is):
+                    with m.Case(type_case[Type.PING]):
                         with m.If(length != 0):
                             fail(m, Error.LENGTH, "REPLY_IDLE")
                         with m.Else():
                             reply(m, Type.INFO, SRC_INFO, len(info))
                             m.next = "REPLY_IDLE"
-                    with m.Case(Type.WRITE):
+                    with m.Case(type_case[Type.WRITE]):
                         with m.If(w_len_bad):
                             fail(m, Error.LENGTH, "REPLY_IDLE")
                         with m.Elif(w_addr_bad):
@@ -199,7 +212,7 @@ class HostLink(wiring.Component):
                         with m.Else():
                             m.d.sync += [idx.eq(4), waddr.eq(addr)]
                             m.next = "COPY_ADDR"
-                    with m.Case(Type.READ):
+                    with m.Case(type_case[Type.READ]):
                         with m.If(r_len_bad):
                             fail(m, Error.LENGTH, "REPLY_IDLE")
                         with m.Elif(r_addr_bad):
@@ -208,7 +221,7 @@ class HostLink(wiring.Component):
                             m.d.sync += [r_type.eq(Type.DATA), r_len.eq(count << lgB),
                                          r_ram.eq(1), r_addr.eq(addr)]
                             m.next = "REPLY_IDLE"
-                    with m.Case(Type.RUN):
+                    with m.Case(type_case[Type.RUN]):
                         with m.If(run_len_bad):
                             fail(m, Error.LENGTH, "REPLY_IDLE")
                         with m.Elif(run_addr_bad):
@@ -219,8 +232,12 @@ class HostLink(wiring.Component):
                         fail(m, Error.TYPE, "REPLY_IDLE")
 
             # WRITE: payload bytes 4.. from the frame buffer into words, then memory.
+            # (the last byte found in COPY_ADDR, a register: ``idx`` is the same in
+            # the COPY_DATA after it; no adder and compare before the reply's
+            # registers)
             with m.State("COPY_ADDR"):
                 m.d.comb += fb_r.en.eq(1)
+                m.d.sync += copy_last.eq(idx + 1 == length)
                 m.next = "COPY_DATA"
             with m.State("COPY_DATA"):
                 m.d.comb += [self.mem_waddr.eq(waddr), self.mem_wdata.eq(Cat(word[8:], fb_r.data))]
@@ -228,7 +245,7 @@ class HostLink(wiring.Component):
                 with m.If(((idx - 4) & (B - 1)) == B - 1):
                     m.d.comb += self.mem_wen.eq(1)
                     m.d.sync += waddr.eq(waddr + 1)
-                with m.If(idx + 1 == length):
+                with m.If(copy_last):
                     reply(m, Type.ACK)
                     m.next = "REPLY_IDLE"
                 with m.Else():

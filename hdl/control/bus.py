@@ -15,7 +15,7 @@
   the same cycle).
 """
 
-from amaranth.hdl import Module, Shape, Signal, unsigned
+from amaranth.hdl import Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -123,7 +123,10 @@ class StreamFIFO(wiring.Component):
         full = Signal()
         write = self.i.valid & ~full
         inner_read = (inner != 0) & (~fifo.r_rdy | self.o.ready)
-        inner_next = inner + write - inner_read
-        m.d.sync += [inner.eq(inner_next), full.eq(inner_next == inner_depth)]
+        # (full after this cycle: a write into the last free place and no read,
+        # or full and no read; the level's compare on the register, the read's
+        # handshake last: no adder between the consumer's ready and ``full``)
+        m.d.sync += [inner.eq(inner + write - inner_read),
+                     full.eq(~inner_read & Mux(write, inner == inner_depth - 1, full))]
         m.d.comb += self.i.ready.eq(~full)
         return m
