@@ -76,8 +76,8 @@ BOARDS = {
         leds=(("led", 0), ("led", 1), ("led", 2), ("led", 3)),
         capacity={"luts": 83640, "bram": 208, "dsp": 156},
         # The PLL's 50 MHz (25 x 2) keeps a margin below the measured Fmax
-        # (100.94 MHz at Tn = Tm = 2, a5e0996, built for 100 MHz: MHZ=100); 100 MHz
-        # is the goal.
+        # (101.21 MHz at Tn = Tm = 2, a5e7330, built for 100 MHz: MHZ=100; 96.5 MHz
+        # at Tn = Tm = 4, window 8 * Tm); 100 MHz is the goal.
         clock_mhz=50.0,
         # HeAP placement weighted to timing (default 10): the issue handshake
         # between the controller and the units crosses the chip twice; at
@@ -87,8 +87,8 @@ BOARDS = {
         # From Tn * Tm = 16 on, the static placer: at Tn = Tm = 4 (window 8 * Tm) HeAP's
         # placement leaves router2 with some 12,400 overused wires it never
         # clears (router1 alike: 40,500 left after 550,000 iterations, b607030); the
-        # static placer's routes with router1 (38,643 LUTs, 91.74 MHz for a 100 MHz
-        # target, 2bd7a6c), though not every netlist: router1 can stall on it (at
+        # static placer's routes with router1 (39,079 LUTs, 96.52 MHz for a 100 MHz
+        # target, b5ceafb with --seed 2), though not every netlist: router1 can stall on it (at
         # 3ffd0be, ~42,000 overused wires, over 100 s per 1,000 iterations; router2
         # and HeAP with --placer-heap-beta 0.6 do not converge either).
         large_from=16, large_nextpnr_opts="--placer static"),
