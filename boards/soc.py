@@ -62,15 +62,21 @@ class BoardTop(wiring.Component):
                      link.counters.eq(Cat(*(getattr(acc, c) for c in COUNTERS)))]
 
         # The accelerator's read channel, two stages: the RAM's read register (held
-        # while the output register is full: ``rd.en`` only for a new request), then
+        # while it holds data the full output register has not taken), then
         # an output register the accelerator takes its data from (ECP5 timing: the
         # block RAM's clock-to-data, 5.6 ns, no longer precedes the load unit's row
-        # assembly).  A request a cycle while the data are taken.
+        # assembly).  A request a cycle while the data are taken.  The read
+        # register reads whenever it may be overwritten, a request or not (``r1``
+        # says whether it holds one): its enable, on every block RAM of the
+        # memory, does not wait on the request's ``valid`` (ECP5 timing at
+        # Tn = Tm = 4, seed 3: the controller's state -> the read switch ->
+        # ``rd.en``, 11.2 ns, 49 loads).
         r1, r2 = Signal(), Signal()           # the read register's, the output's data valid
         r2_data = Signal(cfg.mem_width)
         r2_free = ~r2 | acc.mem_rdata.ready
+        r1_free = ~r1 | r2_free
         take = acc.mem_rreq.valid & acc.mem_rreq.ready
-        m.d.comb += [acc.mem_rreq.ready.eq(~r1 | r2_free),
+        m.d.comb += [acc.mem_rreq.ready.eq(r1_free),
                      acc.mem_rdata.valid.eq(r2), acc.mem_rdata.payload.data.eq(r2_data),
                      acc.mem_wreq.ready.eq(1)]
         with m.If(r2_free):
@@ -92,7 +98,7 @@ class BoardTop(wiring.Component):
                      w_addr.eq(acc.mem_wreq.payload.addr[:abits]),
                      w_data.eq(acc.mem_wreq.payload.data)]
         with m.If(link.running):
-            m.d.comb += [rd.addr.eq(acc.mem_rreq.payload.addr[:abits]), rd.en.eq(take),
+            m.d.comb += [rd.addr.eq(acc.mem_rreq.payload.addr[:abits]), rd.en.eq(r1_free),
                          wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_valid)]
         with m.Else():
             m.d.comb += [rd.addr.eq(link.mem_raddr), rd.en.eq(link.mem_ren),
