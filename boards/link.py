@@ -118,12 +118,10 @@ class HostLink(wiring.Component):
         # them, and the carry chains stay off the reply registers' enables.  The
         # ends of the ranges a READ and a WRITE name are registers too, compared
         # the cycle after (one carry chain a cycle).
-        # (the frame's type decoded into one-hot flags, for EXEC's choice)
-        exec_types = (Type.PING, Type.WRITE, Type.READ, Type.RUN)
-        ftype_is = Signal(len(exec_types))
-        type_case = {t: "-" * (len(exec_types) - 1 - i) + "1" + "-" * i
-                     for i, t in enumerate(exec_types)}
-        m.d.sync += ftype_is.eq(Cat(ftype == t for t in exec_types))
+        # (the frame's type decoded into flags, registers, for EXEC's choice)
+        is_type = {t: Signal(name=f"is_{t.name.lower()}")
+                   for t in (Type.PING, Type.WRITE, Type.READ, Type.RUN)}
+        m.d.sync += [flag.eq(ftype == t) for t, flag in is_type.items()]
         copy_last = Signal()
         end = Signal(33)
         w_end = Signal(33)
@@ -197,39 +195,38 @@ class HostLink(wiring.Component):
                     fail(m, Error.CRC)
 
             with m.State("EXEC"):
-                with m.Switch(ftype_is):
-                    with m.Case(type_case[Type.PING]):
-                        with m.If(length != 0):
-                            fail(m, Error.LENGTH, "REPLY_IDLE")
-                        with m.Else():
-                            reply(m, Type.INFO, SRC_INFO, len(info))
-                            m.next = "REPLY_IDLE"
-                    with m.Case(type_case[Type.WRITE]):
-                        with m.If(w_len_bad):
-                            fail(m, Error.LENGTH, "REPLY_IDLE")
-                        with m.Elif(w_addr_bad):
-                            fail(m, Error.ADDRESS, "REPLY_IDLE")
-                        with m.Else():
-                            m.d.sync += [idx.eq(4), waddr.eq(addr)]
-                            m.next = "COPY_ADDR"
-                    with m.Case(type_case[Type.READ]):
-                        with m.If(r_len_bad):
-                            fail(m, Error.LENGTH, "REPLY_IDLE")
-                        with m.Elif(r_addr_bad):
-                            fail(m, Error.ADDRESS, "REPLY_IDLE")
-                        with m.Else():
-                            m.d.sync += [r_type.eq(Type.DATA), r_len.eq(count << lgB),
-                                         r_ram.eq(1), r_addr.eq(addr)]
-                            m.next = "REPLY_IDLE"
-                    with m.Case(type_case[Type.RUN]):
-                        with m.If(run_len_bad):
-                            fail(m, Error.LENGTH, "REPLY_IDLE")
-                        with m.Elif(run_addr_bad):
-                            fail(m, Error.ADDRESS, "REPLY_IDLE")
-                        with m.Else():
-                            m.next = "RUN_START"
-                    with m.Default():
-                        fail(m, Error.TYPE, "REPLY_IDLE")
+                with m.If(is_type[Type.PING]):
+                    with m.If(length != 0):
+                        fail(m, Error.LENGTH, "REPLY_IDLE")
+                    with m.Else():
+                        reply(m, Type.INFO, SRC_INFO, len(info))
+                        m.next = "REPLY_IDLE"
+                with m.Elif(is_type[Type.WRITE]):
+                    with m.If(w_len_bad):
+                        fail(m, Error.LENGTH, "REPLY_IDLE")
+                    with m.Elif(w_addr_bad):
+                        fail(m, Error.ADDRESS, "REPLY_IDLE")
+                    with m.Else():
+                        m.d.sync += [idx.eq(4), waddr.eq(addr)]
+                        m.next = "COPY_ADDR"
+                with m.Elif(is_type[Type.READ]):
+                    with m.If(r_len_bad):
+                        fail(m, Error.LENGTH, "REPLY_IDLE")
+                    with m.Elif(r_addr_bad):
+                        fail(m, Error.ADDRESS, "REPLY_IDLE")
+                    with m.Else():
+                        m.d.sync += [r_type.eq(Type.DATA), r_len.eq(count << lgB),
+                                     r_ram.eq(1), r_addr.eq(addr)]
+                        m.next = "REPLY_IDLE"
+                with m.Elif(is_type[Type.RUN]):
+                    with m.If(run_len_bad):
+                        fail(m, Error.LENGTH, "REPLY_IDLE")
+                    with m.Elif(run_addr_bad):
+                        fail(m, Error.ADDRESS, "REPLY_IDLE")
+                    with m.Else():
+                        m.next = "RUN_START"
+                with m.Else():
+                    fail(m, Error.TYPE, "REPLY_IDLE")
 
             # WRITE: payload bytes 4.. from the frame buffer into words, then memory.
             # (the last byte found in COPY_ADDR, a register: ``idx`` is the same in

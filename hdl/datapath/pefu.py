@@ -161,12 +161,11 @@ class PEFU(wiring.Component):
 
         # Credit: outputs queued in the FIFO or still in the pipeline.  Taking a
         # beat only when a FIFO slot is guaranteed means the pipeline never stalls.
-        # (``i.ready`` is a register beside the count, its compare done on the
-        # count's next value: ECP5 timing, no compare on the PE's back-pressure)
-        # (its next value from a compare on the count, the consumer's handshake one
-        # gate at the end: an output given frees a place, and a beat is taken only
-        # while ready; the PEs' lockstep output handshake no longer runs through an
-        # adder and a compare; ECP5 timing at Tn = Tm = 4, 10.4 ns)
+        # (``i.ready`` is a register beside the count, its next value a compare on
+        # the count with the consumer's handshake one gate at the end: an output
+        # given frees a place, and a beat is taken only while ready.  ECP5 timing:
+        # the PEs' lockstep output handshake runs through no adder or compare;
+        # at Tn = Tm = 4 it had, 10.4 ns)
         D = self._fifo_depth
         reserved = Signal(range(D + 1))
         ready = Signal(init=1)

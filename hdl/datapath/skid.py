@@ -108,5 +108,5 @@ class PingPongBuffer(wiring.Component):
             m.d.sync += rp.eq(~rp)
         # two held after this cycle: one held now and a push without a pop, or
         # two held and no pop
-        m.d.sync += both.eq(Mux(both, ~pop, (full[0] | full[1]) & push & ~pop))
+        m.d.sync += both.eq(Mux(both, ~pop, self.o.valid & push & ~pop))
         return m
