@@ -93,7 +93,7 @@ class Timing:
         COMPUTE: the H-tree, the PEs and the NBout row read and write; the next COMPUTE
         starts while they drain."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 20 + lt + lm
+        return 21 + lt + lm
 
     def fill(self, tn, tm, window=None):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn), the
@@ -101,7 +101,7 @@ class Timing:
         log2(window)-level tree each; the window is ``16 * tm`` unless given)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
         window = 16 * tm if window is None else window
-        return 31 + lt + lm + -(-((window - 1).bit_length()) // 2)
+        return 32 + lt + lm + -(-((window - 1).bit_length()) // 2)
 
 
 TIMING = Timing()
