@@ -218,6 +218,12 @@ class ComputeUnit(wiring.Component):
         fb_sib = Signal(W)
         fa_fresh = Signal()
         fb_fresh = Signal()
+        # fa took fb's window at the last edge: its SIB row is fb's (``fb_sib``
+        # holds it that cycle: fb takes no new window as fa moves on), copied
+        # into ``fa_sib`` at the next edge.  So ``fa_sib``'s enable is a register,
+        # not the handshake behind ``head_free`` (ECP5 timing at Tn = Tm = 4:
+        # f1's ready -> fa_go -> 32 ``fa_sib`` selects, 10.15 ns)
+        fa_in_b = Signal()
         f1_valid = Signal()
         f1_first = Signal()
         f1_last = Signal()
@@ -375,17 +381,23 @@ class ComputeUnit(wiring.Component):
         fb_regs = [fb_g, fb_first, fb_last, fb_vend, fb_addr]
         with m.If(head_free):
             with m.If(fb_valid):
-                m.d.sync += [fa_valid.eq(1), fb_valid.eq(0), fa_fresh.eq(0),
-                             fa_sib.eq(Mux(fb_fresh, self.sib_r.data, fb_sib))]
+                m.d.sync += [fa_valid.eq(1), fb_valid.eq(0), fa_fresh.eq(0), fa_in_b.eq(1)]
                 m.d.sync += [a.eq(b) for a, b in zip(fa_regs, fb_regs)]
             with m.Else():
-                m.d.sync += [fa_valid.eq(f0_go), fa_fresh.eq(1)]
+                m.d.sync += [fa_valid.eq(f0_go), fa_fresh.eq(1), fa_in_b.eq(0)]
                 m.d.sync += [a.eq(b) for a, b in zip(fa_regs, new)]
         with m.Else():
-            with m.If(fa_fresh):          # the SIB port moves on to fb's row
-                m.d.sync += [fa_sib.eq(self.sib_r.data), fa_fresh.eq(0)]
+            m.d.sync += [fa_fresh.eq(0), fa_in_b.eq(0)]
             with m.If(f0_go):
                 m.d.sync += fb_valid.eq(1)
+        # fa's SIB row, kept once the port moves on to fb's row (``fa_fresh``) or
+        # once fb's row may be overwritten (``fa_in_b``); while either is set the
+        # row is read where it is (``sb_in``), so what is kept past fa's last
+        # cycle is never read.
+        with m.If(fa_fresh):
+            m.d.sync += fa_sib.eq(self.sib_r.data)
+        with m.Elif(fa_in_b):
+            m.d.sync += fa_sib.eq(fb_sib)
         # fb's registers follow f0's window while fb is empty and its SIB row the
         # cycle after it enters (``fb_fresh``): enabled by registers, not by the
         # handshake behind ``head_free`` (ECP5 timing at Tn = Tm = 4: the bias
@@ -415,7 +427,8 @@ class ComputeUnit(wiring.Component):
         # The window's SIB row is read a stage early (its address is known in f0),
         # so that it enters f1 as a register; its popcount adds up there.
         f1_sb = Signal(W)
-        sb_in = Mux(cp.dense, ones, Mux(fa_fresh, self.sib_r.data, fa_sib))
+        sb_in = Mux(cp.dense, ones,
+                    Mux(fa_fresh, self.sib_r.data, Mux(fa_in_b, fb_sib, fa_sib)))
         with m.If(fa_go):
             m.d.sync += [f1_valid.eq(1), f1_first.eq(fa_first), f1_last.eq(fa_last),
                          f1_vend.eq(fa_vend),
