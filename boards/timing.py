@@ -144,7 +144,9 @@ def late_endpoints(report, period_ns, top=25):
     "late", "worst_ns"}], "by_register": [{"register", "block", "late",
     "worst_ns"}]}``, worst first (``top`` registers).  An endpoint is a cell input
     nextpnr times (a flip-flop's data or enable, a RAM port); its arrival counts
-    from the launching clock edge."""
+    from the launching clock edge.  Endpoints no clock captures (nextpnr's event
+    ``<async>``: a combinational output buffer, the LEDs' pads) are not timed
+    against the clock and not counted."""
     nets = report.get("detailed_net_timings")
     if nets is None:
         return None
@@ -152,6 +154,8 @@ def late_endpoints(report, period_ns, top=25):
     blocks, regs = {}, {}                     # name -> [late, worst arrival, block]
     for net in nets:
         for ep in net.get("endpoints", []):
+            if ep.get("event") == "<async>":
+                continue
             total += 1
             delay = ep.get("delay", 0.0)
             arrival = max(delay) if isinstance(delay, list) else float(delay)

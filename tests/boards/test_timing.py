@@ -154,8 +154,8 @@ def test_register_of_strips_what_synthesis_appends(cell, register):
 
 
 def test_late_endpoints_counts_per_block_and_register():
-    def ep(cell, delay, port="DI"):
-        return {"cell": cell, "port": port, "event": "posedge clk", "delay": delay}
+    def ep(cell, delay, port="DI", event="posedge clk"):
+        return {"cell": cell, "port": port, "event": event, "delay": delay}
     report = {"detailed_net_timings": [
         {"net": "n1", "sources": [], "endpoints": [
             ep("soc.accel.store.encoder.rem_TRELLIS_FF_Q", [1.0, 12.5]),
@@ -165,6 +165,9 @@ def test_late_endpoints_counts_per_block_and_register():
             ep("soc.accel.compute.out_k_TRELLIS_FF_Q", 13.0),                # a plain number
             ep("soc.accel.bias.0.15$DPRAM_COMB0", [2.0, 10.5], "WD"),
             ep("soc.accel.bias.0.3$DPRAM_COMB1", [2.0, 10.25], "WAD0")]},
+        # an LED's combinational output buffer: no clock captures it, not timed
+        {"net": "status[1]", "sources": [], "endpoints": [
+            ep("led1.buf.buf0", [8.1, 10.7], "I", "<async>")]},
     ]}
     late = late_endpoints(report, 10.0)
     assert late["endpoints"] == 6 and late["late"] == 5 and late["period_ns"] == 10.0
