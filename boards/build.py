@@ -47,14 +47,19 @@ class BoardSpec:
     baud: int = 115200
     note: str = ""
     nextpnr_opts: str = ""   # extra nextpnr options (the router, say)
-    # ... and in their place from this many multipliers (Tn * Tm) on (0: never)
+    # ... and in their place from this many multipliers (Tn * Tm) on (0: never),
+    # with these configuration arguments over ``config``'s (the user's over both)
     large_from: int = 0
     large_nextpnr_opts: str = ""
+    large_config: dict = field(default_factory=dict)
+
+    def is_large(self, tn, tm):
+        """Whether Tn x Tm takes the board's large options."""
+        return bool(self.large_from) and tn * tm >= self.large_from
 
     def nextpnr_for(self, cfg):
         """The board's own nextpnr options for configuration ``cfg``."""
-        large = self.large_from and cfg.tn * cfg.tm >= self.large_from
-        return self.large_nextpnr_opts if large else self.nextpnr_opts
+        return self.large_nextpnr_opts if self.is_large(cfg.tn, cfg.tm) else self.nextpnr_opts
 
 
 BOARDS = {
@@ -75,10 +80,9 @@ BOARDS = {
         config=PROFILES["ulx3s"], mem_words=1 << 13,
         leds=(("led", 0), ("led", 1), ("led", 2), ("led", 3)),
         capacity={"luts": 83640, "bram": 208, "dsp": 156},
-        # The PLL's 50 MHz (25 x 2) keeps a margin below the measured Fmax
-        # (101.21 MHz at Tn = Tm = 2, a5e7330, built for 100 MHz: MHZ=100; 96.5 MHz
-        # at Tn = Tm = 4, window 8 * Tm); 100 MHz is the goal.
-        clock_mhz=50.0,
+        # The PLL's 100 MHz (25 x 4): met at Tn = Tm = 2 (101.21 MHz, a5e7330) and
+        # at Tn = Tm = 4 with the window 8 * Tm (100.65 MHz, d81817d + 8e166bf).
+        clock_mhz=100.0,
         # HeAP placement weighted to timing (default 10): the issue handshake
         # between the controller and the units crosses the chip twice; at
         # Tn = Tm = 2 for 100 MHz 92.5-95.0 MHz with the default weight, 100.94,
@@ -91,7 +95,9 @@ BOARDS = {
         # target, b5ceafb with --seed 2), though not every netlist: router1 can stall on it (at
         # 3ffd0be, ~42,000 overused wires, over 100 s per 1,000 iterations; router2
         # and HeAP with --placer-heap-beta 0.6 do not converge either).
-        large_from=16, large_nextpnr_opts="--placer static"),
+        # ... and the NSM window 8 * Tm: at 16 * Tm a 4 x 4 has not routed since the
+        # SB -> SSM -> WDM order (the window's prefix and select trees double).
+        large_from=16, large_nextpnr_opts="--placer static", large_config={"window_k": 8}),
 }
 
 #: Resource counters in nextpnr's --report JSON, per family.
@@ -119,9 +125,15 @@ FRAME_TIMEOUT_S = 0.05
 
 
 def board_config(spec, **overrides):
-    """The board's configuration, with ``overrides`` (``tn``, ``tm``, ...) given."""
+    """The board's configuration, with ``overrides`` (``tn``, ``tm``, ...) given; a
+    large one (:meth:`BoardSpec.is_large`) takes the board's ``large_config`` under
+    the overrides."""
     from golden.contract.config import small_config
-    return small_config(**{**spec.config, **{k: v for k, v in overrides.items() if v}})
+    given = {k: v for k, v in overrides.items() if v}
+    cfg = small_config(**{**spec.config, **given})
+    if spec.large_config and spec.is_large(cfg.tn, cfg.tm):
+        cfg = small_config(**{**spec.config, **spec.large_config, **given})
+    return cfg
 
 
 def board_clock(spec, platform, clock_mhz=None):
@@ -492,7 +504,8 @@ def main(argv=None):
     p.add_argument("--tn", type=int, help="PEs (default: the board's configuration)")
     p.add_argument("--tm", type=int, help="multipliers per PE (default: the board's)")
     p.add_argument("--window-k", type=int, choices=WINDOW_KS,
-                   help="NSM window in multiples of Tm (default: the board's)")
+                   help="NSM window in multiples of Tm (default: the board's; ulx3s: 16, "
+                        "from Tn*Tm = 16 on 8)")
     p.add_argument("--clock-mhz", type=float,
                    help="the accelerator's clock from the board's PLL (default: the board's)")
     p.add_argument("--nextpnr-opts", default="", metavar="OPTS",
