@@ -110,7 +110,7 @@ estimate-fit: install ## refit the area estimate: Yosys on the calibration confi
 sweep: install ## design space: performance-model cycles x estimated area over Tn/Tm/window (build/sweep/report.md, sweep.json, pareto.png; VERIFY=K: Yosys on K Pareto points; SCHEDULER=tcp://HOST:PORT: on a dask cluster)
 	$(PY) -m tb.sweep -o build/sweep --verify $(VERIFY) $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-bitstream: install ## board top (accelerator + RAM + UART host link) for BOARD=ulx3s|icebreaker (TN, TM, WINDOW_K, MHZ: the board's unless given; NEXTPNR_OPTS: extra nextpnr options, after the board's own (ulx3s: HeAP timing weight 40, the static placer from TN*TM = 16 on), which one of the same name replaces): build/boards/BOARD/ bitstream, report.json, report.md (fails if it does not fit or meet timing)
+bitstream: install ## board top (accelerator + RAM + UART host link) for BOARD=ulx3s|icebreaker (TN, TM, WINDOW_K, MHZ: the board's unless given, ulx3s: 100 MHz, the window 8·Tm from TN*TM = 16 on; NEXTPNR_OPTS: extra nextpnr options, after the board's own (ulx3s: HeAP timing weight 40, the static placer from TN*TM = 16 on), which one of the same name replaces): build/boards/BOARD/ bitstream, report.json, report.md (fails if it does not fit or meet timing)
 	$(PY) -m boards.build $(BOARD) -o build/boards/$(BOARD) $(if $(filter command line,$(origin TN)),--tn $(TN)) $(if $(filter command line,$(origin TM)),--tm $(TM)) $(if $(WINDOW_K),--window-k $(WINDOW_K)) $(if $(MHZ),--clock-mhz $(MHZ)) $(if $(NEXTPNR_OPTS),--nextpnr-opts "$(NEXTPNR_OPTS)")
 
 board-sim: install ## the board top in simulation behind TCP PORT (5555): then python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:PORT
