@@ -91,8 +91,8 @@ BOARDS = {
         # From Tn * Tm = 16 on, the static placer: at Tn = Tm = 4 (window 8 * Tm) HeAP's
         # placement leaves router2 with some 12,400 overused wires it never
         # clears (router1 alike: 40,500 left after 550,000 iterations, b607030); the
-        # static placer's routes with router1 (39,079 LUTs, 96.52 MHz for a 100 MHz
-        # target, b5ceafb with --seed 2), though not every netlist: router1 can stall on it (at
+        # static placer's routes with router1 (39,047 LUTs, 100.65 MHz for a 100 MHz
+        # target, d81817d + 8e166bf), though not every netlist: router1 can stall on it (at
         # 3ffd0be, ~42,000 overused wires, over 100 s per 1,000 iterations; router2
         # and HeAP with --placer-heap-beta 0.6 do not converge either).
         # ... and the NSM window 8 * Tm: at 16 * Tm a 4 x 4 has not routed since the
