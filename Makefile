@@ -45,7 +45,7 @@ help: ## list the targets
 	@echo "sparsegen — make targets (variables: TN=$(TN) TM=$(TM) JOBS=$(JOBS);"
 	@echo "  make demo takes TN, TM (default 4 each), IMAGES=$(IMAGES) and MODEL=mlp|cnn; demo and bench take ENERGY_TABLE=FILE;"
 	@echo "  make regress takes SIM=$(SIM) PRESET=$(PRESET) SEEDS=N SCHEDULER=tcp://HOST:PORT;"
-	@echo "  make bitstream takes BOARD=$(BOARD), TN, TM, WINDOW_K, MHZ (the board's unless given), NEXTPNR_OPTS; make board-sim takes PORT=$(PORT) and SIM)"
+	@echo "  make bitstream takes BOARD=$(BOARD), TN, TM, WINDOW_K, MHZ (the board's unless given), NEXTPNR_OPTS, NEXTPNR_SEEDS=1,2,3 (nextpnr seeds tried until one meets timing); make board-sim takes PORT=$(PORT) and SIM)"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -93,7 +93,7 @@ formal: install ## bounded proofs (SymbiYosys + z3) of every stream interface, a
 	$(PY) -m hdl.formal -o build/formal
 
 regress: install ## the cocotb regression: modules x Tn/Tm/widths/buffers x seeds in parallel (SIM, PRESET, SEEDS; SCHEDULER=tcp://HOST:PORT: on a dask cluster): build/regress/summary.md, junit.xml
-	$(PY) -m tb.regress --preset $(PRESET) --sim $(SIM) $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS)) -o build/regress $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PY) -m tb.regress --preset $(PRESET) --sim $(SIM) $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS)) -o build/regress $(if $(NEXTPNR_SEEDS),--seeds $(NEXTPNR_SEEDS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 verilog: install ## write build/verilog/*.v and *.json for every module (TN, TM)
 	$(PY) -m hdl.generate all --tn $(TN) --tm $(TM) -o build/verilog
@@ -111,7 +111,7 @@ sweep: install ## design space: performance-model cycles x estimated area over T
 	$(PY) -m tb.sweep -o build/sweep --verify $(VERIFY) $(if $(filter-out auto,$(JOBS)),--jobs $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 bitstream: install ## board top (accelerator + RAM + UART host link) for BOARD=ulx3s|icebreaker (TN, TM, WINDOW_K, MHZ: the board's unless given, ulx3s: 100 MHz, the window 8·Tm from TN*TM = 16 on; NEXTPNR_OPTS: extra nextpnr options, after the board's own (ulx3s: HeAP timing weight 40, the static placer from TN*TM = 16 on), which one of the same name replaces): build/boards/BOARD/ bitstream, report.json, report.md (fails if it does not fit or meet timing)
-	$(PY) -m boards.build $(BOARD) -o build/boards/$(BOARD) $(if $(filter command line,$(origin TN)),--tn $(TN)) $(if $(filter command line,$(origin TM)),--tm $(TM)) $(if $(WINDOW_K),--window-k $(WINDOW_K)) $(if $(MHZ),--clock-mhz $(MHZ)) $(if $(NEXTPNR_OPTS),--nextpnr-opts "$(NEXTPNR_OPTS)")
+	$(PY) -m boards.build $(BOARD) -o build/boards/$(BOARD) $(if $(filter command line,$(origin TN)),--tn $(TN)) $(if $(filter command line,$(origin TM)),--tm $(TM)) $(if $(WINDOW_K),--window-k $(WINDOW_K)) $(if $(MHZ),--clock-mhz $(MHZ)) $(if $(NEXTPNR_OPTS),--nextpnr-opts "$(NEXTPNR_OPTS)") $(if $(NEXTPNR_SEEDS),--seeds $(NEXTPNR_SEEDS))
 
 board-sim: install ## the board top in simulation behind TCP PORT (5555): then python -m boards.host MODEL --input X.npy --port socket://127.0.0.1:PORT
 	$(PY) -m boards.sim --port $(PORT) --sim $(SIM)

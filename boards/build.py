@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import time
+from argparse import ArgumentTypeError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,19 +264,55 @@ def merge_nextpnr_opts(board_opts, user_opts):
 
 
 def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, nextpnr_opts="",
-          window_k=None):
+          window_k=None, seeds=None):
     """Build ``board`` (with ``tn``/``tm``/``window_k`` in place of its configuration's, the clock
     at ``clock_mhz`` in place of its own, ``nextpnr_opts`` added to nextpnr's
-    command line); return the report dict (also written to ``out_dir``)."""
+    command line); return the report dict (also written to ``out_dir``).
+
+    ``seeds``: nextpnr seeds tried in turn (``--seed``) until a build meets timing;
+    the build kept is the first that does, else the last (a build that does not
+    fit or has no Fmax stops the search: another placement cannot mend it).  The
+    report lists every attempt (``seed_attempts``: seed, Fmax, timing met)."""
     if board not in BOARDS:
         raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
+    if seeds is not None:
+        seeds = list(seeds)
+        if not seeds or any(type(x) is not int or x < 1 for x in seeds) \
+                or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct positive integers, not {seeds!r}")
     spec = BOARDS[board]
     out = Path(out_dir or Path("build") / "boards" / board).resolve()
+    attempts = []
+    for seed in seeds or [None]:
+        opts = nextpnr_opts if seed is None else f"{nextpnr_opts} --seed {seed}".strip()
+        report, cfg, pll, platform = _build_once(board, spec, out, log, tn, tm, clock_mhz, opts,
+                                                 window_k)
+        if seed is None:
+            break
+        attempts.append({"seed": seed, "fmax_mhz": report["fmax_mhz"],
+                         "timing_met": report["timing_met"]})
+        log(f"seed {seed}: Fmax {report['fmax_mhz']} MHz "
+            + ("(met)" if report["timing_met"] else f"(target {report['target_mhz']} MHz)"))
+        if report["ok"] or not report["fits"] or report["fmax_mhz"] is None:
+            break
+    if seeds:
+        report["seed_attempts"] = attempts
+    report.update(_blocks_against_budget(board, spec, cfg, pll, platform, log))
+    report["configurations"] = _record_configuration(out / "configurations.json", report)
+    atomic_json(out / "report.json", report)
+    atomic_write(out / "report.md", _markdown(report))
+    return report
+
+
+def _build_once(board, spec, out, log, tn, tm, clock_mhz, nextpnr_opts, window_k):
+    """One build of ``board`` into ``out`` with nextpnr's ``nextpnr_opts`` (the
+    board's own before them): ``(report, cfg, pll, platform)``, nothing written
+    but the build's own files and the bitstream."""
     gw = out / "gateware"
     if gw.exists():
         shutil.rmtree(gw)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("report.json", "report.md"):
+    for stale in ("report.json", "report.md", "sparsegen.bit", "sparsegen.bin"):
         if (out / stale).exists():
             (out / stale).unlink()
     env = {**os.environ, **_tool_env()}      # for the build script only
@@ -336,11 +373,7 @@ def build(board, out_dir=None, log=print, tn=None, tm=None, clock_mhz=None, next
     else:
         report["failure"] = None
     report["error"] = error
-    report.update(_blocks_against_budget(board, spec, cfg, pll, platform, log))
-    report["configurations"] = _record_configuration(out / "configurations.json", report)
-    atomic_json(out / "report.json", report)
-    atomic_write(out / "report.md", _markdown(report))
-    return report
+    return report, cfg, pll, platform
 
 
 def _blocks_against_budget(board, spec, cfg, pll, platform, log):
@@ -446,6 +479,11 @@ def _markdown(r):
              f"| peak | {r['peak_gops']} GOP/s (2·Tn·Tm at Fmax) |",
              f"| build time | {r['build_seconds']} s |",
              f"| bitstream | {r.get('bitstream', '– (none)')} |", ""]
+    if r.get("seed_attempts"):
+        lines += ["nextpnr seeds tried: " + ", ".join(
+            f"{a['seed']} ({'–' if a['fmax_mhz'] is None else a['fmax_mhz']} MHz"
+            + (", met)" if a["timing_met"] else ")") for a in r["seed_attempts"])
+            + "; this report is the last one's.", ""]
     if r.get("pll"):
         lines += [f"Clock: the PLL's {r['target_mhz']} MHz from the board's oscillator "
                   f"({', '.join(f'{k} {v}' for k, v in r['pll'].items())}).", ""]
@@ -497,6 +535,18 @@ def _short_src(src):
     return hit.group(1) if hit else src
 
 
+def _seed_list(text):
+    """``--seeds``: distinct positive integers, comma-separated."""
+    try:
+        seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        seeds = None
+    if not seeds or any(x < 1 for x in seeds) or len(set(seeds)) != len(seeds):
+        raise ArgumentTypeError(f"must be distinct positive integers separated by commas "
+                                f"(e.g. 1,2,3), not {text!r}")
+    return seeds
+
+
 def main(argv=None):
     p = ArgumentParser(prog="python -m boards.build", description=__doc__.split("\n\n")[0])
     p.add_argument("board", choices=sorted(BOARDS), help="the board to build for")
@@ -508,6 +558,9 @@ def main(argv=None):
                         "from Tn*Tm = 16 on 8)")
     p.add_argument("--clock-mhz", type=float,
                    help="the accelerator's clock from the board's PLL (default: the board's)")
+    p.add_argument("--seeds", type=_seed_list, metavar="N[,N...]",
+                   help="nextpnr seeds to try in turn until a build meets timing (e.g. 1,2,3); "
+                        "the report lists each attempt's Fmax")
     p.add_argument("--nextpnr-opts", default="", metavar="OPTS",
                    help="extra nextpnr options, one string (e.g. '--router router2 --seed 2'), "
                         "after the board's own (ulx3s: --placer-heap-timingweight 40, from "
@@ -525,12 +578,15 @@ def _run(prog, args):
     spec = BOARDS[args.board]
     board_config(spec, tn=args.tn, tm=args.tm, window_k=args.window_k)   # a bad one fails here
     board_clock(spec, _platform(spec), args.clock_mhz)
+    if args.seeds and any(o == "--seed" or o.startswith("--seed=")
+                          for o in args.nextpnr_opts.split()):
+        raise UsageError("--seeds and a --seed in --nextpnr-opts exclude each other")
     if any(opt in args.nextpnr_opts.split() for opt in _OWN_NEXTPNR_OPTS):
         raise UsageError(f"--nextpnr-opts may not set {', '.join(_OWN_NEXTPNR_OPTS)} "
                          "(the build sets them)")
     r = build(args.board, args.output, log=lambda m: print(f"{prog}: {m}", flush=True),
               tn=args.tn, tm=args.tm, clock_mhz=args.clock_mhz, nextpnr_opts=args.nextpnr_opts,
-              window_k=args.window_k)
+              window_k=args.window_k, seeds=args.seeds)
     print(_markdown(r))
     if not r["ok"]:
         print(f"{prog}: FAILED: {r['failure']}", file=sys.stderr)

@@ -151,3 +151,55 @@ def test_ulx3s_bitstream_meets_timing(tmp_path):
     assert 0 < report["luts"] <= report["luts_available"]
     assert 0 < report["bram"] <= report["bram_available"]
     assert (tmp_path / "sparsegen.bit").stat().st_size > 100_000
+
+
+def test_seeds_are_tried_until_one_meets_timing(tmp_path, monkeypatch):
+    import boards.build as board_build
+    fmax_by_seed = {3: 85.6, 5: 100.7, 7: 99.0}
+    fits_by_seed = {3: True, 5: True, 7: True}
+    calls = []
+
+    def one_build(board, spec, out, log, tn, tm, clock_mhz, opts, window_k):
+        calls.append(opts)
+        seed = int(opts.rsplit("--seed ", 1)[1])
+        r = _report(4, 4, fmax_by_seed[seed], fits=fits_by_seed[seed])
+        r["config"].update(widths=[4, 8, 16], ib_bytes=1024, mem_width=32)
+        r.update(platform=spec.platform, family=spec.family, mem_words=spec.mem_words,
+                 baud=spec.baud, nextpnr_opts=opts, pll=None,
+                 ok=r["fits"] and r["timing_met"])
+        return r, None, None, None
+
+    monkeypatch.setattr(board_build, "_build_once", one_build)
+    monkeypatch.setattr(board_build, "_blocks_against_budget", lambda *args: {})
+
+    def run(seeds):
+        calls.clear()
+        return board_build.build("ulx3s", tmp_path, log=lambda m: None,
+                                 nextpnr_opts="--router router1", seeds=seeds)
+
+    # the first seed that meets timing is kept; the ones after it are not tried
+    r = run([3, 5, 7])
+    assert calls == ["--router router1 --seed 3", "--router router1 --seed 5"]
+    assert r["ok"] and r["fmax_mhz"] == 100.7
+    assert r["seed_attempts"] == [{"seed": 3, "fmax_mhz": 85.6, "timing_met": False},
+                                  {"seed": 5, "fmax_mhz": 100.7, "timing_met": True}]
+    assert json.loads((tmp_path / "report.json").read_text())["seed_attempts"] == \
+        r["seed_attempts"]
+    assert "nextpnr seeds tried: 3 (85.6 MHz), 5 (100.7 MHz, met)" in \
+        (tmp_path / "report.md").read_text()
+    # none meets: every seed is tried and the last is kept
+    fmax_by_seed[5] = 90.0
+    r = run([3, 5, 7])
+    assert [a["seed"] for a in r["seed_attempts"]] == [3, 5, 7]
+    assert not r["ok"] and r["fmax_mhz"] == 99.0
+    # one that does not fit ends the search: no placement mends it
+    fits_by_seed[3] = False
+    assert [a["seed"] for a in run([3, 5])["seed_attempts"]] == [3]
+    # without seeds: one build, nextpnr's own seed, no attempts listed
+    monkeypatch.setattr(board_build, "_build_once",
+                        lambda *a: one_build(*a[:7], a[7] + " --seed 5", a[8]))
+    r = run(None)
+    assert calls == ["--router router1 --seed 5"] and "seed_attempts" not in r
+    for bad in ([], [0], [2, 2], [1.5]):
+        with pytest.raises(ValueError, match="seeds must be distinct positive integers"):
+            run(bad)
