@@ -488,7 +488,10 @@ def _markdown(r):
         lines += [f"Clock: the PLL's {r['target_mhz']} MHz from the board's oscillator "
                   f"({', '.join(f'{k} {v}' for k, v in r['pll'].items())}).", ""]
     for p in r.get("worst_paths") or []:
-        lines += [f"Worst path ({p['clock']}): {p['delay_ns']} ns = {p['logic_ns']} ns logic + "
+        unclocked = " (to or from a pad no clock captures: not timed against the target)" \
+            if "<async>" in p["clock"] else ""
+        lines += [f"Worst path ({p['clock']}){unclocked}: {p['delay_ns']} ns = "
+                  f"{p['logic_ns']} ns logic + "
                   f"{p['routing_ns']} ns routing, {p['logic_levels']} logic levels, through "
                   f"{' -> '.join(p['blocks']) or '(unnamed cells)'}", "",
                   f"- from `{p['from']}`", f"- to `{p['to']}`"]

@@ -166,7 +166,11 @@ def test_seeds_are_tried_until_one_meets_timing(tmp_path, monkeypatch):
         r["config"].update(widths=[4, 8, 16], ib_bytes=1024, mem_width=32)
         r.update(platform=spec.platform, family=spec.family, mem_words=spec.mem_words,
                  baud=spec.baud, nextpnr_opts=opts, pll=None,
-                 ok=r["fits"] and r["timing_met"])
+                 ok=r["fits"] and r["timing_met"],
+                 worst_paths=[{"clock": "posedge clk -> <async>", "delay_ns": 10.7,
+                               "logic_ns": 1.2, "routing_ns": 9.5, "logic_levels": 3,
+                               "blocks": ["board I/O"], "from": "soc.hold1", "to": "led1",
+                               "sources": []}])
         return r, None, None, None
 
     monkeypatch.setattr(board_build, "_build_once", one_build)
@@ -185,8 +189,10 @@ def test_seeds_are_tried_until_one_meets_timing(tmp_path, monkeypatch):
                                   {"seed": 5, "fmax_mhz": 100.7, "timing_met": True}]
     assert json.loads((tmp_path / "report.json").read_text())["seed_attempts"] == \
         r["seed_attempts"]
-    assert "nextpnr seeds tried: 3 (85.6 MHz), 5 (100.7 MHz, met)" in \
-        (tmp_path / "report.md").read_text()
+    md = (tmp_path / "report.md").read_text()
+    assert "nextpnr seeds tried: 3 (85.6 MHz), 5 (100.7 MHz, met)" in md
+    # a path to an LED's pad is named as not timed against the clock
+    assert "Worst path (posedge clk -> <async>) (to or from a pad no clock captures" in md
     # none meets: every seed is tried and the last is kept
     fmax_by_seed[5] = 90.0
     r = run([3, 5, 7])
