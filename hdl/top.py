@@ -98,7 +98,9 @@ class Accelerator(wiring.Component):
                                                  window=W, widths=cfg.widths, index_width=16,
                                                  max_fanin=cfg.max_fanin,
                                                  lut_tables=cfg.lut_tables,
-                                                 lut_lanes=cfg.words["values_per_word"])
+                                                 lut_lanes=cfg.words["values_per_word"],
+                                                 compact=cfg.compact,
+                                                 activations=cfg.activations)
         m.submodules.cp = cp = Controller(cfg)
         m.submodules.load = ld = LoadUnit(cfg)
         m.submodules.compute = cu = ComputeUnit(cfg)
@@ -113,8 +115,13 @@ class Accelerator(wiring.Component):
                 (cu.bias_r, bias.read_port()), (cu.nbout_r, nbout.read_port()),
                 (cu.nbout_w, nbout.write_port()), (su.nbout_r, nbout.read_port())):
             wiring.connect(m, unit_port, mem_port)
-        nib_rows = nib.read_port(domain="comb")       # NBin row lengths, read as loaded
-        m.d.comb += [nib_rows.addr.eq(ld.nib_rows.addr), ld.nib_rows.data.eq(nib_rows.data)]
+        # NBin row lengths, read as loaded (compact: a synchronous port, NIBin in
+        # block RAM; see LoadUnit)
+        if cfg.compact:
+            wiring.connect(m, ld.nib_rows, nib.read_port(transparent_for=()))
+        else:
+            nib_rows = nib.read_port(domain="comb")
+            m.d.comb += [nib_rows.addr.eq(ld.nib_rows.addr), ld.nib_rows.data.eq(nib_rows.data)]
 
         # Control: the controller issues to the units.
         m.d.comb += [cp.start.eq(self.start), cp.prog_addr.eq(self.prog_addr),

@@ -113,6 +113,10 @@ def plan_layer(layer, dec, cfg, dense, force_raw=None):
     w = dec["weight"].astype(np.int64)
     n_out, n_in = w.shape
     W, tn, tm = cfg.window, cfg.tn, cfg.tm
+    if dec["activation"] not in cfg.activations:
+        raise CompileError(f"layer {name!r}: activation {dec['activation']!r} is not among the "
+                           f"configuration's activations ({', '.join(cfg.activations)}; "
+                           f"parameter activations)")
     windows = -(-n_in // W)
     if windows > cfg.half(cfg.window_rows):
         raise CompileError(

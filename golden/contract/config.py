@@ -20,9 +20,10 @@ The memory port moves ``mem_width``-bit words.
 
 from dataclasses import asdict, dataclass
 
+from golden.contract.fixed import ACTIVATIONS
 from golden.contract.isa import WORD_BITS
 from golden.contract.packing import check_widths
-from golden.contract.params import check_choice, check_pow2
+from golden.contract.params import check_choice, check_pow2, check_subset
 
 __all__ = ["AccelConfig", "THESIS", "SMALL", "DEFAULT_TN", "DEFAULT_TM", "WINDOW_KS",
            "LUT_TABLES",
@@ -56,6 +57,10 @@ class AccelConfig:
     # the timing of large parts (cycle for cycle the same machine: the
     # performance model does not change)
     compact: bool = False
+    # The activations the PEFUs compute (golden.contract.fixed.ACTIVATIONS); a
+    # small part leaves out the piecewise-linear sigmoid and tanh (their
+    # tables and interpolation), and the compiler refuses a layer that needs one.
+    activations: tuple = ACTIVATIONS
 
     def __post_init__(self):
         check_pow2("tn", self.tn, 1, 64)
@@ -64,6 +69,9 @@ class AccelConfig:
         check_choice("lut_tables", self.lut_tables, LUT_TABLES)
         if not isinstance(self.compact, bool):
             raise ValueError(f"compact must be True or False, not {self.compact!r}")
+        # (a tuple in ACTIVATIONS' order, whatever collection was given)
+        object.__setattr__(self, "activations",
+                           check_subset("activations", self.activations, ACTIVATIONS))
         if self.tn > self.window:
             raise ValueError(f"tn must be at most the window {self.window_k} * tm = {self.window} "
                              f"(an Encoder window of that many outputs holds whole groups), "
@@ -158,6 +166,7 @@ class AccelConfig:
     def as_dict(self):
         d = asdict(self)
         d["widths"] = list(self.widths)
+        d["activations"] = list(self.activations)
         return d
 
 
@@ -196,7 +205,8 @@ PROFILES = {
     "demo": dict(tn=4, tm=4, ib_bytes=32 * 1024, nbout_bytes=8 * 1024, nbin_bytes=8 * 1024,
                  nibin_bytes=8 * 1024 // 16),
     # (iCE40UP5K: four multipliers on an 8-position NSM window, the compact datapath)
-    "icebreaker": dict(tn=2, tm=2, window_k=4, ib_bytes=512, widths=(16,), compact=True),
+    "icebreaker": dict(tn=2, tm=2, window_k=4, ib_bytes=512, widths=(16,), compact=True,
+                       activations=("identity", "relu")),
     "ulx3s": dict(tn=2, tm=2, ib_bytes=1024),
 }
 

@@ -7,7 +7,7 @@ and the value it got, e.g. ``tm must be a power of two >= 2, not 3``.
 
 import operator
 
-__all__ = ["check_int", "check_pow2", "check_choice", "clog2"]
+__all__ = ["check_int", "check_pow2", "check_choice", "check_subset", "clog2"]
 
 
 def _as_int(name, value):
@@ -47,6 +47,20 @@ def check_choice(name, value, choices):
         allowed = ", ".join(map(repr, choices))
         raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
     return value
+
+
+def check_subset(name, value, choices):
+    """A non-empty collection of distinct members of ``choices`` (not a string), as a
+    tuple in the order of ``choices``."""
+    try:
+        items = list(value) if not isinstance(value, str) else None
+    except TypeError:
+        items = None
+    if not items or len(set(items)) != len(items) or not set(items) <= set(choices):
+        allowed = ", ".join(map(repr, choices))
+        raise ValueError(f"{name} must be a non-empty list of distinct values among {allowed}, "
+                         f"not {value!r}")
+    return tuple(c for c in choices if c in items)
 
 
 def clog2(n):

@@ -81,6 +81,10 @@ class LoadUnit(wiring.Component):
     nib_w, sib_w, nbin_w, bias_w : buffer write ports
     nib_rows : ``Out(bus.comb_read(...))``
         An asynchronous read of NIBin: an NBin row's length is its popcount.
+        Compact configurations: a synchronous read port (``en``, ``addr``,
+        ``data`` the cycle after, held while ``en`` is low, not transparent),
+        the same cycles: its data register is the lookup's first stage, so
+        NIBin maps to block RAM (iCE40: 512 flip-flops fewer at Tn = Tm = 2).
     sb_write, lut_write : ``Out(stream.Signature(...))``
         SB words and LUT entries to the slice's PEs (:func:`hdl.datapath.slice.write_layouts`).
     """
@@ -101,7 +105,9 @@ class LoadUnit(wiring.Component):
             "sib_w": Out(port_signature(WritePort, cfg.sib_rows, unsigned(W))),
             "nbin_w": Out(port_signature(WritePort, cfg.window_rows, unsigned(16 * W))),
             "bias_w": Out(port_signature(WritePort, cfg.bias_rows, unsigned(32 * cfg.tn))),
-            "nib_rows": Out(bus.comb_read(clog2(cfg.window_rows), unsigned(W))),
+            "nib_rows": (Out(port_signature(ReadPort, cfg.window_rows, unsigned(W)))
+                         if cfg.compact else
+                         Out(bus.comb_read(clog2(cfg.window_rows), unsigned(W)))),
             "sb_write": Out(stream.Signature(sb_layout)),
             "lut_write": Out(stream.Signature(lut_layout)),
         })
@@ -156,7 +162,7 @@ class LoadUnit(wiring.Component):
         look_addr = Signal(clog2(cfg.window_rows))
         look_left = Signal(16)
         s1_valid, s2_valid = Signal(), Signal()
-        s1_bits = Signal(W)
+        s1_bits = self.nib_rows.data if cfg.compact else Signal(W)   # (compact: the port's)
         parts = [(k, min(k + 16, W)) for k in range(0, W, 16)]
         s2_part = [Signal(clog2(b - a + 1), name=f"nib_pop{i}") for i, (a, b) in enumerate(parts)]
         in_flight = Signal(range(self.LEN_DEPTH + 3))
@@ -165,9 +171,11 @@ class LoadUnit(wiring.Component):
         look_seg_left = Signal(8)          # segments after the one being looked up
         look_go = busy & (look_left != 0) & (in_flight < self.LEN_DEPTH)
         m.d.sync += [s1_valid.eq(look_go), s2_valid.eq(s1_valid)]
+        if cfg.compact:
+            m.d.comb += self.nib_rows.en.eq(look_go)
         with m.If(look_go):
-            m.d.sync += [s1_bits.eq(self.nib_rows.data), look_addr.eq(look_addr + 1),
-                         look_left.eq(look_left - 1)]
+            m.d.sync += [*([] if cfg.compact else [s1_bits.eq(self.nib_rows.data)]),
+                         look_addr.eq(look_addr + 1), look_left.eq(look_left - 1)]
             with m.If((look_left == 1) & (look_seg_left != 0)):    # the next segment's rows
                 m.d.sync += [look_left.eq(ld.count), look_seg_left.eq(look_seg_left - 1)]
         for (a, b), reg in zip(parts, s2_part):

@@ -14,6 +14,12 @@ function; stage 2 multiplies ``d_i * t`` (``t`` the offset inside the segment;
 ``b_i + (d_i * t + w/2) >> log2 w`` and clamps outside the table's range
 (ECP5 timing: the product and the sum in one stage were the PEFU's longest
 path).  Identity and ReLU ride through all three stages.
+
+``PWL(activations=("identity", "relu"))`` (small parts,
+``AccelConfig.activations``) leaves out the functions not named: without
+sigmoid and tanh, no tables and no interpolation, only the three stages'
+registers of the identity/ReLU result (the same latency).  A code not named
+gives an unspecified result: the compiler emits none.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
@@ -22,6 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.contract.activation import ACT_FRAC, RANGE, SEGMENTS, table
 from golden.contract.fixed import ACTIVATIONS, NONLINEAR
+from golden.contract.params import check_subset
 
 __all__ = ["PWL", "ACTIVATION_WIDTH"]
 
@@ -33,7 +40,9 @@ assert len(ACTIVATIONS) <= 1 << ACTIVATION_WIDTH
 class PWL(wiring.Component):
     latency = 3
 
-    def __init__(self):
+    def __init__(self, activations=ACTIVATIONS):
+        self._activations = check_subset("activations", activations, ACTIVATIONS)
+        self._nonlinear = [name for name in NONLINEAR if name in self._activations]
         super().__init__({"valid": In(1), "x": In(signed(16)), "code": In(ACTIVATION_WIDTH),
                           "o_valid": Out(1), "y": Out(signed(16))})
 
@@ -46,7 +55,16 @@ class PWL(wiring.Component):
         s_valid = Signal()
         s_code = Signal(ACTIVATION_WIDTH, reset_less=True)
         s_plain = Signal(signed(16), reset_less=True)
-        tables = {name: table(name, ACT_FRAC) for name in NONLINEAR}
+        tables = {name: table(name, ACT_FRAC) for name in self._nonlinear}
+        if not tables:            # identity and ReLU only: their result through three stages
+            valid, y = self.valid, Mux((self.code == relu) & x[-1], 0, x)
+            for k in range(self.latency):
+                nvalid, ny = Signal(name=f"p{k}_valid"), Signal(signed(16), name=f"p{k}_y",
+                                                                 reset_less=True)
+                m.d.sync += [nvalid.eq(valid), ny.eq(y)]
+                valid, y = nvalid, ny
+            m.d.comb += [self.o_valid.eq(valid), self.y.eq(y)]
+            return m
         shift_max = max(w.bit_length() - 1 for _, w in tables.values())
         d_max = max(int(abs(int(b[i + 1]) - int(b[i]))) for b, _ in tables.values()
                     for i in range(SEGMENTS))
@@ -60,7 +78,7 @@ class PWL(wiring.Component):
         m.d.sync += [s_valid.eq(self.valid), s_code.eq(self.code),
                      s_plain.eq(Mux((self.code == relu) & x[-1], 0, x))]
         shifts = {}
-        for name in NONLINEAR:
+        for name in self._nonlinear:
             b, width = tables[name]
             shift = width.bit_length() - 1
             shifts[name] = shift
@@ -90,12 +108,12 @@ class PWL(wiring.Component):
 
         # Stage 3: round, shift and add the base; clamp outside the range; choose by code.
         interp = {}
-        for name in NONLINEAR:
+        for name in self._nonlinear:
             shift = shifts[name]
             interp[name] = p_b + ((p_prod + (1 << shift >> 1)) >> shift)
         y = Signal(signed(17))
         m.d.comb += y.eq(p_plain)
-        for name in NONLINEAR:
+        for name in self._nonlinear:
             with m.If(p_code == ACTIVATIONS.index(name)):
                 m.d.comb += y.eq(Mux(p_low, p_first, Mux(p_high, p_last, interp[name])))
         y_out = Signal(signed(16), reset_less=True)   # (data: only o_valid needs the reset)

@@ -21,7 +21,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.params import check_int, check_pow2, clog2
-from hdl.datapath.skid import SkidBuffer
+from hdl.datapath.skid import stream_stage
 from hdl.registry import TM, TN, register
 
 __all__ = ["HTree"]
@@ -38,6 +38,9 @@ class HTree(wiring.Component):
         Leaves, a power of two in 1..256.
     levels_per_register : int
         Tree levels per register stage, 1..8 (default 1).
+    compact : bool
+        Small parts: the root register without a skid register
+        (:func:`hdl.datapath.skid.stream_stage`).
 
     Attributes
     ----------
@@ -45,10 +48,11 @@ class HTree(wiring.Component):
         Register stages from ``i`` to ``o`` (the root register included).
     """
 
-    def __init__(self, shape, *, tn, levels_per_register=1):
+    def __init__(self, shape, *, tn, levels_per_register=1, compact=False):
         self._tn = check_pow2("tn", tn, 1, 256)
         self._lpr = check_int("levels_per_register", levels_per_register, 1, 8)
         self._shape = shape
+        self._compact = compact
         self._levels = clog2(self._tn)
         super().__init__({
             "i": In(stream.Signature(shape)),
@@ -72,7 +76,7 @@ class HTree(wiring.Component):
         # through every stage) ends here instead of enabling the producer's
         # output (ECP5 timing at Tn = Tm = 4: the PEs -> the SSM sequencer's
         # output register, 10.3 ns).  The same latency and rate.
-        m.submodules.root = root = SkidBuffer(self._shape)
+        m.submodules.root = root = stream_stage(self._shape, compact=self._compact)
         wiring.connect(m, wiring.flipped(self.i), root.i)
         # stages[s] = (valid bits, payload copies) of register stage s after the root.
         stages = []

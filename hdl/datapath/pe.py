@@ -13,10 +13,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.contract.fixed import ACTIVATIONS
 from golden.contract.packing import SLOT_WIDTHS
 from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.pefu import ACTIVATION_WIDTH, PEFU
-from hdl.datapath.skid import SkidBuffer
+from hdl.datapath.skid import stream_stage
 from hdl.datapath.ssm import SSM, step_layout
 from hdl.datapath.wdm import WDM, lut_layout
 
@@ -55,6 +56,11 @@ class PE(wiring.Component):
         The WDM's lookup tables per lane (1 or 2).
     lut_lanes : int
         Entries a table write carries (:func:`hdl.datapath.wdm.lut_layout`).
+    compact : bool
+        Small parts: its stream register stages without skid registers
+        (:func:`hdl.datapath.skid.stream_stage`).
+    activations : tuple of str
+        The PEFU's activations (:class:`hdl.datapath.pefu.PEFU`).
 
     Attributes
     ----------
@@ -63,7 +69,7 @@ class PE(wiring.Component):
     """
 
     def __init__(self, *, tm, sb_depth=64, widths=SLOT_WIDTHS, max_fanin=1 << 16, lut_tables=2,
-                 lut_lanes=1):
+                 lut_lanes=1, compact=False, activations=ACTIVATIONS):
         self._tm = check_pow2("tm", tm, 2, 64)
         self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
         self._addr_width = sb_addr_width(self._sb_depth)
@@ -71,6 +77,8 @@ class PE(wiring.Component):
         self._max_fanin = max_fanin
         self._lut_tables = lut_tables
         self._lut_lanes = lut_lanes
+        self._compact = compact
+        self._activations = activations
         self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width)
         super().__init__({
             "step": In(stream.Signature(self.step_layout)),
@@ -97,7 +105,8 @@ class PE(wiring.Component):
                                      side=data.StructLayout({
                                          "neuron": ssm.beat_layout.members["neuron"],
                                          "last": 1}))
-        m.submodules.pefu = pefu = PEFU(tm=tm, max_fanin=self._max_fanin)
+        m.submodules.pefu = pefu = PEFU(tm=tm, max_fanin=self._max_fanin,
+                                        activations=self._activations)
 
         m.d.comb += [
             self.sb_write.ready.eq(1),  # SB writes never wait
@@ -110,7 +119,7 @@ class PE(wiring.Component):
         # The steps come in through a skid buffer: ``step.ready`` is a register, so
         # the PE's back-pressure (PEFU credit → WDM → SSM → SB read) does not
         # reach the H-tree's lockstep advance (ECP5 timing; one edge of latency).
-        m.submodules.step_in = step_in = SkidBuffer(self.step_layout)
+        m.submodules.step_in = step_in = stream_stage(self.step_layout, compact=self._compact)
         wiring.connect(m, wiring.flipped(self.step), step_in.i)
         step = step_in.o
 
@@ -121,7 +130,7 @@ class PE(wiring.Component):
         # The word read goes on through a skid buffer (stage q) before the SSM picks
         # its window out of it: no block RAM output (5.6 ns on the ECP5) before the
         # SSM's slot multiplexers, and the read enable does not wait on the SSM.
-        m.submodules.sb_q = q = SkidBuffer(ssm.input_layout)
+        m.submodules.sb_q = q = stream_stage(ssm.input_layout, compact=self._compact)
         r_load = ~r_valid | q.i.ready
         m.d.comb += [
             step.ready.eq(r_load),
@@ -153,7 +162,7 @@ class PE(wiring.Component):
         # joined is one, so the join stays inside the PE (ECP5 timing: the slice's
         # lockstep fork of the biases no longer runs from one PE's PEFU credit
         # through every PE's join into the SSMs' output registers).
-        m.submodules.bias_in = bias_in = SkidBuffer(bias_layout())
+        m.submodules.bias_in = bias_in = stream_stage(bias_layout(), compact=self._compact)
         wiring.connect(m, wiring.flipped(self.bias), bias_in.i)
         bias = bias_in.o
         beat = wdm.o.payload

@@ -34,7 +34,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.contract.fixed import ACTIVATIONS, INT16_MAX, INT16_MIN
-from golden.contract.params import check_int, check_pow2, clog2
+from golden.contract.params import check_int, check_pow2, check_subset, clog2
 from hdl.datapath.activation import ACTIVATION_WIDTH, PWL
 from hdl.registry import TM, Option, register
 
@@ -77,6 +77,9 @@ class PEFU(wiring.Component):
         sequence can wrap: ``acc_width = neuron_width + weight_width + clog2(max_fanin)``.
     shift_width : int
         Width of the ``shift`` field, 1..5 (shifts 0..2**shift_width - 1).
+    activations : tuple of str
+        The activations computed (default all of ``golden.contract.fixed.ACTIVATIONS``;
+        small parts leave out sigmoid and tanh: :class:`hdl.datapath.activation.PWL`).
 
     Members
     -------
@@ -106,12 +109,13 @@ class PEFU(wiring.Component):
     """
 
     def __init__(self, *, tm, neuron_width=16, weight_width=16, max_fanin=1 << 16,
-                 shift_width=5):
+                 shift_width=5, activations=ACTIVATIONS):
         self._tm = check_pow2("tm", tm, 2, 256)
         self._neuron_width = check_int("neuron_width", neuron_width, 2, 32)
         self._weight_width = check_int("weight_width", weight_width, 2, 32)
         self._max_fanin = check_int("max_fanin", max_fanin, self._tm, 1 << 24)
         self._shift_width = check_int("shift_width", shift_width, 1, 5)
+        self._activations = check_subset("activations", activations, ACTIVATIONS)
 
         self._levels = clog2(self._tm)
         self._prod_width = self._neuron_width + self._weight_width
@@ -151,7 +155,7 @@ class PEFU(wiring.Component):
             "shift_width": self._shift_width,
             "acc_width": self._acc_width,
             "latency": self.latency,
-            "activations": list(ACTIVATIONS),
+            "activations": list(self._activations),
         }
 
     def elaborate(self, platform):
@@ -280,7 +284,7 @@ class PEFU(wiring.Component):
         m.d.sync += [y_valid.eq(s_valid), y_reg.eq(y), y_act.eq(s_act)]
 
         # Stages p1, p2: the activation (identity, ReLU, piecewise-linear sigmoid/tanh).
-        m.submodules.act = act = PWL()
+        m.submodules.act = act = PWL(self._activations)
         m.d.comb += [act.valid.eq(y_valid), act.x.eq(y_reg), act.code.eq(y_act),
                      fifo.w_en.eq(act.o_valid), fifo.w_data.eq(act.y)]
 

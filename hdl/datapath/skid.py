@@ -8,13 +8,17 @@ learns of the stall one cycle late without losing or repeating a beat.
 Latency one edge, throughput one beat per cycle.  Components whose output is
 already a register use it as that register: the same latency, and the
 consumer's ``ready`` no longer reaches into their logic.
+
+Small parts (``AccelConfig.compact``) take a :class:`RegisterSlice` in its
+place (:func:`stream_stage`): the output register alone, half the flip-flops
+and no multiplexer, ``ready`` combinational from the consumer's.
 """
 
 from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["PingPongBuffer", "SkidBuffer"]
+__all__ = ["PingPongBuffer", "RegisterSlice", "SkidBuffer", "stream_stage"]
 
 
 class SkidBuffer(wiring.Component):
@@ -110,3 +114,40 @@ class PingPongBuffer(wiring.Component):
         # two held and no pop
         m.d.sync += both.eq(Mux(both, ~pop, self.o.valid & push & ~pop))
         return m
+
+
+class RegisterSlice(wiring.Component):
+    """A stream's register stage without the skid register: latency one edge,
+    a beat a cycle while the consumer takes them; ``i.ready`` is "the output
+    register is empty or leaves this cycle", combinational from ``o.ready``.
+
+    Seen from the consumer it is a :class:`SkidBuffer` whose producer keeps its
+    beat offered: the same beats in the same cycles.  The producer sees a
+    stall a cycle earlier (the beat the skid register would take waits in the
+    producer), so a stage in front of a producer that is slower than one beat
+    a cycle could start its next beat later.  Used where area matters more than
+    the timing the skid register buys (``compact``, iCE40).
+
+    Members
+    -------
+    i : ``In(stream.Signature(shape))``
+    o : ``Out(stream.Signature(shape))``  ``valid`` and ``payload`` are registers
+    """
+
+    def __init__(self, shape):
+        self._shape = shape
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        out = Signal(self._shape, reset_less=True)
+        m.d.comb += [self.o.payload.eq(out), self.i.ready.eq(~self.o.valid | self.o.ready)]
+        with m.If(self.i.ready):
+            m.d.sync += [out.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+        return m
+
+
+def stream_stage(shape, *, compact=False):
+    """A stream register stage of ``shape``: a :class:`SkidBuffer`, or with
+    ``compact`` a :class:`RegisterSlice` (small parts)."""
+    return (RegisterSlice if compact else SkidBuffer)(shape)

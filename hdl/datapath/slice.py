@@ -20,6 +20,7 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.contract.fixed import ACTIVATIONS
 from golden.contract.isa import Slot
 from golden.contract.packing import SLOT_WIDTHS
 from golden.contract.params import check_int, check_pow2, clog2
@@ -81,10 +82,16 @@ class SparseSlice(wiring.Component):
         The WDM's lookup tables per lane (1 or 2).
     lut_lanes : int
         Entries a table write carries (the load unit's memory word's).
+    compact : bool
+        Small parts: its stream register stages without skid registers
+        (:func:`hdl.datapath.skid.stream_stage`).
+    activations : tuple of str
+        The PEFUs' activations (:class:`hdl.datapath.pefu.PEFU`).
     """
 
     def __init__(self, *, tn, tm, sb_depth=64, window=None, widths=SLOT_WIDTHS,
-                 index_width=16, max_fanin=1 << 16, lut_tables=2, lut_lanes=1):
+                 index_width=16, max_fanin=1 << 16, lut_tables=2, lut_lanes=1, compact=False,
+                 activations=ACTIVATIONS):
         self._tn = check_pow2("tn", tn, 1, 64)
         self._tm = check_pow2("tm", tm, 2, 64)
         self._sb_depth = check_int("sb_depth", sb_depth, 2, 1 << 16)
@@ -94,13 +101,15 @@ class SparseSlice(wiring.Component):
         self._max_fanin = max_fanin
         self._lut_tables = lut_tables
         self._lut_lanes = lut_lanes
+        self._compact = compact
+        self._activations = activations
         #: high in a cycle in which an SSM step enters the PEs (a performance probe)
         self.step_taken = Signal()
         #: the NSM and the sequencer are empty: what is left of a tile is the
         #: H-tree and PE pipeline, a fixed latency
         self.front_idle = Signal()
         self._addr_width = sb_addr_width(self._sb_depth)
-        self._nsm = NSM(tm=self._tm, window=window, index_width=index_width)
+        self._nsm = NSM(tm=self._tm, window=window, index_width=index_width, compact=compact)
         sb_write, lut_write = write_layouts(tn=self._tn, tm=self._tm, sb_depth=self._sb_depth,
                                             lut_lanes=lut_lanes)
         super().__init__({
@@ -124,11 +133,12 @@ class SparseSlice(wiring.Component):
         tn = self._tn
         m.submodules.nsm = nsm = self._nsm
         m.submodules.seq = seq = SSMSequencer(tm=self._tm, index_width=self._index_width,
-                                              addr_width=self._addr_width)
-        m.submodules.htree = htree = HTree(seq.step_layout, tn=tn)
+                                              addr_width=self._addr_width, compact=self._compact)
+        m.submodules.htree = htree = HTree(seq.step_layout, tn=tn, compact=self._compact)
         pes = [PE(tm=self._tm, sb_depth=self._sb_depth, widths=self._widths,
                   max_fanin=self._max_fanin, lut_tables=self._lut_tables,
-                  lut_lanes=self._lut_lanes) for _ in range(tn)]
+                  lut_lanes=self._lut_lanes, compact=self._compact,
+                  activations=self._activations) for _ in range(tn)]
         for k, pe in enumerate(pes):
             m.submodules[f"pe{k}"] = pe
 

@@ -43,7 +43,7 @@ from golden.contract.packing import SLOT_WIDTHS, check_widths, slot_offset
 from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.logic import tree_or
 from hdl.datapath.nsm import nsm_beat_layout
-from hdl.datapath.skid import SkidBuffer
+from hdl.datapath.skid import stream_stage
 from hdl.datapath.wdm import code_width
 from hdl.registry import TM, register
 
@@ -94,10 +94,14 @@ class SSMSequencer(wiring.Component):
         Width of the NSM's synapse indices, 8..32.
     addr_width : int
         SB word address width, 4..24.
+    compact : bool
+        Small parts: the output register without a skid register
+        (:func:`hdl.datapath.skid.stream_stage`).
     """
 
-    def __init__(self, *, tm, index_width=16, addr_width=16, neuron_width=16):
+    def __init__(self, *, tm, index_width=16, addr_width=16, neuron_width=16, compact=False):
         self._tm = check_pow2("tm", tm, 1, 64)
+        self._compact = compact
         self._index_width = check_int("index_width", index_width, 8, 32)
         self._addr_width = check_int("addr_width", addr_width, 4, 24)
         self._neuron_width = neuron_width
@@ -181,7 +185,7 @@ class SSMSequencer(wiring.Component):
             with m.Default():
                 m.d.comb += [word.eq(read_win), win_in_word.eq(0)]
 
-        m.submodules.out = skid = SkidBuffer(self.step_layout)
+        m.submodules.out = skid = stream_stage(self.step_layout, compact=self._compact)
         emit = b_valid & self.tile.valid & skid.i.ready
         done = emit & final
         m.d.comb += self.idle.eq(~b_valid & ~self.o.valid & skid.i.ready)

@@ -74,6 +74,26 @@ def test_chunks_split_by_the_sb_half():
         plan_model(Model([_layer("fc", w)]), small_config(2, 2, sb_bytes=64), False, 30)
 
 
+def test_an_activation_the_configuration_leaves_out_is_refused():
+    # (the iCEBreaker's profile computes identity and ReLU only: its PEFUs have no
+    # sigmoid or tanh tables)
+    from dataclasses import replace
+
+    from golden.contract.config import profile_config
+    cfg = profile_config("icebreaker")
+    assert cfg.activations == ("identity", "relu")
+    layer = _layer("fc1", _hand_layer())
+    x = np.ones((1, 40), dtype=np.int16)
+    assert plan_model(Model([layer]), cfg, False, 40)          # ReLU: planned
+    for act in ("sigmoid", "tanh"):
+        with pytest.raises(CompileError, match=rf"^layer 'fc1': activation '{act}' is not among "
+                                               r"the configuration's activations \(identity, "
+                                               r"relu; parameter activations\)$"):
+            compile_model(Model([replace(layer, activation=act)]), cfg, x)
+    compile_model(Model([replace(layer, activation="tanh")]),
+                  replace(cfg, activations=("relu", "tanh")), x)
+
+
 def test_place_writes_inputs_first_then_each_chunk():
     model = Model([_layer("fc", _hand_layer())])
     x = np.arange(80, dtype=np.int16).reshape(2, 40) % 7

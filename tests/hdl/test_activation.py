@@ -1,5 +1,6 @@
 """The PEFU's activation stage (``hdl.datapath.activation.PWL``) against its golden rule
-over every int16 input, for every activation code, one input per cycle."""
+over every int16 input, for every activation code, one input per cycle; and the
+small parts' stage without sigmoid and tanh the same for identity and ReLU."""
 
 import numpy as np
 import pytest
@@ -10,14 +11,17 @@ from golden.contract.fixed import ACTIVATIONS, output_stage
 from hdl.datapath.activation import PWL
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_every_int16_input(activation):
+@pytest.mark.parametrize("activation, subset", [
+    *((a, ACTIVATIONS) for a in ACTIVATIONS),
+    ("identity", ("identity", "relu")), ("relu", ("identity", "relu")), ("relu", ("relu",)),
+    ("tanh", ("relu", "tanh"))])
+def test_every_int16_input(activation, subset):
     xs = np.arange(-32768, 32768, dtype=np.int64)
     # The golden output stage with shift 0 and no bias is the activation alone.
     want = output_stage(xs, 0, 0, activation)
-    dut = PWL()
+    dut = PWL(subset)
     code = ACTIVATIONS.index(activation)
-    got = []
+    got, first = [], []
 
     async def bench(ctx):
         ctx.set(dut.code, code)
@@ -30,6 +34,8 @@ def test_every_int16_input(activation):
             *_, ov, y = await ctx.tick().sample(dut.o_valid, dut.y)
             if ov:
                 got.append(int(y))
+                if not first:
+                    first.append(k)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -37,6 +43,8 @@ def test_every_int16_input(activation):
     sim.run()
     got = np.array(got)
     assert len(got) == len(xs)
+    assert first == [PWL.latency]     # (the same latency with or without sigmoid and tanh)
     bad = np.flatnonzero(got != want)
-    assert bad.size == 0, (f"{activation} at f={ACT_FRAC}: x={xs[bad[0]]} gives {got[bad[0]]}, "
+    assert bad.size == 0, (f"{activation} of {subset} at f={ACT_FRAC}: x={xs[bad[0]]} gives "
+                           f"{got[bad[0]]}, "
                            f"golden {want[bad[0]]} ({bad.size} inputs differ)")

@@ -1,6 +1,8 @@
-"""The skid buffer and its ping-pong twin in Amaranth simulation: random stalls
-on both sides, nothing dropped or repeated, one beat a cycle without stalls, one
-edge of latency; and the two the same cycle for cycle.  The typed FIFO with its
+"""The skid buffer, its ping-pong twin and the small parts' register slice in
+Amaranth simulation: random stalls on both sides, nothing dropped or repeated,
+one beat a cycle without stalls, one edge of latency; the two buffers the same
+cycle for cycle, and the register slice the same as the skid buffer at the
+consumer's side.  The typed FIFO with its
 registered ready, the same as the library FIFO inside it cycle for cycle."""
 
 import random
@@ -11,10 +13,10 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.sim import Simulator
 
 from hdl.control.bus import StreamFIFO
-from hdl.datapath.skid import PingPongBuffer, SkidBuffer
+from hdl.datapath.skid import PingPongBuffer, RegisterSlice, SkidBuffer, stream_stage
 from tb.sim.simstreams import Scenario, run_streams
 
-BUFFERS = [SkidBuffer, PingPongBuffer]
+BUFFERS = [SkidBuffer, PingPongBuffer, RegisterSlice]
 
 
 @pytest.mark.parametrize("buffer", BUFFERS, ids=lambda b: b.__name__)
@@ -84,6 +86,62 @@ def test_ping_pong_is_the_skid_buffer_cycle_for_cycle(seed):
     sim.run()
     # both sides stalled and flowed: full, empty and moving states were all compared
     assert seen["taken"] > 100 and seen["valid"] > seen["taken"]
+
+
+class _SkidAndSlice(Elaboratable):
+    def __init__(self):
+        self.skid, self.slice = stream_stage(unsigned(8)), stream_stage(unsigned(8), compact=True)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.skid, m.submodules.slice = self.skid, self.slice
+        return m
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_register_slice_gives_the_skid_buffers_beats_in_the_same_cycles(seed):
+    """Each fed by its own producer that offers beat k from cycle ``avail[k]`` on
+    (or the cycle after beat k - 1 was taken, if later) and holds it until taken,
+    with the same consumer: the same ``o.valid`` and payload in every cycle.  (The
+    producer of the register slice has its beats taken later: the skid register
+    takes one while the output stalls.)"""
+    dut = _SkidAndSlice()
+    rng = random.Random(seed)
+    n = 300
+    avail = sorted(rng.randrange(4 * n // 3) for _ in range(n))
+    beats = [rng.getrandbits(8) for _ in range(n)]
+    readies = [rng.random() < 0.5 for _ in range(2 * n)]
+    state = {"skid": [0, 0], "slice": [0, 0]}       # next beat, cycle it may be offered
+    seen = {"out": 0, "early": 0}
+
+    async def bench(ctx):
+        for cycle in range(2 * n):
+            offers = {}
+            for name in state:
+                b = getattr(dut, name)
+                k, free = state[name]
+                offers[name] = k < n and cycle >= max(avail[k], free)
+                ctx.set(b.i.valid, offers[name])
+                ctx.set(b.i.payload, beats[k] if k < n else 0)
+                ctx.set(b.o.ready, readies[cycle])
+            s, r = dut.skid, dut.slice
+            assert ctx.get(s.o.valid) == ctx.get(r.o.valid), f"cycle {cycle} (seed {seed})"
+            if ctx.get(s.o.valid):
+                seen["out"] += 1
+                assert ctx.get(s.o.payload) == ctx.get(r.o.payload), f"cycle {cycle} (seed {seed})"
+            taken = {name: offers[name] and ctx.get(getattr(dut, name).i.ready) for name in state}
+            seen["early"] += taken["skid"] and not taken["slice"]
+            for name in state:
+                if taken[name]:
+                    state[name] = [state[name][0] + 1, cycle + 1]
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert state["skid"][0] == state["slice"][0] == n       # every beat went through both
+    assert seen["out"] > n and seen["early"] > 10           # stalls, and beats the skid took early
 
 
 class _FIFOs(Elaboratable):

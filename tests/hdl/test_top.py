@@ -76,6 +76,11 @@ def test_scoreboard_rule_hand_worked(a, b, clash):
     (dict(nbin_bytes=1000), r"^nbin_bytes must be a positive multiple of two rows of 512 bytes"),
     (dict(widths=(4, 12)), r"^widths must be a non-empty subset of \(4, 8, 16\)"),
     (dict(compact=1), r"^compact must be True or False, not 1$"),
+    (dict(activations=("relu", "softmax")), r"^activations must be a non-empty list of "
+                                            r"distinct values among 'identity', 'relu', "
+                                            r"'sigmoid', 'tanh', not \('relu', 'softmax'\)$"),
+    (dict(activations=()), r"^activations must be a non-empty list"),
+    (dict(activations="relu"), r"^activations must be a non-empty list"),
 ])
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -310,27 +315,29 @@ def test_rtl_with_a_smaller_nsm_window(tn, tm, k, skip_seed):
             assert fed == 2 * sum(max(1, int(row.sum())) for row in mask)
 
 
-@pytest.mark.parametrize("seed, tn, tm, dense", [(51, 2, 2, False), (52, 4, 4, False),
-                                                 (53, 2, 4, True)])
-def test_compact_datapath_is_the_same_machine(seed, tn, tm, dense):
-    # ``compact`` drops register slices (small parts): the same outputs, bit for
-    # bit, and the same cycles, instruction by instruction, under memory stalls;
-    # so the performance model holds for both.
+@pytest.mark.parametrize("seed, tn, tm, dense, k", [(51, 2, 2, False, 16), (52, 4, 4, False, 16),
+                                                    (53, 2, 4, True, 16), (54, 2, 2, False, 4)])
+def test_compact_datapath_is_the_same_machine(seed, tn, tm, dense, k):
+    # ``compact`` drops register slices and skid registers (small parts): the same
+    # outputs, bit for bit, and the same cycles, instruction by instruction, under
+    # memory stalls; so the performance model holds for both.
     rng = np.random.default_rng(seed)
     model = random_model(rng, [90, 40, 6], 0.7, 4, block=(tn, tm))
     x = random_inputs(rng, 90, vectors=3, density=0.5)
     memory = MemoryModel(latency=3, p_stall=0.3, seed=seed)
     runs = []
     for compact in (False, True):
-        program = compile_model(model, small_config(tn, tm, compact=compact), x, dense=dense)
+        program = compile_model(model, small_config(tn, tm, compact=compact, window_k=k), x,
+                                dense=dense)
         trace = []
         got, counters, _ = run_accelerator(program, memory, trace=trace)
         np.testing.assert_array_equal(got, run_program(program)[0],
                                       err_msg=f"replay: seed={seed} tn={tn} tm={tm} "
-                                              f"dense={dense} compact={compact}")
+                                              f"dense={dense} k={k} compact={compact}")
         runs.append((counters, trace))
     (full, full_trace), (compact, compact_trace) = runs
-    assert compact == full and compact_trace == full_trace, f"replay: seed={seed} tn={tn} tm={tm}"
+    assert compact == full and compact_trace == full_trace, \
+        f"replay: seed={seed} tn={tn} tm={tm} k={k}"
     assert len(full_trace) > 0 and full["cycles"] > 0
 
 
