@@ -264,7 +264,7 @@ def _overheads(programs, steps):
         for s in work:
             if s.op == Op.COMPUTE:
                 out["computes"] += 1
-                fill = t.fill(cfg.tn, cfg.tm, cfg.window) + \
+                fill = t.fill(cfg.tn, cfg.tm, cfg.window, cfg.compact) + \
                     t.skip_fill * (s.fields["skip"] and not s.fields["dense"])
                 out["compute_fill_cycles"] += fill
                 out["compute_window_cycles_over_ideal"] += s.extra["window_cycles"] - s.ideal

@@ -57,7 +57,7 @@ def _list_schedule(steps, cfg):
     free_at = dict.fromkeys(left, 0)    # when the unit takes its next instruction
     running = dict.fromkeys(left)       # (end, step) of its last one
     older = None                        # (end, step) of the COMPUTE draining behind it
-    drain = pm.TIMING.drain(cfg.tn, cfg.tm)
+    drain = pm.TIMING.drain(cfg.tn, cfg.tm, cfg.compact)
     last, order = 0, []
     while remaining:
         # The candidates: per unit its first instruction left, if none before it conflicts.

@@ -54,8 +54,9 @@ class AccelConfig:
     window_k: int = 16
     lut_tables: int = 2
     # True: the small-part datapath, without the register slices that serve only
-    # the timing of large parts (cycle for cycle the same machine: the
-    # performance model does not change)
+    # the timing of large parts: the same machine cycle for cycle but for the
+    # PEFU's operand register (a COMPUTE's fill and drain a cycle shorter, which
+    # the performance model follows: golden.perf.perfmodel.Timing)
     compact: bool = False
     # The activations the PEFUs compute (golden.contract.fixed.ACTIVATIONS); a
     # small part leaves out the piecewise-linear sigmoid and tanh (their

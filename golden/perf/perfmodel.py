@@ -88,20 +88,22 @@ class Timing:
     # mask row, register it, count it and enter it in the mask queue
     skip_fill: int = 4
 
-    def drain(self, tn, tm):
+    def drain(self, tn, tm, compact=False):
         """Cycles from the NSM and the sequencer running empty to the end of a
         COMPUTE: the H-tree, the PEs and the NBout row read and write; the next COMPUTE
-        starts while they drain."""
+        starts while they drain.  ``compact``: a PEFU stage fewer (its operand
+        register, :class:`hdl.datapath.pefu.PEFU`)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 21 + lt + lm
+        return 21 + lt + lm - bool(compact)
 
-    def fill(self, tn, tm, window=None):
+    def fill(self, tn, tm, window=None, compact=False):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn), the
         adder tree (log2 tm) and the NSM's prefix stages (two levels of the
-        log2(window)-level tree each; the window is ``16 * tm`` unless given)."""
+        log2(window)-level tree each; the window is ``16 * tm`` unless given);
+        ``compact``: a PEFU stage fewer."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
         window = 16 * tm if window is None else window
-        return 32 + lt + lm + -(-((window - 1).bit_length()) // 2)
+        return 32 + lt + lm + -(-((window - 1).bit_length()) // 2) - bool(compact)
 
 
 TIMING = Timing()
@@ -235,7 +237,7 @@ def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
     is fed only once the configuration ``config_depth`` before it has left the
     FIFO.  Short groups back up behind the pipeline's latency: the FIFO and the
     skid buffers hold ``config_depth + 2``."""
-    fill = timing.fill(cfg.tn, cfg.tm, cfg.window) + \
+    fill = timing.fill(cfg.tn, cfg.tm, cfg.window, cfg.compact) + \
         timing.skip_fill * (step.fields["skip"] and not step.fields["dense"])
     lat = timing.config_release + cfg.tn.bit_length() - 1 + (cfg.tm >= 8)
     D = timing.config_depth
@@ -510,7 +512,7 @@ def predict(program, memory=None, timing=TIMING, steps=None):
             d, rel = compute_time(s, cfg, timing, start, releases)
             end = start + d
             older = running["compute"] if prev_end > issue else None
-            free_at["compute"] = max(end - timing.drain(cfg.tn, cfg.tm), prev_end)
+            free_at["compute"] = max(end - timing.drain(cfg.tn, cfg.tm, cfg.compact), prev_end)
             releases = rel
             compute += end - max(start, prev_end)
         else:

@@ -58,7 +58,8 @@ class PE(wiring.Component):
         Entries a table write carries (:func:`hdl.datapath.wdm.lut_layout`).
     compact : bool
         Small parts: its stream register stages without skid registers
-        (:func:`hdl.datapath.skid.stream_stage`).
+        (:func:`hdl.datapath.skid.stream_stage`) and the PEFU without its
+        operand register (a cycle less of latency).
     activations : tuple of str
         The PEFU's activations (:class:`hdl.datapath.pefu.PEFU`).
 
@@ -106,7 +107,8 @@ class PE(wiring.Component):
                                          "neuron": ssm.beat_layout.members["neuron"],
                                          "last": 1}))
         m.submodules.pefu = pefu = PEFU(tm=tm, max_fanin=self._max_fanin,
-                                        activations=self._activations)
+                                        activations=self._activations,
+                                        operand_register=not self._compact)
 
         m.d.comb += [
             self.sb_write.ready.eq(1),  # SB writes never wait

@@ -41,12 +41,13 @@ from hdl.registry import TM, Option, register
 __all__ = ["PEFU", "ACTIVATION_WIDTH", "pefu_latency"]
 
 
-def pefu_latency(tm):
+def pefu_latency(tm, operand_register=True):
     """Cycles from a beat into the PEFU to its output: the input register, the
-    operand register beside the multipliers, the product register, one register
-    per adder-tree level, the accumulator, bias + rounding, shift, saturation,
-    the activation's stages, the FIFO write and the FIFO's output register."""
-    return 1 + 1 + 1 + clog2(tm) + 1 + 1 + 1 + 1 + PWL.latency + 1 + 1
+    operand register beside the multipliers (unless left out), the product
+    register, one register per adder-tree level, the accumulator, bias +
+    rounding, shift, saturation, the activation's stages, the FIFO write and the
+    FIFO's output register."""
+    return 1 + bool(operand_register) + 1 + clog2(tm) + 1 + 1 + 1 + 1 + PWL.latency + 1 + 1
 
 
 def pefu_input_layout(*, tm, neuron_width, weight_width, shift_width):
@@ -80,6 +81,10 @@ class PEFU(wiring.Component):
     activations : tuple of str
         The activations computed (default all of ``golden.contract.fixed.ACTIVATIONS``;
         small parts leave out sigmoid and tanh: :class:`hdl.datapath.activation.PWL`).
+    operand_register : bool
+        The operands registered again beside the multipliers (stage d, ECP5
+        timing; default).  Small parts (``compact``) leave it out: a cycle less
+        of latency.
 
     Members
     -------
@@ -93,7 +98,7 @@ class PEFU(wiring.Component):
     latency : int
         Clock edges from the edge that takes a ``last`` beat on ``i`` to the
         edge that hands its result to a ready consumer on ``o`` (``log2(tm) + 12``,
-        :func:`pefu_latency`).
+        one less without the operand register: :func:`pefu_latency`).
     acc_width : int
         Accumulator width in bits.
 
@@ -109,13 +114,16 @@ class PEFU(wiring.Component):
     """
 
     def __init__(self, *, tm, neuron_width=16, weight_width=16, max_fanin=1 << 16,
-                 shift_width=5, activations=ACTIVATIONS):
+                 shift_width=5, activations=ACTIVATIONS, operand_register=True):
         self._tm = check_pow2("tm", tm, 2, 256)
         self._neuron_width = check_int("neuron_width", neuron_width, 2, 32)
         self._weight_width = check_int("weight_width", weight_width, 2, 32)
         self._max_fanin = check_int("max_fanin", max_fanin, self._tm, 1 << 24)
         self._shift_width = check_int("shift_width", shift_width, 1, 5)
         self._activations = check_subset("activations", activations, ACTIVATIONS)
+        if not isinstance(operand_register, bool):
+            raise ValueError(f"operand_register must be True or False, not {operand_register!r}")
+        self._operand_register = operand_register
 
         self._levels = clog2(self._tm)
         self._prod_width = self._neuron_width + self._weight_width
@@ -142,7 +150,7 @@ class PEFU(wiring.Component):
 
     @property
     def latency(self):
-        return pefu_latency(self._tm)
+        return pefu_latency(self._tm, self._operand_register)
 
     @property
     def parameters(self):
@@ -154,6 +162,7 @@ class PEFU(wiring.Component):
             "max_fanin": self._max_fanin,
             "shift_width": self._shift_width,
             "acc_width": self._acc_width,
+            "operand_register": self._operand_register,
             "latency": self.latency,
             "activations": list(self._activations),
         }
@@ -203,15 +212,19 @@ class PEFU(wiring.Component):
         # with no registers of its own; from `a` (placed by its sources, the
         # skid buffers) to the product register was 9.3-10.65 ns, up to 6.2 ns of
         # it routing, the most frequent late path at Tn = Tm = 4 and 100 MHz.
-        d_valid = Signal()
-        d_side = Signal(side_layout, reset_less=True)
-        d_neuron = [Signal(signed(self._neuron_width), name=f"d_neuron{k}", reset_less=True)
-                    for k in range(tm)]
-        d_weight = [Signal(signed(self._weight_width), name=f"d_weight{k}", reset_less=True)
-                    for k in range(tm)]
-        m.d.sync += [d_valid.eq(a_valid), d_side.eq(side_of(a))]
-        for k in range(tm):
-            m.d.sync += [d_neuron[k].eq(a.neuron[k]), d_weight[k].eq(a.weight[k])]
+        if self._operand_register:
+            d_valid = Signal()
+            d_side = Signal(side_layout, reset_less=True)
+            d_neuron = [Signal(signed(self._neuron_width), name=f"d_neuron{k}",
+                               reset_less=True) for k in range(tm)]
+            d_weight = [Signal(signed(self._weight_width), name=f"d_weight{k}",
+                               reset_less=True) for k in range(tm)]
+            m.d.sync += [d_valid.eq(a_valid), d_side.eq(side_of(a))]
+            for k in range(tm):
+                m.d.sync += [d_neuron[k].eq(a.neuron[k]), d_weight[k].eq(a.weight[k])]
+        else:     # (small parts: the multipliers take the input register)
+            d_valid, d_side = a_valid, side_of(a)
+            d_neuron, d_weight = a.neuron, a.weight
 
         # Stage m: products.
         m_valid = Signal()

@@ -84,7 +84,8 @@ class SparseSlice(wiring.Component):
         Entries a table write carries (the load unit's memory word's).
     compact : bool
         Small parts: its stream register stages without skid registers
-        (:func:`hdl.datapath.skid.stream_stage`).
+        (:func:`hdl.datapath.skid.stream_stage`), the PEFUs without their operand
+        register (:class:`hdl.datapath.pe.PE`).
     activations : tuple of str
         The PEFUs' activations (:class:`hdl.datapath.pefu.PEFU`).
     """

@@ -11,24 +11,28 @@ from tb.sim.workloads import pefu_expected as expected_of
 from tb.sim.workloads import pefu_workload
 
 
-@pytest.mark.parametrize("tm", [2, 4, 16])
+@pytest.mark.parametrize("tm, operand_register", [(2, True), (4, True), (16, True), (2, False),
+                                                (4, False)])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_beats_random_stalls(tm, seed):
-    scenario = Scenario(seed, {"tm": tm})
+def test_random_beats_random_stalls(tm, operand_register, seed):
+    scenario = Scenario(seed, {"tm": tm, "operand_register": operand_register})
     work = pefu_workload(np.random.default_rng(seed), tm, n_outputs=60)
-    dut = PEFU(tm=tm)
+    dut = PEFU(tm=tm, operand_register=operand_register)
     got, _ = run_streams(dut, beats_of(work), len(work["bias"]), seed=seed)
     expected = expected_of(work)
     mismatch = [k for k in range(len(expected)) if got[k] != int(expected[k])]
     assert not mismatch, (
         f"[{scenario}] output {mismatch[0]}: RTL {got[mismatch[0]]}, "
         f"golden {int(expected[mismatch[0]])} ({len(mismatch)} mismatches); "
-        f"replay: pytest 'tests/hdl/test_pefu.py::test_random_beats_random_stalls[{seed}-{tm}]'")
+        f"replay: pytest 'tests/hdl/test_pefu.py::test_random_beats_random_stalls"
+        f"[{seed}-{tm}-{operand_register}]'")
 
 
-@pytest.mark.parametrize("tm", [2, 8])
-def test_latency_is_as_documented(tm):
-    dut = PEFU(tm=tm)
+@pytest.mark.parametrize("tm, operand_register", [(2, True), (8, True), (2, False)])
+def test_latency_is_as_documented(tm, operand_register):
+    dut = PEFU(tm=tm, operand_register=operand_register)
+    # (log2(tm) + 12 edges, one fewer without the operand register)
+    assert dut.latency == tm.bit_length() - 1 + 12 - (not operand_register)
     work = pefu_workload(np.random.default_rng(7), tm, n_outputs=1, max_beats=1)
     # One beat, accepted at the first edge; an always-ready consumer counts
     # the edges until the output is taken.
@@ -73,6 +77,8 @@ def test_long_accumulation_does_not_wrap():
     (dict(tm=4, weight_width=0), r"^weight_width must be an integer in 2\.\.32, not 0$"),
     (dict(tm=4, max_fanin=2), r"^max_fanin must be an integer in 4\.\.16777216, not 2$"),
     (dict(tm=4, shift_width=6), r"^shift_width must be an integer in 1\.\.5, not 6$"),
+    (dict(tm=4, operand_register=0), r"^operand_register must be True or False, not 0$"),
+    (dict(tm=4, activations=("relu", "gelu")), r"^activations must be a non-empty list"),
 ])
 def test_parameter_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
