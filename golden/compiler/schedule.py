@@ -85,12 +85,12 @@ def _list_schedule(steps, cfg):
         order.append(s.index)
         last = t
         if s.unit == "compute":
-            end = t + 1 + pm.TIMING.dispatch + pm.compute_time(s, cfg)[0]
+            end = t + 1 + pm.TIMING.dispatch_cycles(cfg.compact) + pm.compute_time(s, cfg)[0]
             prev_end = running["compute"][0] if running["compute"] else 0
             older = running["compute"] if prev_end > t else None
             free_at["compute"] = max(end - drain, prev_end)
         else:
-            end = t + 1 + pm.TIMING.dispatch + pm.duration(s, cfg)
+            end = t + 1 + pm.TIMING.dispatch_cycles(cfg.compact) + pm.duration(s, cfg)
             free_at[s.unit] = end
         running[s.unit] = (end, s)
     return order

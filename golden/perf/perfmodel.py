@@ -70,7 +70,8 @@ class Timing:
     * instructions issue from the controller's two-entry queue
       (:class:`_IssueQueue`; the first two cycles after the fetch fill it) and
       reach their unit ``dispatch`` cycles later (the controller's issue
-      register), in which the unit counts as busy.
+      register), in which the unit counts as busy; none in a compact
+      configuration (:meth:`dispatch_cycles`).
     """
     dispatch: int = 1
     load_fixed: int = 2
@@ -87,6 +88,11 @@ class Timing:
     # skipping windows: the fill is longer by the cycles to read the first SIB
     # mask row, register it, count it and enter it in the mask queue
     skip_fill: int = 4
+
+    def dispatch_cycles(self, compact=False):
+        """Cycles between an instruction's issue and its unit's start: ``dispatch``,
+        or none when ``compact`` (small parts: no issue register)."""
+        return 0 if compact else self.dispatch
 
     def drain(self, tn, tm, compact=False):
         """Cycles from the NSM and the sequencer running empty to the end of a
@@ -508,7 +514,7 @@ def predict(program, memory=None, timing=TIMING, steps=None):
             # the H-tree and PE pipeline (``drain`` cycles before its end), once
             # the one before it has ended.
             prev_end = done_at["compute"]
-            start = issue + 1 + timing.dispatch
+            start = issue + 1 + timing.dispatch_cycles(cfg.compact)
             d, rel = compute_time(s, cfg, timing, start, releases)
             end = start + d
             older = running["compute"] if prev_end > issue else None
@@ -517,7 +523,7 @@ def predict(program, memory=None, timing=TIMING, steps=None):
             compute += end - max(start, prev_end)
         else:
             d = duration(s, cfg, memory, timing)
-            end = issue + 1 + timing.dispatch + d
+            end = issue + 1 + timing.dispatch_cycles(cfg.compact) + d
             free_at[s.unit] = end
         done_at[s.unit] = end
         running[s.unit] = (end, s)

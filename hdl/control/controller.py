@@ -74,7 +74,9 @@ class Controller(wiring.Component):
         ready in the issue cycle, is still ready), and from that cycle the
         unit counts as busy.  The compute unit takes its next instruction while
         the previous one drains, whose resources stay reserved while
-        ``compute.older_busy``.
+        ``compute.older_busy``.  Compact configurations (small parts) have no
+        issue register: ``instr`` is offered in the issue cycle and taken then
+        (every unit starts a cycle earlier; ``golden.perf.perfmodel.Timing.dispatch``).
     issued, dual_issues : Out
         Instructions issued this cycle (0..2); cycles that issued two.
     fired, unit_busy, compute_older : Out
@@ -262,7 +264,10 @@ class Controller(wiring.Component):
         # busy from then on.  ECP5 timing: the issue decision (the hazard check,
         # the dual issue) ends in this block's flip-flops, not in the units'
         # across the chip (at Tn = Tm = 4, controller -> store.busy, 10.9 ns).
-        pending = [Signal(name=f"{u}_pending") for u in UNITS]
+        # (compact: none; the port offers the queue's word in the issue cycle)
+        registered = not self._cfg.compact
+        pending = [Signal(name=f"{u}_pending") if registered else Const(0)
+                   for u in UNITS]
         words = [Signal(WORD_BITS, name=f"{u}_word", reset_less=True) for u in UNITS]
         busy = [ports[i].busy | pending[i] for i in range(3)]
         older_busy = self.compute.older_busy | (pending[ci] & self.compute.busy)
@@ -357,10 +362,14 @@ class Controller(wiring.Component):
             # head is offered to it exactly when it is the head's unit; it follows
             # the offer except while pending, so the unit sees the word issued)
             m.d.comb += [offer[i].eq(h_offer[i] | s_offer[i]),
-                         instr.valid.eq(pending[i]), instr.payload.eq(words[i])]
-            m.d.sync += pending[i].eq(fire[i])
-            with m.If(~pending[i]):
-                m.d.sync += words[i].eq(Mux(h_unit[i], q[0], q[1]))
+                         instr.valid.eq(pending[i] if registered else offer[i]),
+                         instr.payload.eq(words[i])]
+            if registered:
+                m.d.sync += pending[i].eq(fire[i])
+                with m.If(~pending[i]):
+                    m.d.sync += words[i].eq(Mux(h_unit[i], q[0], q[1]))
+            else:
+                m.d.comb += words[i].eq(Mux(h_unit[i], q[0], q[1]))
             with m.If(fire[i]):
                 m.d.sync += [cur_res[i][1].eq(Mux(h_unit[i], h_reads, s_reads)),
                              cur_res[i][2].eq(Mux(h_unit[i], h_writes, s_writes))]
