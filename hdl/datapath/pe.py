@@ -100,7 +100,8 @@ class PE(wiring.Component):
         m.submodules.sb = sb = Memory(shape=unsigned(64 * tm), depth=self._sb_depth, init=[])
         wr = sb.write_port()
         rd = sb.read_port()
-        m.submodules.ssm = ssm = SSM(tm=tm, addr_width=self._addr_width, widths=self._widths)
+        m.submodules.ssm = ssm = SSM(tm=tm, addr_width=self._addr_width, widths=self._widths,
+                                     compact=self._compact)
         m.submodules.wdm = wdm = WDM(tm=tm, widths=self._widths, tables=self._lut_tables,
                                      lanes=self._lut_lanes,
                                      side=data.StructLayout({

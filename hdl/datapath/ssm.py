@@ -274,6 +274,9 @@ class SSM(wiring.Component):
     widths : tuple of int
         Slot widths of the SB words, a non-empty subset of (4, 8, 16); codes are
         ``max(widths)`` bits.
+    compact : bool
+        Small parts: the output register without its skid register (a final
+        step waits in stage w while the output stalls).
 
     Members
     -------
@@ -284,8 +287,9 @@ class SSM(wiring.Component):
         (``valid`` 0) carry code 0.
     """
 
-    def __init__(self, *, tm, addr_width=16, neuron_width=16, widths=SLOT_WIDTHS):
+    def __init__(self, *, tm, addr_width=16, neuron_width=16, widths=SLOT_WIDTHS, compact=False):
         self._tm = check_pow2("tm", tm, 1, 64)
+        self._compact = compact
         self._addr_width = check_int("addr_width", addr_width, 4, 24)
         self._widths = check_widths(widths)
         self.step_layout = step_layout(tm=self._tm, addr_width=self._addr_width,
@@ -347,9 +351,14 @@ class SSM(wiring.Component):
         # before it are a gate or two on this module's registers, not the end of
         # the WDM's and PEFU's handshake (ECP5 timing and routing: those enables
         # reach some 700 flip-flops per PE).  Latency and throughput unchanged.
+        # (Compact: no skid register; a final step leaves stage w only into a free
+        # output register.)
         s_valid = Signal()
         o_free = ~self.o.valid | self.o.ready
-        take = w_valid & ~s_valid                    # stage o takes the step in w
+        if self._compact:
+            take = w_valid & (o_free | ~w_step.final)
+        else:
+            take = w_valid & ~s_valid                # stage o takes the step in w
         w_free = ~w_valid | take
         enter = w_free & self.i.valid                # a step enters stage w
         m.d.comb += self.i.ready.eq(w_free)
@@ -397,6 +406,11 @@ class SSM(wiring.Component):
         m.d.comb += [beat.code[k].eq(code[k]) for k in range(tm)]
         give = take & w_step.final
         out = Signal(self.beat_layout, reset_less=True)
+        if self._compact:
+            m.d.comb += self.o.payload.eq(out)
+            with m.If(o_free):
+                m.d.sync += [out.eq(beat), self.o.valid.eq(give)]
+            return m
         skid = Signal(self.beat_layout, reset_less=True)
         m.d.comb += self.o.payload.eq(out)
         with m.If(~s_valid):                         # (follows the beat while empty)

@@ -1,4 +1,5 @@
-"""The per-PE SSM in Amaranth simulation against golden.twins.ssm, with random stalls."""
+"""The per-PE SSM (with and without its output's skid register) in Amaranth
+simulation against golden.twins.ssm, with random stalls."""
 
 import numpy as np
 import pytest
@@ -8,18 +9,19 @@ from tb.sim.simstreams import Scenario, run_streams
 from tb.sim.workloads import ssm_expected, ssm_inputs, ssm_workload
 
 
-@pytest.mark.parametrize("tm", [2, 4, 16])
+@pytest.mark.parametrize("tm, compact", [(2, False), (4, False), (16, False), (2, True),
+                                         (4, True)])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_ssm_picks_golden_codes(tm, seed):
+def test_ssm_picks_golden_codes(tm, compact, seed):
     codes, slot, beats = ssm_workload(np.random.default_rng(seed), tm, 40)
     inputs = ssm_inputs(codes, slot, beats, tm)
     expected = ssm_expected(codes, slot, beats, tm)
-    got, _ = run_streams(SSM(tm=tm), inputs, len(expected), seed=seed)
+    got, _ = run_streams(SSM(tm=tm, compact=compact), inputs, len(expected), seed=seed)
     for k, (g, e) in enumerate(zip(got, expected)):
         g = {"neuron": [int(x) for x in g.neuron], "code": [int(x) for x in g.code],
              "valid": int(g.valid), "slot": int(g.slot.value), "table": int(g.table),
              "last": int(g.last)}
-        assert g == e, f"[{Scenario(seed, {'tm': tm, 'slot': slot})}] beat {k}"
+        assert g == e, f"[{Scenario(seed, {'tm': tm, 'slot': slot, 'compact': compact})}] beat {k}"
 
 
 @pytest.mark.parametrize("widths", [(4,), (8,), (4, 8), (16,)])
