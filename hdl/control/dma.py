@@ -28,16 +28,29 @@ from hdl.control.isa import WORD_BITS, Op, Target, view
 from hdl.datapath.encoder import Encoder
 from hdl.datapath.slice import write_layouts
 
-__all__ = ["LoadUnit", "StoreUnit", "descriptor_layout", "popcount", "port_signature"]
+__all__ = ["LoadUnit", "StoreUnit", "descriptor_layout", "descriptor_row_bits", "popcount",
+           "port_signature"]
 
 
-def descriptor_layout(tn):
+def descriptor_layout(tn, row_bits=None):
     """The load unit's descriptor of a read in flight: where its word goes (the
     buffer row, the word in it, the PE for SB rows, whether it is its row's
     last word).  (The responses no longer read ``word``, the words of a row
     arriving in order; it stays until the area model, calibrated with it, is
-    fitted again: ``make estimate-fit``.)"""
-    return data.StructLayout({"row": 16, "word": 16, "pe": max(1, clog2(tn)), "last": 1})
+    fitted again: ``make estimate-fit``.)  With ``row_bits`` (compact
+    configurations: :func:`descriptor_row_bits`) a row that wide and no ``word``."""
+    pe = max(1, clog2(tn))
+    if row_bits is not None:
+        return data.StructLayout({"row": row_bits, "pe": pe, "last": 1})
+    return data.StructLayout({"row": 16, "word": 16, "pe": pe, "last": 1})
+
+
+def descriptor_row_bits(cfg):
+    """Bits of a descriptor's row: a LOAD's rows from its first are fewer than any
+    buffer's rows, a LUT LOAD's words than a table's entries (small parts:
+    iCE40 block RAMs are 16 bits wide, and the descriptor FIFO 34 bits took 3)."""
+    from golden.twins.wdm import LUT_SIZE
+    return clog2(max(cfg.window_rows, cfg.sib_rows, cfg.bias_rows, cfg.sb_words, LUT_SIZE))
 
 
 def port_signature(port_kind, rows, shape):
@@ -125,7 +138,8 @@ class LoadUnit(wiring.Component):
         with m.If(~busy):
             m.d.sync += ins.eq(self.issue.instr.payload)
         # Per request in flight, where its word goes: a FIFO of typed descriptors.
-        desc_layout = descriptor_layout(self._cfg.tn)
+        desc_layout = descriptor_layout(self._cfg.tn, descriptor_row_bits(self._cfg)
+                                        if self._cfg.compact else None)
         m.submodules.desc = desc = SyncFIFOBuffered(width=desc_layout.size, depth=self._depth)
         gen_done = self._requests(m, ld, busy, start, desc, data.View(desc_layout, desc.w_data))
         # (the last row or LUT word is written as ``busy`` falls: from registers, the
@@ -247,8 +261,8 @@ class LoadUnit(wiring.Component):
             req.valid.eq(busy & ~gen_done & have & ~empty & desc.w_rdy),
             req.payload.addr.eq(addr),
             desc.w_en.eq(req_fire),
-            desc_in.row.eq(row), desc_in.word.eq(word), desc_in.pe.eq(pe),
-            desc_in.last.eq(word_last),
+            desc_in.row.eq(row), *([] if cfg.compact else [desc_in.word.eq(word)]),
+            desc_in.pe.eq(pe), desc_in.last.eq(word_last),
         ]
         next_row = busy & ~gen_done & have & (empty | (req_fire & word_last & last_pe))
         with m.If(req_fire):

@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.logic import apply_levels, lane_onehots, onehot_select, sklansky_levels, tree_or
-from hdl.datapath.skid import stream_stage
+from hdl.datapath.skid import SkidBuffer
 from hdl.registry import TM, register
 
 __all__ = ["NSM", "nsm_beat_layout", "window_layout", "neurons_layout"]
@@ -75,9 +75,6 @@ class NSM(wiring.Component):
         Width of the neuron/synapse indices (positions of a tile < 2**index_width), 8..32.
     levels_per_stage : int
         Prefix-tree levels per register stage, 1..8 (default 2).
-    compact : bool
-        Small parts: the output register without a skid register
-        (:func:`hdl.datapath.skid.stream_stage`).
 
     Members
     -------
@@ -92,14 +89,13 @@ class NSM(wiring.Component):
     """
 
     def __init__(self, *, tm, window=None, index_width=16, levels_per_stage=2,
-                 neuron_width=16, compact=False):
+                 neuron_width=16):
         self._tm = check_pow2("tm", tm, 1, 64)
         window = 16 * self._tm if window is None else window
         self._window = check_pow2("window", window, self._tm, 1024)
         self._index_width = check_int("index_width", index_width, 8, 32)
         self._levels_per_stage = check_int("levels_per_stage", levels_per_stage, 1, 8)
         self._neuron_width = check_int("neuron_width", neuron_width, 2, 32)
-        self._compact = compact
         self._count_width = clog2(self._window + 1)
         self._prefix_levels = clog2(self._window)
         self._prefix_stages = -(-self._prefix_levels // self._levels_per_stage)
@@ -277,7 +273,7 @@ class NSM(wiring.Component):
         e2_base_n = Signal(self._index_width, reset_less=True)
         e2_base_s = Signal(self._index_width, reset_less=True)
 
-        m.submodules.out = skid = stream_stage(self.beat_layout, compact=self._compact)
+        m.submodules.out = skid = SkidBuffer(self.beat_layout)
         e2_go = Signal()
         m.d.comb += e2_go.eq(e2_valid & self.neurons.valid & (~e2_beat | skid.i.ready))
         e2_free = ~e2_valid | e2_go

@@ -124,9 +124,10 @@ class RegisterSlice(wiring.Component):
     Seen from the consumer it is a :class:`SkidBuffer` whose producer keeps its
     beat offered: the same beats in the same cycles.  The producer sees a
     stall a cycle earlier (the beat the skid register would take waits in the
-    producer), so a stage in front of a producer that is slower than one beat
-    a cycle could start its next beat later.  Used where area matters more than
-    the timing the skid register buys (``compact``, iCE40).
+    producer), so a producer whose stages move on only as a beat is taken can
+    offer its next beat later (the NSM in front of the SSM sequencer: a cycle
+    on some programs, so it keeps its skid buffer).  Used where area matters
+    more than the timing the skid register buys (``compact``, iCE40).
 
     Members
     -------

@@ -110,7 +110,10 @@ class SparseSlice(wiring.Component):
         #: H-tree and PE pipeline, a fixed latency
         self.front_idle = Signal()
         self._addr_width = sb_addr_width(self._sb_depth)
-        self._nsm = NSM(tm=self._tm, window=window, index_width=index_width, compact=compact)
+        # (the NSM keeps its output's skid register when compact: the sequencer
+        # takes a beat over several cycles, and the NSM's stages move on when it
+        # is taken; a register slice there cost a cycle on some programs)
+        self._nsm = NSM(tm=self._tm, window=window, index_width=index_width)
         sb_write, lut_write = write_layouts(tn=self._tn, tm=self._tm, sb_depth=self._sb_depth,
                                             lut_lanes=lut_lanes)
         super().__init__({
