@@ -35,6 +35,7 @@ import struct
 
 from amaranth.lib.crc import catalog
 
+from golden.contract.fixed import ACTIVATIONS
 from hdl.top import COUNTERS  # the counters a DONE frame carries, in this order
 
 __all__ = ["SYNC", "CRC", "MAX_PAYLOAD", "Type", "Error", "ProtocolError", "crc16", "frame",
@@ -45,7 +46,7 @@ CRC = catalog.CRC16_KERMIT(data_width=8)
 #: Largest payload the board accepts (its frame buffer), and so the largest READ.
 MAX_PAYLOAD = 512
 MAGIC = b"SG"
-VERSION = 1
+VERSION = 2     # 2: INFO carries window_k, lut_tables, compact and the activations
 
 
 #: INFO payload after MAGIC and VERSION: name, struct format.
@@ -53,7 +54,8 @@ INFO_FIELDS = (("tn", "B"), ("tm", "B"), ("mem_width", "H"), ("widths", "B"),
                ("mem_words", "I"), ("max_payload", "H"), ("nbin_bytes", "I"),
                ("nbout_bytes", "I"), ("nibin_bytes", "I"), ("sib_bytes", "I"),
                ("sb_bytes", "I"), ("bias_bytes", "I"), ("ib_bytes", "I"),
-               ("max_fanin", "I"))
+               ("max_fanin", "I"), ("window_k", "B"), ("lut_tables", "B"), ("compact", "B"),
+               ("activations", "B"))
 _WIDTH_BITS = ((1, 4), (2, 8), (4, 16))
 _INFO = "<2sB" + "".join(f for _, f in INFO_FIELDS)
 
@@ -173,8 +175,9 @@ class FrameReader:
 def encode_info(cfg, mem_words, max_payload=MAX_PAYLOAD):
     """The INFO payload for an :class:`golden.contract.config.AccelConfig`."""
     widths = sum(bit for bit, w in _WIDTH_BITS if w in cfg.widths)
+    acts = sum(1 << k for k, a in enumerate(ACTIVATIONS) if a in cfg.activations)
     values = {**cfg.as_dict(), "widths": widths, "mem_words": mem_words,
-              "max_payload": max_payload}
+              "max_payload": max_payload, "compact": int(cfg.compact), "activations": acts}
     return struct.pack(_INFO, MAGIC, VERSION, *(values[n] for n, _ in INFO_FIELDS))
 
 
@@ -192,4 +195,7 @@ def decode_info(payload):
     widths = tuple(w for bit, w in _WIDTH_BITS if mask & bit)
     mem_words = info.pop("mem_words")
     max_payload = info.pop("max_payload")
+    info["compact"] = bool(info["compact"])
+    mask = info["activations"]
+    info["activations"] = tuple(a for k, a in enumerate(ACTIVATIONS) if mask >> k & 1)
     return AccelConfig(widths=widths, **info), mem_words, max_payload

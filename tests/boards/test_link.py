@@ -114,8 +114,13 @@ def test_frame_reader_fuzz():
 
 
 def test_info_round_trip():
+    # (the window, the tables, compact and the activations too: a host that compiled
+    # for the thesis' 16 * Tm window would drive a board built with 8 * Tm wrong)
+    from golden.contract.config import profile_config
     for cfg in (small_config(2, 2), small_config(4, 4, widths=(4, 16)),
-                small_config(1, 2, ib_bytes=512, widths=(16,))):
+                small_config(1, 2, ib_bytes=512, widths=(16,)),
+                small_config(4, 4, window_k=8, lut_tables=1), profile_config("icebreaker"),
+                small_config(2, 2, activations=("relu", "tanh"))):
         back, words, payload = decode_info(encode_info(cfg, 4096, 256))
         assert (back, words, payload) == (cfg, 4096, 256)
     with pytest.raises(ProtocolError, match="not a sparsegen board"):
