@@ -241,7 +241,8 @@ class Controller(wiring.Component):
         m.d.comb += [q[0].eq(Mux(head, slots[1], slots[0])), q[1].eq(Mux(head, slots[0], slots[1])),
                      qd[0].eq(Mux(head, slots_d[1], slots_d[0])),
                      qd[1].eq(Mux(head, slots_d[0], slots_d[1]))]
-        ring = {"head": head, "tail": tail, "push": push, "incoming": incoming, "slots": slots_d}
+        ring = {"head": head, "tail": tail, "push": push, "incoming": incoming, "slots": slots_d,
+                "words": slots}
         return q, qd, count, pops, ring
 
     def _dispatch(self, m, q, qd, count, pops, ring):
@@ -369,7 +370,10 @@ class Controller(wiring.Component):
                 with m.If(~pending[i]):
                     m.d.sync += words[i].eq(Mux(h_unit[i], q[0], q[1]))
             else:
-                m.d.comb += words[i].eq(Mux(h_unit[i], q[0], q[1]))
+                # (the slot straight: the head's when it is the unit's, the other's
+                # otherwise; one multiplexer, not the queue's two and this one)
+                slots = ring["words"]
+                m.d.comb += words[i].eq(Mux(ring["head"] ^ ~h_unit[i], slots[1], slots[0]))
             with m.If(fire[i]):
                 m.d.sync += [cur_res[i][1].eq(Mux(h_unit[i], h_reads, s_reads)),
                              cur_res[i][2].eq(Mux(h_unit[i], h_writes, s_writes))]
