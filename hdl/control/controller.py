@@ -100,7 +100,11 @@ class Controller(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.ib = ib = Memory(shape=WORD_BITS, depth=self._cfg.ib_depth, init=[])
-        first_words = self._fetch(m, ib.write_port())
+        # (compact: the fetch writes each memory word of an instruction straight
+        # into its part of the IB row, see _fetch)
+        parts = WORD_BITS // self._cfg.mem_width
+        first_words = self._fetch(m, ib.write_port(granularity=self._cfg.mem_width)
+                                  if self._cfg.compact and parts > 1 else ib.write_port())
         queue, decoded, count, pops, ring = self._queue(m, ib.read_port(), first_words)
         self._dispatch(m, queue, decoded, count, pops, ring)
         return m
@@ -120,13 +124,18 @@ class Controller(wiring.Component):
         # A complete word is written to the IB (and the first two kept) the cycle
         # after its last part arrived, from ``assemble`` (ECP5 timing: no block
         # RAM read data and word multiplexer before the IB's write port).
-        ib_pend = Signal()
-        ib_index = Signal(range(self._cfg.ib_depth))
-        m.d.sync += ib_pend.eq(0)
-        m.d.comb += [ib_w.addr.eq(ib_index), ib_w.data.eq(assemble), ib_w.en.eq(ib_pend)]
-        for k in range(2):
-            with m.If(ib_pend & (ib_index == k)):
-                m.d.sync += first_words[k].eq(assemble)
+        # Compact: each part as it arrives, into its part of the IB row and of
+        # the first two words (no ``assemble``; the IB row and the first words
+        # are complete a cycle sooner, before the run reads them either way).
+        compact = self._cfg.compact
+        if not compact:
+            ib_pend = Signal()
+            ib_index = Signal(range(self._cfg.ib_depth))
+            m.d.sync += ib_pend.eq(0)
+            m.d.comb += [ib_w.addr.eq(ib_index), ib_w.data.eq(assemble), ib_w.en.eq(ib_pend)]
+            for k in range(2):
+                with m.If(ib_pend & (ib_index == k)):
+                    m.d.sync += first_words[k].eq(assemble)
 
         def restart():
             m.d.sync += [req_count.eq(0), rsp_count.eq(0),
@@ -147,17 +156,31 @@ class Controller(wiring.Component):
                 ]
                 with m.If(req.valid & req.ready):
                     m.d.sync += req_count.eq(req_count + 1)
-                with m.If(resp.valid):
-                    word_sel = rsp_count[:max(1, (per_instr - 1).bit_length())] \
-                        if per_instr > 1 else Const(0)
-                    new = Signal(WORD_BITS)
-                    m.d.comb += new.eq(assemble)
-                    for k in range(per_instr):
-                        with m.If(word_sel == k):
-                            m.d.comb += new[k * mw:(k + 1) * mw].eq(resp.payload.data)
-                    m.d.sync += [assemble.eq(new), rsp_count.eq(rsp_count + 1)]
-                    with m.If(word_sel == per_instr - 1):
-                        m.d.sync += [ib_pend.eq(1), ib_index.eq(rsp_count // per_instr)]
+                if compact:
+                    with m.If(resp.valid):
+                        word_sel = rsp_count[:max(1, (per_instr - 1).bit_length())] \
+                            if per_instr > 1 else Const(0)
+                        index = rsp_count // per_instr
+                        data = resp.payload.data
+                        m.d.comb += [ib_w.addr.eq(index), ib_w.data.eq(data.replicate(per_instr)),
+                                     ib_w.en.eq(Cat(*(word_sel == k for k in range(per_instr))))]
+                        for k in range(2):
+                            for part in range(per_instr):
+                                with m.If((index == k) & (word_sel == part)):
+                                    m.d.sync += first_words[k][part * mw:(part + 1) * mw].eq(data)
+                        m.d.sync += rsp_count.eq(rsp_count + 1)
+                else:
+                    with m.If(resp.valid):
+                        word_sel = rsp_count[:max(1, (per_instr - 1).bit_length())] \
+                            if per_instr > 1 else Const(0)
+                        new = Signal(WORD_BITS)
+                        m.d.comb += new.eq(assemble)
+                        for k in range(per_instr):
+                            with m.If(word_sel == k):
+                                m.d.comb += new[k * mw:(k + 1) * mw].eq(resp.payload.data)
+                        m.d.sync += [assemble.eq(new), rsp_count.eq(rsp_count + 1)]
+                        with m.If(word_sel == per_instr - 1):
+                            m.d.sync += [ib_pend.eq(1), ib_index.eq(rsp_count // per_instr)]
                 with m.If((rsp_count == total) & (total != 0)):
                     m.next = "RUN"
                 with m.Elif(total == 0):
