@@ -66,15 +66,16 @@ class BoardSpec:
 BOARDS = {
     # iCE40UP5K: 5280 LUT4, 30 EBR (4 kbit), 8 SB_MAC16, 4 SPRAM.  Its profile
     # (Tn = Tm = 2, an 8-position NSM window, the compact datapath) synthesizes to
-    # about 10.8 k LUT4 and 62 EBR for the core alone (7187255), so the build
-    # stops at placement with the utilization in the report.
+    # about 8.9 k LUT4, 8.0 k flip-flops and 62 EBR for the core alone (02c561c;
+    # README, "Boards"), so the build stops at placement with the utilization in
+    # the report.
     "icebreaker": BoardSpec(
         platform="icebreaker:ICEBreakerPlatform", family="ice40",
         config=PROFILES["icebreaker"], mem_words=1 << 10,
         leds=(None, None, ("led_r", 0), ("led_g", 0)),
         capacity={"luts": 5280, "bram": 30, "dsp": 8},
-        note="the profile is 2.4 times the UP5K's LUT4s by Yosys, 3.4 times its logic "
-             "cells placed (see the utilization and the LUTs per block against their budget)"),
+        note="the profile does not fit the UP5K yet (issue 19): see the utilization and "
+             "the LUTs per block against their budget"),
     # LFE5U-85F: 83 640 LUT4, 208 DP16KD (18 kbit), 156 MULT18X18D.
     "ulx3s": BoardSpec(
         platform="ulx3s:ULX3S_85F_Platform", family="ecp5",
