@@ -21,7 +21,15 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["PingPongBuffer", "RegisterSlice", "SkidBuffer", "stream_stage"]
 
 
-class SkidBuffer(wiring.Component):
+class _StreamStage(wiring.Component):
+    """A stream stage of ``shape``: ``i`` in, ``o`` out."""
+
+    def __init__(self, shape):
+        self._shape = shape
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+
+class SkidBuffer(_StreamStage):
     """Register slice for a stream of ``shape`` (a ``lib.data`` layout, say).
 
     Members
@@ -29,10 +37,6 @@ class SkidBuffer(wiring.Component):
     i : ``In(stream.Signature(shape))``   ``ready`` is a register
     o : ``Out(stream.Signature(shape))``  ``valid`` and ``payload`` are registers
     """
-
-    def __init__(self, shape):
-        self._shape = shape
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
     def elaborate(self, platform):
         m = Module()
@@ -61,7 +65,7 @@ class SkidBuffer(wiring.Component):
         return m
 
 
-class PingPongBuffer(wiring.Component):
+class PingPongBuffer(_StreamStage):
     """A skid buffer's twin, cycle for cycle (two beats held, ``i.ready`` while
     at most one is, one edge of latency), built as two slots read in turn, for
     wide payloads whose consumer's ``ready`` is late.
@@ -81,10 +85,6 @@ class PingPongBuffer(wiring.Component):
     o : ``Out(stream.Signature(shape))``  ``valid`` is a register; ``payload`` a
         slot's register through the read pointer's multiplexer
     """
-    def __init__(self, shape):
-        self._shape = shape
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
-
     def elaborate(self, platform):
         m = Module()
         slots = [Signal(self._shape, reset_less=True, name=f"slot{k}") for k in range(2)]
@@ -116,7 +116,7 @@ class PingPongBuffer(wiring.Component):
         return m
 
 
-class RegisterSlice(wiring.Component):
+class RegisterSlice(_StreamStage):
     """A stream's register stage without the skid register: latency one edge,
     a beat a cycle while the consumer takes them; ``i.ready`` is "the output
     register is empty or leaves this cycle", combinational from ``o.ready``.
@@ -134,10 +134,6 @@ class RegisterSlice(wiring.Component):
     i : ``In(stream.Signature(shape))``
     o : ``Out(stream.Signature(shape))``  ``valid`` and ``payload`` are registers
     """
-
-    def __init__(self, shape):
-        self._shape = shape
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
     def elaborate(self, platform):
         m = Module()

@@ -43,14 +43,17 @@ def test_a_beat_a_cycle_after_one_edge(buffer):
     assert cycles == len(beats) + 1
 
 
-class _Both(Elaboratable):
-    """A skid buffer and a ping-pong buffer on the same inputs."""
-    def __init__(self):
-        self.skid, self.pingpong = SkidBuffer(unsigned(8)), PingPongBuffer(unsigned(8))
+class _Pair(Elaboratable):
+    """Stream stages side by side, each an attribute by its keyword."""
+    def __init__(self, **stages):
+        self._stages = stages
+        for name, stage in stages.items():
+            setattr(self, name, stage)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.skid, m.submodules.pingpong = self.skid, self.pingpong
+        for name, stage in self._stages.items():
+            m.submodules[name] = stage
         return m
 
 
@@ -59,7 +62,7 @@ def test_ping_pong_is_the_skid_buffer_cycle_for_cycle(seed):
     """Any inputs (a producer that withdraws its beat included): the same ``i.ready``,
     ``o.valid`` and, when valid, ``o.payload`` in every cycle, so one replaces the
     other without a cycle's difference."""
-    dut = _Both()
+    dut = _Pair(skid=SkidBuffer(unsigned(8)), pingpong=PingPongBuffer(unsigned(8)))
     rng = random.Random(seed)
     seen = {"valid": 0, "taken": 0}
 
@@ -88,16 +91,6 @@ def test_ping_pong_is_the_skid_buffer_cycle_for_cycle(seed):
     assert seen["taken"] > 100 and seen["valid"] > seen["taken"]
 
 
-class _SkidAndSlice(Elaboratable):
-    def __init__(self):
-        self.skid, self.slice = stream_stage(unsigned(8)), stream_stage(unsigned(8), compact=True)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.skid, m.submodules.slice = self.skid, self.slice
-        return m
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_register_slice_gives_the_skid_buffers_beats_in_the_same_cycles(seed):
     """Each fed by its own producer that offers beat k from cycle ``avail[k]`` on
@@ -105,7 +98,7 @@ def test_register_slice_gives_the_skid_buffers_beats_in_the_same_cycles(seed):
     with the same consumer: the same ``o.valid`` and payload in every cycle.  (The
     producer of the register slice has its beats taken later: the skid register
     takes one while the output stalls.)"""
-    dut = _SkidAndSlice()
+    dut = _Pair(skid=stream_stage(unsigned(8)), slice=stream_stage(unsigned(8), compact=True))
     rng = random.Random(seed)
     n = 300
     avail = sorted(rng.randrange(4 * n // 3) for _ in range(n))
