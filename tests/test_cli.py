@@ -3,6 +3,7 @@ no traceback, nothing written — and the fixes behind it (pruning that never
 empties a layer, atomic outputs, the host's replies and frame reader)."""
 
 import importlib
+import json
 import os
 import re
 import zipfile
@@ -110,6 +111,12 @@ def _cases():
         ("golden.compile", [M, "--input", X, "-o", "{d}/afile"], "-o/--output .*: is a file"),
         ("golden.compile", ["{d}/garbage.npz", "-o", "{o}"], r"garbage.npz: no sparsegen checksum"),
         ("golden.compile", [M, "--tn", "3", "-o", "{o}"], "tn must be a power of two"),
+        ("golden.compile", [M, "--profile", "icebreaker", "--tn", "8", "--compact", "-o", "{o}"],
+         r"--profile icebreaker names a whole configuration: drop --tn, --compact$"),
+        ("golden.compile", [M, "--profile", "upduino", "-o", "{o}"], r"--profile: invalid choice"),
+        ("golden.compile", [M, "--activations", "relu,gelu", "-o", "{o}"],
+         r"--activations: a comma-separated list of identity, relu, sigmoid, tanh, not "
+         r"'relu,gelu'"),
         # tb.run: every check before the Verilog is generated
         ("tb.run", [M, "--input", "{d}/empty.npy"], "holds no vector"),
         ("tb.run", [M, "--input", "{d}/x.npz"], "an .npz archive"),
@@ -395,3 +402,17 @@ def test_reader_keeps_a_good_frame_before_a_bad_one_and_resyncs_after_a_bad_len(
     reader = FrameReader(max_payload=512)
     got = reader.feed(bytes(longer) + good1 + good2)
     assert got == [(Type.ACK, b""), (Type.DATA, b"\x01\x02\x03\x04")]
+
+
+def test_compile_takes_a_named_profile(files, tmp_path):
+    # (the iCEBreaker's: the 4 * Tm window, compact, identity and ReLU only, 16-bit
+    # weights: the program is for the board, not for the default Tn = Tm = 4)
+    from golden.compiler import main
+    from golden.contract.config import profile_config
+    out = tmp_path / "p"
+    assert main([str(files / "model.npz"), "--input", str(files / "x.npy"),
+                 "--profile", "icebreaker", "-o", str(out)]) == 0
+    cfg = json.loads((out / "program.json").read_text())["config"]
+    assert (cfg["tn"], cfg["tm"], cfg["window_k"], cfg["compact"], cfg["activations"],
+            cfg["widths"]) == (2, 2, 4, True, ["identity", "relu"], [16])
+    assert cfg == profile_config("icebreaker").as_dict()

@@ -220,15 +220,33 @@ def profile_config(name):
     return THESIS if spec is None else small_config(**spec)
 
 
-_CONFIG_OPTIONS = ("window_k", "lut_tables", "compact", "nbin_bytes", "nbout_bytes", "nibin_bytes",
-                   "sib_bytes", "sb_bytes", "bias_bytes", "ib_bytes", "mem_width")
+_CONFIG_OPTIONS = ("window_k", "lut_tables", "compact", "activations", "nbin_bytes",
+                   "nbout_bytes", "nibin_bytes", "sib_bytes", "sb_bytes", "bias_bytes", "ib_bytes",
+                   "mem_width")
 
 #: Tn and Tm of every command that takes them, unless the user gives others.
 DEFAULT_TN = DEFAULT_TM = 4
 
 
-def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM):
-    """The options of a configuration: ``--tn``, ``--tm`` and each buffer size."""
+def _activations_option(text):
+    from argparse import ArgumentTypeError
+    try:
+        return check_subset("--activations", [a for a in text.split(",") if a], ACTIVATIONS)
+    except ValueError as e:
+        raise ArgumentTypeError(f"a comma-separated list of {', '.join(ACTIVATIONS)}, "
+                                f"not {text!r}") from e
+
+
+def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM, profile=True):
+    """The options of a configuration: ``--profile`` (unless ``profile`` is False:
+    the command has its own), ``--tn``, ``--tm``, the window, the tables,
+    ``--compact``, ``--activations`` and each buffer size."""
+    if profile:
+        p.add_argument("--profile", choices=list(PROFILES),
+                       help="a named configuration (golden.contract.config.PROFILES: the "
+                            "thesis', a small one, the demo's, each board's, e.g. icebreaker "
+                            "for the iCE40UP5K); no other configuration option beside it")
+    p.set_defaults(config_defaults={"tn": tn, "tm": tm})
     p.add_argument("--tn", type=int, default=tn, help=f"PEs, a power of two (default {tn})")
     p.add_argument("--tm", type=int, default=tm,
                    help=f"multipliers per PE, a power of two (default {tm})")
@@ -240,8 +258,12 @@ def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM):
                    help="lookup tables per PE (default 2: a chunk's tables load while the "
                         "chunk before computes; 1: half the WDM memory, the loads wait)")
     p.add_argument("--compact", action="store_true", default=None,
-                   help="the small-part datapath: no register slices that serve only the "
-                        "timing of large parts (the same cycles; the iCE40 profile's)")
+                   help="the small-part datapath: no registers that serve only the timing "
+                        "of large parts (a COMPUTE's fill a cycle shorter, each instruction "
+                        "at its unit a cycle sooner; the iCE40 profile's)")
+    p.add_argument("--activations", type=_activations_option, metavar="LIST",
+                   help=f"the activations the PEFUs compute, comma-separated (default all: "
+                        f"{','.join(ACTIVATIONS)}; small parts: identity,relu)")
     for name, help_ in (("nbin-bytes", "NBin size"), ("nbout-bytes", "NBout size"),
                         ("nibin-bytes", "NIBin size"), ("sib-bytes", "SIB size"),
                         ("sb-bytes", "SB size per PE"), ("bias-bytes", "bias buffer size"),
@@ -251,6 +273,18 @@ def add_config_arguments(p, tn=DEFAULT_TN, tm=DEFAULT_TM):
 
 
 def config_from_args(args):
-    """The configuration of :func:`add_config_arguments`' options: :func:`small_config`
-    at ``--tn``/``--tm`` with each buffer option given overriding it."""
+    """The configuration of :func:`add_config_arguments`' options: the ``--profile``
+    named, or :func:`small_config` at ``--tn``/``--tm`` with each buffer option given
+    overriding it.  A profile beside another configuration option is a ValueError
+    naming it."""
+    name = getattr(args, "profile", None)
+    if name:
+        defaults = getattr(args, "config_defaults", {})
+        given = [f"--{k}" for k in ("tn", "tm") if getattr(args, k, None) != defaults.get(k)]
+        given += [f"--{k.replace('_', '-')}" for k in _CONFIG_OPTIONS
+                  if getattr(args, k, None) is not None]
+        if given:
+            raise ValueError(f"--profile {name} names a whole configuration: drop "
+                             f"{', '.join(given)}")
+        return profile_config(name)
     return small_config(args.tn, args.tm, **{k: getattr(args, k, None) for k in _CONFIG_OPTIONS})

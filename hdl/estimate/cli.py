@@ -74,7 +74,7 @@ def main(argv=None):
         prog="python -m hdl.estimate",
         description="Estimate the accelerator's area per block (LUT, FF, DSP, BRAM) without "
                     "synthesis, from a model fitted on Yosys runs.")
-    add_config_arguments(parser)
+    add_config_arguments(parser, profile=False)
     parser.add_argument("--window", type=int, metavar="N",
                         help="the NSM window in positions, k * Tm (instead of --window-k)")
     parser.add_argument("--widths", type=_widths, metavar="W,…",
