@@ -105,7 +105,8 @@ class Controller(wiring.Component):
         parts = WORD_BITS // self._cfg.mem_width
         first_words = self._fetch(m, ib.write_port(granularity=self._cfg.mem_width)
                                   if self._cfg.compact and parts > 1 else ib.write_port())
-        queue, decoded, count, pops, ring = self._queue(m, ib.read_port(), first_words)
+        queue_of = self._queue_compact if self._cfg.compact else self._queue
+        queue, decoded, count, pops, ring = queue_of(m, ib.read_port(), first_words)
         self._dispatch(m, queue, decoded, count, pops, ring)
         return m
 
@@ -164,10 +165,6 @@ class Controller(wiring.Component):
                         data = resp.payload.data
                         m.d.comb += [ib_w.addr.eq(index), ib_w.data.eq(data.replicate(per_instr)),
                                      ib_w.en.eq(Cat(*(word_sel == k for k in range(per_instr))))]
-                        for k in range(2):
-                            for part in range(per_instr):
-                                with m.If((index == k) & (word_sel == part)):
-                                    m.d.sync += first_words[k][part * mw:(part + 1) * mw].eq(data)
                         m.d.sync += rsp_count.eq(rsp_count + 1)
                 else:
                     with m.If(resp.valid):
@@ -199,6 +196,47 @@ class Controller(wiring.Component):
         with m.If(self.start):
             m.d.sync += self.done.eq(0)
         return first_words
+
+    def _queue_compact(self, m, ib_r, first_words):
+        """:meth:`_queue` for small parts, the same cycles without the prefetch
+        registers: the IB is read at the next word to push (``ptr``, words pushed,
+        plus this cycle's push), so its read data are that word, pushed into a
+        slot and decoded as it goes (``first_words``: unused)."""
+        slots = [Signal(WORD_BITS, name=f"slot{k}", reset_less=True) for k in range(2)]
+        n_unit, n_reads, n_writes = decode_resources(m, ib_r.data, "incoming")
+        incoming = Signal(3 + 2 * len(Resource), name="incoming_decoded")
+        m.d.comb += incoming.eq(Cat(*n_unit, n_reads, n_writes))
+        slots_d = [Signal(len(incoming), name=f"slot{k}_decoded") for k in range(2)]
+        head = Signal()
+        count = Signal(2)
+        left = Signal(16)
+        more = Signal()
+        ptr = Signal(range(self._cfg.ib_depth + 1))
+        primed = Signal()         # the IB's read data are the word at ``ptr``
+        pops = Signal(2)
+        push = Signal()
+        m.d.comb += [push.eq(self.running & primed & ~count[1] & more),
+                     ib_r.addr.eq(ptr + push), ib_r.en.eq(1)]
+        tail = (head + count)[0]
+        with m.If(self.start):
+            m.d.sync += [left.eq(self.prog_len), more.eq(self.prog_len != 0), ptr.eq(0),
+                         primed.eq(0), count.eq(0), head.eq(0)]
+        with m.Else():
+            m.d.sync += primed.eq(self.running)
+            with m.If(push):
+                m.d.sync += [left.eq(left - 1), more.eq(left != 1), ptr.eq(ptr + 1)]
+            for k in range(2):
+                with m.If(push & (tail == k)):
+                    m.d.sync += [slots[k].eq(ib_r.data), slots_d[k].eq(incoming)]
+            m.d.sync += [head.eq(head ^ pops[0]), count.eq(count - pops + push)]
+        q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
+        qd = [Signal(len(incoming), name=f"q{k}_decoded") for k in range(2)]
+        m.d.comb += [q[0].eq(Mux(head, slots[1], slots[0])), q[1].eq(Mux(head, slots[0], slots[1])),
+                     qd[0].eq(Mux(head, slots_d[1], slots_d[0])),
+                     qd[1].eq(Mux(head, slots_d[0], slots_d[1]))]
+        ring = {"head": head, "tail": tail, "push": push, "incoming": incoming, "slots": slots_d,
+                "words": slots}
+        return q, qd, count, pops, ring
 
     def _queue(self, m, ib_r, first_words):
         """The instruction queue: two entries read from the IB, ``pops`` of them taken
