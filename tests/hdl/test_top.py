@@ -346,21 +346,33 @@ def test_compact_datapath_computes_the_same_in_the_models_cycles(seed, tn, tm, d
     assert runs[0] == runs[1] and runs[0]["steps"] > 0, f"replay: seed={seed} tn={tn} tm={tm} k={k}"
 
 
-@pytest.mark.parametrize("seed, tn, tm, k, latency", [(815753307, 2, 2, 4, 6),
-                                                     (873631283, 1, 2, 8, 6)])
-def test_compact_machine_is_the_models_on_random_programs(seed, tn, tm, k, latency):
-    # Two programs on which a register slice at the NSM's output (in place of its
+def _random_compact_case(seed):
+    """``(seed, tn, tm, k, latency, dense)`` of a random compact program."""
+    rng = np.random.default_rng(seed)
+    tn, tm = [(2, 2), (2, 4), (4, 4), (1, 2), (4, 2)][int(rng.integers(5))]
+    k = int(rng.choice([k for k in (4, 8, 16) if k * tm >= tn]))
+    return (int(rng.integers(1 << 30)), tn, tm, k, int(rng.integers(1, 7)),
+            bool(rng.random() < 0.3))
+
+
+@pytest.mark.parametrize("seed, tn, tm, k, latency, dense", [
+    # two programs on which a register slice at the NSM's output (in place of its
     # skid buffer) made the compact machine a cycle slower than the model: the
-    # NSM's stages move on only when the sequencer takes a beat.
+    # NSM's stages move on only when the sequencer takes a beat
+    (815753307, 2, 2, 4, 6, False), (873631283, 1, 2, 8, 6, False),
+    *(_random_compact_case(s) for s in (1, 2)),
+    *(pytest.param(*_random_compact_case(s), marks=pytest.mark.slow) for s in range(3, 11))])
+def test_compact_machine_is_the_models_on_random_programs(seed, tn, tm, k, latency, dense):
     rng = np.random.default_rng(seed)
     sizes = [int(rng.integers(20, 120)), int(rng.integers(8, 60)), int(rng.integers(2, 12))]
     model = random_model(rng, sizes, float(rng.uniform(0.3, 0.95)), 4, block=(tn, tm))
     x = random_inputs(rng, sizes[0], vectors=int(rng.integers(1, 5)),
                       density=float(rng.uniform(0.2, 0.9)))
-    program = compile_model(model, small_config(tn, tm, compact=True, window_k=k), x)
+    program = compile_model(model, small_config(tn, tm, compact=True, window_k=k), x, dense=dense)
     trace = []
     got, counters, _ = run_accelerator(program, MemoryModel(latency=latency), trace=trace)
-    replay = f"replay: seed={seed} tn={tn} tm={tm} k={k} latency={latency} sizes={sizes}"
+    replay = (f"replay: seed={seed} tn={tn} tm={tm} k={k} latency={latency} dense={dense} "
+              f"sizes={sizes}")
     np.testing.assert_array_equal(got, run_program(program)[0], err_msg=replay)
     p = perfmodel.predict(program, {"latency": latency})
     assert p["cycles"] == counters["cycles"], replay
