@@ -66,7 +66,7 @@ class BoardSpec:
 BOARDS = {
     # iCE40UP5K: 5280 LUT4, 30 EBR (4 kbit), 8 SB_MAC16, 4 SPRAM.  Its profile
     # (Tn = Tm = 2, an 8-position NSM window, the compact datapath) synthesizes to
-    # about 8.9 k LUT4, 8.0 k flip-flops and 62 EBR for the core alone (02c561c;
+    # about 8.4 k LUT4, 7.7 k flip-flops and 62 EBR for the core alone (45b5725;
     # README, "Boards"), so the build stops at placement with the utilization in
     # the report.
     "icebreaker": BoardSpec(
