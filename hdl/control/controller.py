@@ -229,14 +229,7 @@ class Controller(wiring.Component):
                 with m.If(push & (tail == k)):
                     m.d.sync += [slots[k].eq(ib_r.data), slots_d[k].eq(incoming)]
             m.d.sync += [head.eq(head ^ pops[0]), count.eq(count - pops + push)]
-        q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
-        qd = [Signal(len(incoming), name=f"q{k}_decoded") for k in range(2)]
-        m.d.comb += [q[0].eq(Mux(head, slots[1], slots[0])), q[1].eq(Mux(head, slots[0], slots[1])),
-                     qd[0].eq(Mux(head, slots_d[1], slots_d[0])),
-                     qd[1].eq(Mux(head, slots_d[0], slots_d[1]))]
-        ring = {"head": head, "tail": tail, "push": push, "incoming": incoming, "slots": slots_d,
-                "words": slots}
-        return q, qd, count, pops, ring
+        return _queue_views(m, slots, slots_d, head, tail, push, incoming, count, pops)
 
     def _queue(self, m, ib_r, first_words):
         """The instruction queue: two entries read from the IB, ``pops`` of them taken
@@ -297,14 +290,7 @@ class Controller(wiring.Component):
                     m.d.sync += [slots[k].eq(next0), slots_d[k].eq(next0_d)]
             m.d.sync += [head.eq(head ^ pops[0]), count.eq(count - pops + push)]
         incoming = next0_d
-        q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
-        qd = [Signal(len(incoming), name=f"q{k}_decoded") for k in range(2)]
-        m.d.comb += [q[0].eq(Mux(head, slots[1], slots[0])), q[1].eq(Mux(head, slots[0], slots[1])),
-                     qd[0].eq(Mux(head, slots_d[1], slots_d[0])),
-                     qd[1].eq(Mux(head, slots_d[0], slots_d[1]))]
-        ring = {"head": head, "tail": tail, "push": push, "incoming": incoming, "slots": slots_d,
-                "words": slots}
-        return q, qd, count, pops, ring
+        return _queue_views(m, slots, slots_d, head, tail, push, incoming, count, pops)
 
     def _dispatch(self, m, q, qd, count, pops, ring):
         """In-order issue to the units' ports, the scoreboard, dual issue, ``END``.
@@ -440,3 +426,16 @@ class Controller(wiring.Component):
                              cur_res[i][2].eq(Mux(h_unit[i], h_writes, s_writes))]
                 if u == "compute":
                     m.d.sync += [drain_res[1].eq(cur_res[i][1]), drain_res[2].eq(cur_res[i][2])]
+
+
+def _queue_views(m, slots, slots_d, head, tail, push, incoming, count, pops):
+    """The queue's entries in order (head first), words and decoded resources, and
+    what the dispatch needs of the ring: ``(entries, decoded, count, pops, ring)``."""
+    q = [Signal(WORD_BITS, name=f"q{k}") for k in range(2)]
+    qd = [Signal(len(incoming), name=f"q{k}_decoded") for k in range(2)]
+    m.d.comb += [q[0].eq(Mux(head, slots[1], slots[0])), q[1].eq(Mux(head, slots[0], slots[1])),
+                 qd[0].eq(Mux(head, slots_d[1], slots_d[0])),
+                 qd[1].eq(Mux(head, slots_d[0], slots_d[1]))]
+    ring = {"head": head, "tail": tail, "push": push, "incoming": incoming, "slots": slots_d,
+            "words": slots}
+    return q, qd, count, pops, ring
