@@ -100,7 +100,7 @@ class Timing:
         starts while they drain.  ``compact``: a PEFU stage fewer (its operand
         register, :class:`hdl.datapath.pefu.PEFU`)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
-        return 21 + lt + lm - bool(compact)
+        return 22 + lt + lm - bool(compact)
 
     def fill(self, tn, tm, window=None, compact=False):
         """The compute unit's fill and drain: grows with the H-tree (log2 tn), the
@@ -109,7 +109,7 @@ class Timing:
         ``compact``: a PEFU stage fewer."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
         window = 16 * tm if window is None else window
-        return 32 + lt + lm + -(-((window - 1).bit_length()) // 2) - bool(compact)
+        return 33 + lt + lm + -(-((window - 1).bit_length()) // 2) - bool(compact)
 
 
 TIMING = Timing()

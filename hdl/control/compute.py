@@ -588,9 +588,17 @@ class ComputeUnit(wiring.Component):
         fire = Signal()
         final = Signal()                  # the next output is the instruction's last
         group_end = Signal()              # ... the vector's last
+        # The slice's outputs enter a register first (ECP5 timing at Tn = Tm = 4:
+        # a PE's output FIFO -> the PEs' lockstep join across the chip -> the
+        # output counters' enables, 11.4 ns, 9.7 of it routing); the unit always
+        # takes them, so the register is a cycle of latency and nothing else
+        # (``Timing.fill`` and ``drain`` count it).
+        o_valid = Signal()
+        o_data = Signal(16 * tn, reset_less=True)
+        m.d.sync += [o_valid.eq(self.outputs.valid), o_data.eq(self.outputs.payload)]
         m.d.comb += [
             self.outputs.ready.eq(1),
-            fire.eq(self.outputs.valid & busy),
+            fire.eq(o_valid & busy),
             group_end.eq(out_glast),
             final.eq(group_end & out_vlast),
             self.nbout_r.addr.eq(out_addr),
@@ -609,7 +617,7 @@ class ComputeUnit(wiring.Component):
         pend_data = Signal(16 * tn, reset_less=True)
         m.d.sync += pend.eq(fire)
         with m.If(fire):
-            m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(self.outputs.payload),
+            m.d.sync += [pend_addr.eq(out_addr), pend_data.eq(o_data),
                          pend_pool.eq(o_pool | (out_tile != 0))]
         post = Signal()
         post_pool = Signal()
