@@ -156,7 +156,8 @@ def _tuned(program, plans, model, cfg, inputs, dense, pool, values):
     or as the layer before's — wherever the performance model then gives fewer
     cycles: words alone do not count a COMPUTE's fill or a LOAD's latency, which
     a COMPUTE per vector and chunk pays again and again, nor how passes overlap
-    the layers before and after."""
+    the layers before and after.  Then, layer by layer, resident inputs in more
+    LOADs (``Tiling.input_parts``) while that gives fewer cycles."""
     best, best_cycles = program, _cycles(program)
     for li, t in enumerate(program.tilings):
         if t.strategy != "synapse" or t.batch == 1:
@@ -192,6 +193,24 @@ def _tuned(program, plans, model, cfg, inputs, dense, pool, values):
         cycles = _cycles(other)
         if cycles < best_cycles:
             best, best_cycles = other, cycles
+    # A layer after the first whose passes' inputs are resident: each pass's inputs
+    # in 2, 3, ... LOAD pairs (the layer before's last STOREs split to match), as
+    # long as the model gives fewer cycles: the first run loads while the rest is
+    # still being stored.
+    for li in range(1, len(best.tilings)):
+        t = best.tilings[li]
+        if t.strategy != "synapse" or not t.inputs_resident:
+            continue
+        for parts in range(t.input_parts + 1, min(t.per_pass, t.batch) + 1):
+            tilings = list(best.tilings)
+            tilings[li] = replace(t, input_parts=parts)
+            try:
+                other = _build(plans, cfg, inputs, dense, pool, tilings, True)
+            except CompileError:
+                break                 # (more instructions than the buffer holds)
+            if _cycles(other) >= best_cycles:
+                break
+            best, best_cycles = other, _cycles(other)
     return best
 
 
@@ -293,6 +312,8 @@ def reuse_report(program):
                      f"{t['output']:10d} {t['synapse']:10d}  {r['strategy']}-reuse "
                      f"({r['per_pass']}, {r['block_windows']})"
                      + (", inputs resident" if r.get("inputs_resident") else "")
+                     + (f" in {r['input_parts']} LOADs a pass"
+                        if r.get("input_parts", 1) > 1 else "")
                      + (" (passes chosen by the model's cycles)"
                         if r.get("chosen_by") == "cycles" else ""))
     return "\n".join(lines)

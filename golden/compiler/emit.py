@@ -41,6 +41,7 @@ class Emitter:
         # wrote it: an input LOAD needs no ``fence`` when every STORE that wrote its
         # input came before the latest STORE emitted (:meth:`fence`)
         self.stores, self.written = 0, {}
+        self.last_store_half = None       # the NBout half the latest STORE emitted reads
         #: where the next layer's input LOADs start (the vectors its passes begin
         #: with, :func:`emit_program` sets them): the layer's last STORE is split there
         self.split = ()
@@ -59,11 +60,13 @@ class Emitter:
     def defer_store(self, comment, dsts=(), **fields):
         self.deferred.append((comment, fields, dsts))
 
-    def flush(self):
-        """The deferred STOREs, now."""
-        while self.deferred:
+    def flush(self, n=None):
+        """The deferred STOREs (the first ``n`` of them), now."""
+        n = len(self.deferred) if n is None else n
+        for _ in range(min(n, len(self.deferred))):
             comment, fields, dsts = self.deferred.pop(0)
             self.emit("STORE", comment, **fields)
+            self.last_store_half = fields["half"]
             for d in dsts:
                 self.written[id(d)] = self.stores
             self.stores += 1
@@ -80,13 +83,31 @@ class Emitter:
         by earlier STOREs reads them without waiting (the schedule stage keeps
         NBin LOADs behind the STOREs before them, :mod:`.schedule`).  Inputs no
         STORE here wrote (a convolution's patches, say) keep the fence, behind
-        every STORE."""
+        every STORE.  Of the deferred STOREs only as many go first as that takes:
+        those it reads and one more (a pass's inputs in several LOADs, each
+        behind the STOREs of its own vectors: :func:`pass_starts`)."""
         if li == 0:
             return False
         pending = {id(d) for _, _, dsts in self.deferred for d in dsts}
-        if any(id(s) in pending or id(s) not in self.written for s in srcs):
+
+        def waits():
+            return not all(self.written.get(id(s), self.stores) < self.stores - 1
+                           for s in srcs)
+        if any(id(s) not in pending and id(s) not in self.written for s in srcs):
             self.flush()
-        return not all(self.written.get(id(s), self.stores) < self.stores - 1 for s in srcs)
+            return waits()
+        ids = {id(s) for s in srcs}
+        need = [k for k, (_, _, dsts) in enumerate(self.deferred)
+                if any(id(d) in ids for d in dsts)]
+        if need:
+            self.flush(need[-1] + 1)
+        # (one more, if it reads the same NBout half: it issues as soon as those
+        # are written, so the LOAD needs no fence; a STORE of another half may
+        # wait for a COMPUTE, and the LOAD behind it)
+        while self.deferred and waits() and \
+                self.deferred[0][1]["half"] == self.last_store_half:
+            self.flush(1)
+        return waits()
 
     def load_weights(self, li, plan, chunk, half):
         """The LOADs of ``chunk``'s weights into buffer ``half``; its lookup tables
@@ -138,13 +159,22 @@ class Emitter:
                   count=count, fence=fence, seg_step=val_step if segments > 1 else 0, **seg)
         return hn
 
-    def load_inputs(self, li, plan, srcs, vs):
+    def load_inputs(self, li, plan, srcs, vs, parts=1):
         """LOADs of the inputs ``srcs`` of vectors ``vs`` side by side into the next
         NBin half (vector ``i`` from row ``i * plan.windows``); its half.  Inputs of
         one segment each at a constant stride in memory (a batch's vectors, placed
         one after the other) come in one LOAD pair, a segment per vector: a LOAD's
-        fixed cycles and memory latency once, not once per vector."""
+        fixed cycles and memory latency once, not once per vector.  ``parts``: in
+        that many runs of consecutive vectors (:func:`part_starts`), a LOAD pair
+        each, each behind the STOREs of its own vectors only (:meth:`fence`)."""
         hn = self.next_half("nbin")
+        cuts = [*part_starts(len(srcs), parts), len(srcs)]
+        for a, b in zip(cuts, cuts[1:]):
+            self._load_run(li, plan, srcs[a:b], vs[a:b], hn, a)
+        return hn
+
+    def _load_run(self, li, plan, srcs, vs, hn, at):
+        """:meth:`load_inputs` of one run of vectors, the first the half's ``at``-th."""
         rows = [src.rows(self.cfg) for src in srcs]
         steps = {(b.bm_addr - a.bm_addr, b.val_addr - a.val_addr)
                  for a, b in zip(srcs, srcs[1:])}
@@ -157,11 +187,11 @@ class Emitter:
                 gather = Gather(len(srcs) * plan.n_in, srcs[0].bm_addr, srcs[0].val_addr,
                                 self.dense, rows[0][0], len(srcs), bm_step, val_step)
                 self.load_input(li, plan, gather, f"vectors {vs[0]}..{vs[-1]}", hn,
-                                windows=len(srcs) * plan.windows, srcs=srcs)
-                return hn
-        for i, (src, v) in enumerate(zip(srcs, vs)):
+                                at * plan.windows, windows=len(srcs) * plan.windows,
+                                srcs=srcs)
+                return
+        for i, (src, v) in enumerate(zip(srcs, vs), at):
             self.load_input(li, plan, src, f"vector {v}", hn, i * plan.windows)
-        return hn
 
     def compute(self, plan, chunk, what, hn, hw, ho, out_row, pool=0, vectors=1,
                 out_stride=0, tiles=1):
@@ -256,7 +286,8 @@ class Emitter:
                     # while the stores run.
                     held = (first, self.next_half("w"))
                     self.load_weights(li, plan, first, held[1])
-                hn = self.load_inputs(li, plan, [io[v][0] for v in batch], batch)
+                hn = self.load_inputs(li, plan, [io[v][0] for v in batch], batch,
+                                      tiling.input_parts)
             for blk in blocks:
                 ho = self.next_half("out")
                 # (the pass's output blocks one after the other: one STORE writes them)
@@ -338,11 +369,23 @@ def emit_program(plans, placement, cfg, dense, pool, tilings=None):
 
 def pass_starts(tiling, vectors):
     """The vectors (of ``vectors``) where a layer of ``tiling`` starts an input LOAD
-    of several: each pass's first under synapse reuse with resident inputs;
-    else (a LOAD per vector) just the second."""
+    of several: under synapse reuse with resident inputs each pass's first and
+    the first of each of its ``input_parts`` runs (:func:`part_starts`); else (a
+    LOAD per vector) just the second."""
     if tiling is not None and tiling.strategy == "synapse" and tiling.inputs_resident:
-        return tuple(range(tiling.per_pass, vectors, tiling.per_pass))
+        P = tiling.per_pass
+        return tuple(p0 + k for p0 in range(0, vectors, P)
+                     for k in part_starts(min(P, vectors - p0), tiling.input_parts)
+                     if p0 + k > 0)
     return (1,)
+
+
+def part_starts(n, parts):
+    """Where each of ``parts`` runs of ``n`` consecutive vectors starts (as even as
+    they come, the longer first; never more runs than vectors)."""
+    parts = max(1, min(parts, n))
+    q, r = divmod(n, parts)
+    return [k * q + min(k, r) for k in range(parts)]
 
 
 def mark_par(words):

@@ -196,6 +196,11 @@ class Tiling:
     #: what chose the passes: the fewest ``words``, or the performance model's
     #: ``cycles`` (the compiler's tuning: resident inputs or not)
     chosen_by: str = "words"
+    #: resident inputs: the LOAD pairs a pass's inputs come in (consecutive runs of
+    #: its vectors, the layer before's last STOREs split to match), so that the
+    #: first run loads while the layer before still stores the rest; the same
+    #: words (:func:`golden.compiler.emit.pass_starts`)
+    input_parts: int = 1
 
     @property
     def words(self):
@@ -206,13 +211,14 @@ class Tiling:
         """The inverse of :meth:`as_dict`."""
         return cls(d["strategy"], d["batch"], d["per_pass"], d["block_windows"],
                    dict(d["traffic_words"]), d.get("minimum_words", 0),
-                   bool(d.get("inputs_resident", False)), d.get("chosen_by", "words"))
+                   bool(d.get("inputs_resident", False)), d.get("chosen_by", "words"),
+                   int(d.get("input_parts", 1)))
 
     def as_dict(self):
         return {"strategy": self.strategy, "batch": self.batch, "per_pass": self.per_pass,
                 "block_windows": self.block_windows, "traffic_words": dict(self.traffic),
                 "minimum_words": self.minimum, "inputs_resident": self.inputs_resident,
-                "chosen_by": self.chosen_by}
+                "chosen_by": self.chosen_by, "input_parts": self.input_parts}
 
 
 def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1,
@@ -227,6 +233,14 @@ def plan_reuse(plan, cfg, in_words, out_words, dense=False, like=None, pool=1,
     ``pool`` (max pooling on chip): every ``pool`` consecutive vectors are one
     pool window's tiles and share one output (``out_words`` has one entry per
     window): a pass holds whole windows, and its output blocks one per window."""
+    t = _plan_reuse(plan, cfg, in_words, out_words, dense, like, pool, resident)
+    if like is not None and t is not None and t.strategy == "synapse" and t.inputs_resident:
+        t.input_parts = min(like.input_parts, t.per_pass)
+    return t
+
+
+def _plan_reuse(plan, cfg, in_words, out_words, dense, like, pool, resident):
+    """The body of :func:`plan_reuse`."""
     G = cfg.groups_per_window
     H = cfg.half(cfg.nbout_rows) // G        # Encoder windows an NBout half holds
     V = len(in_words)

@@ -216,3 +216,18 @@ def test_a_pass_stores_in_one_store_split_where_the_next_layers_passes_start():
     assert pass_starts(Tiling("synapse", 12, 5, 1, inputs_resident=True), 12) == (5, 10)
     assert pass_starts(Tiling("synapse", 12, 5, 1), 12) == (1,)
     assert pass_starts(None, 12) == (1,)
+    # ... and each pass's runs with its inputs in several LOADs: passes 0..4, 5..9,
+    # 10..11 in 2 runs each (the longer first, never more runs than vectors).
+    assert pass_starts(Tiling("synapse", 12, 5, 1, inputs_resident=True, input_parts=2),
+                       12) == (3, 5, 8, 10, 11)
+    assert pass_starts(Tiling("synapse", 12, 5, 1, inputs_resident=True, input_parts=9),
+                       12) == tuple(range(1, 12))
+
+
+def test_part_starts_by_hand():
+    from golden.compiler.emit import part_starts
+    assert part_starts(10, 1) == [0]
+    assert part_starts(10, 3) == [0, 4, 7]          # runs of 4, 3, 3
+    assert part_starts(10, 4) == [0, 3, 6, 8]       # 3, 3, 2, 2
+    assert part_starts(3, 5) == [0, 1, 2]           # no empty run
+    assert part_starts(1, 0) == [0]
