@@ -114,6 +114,23 @@ def _mem_traffic(program, counters):
     return counters["mem_reads"] - fetch + counters["mem_writes"]
 
 
+def _on_rtl(program, model, x, replay):
+    """Run ``program`` on the golden machine (its outputs the model's) and on the RTL
+    (memory latency 3): the same outputs, the words the compiler chose moved,
+    the performance model's cycles; the RTL's counters."""
+    expected, _ = run_program(program)
+    np.testing.assert_array_equal(expected, infer(model, x), err_msg=replay)
+    got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
+    np.testing.assert_array_equal(got, expected, err_msg=replay)
+    reuse = [layer["reuse"] for layer in program.layers]
+    assert _mem_traffic(program, counters) == sum(r["traffic_words"][r["strategy"]]
+                                                  for r in reuse), replay
+    p = perfmodel.predict(program, {"latency": 3})
+    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"],
+                                                  counters["compute_cycles"]), replay
+    return counters
+
+
 @pytest.mark.parametrize("seed, tn, tm, vectors, overrides, dense", [
     (1, 4, 4, 4, dict(sb_bytes=512, nbout_bytes=2048), False),
     pytest.param(2, 4, 4, 5, dict(sb_bytes=2048, nbout_bytes=1024), True,
@@ -135,15 +152,7 @@ def test_words_moved_on_the_rtl_equal_the_compilers_figure(seed, tn, tm, vectors
     tables = {f["half"] for op, f in map(decode, program.words)
               if op == Op.LOAD and f["target"] == Target.LUT}
     assert tables == ({0} if overrides.get("lut_tables") == 1 else {0, 1} if seed % 2 else set())
-    expected, _ = run_program(program)
-    np.testing.assert_array_equal(expected, infer(model, x), err_msg=replay)
-    got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
-    np.testing.assert_array_equal(got, expected, err_msg=replay)
-    assert _mem_traffic(program, counters) == sum(r["traffic_words"][r["strategy"]]
-                                                  for r in reuse), replay
-    p = perfmodel.predict(program, {"latency": 3})
-    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"],
-                                                  counters["compute_cycles"]), replay
+    _on_rtl(program, model, x, replay)
 
 
 def test_synapse_reuse_loads_a_chunk_once_per_pass():
@@ -356,16 +365,7 @@ def test_a_pass_stores_in_one_store_and_the_next_layer_overlaps_it_on_the_rtl(se
              in (Target.NIB, Target.NBIN) and not program.comments[k].startswith("fc1")]
     assert any(not f["fence"] for _, f in later), replay
     assert unordered_reads(program) == [], replay
-    expected, _ = run_program(program)
-    np.testing.assert_array_equal(expected, infer(model, x), err_msg=replay)
-    got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
-    np.testing.assert_array_equal(got, expected, err_msg=replay)
-    p = perfmodel.predict(program, {"latency": 3})
-    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"],
-                                                  counters["compute_cycles"]), replay
-    reuse = [layer["reuse"] for layer in program.layers]
-    assert _mem_traffic(program, counters) == sum(r["traffic_words"][r["strategy"]]
-                                                  for r in reuse), replay
+    _on_rtl(program, model, x, replay)
 
 
 def test_unordered_reads_finds_a_load_moved_before_the_store_it_needs():
@@ -387,6 +387,15 @@ def test_unordered_reads_finds_a_load_moved_before_the_store_it_needs():
     assert bad and {b[0] for b in bad} <= {s, s + 1} and s + 1 in {b[0] for b in bad}
 
 
+def _resident_passes(seed):
+    """Three layers, 8 vectors; fc2's pass holds them all, its inputs resident."""
+    rng = np.random.default_rng(seed)
+    model = random_model(rng, [150, 90, 40], 0.5, 4)
+    x = random_inputs(rng, 150, vectors=8, density=0.5)
+    return model, x, small_config(4, 4, sb_bytes=512, nbout_bytes=2048, nbin_bytes=8192,
+                                  nibin_bytes=512)
+
+
 @pytest.mark.parametrize("seed, parts", [(1, 3), pytest.param(4, 2, marks=pytest.mark.slow)])
 def test_resident_inputs_in_several_loads(seed, parts):
     # fc2's pass of 8 resident inputs in ``parts`` LOAD pairs, fc1's last STOREs split
@@ -394,10 +403,7 @@ def test_resident_inputs_in_several_loads(seed, parts):
     # vectors (the golden machine reads what they wrote: its outputs are the
     # model's), the words moved are the same as in one LOAD pair, and the RTL
     # agrees with the golden machine, the compiler's words and the model's cycles.
-    rng = np.random.default_rng(seed)
-    model = random_model(rng, [150, 90, 40], 0.5, 4)
-    x = random_inputs(rng, 150, vectors=8, density=0.5)
-    cfg = small_config(4, 4, sb_bytes=512, nbout_bytes=2048, nbin_bytes=8192, nibin_bytes=512)
+    model, x, cfg = _resident_passes(seed)
     replay = f"replay: seed={seed} parts={parts}"
     one = compile_model(model, cfg, x, tune=False)
     assert one.tilings[1].inputs_resident and one.tilings[1].per_pass == 8, replay
@@ -431,23 +437,13 @@ def test_resident_inputs_in_several_loads(seed, parts):
         if k + 2 < n:
             assert at < order.index(last[k + 2][1]), replay
         assert f["fence"] == (k == n - 1), replay
-    expected, _ = run_program(program)
-    np.testing.assert_array_equal(expected, infer(model, x), err_msg=replay)
-    assert program.layers[1]["reuse"]["traffic_words"] == one.layers[1]["reuse"]["traffic_words"]
-    got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
-    np.testing.assert_array_equal(got, expected, err_msg=replay)
-    assert _mem_traffic(program, counters) == _mem_traffic(
-        one, run_accelerator(one, MemoryModel(latency=3))[1]), replay
-    p = perfmodel.predict(program, {"latency": 3})
-    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"],
-                                                  counters["compute_cycles"]), replay
+    # (the same words as in one LOAD pair, and the RTL moves them)
+    assert [t.words for t in program.tilings] == [t.words for t in one.tilings], replay
+    _on_rtl(program, model, x, replay)
 
 
 def test_the_compiler_splits_resident_inputs_only_where_the_model_says_faster():
-    rng = np.random.default_rng(0)
-    model = random_model(rng, [150, 90, 40], 0.5, 4)
-    x = random_inputs(rng, 150, vectors=8, density=0.5)
-    cfg = small_config(4, 4, sb_bytes=512, nbout_bytes=2048, nbin_bytes=8192, nibin_bytes=512)
+    model, x, cfg = _resident_passes(0)
     program = compile_model(model, cfg, x)
     k = program.tilings[1].input_parts
     assert k > 1
