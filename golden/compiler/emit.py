@@ -84,8 +84,9 @@ class Emitter:
         NBin LOADs behind the STOREs before them, :mod:`.schedule`).  Inputs no
         STORE here wrote (a convolution's patches, say) keep the fence, behind
         every STORE.  Of the deferred STOREs only as many go first as that takes:
-        those it reads and one more (a pass's inputs in several LOADs, each
-        behind the STOREs of its own vectors: :func:`pass_starts`)."""
+        those it reads, then, while the LOAD would still need the fence, the next
+        ones of the same NBout half (a pass's inputs in several LOADs, each behind
+        the STOREs of its own vectors: :func:`pass_starts`)."""
         if li == 0:
             return False
         pending = {id(d) for _, _, dsts in self.deferred for d in dsts}
