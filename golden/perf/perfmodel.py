@@ -47,7 +47,8 @@ class Timing:
     :mod:`hdl.control.compute`, :mod:`hdl.control.controller`) and checked against it by the bench.
 
     * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
-      idles when the last datum is written; LUT: a word's entries at once; sparse
+      idles when the last datum, through its response register, is written;
+      LUT: a word's entries at once; sparse
       NBin rows ``nbin_lookup`` more, their lengths looked up first, and an
       empty row a cycle unless it trails the last request: :func:`_sparse_rows`;
       a LOAD's segments cost nothing more);
@@ -74,12 +75,12 @@ class Timing:
       configuration (:meth:`dispatch_cycles`).
     """
     dispatch: int = 1
-    load_fixed: int = 2
+    load_fixed: int = 3
     # sparse NBin rows: their lengths come through the load unit's lookup
     # pipeline (NIBin read, popcount parts, sum, FIFO) before the first request
     nbin_lookup: int = 5
     # sparse NBin rows: from the request generator's last (empty) row to the end
-    empty_tail: int = -1
+    empty_tail: int = -2
     store_fixed_dense: int = 2
     config_depth: int = 16     # hdl.control.compute.CONFIG_DEPTH: the tile/bias FIFOs' depth
     # + log2(tn) (+1 at tm >= 8): from a group's last window fed to the PEs taking
@@ -306,7 +307,8 @@ def _sparse_rows(row_words, per_read, latency, timing):
         t += n * per_read if n else 1
         if n:
             last = t
-    return max(last + latency if last else 0, t + timing.empty_tail)
+    tail = t + timing.empty_tail
+    return max(last + latency, tail) if last else tail
 
 
 def store_cycles(nonzeros, cfg, per_write=1.0, rows=None, per_vector=None):

@@ -142,12 +142,12 @@ class LoadUnit(wiring.Component):
                                         if self._cfg.compact else None)
         m.submodules.desc = desc = SyncFIFOBuffered(width=desc_layout.size, depth=self._depth)
         gen_done = self._requests(m, ld, busy, start, desc, data.View(desc_layout, desc.w_data))
-        # (the last row or LUT word is written as ``busy`` falls: from registers, the
-        # cycle after it arrived)
-        self._responses(m, ld, desc, data.View(desc_layout, desc.r_data))
+        # (the last row is written as ``busy`` falls: from registers, two cycles
+        # after it arrived; a LUT word a cycle after, from the response register)
+        got = self._responses(m, ld, desc, data.View(desc_layout, desc.r_data))
         with m.If(start):
             m.d.sync += busy.eq(1)
-        with m.Elif(busy & gen_done & (desc.level == 0)):
+        with m.Elif(busy & gen_done & (desc.level == 0) & ~got):
             m.d.sync += busy.eq(0)
         return m
 
@@ -328,17 +328,30 @@ class LoadUnit(wiring.Component):
         is_sb = target == Target.SB
         is_lut = target == Target.LUT
         resp = self.mem.resp
-        rsp_row, rsp_pe, rsp_last = rsp.row, rsp.pe, rsp.last
+        # The read data and their descriptors go into a register first (``got``),
+        # the row assembly works from it: the 512 flip-flops' enables and clear
+        # come from registers, not from the memory's ``valid`` and the descriptor
+        # FIFO's handshake (ECP5 timing: at Tn = Tm = 4 the board's read-data
+        # register -> the FIFO's read -> the assembly's clear was 11.39 ns, 9.73 of
+        # it routing).  A LOAD ends a cycle later.
+        take = resp.valid & resp.ready
+        m.d.comb += [resp.ready.eq(desc.r_rdy), desc.r_en.eq(take)]
+        got = Signal()
+        got_data = Signal(mw, reset_less=True)
+        rsp_row = Signal(len(rsp.row), reset_less=True)
+        rsp_pe = Signal(len(rsp.pe), reset_less=True)
+        rsp_last = Signal(reset_less=True)
+        m.d.sync += [got.eq(take), got_data.eq(resp.payload.data),
+                     rsp_row.eq(rsp.row), rsp_pe.eq(rsp.pe), rsp_last.eq(rsp.last)]
         row_bits = max(16 * cfg.window, 64 * cfg.tm, 32 * cfg.tn, cfg.window)
         assembly = Signal(row_bits, reset_less=True)   # (data: `fresh` starts a row)
-        lut_word = Signal(mw, reset_less=True)
-        lut_busy = Signal()       # a LUT word taken last cycle, written this one
-        # A complete row is written a cycle after its last word arrived, from
-        # registers (ECP5 timing: no block-RAM output, word multiplexer or address
-        # adder before the buffers' write ports): ``assembly`` holds the row while
-        # ``w_pending``, and a row's first word starts from zeros (``fresh``).  The
-        # unit stays busy a cycle after its last word (its descriptor FIFO empties
-        # first), so the row is written before anything else can read it.
+        # A complete row is written a cycle after its last word reached the
+        # response register, from registers (ECP5 timing: no block-RAM output, word
+        # multiplexer or address adder before the buffers' write ports): ``assembly``
+        # holds the row while ``w_pending``, and a row's first word starts from
+        # zeros (``fresh``).  The unit stays busy until the row is written (its
+        # descriptor FIFO and the response register empty first), so nothing else
+        # can read it before.
         w_pending = Signal()
         fresh = Signal(init=1)    # the next word is its row's first
         w_addr = Signal(16)       # the pending row's buffer row (its half's base + row)
@@ -360,17 +373,12 @@ class LoadUnit(wiring.Component):
         m.d.comb += with_word.eq(Mux(fresh, 0, assembly))
         for k in range(row_bits // mw):
             with m.If(slot[k]):
-                m.d.comb += with_word[k * mw:(k + 1) * mw].eq(resp.payload.data)
-        take = resp.valid & resp.ready
-        m.d.comb += [resp.ready.eq(desc.r_rdy), desc.r_en.eq(take)]
-        m.d.sync += w_pending.eq(take & rsp_last & ~is_lut)
-        with m.If(take):
+                m.d.comb += with_word[k * mw:(k + 1) * mw].eq(got_data)
+        m.d.sync += w_pending.eq(got & rsp_last & ~is_lut)
+        with m.If(got):
             m.d.sync += [assembly.eq(with_word), fresh.eq(rsp_last), w_pe.eq(rsp_pe),
                          slot.eq(Mux(rsp_last, 1, slot << 1)),
                          w_addr.eq(half_base + ld.row + rsp_row)]
-            with m.If(is_lut):
-                m.d.sync += lut_word.eq(resp.payload.data)
-        m.d.sync += lut_busy.eq(take & is_lut)
 
         for port, tgt in ((self.nib_w, Target.NIB), (self.sib_w, Target.SIB),
                           (self.nbin_w, Target.NBIN), (self.bias_w, Target.BIAS)):
@@ -384,13 +392,13 @@ class LoadUnit(wiring.Component):
             sb.payload.addr.eq(w_addr),
             sb.payload.data.eq(assembly[:64 * cfg.tm]),
         ]
-        # A LUT word's entries are written at once, the cycle after it arrived
+        # A LUT word's entries are written at once, from the response register
         # (those from ``count`` on are not), so a table loads at a word a cycle.
-        entry = rsp_row  # for LUT loads `row` counts words
         lut_entry = Signal(16)
+        m.d.comb += lut_entry.eq(rsp_row * lanes)   # for LUT loads `row` counts words
         lut = self.lut_write
         m.d.comb += [
-            lut.valid.eq(lut_busy & (lut_entry < ld.count)),
+            lut.valid.eq(got & is_lut & (lut_entry < ld.count)),
             lut.payload.pe.eq(ld.pe),
             lut.payload.half.eq(ld.half),
             lut.payload.broadcast.eq(ld.broadcast),
@@ -399,9 +407,8 @@ class LoadUnit(wiring.Component):
         # (a memory word holds at least two entries: mem_width >= 32)
         m.d.comb += lut.payload.en.eq(Cat(*(lut_entry + k < ld.count for k in range(lanes))))
         for k in range(lanes):
-            m.d.comb += lut.payload.value[k].eq(lut_word.word_select(k, 16))
-        with m.If(take & is_lut):
-            m.d.sync += lut_entry.eq(entry * lanes)
+            m.d.comb += lut.payload.value[k].eq(got_data.word_select(k, 16))
+        return got
 
 
 class StoreUnit(wiring.Component):

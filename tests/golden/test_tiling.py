@@ -443,7 +443,9 @@ def test_resident_inputs_in_several_loads(seed, parts):
 
 
 def test_the_compiler_splits_resident_inputs_only_where_the_model_says_faster():
-    model, x, cfg = _resident_passes(0)
+    # (seed 1: a case where splitting pays; at seed 0 one LOAD pair is fastest
+    # since a LOAD's response register, a cycle more per LOAD)
+    model, x, cfg = _resident_passes(1)
     program = compile_model(model, cfg, x)
     k = program.tilings[1].input_parts
     assert k > 1
