@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.contract.params import check_int, check_pow2, clog2
 from hdl.datapath.logic import apply_levels, lane_onehots, onehot_select, sklansky_levels, tree_or
-from hdl.datapath.skid import PingPongBuffer
+from hdl.datapath.skid import SkidBuffer
 from hdl.registry import TM, register
 
 __all__ = ["NSM", "nsm_beat_layout", "window_layout", "neurons_layout"]
@@ -273,7 +273,7 @@ class NSM(wiring.Component):
         e2_base_n = Signal(self._index_width, reset_less=True)
         e2_base_s = Signal(self._index_width, reset_less=True)
 
-        m.submodules.out = skid = PingPongBuffer(self.beat_layout)
+        m.submodules.out = skid = SkidBuffer(self.beat_layout)
         e2_go = Signal()
         m.d.comb += e2_go.eq(e2_valid & self.neurons.valid & (~e2_beat | skid.i.ready))
         e2_free = ~e2_valid | e2_go
@@ -307,13 +307,7 @@ class NSM(wiring.Component):
                 m.d.sync += [e2_nrank[k].eq(onehot_select(e1_hot, e1_nrank, k)),
                              e2_srank[k].eq(onehot_select(e1_hot, e1_srank, k))]
 
-        # The output registers are a ping-pong buffer's (a skid buffer's twin, cycle
-        # for cycle): the consumer's ready stops there, and each slot follows the
-        # value selection while empty, so the selection ends in registers enabled
-        # by a register, without the skid buffer's multiplexer and the consumer's
-        # handshake in front of them (ECP5 timing: at Tn = Tm = 4 this path,
-        # e2's ranks -> the window's values -> the output register, was
-        # 10.0-11.5 ns in most placements).
+        # The output register is a skid buffer's: the consumer's ready stops there.
         values = self.neurons.payload.value.as_value()
         out = skid.i.payload
         m.d.comb += [skid.i.valid.eq(e2_go & e2_beat), out.last.eq(e2_last)]
