@@ -48,10 +48,10 @@ class Timing:
 
     * LOAD: ``load_fixed + latency + words`` (a request per cycle, the unit
       idles when the last datum, through its response register, is written;
-      LUT: a word's entries at once; sparse
-      NBin rows ``nbin_lookup`` more, their lengths looked up first, and an
-      empty row a cycle unless it trails the last request: :func:`_sparse_rows`;
-      a LOAD's segments cost nothing more);
+      LUT: a word's entries at once; sparse NBin rows ``nbin_lookup`` more,
+      their lengths looked up first, and an empty row a cycle unless it trails
+      the last request: :func:`_sparse_rows`; a LOAD's segments cost nothing
+      more);
     * COMPUTE: ``fill(tn, tm)`` + the cycles of its groups (the NSM's drain stage
       to the SSM sequencer cycle by cycle, :func:`golden.twins.fc.sequencer_cycles`:
       a step a cycle, an empty window a cycle of the drain stage, hidden only
@@ -97,9 +97,8 @@ class Timing:
 
     def drain(self, tn, tm, compact=False):
         """Cycles from the NSM and the sequencer running empty to the end of a
-        COMPUTE: the H-tree, the PEs, the compute unit's output register and the NBout
-        row read and write; the next COMPUTE
-        starts while they drain.  ``compact``: a PEFU stage fewer (its operand
+        COMPUTE: the H-tree, the PEs, the compute unit's output register and the
+        NBout row read and write; the next COMPUTE starts while they drain.  ``compact``: a PEFU stage fewer (its operand
         register, :class:`hdl.datapath.pefu.PEFU`)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
         return 22 + lt + lm - bool(compact)
