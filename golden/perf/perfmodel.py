@@ -98,8 +98,9 @@ class Timing:
     def drain(self, tn, tm, compact=False):
         """Cycles from the NSM and the sequencer running empty to the end of a
         COMPUTE: the H-tree, the PEs, the compute unit's output register and the
-        NBout row read and write; the next COMPUTE starts while they drain.  ``compact``: a PEFU stage fewer (its operand
-        register, :class:`hdl.datapath.pefu.PEFU`)."""
+        NBout row read and write; the next COMPUTE starts while they drain.
+        ``compact``: a PEFU stage fewer (its operand register,
+        :class:`hdl.datapath.pefu.PEFU`)."""
         lt, lm = tn.bit_length() - 1, tm.bit_length() - 1
         return 22 + lt + lm - bool(compact)
 
