@@ -151,48 +151,35 @@ def _cycles(program):
 
 def _tuned(program, plans, model, cfg, inputs, dense, pool, values):
     """``program`` with, layer by layer, its synapse-reuse passes of the other kind
-    (resident inputs or not, the fewest words of that kind) — or, for a layer
-    whose weights stay resident, passes of a half or a quarter as many vectors,
-    or as the layer before's — wherever the performance model then gives fewer
+    (resident inputs or not, the fewest words of that kind), then, where a pass's
+    inputs are resident, passes of a half or a quarter as many vectors, or as
+    the layer before's, wherever the performance model then gives fewer
     cycles: words alone do not count a COMPUTE's fill or a LOAD's latency, which
     a COMPUTE per vector and chunk pays again and again, nor how passes overlap
-    the layers before and after.  Then, layer by layer, resident inputs in more
-    LOADs (``Tiling.input_parts``) while that gives fewer cycles."""
+    the layers before and after (a smaller pass's outputs are stored, and the
+    next layer's first pass loads, while the layer still computes the rest; a
+    layer of several chunks loads its weights once more per pass).  Then, layer
+    by layer, resident inputs in more LOADs (``Tiling.input_parts``) while that
+    gives fewer cycles."""
     best, best_cycles = program, _cycles(program)
     for li, t in enumerate(program.tilings):
         if t.strategy != "synapse" or t.batch == 1:
             continue
-        if program.layers[li]["chunks"] == 1:
-            # Weights resident: the same words in passes half as large, so the first
-            # pass's inputs load (and compute) while the layer before still stores
-            # the rest (:meth:`golden.compiler.emit.Emitter.fence`).
-            if not t.inputs_resident:
-                continue
-            tiles, now = program.layers[li]["pool"], min(t.per_pass, t.batch)
-            sizes = {tiles * -(-now // (k * tiles)) for k in (2, 4)}   # (whole pool windows)
-            if li > 0 and best.tilings[li - 1].strategy == "synapse":
-                sizes.add(best.tilings[li - 1].per_pass)    # the layer before's passes
-            for size in sorted(n for n in sizes if 0 < n < now and n % tiles == 0):
-                tilings = list(best.tilings)
-                tilings[li] = replace(t, per_pass=size, chosen_by="cycles")
-                other = _build(plans, cfg, inputs, dense, pool, tilings, True)
-                if _cycles(other) < best_cycles:
+        if program.layers[li]["chunks"] > 1:
+            like = list(best.tilings)
+            like[li] = None
+            tilings = tile(plans, model, cfg, inputs, dense, pool, like=like,
+                           resident={li: not t.inputs_resident}, values=values)
+            if tilings[li] is not None:
+                tilings[li].chosen_by = "cycles"
+                try:
+                    other = _build(plans, cfg, inputs, dense, pool, tilings, True)
+                except CompileError:
+                    other = None      # (the other kind does not fit the instruction buffer)
+                if other is not None and _cycles(other) < best_cycles:
                     best, best_cycles = other, _cycles(other)
-            continue
-        like = list(best.tilings)
-        like[li] = None
-        tilings = tile(plans, model, cfg, inputs, dense, pool, like=like,
-                       resident={li: not t.inputs_resident}, values=values)
-        if tilings[li] is None:
-            continue
-        tilings[li].chosen_by = "cycles"
-        try:
-            other = _build(plans, cfg, inputs, dense, pool, tilings, True)
-        except CompileError:
-            continue                  # (the other kind does not fit the instruction buffer)
-        cycles = _cycles(other)
-        if cycles < best_cycles:
-            best, best_cycles = other, cycles
+        best, best_cycles = _smaller_passes(best, best_cycles, li, plans, model, cfg,
+                                            inputs, dense, pool, values)
     # A layer after the first whose passes' inputs are resident: each pass's inputs
     # in 2, 3, ... LOAD pairs (the layer before's last STOREs split to match), as
     # long as the model gives fewer cycles: the first run loads while the rest is
@@ -212,6 +199,36 @@ def _tuned(program, plans, model, cfg, inputs, dense, pool, values):
                 break
             best, best_cycles = other, _cycles(other)
     return best
+
+
+def _smaller_passes(best, best_cycles, li, plans, model, cfg, inputs, dense, pool, values):
+    """``(program, cycles)``: ``best`` with layer ``li``'s resident-input passes a half
+    or a quarter as large, or as large as the layer before's, where the performance
+    model gives fewer cycles (:func:`_tuned`).  The tiling is planned again for
+    each size (:func:`tile` with ``like``), so its traffic is what the program
+    moves: the same words where the layer's weights stay resident, a chunk's
+    weights once more per pass where they do not."""
+    t = best.tilings[li]
+    if t.strategy != "synapse" or not t.inputs_resident:
+        return best, best_cycles
+    tiles, now = best.layers[li]["pool"], min(t.per_pass, t.batch)
+    sizes = {tiles * -(-now // (k * tiles)) for k in (2, 4)}      # (whole pool windows)
+    if li > 0 and best.tilings[li - 1].strategy == "synapse":
+        sizes.add(best.tilings[li - 1].per_pass)                  # the layer before's passes
+    start = best
+    for size in sorted(n for n in sizes if 0 < n < now and n % tiles == 0):
+        like = list(start.tilings)
+        like[li] = replace(t, per_pass=size)
+        tilings = list(start.tilings)
+        tilings[li] = tile(plans, model, cfg, inputs, dense, pool, like=like, values=values)[li]
+        tilings[li].chosen_by = "cycles"
+        try:
+            other = _build(plans, cfg, inputs, dense, pool, tilings, True)
+        except CompileError:
+            continue                  # (more instructions than the buffer holds)
+        if _cycles(other) < best_cycles:
+            best, best_cycles = other, _cycles(other)
+    return best, best_cycles
 
 
 def compile_model(model, cfg, inputs, dense=False, pool=1, tilings=None, schedule=True,
