@@ -227,6 +227,12 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         "compute_cycles_sparse": sp["compute_cycles"], "compute_cycles_dense": de["compute_cycles"],
         "ideal_cycles_sparse": sp["ideal_cycles"], "ideal_cycles_dense": de["ideal_cycles"],
         "speedup": de["cycles"] / max(1, sp["cycles"]),
+        # the bound the sparsity allows (ideal dense / ideal sparse) and the share reached
+        "ideal_speedup": de["ideal_cycles"] / max(1, sp["ideal_cycles"]),
+        "speedup_of_ideal": (de["cycles"] / max(1, sp["cycles"]))
+        / (de["ideal_cycles"] / max(1, sp["ideal_cycles"])),
+        # per layer the groups of Tn outputs without a weight the sparse program leaves out
+        "dead_groups": {layer["name"]: layer.get("dead_groups", 0) for layer in sp["layers"]},
         "compute_speedup": de["compute_cycles"] / max(1, sp["compute_cycles"]),
         "sim_cycles_per_second": sp["sim_cycles_per_second"],
         # Energy per inference (one image), pJ (golden.energy)
@@ -267,6 +273,11 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         f"| R(Irr) | {report['R_irr']:.1f}x |",
         f"| cycles sparse / dense | {report['cycles_sparse']} / {report['cycles_dense']} |",
         f"| speed-up (whole run) | {report['speedup']:.2f}x |",
+        f"| its bound, ideal dense / ideal sparse (reached) | {report['ideal_speedup']:.2f}x "
+        f"({report['speedup_of_ideal']:.2f}) |",
+        "| groups without a weight left out (sparse) | "
+        + (", ".join(f"{k} {n}" for k, n in report["dead_groups"].items() if n) or "none")
+        + " |",
         f"| compute cycles sparse / dense (ideal) | {report['compute_cycles_sparse']} "
         f"({report['ideal_cycles_sparse']}) / {report['compute_cycles_dense']} "
         f"({report['ideal_cycles_dense']}) |",

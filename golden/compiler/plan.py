@@ -53,6 +53,11 @@ class LayerPlan:
     activation: str
     f_in: int
     f_out: int
+    #: the model layer's outputs this plan computes, in order (None: all of them;
+    #: :func:`drop_dead_groups` leaves out groups whose output is always 0)
+    kept: np.ndarray | None = None
+    #: the groups of the model layer left out (``kept`` holds the rest)
+    dead_groups: int = 0
 
     @property
     def sib_rows(self):
@@ -69,8 +74,9 @@ class LayerPlan:
                    for j in range(tn))
 
 
-def _weight_mode(layer, cfg, dense, n_out, rows):
-    """``(slot, why_raw, books, region_of_row)`` of a layer."""
+def _weight_mode(layer, cfg, dense, n_out, rows, kept=None):
+    """``(slot, why_raw, books, region_of_row)`` of a layer (``kept``: the model
+    layer's rows it computes, :func:`drop_dead_groups`; default all)."""
     region_of_row = np.zeros(rows, dtype=np.int64)
     if dense:
         return Slot.W16, "dense mode", None, region_of_row
@@ -82,7 +88,7 @@ def _weight_mode(layer, cfg, dense, n_out, rows):
     if layer.slot not in cfg.widths:
         return (Slot.W16, f"{layer.slot}-bit slots not in the configured widths {cfg.widths}",
                 None, region_of_row)
-    region_of_row[:n_out] = np.arange(n_out) // r_out
+    region_of_row[:n_out] = (np.arange(n_out) if kept is None else kept) // r_out
     return Slot.of(layer.slot), None, np.asarray(layer.codebooks, dtype=np.int64), region_of_row
 
 
@@ -132,7 +138,7 @@ def plan_layer(layer, dec, cfg, dense, force_raw=None):
                                                np.zeros(groups * tn, dtype=np.int64))
     else:
         slot, why_raw, books, region_of_row = _weight_mode(layer, cfg, dense, n_out,
-                                                           groups * tn)
+                                                           groups * tn, dec.get("kept"))
     if slot == Slot.W16 and 16 not in cfg.widths:
         raise CompileError(f"layer {name!r}: needs raw 16-bit weights ({why_raw}) but the "
                            f"configuration's widths are {cfg.widths}")
@@ -164,7 +170,8 @@ def plan_layer(layer, dec, cfg, dense, force_raw=None):
                      slot=slot, why_raw=why_raw, books=books, region_of_row=region_of_row,
                      sib=sib, skip=skip, sb=sb, bias=bias.reshape(groups, tn),
                      shift=output_shift(dec["f_in"], dec["f_w"], dec["f_out"]),
-                     activation=dec["activation"], f_in=dec["f_in"], f_out=dec["f_out"])
+                     activation=dec["activation"], f_in=dec["f_in"], f_out=dec["f_out"],
+                     kept=dec.get("kept"), dead_groups=dec.get("dead_groups", 0))
     if max(plan.sib_rows, default=0) > cfg.half(cfg.sib_rows):
         raise CompileError(f"layer {name!r}: one group's synapse bitmap needs "
                            f"{max(plan.sib_rows)} SIB rows, a SIB half holds "
@@ -175,10 +182,60 @@ def plan_layer(layer, dec, cfg, dense, force_raw=None):
     return plan
 
 
+def dead_groups(decs, tn):
+    """Per layer but the last, ``(groups, outputs)``: the groups of ``tn`` outputs (of its
+    :func:`~golden.contract.model.decompress` entry) whose every weight is pruned,
+    and the layer's outputs on a zero input (a dead group's outputs whatever the
+    input: its activation of its bias alone); a layer keeps at least one group."""
+    from golden.twins.infer import fc_layer
+    out = []
+    for dec in decs[:-1]:
+        w = dec["weight"]
+        const = fc_layer(dec, np.zeros((1, w.shape[1]), dtype=np.int16))[0]
+        groups = -(-w.shape[0] // tn)
+        dead = [g for g in range(groups) if not w[g * tn:(g + 1) * tn].any()]
+        out.append((dead if len(dead) < groups else dead[1:], const))
+    return out
+
+
+def drop_dead_groups(decs, tn):
+    """``decs`` (:func:`~golden.contract.model.decompress` entries of FC layers that
+    chain) without the :func:`dead_groups`: their rows left out of the layer, and the
+    inputs they feed out of the next layer, whose bias takes what they added (their
+    constant outputs times the weights there: the accumulator is exact, so the sum is
+    the same in any order).  The network computes exactly what it did, bit for bit
+    (a layer whose bias would leave int32 keeps its dead groups).  Each entry left
+    short gets ``kept``, the model layer's outputs it still computes."""
+    decs = [dict(d) for d in decs]
+    for li, (dead, const) in enumerate(dead_groups(decs, tn)):
+        if not dead:
+            continue
+        a, b = decs[li], decs[li + 1]
+        gone = np.zeros(a["weight"].shape[0], dtype=bool)
+        for g in dead:
+            gone[g * tn:(g + 1) * tn] = True
+        bias = b["bias"].astype(np.int64) + b["weight"][:, gone].astype(np.int64) @ \
+            const[gone].astype(np.int64)
+        if bias.size and (bias.min() < -(1 << 31) or bias.max() >= 1 << 31):
+            continue
+        kept = np.flatnonzero(~gone)
+        a["weight"], a["bias"] = a["weight"][kept], a["bias"][kept]
+        a["kept"] = kept if a.get("kept") is None else a["kept"][kept]
+        a["dead_groups"] = a.get("dead_groups", 0) + len(dead)
+        b["weight"], b["bias"] = b["weight"][:, kept], bias.astype(b["bias"].dtype)
+    return decs
+
+
 def plan_model(model, cfg, dense, n_in):
-    """Every layer's plan; the layers must chain, from ``n_in`` inputs."""
-    plans = [plan_layer(layer, dec, cfg, dense)
-             for layer, dec in zip(model.layers, decompress(model))]
+    """Every layer's plan; the layers must chain, from ``n_in`` inputs.  Sparse,
+    a chain of FC layers leaves out the groups of outputs that are always 0
+    (:func:`drop_dead_groups`): the COMPUTEs skip them, the STOREs and the next
+    layer's inputs carry fewer windows' rows."""
+    decs = decompress(model)
+    if not dense and len(decs) > 1 and all(d["kind"] == "fc" for d in decs) and all(
+            a["weight"].shape[0] == b["weight"].shape[1] for a, b in zip(decs, decs[1:])):
+        decs = drop_dead_groups(decs, cfg.tn)
+    plans = [plan_layer(layer, dec, cfg, dense) for layer, dec in zip(model.layers, decs)]
     if n_in != plans[0].n_in:
         raise CompileError(f"inputs have {n_in} values per vector; layer "
                            f"{plans[0].name!r} takes {plans[0].n_in}")

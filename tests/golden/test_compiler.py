@@ -231,3 +231,59 @@ def test_part_starts_by_hand():
     assert part_starts(10, 4) == [0, 3, 6, 8]       # 3, 3, 2, 2
     assert part_starts(3, 5) == [0, 1, 2]           # no empty run
     assert part_starts(1, 0) == [0]
+
+
+def _dead_group_model(bias2=None, row3=0):
+    """fc1: 6 outputs in 3 groups of Tn = 2, group 1 (rows 2, 3) with no weight and
+    biases that make its outputs constants 1 and 4 (ReLU of (b + 128) >> 8); fc2: 3
+    outputs, 6 inputs, weights on rows 2 and 3 among others; group 2 of fc2 (its
+    row 2) with no weight, kept: the last layer keeps every output.  ``row3``: a
+    weight for row 3."""
+    w1 = np.zeros((6, 40), dtype=np.int64)
+    w1[0, [1, 5]] = [300, -200]
+    w1[1, 33] = 250
+    w1[4, [0, 39]] = [100, 100]
+    w1[5, 7] = -90
+    w1[3, 10] = row3            # (a weight: group 1 no longer dead)
+    fc1 = _layer("fc1", w1)
+    fc1.bias = np.array([0, 5, 300, 1000, -7, 2], dtype=np.int32)
+    w2 = np.zeros((3, 6), dtype=np.int64)
+    w2[0, [0, 2, 3]] = [5, -3, 2]
+    w2[1, [1, 3, 4, 5]] = [7, 11, 1, -2]
+    fc2 = _layer("fc2", w2)
+    fc2.bias = np.array([10, -20, 30] if bias2 is None else bias2, dtype=np.int32)
+    return Model([fc1, fc2])
+
+
+def test_plan_drops_an_fc_group_without_weights_and_folds_its_outputs_into_the_next_bias():
+    # By hand: fc1's group 1 outputs relu((300 + 128) >> 8) = 1 and
+    # relu((1000 + 128) >> 8) = 4 whatever the input; fc2 sees them through its
+    # columns 2 and 3 at f_in + f_w = 16 fractional bits, the bias' scale: row 0
+    # adds -3 * 1 + 2 * 4 = 5, row 1 adds 11 * 4 = 44, row 2 nothing.
+    model = _dead_group_model()
+    p1, p2 = plan_model(model, CFG, False, 40)
+    assert (p1.n_out, p1.groups, list(p1.kept)) == (4, 2, [0, 1, 4, 5])
+    assert p2.n_in == 4 and p2.kept is None and p2.n_out == 3
+    assert list(p2.bias.reshape(-1)[:3]) == [10 + 5, -20 + 44, 30]
+    # (dense mode computes every output: the baseline does the work the sparse skips)
+    d1, d2 = plan_model(model, CFG, True, 40)
+    assert (d1.n_out, d1.kept, d2.n_in) == (6, None, 6)
+    rng = np.random.default_rng(0)
+    x = rng.integers(-300, 300, size=(3, 40)).astype(np.int16)
+    for dense in (False, True):
+        program = compile_model(model, CFG, x, dense=dense)
+        np.testing.assert_array_equal(run_program(program)[0], infer(model, x))
+    # (a group with one weight is computed)
+    p1, p2 = plan_model(_dead_group_model(row3=1), CFG, False, 40)
+    assert (p1.n_out, p1.kept, p2.n_in) == (6, None, 6)
+
+
+def test_plan_keeps_dead_groups_whose_folded_bias_would_leave_int32():
+    model = _dead_group_model(bias2=[2**31 - 6, 0, 0])      # row 0 would take +5: fits
+    assert plan_model(model, CFG, False, 40)[0].n_out == 4
+    model = _dead_group_model(bias2=[2**31 - 5, 0, 0])      # +5 reaches 2**31: kept
+    p1, p2 = plan_model(model, CFG, False, 40)
+    assert (p1.n_out, p1.kept, p2.n_in) == (6, None, 6)
+    assert p2.bias.reshape(-1)[0] == 2**31 - 5
+    x = np.zeros((1, 40), dtype=np.int16)
+    np.testing.assert_array_equal(run_program(compile_model(model, CFG, x))[0], infer(model, x))
