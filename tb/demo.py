@@ -231,8 +231,11 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         "ideal_speedup": de["ideal_cycles"] / max(1, sp["ideal_cycles"]),
         "speedup_of_ideal": (de["cycles"] / max(1, sp["cycles"]))
         / (de["ideal_cycles"] / max(1, sp["ideal_cycles"])),
-        # per layer the groups of Tn outputs without a weight the sparse program leaves out
+        # per layer the groups of Tn outputs the sparse program leaves out: without a
+        # weight (folded into the next layer's bias), and unused by the next layer
         "dead_groups": {layer["name"]: layer.get("dead_groups", 0) for layer in sp["layers"]},
+        "unused_groups": {layer["name"]: layer.get("unused_groups", 0)
+                          for layer in sp["layers"]},
         "compute_speedup": de["compute_cycles"] / max(1, sp["compute_cycles"]),
         "sim_cycles_per_second": sp["sim_cycles_per_second"],
         # Energy per inference (one image), pJ (golden.energy)
@@ -275,8 +278,10 @@ def run_demo(out, *, tn=4, tm=4, images=20, epochs=200, seed=0, area=True, log=p
         f"| speed-up (whole run) | {report['speedup']:.2f}x |",
         f"| its bound, ideal dense / ideal sparse (reached) | {report['ideal_speedup']:.2f}x "
         f"({report['speedup_of_ideal']:.2f}) |",
-        "| groups without a weight left out (sparse) | "
-        + (", ".join(f"{k} {n}" for k, n in report["dead_groups"].items() if n) or "none")
+        "| groups left out (sparse): without a weight; unused by the next layer | "
+        + (", ".join(f"{k} {n}; {report['unused_groups'][k]}"
+                     for k, n in report["dead_groups"].items()
+                     if n or report["unused_groups"][k]) or "none")
         + " |",
         f"| compute cycles sparse / dense (ideal) | {report['compute_cycles_sparse']} "
         f"({report['ideal_cycles_sparse']}) / {report['compute_cycles_dense']} "

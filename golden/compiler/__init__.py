@@ -417,10 +417,11 @@ def main(argv=None):
         atomic_write(out / "image.npz", buf.getvalue())
         s = program.summary()
         for a, b in zip(program.layers, program.layers[1:]):
-            if a.get("dead_groups"):
-                print(f"{a['name']}: {a['dead_groups']} groups of {cfg.tn} outputs without a "
-                      f"weight left out (their constant outputs folded into {b['name']}'s "
-                      f"bias); {a['n_out']} outputs computed")
+            dead, unused = a.get("dead_groups", 0), a.get("unused_groups", 0)
+            if dead or unused:
+                print(f"{a['name']}: groups of {cfg.tn} outputs left out: {dead} without a "
+                      f"weight (their constant outputs folded into {b['name']}'s bias), "
+                      f"{unused} that {b['name']} does not use; {a['n_out']} outputs computed")
         if args.report:
             print(reuse_report(program))
             print(schedule_line(program))

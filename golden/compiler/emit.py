@@ -322,7 +322,7 @@ class Emitter:
         info = {"name": plan.name, "n_in": plan.n_in, "n_out": plan.n_out,
                 "windows": plan.windows, "groups": plan.groups, "slot": plan.slot.bits,
                 "raw_reason": plan.why_raw, "chunks": layout.n_chunks,
-                "dead_groups": plan.dead_groups,
+                "dead_groups": plan.dead_groups, "unused_groups": plan.unused_groups,
                 "weights_resident": layout.n_chunks == 1, "shift": plan.shift,
                 "activation": plan.activation, "pool": pool if pool > 1 else 1,
                 "reuse": tiling.as_dict() if tiling else None}

@@ -56,8 +56,11 @@ class LayerPlan:
     #: the model layer's outputs this plan computes, in order (None: all of them;
     #: :func:`drop_dead_groups` leaves out groups whose output is always 0)
     kept: np.ndarray | None = None
-    #: the groups of the model layer left out (``kept`` holds the rest)
+    #: the groups of the model layer left out (``kept`` holds the rest): without a
+    #: weight (their constant outputs folded into the next layer's bias), and
+    #: feeding only pruned weights of the next layer
     dead_groups: int = 0
+    unused_groups: int = 0
 
     @property
     def sib_rows(self):
@@ -171,7 +174,8 @@ def plan_layer(layer, dec, cfg, dense, force_raw=None):
                      sib=sib, skip=skip, sb=sb, bias=bias.reshape(groups, tn),
                      shift=output_shift(dec["f_in"], dec["f_w"], dec["f_out"]),
                      activation=dec["activation"], f_in=dec["f_in"], f_out=dec["f_out"],
-                     kept=dec.get("kept"), dead_groups=dec.get("dead_groups", 0))
+                     kept=dec.get("kept"), dead_groups=dec.get("dead_groups", 0),
+                     unused_groups=dec.get("unused_groups", 0))
     if max(plan.sib_rows, default=0) > cfg.half(cfg.sib_rows):
         raise CompileError(f"layer {name!r}: one group's synapse bitmap needs "
                            f"{max(plan.sib_rows)} SIB rows, a SIB half holds "
@@ -198,31 +202,59 @@ def dead_groups(decs, tn):
     return out
 
 
+def unused_groups(a, b, tn):
+    """The groups of ``tn`` outputs of layer entry ``a`` that no weight of the next
+    layer's ``b`` uses (its columns there all pruned); at least one group stays."""
+    used = (b["weight"] != 0).any(axis=0)
+    groups = -(-a["weight"].shape[0] // tn)
+    unused = [g for g in range(groups) if not used[g * tn:(g + 1) * tn].any()]
+    return unused if len(unused) < groups else unused[1:]
+
+
+def _drop(decs, li, groups, tn, key, const=None):
+    """Leave groups ``groups`` of layer ``li`` out, and the next layer's inputs they
+    feed; with ``const`` (their outputs whatever the input) fold those, times the
+    next layer's weights on them, into its bias.  False (nothing changed) if that
+    bias would leave int32."""
+    a, b = decs[li], decs[li + 1]
+    gone = np.zeros(a["weight"].shape[0], dtype=bool)
+    for g in groups:
+        gone[g * tn:(g + 1) * tn] = True
+    bias = b["bias"].astype(np.int64)
+    if const is not None:
+        bias = bias + b["weight"][:, gone].astype(np.int64) @ const[gone].astype(np.int64)
+        if bias.size and (bias.min() < -(1 << 31) or bias.max() >= 1 << 31):
+            return False
+    kept = np.flatnonzero(~gone)
+    a["weight"], a["bias"] = a["weight"][kept], a["bias"][kept]
+    a["kept"] = kept if a.get("kept") is None else a["kept"][kept]
+    a[key] = a.get(key, 0) + len(groups)
+    b["weight"], b["bias"] = b["weight"][:, kept], bias.astype(b["bias"].dtype)
+    return True
+
+
 def drop_dead_groups(decs, tn):
     """``decs`` (:func:`~golden.contract.model.decompress` entries of FC layers that
-    chain) without the :func:`dead_groups`: their rows left out of the layer, and the
-    inputs they feed out of the next layer, whose bias takes what they added (their
-    constant outputs times the weights there: the accumulator is exact, so the sum is
-    the same in any order).  The network computes exactly what it did, bit for bit
-    (a layer whose bias would leave int32 keeps its dead groups).  Each entry left
-    short gets ``kept``, the model layer's outputs it still computes."""
+    chain) without the groups of outputs that change nothing the next layer
+    computes, their rows left out of the layer and the inputs they feed out of
+    the next layer: the :func:`dead_groups`, whose constant outputs times the
+    next layer's weights on them go into its bias (the accumulator is exact, so
+    the sum is the same in any order; a layer whose bias would leave int32 keeps
+    them), and the :func:`unused_groups`, whose outputs only meet pruned
+    weights.  Repeated until nothing changes (leaving out a layer's unused
+    groups may leave the layer before with some).  The network computes exactly
+    what it did, bit for bit.  Each entry left short gets ``kept``, the model
+    layer's outputs it still computes, and the counts ``dead_groups`` and
+    ``unused_groups``."""
     decs = [dict(d) for d in decs]
-    for li, (dead, const) in enumerate(dead_groups(decs, tn)):
-        if not dead:
-            continue
-        a, b = decs[li], decs[li + 1]
-        gone = np.zeros(a["weight"].shape[0], dtype=bool)
-        for g in dead:
-            gone[g * tn:(g + 1) * tn] = True
-        bias = b["bias"].astype(np.int64) + b["weight"][:, gone].astype(np.int64) @ \
-            const[gone].astype(np.int64)
-        if bias.size and (bias.min() < -(1 << 31) or bias.max() >= 1 << 31):
-            continue
-        kept = np.flatnonzero(~gone)
-        a["weight"], a["bias"] = a["weight"][kept], a["bias"][kept]
-        a["kept"] = kept if a.get("kept") is None else a["kept"][kept]
-        a["dead_groups"] = a.get("dead_groups", 0) + len(dead)
-        b["weight"], b["bias"] = b["weight"][:, kept], bias.astype(b["bias"].dtype)
+    changed = True
+    while changed:
+        changed = False
+        for li, (dead, const) in enumerate(dead_groups(decs, tn)):
+            changed |= bool(dead) and _drop(decs, li, dead, tn, "dead_groups", const)
+        for li in reversed(range(len(decs) - 1)):
+            unused = unused_groups(decs[li], decs[li + 1], tn)
+            changed |= bool(unused) and _drop(decs, li, unused, tn, "unused_groups")
     return decs
 
 

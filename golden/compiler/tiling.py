@@ -276,7 +276,12 @@ def _plan_reuse(plan, cfg, in_words, out_words, dense, like, pool, resident):
         traffic["synapse"] = minimum
         bw = -(-plan.groups // G)                # the windows of the layer's one block
         if like is not None:
-            return Tiling("synapse", V, like.per_pass, like.block_windows, traffic, minimum,
+            # (another compile's passes, within what this one's NBin half holds: the
+            # sparse program may leave out inputs that dense mode reads)
+            if like.inputs_resident and min(like.per_pass, fit) <= 1:
+                return Tiling("synapse", V, V, H, traffic, minimum)
+            P = min(like.per_pass, fit) if like.inputs_resident else like.per_pass
+            return Tiling("synapse", V, P, like.block_windows, traffic, minimum,
                           like.inputs_resident)
         P = per_pass(H // bw, fit) if batched and bw * G < STRIDE_LIMIT else 1
         if P > 1:
@@ -293,7 +298,8 @@ def _plan_reuse(plan, cfg, in_words, out_words, dense, like, pool, resident):
                 options.append((k, P, False))
         if like is not None and like.strategy == "synapse":
             k = like.block_windows
-            options = [(k, min(like.per_pass, per_pass(H // k)), like.inputs_resident)]
+            most = min(per_pass(H // k), fit) if like.inputs_resident else per_pass(H // k)
+            options = [(k, min(like.per_pass, most), like.inputs_resident)]
         elif resident is not None:
             options = [o for o in options if o[2] == resident]
         for k, P, resident in options:

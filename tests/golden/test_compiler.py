@@ -233,12 +233,13 @@ def test_part_starts_by_hand():
     assert part_starts(1, 0) == [0]
 
 
-def _dead_group_model(bias2=None, row3=0):
+def _dead_group_model(bias2=None, row3=0, group2_used=True):
     """fc1: 6 outputs in 3 groups of Tn = 2, group 1 (rows 2, 3) with no weight and
     biases that make its outputs constants 1 and 4 (ReLU of (b + 128) >> 8); fc2: 3
     outputs, 6 inputs, weights on rows 2 and 3 among others; group 2 of fc2 (its
     row 2) with no weight, kept: the last layer keeps every output.  ``row3``: a
-    weight for row 3."""
+    weight for row 3; ``group2_used=False``: no weight of fc2 on fc1's group 2
+    (rows 4, 5)."""
     w1 = np.zeros((6, 40), dtype=np.int64)
     w1[0, [1, 5]] = [300, -200]
     w1[1, 33] = 250
@@ -249,7 +250,7 @@ def _dead_group_model(bias2=None, row3=0):
     fc1.bias = np.array([0, 5, 300, 1000, -7, 2], dtype=np.int32)
     w2 = np.zeros((3, 6), dtype=np.int64)
     w2[0, [0, 2, 3]] = [5, -3, 2]
-    w2[1, [1, 3, 4, 5]] = [7, 11, 1, -2]
+    w2[1, [1, 3, 4, 5]] = [7, 11, 1, -2] if group2_used else [7, 11, 0, 0]
     fc2 = _layer("fc2", w2)
     fc2.bias = np.array([10, -20, 30] if bias2 is None else bias2, dtype=np.int32)
     return Model([fc1, fc2])
@@ -286,4 +287,43 @@ def test_plan_keeps_dead_groups_whose_folded_bias_would_leave_int32():
     assert (p1.n_out, p1.kept, p2.n_in) == (6, None, 6)
     assert p2.bias.reshape(-1)[0] == 2**31 - 5
     x = np.zeros((1, 40), dtype=np.int16)
+    np.testing.assert_array_equal(run_program(compile_model(model, CFG, x))[0], infer(model, x))
+
+
+def test_plan_drops_an_fc_group_whose_outputs_no_weight_of_the_next_layer_uses():
+    # fc1's group 2 (rows 4, 5) has weights but fc2 none on its outputs: left out,
+    # fc2's bias unchanged by it (only group 1's constants folded, as by hand above).
+    model = _dead_group_model(group2_used=False)
+    p1, p2 = plan_model(model, CFG, False, 40)
+    assert (p1.n_out, list(p1.kept), p1.dead_groups, p1.unused_groups) == (2, [0, 1], 1, 1)
+    assert p2.n_in == 2 and list(p2.bias.reshape(-1)[:3]) == [10 + 5, -20 + 44, 30]
+    x = np.random.default_rng(1).integers(-300, 300, size=(3, 40)).astype(np.int16)
+    np.testing.assert_array_equal(run_program(compile_model(model, CFG, x))[0], infer(model, x))
+
+
+def test_leaving_out_groups_cascades_through_the_layers():
+    # Tn = 2.  fc1's group 1 has no weight (constants relu((300 + 128) >> 8) = 1 and
+    # relu((1000 + 128) >> 8) = 4); fc2's group 1 reads only those, so once they are
+    # folded into its bias it has no weight either: its constants are
+    # relu((256 * 1 + 128) >> 8) = 1 and relu((512 * 4 + 128) >> 8) = 8, folded into
+    # fc3's bias (0 + 3 * 1, 1 - 2 * 8).  fc2's group 2 feeds nothing fc3 uses.
+    w1 = np.zeros((4, 8), dtype=np.int64)
+    w1[0, 0], w1[1, 1] = 100, 200
+    fc1 = _layer("fc1", w1)
+    fc1.bias = np.array([0, 0, 300, 1000], dtype=np.int32)
+    w2 = np.zeros((6, 4), dtype=np.int64)
+    w2[0, 0], w2[1, 1] = 50, 60          # group 0 reads fc1's group 0
+    w2[2, 2], w2[3, 3] = 256, 512        # group 1 reads fc1's group 1 only
+    w2[4, 0], w2[5, 1] = 70, 80          # group 2: fc3 reads none of it
+    fc2 = _layer("fc2", w2)
+    fc2.bias = np.zeros(6, dtype=np.int32)
+    w3 = np.zeros((2, 6), dtype=np.int64)
+    w3[0, [0, 2]], w3[1, [1, 3]] = [5, 3], [6, -2]
+    model = Model([fc1, fc2, _layer("fc3", w3)])
+    p1, p2, p3 = plan_model(model, CFG, False, 8)
+    assert [(p.n_in, p.n_out) for p in (p1, p2, p3)] == [(8, 2), (2, 2), (2, 2)]
+    assert [list(p1.kept), list(p2.kept)] == [[0, 1], [0, 1]]
+    assert [(p.dead_groups, p.unused_groups) for p in (p1, p2, p3)] == [(1, 0), (1, 1), (0, 0)]
+    assert list(p3.bias.reshape(-1)[:2]) == [0 + 3, 1 - 16]
+    x = np.random.default_rng(2).integers(-300, 300, size=(2, 8)).astype(np.int16)
     np.testing.assert_array_equal(run_program(compile_model(model, CFG, x))[0], infer(model, x))

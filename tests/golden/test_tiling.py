@@ -484,10 +484,11 @@ def test_the_compiler_splits_resident_inputs_only_where_the_model_says_faster():
 
 def test_groups_without_weights_are_left_out_on_the_rtl(monkeypatch):
     # A random MLP whose pruning left groups of Tn outputs without a weight (blocks
-    # of 4 x 32, 70 % pruned): sparse, the compiler leaves them out and folds their
-    # constant outputs (ReLU of the bias alone, many nonzero) into the next layer's
-    # bias; bit-exact on the RTL against the golden inference of the whole model,
-    # the words and the model's cycles exact; fewer SSM steps than the program that
+    # of 4 x 32, 70 % pruned), and one whose outputs fc3 does not use: sparse, the
+    # compiler leaves them out and folds the constant outputs of the first kind
+    # (ReLU of the bias alone, many nonzero) into the next layer's bias;
+    # bit-exact on the RTL against the golden inference of the whole model, the
+    # words and the model's cycles exact; fewer SSM steps than the program that
     # computes them; dense, under the same tiling, every group computed.
     rng = np.random.default_rng(0)
     model = random_model(rng, [64, 48, 40, 10], 0.7, 4, block=(4, 32))
@@ -495,8 +496,8 @@ def test_groups_without_weights_are_left_out_on_the_rtl(monkeypatch):
     cfg = small_config(4, 4, nbin_bytes=8192, nibin_bytes=512, nbout_bytes=8192,
                        ib_bytes=32768)
     program = compile_model(model, cfg, x)
-    assert [(layer["n_in"], layer["n_out"]) for layer in program.layers] == \
-        [(64, 28), (28, 28), (28, 10)]
+    assert [(layer["n_in"], layer["n_out"], layer["dead_groups"], layer["unused_groups"])
+            for layer in program.layers] == [(64, 28, 5, 0), (28, 24, 3, 1), (24, 10, 0, 0)]
     _on_rtl(program, model, x, "replay: seed=0 sizes=64,48,40,10 block=4x32")
     dense = compile_model(model, cfg, x, dense=True, tilings=program.tilings)
     assert [layer["n_out"] for layer in dense.layers] == [48, 40, 10]
@@ -509,3 +510,22 @@ def test_groups_without_weights_are_left_out_on_the_rtl(monkeypatch):
     steps = [sum(s.steps for s in perfmodel.work(p) if s.op == Op.COMPUTE)
              for p in (program, full)]
     assert steps[0] < steps[1], steps
+
+
+def test_dense_under_the_sparse_tiling_keeps_its_passes_within_its_nbin_half():
+    # Leaving out fc1's groups gives the sparse fc2 one NSM window of inputs where
+    # dense mode reads two: the sparse passes of 8 resident vectors do not fit a
+    # dense NBin half (16 window rows), so dense under that tiling takes passes of
+    # 4 (without that cap: an IndexError in the golden machine), and computes the
+    # model's outputs.
+    rng = np.random.default_rng(1)
+    model = random_model(rng, [64, 96, 40, 10], 0.75, 4, block=(4, 32))
+    x = random_inputs(rng, 64, vectors=16, density=0.5)
+    cfg = small_config(4, 4, nbin_bytes=2048, nibin_bytes=128, nbout_bytes=8192,
+                       ib_bytes=32768)
+    sparse = compile_model(model, cfg, x)
+    assert sparse.layers[1]["windows"] == 1 and sparse.tilings[1].per_pass == 8
+    dense = compile_model(model, cfg, x, dense=True, tilings=sparse.tilings)
+    assert dense.layers[1]["windows"] == 2 and dense.tilings[1].per_pass == 4
+    assert dense.tilings[1].inputs_resident
+    np.testing.assert_array_equal(run_program(dense)[0], infer(model, x))
