@@ -295,14 +295,16 @@ def test_a_compute_of_pool_tiles_is_the_max_of_its_tiles():
         np.testing.assert_array_equal(m.nbout[at:at + f["groups"]], want, err_msg=f"window {b}")
 
 
-def _batch(seed, sizes, sparsity, vectors):
-    """A random MLP of 4-bit weights, ``vectors`` inputs and the demo's buffers (an
-    8 KB NBin and NBout, a 32 KB instruction buffer) at Tn = Tm = 4."""
+def _batch(seed, sizes, sparsity, vectors, block=(2, 4), **buffers):
+    """A random MLP of 4-bit weights (``block``-shaped pruning), ``vectors`` inputs
+    and the demo's buffers (an 8 KB NBin and NBout, a 32 KB instruction buffer;
+    ``buffers`` overrides them) at Tn = Tm = 4."""
     rng = np.random.default_rng(seed)
-    model = random_model(rng, sizes, sparsity, 4)
+    model = random_model(rng, sizes, sparsity, 4, block=block)
     x = random_inputs(rng, sizes[0], vectors=vectors, density=0.5)
-    return model, x, small_config(4, 4, nbin_bytes=8192, nibin_bytes=512,
-                                  nbout_bytes=8192, ib_bytes=32768)
+    return model, x, small_config(4, 4, **{**dict(nbin_bytes=8192, nibin_bytes=512,
+                                                  nbout_bytes=8192, ib_bytes=32768),
+                                           **buffers})
 
 
 def test_tuning_takes_the_other_kind_of_pass_where_the_model_says_fewer_cycles():
@@ -490,11 +492,7 @@ def test_groups_without_weights_are_left_out_on_the_rtl(monkeypatch):
     # bit-exact on the RTL against the golden inference of the whole model, the
     # words and the model's cycles exact; fewer SSM steps than the program that
     # computes them; dense, under the same tiling, every group computed.
-    rng = np.random.default_rng(0)
-    model = random_model(rng, [64, 48, 40, 10], 0.7, 4, block=(4, 32))
-    x = random_inputs(rng, 64, vectors=6, density=0.5)
-    cfg = small_config(4, 4, nbin_bytes=8192, nibin_bytes=512, nbout_bytes=8192,
-                       ib_bytes=32768)
+    model, x, cfg = _batch(0, [64, 48, 40, 10], 0.7, 6, block=(4, 32))
     program = compile_model(model, cfg, x)
     assert [(layer["n_in"], layer["n_out"], layer["dead_groups"], layer["unused_groups"])
             for layer in program.layers] == [(64, 28, 5, 0), (28, 24, 3, 1), (24, 10, 0, 0)]
@@ -518,11 +516,8 @@ def test_dense_under_the_sparse_tiling_keeps_its_passes_within_its_nbin_half():
     # dense NBin half (16 window rows), so dense under that tiling takes passes of
     # 4 (without that cap: an IndexError in the golden machine), and computes the
     # model's outputs.
-    rng = np.random.default_rng(1)
-    model = random_model(rng, [64, 96, 40, 10], 0.75, 4, block=(4, 32))
-    x = random_inputs(rng, 64, vectors=16, density=0.5)
-    cfg = small_config(4, 4, nbin_bytes=2048, nibin_bytes=128, nbout_bytes=8192,
-                       ib_bytes=32768)
+    model, x, cfg = _batch(1, [64, 96, 40, 10], 0.75, 16, block=(4, 32), nbin_bytes=2048,
+                           nibin_bytes=128)
     sparse = compile_model(model, cfg, x)
     assert sparse.layers[1]["windows"] == 1 and sparse.tilings[1].per_pass == 8
     dense = compile_model(model, cfg, x, dense=True, tilings=sparse.tilings)
