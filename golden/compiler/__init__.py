@@ -126,7 +126,7 @@ def tile(plans, model, cfg, inputs, dense, pool, like=None, resident=None, value
 
 def _values(model, inputs, pool, plans):
     """The inputs and, per layer, the outputs its plan computes (the golden model's:
-    :func:`~golden.compiler.plan.plan_model` may leave out groups always 0)."""
+    :func:`~golden.compiler.plan.plan_model` may leave out groups)."""
     from golden.twins.infer import infer
     outs = infer(model, inputs, layers="all", pool=pool)
     return [inputs] + [v if p.kept is None else v[:, p.kept] for v, p in zip(outs, plans)]

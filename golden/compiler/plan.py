@@ -54,7 +54,7 @@ class LayerPlan:
     f_in: int
     f_out: int
     #: the model layer's outputs this plan computes, in order (None: all of them;
-    #: :func:`drop_dead_groups` leaves out groups whose output is always 0)
+    #: :func:`drop_dead_groups` leaves out groups that change nothing downstream)
     kept: np.ndarray | None = None
     #: the groups of the model layer left out (``kept`` holds the rest): without a
     #: weight (their constant outputs folded into the next layer's bias), and
@@ -260,9 +260,10 @@ def drop_dead_groups(decs, tn):
 
 def plan_model(model, cfg, dense, n_in):
     """Every layer's plan; the layers must chain, from ``n_in`` inputs.  Sparse,
-    a chain of FC layers leaves out the groups of outputs that are always 0
+    a chain of FC layers leaves out the groups of outputs without a weight (their
+    constants folded into the next layer's bias) or unused by the next layer
     (:func:`drop_dead_groups`): the COMPUTEs skip them, the STOREs and the next
-    layer's inputs carry fewer windows' rows."""
+    layer's inputs carry fewer rows."""
     decs = decompress(model)
     if not dense and len(decs) > 1 and all(d["kind"] == "fc" for d in decs) and all(
             a["weight"].shape[0] == b["weight"].shape[1] for a, b in zip(decs, decs[1:])):
