@@ -416,6 +416,13 @@ def main(argv=None):
                                            **program.summary()})
         atomic_write(out / "image.npz", buf.getvalue())
         s = program.summary()
+        for a in program.layers:
+            if a.get("merged_regions"):
+                print(f"{a['name']}: its rows span quantization regions; their "
+                      f"{a['merged_regions']} codebooks share one lookup table "
+                      f"({a['slot']}-bit indices)")
+            elif a.get("raw_reason"):
+                print(f"{a['name']}: raw 16-bit weights ({a['raw_reason']})")
         for a, b in zip(program.layers, program.layers[1:]):
             dead, unused = a.get("dead_groups", 0), a.get("unused_groups", 0)
             if dead or unused:

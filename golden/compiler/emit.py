@@ -321,7 +321,8 @@ class Emitter:
         ``io[v][1]``); return what was decided."""
         info = {"name": plan.name, "n_in": plan.n_in, "n_out": plan.n_out,
                 "windows": plan.windows, "groups": plan.groups, "slot": plan.slot.bits,
-                "raw_reason": plan.why_raw, "chunks": layout.n_chunks,
+                "raw_reason": plan.why_raw, "merged_regions": plan.merged,
+                "chunks": layout.n_chunks,
                 "dead_groups": plan.dead_groups, "unused_groups": plan.unused_groups,
                 "weights_resident": layout.n_chunks == 1, "shift": plan.shift,
                 "activation": plan.activation, "pool": pool if pool > 1 else 1,

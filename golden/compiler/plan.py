@@ -6,11 +6,14 @@ the outputs in groups of ``tn`` (one per PE), each group's shared synapse bitmap
 :mod:`golden.contract.sib` (window masks where they feed fewer windows:
 ``COMPUTE.skip``), each PE's weights at every set position of that bitmap,
 packed at the layer's slot width (codebook indices; explicit zeros use a
-codebook entry 0) or as raw int16 — in dense mode, above 8 bits, where a region
-splits rows, where the configuration lacks the width, or where a region has no
-zero entry for an explicit zero (:attr:`LayerPlan.why_raw` says which) — and
-the biases.  :func:`chunks` splits a run of groups into what one buffer half
-holds.
+codebook entry 0) or as raw int16 — in dense mode, above 8 bits, where the
+configuration lacks the width, or where a region has no zero entry for an
+explicit zero (:attr:`LayerPlan.why_raw` says which) — and the biases.  Where
+the quantization regions split the rows (a row's weights come from several
+codebooks, one lookup table per COMPUTE), the codebooks are merged into one
+table of their distinct values (:func:`merged_book`) with 4- or 8-bit indices
+when that moves fewer words than raw int16 (:attr:`LayerPlan.merged`).
+:func:`chunks` splits a run of groups into what one buffer half holds.
 """
 
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from golden.contract.fixed import output_shift
 from golden.contract.isa import Slot
 from golden.contract.model import decompress
 from golden.contract.packing import pack
+from golden.twins.wdm import table_depth
 
 __all__ = ["CompileError", "LayerPlan", "plan_layer", "plan_model", "chunks"]
 
@@ -61,6 +65,9 @@ class LayerPlan:
     #: feeding only pruned weights of the next layer
     dead_groups: int = 0
     unused_groups: int = 0
+    #: the regions whose codebooks one merged table holds (0: none merged;
+    #: :func:`merged_book`)
+    merged: int = 0
 
     @property
     def sib_rows(self):
@@ -78,21 +85,38 @@ class LayerPlan:
 
 
 def _weight_mode(layer, cfg, dense, n_out, rows, kept=None):
-    """``(slot, why_raw, books, region_of_row)`` of a layer (``kept``: the model
-    layer's rows it computes, :func:`drop_dead_groups`; default all)."""
+    """``(slot, why_raw, books, region_of_row, merged)`` of a layer (``kept``: the
+    model layer's rows it computes, :func:`drop_dead_groups`; default all;
+    ``merged``: the regions one merged table holds, else 0)."""
     region_of_row = np.zeros(rows, dtype=np.int64)
     if dense:
-        return Slot.W16, "dense mode", None, region_of_row
+        return Slot.W16, "dense mode", None, region_of_row, 0
     if layer.bits > 8:
-        return Slot.W16, f"{layer.bits}-bit weights", None, region_of_row
+        return Slot.W16, f"{layer.bits}-bit weights", None, region_of_row, 0
     (_, g_in), (r_out, _) = region_grid(layer.shape, layer.region)
     if g_in > 1:
-        return Slot.W16, f"regions split the rows (region {layer.region})", None, region_of_row
+        why = f"regions split the rows (region {layer.region})"
+        book = merged_book(layer.codebooks)
+        slot = next((b for b in (4, 8) if b in cfg.widths and book.size <= 1 << b
+                     and book.size <= table_depth(cfg.widths)), None)
+        if slot is None:
+            return (Slot.W16, f"{why}, and their {book.size} distinct values fit no configured "
+                    f"width's table", None, region_of_row, 0)
+        return Slot.of(slot), None, book[None, :], region_of_row, len(layer.codebooks)
     if layer.slot not in cfg.widths:
         return (Slot.W16, f"{layer.slot}-bit slots not in the configured widths {cfg.widths}",
-                None, region_of_row)
+                None, region_of_row, 0)
     region_of_row[:n_out] = (np.arange(n_out) if kept is None else kept) // r_out
-    return Slot.of(layer.slot), None, np.asarray(layer.codebooks, dtype=np.int64), region_of_row
+    return (Slot.of(layer.slot), None, np.asarray(layer.codebooks, dtype=np.int64),
+            region_of_row, 0)
+
+
+def merged_book(codebooks):
+    """One lookup table for codebooks ``(regions, entries)``: their distinct values,
+    0 first (an explicit zero's code).  A row whose weights come from several
+    regions decodes through it exactly as through its own regions' tables."""
+    values = np.unique(np.asarray(codebooks, dtype=np.int64))
+    return np.concatenate([[0], values[values != 0]]).astype(np.int64)
 
 
 def _codes(rows, books, region_of_row, g, tn, n_out):
@@ -137,11 +161,11 @@ def plan_layer(layer, dec, cfg, dense, force_raw=None):
     bias = np.zeros(groups * tn, dtype=np.int64)
     bias[:n_out] = dec["bias"]
     if force_raw:
-        slot, why_raw, books, region_of_row = (Slot.W16, force_raw, None,
-                                               np.zeros(groups * tn, dtype=np.int64))
+        slot, why_raw, books, region_of_row, merged = (Slot.W16, force_raw, None,
+                                                       np.zeros(groups * tn, dtype=np.int64), 0)
     else:
-        slot, why_raw, books, region_of_row = _weight_mode(layer, cfg, dense, n_out,
-                                                           groups * tn, dec.get("kept"))
+        slot, why_raw, books, region_of_row, merged = _weight_mode(
+            layer, cfg, dense, n_out, groups * tn, dec.get("kept"))
     if slot == Slot.W16 and 16 not in cfg.widths:
         raise CompileError(f"layer {name!r}: needs raw 16-bit weights ({why_raw}) but the "
                            f"configuration's widths are {cfg.widths}")
@@ -175,7 +199,17 @@ def plan_layer(layer, dec, cfg, dense, force_raw=None):
                      shift=output_shift(dec["f_in"], dec["f_w"], dec["f_out"]),
                      activation=dec["activation"], f_in=dec["f_in"], f_out=dec["f_out"],
                      kept=dec.get("kept"), dead_groups=dec.get("dead_groups", 0),
-                     unused_groups=dec.get("unused_groups", 0))
+                     unused_groups=dec.get("unused_groups", 0), merged=merged)
+    if merged:
+        # (a merged table's indices against raw int16: the fewer words, the SB's
+        # and the table's, which every PE's LOAD of it moves once)
+        raw = plan_layer(layer, dec, cfg, dense, force_raw=(
+            f"regions split the rows (region {layer.region}), and raw int16 moves fewer "
+            f"words than their merged table"))
+        w = cfg.words
+        table = -(-books.size // w["values_per_word"])
+        if sum(raw.sb_words) * w["sb"] * tn <= sum(plan.sb_words) * w["sb"] * tn + table:
+            return raw
     if max(plan.sib_rows, default=0) > cfg.half(cfg.sib_rows):
         raise CompileError(f"layer {name!r}: one group's synapse bitmap needs "
                            f"{max(plan.sib_rows)} SIB rows, a SIB half holds "

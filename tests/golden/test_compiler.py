@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from golden.compiler import CompileError, compile_model, emit_program, place, plan_model, relocate
-from golden.compiler.plan import chunks
+from golden.compiler.plan import chunks, merged_book, plan_layer
 from golden.contract.config import small_config
 from golden.contract.isa import Op, Slot, Target, decode
 from golden.contract.layout import decode_vector, join_words
-from golden.contract.model import Layer, Model
+from golden.contract.model import Layer, Model, decompress
 from golden.contract.packing import unpack
 from golden.twins.infer import infer
 from golden.twins.machine import run_program
@@ -327,3 +327,63 @@ def test_leaving_out_groups_cascades_through_the_layers():
     assert list(p3.bias.reshape(-1)[:2]) == [0 + 3, 1 - 16]
     x = np.random.default_rng(2).integers(-300, 300, size=(2, 8)).astype(np.int16)
     np.testing.assert_array_equal(run_program(compile_model(model, CFG, x))[0], infer(model, x))
+
+
+def test_merged_book_of_hand_worked_codebooks():
+    # Two regions' 2-bit codebooks: their distinct values, 0 first (an explicit
+    # zero's code), then in order.
+    books = np.array([[0, 5, -3, 9], [0, 9, 2, -7]])
+    assert merged_book(books).tolist() == [0, -7, -3, 2, 5, 9]
+    assert merged_book(np.array([[4, 1], [1, 6]])).tolist() == [0, 1, 4, 6]
+
+
+def _split_layer(rng, n_out, n_in, books, density=0.5):
+    """A 4-bit layer whose regions are the left and right halves of its rows
+    (``books``: one codebook each), random codes, bias 0."""
+    mask = rng.random((n_out, n_in)) < density
+    return Layer(name="fc", kind="fc", shape=(n_out, n_in), block=(1, 1), bits=4,
+                 block_mask=mask, codes=rng.integers(0, 16, size=int(mask.sum())),
+                 codebooks=np.asarray(books, dtype=np.int16),
+                 bias=np.zeros(n_out, dtype=np.int32), f_in=8, f_w=8, f_out=8,
+                 activation="relu", region=(n_out, n_in // 2))
+
+
+def test_regions_that_split_the_rows_decode_through_one_merged_table():
+    # A row's weights come from two codebooks (the left and right regions); one
+    # COMPUTE decodes with one table, so the two are merged: 32 distinct values
+    # need 8-bit indices (half the words of raw int16), 16 shared ones 4-bit.
+    rng = np.random.default_rng(7)
+    left = np.concatenate([[0], np.arange(1, 16) * 11])
+    for right, slot in ((np.concatenate([[0], -np.arange(1, 16) * 13]), Slot.W8),
+                        (left[::-1].copy(), Slot.W4)):
+        model = Model([_split_layer(rng, 8, 128, [left, right])])
+        (plan,) = plan_model(model, CFG, False, 128)
+        assert (plan.slot, plan.merged, plan.why_raw) == (slot, 2, None)
+        table = plan.books[0]
+        assert table[0] == 0 and sorted(table.tolist()) == sorted(set(left) | set(right))
+        # Each stored code decodes, through the one table, to the model's weight.
+        raw = plan_layer(model.layers[0], decompress(model)[0], CFG, False, force_raw="compare")
+        for g in range(plan.groups):
+            for j in range(CFG.tn):
+                n = len(unpack(raw.sb[g][j], 16, CFG.tm))
+                codes = unpack(plan.sb[g][j], slot.bits, CFG.tm)[:n]
+                np.testing.assert_array_equal(table[codes], unpack(raw.sb[g][j], 16, CFG.tm))
+        assert sum(plan.sb_words) < sum(raw.sb_words)
+        x = rng.integers(-300, 300, size=(2, 128)).astype(np.int16)
+        program = compile_model(model, CFG, x)
+        assert program.layers[0]["slot"] == slot.bits
+        np.testing.assert_array_equal(run_program(program)[0], infer(model, x))
+
+
+def test_regions_that_split_the_rows_stay_raw_where_the_table_costs_more():
+    # Two weights a row: the 32-entry table would move more words than it saves.
+    rng = np.random.default_rng(8)
+    books = [np.arange(16) * 3, -np.arange(16) * 5]
+    layer = _split_layer(rng, 2, 64, books, density=0.03)
+    (plan,) = plan_model(Model([layer]), CFG, False, 64)
+    assert plan.slot == Slot.W16 and plan.merged == 0
+    assert "raw int16 moves fewer words than their merged table" in plan.why_raw
+    # Without a width whose table holds the 32 values, raw too, saying why.
+    from dataclasses import replace
+    (plan,) = plan_model(Model([layer]), replace(CFG, widths=(4, 16)), False, 64)
+    assert plan.slot == Slot.W16 and "31 distinct values fit no configured width" in plan.why_raw

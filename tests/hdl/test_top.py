@@ -281,6 +281,27 @@ def test_rtl_matches_golden_in_amaranth_simulation(case):
     assert counters["mem_writes"] > 0 and counters["cycles"] > 0
 
 
+def test_rtl_decodes_rows_that_span_regions_through_a_merged_table():
+    # fc1's regions are the two halves of its 70 inputs: one COMPUTE decodes a
+    # row with one table, so the compiler merges the regions' codebooks into it
+    # (8-bit indices instead of raw int16); the RTL's outputs are the model's,
+    # and the performance model's cycles the RTL's.
+    rng = np.random.default_rng(61)
+    model = random_model(rng, [70, 12, 6], 0.5, 4, region=(4, 35))
+    x = random_inputs(rng, 70, vectors=2)
+    program = compile_model(model, small_config(4, 4), x)
+    fc1 = program.layers[0]
+    assert fc1["merged_regions"] == len(model.layers[0].codebooks) > 1
+    assert fc1["slot"] in (4, 8) and fc1["raw_reason"] is None
+    expected, machine = run_program(program)
+    np.testing.assert_array_equal(expected, infer(model, x))
+    got, counters, _ = run_accelerator(program, MemoryModel(latency=3))
+    np.testing.assert_array_equal(got, expected, err_msg="replay: seed=61 region=(4, 35)")
+    assert counters["steps"] == machine.stats["steps"]
+    p = perfmodel.predict(program, {"latency": 3})
+    assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"])
+
+
 @pytest.mark.parametrize("tn, tm, k, skip_seed", [(4, 8, 4, 41), (2, 4, 8, 42), (2, 2, 4, 43),
                                                    (1, 2, 8, 44)])
 def test_rtl_with_a_smaller_nsm_window(tn, tm, k, skip_seed):
