@@ -57,7 +57,6 @@ def _list_schedule(steps, cfg):
     free_at = dict.fromkeys(left, 0)    # when the unit takes its next instruction
     running = dict.fromkeys(left)       # (end, step) of its last one
     older = None                        # (end, step) of the COMPUTE draining behind it
-    drain = pm.TIMING.drain(cfg.tn, cfg.tm, cfg.compact)
     last, order = 0, []
     while remaining:
         # The candidates: per unit its first instruction left, if none before it conflicts.
@@ -85,10 +84,9 @@ def _list_schedule(steps, cfg):
         order.append(s.index)
         last = t
         if s.unit == "compute":
-            end = t + 1 + pm.TIMING.dispatch_cycles(cfg.compact) + pm.compute_time(s, cfg)[0]
             prev_end = running["compute"][0] if running["compute"] else 0
+            _, end, free_at["compute"], _ = pm.compute_span(s, cfg, t, prev_end)
             older = running["compute"] if prev_end > t else None
-            free_at["compute"] = max(end - drain, prev_end)
         else:
             end = t + 1 + pm.TIMING.dispatch_cycles(cfg.compact) + pm.duration(s, cfg)
             free_at[s.unit] = end

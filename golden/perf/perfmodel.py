@@ -58,10 +58,13 @@ class Timing:
       where the pipeline holds a beat ahead of the sequencer; and each group's
       wait for room in the bias configuration queue, the FIFO and the PEs' skid
       buffers, configuration by configuration: :func:`compute_time`); the
-      unit takes the next COMPUTE ``drain(tn, tm)`` cycles before the end (the
-      H-tree and PE pipeline), once the one before has ended (the fill is the
-      pipeline NSM → SSM → H-tree → PE → NBout, whose last stage reads each
-      output's NBout row before writing it);
+      fill is the pipeline NSM → SSM → H-tree → PE → NBout, whose last stage
+      reads each output's NBout row before writing it.  The unit takes the next
+      COMPUTE the cycle after this one's first window, once the one before has
+      ended; it starts when this one has fed its last window and hands its
+      first window on ``feed`` cycles after its start (:meth:`feed_cycles`) but
+      not before the slice's front has run empty, ``drain(tn, tm)`` cycles
+      before this one's end (the H-tree and PE pipeline): :func:`compute_span`;
     * STORE, sparse: the reader, the Encoder's two stages and the writer's
       gearbox, register by register (:func:`store_cycles`: a window's ``G`` NBout
       rows read a row a cycle, an Encoder beat a cycle, a word written a
@@ -89,6 +92,15 @@ class Timing:
     # skipping windows: the fill is longer by the cycles to read the first SIB
     # mask row, register it, count it and enter it in the mask queue
     skip_fill: int = 4
+    # from a COMPUTE's start to its first window handed to the slice (+ skip_fill
+    # when it skips windows): the part of the fill that runs while the COMPUTE
+    # before still has windows in the NSM and the sequencer
+    feed: int = 3
+
+    def feed_cycles(self, step):
+        """Cycles from COMPUTE ``step``'s start to its first window handed on, were
+        the slice's front idle: ``feed``, + ``skip_fill`` when it skips windows."""
+        return self.feed + self.skip_fill * (step.fields["skip"] and not step.fields["dense"])
 
     def dispatch_cycles(self, compact=False):
         """Cycles between an instruction's issue and its unit's start: ``dispatch``,
@@ -264,6 +276,24 @@ def compute_time(step, cfg, timing=TIMING, start=0, pending=()):
         queue.append((out, take))
         t += c
     return fill + t, [(start + out, start + take) for out, take in queue[-(D + 2):]]
+
+
+def compute_span(step, cfg, issue, prev_end, pending=(), timing=TIMING):
+    """``(start, end, free_at, queue)`` of COMPUTE ``step`` issued at ``issue``, the
+    COMPUTE before it ending at ``prev_end``: the unit starts it (``start``, its
+    first busy cycle) and it feeds its first window ``feed`` cycles later (were the
+    slice's front idle: :meth:`Timing.feed_cycles`), but not before the front
+    has run empty of the one before (``drain`` cycles before that one's end); it
+    ends :func:`compute_time` after that.  The unit takes the next COMPUTE
+    (``free_at``) the cycle after this one's first window, once the one before
+    it has ended (one older COMPUTE at a time).  ``queue``: its configurations',
+    for the next (:func:`compute_time`)."""
+    start = issue + 1 + timing.dispatch_cycles(cfg.compact)
+    feed = timing.feed_cycles(step)
+    drain = timing.drain(cfg.tn, cfg.tm, cfg.compact)
+    begin = max(start, prev_end - drain - feed)
+    d, queue = compute_time(step, cfg, timing, begin, pending)
+    return start, begin + d, max(begin + feed + 1, prev_end), queue
 
 
 def duration(step, cfg, memory=None, timing=TIMING):
@@ -513,16 +543,10 @@ def predict(program, memory=None, timing=TIMING, steps=None):
                              "end": issue})
             continue
         if s.unit == "compute":
-            # The unit takes the next COMPUTE while this one's last steps are in
-            # the H-tree and PE pipeline (``drain`` cycles before its end), once
-            # the one before it has ended.
             prev_end = done_at["compute"]
-            start = issue + 1 + timing.dispatch_cycles(cfg.compact)
-            d, rel = compute_time(s, cfg, timing, start, releases)
-            end = start + d
+            start, end, free_at["compute"], releases = compute_span(
+                s, cfg, issue, prev_end, releases, timing)
             older = running["compute"] if prev_end > issue else None
-            free_at["compute"] = max(end - timing.drain(cfg.tn, cfg.tm, cfg.compact), prev_end)
-            releases = rel
             compute += end - max(start, prev_end)
         else:
             d = duration(s, cfg, memory, timing)

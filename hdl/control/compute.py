@@ -21,13 +21,17 @@ after it is read for the next tile, one or two cycles later, is forwarded).
 The windows chosen (f0) pass a two-entry stage (fa and its skid entry fb) that
 addresses the buffers, so that f1's back-pressure stops there.
 
-Overlap.  The unit takes its next instruction (``ready``) once the current one
-has fed its last window and the NSM and the SSM sequencer have run empty: what
-is left of it is the H-tree and PE pipeline, a fixed latency.  The previous
-instruction then drains as the *older* one (its output row, count and ``pool``
-kept apart; ``older_busy`` until the cycle it would have ended alone), and the
-controller keeps its buffer halves reserved until then.  One older instruction
-at a time.
+Overlap.  The unit takes its next instruction (``ready``) as soon as the
+current one has handed its first window on and no older one drains; it waits
+in a register until the current one has fed its last window, then starts: it
+reads its first SIB masks and rows and holds its first window in f1 until the
+slice's front (the NSM and the SSM sequencer) has run empty of the one before
+(``gate``), so each instruction fills an empty pipeline and its fill up to f1
+is hidden behind the one before (the performance model's ``Timing.feed``).
+The previous instruction then drains as the *older* one (its output row, count
+and ``pool`` kept apart; ``older_busy`` until the cycle it would have ended
+alone), and the controller keeps its buffer halves reserved until then (also
+while the next one waits).  One older instruction at a time.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -67,9 +71,10 @@ class ComputeUnit(wiring.Component):
     Members
     -------
     issue : ``In(bus.issue(drains=True))``
-        Its instructions: ``ready`` once the current one has fed its last window
-        and the slice's front has run empty; ``busy`` while any instruction is in
-        the unit; ``older_busy`` while an earlier one drains behind the newest.
+        Its instructions: ``ready`` once the current one has handed its first
+        window on and no older one drains; ``busy`` while any instruction is in
+        the unit; ``older_busy`` while an earlier one is in it beside the newest
+        (feeding while the newest waits, or draining).
     nib_r, sib_r, sibm_r, nbin_r, bias_r, nbout_r : synchronous buffer read ports
         (``sibm_r``: the SIB's mask rows, read ahead of the window rows)
     nbout_w : the NBout write port
@@ -79,7 +84,8 @@ class ComputeUnit(wiring.Component):
     outputs : ``In(stream.Signature(...))``
         The slice's ``o``.
     front_idle : ``In(1)``
-        The slice's NSM and SSM sequencer are empty.
+        The slice's NSM and SSM sequencer are empty (an instruction's first window
+        waits for it).
     """
 
     def __init__(self, cfg):
@@ -105,27 +111,40 @@ class ComputeUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # The instruction taken is registered first (``pend``, ``nxt``: ECP5
+        # The instruction taken waits in a register (``pend``, ``nxt``: ECP5
         # timing, the controller's issue logic does not reach the unit's state)
-        # and starts the cycle after (``start``, a register).
+        # and starts (``start``, a register) once the one before has fed its last
+        # window and handed it on three cycles before (:meth:`_feed`'s
+        # ``quiet_n``: its last group's tile configuration has left by then).
         pend = Signal()
         nxt = Signal(WORD_BITS, reset_less=True)
+        start = Signal()
+        taken = self.issue.instr.valid & self.issue.instr.ready
+        pend_n = (pend & ~start) | taken
         with m.If(~pend):
             m.d.sync += nxt.eq(self.issue.instr.payload)
-        m.d.sync += pend.eq(self.issue.instr.valid & self.issue.instr.ready)
-        start = pend
+        m.d.sync += pend.eq(pend_n)
         ins = Signal(WORD_BITS, reset_less=True)    # the newest instruction
         with m.If(start):
             m.d.sync += ins.eq(nxt)
-        feeding, f1_valid, f1_push = self._feed(m, start, view(Op.COMPUTE, ins), nxt)
-        self._outputs(m, start, ins, nxt, feeding, f1_valid, f1_push)
+        feeding, f1_valid, f1_push, quiet_n, fed1_n = self._feed(
+            m, start, pend, view(Op.COMPUTE, ins), nxt)
+        m.d.sync += start.eq(pend_n & quiet_n)
+        self._outputs(m, start, pend, ins, nxt, feeding, f1_valid, f1_push, fed1_n)
         return m
 
-    def _feed(self, m, start, cp, nxt):
+    def _feed(self, m, start, pend, cp, nxt):
         """The windows of instruction ``cp`` from the buffers to the slice: stage f0
-        addresses the rows, stage f1 hands them on.  Returns ``(feeding, f1_valid, f1_push)``:
-        windows are left to feed; one is read and not yet handed on; one is
-        handed on this cycle."""
+        addresses the rows, stage f1 hands them on.  Returns ``(feeding, f1_valid,
+        f1_push, quiet_n, fed1_n)``: windows are left to feed; one is read and not
+        yet handed on; one is handed on this cycle; next cycle none is left, in
+        flight or handed on in the three cycles before (the next instruction may
+        start then); the next value of ``fed1`` (the instruction has handed on its
+        first window, or has none).
+
+        The first window waits in f1 until the slice's front (NSM and SSM
+        sequencer) has been idle since the instruction started (``gate``): the
+        instruction before has left it, so this one fills an empty pipeline."""
         cfg = self._cfg
         W, tn, tm = cfg.window, cfg.tn, cfg.tm
 
@@ -475,13 +494,20 @@ class ComputeUnit(wiring.Component):
         # A window goes to the slice, its neurons to their FIFO and, at a group's
         # first window, the group's bias configuration to theirs: all together
         # or not at all (the tile configuration follows a cycle later).
+        # (``gate``: the front has been idle since the instruction started)
+        gate = Signal()
+        with m.If(start):
+            m.d.sync += gate.eq(0)
+        with m.Elif(self.front_idle):
+            m.d.sync += gate.eq(1)
+        f1_go = f1_valid & gate
         side_ok = ~f1_first | bfifo.i.ready
-        m.d.comb += f1_push.eq(f1_valid & self.window.ready & nin.i.ready & side_ok)
+        m.d.comb += f1_push.eq(f1_go & self.window.ready & nin.i.ready & side_ok)
         win, tile, bias = self.window.payload, tfifo.i.payload, bfifo.i.payload
         m.d.comb += [
-            self.window.valid.eq(f1_valid & nin.i.ready & side_ok),
+            self.window.valid.eq(f1_go & nin.i.ready & side_ok),
             win.neuron_bitmap.eq(nb), win.synapse_bitmap.eq(sb), win.last.eq(f1_last),
-            nin.i.valid.eq(f1_valid & self.window.ready & side_ok),
+            nin.i.valid.eq(f1_go & self.window.ready & side_ok),
             nin.i.payload.eq(f1_rows[self.nbin_r]),
             tile.sb_base.eq(Mux(cp.sb_half, cfg.half(cfg.sb_words), 0) + sb_base),
             tile.slot.eq(cp.slot),
@@ -490,7 +516,7 @@ class ComputeUnit(wiring.Component):
             bias.bias.eq(f1_rows[self.bias_r]),
             bias.shift.eq(cp.shift),
             bias.activation.eq(cp.activation),
-            bfifo.i.valid.eq(f1_valid & f1_first & self.window.ready & nin.i.ready),
+            bfifo.i.valid.eq(f1_go & f1_first & self.window.ready & nin.i.ready),
         ]
         m.d.sync += [tile_pend1.eq(f1_push & f1_first), tile_pend.eq(tile_pend1),
                      g_syn_valid.eq(p_valid & p_last), g_syn_vend.eq(p_valid & p_last & p_vend)]
@@ -505,7 +531,7 @@ class ComputeUnit(wiring.Component):
         # (the segments per group from the instruction on offer, a register beside
         # ``nxt``: no adder before the multiplier that counts the mask rows)
         n_segs = Signal(16)
-        with m.If(~start):
+        with m.If(~pend):
             offered = view(Op.COMPUTE, self.issue.instr.payload)
             m.d.sync += n_segs.eq((offered.windows + W - 1) >> lg_w)
         with m.If(start):
@@ -531,9 +557,23 @@ class ComputeUnit(wiring.Component):
                          sb_base.eq(cv.sb_base), syn_count.eq(0)]
         in_flight = Signal()              # windows chosen, not yet handed to the slice
         m.d.comb += in_flight.eq(fa_valid | fb_valid | f1_valid)
-        return feeding, in_flight, f1_push
+        # Next cycle nothing is left to feed or in flight, and no window was
+        # handed on in the three cycles before it: nothing is in flight next
+        # cycle unless it is this cycle (a window moves on to f1 or is handed
+        # on), and windows are left to feed only if they are now or the
+        # instruction starting has some.
+        pushed = Signal(2)                # windows handed on one and two cycles ago
+        m.d.sync += pushed.eq(Cat(f1_push, pushed[0]))
+        quiet_n = Signal()
+        m.d.comb += quiet_n.eq(~Mux(start, view(Op.COMPUTE, nxt).groups != 0, feeding) &
+                               ~in_flight & ~f1_push & ~pushed.any())
+        fed1 = Signal(init=1)
+        fed1_n = Signal()
+        m.d.comb += fed1_n.eq(Mux(start, view(Op.COMPUTE, nxt).groups == 0, fed1 | f1_push))
+        m.d.sync += fed1.eq(fed1_n)
+        return feeding, in_flight, f1_push, quiet_n, fed1_n
 
-    def _outputs(self, m, start, ins, nxt, feeding, f1_valid, f1_push):
+    def _outputs(self, m, start, waiting, ins, nxt, feeding, f1_valid, f1_push, fed1_n):
         """The slice's outputs into NBout, and when the unit is busy and ready.
 
         Each output is written the cycle after it comes out: its row is read
@@ -690,9 +730,8 @@ class ComputeUnit(wiring.Component):
         # (then its groups say) or the last window is handed on (then the
         # handing on says no).
         ready = Signal()
-        quiet_n = Mux(start, view(Op.COMPUTE, nxt).groups == 0, ~feeding & ~f1_valid)
-        m.d.sync += ready.eq(~taken & quiet_n & self.front_idle & ~f1_push &
-                             ~old_pending_n & ~tail_n.any())
+        waiting_n = (waiting & ~start) | taken    # an instruction waits next cycle
+        m.d.sync += ready.eq(~waiting_n & fed1_n & ~old_pending_n & ~tail_n.any())
         m.d.comb += [
             older_busy.eq(old_pending | tail.any()),
             self.issue.instr.ready.eq(ready),
@@ -718,8 +757,8 @@ class ComputeUnit(wiring.Component):
                           Cat(finishing_old, tail[:2]))),
         ]
         m.d.sync += [busy.eq(busy_n), old_pending.eq(old_pending_n), tail.eq(tail_n),
-                     busy_q.eq(busy_n | taken),
-                     older_q.eq(old_pending_n | tail_n.any() | (taken & busy_n))]
+                     busy_q.eq(busy_n | waiting_n),
+                     older_q.eq(old_pending_n | tail_n.any() | (waiting_n & busy_n))]
         with m.If(start):
             # The newest instruction becomes the older one while its outputs
             # come (``ready`` holds only when no older one is left).

@@ -15,11 +15,12 @@ STOREs write and fenced LOADs read).  An instruction conflicts with a busy
 unit's instruction when it writes what that one reads or writes, or reads what
 that one writes (RAW, WAR, WAW), so a load into one half runs beside a compute
 on the other, and a store of one NBout half beside a compute into the other.
-The compute unit takes its next COMPUTE as soon as the previous one has fed
-its last window and its NSM and sequencer have run empty (its issue port is
-``ready``): the previous one's last steps still drain through the H-tree and
-the PEs, and its resources stay reserved (a second scoreboard entry) while
-``compute.older_busy``.  Every rule is :func:`golden.contract.isa.accesses`.
+The compute unit takes its next COMPUTE as soon as the previous one has handed
+its first window to the slice (its issue port is ``ready``; the next one waits
+in the unit until the previous has fed its last window): the previous one still
+feeds or drains through the NSM, the H-tree and the PEs, and its resources stay
+reserved (a second scoreboard entry) while ``compute.older_busy``.  Every rule
+is :func:`golden.contract.isa.accesses`.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal

@@ -116,7 +116,8 @@ def test_list_schedule_by_hand(monkeypatch):
 
     class S:
         def __init__(self, index, op, unit, reads, writes, d):
-            self.index, self.op, self.unit, self.fields = index, op, unit, {}
+            self.index, self.op, self.unit = index, op, unit
+            self.fields = {"skip": 0, "dense": 0}
             self.reads, self.writes, self.d = reads, writes, d
     bit = {r.name: 1 << r.value for r in Resource}
     steps = [S(0, Op.COMPUTE, "compute", bit["SB0"], bit["NBOUT0"], 50),

@@ -522,14 +522,18 @@ def test_groups_without_weights_are_left_out_on_the_rtl(monkeypatch):
 
 def test_dense_under_the_sparse_tiling_keeps_its_passes_within_its_nbin_half():
     # Leaving out fc1's groups gives the sparse fc2 one NSM window of inputs where
-    # dense mode reads two: the sparse passes of 8 resident vectors do not fit a
-    # dense NBin half (16 window rows), so dense under that tiling takes passes of
-    # 4 (without that cap: an IndexError in the golden machine), and computes the
-    # model's outputs.
+    # dense mode reads two: sparse passes of 8 resident vectors (what a sparse NBin
+    # half holds) do not fit a dense NBin half (16 window rows), so dense under
+    # that tiling takes passes of 4 (without that cap: an IndexError in the golden
+    # machine), and computes the model's outputs.
+    from dataclasses import replace
     model, x, cfg = _batch(1, [64, 96, 40, 10], 0.75, 16, block=(4, 32), nbin_bytes=2048,
                            nibin_bytes=128)
-    sparse = compile_model(model, cfg, x)
+    tuned = compile_model(model, cfg, x).tilings
+    sparse = compile_model(model, cfg, x, tilings=[
+        t if i != 1 else replace(t, per_pass=8) for i, t in enumerate(tuned)])
     assert sparse.layers[1]["windows"] == 1 and sparse.tilings[1].per_pass == 8
+    np.testing.assert_array_equal(run_program(sparse)[0], infer(model, x))
     dense = compile_model(model, cfg, x, dense=True, tilings=sparse.tilings)
     assert dense.layers[1]["windows"] == 2 and dense.tilings[1].per_pass == 4
     assert dense.tilings[1].inputs_resident

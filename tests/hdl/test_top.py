@@ -302,6 +302,30 @@ def test_rtl_decodes_rows_that_span_regions_through_a_merged_table():
     assert (p["cycles"], p["compute_cycles"]) == (counters["cycles"], counters["compute_cycles"])
 
 
+def test_next_compute_is_taken_while_the_one_before_still_feeds():
+    # The compute unit takes a COMPUTE as soon as the one before has handed its
+    # first window on; it reads ahead and hands its first window on the cycle
+    # after the slice's front has run empty.  So some COMPUTE is taken before
+    # the one before has reached its drain (before, none was taken earlier than
+    # ``drain`` cycles before the previous one's end); every instruction's
+    # interval is still the performance model's.
+    rng = np.random.default_rng(52)
+    model = random_model(rng, [90, 40, 6], 0.7, 4, block=(4, 4))
+    x = random_inputs(rng, 90, vectors=3, density=0.5)
+    program = compile_model(model, small_config(4, 4), x)
+    trace = []
+    got, counters, _ = run_accelerator(program, MemoryModel(latency=3), trace=trace)
+    np.testing.assert_array_equal(got, run_program(program)[0])
+    computes = [(a, b) for u, a, b in trace if u == "compute"]
+    drain = perfmodel.TIMING.drain(4, 4)
+    assert min(n[0] - (p[1] - drain) for p, n in zip(computes, computes[1:])) < 0
+    p = perfmodel.predict(program, {"latency": 3})
+    assert p["cycles"] == counters["cycles"]
+    for u in perfmodel.UNITS:
+        mine = [(int(e["issue"]) + 1, int(e["end"])) for e in p["timeline"] if e["unit"] == u]
+        assert mine == [(a, b) for v, a, b in trace if v == u], f"unit {u}"
+
+
 @pytest.mark.parametrize("tn, tm, k, skip_seed", [(4, 8, 4, 41), (2, 4, 8, 42), (2, 2, 4, 43),
                                                    (1, 2, 8, 44)])
 def test_rtl_with_a_smaller_nsm_window(tn, tm, k, skip_seed):
