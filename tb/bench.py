@@ -200,9 +200,8 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
         for program, st in zip(programs, steps):
             p = perfmodel.predict(program, {"latency": 4}, steps=st)
             predicted += p["cycles"]
-            for e in p["timeline"]:
-                if e["unit"]:
-                    busy[e["unit"]] += e["end"] - e["issue"] - 1
+            for u, b in unit_busy(p["timeline"]).items():
+                busy[u] += b
             if not dense:
                 timeline = p["timeline"]
         model_cycles[mode] = predicted
@@ -244,6 +243,25 @@ def _measure(model, x, tn, tm, sim, runners, workdir, what, table=None, per=None
         "events": {mode: e["events"] for mode, e in energy.items()},
     }
     return row, cfg
+
+
+def unit_busy(timeline):
+    """Per unit the cycles it is busy in a :func:`golden.perf.perfmodel.predict`
+    ``timeline``: the union of its instructions' intervals (from the cycle after
+    the issue to the end; a COMPUTE overlaps the one before it, so the sum of
+    the intervals would count those cycles twice)."""
+    from golden.perf import perfmodel
+    out = {}
+    for u in perfmodel.UNITS:
+        spans = sorted((e["issue"] + 1, e["end"]) for e in timeline if e["unit"] == u)
+        total, reach = 0, None
+        for a, b in spans:
+            if reach is not None and a < reach:
+                a = reach
+            total += max(0, b - a)
+            reach = b if reach is None else max(reach, b)
+        out[u] = total
+    return out
 
 
 def _overheads(programs, steps):

@@ -304,3 +304,14 @@ def test_empty_windows_behind_extra_steps(seed, rule, monkeypatch):
     monkeypatch.setattr(perfmodel, "sequencer_cycles", other)
     assert perfmodel.predict(program, {"latency": 3})["compute_cycles"] == \
         counters["compute_cycles"] + 1
+
+
+def test_bench_counts_a_units_busy_cycles_once_where_its_instructions_overlap():
+    # A COMPUTE is taken while the one before still runs: cycles 1..9 and 6..19
+    # are 19 busy cycles, not 23; a LOAD's 1..3 are 3; no STORE, none.
+    from tb.bench import unit_busy
+    timeline = [{"unit": "compute", "issue": 0, "end": 10},
+                {"unit": "load", "issue": 0, "end": 4},
+                {"unit": "compute", "issue": 5, "end": 20},
+                {"unit": None, "issue": 20, "end": 20}]
+    assert unit_busy(timeline) == {"load": 3, "store": 0, "compute": 19}
