@@ -254,12 +254,10 @@ def unit_busy(timeline):
     out = {}
     for u in perfmodel.UNITS:
         spans = sorted((e["issue"] + 1, e["end"]) for e in timeline if e["unit"] == u)
-        total, reach = 0, None
+        total, reach = 0, 0
         for a, b in spans:
-            if reach is not None and a < reach:
-                a = reach
-            total += max(0, b - a)
-            reach = b if reach is None else max(reach, b)
+            total += max(0, b - max(a, reach))
+            reach = max(reach, b)
         out[u] = total
     return out
 
